@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import { defineCommand, type Command } from '../src/commands/types.js';
+import { SLASH_COMMAND } from '../src/commands/router.js';
+import { section, slackDate, escapeMrkdwn } from '../src/slack/format.js';
+
+const auditArgs = z.union(
+  [
+    z.tuple([]).transform(() => ({ action: 'recent' as const })),
+    z.tuple([z.literal('verify')]).transform(() => ({ action: 'verify' as const })),
+  ],
+  { message: 'expected nothing, or `verify`' },
+);
+
+export const audit: Command = defineCommand({
+  name: 'audit',
+  usage: `${SLASH_COMMAND} audit [verify]`,
+  summary: 'Show the latest audit entries, or verify the tamper-evident chain (security)',
+  roles: ['security'],
+  args: auditArgs,
+  run(ctx, args) {
+    if (args.action === 'verify') {
+      const result = ctx.audit.verify();
+      return result.ok
+        ? { text: `✅ Audit trail intact: ${result.entries} entries, hash chain verified.` }
+        : { text: `❌ Audit trail broken at entry #${result.brokenAt}: ${result.reason}. Treat this as a security incident.` };
+    }
+    const entries = ctx.audit.recent(20);
+    if (entries.length === 0) return { text: 'The audit trail is empty.' };
+    const lines = entries.map(
+      (e) => `${slackDate(new Date(e.at))} <@${e.actor}> \`${e.action}\`${e.subject ? ` ${escapeMrkdwn(e.subject)}` : ''}`,
+    );
+    const text = `Latest ${entries.length} audit entries:\n${lines.join('\n')}`;
+    return { text, blocks: [section(text)] };
+  },
+});

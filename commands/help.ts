@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import { defineCommand, type Command } from '../src/commands/types.js';
+import { SLASH_COMMAND } from '../src/commands/router.js';
+import { section, context } from '../src/slack/format.js';
+
+export const help: Command = defineCommand({
+  name: 'help',
+  usage: `${SLASH_COMMAND} help`,
+  summary: 'List the commands you can use',
+  roles: 'everyone',
+  args: z.tuple([], { message: 'help takes no arguments' }),
+  async run(ctx) {
+    const allowed: Command[] = [];
+    for (const command of ctx.commands) {
+      if (await ctx.roles.allows(ctx.userId, command.roles)) allowed.push(command);
+    }
+    const hidden = ctx.commands.length - allowed.length;
+    const lines = allowed.map((c) => `• \`${c.usage}\` — ${c.summary}`);
+    const text = `Waygate commands you can use:\n${lines.join('\n')}`;
+    return {
+      text,
+      blocks: [
+        section(text),
+        ...(hidden > 0 ? [context(`${hidden} more command${hidden === 1 ? '' : 's'} need a role you don't have.`)] : []),
+      ],
+    };
+  },
+});

@@ -1,0 +1,189 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { App, HTTPReceiver, SocketModeReceiver, type Receiver } from '@slack/bolt';
+import type { WebClientOptions } from '@slack/web-api';
+import type { Config } from './config/load.js';
+import { systemClock, type Clock } from './clock/clock.js';
+import { createLogger, type Logger } from './logging/logger.js';
+import { openDatabase, type Db } from './db/database.js';
+import { Outbox } from './outbox/outbox.js';
+import { OutboxDispatcher } from './outbox/dispatcher.js';
+import { SlackSender, type MessageSender } from './outbox/slack-delivery.js';
+import { AuditLog } from './audit/audit-log.js';
+import { RoleResolver } from './auth/roles.js';
+import { JobService } from './jobs/job-service.js';
+import { JobRunRepository } from './jobs/job-runs.js';
+import type { JobDefinition } from './jobs/types.js';
+import { Metrics } from './http/metrics.js';
+import { operationalRoutes } from './http/routes.js';
+import { registerCommandRouter } from './commands/router.js';
+import type { Command } from './commands/types.js';
+import { InflightWork } from './lifecycle/inflight.js';
+import { boltLogger } from './slack/bolt-logger.js';
+import { describeRun } from '../commands/jobs.js';
+import { COMMANDS } from '../commands/index.js';
+import { JOBS } from '../jobs/index.js';
+import type { Services } from './services.js';
+import { readVersion } from './version.js';
+
+export interface WaygateOptions {
+  config: Config;
+  clock?: Clock;
+  logger?: Logger;
+  commands?: readonly Command[];
+  jobs?: readonly JobDefinition[];
+  /** Replaces the Slack sender (benchmarks measure the bot without network delivery). */
+  sender?: MessageSender;
+}
+
+export interface Waygate {
+  app: App;
+  services: Services;
+  dispatcher: OutboxDispatcher;
+  /** Starts listening (HTTP: on `port`, default from config) and the background loops. */
+  start(port?: number): Promise<{ port: number }>;
+  /** Graceful stop: no new requests, finish in-flight work and deliveries, close the database. */
+  stop(): Promise<void>;
+}
+
+/** Hosts a response_url may use: Slack's, and the host of the configured Web API (a stand-in in tests). */
+function responseHosts(apiUrl: string): string[] {
+  return ['hooks.slack.com', new URL(apiUrl).host];
+}
+
+/** The composition root: builds every service once and wires Slack, HTTP, jobs and the outbox together. */
+export function createWaygate(opts: WaygateOptions): Waygate {
+  const { config } = opts;
+  const { env, file } = config;
+  const clock = opts.clock ?? systemClock;
+  const logger = opts.logger ?? createLogger({ level: env.LOG_LEVEL, secrets: config.secrets });
+  const db: Db = openDatabase(env.WAYGATE_DB);
+  const metrics = new Metrics();
+  const outbox = new Outbox(db, clock);
+  const audit = new AuditLog(db, clock);
+  const inflight = new InflightWork();
+  const startedAt = clock.nowMs();
+  // Routes and jobs need the services bag, which needs them: resolve it late through this holder.
+  const holder: { services?: Services } = {};
+  const getServices = (): Services => {
+    if (!holder.services) throw new Error('services used before construction');
+    return holder.services;
+  };
+
+  // The outbox owns retries and pacing, so the WebClient must neither retry nor queue on 429.
+  const clientOptions: WebClientOptions = {
+    slackApiUrl: env.SLACK_API_URL,
+    retryConfig: { retries: 0 },
+    rejectRateLimitedCalls: true,
+    timeout: 10_000,
+  };
+  const routes = operationalRoutes(getServices);
+  const bLogger = boltLogger(logger);
+  const receiver: Receiver =
+    config.mode === 'socket'
+      ? new SocketModeReceiver({
+          appToken: env.SLACK_APP_TOKEN ?? '',
+          customRoutes: routes,
+          installerOptions: { port: env.PORT },
+          logger: bLogger,
+        })
+      : new HTTPReceiver({
+          signingSecret: env.SLACK_SIGNING_SECRET ?? '',
+          customRoutes: routes,
+          logger: bLogger,
+          processBeforeResponse: false,
+        });
+  // Deferred so auth.test runs inside start(), where a rejected token stops start-up with a clear error,
+  // instead of in the constructor, where its rejection would float unhandled.
+  const app = new App({ token: env.SLACK_BOT_TOKEN, receiver, clientOptions, logger: bLogger, deferInitialization: true });
+  app.error(async (err) => {
+    logger.error({ err: { message: err.message, code: err.code } }, 'unhandled Slack listener error');
+    return Promise.resolve();
+  });
+
+  const roles = new RoleResolver(
+    file.roles,
+    async (groupId) => (await app.client.usergroups.users.list({ usergroup: groupId })).users ?? [],
+    clock,
+    logger,
+  );
+  const runs = new JobRunRepository(db);
+  const jobs = new JobService({
+    definitions: opts.jobs ?? JOBS,
+    schedules: file.schedules,
+    timezone: file.timezone,
+    clock,
+    logger,
+    runs,
+    services: getServices,
+    onRunFinished: (run) => {
+      metrics.jobRuns.inc({ job: run.job, outcome: run.outcome });
+      if (run.outcome !== 'failed') return;
+      metrics.jobFailures.inc({ job: run.job });
+      // A scheduled job that fails silently is how a backup goes missing for a month: tell ops.
+      if (run.trigger === 'schedule' && file.channels.ops) {
+        outbox.enqueue({
+          kind: 'post',
+          payload: { channel: file.channels.ops, text: `Scheduled job \`${run.job}\` run #${run.id} ${describeRun(run)}` },
+        });
+      }
+    },
+  });
+  for (const name of jobs.unknownScheduleNames()) {
+    logger.warn({ job: name }, `schedules.${name} names no job in this version; it is ignored`);
+  }
+
+  const sender =
+    opts.sender ?? new SlackSender({ client: app.client, allowedResponseHosts: responseHosts(env.SLACK_API_URL) });
+  const dispatcher = new OutboxDispatcher({
+    db,
+    outbox,
+    sender,
+    clock,
+    logger,
+    paceMs: file.outbox.pace,
+    maxBackoffMs: file.outbox.maxBackoff,
+    giveUpAfterMs: file.outbox.giveUpAfter,
+    onDelivered: (row) => metrics.outboxDelivered.inc({ kind: row.kind }),
+    onFailure: (_row, failure) => metrics.slackApiErrors.inc({ kind: failure.kind }),
+  });
+
+  const services: Services = { config, clock, db, logger, outbox, audit, roles, jobs, metrics, version: readVersion(), startedAt };
+  holder.services = services;
+  registerCommandRouter(app, { services, commands: opts.commands ?? COMMANDS, inflight });
+
+  let stopped = false;
+  return {
+    app,
+    services,
+    dispatcher,
+    async start(port = env.PORT) {
+      let bound = port;
+      try {
+        await app.init();
+      } catch (err) {
+        throw new Error(`Slack rejected SLACK_BOT_TOKEN or could not be reached (auth.test): ${(err as Error).message}`);
+      }
+      if (config.mode === 'socket') {
+        await app.start();
+      } else {
+        const server = (await app.start(port)) as Server;
+        bound = (server.address() as AddressInfo).port;
+      }
+      jobs.start();
+      dispatcher.start();
+      logger.info({ port: bound, mode: config.mode, version: services.version }, 'Waygate is running');
+      return { port: bound };
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await app.stop().catch((err: unknown) => logger.warn({ err }, 'receiver did not stop cleanly'));
+      await inflight.drain();
+      await jobs.stop();
+      await dispatcher.stop();
+      db.close();
+      logger.info('Waygate stopped');
+    },
+  };
+}

@@ -1,0 +1,73 @@
+import type { Clock } from '../clock/clock.js';
+import type { Logger } from '../logging/logger.js';
+import { ROLE_NAMES, type RoleName } from '../config/schema.js';
+
+export type { RoleName };
+export type RoleMembers = Record<RoleName, readonly string[]>;
+
+/** Looks up the members of a Slack user group (usergroups.users.list). */
+export type GroupMembersLookup = (groupId: string) => Promise<readonly string[]>;
+
+const GROUP_CACHE_MS = 5 * 60_000;
+
+/**
+ * Answers "which roles does this Slack user hold?" from the YAML `roles` map. User-group ids are expanded
+ * through Slack and cached briefly; when Slack cannot answer, the group grants nothing (fail closed).
+ */
+export class RoleResolver {
+  private readonly groupCache = new Map<string, { members: ReadonlySet<string>; until: number }>();
+
+  constructor(
+    private readonly members: RoleMembers,
+    private readonly lookupGroup: GroupMembersLookup,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  async rolesOf(userId: string): Promise<Set<RoleName>> {
+    const held = new Set<RoleName>();
+    for (const role of ROLE_NAMES) {
+      for (const member of this.members[role]) {
+        if (member === '*' || member === userId || (member.startsWith('S') && (await this.inGroup(member, userId)))) {
+          held.add(role);
+          break;
+        }
+      }
+    }
+    return held;
+  }
+
+  /** Whether a user may run something open to `allowed`; admins may run everything. */
+  async allows(userId: string, allowed: readonly RoleName[] | 'everyone'): Promise<boolean> {
+    if (allowed === 'everyone') return true;
+    const held = await this.rolesOf(userId);
+    return held.has('admin') || allowed.some((r) => held.has(r));
+  }
+
+  /** Ids of the users and groups holding any of the roles, for @-mentions (`<@U…>` / `<!subteam^S…>`). */
+  mentionsFor(roles: readonly RoleName[]): string[] {
+    const ids = new Set<string>();
+    for (const role of roles) for (const m of this.members[role]) if (m !== '*') ids.add(m);
+    return [...ids].map((id) => (id.startsWith('S') ? `<!subteam^${id}>` : `<@${id}>`));
+  }
+
+  private async inGroup(groupId: string, userId: string): Promise<boolean> {
+    const now = this.clock.nowMs();
+    const cached = this.groupCache.get(groupId);
+    if (cached && cached.until > now) return cached.members.has(userId);
+    try {
+      const members = new Set(await this.lookupGroup(groupId));
+      this.groupCache.set(groupId, { members, until: now + GROUP_CACHE_MS });
+      return members.has(userId);
+    } catch (err) {
+      this.logger.warn({ groupId, err: (err as Error).message }, 'could not expand Slack user group; it grants no role');
+      return false;
+    }
+  }
+}
+
+export function describeRoles(allowed: readonly RoleName[]): string {
+  const names = allowed.map((r) => `*${r}*`);
+  if (names.length <= 1) return names.join('');
+  return `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}`;
+}

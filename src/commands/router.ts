@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import type { App, SlashCommand } from '@slack/bolt';
+import type { Services } from '../services.js';
+import type { InflightWork } from '../lifecycle/inflight.js';
+import { describeRoles } from '../auth/roles.js';
+import { tokenize } from './tokenize.js';
+import type { Command, CommandContext, CommandReply } from './types.js';
+
+export const SLASH_COMMAND = '/waygate';
+
+export interface CommandRouterDeps {
+  services: Services;
+  commands: readonly Command[];
+  inflight: InflightWork;
+}
+
+/** The reply shape Bolt puts into the HTTP response when we ack with it. */
+function toAckBody(reply: CommandReply): { response_type: 'ephemeral' | 'in_channel'; text: string; blocks?: unknown[] } {
+  return {
+    response_type: reply.inChannel ? 'in_channel' : 'ephemeral',
+    text: reply.text,
+    ...(reply.blocks ? { blocks: reply.blocks } : {}),
+  };
+}
+
+export function unknownVerbReply(verb: string, commands: readonly Command[]): CommandReply {
+  const verbs = commands.map((c) => `\`${c.name}\``).join(', ');
+  return {
+    text: `I don't know \`${SLASH_COMMAND} ${verb}\`. Usage: \`${SLASH_COMMAND} <verb> [args]\` where verb is one of ${verbs}. Try \`${SLASH_COMMAND} help\`.`,
+  };
+}
+
+export function usageReply(command: Command, problem: string): CommandReply {
+  return { text: `${problem}\nUsage: \`${command.usage}\`` };
+}
+
+export function deniedReply(command: Command): CommandReply {
+  const roles = command.roles === 'everyone' ? [] : command.roles;
+  return {
+    text: `Sorry, \`${SLASH_COMMAND} ${command.name}\` needs the ${describeRoles(roles)} role. Ask an admin to add your Slack user id under \`roles\` in the Waygate config.`,
+  };
+}
+
+/**
+ * Handles `/waygate <verb> …`: parse, check the role, run the command's quick part, ack with its reply.
+ * Anything slow is queued with ctx.afterAck and starts only once Slack has the ack.
+ */
+export async function handleSlashCommand(
+  deps: CommandRouterDeps,
+  command: Pick<SlashCommand, 'text' | 'user_id' | 'channel_id' | 'response_url'>,
+  ack: (body: ReturnType<typeof toAckBody>) => Promise<void>,
+): Promise<void> {
+  const { services, commands, inflight } = deps;
+  const { metrics, logger, roles } = services;
+  const [verb = 'help', ...words] = tokenize(command.text ?? '');
+  const target = commands.find((c) => c.name === verb.toLowerCase());
+  const deferred: Array<() => Promise<void>> = [];
+  let reply: CommandReply;
+  let outcome: string;
+
+  if (!target) {
+    reply = unknownVerbReply(verb, commands);
+    outcome = 'unknown';
+  } else if (!(await roles.allows(command.user_id, target.roles))) {
+    reply = deniedReply(target);
+    outcome = 'denied';
+  } else {
+    const parsed = target.parse(words);
+    if (!parsed.ok) {
+      reply = usageReply(target, parsed.problem);
+      outcome = 'usage';
+    } else {
+      const ctx: CommandContext = {
+        ...services,
+        userId: command.user_id,
+        channelId: command.channel_id,
+        responseUrl: command.response_url,
+        commands,
+        afterAck: (task) => deferred.push(task),
+      };
+      try {
+        reply = await target.run(ctx, parsed.args);
+        outcome = 'ok';
+      } catch (err) {
+        const ref = randomUUID().slice(0, 8);
+        logger.error({ err, verb: target.name, ref }, 'command failed');
+        reply = { text: `Something went wrong running \`${SLASH_COMMAND} ${target.name}\`. It has been logged (ref ${ref}).` };
+        outcome = 'error';
+        deferred.length = 0;
+      }
+    }
+  }
+
+  await ack(toAckBody(reply));
+  metrics.commands.inc({ verb: target?.name ?? 'unknown', outcome });
+  for (const task of deferred) {
+    void inflight.track(
+      task().catch((err: unknown) => logger.error({ err, verb: target?.name }, 'work after ack failed')),
+    );
+  }
+}
+
+export function registerCommandRouter(app: App, deps: CommandRouterDeps): void {
+  app.command(SLASH_COMMAND, async ({ command, ack }) => {
+    await handleSlashCommand(deps, command, (body) => ack(body));
+  });
+}

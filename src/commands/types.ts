@@ -1,0 +1,61 @@
+import type { z } from 'zod';
+import type { Services } from '../services.js';
+import type { Block } from '../outbox/types.js';
+import type { RoleName } from '../auth/roles.js';
+
+export interface CommandReply {
+  text: string;
+  blocks?: Block[];
+  /** Visible to the whole channel; default is ephemeral (only the caller sees it). */
+  inChannel?: boolean;
+}
+
+export interface CommandContext extends Services {
+  userId: string;
+  channelId: string;
+  responseUrl: string;
+  /** Work that must wait until Slack has its ack (slow I/O, jobs, scripts). */
+  afterAck(task: () => Promise<void>): void;
+  /** All registered commands, for help. */
+  commands: readonly Command[];
+}
+
+export interface CommandDefinition<A> {
+  /** The verb: `/waygate <name> …`. */
+  name: string;
+  /** Shown on bad input and in help, e.g. "/waygate jobs [run <name>]". */
+  usage: string;
+  summary: string;
+  roles: readonly RoleName[] | 'everyone';
+  /** Validates the words after the verb (already split with quotes respected). */
+  args: z.ZodType<A, string[]>;
+  run(ctx: CommandContext, args: A): CommandReply | Promise<CommandReply>;
+}
+
+export type ParseResult = { ok: true; args: unknown } | { ok: false; problem: string };
+
+/** A command with its argument type erased, so commands of different shapes share one registry. */
+export interface Command {
+  name: string;
+  usage: string;
+  summary: string;
+  roles: readonly RoleName[] | 'everyone';
+  parse(words: string[]): ParseResult;
+  run(ctx: CommandContext, args: unknown): CommandReply | Promise<CommandReply>;
+}
+
+export function defineCommand<A>(def: CommandDefinition<A>): Command {
+  return {
+    name: def.name,
+    usage: def.usage,
+    summary: def.summary,
+    roles: def.roles,
+    parse(words) {
+      const result = def.args.safeParse(words);
+      if (result.success) return { ok: true, args: result.data };
+      const first = result.error.issues[0];
+      return { ok: false, problem: first?.message ?? 'invalid arguments' };
+    },
+    run: (ctx, args) => def.run(ctx, args as A),
+  };
+}

@@ -1,0 +1,78 @@
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { envSchema, fileConfigSchema, type EnvConfig, type FileConfig } from './schema.js';
+
+export interface Config {
+  env: EnvConfig;
+  file: FileConfig;
+  /** 'http' when a signing secret is set and no app token; 'socket' when SLACK_APP_TOKEN is set. */
+  mode: 'http' | 'socket';
+  /** Values that must never appear in logs. */
+  secrets: string[];
+}
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
+
+/** Renders a zod path like roles.lead[0] so an operator can find the line in their file. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? String(part) : `.${String(part)}`))
+    .join('');
+}
+
+function describeIssues(issues: readonly z.core.$ZodIssue[], where: string): string[] {
+  return issues.map((issue) => {
+    const field = formatPath(issue.path);
+    if (issue.code === 'unrecognized_keys') {
+      const keys = issue.keys.map((k) => (field ? `${field}.${k}` : k)).join(', ');
+      return `${where}: unknown key ${keys}`;
+    }
+    return `${where}: ${field || '(root)'} ${issue.message}`;
+  });
+}
+
+/**
+ * Reads and validates the environment and the optional YAML file. Never throws: every problem comes back
+ * as one line that names the field, so start-up can print them all at once and exit.
+ */
+export function loadConfig(
+  rawEnv: Record<string, string | undefined>,
+  // eslint-disable-next-line security/detect-non-literal-fs-filename -- the path is the operator's WAYGATE_CONFIG
+  readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
+): ConfigResult {
+  const problems: string[] = [];
+  const env = envSchema.safeParse(rawEnv);
+  if (!env.success) problems.push(...describeIssues(env.error.issues, 'env'));
+
+  let fileValue: unknown = {};
+  const path = rawEnv.WAYGATE_CONFIG;
+  if (path) {
+    let text: string | undefined;
+    try {
+      text = readFile(path);
+    } catch (err) {
+      problems.push(`config ${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    if (text !== undefined) {
+      const doc = parseDocument(text);
+      if (doc.errors.length > 0) {
+        for (const e of doc.errors) problems.push(`config ${path}: invalid YAML: ${e.message.split('\n')[0]}`);
+      } else {
+        fileValue = doc.toJS() ?? {};
+      }
+    }
+  }
+  const file = fileConfigSchema.safeParse(fileValue);
+  if (!file.success) problems.push(...describeIssues(file.error.issues, `config${path ? ` ${path}` : ''}`));
+
+  if (!env.success || !file.success || problems.length > 0) return { ok: false, problems };
+  const e = env.data;
+  const secrets = [e.SLACK_BOT_TOKEN, e.SLACK_SIGNING_SECRET, e.SLACK_APP_TOKEN].filter(
+    (s): s is string => typeof s === 'string' && s.length > 0,
+  );
+  return {
+    ok: true,
+    config: { env: e, file: file.data, mode: e.SLACK_APP_TOKEN ? 'socket' : 'http', secrets },
+  };
+}

@@ -1,0 +1,61 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics. One registry per app instance, so tests running several bots don't collide. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly commands = new Counter({
+    name: 'waygate_commands_total',
+    help: 'Slash commands handled, by verb and outcome',
+    labelNames: ['verb', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly actions = new Counter({
+    name: 'waygate_actions_total',
+    help: 'Interactive actions (buttons) handled, by action id and outcome',
+    labelNames: ['action', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly outboxDepth = new Gauge({
+    name: 'waygate_outbox_pending',
+    help: 'Messages waiting in the outbox',
+    registers: [this.registry],
+  });
+  readonly outboxOldestAge = new Gauge({
+    name: 'waygate_outbox_oldest_pending_age_seconds',
+    help: 'Age of the oldest undelivered outbox message',
+    registers: [this.registry],
+  });
+  readonly outboxFailed = new Gauge({
+    name: 'waygate_outbox_failed',
+    help: 'Outbox messages that could not be delivered and were given up',
+    registers: [this.registry],
+  });
+  readonly outboxDelivered = new Counter({
+    name: 'waygate_outbox_delivered_total',
+    help: 'Outbox messages delivered, by kind',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly jobRuns = new Counter({
+    name: 'waygate_job_runs_total',
+    help: 'Job runs finished, by job and outcome',
+    labelNames: ['job', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly jobFailures = new Counter({
+    name: 'waygate_job_failures_total',
+    help: 'Job runs that failed, by job',
+    labelNames: ['job'] as const,
+    registers: [this.registry],
+  });
+  readonly slackApiErrors = new Counter({
+    name: 'waygate_slack_api_errors_total',
+    help: 'Failed Slack deliveries, by kind (rate_limited, retryable, permanent)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'waygate_' });
+  }
+}

@@ -1,0 +1,212 @@
+import type { Db } from '../db/database.js';
+import type { Clock, TimerHandle } from '../clock/clock.js';
+import type { Logger } from '../logging/logger.js';
+import type { Outbox } from './outbox.js';
+import type { MessageSender } from './slack-delivery.js';
+import { DeliveryError, type DeliveredMessage, type OutboxRow, type DeliveryFailure } from './types.js';
+
+export interface DispatcherOptions {
+  db: Db;
+  outbox: Outbox;
+  sender: MessageSender;
+  clock: Clock;
+  logger: Logger;
+  /** Minimum gap between two sends in one channel lane. */
+  paceMs: number;
+  maxBackoffMs: number;
+  giveUpAfterMs: number;
+  /** Lanes delivered at the same time. */
+  concurrency?: number;
+  onDelivered?: (row: OutboxRow) => void;
+  onFailure?: (row: OutboxRow, failure: DeliveryFailure) => void;
+}
+
+/** Slack's response_url stops working 30 minutes after the interaction. */
+const RESPONSE_URL_LIFETIME_MS = 30 * 60_000;
+
+export function backoffMs(attempt: number, maxMs: number): number {
+  return Math.min(maxMs, 1000 * 2 ** Math.max(0, attempt - 1));
+}
+
+/**
+ * Delivers outbox rows: per lane strictly in id order, one at a time, paced; lanes run side by side.
+ * All scheduling state that matters lives in the rows (attempts, next_attempt_at), so a restart resumes
+ * exactly where the last commit left off. Lane pacing is in memory: after a restart lanes start ready.
+ */
+export class OutboxDispatcher {
+  private readonly inFlight = new Map<string, Promise<void>>();
+  /** Earliest time each lane may send again (pacing, Retry-After). */
+  private readonly laneReadyAt = new Map<string, number>();
+  private timer: TimerHandle | undefined;
+  private timerAt = Infinity;
+  private running = false;
+  private pumpQueued = false;
+  private unsubscribe: (() => void) | undefined;
+  private readonly markDelivered;
+  private readonly markRetry;
+  private readonly markFailed;
+  private readonly storeMessage;
+  private readonly findMessage;
+
+  constructor(private readonly opts: DispatcherOptions) {
+    const { db } = opts;
+    this.markDelivered = db.prepare(
+      `UPDATE outbox SET status = 'delivered', delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?`,
+    );
+    this.markRetry = db.prepare(
+      `UPDATE outbox SET attempts = attempts + ?, next_attempt_at = ?, last_error = ? WHERE id = ?`,
+    );
+    this.markFailed = db.prepare(
+      `UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?`,
+    );
+    this.storeMessage = db.prepare(
+      `INSERT OR REPLACE INTO slack_messages (key, channel, ts, created_at) VALUES (?, ?, ?, ?)`,
+    );
+    this.findMessage = db.prepare(`SELECT channel, ts FROM slack_messages WHERE key = ?`);
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.unsubscribe = this.opts.outbox.onEnqueue(() => this.nudge());
+    this.nudge();
+  }
+
+  /** Stops taking new rows and waits for deliveries already on the wire. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.unsubscribe?.();
+    this.timer?.cancel();
+    this.timer = undefined;
+    await Promise.allSettled([...this.inFlight.values()]);
+  }
+
+  /** True while any delivery is on the wire (tests and shutdown wait on it). */
+  busy(): boolean {
+    return this.inFlight.size > 0 || this.pumpQueued;
+  }
+
+  /** The next time a pending row becomes deliverable, or null when nothing waits. */
+  nextWakeAt(): number | null {
+    return Number.isFinite(this.timerAt) ? this.timerAt : null;
+  }
+
+  nudge(): void {
+    if (!this.running || this.pumpQueued) return;
+    this.pumpQueued = true;
+    setImmediate(() => {
+      this.pumpQueued = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (!this.running) return;
+    const now = this.opts.clock.nowMs();
+    const limit = this.opts.concurrency ?? 16;
+    let wakeAt = Infinity;
+    for (const row of this.opts.outbox.laneHeads()) {
+      if (this.inFlight.has(row.lane)) continue;
+      const readyAt = Math.max(row.next_attempt_at, this.laneReadyAt.get(row.lane) ?? 0);
+      if (readyAt > now || this.inFlight.size >= limit) {
+        wakeAt = Math.min(wakeAt, Math.max(readyAt, now + 1));
+        continue;
+      }
+      const delivery = this.deliver(row).finally(() => {
+        this.inFlight.delete(row.lane);
+        this.nudge();
+      });
+      this.inFlight.set(row.lane, delivery);
+    }
+    this.armTimer(wakeAt);
+  }
+
+  private armTimer(at: number): void {
+    if (at === this.timerAt) return;
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.timerAt = at;
+    if (!Number.isFinite(at)) return;
+    this.timer = this.opts.clock.setTimer(at - this.opts.clock.nowMs(), () => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.nudge();
+    });
+  }
+
+  private async deliver(row: OutboxRow): Promise<void> {
+    const { clock, logger } = this.opts;
+    try {
+      const delivered = await this.send(row);
+      const now = clock.nowMs();
+      this.opts.db.transaction(() => {
+        this.markDelivered.run(now, row.id);
+        if (delivered && row.message_key) this.storeMessage.run(row.message_key, delivered.channel, delivered.ts, now);
+      })();
+      this.laneReadyAt.set(row.lane, now + (row.lane.startsWith('channel:') ? this.opts.paceMs : 0));
+      this.opts.onDelivered?.(row);
+    } catch (err) {
+      const failure: DeliveryFailure =
+        err instanceof DeliveryError ? err.failure : { kind: 'retryable', detail: (err as Error).message };
+      this.recordFailure(row, failure);
+      this.opts.onFailure?.(row, failure);
+      logger.warn(
+        { outboxId: row.id, lane: row.lane, kind: row.kind, attempts: row.attempts + 1, failure },
+        'outbox delivery failed',
+      );
+    }
+  }
+
+  private recordFailure(row: OutboxRow, failure: DeliveryFailure): void {
+    const now = this.opts.clock.nowMs();
+    const expired = now - row.created_at > this.opts.giveUpAfterMs;
+    if (failure.kind === 'permanent' || (failure.kind === 'retryable' && expired)) {
+      this.markFailed.run(expired ? `gave up: ${failure.detail}` : failure.detail, row.id);
+      return;
+    }
+    if (failure.kind === 'rate_limited') {
+      // Slack asked the whole lane to wait; this is not the row's fault, so it does not count as an attempt.
+      this.laneReadyAt.set(row.lane, now + failure.retryAfterMs);
+      this.markRetry.run(0, now + failure.retryAfterMs, failure.detail, row.id);
+      return;
+    }
+    this.markRetry.run(1, now + backoffMs(row.attempts + 1, this.opts.maxBackoffMs), failure.detail, row.id);
+  }
+
+  private async send(row: OutboxRow): Promise<DeliveredMessage | undefined> {
+    const { sender } = this.opts;
+    const payload = JSON.parse(row.payload) as Record<string, unknown>;
+    switch (row.kind) {
+      case 'post': {
+        const p = payload as unknown as Parameters<MessageSender['post']>[0];
+        const thread = p.threadKey ? this.lookup(p.threadKey) : undefined;
+        if (p.threadKey && !thread) {
+          throw new DeliveryError({ kind: 'permanent', detail: `thread parent ${p.threadKey} was never delivered` });
+        }
+        return sender.post(p, thread?.ts);
+      }
+      case 'update': {
+        const p = payload as unknown as Parameters<MessageSender['update']>[0];
+        const target = this.lookup(p.messageKey);
+        if (!target) {
+          throw new DeliveryError({ kind: 'permanent', detail: `message ${p.messageKey} was never delivered` });
+        }
+        await sender.update(p, target);
+        return undefined;
+      }
+      case 'ephemeral':
+        await sender.ephemeral(payload as unknown as Parameters<MessageSender['ephemeral']>[0]);
+        return undefined;
+      case 'respond':
+        if (this.opts.clock.nowMs() - row.created_at > RESPONSE_URL_LIFETIME_MS) {
+          throw new DeliveryError({ kind: 'permanent', detail: 'response_url expired (30 minutes)' });
+        }
+        await sender.respond(payload as unknown as Parameters<MessageSender['respond']>[0]);
+        return undefined;
+    }
+  }
+
+  private lookup(key: string): DeliveredMessage | undefined {
+    return this.findMessage.get(key) as DeliveredMessage | undefined;
+  }
+}

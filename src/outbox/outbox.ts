@@ -1,0 +1,93 @@
+import type { Db } from '../db/database.js';
+import type { Clock } from '../clock/clock.js';
+import type { OutboxItem, OutboxRow } from './types.js';
+
+/**
+ * The write side of the transactional outbox. Call it inside the same db.transaction() as the state change
+ * that causes the message: either both commit or neither does. The dispatcher is nudged once the current
+ * synchronous work (and so the transaction) has finished.
+ */
+export class Outbox {
+  private readonly insert;
+  private readonly nudgeListeners = new Set<() => void>();
+  private nudgeQueued = false;
+
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+  ) {
+    this.insert = db.prepare(
+      `INSERT INTO outbox (lane, kind, payload, message_key, next_attempt_at, created_at)
+       VALUES (@lane, @kind, @payload, @messageKey, @now, @now)`,
+    );
+  }
+
+  enqueue(item: OutboxItem): number {
+    const now = this.clock.nowMs();
+    const info = this.insert.run({
+      lane: laneOf(item),
+      kind: item.kind,
+      payload: JSON.stringify(item.payload),
+      messageKey: item.kind === 'post' ? (item.messageKey ?? null) : null,
+      now,
+    });
+    this.queueNudge();
+    return Number(info.lastInsertRowid);
+  }
+
+  /** Registers the dispatcher's wake-up. */
+  onEnqueue(listener: () => void): () => void {
+    this.nudgeListeners.add(listener);
+    return () => this.nudgeListeners.delete(listener);
+  }
+
+  stats(): { pending: number; oldestPendingAt: number | null; failed: number } {
+    const row = this.db
+      .prepare(
+        `SELECT SUM(status = 'pending') AS pending, MIN(CASE WHEN status = 'pending' THEN created_at END) AS oldest,
+                SUM(status = 'failed') AS failed FROM outbox`,
+      )
+      .get() as { pending: number | null; oldest: number | null; failed: number | null };
+    return { pending: row.pending ?? 0, oldestPendingAt: row.oldest, failed: row.failed ?? 0 };
+  }
+
+  /** The oldest pending row of every lane: only a lane's head may be delivered, which keeps lanes in order. */
+  laneHeads(): OutboxRow[] {
+    return this.db
+      .prepare(
+        `SELECT o.id, o.lane, o.kind, o.payload, o.message_key, o.attempts, o.next_attempt_at, o.created_at
+         FROM outbox o
+         JOIN (SELECT lane, MIN(id) AS id FROM outbox WHERE status = 'pending' GROUP BY lane) h ON h.id = o.id`,
+      )
+      .all() as OutboxRow[];
+  }
+
+  /** Removes delivered rows older than the cut-off; pending and failed rows stay for inspection. */
+  pruneDelivered(olderThanMs: number): number {
+    return this.db
+      .prepare(`DELETE FROM outbox WHERE status = 'delivered' AND delivered_at < ?`)
+      .run(this.clock.nowMs() - olderThanMs).changes;
+  }
+
+  private queueNudge(): void {
+    if (this.nudgeQueued) return;
+    this.nudgeQueued = true;
+    // setImmediate, not a timer: this is "after the current transaction", not a point in time.
+    setImmediate(() => {
+      this.nudgeQueued = false;
+      for (const listener of this.nudgeListeners) listener();
+    });
+  }
+}
+
+/** Messages to one Slack channel share a lane (order + pacing); each response_url is its own lane. */
+export function laneOf(item: OutboxItem): string {
+  switch (item.kind) {
+    case 'post':
+    case 'update':
+    case 'ephemeral':
+      return `channel:${item.payload.channel}`;
+    case 'respond':
+      return `response:${item.payload.responseUrl}`;
+  }
+}

@@ -1,0 +1,67 @@
+/** What a queued message looks like; blocks are Slack Block Kit objects, validated by Slack (or the stand-in). */
+export type Block = Record<string, unknown>;
+
+export interface MessageContent {
+  text: string;
+  blocks?: Block[];
+}
+
+export interface PostPayload extends MessageContent {
+  channel: string;
+  /** Reply in the thread of the message stored under this key. */
+  threadKey?: string;
+}
+
+export interface UpdatePayload extends MessageContent {
+  /** The channel of the original post: updates share its lane, so they never overtake it. */
+  channel: string;
+  /** The key the original post was queued with. */
+  messageKey: string;
+}
+
+export interface EphemeralPayload extends MessageContent {
+  channel: string;
+  user: string;
+}
+
+export interface RespondPayload extends MessageContent {
+  responseUrl: string;
+  inChannel?: boolean;
+  replaceOriginal?: boolean;
+}
+
+export type OutboxItem =
+  | { kind: 'post'; payload: PostPayload; messageKey?: string }
+  | { kind: 'update'; payload: UpdatePayload }
+  | { kind: 'ephemeral'; payload: EphemeralPayload }
+  | { kind: 'respond'; payload: RespondPayload };
+
+export interface OutboxRow {
+  id: number;
+  lane: string;
+  kind: OutboxItem['kind'];
+  payload: string;
+  message_key: string | null;
+  attempts: number;
+  next_attempt_at: number;
+  created_at: number;
+}
+
+/** How a delivery attempt failed; decides whether and when the dispatcher tries again. */
+export type DeliveryFailure =
+  | { kind: 'rate_limited'; retryAfterMs: number; detail: string }
+  | { kind: 'retryable'; detail: string }
+  | { kind: 'permanent'; detail: string };
+
+export class DeliveryError extends Error {
+  constructor(readonly failure: DeliveryFailure) {
+    super(failure.detail);
+    this.name = 'DeliveryError';
+  }
+}
+
+/** Where a delivered post ended up; stored for later updates and thread replies. */
+export interface DeliveredMessage {
+  channel: string;
+  ts: string;
+}

@@ -1,0 +1,443 @@
+/**
+ * A local stand-in for Slack's Web API and response_url endpoints. It speaks the real wire protocol
+ * (form or JSON bodies, Bearer auth, HTTP 200 for platform errors, 429 + Retry-After) so the real
+ * Bolt/WebClient stack can be exercised end to end, and it can inject faults to test retry logic.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { parseJsonField, validateMessage } from './block-kit.js';
+
+export type Fault =
+  | { kind: 'rate_limited'; retryAfterSeconds: number }
+  | { kind: 'http_error'; status: number }
+  | { kind: 'hang' }
+  | { kind: 'platform_error'; error: string };
+
+export interface RecordedCall {
+  method: string;
+  params: Record<string, unknown>;
+  at: number;
+  status: number | 'hung';
+  response?: unknown;
+}
+
+export interface ResponsePost {
+  id: string;
+  body: Record<string, unknown>;
+  status: number | 'hung';
+  at: number;
+}
+
+export interface StoredMessage {
+  ts: string;
+  text: string;
+  blocks: unknown;
+  thread_ts?: string;
+  updates: number;
+}
+
+export interface StandInUser {
+  id: string;
+  name?: string;
+  email?: string;
+  tz?: string;
+}
+
+type Params = Record<string, unknown>;
+type ApiResult = Record<string, unknown>;
+
+interface Reply {
+  status: number | 'hung';
+  headers?: Record<string, string>;
+  body?: unknown;
+}
+
+/** Form bodies carry these as JSON strings; records hold them parsed so tests can inspect them. */
+const JSON_FIELDS = ['blocks', 'attachments', 'metadata'];
+/** Slack accepts at most this many posts to one response_url. */
+const RESPONSE_URL_USES = 5;
+
+export class SlackStandIn {
+  private readonly sockets = new Set<Socket>();
+  private recorded: RecordedCall[] = [];
+  private posts: ResponsePost[] = [];
+  private channels = new Map<string, StoredMessage[]>();
+  private faults = new Map<string, { fault: Fault; remaining: number }[]>();
+  private limits = new Map<string, { perSecond: number; sent: number[] }>();
+  private readonly users = new Map<string, StandInUser>();
+  private readonly groups = new Map<string, string[]>();
+  private readonly responseUses = new Map<string, number>();
+  // Counter-based ts keeps runs deterministic while staying unique and increasing, like Slack's.
+  private tsCounter = 0;
+
+  private readonly methods: Record<string, (p: Params) => ApiResult> = {
+    'auth.test': () => this.authTest(),
+    'chat.postMessage': (p) => this.postMessage(p),
+    'chat.update': (p) => this.update(p),
+    'chat.postEphemeral': (p) => this.postEphemeral(p),
+    'users.info': (p) => this.usersInfo(p),
+    'conversations.open': (p) => this.conversationsOpen(p),
+    'usergroups.users.list': (p) => this.usergroupUsers(p),
+  };
+
+  private constructor(
+    private readonly server: http.Server,
+    private readonly token: string | undefined,
+    private readonly botUserId: string,
+  ) {}
+
+  static async start(opts: { token?: string; botUserId?: string } = {}): Promise<SlackStandIn> {
+    const server = http.createServer();
+    const standIn = new SlackStandIn(server, opts.token, opts.botUserId ?? 'U0WAYGATE');
+    server.on('connection', (s) => {
+      standIn.sockets.add(s);
+      s.on('close', () => standIn.sockets.delete(s));
+    });
+    server.on('request', (req, res) => standIn.onRequest(req, res));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    return standIn;
+  }
+
+  /** Hung requests keep sockets open forever, so close() destroys them rather than waiting. */
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const s of this.sockets) s.destroy();
+    await closed;
+  }
+
+  private get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  get apiUrl(): string {
+    return `http://127.0.0.1:${this.port}/api/`;
+  }
+
+  responseUrl(id: string = randomUUID()): string {
+    return `http://127.0.0.1:${this.port}/response/${encodeURIComponent(id)}`;
+  }
+
+  calls(method?: string): RecordedCall[] {
+    return method === undefined ? [...this.recorded] : this.recorded.filter((c) => c.method === method);
+  }
+
+  responsePosts(id?: string): ResponsePost[] {
+    return id === undefined ? [...this.posts] : this.posts.filter((p) => p.id === id);
+  }
+
+  messages(channel: string): StoredMessage[] {
+    return (this.channels.get(channel) ?? []).map((m) => ({ ...m }));
+  }
+
+  reset(): void {
+    this.recorded = [];
+    this.posts = [];
+    this.channels.clear();
+    this.faults.clear();
+    this.limits.clear();
+    this.responseUses.clear();
+  }
+
+  failNext(target: string, fault: Fault, times = 1): void {
+    const queue = this.faults.get(target) ?? [];
+    queue.push({ fault, remaining: times });
+    this.faults.set(target, queue);
+  }
+
+  clearFaults(): void {
+    this.faults.clear();
+  }
+
+  limitChannel(channel: string, perSecond: number): void {
+    this.limits.set(channel, { perSecond, sent: [] });
+  }
+
+  addUser(user: StandInUser): void {
+    this.users.set(user.id, { ...user });
+  }
+
+  addUserGroup(id: string, userIds: string[]): void {
+    this.groups.set(id, [...userIds]);
+  }
+
+  /** Polls until fn yields something other than undefined/false; a thrown error counts as "not yet". */
+  async waitFor<T>(fn: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let lastError: unknown;
+    for (;;) {
+      try {
+        const v = fn();
+        if (v !== undefined && v !== false) return v;
+      } catch (e) {
+        lastError = e;
+      }
+      if (Date.now() >= deadline) {
+        const why = lastError instanceof Error ? `: last error: ${lastError.message}` : '';
+        throw new Error(`waitFor timed out after ${timeoutMs} ms${why}`);
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  // ---- HTTP plumbing ----
+
+  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
+      let reply: Reply;
+      try {
+        if (path.startsWith('/api/')) reply = this.handleApi(path.slice('/api/'.length), req, raw);
+        else if (path.startsWith('/response/')) reply = this.handleResponseUrl(decodeURIComponent(path.slice('/response/'.length)), raw);
+        else reply = { status: 404, body: 'not_found' };
+      } catch (e) {
+        reply = { status: 500, body: `stand-in error: ${e instanceof Error ? e.message : String(e)}` };
+      }
+      this.send(res, reply);
+    });
+  }
+
+  private send(res: http.ServerResponse, reply: Reply): void {
+    if (reply.status === 'hung') return;
+    const isText = typeof reply.body === 'string';
+    res.writeHead(reply.status, {
+      'Content-Type': isText ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8',
+      ...reply.headers,
+    });
+    res.end(isText ? reply.body : JSON.stringify(reply.body));
+  }
+
+  private takeFault(target: string): Fault | undefined {
+    const queue = this.faults.get(target);
+    const head = queue?.[0];
+    if (!queue || !head) return undefined;
+    if (--head.remaining <= 0) queue.shift();
+    return head.fault;
+  }
+
+  private faultReply(fault: Fault): Reply {
+    switch (fault.kind) {
+      case 'rate_limited':
+        return {
+          status: 429,
+          headers: { 'Retry-After': String(fault.retryAfterSeconds) },
+          body: { ok: false, error: 'ratelimited' },
+        };
+      case 'http_error':
+        return { status: fault.status, body: `stand-in http_error ${fault.status}` };
+      case 'hang':
+        return { status: 'hung' };
+      case 'platform_error':
+        return { status: 200, body: { ok: false, error: fault.error } };
+    }
+  }
+
+  // ---- Web API ----
+
+  private handleApi(method: string, req: http.IncomingMessage, raw: string): Reply {
+    const parsed = parseParams(req.headers['content-type'] ?? '', raw);
+    const call: RecordedCall = { method, params: parsed ?? {}, at: Date.now(), status: 200 };
+    this.recorded.push(call);
+    const reply = this.apiReply(method, req, parsed);
+    call.status = reply.status;
+    if (reply.body !== undefined) call.response = reply.body;
+    return reply;
+  }
+
+  private apiReply(method: string, req: http.IncomingMessage, params: Params | undefined): Reply {
+    const fault = this.takeFault(method);
+    if (fault) return this.faultReply(fault);
+    if (!params) return { status: 200, body: { ok: false, error: 'invalid_json' } };
+    const authError = this.checkAuth(req, params);
+    if (authError) return { status: 200, body: { ok: false, error: authError } };
+    const handler = this.methods[method];
+    if (!handler) return { status: 200, body: { ok: false, error: 'unknown_method' } };
+    if (method === 'chat.postMessage' && this.overChannelLimit(params.channel)) {
+      return { status: 429, headers: { 'Retry-After': '1' }, body: { ok: false, error: 'ratelimited' } };
+    }
+    return { status: 200, body: handler(params) };
+  }
+
+  private checkAuth(req: http.IncomingMessage, params: Params): string | undefined {
+    if (this.token === undefined) return undefined;
+    const header = req.headers.authorization;
+    const bearer = header?.startsWith('Bearer ') ? header.slice('Bearer '.length) : params.token;
+    if (bearer === undefined) return 'not_authed';
+    return bearer === this.token ? undefined : 'invalid_auth';
+  }
+
+  /** Slack allows roughly one message per second per channel; tests opt in with limitChannel. */
+  private overChannelLimit(channel: unknown): boolean {
+    const limit = typeof channel === 'string' ? this.limits.get(channel) : undefined;
+    if (!limit) return false;
+    const now = Date.now();
+    limit.sent = limit.sent.filter((t) => now - t < 1000);
+    if (limit.sent.length >= limit.perSecond) return true;
+    limit.sent.push(now);
+    return false;
+  }
+
+  private nextTs(): string {
+    this.tsCounter += 1;
+    const micros = 1_700_000_000_000_000 + this.tsCounter * 100;
+    return `${Math.floor(micros / 1e6)}.${String(micros % 1e6).padStart(6, '0')}`;
+  }
+
+  private authTest(): ApiResult {
+    return {
+      ok: true,
+      url: 'https://standin.slack.com/',
+      team: 'Stand-in',
+      user: 'waygate',
+      team_id: 'T0STANDIN',
+      user_id: this.botUserId,
+      bot_id: 'B0WAYGATE',
+    };
+  }
+
+  private postMessage(p: Params): ApiResult {
+    const channel = nonEmpty(p.channel);
+    if (!channel) return { ok: false, error: 'channel_not_found' };
+    const invalid = messageError(p);
+    if (invalid) return invalid;
+    const threadTs = nonEmpty(p.thread_ts);
+    const msg: StoredMessage = { ts: this.nextTs(), text: stringOr(p.text, ''), blocks: p.blocks, updates: 0 };
+    if (threadTs) msg.thread_ts = threadTs;
+    const list = this.channels.get(channel) ?? [];
+    list.push(msg);
+    this.channels.set(channel, list);
+    return { ok: true, channel, ts: msg.ts, message: this.messageView(msg) };
+  }
+
+  private update(p: Params): ApiResult {
+    const channel = nonEmpty(p.channel);
+    if (!channel) return { ok: false, error: 'channel_not_found' };
+    const msg = this.channels.get(channel)?.find((m) => m.ts === p.ts);
+    if (!msg) return { ok: false, error: 'message_not_found' };
+    const invalid = messageError(p);
+    if (invalid) return invalid;
+    // Like Slack, fields left out of chat.update keep their previous value.
+    if (p.text !== undefined) msg.text = stringOr(p.text, '');
+    if (p.blocks !== undefined) msg.blocks = p.blocks;
+    msg.updates += 1;
+    return { ok: true, channel, ts: msg.ts, text: msg.text, message: this.messageView(msg) };
+  }
+
+  private postEphemeral(p: Params): ApiResult {
+    if (!nonEmpty(p.channel)) return { ok: false, error: 'channel_not_found' };
+    if (!nonEmpty(p.user)) return { ok: false, error: 'user_not_found' };
+    return messageError(p) ?? { ok: true, message_ts: this.nextTs() };
+  }
+
+  private usersInfo(p: Params): ApiResult {
+    const user = typeof p.user === 'string' ? this.users.get(p.user) : undefined;
+    if (!user) return { ok: false, error: 'user_not_found' };
+    const name = user.name ?? user.id.toLowerCase();
+    const profile: Record<string, unknown> = { real_name: name, display_name: name };
+    // Without users:read.email Slack omits email entirely, so only include it when configured.
+    if (user.email !== undefined) profile.email = user.email;
+    return { ok: true, user: { id: user.id, name, real_name: name, tz: user.tz ?? 'UTC', profile } };
+  }
+
+  private conversationsOpen(p: Params): ApiResult {
+    const users = stringOr(p.users, '')
+      .split(',')
+      .map((u) => u.trim())
+      .filter(Boolean)
+      .sort();
+    if (users.length === 0) return { ok: false, error: 'users_list_not_supplied' };
+    // Hash-derived so the same user set maps to the same DM across resets and stand-in instances.
+    const id = 'D' + createHash('sha256').update(users.join(',')).digest('hex').slice(0, 10).toUpperCase();
+    return { ok: true, channel: { id } };
+  }
+
+  private usergroupUsers(p: Params): ApiResult {
+    const users = typeof p.usergroup === 'string' ? this.groups.get(p.usergroup) : undefined;
+    return users ? { ok: true, users: [...users] } : { ok: false, error: 'no_such_subteam' };
+  }
+
+  private messageView(m: StoredMessage): ApiResult {
+    return {
+      type: 'message',
+      text: m.text,
+      blocks: m.blocks,
+      ts: m.ts,
+      user: this.botUserId,
+      bot_id: 'B0WAYGATE',
+      ...(m.thread_ts ? { thread_ts: m.thread_ts } : {}),
+    };
+  }
+
+  // ---- response_url ----
+
+  private handleResponseUrl(id: string, raw: string): Reply {
+    let body: Record<string, unknown> = {};
+    try {
+      const parsed = JSON.parse(raw) as unknown;
+      if (typeof parsed === 'object' && parsed !== null) body = parsed as Record<string, unknown>;
+    } catch {
+      // An unparsable body is recorded as empty and then refused as no_text below.
+    }
+    const post: ResponsePost = { id, body, status: 200, at: Date.now() };
+    this.posts.push(post);
+    const reply = this.responseReply(id, body);
+    post.status = reply.status;
+    return reply;
+  }
+
+  private responseReply(id: string, body: Record<string, unknown>): Reply {
+    const fault = this.takeFault('response_url');
+    if (fault) return this.faultReply(fault);
+    const uses = this.responseUses.get(id) ?? 0;
+    if (uses >= RESPONSE_URL_USES) return { status: 404, body: 'used_url' };
+    if (body.delete_original !== true) {
+      const problems = validateMessage(body);
+      const onlyNoText = problems.length === 1 && problems[0] === 'no_text';
+      if (problems.length > 0) return { status: 400, body: onlyNoText ? 'no_text' : 'invalid_blocks' };
+    }
+    this.responseUses.set(id, uses + 1);
+    return { status: 200, body: 'ok' };
+  }
+}
+
+function parseParams(contentType: string, raw: string): Params | undefined {
+  let params: Params;
+  if (contentType.includes('application/json')) {
+    try {
+      const parsed = JSON.parse(raw || '{}') as unknown;
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+      params = parsed as Params;
+    } catch {
+      return undefined;
+    }
+  } else {
+    params = Object.fromEntries(new URLSearchParams(raw));
+  }
+  for (const field of JSON_FIELDS) {
+    if (field in params) params[field] = parseJsonField(params[field]);
+  }
+  return params;
+}
+
+/** Maps validator problems onto the error codes Slack's Web API returns. */
+function messageError(p: Params): ApiResult | undefined {
+  const problems = validateMessage(p);
+  if (problems.length === 0) return undefined;
+  if (problems.length === 1 && problems[0] === 'no_text') return { ok: false, error: 'no_text' };
+  const errors = problems.filter((x) => x !== 'no_text');
+  return { ok: false, error: 'invalid_blocks', errors, response_metadata: { messages: errors } };
+}
+
+function nonEmpty(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+function stringOr(v: unknown, fallback: string): string {
+  return typeof v === 'string' ? v : fallback;
+}

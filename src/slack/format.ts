@@ -1,0 +1,32 @@
+import type { Block } from '../outbox/types.js';
+
+/** Slack date formatting: each reader sees the instant in their own zone; the fallback is UTC. */
+export function slackDate(at: Date, format = '{date_short_pretty} {time}'): string {
+  const unix = Math.floor(at.getTime() / 1000);
+  const fallback = at.toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+  return `<!date^${unix}^${format}|${fallback}>`;
+}
+
+/** Escapes the three characters Slack's mrkdwn treats as control characters. */
+export function escapeMrkdwn(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+const SECTION_LIMIT = 3000;
+
+export function section(text: string): Block {
+  const body = text.length > SECTION_LIMIT ? `${text.slice(0, SECTION_LIMIT - 1)}…` : text;
+  return { type: 'section', text: { type: 'mrkdwn', text: body } };
+}
+
+export function context(...texts: string[]): Block {
+  return { type: 'context', elements: texts.slice(0, 10).map((text) => ({ type: 'mrkdwn', text })) };
+}
+
+export function header(text: string): Block {
+  return { type: 'header', text: { type: 'plain_text', text: text.slice(0, 150) } };
+}
+
+export function divider(): Block {
+  return { type: 'divider' };
+}

@@ -1,0 +1,112 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { pino } from 'pino';
+import { loadConfig, type Config } from '../../src/config/load.js';
+import { createWaygate, type Waygate, type WaygateOptions } from '../../src/app.js';
+import { ManualClock } from '../../src/clock/clock.js';
+import { SlackStandIn } from '../../src/sandbox/slack-standin.js';
+import { SlackRequestSigner } from '../../src/sandbox/slack-signer.js';
+
+export const BOT_TOKEN = 'xoxb-test-token';
+export const SIGNING_SECRET = 'test-signing-secret-0123456789';
+
+/** Users every test workspace has, one per role, plus one with none. */
+export const USERS = {
+  lead: 'U0LEAD',
+  oncall: 'U0ONCALL',
+  ops: 'U0OPS',
+  security: 'U0SEC',
+  admin: 'U0ADMIN',
+  nobody: 'U0NOBODY',
+} as const;
+
+export const DEFAULT_YAML = {
+  timezone: 'Europe/Berlin',
+  channels: { alerts: 'C0ALERTS', ops: 'C0OPS', digest: 'C0OPS', security: 'C0SEC', compliance: 'C0COMP' },
+  roles: {
+    lead: [USERS.lead],
+    oncall: [USERS.oncall],
+    ops: [USERS.ops],
+    security: [USERS.security],
+    admin: [USERS.admin],
+  },
+};
+
+export interface TestBot {
+  waygate: Waygate;
+  config: Config;
+  url: string;
+  clock: ManualClock;
+  slack: SlackStandIn;
+  signer: SlackRequestSigner;
+  dir: string;
+  /** Waits until every deliverable outbox row is delivered, moving the clock over pacing gaps. */
+  settle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface TestBotOptions {
+  yaml?: Record<string, unknown>;
+  slack?: SlackStandIn;
+  dir?: string;
+  clock?: ManualClock;
+  overrides?: Partial<WaygateOptions>;
+}
+
+export function writeConfig(dir: string, yaml: Record<string, unknown>): string {
+  const path = join(dir, 'waygate.yml');
+  writeFileSync(path, stringify(yaml));
+  return path;
+}
+
+export function testEnv(dir: string, slack: SlackStandIn, yaml: Record<string, unknown>): Record<string, string> {
+  return {
+    SLACK_BOT_TOKEN: BOT_TOKEN,
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    SLACK_API_URL: slack.apiUrl,
+    WAYGATE_DB: join(dir, 'waygate.db'),
+    WAYGATE_CONFIG: writeConfig(dir, yaml),
+    LOG_LEVEL: 'silent',
+    PORT: '0',
+  };
+}
+
+/** Boots the real bot (real Bolt, real HTTP receiver, real SQLite file) against the Slack stand-in. */
+export async function startTestBot(opts: TestBotOptions = {}): Promise<TestBot> {
+  const slack = opts.slack ?? (await SlackStandIn.start({ token: BOT_TOKEN }));
+  const ownsSlack = !opts.slack;
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'waygate-test-'));
+  const clock = opts.clock ?? new ManualClock('2026-03-02T08:00:00Z');
+  const loaded = loadConfig(testEnv(dir, slack, opts.yaml ?? DEFAULT_YAML));
+  if (!loaded.ok) throw new Error(`test config invalid: ${loaded.problems.join('; ')}`);
+  const waygate = createWaygate({ config: loaded.config, clock, logger: pino({ level: 'silent' }), ...opts.overrides });
+  const { port } = await waygate.start(0);
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    waygate,
+    config: loaded.config,
+    url,
+    clock,
+    slack,
+    signer: new SlackRequestSigner({ url, signingSecret: SIGNING_SECRET }),
+    dir,
+    async settle() {
+      const { outbox } = waygate.services;
+      for (let i = 0; i < 500; i++) {
+        await slack.waitFor(() => !waygate.dispatcher.busy());
+        if (outbox.stats().pending === 0) return;
+        const wake = waygate.dispatcher.nextWakeAt();
+        if (wake !== null && wake > clock.nowMs()) clock.set(wake);
+        else await new Promise((r) => setImmediate(r));
+      }
+      throw new Error(`outbox did not settle: ${outbox.stats().pending} pending`);
+    },
+    async stop() {
+      await waygate.stop();
+      if (ownsSlack) await slack.close();
+      if (!opts.dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
