@@ -1,0 +1,58 @@
+// The bot under test runs as its own process here (SIGKILL, exit codes): test infrastructure, not product
+// code, so it does not go through src/runner.
+// eslint-disable-next-line no-restricted-imports
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+const REPO = join(import.meta.dirname, '..', '..');
+
+export interface BotProcess {
+  child: ChildProcess;
+  stdout: string[];
+  stderr: string[];
+  /** Resolves with the port from the "Waygate is running" log line. */
+  ready: Promise<number>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `src/main.ts` exactly as `npm run dev` would, with the given environment. */
+export function spawnBot(env: Record<string, string>): BotProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src', 'main.ts')], {
+    cwd: REPO,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  let resolveReady: (port: number) => void = () => undefined;
+  let rejectReady: (err: Error) => void = () => undefined;
+  const ready = new Promise<number>((resolve, reject) => {
+    resolveReady = resolve;
+    rejectReady = reject;
+  });
+  // Tests that expect an early exit never await `ready`; its rejection is then not an error.
+  ready.catch(() => undefined);
+  let buffered = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk;
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) {
+      stdout.push(line);
+      try {
+        const entry = JSON.parse(line) as { msg?: string; port?: number };
+        if (entry.msg === 'Waygate is running' && typeof entry.port === 'number') resolveReady(entry.port);
+      } catch {
+        // not a log line
+      }
+    }
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => stderr.push(...chunk.split('\n').filter(Boolean)));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('exit', (code, signal) => {
+      rejectReady(new Error(`bot exited (${code ?? signal}) before it was ready: ${stderr.join(' | ')}`));
+      resolve({ code, signal });
+    });
+  });
+  return { child, stdout, stderr, ready, exited };
+}

@@ -1,0 +1,98 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SlackStandIn } from '../../src/sandbox/slack-standin.js';
+import { SlackRequestSigner } from '../../src/sandbox/slack-signer.js';
+import { BOT_TOKEN, DEFAULT_YAML, SIGNING_SECRET, USERS, testEnv, writeConfig } from '../helpers/bot.js';
+import { spawnBot, type BotProcess } from '../helpers/process.js';
+
+describe('the bot as a process', () => {
+  let slack: SlackStandIn;
+  let dir: string;
+  const running: BotProcess[] = [];
+
+  beforeEach(async () => {
+    slack = await SlackStandIn.start({ token: BOT_TOKEN });
+    dir = mkdtempSync(join(tmpdir(), 'waygate-proc-'));
+  });
+  afterEach(async () => {
+    for (const bot of running.splice(0)) {
+      if (bot.child.exitCode === null && bot.child.signalCode === null) bot.child.kill('SIGKILL');
+      await bot.exited;
+    }
+    await slack.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const start = (env: Record<string, string>): BotProcess => {
+    const bot = spawnBot(env);
+    running.push(bot);
+    return bot;
+  };
+  const env = (): Record<string, string> => ({ ...testEnv(dir, slack, DEFAULT_YAML), LOG_LEVEL: 'info' });
+  const health = async (port: number) =>
+    (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { outbox: { pending: number } };
+
+  it('serves /health and /metrics, and stops cleanly on SIGTERM', async () => {
+    const bot = start(env());
+    const port = await bot.ready;
+    const res = await fetch(`http://127.0.0.1:${port}/health`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/json');
+    expect(await res.json()).toMatchObject({ status: 'ok', database: { reachable: true } });
+    const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
+    expect(await metrics.text()).toContain('waygate_outbox_pending 0');
+    bot.child.kill('SIGTERM');
+    expect(await bot.exited).toEqual({ code: 0, signal: null });
+    expect(bot.stdout.some((l) => l.includes('Waygate stopped'))).toBe(true);
+  });
+
+  it('exits 1 naming the field when a YAML value is invalid, without a stack trace', async () => {
+    const bad = { ...DEFAULT_YAML, roles: { ...DEFAULT_YAML.roles, lead: ['bob'] }, timezone: 'Mars/Olympus' };
+    const bot = start({ ...env(), WAYGATE_CONFIG: writeConfig(dir, bad) });
+    expect((await bot.exited).code).toBe(1);
+    const err = bot.stderr.join('\n');
+    expect(err).toContain('roles.lead[0] must be a Slack user id');
+    expect(err).toContain('timezone must be an IANA time zone');
+    expect(err).not.toMatch(/\n\s+at /);
+  });
+
+  it('exits 1 naming a missing required variable', async () => {
+    const { SLACK_BOT_TOKEN: _omit, ...rest } = env();
+    const bot = start(rest);
+    expect((await bot.exited).code).toBe(1);
+    expect(bot.stderr.join('\n')).toContain('env: SLACK_BOT_TOKEN is required');
+  });
+
+  it('exits 1 with a clear line when Slack rejects the bot token', async () => {
+    const bot = start({ ...env(), SLACK_BOT_TOKEN: 'xoxb-test-wrong' });
+    expect((await bot.exited).code).toBe(1);
+    expect(bot.stderr.join('\n')).toContain('Slack rejected SLACK_BOT_TOKEN');
+    expect(bot.stdout.join('\n')).not.toContain('xoxb-test-wrong');
+  });
+
+  it('delivers a committed message exactly once after a SIGKILL mid-delivery', async () => {
+    slack.failNext('response_url', { kind: 'hang' });
+    const first = start(env());
+    const port = await first.ready;
+    const signer = new SlackRequestSigner({ url: `http://127.0.0.1:${port}`, signingSecret: SIGNING_SECRET });
+    const ack = await signer.slashCommand({
+      text: 'jobs run housekeeping',
+      userId: USERS.ops,
+      responseUrl: slack.responseUrl('kill-1'),
+    });
+    expect(ack.json.text).toContain('Starting `housekeeping`');
+    // The dispatcher only sends committed rows: a request on the wire proves the commit happened.
+    await slack.waitFor(() => slack.responsePosts('kill-1').some((p) => p.status === 'hung'));
+    first.child.kill('SIGKILL');
+    expect((await first.exited).signal).toBe('SIGKILL');
+
+    const second = start(env());
+    const port2 = await second.ready;
+    await slack.waitFor(async () => (await health(port2)).outbox.pending === 0 || undefined, 10_000);
+    const delivered = slack.responsePosts('kill-1').filter((p) => p.status === 200);
+    expect(delivered).toHaveLength(1);
+    expect(delivered[0]?.body.text).toMatch(/`housekeeping` run #1 finished ✅ ok/);
+  });
+});
