@@ -84,7 +84,8 @@ export function createWaygate(opts: WaygateOptions): Waygate {
       ? new SocketModeReceiver({
           appToken: env.SLACK_APP_TOKEN ?? '',
           customRoutes: routes,
-          installerOptions: { port: env.PORT },
+          // clientOptions reach the Socket Mode client's own WebClient (apps.connections.open).
+          installerOptions: { port: env.PORT, clientOptions: { slackApiUrl: env.SLACK_API_URL } },
           logger: bLogger,
         })
       : new HTTPReceiver({
@@ -165,7 +166,11 @@ export function createWaygate(opts: WaygateOptions): Waygate {
         throw new Error(`Slack rejected SLACK_BOT_TOKEN or could not be reached (auth.test): ${(err as Error).message}`);
       }
       if (config.mode === 'socket') {
+        if (port !== env.PORT) (receiver as unknown as { httpServerPort: number }).httpServerPort = port;
         await app.start();
+        // Bolt keeps the custom-routes server private; read its bound port for logs and tests.
+        const routesServer = (receiver as unknown as { httpServer?: Server }).httpServer;
+        bound = (routesServer?.address() as AddressInfo | null)?.port ?? port;
       } else {
         const server = (await app.start(port)) as Server;
         bound = (server.address() as AddressInfo).port;

@@ -60,6 +60,12 @@ export class ManualClock implements Clock {
     };
   }
 
+  /** When the earliest pending timer is due, or null when none is. */
+  nextTimerAt(): number | null {
+    const due = this.timers.filter((t) => !t.cancelled).map((t) => t.at);
+    return due.length > 0 ? Math.min(...due) : null;
+  }
+
   /** Number of timers still waiting to fire. */
   pendingTimers(): number {
     return this.timers.filter((t) => !t.cancelled).length;

@@ -21,14 +21,23 @@ export function formatPath(path: readonly PropertyKey[]): string {
     .join('');
 }
 
-function describeIssues(issues: readonly z.core.$ZodIssue[], where: string): string[] {
+/** Echoes short scalar inputs back (YAML only: environment values may be secrets). */
+function shown(input: unknown): string {
+  if ((typeof input === 'string' && input.length <= 80) || typeof input === 'number' || typeof input === 'boolean') {
+    return ` (got ${JSON.stringify(input)})`;
+  }
+  return '';
+}
+
+function describeIssues(issues: readonly z.core.$ZodIssue[], where: string, echoInput: boolean): string[] {
   return issues.map((issue) => {
     const field = formatPath(issue.path);
     if (issue.code === 'unrecognized_keys') {
       const keys = issue.keys.map((k) => (field ? `${field}.${k}` : k)).join(', ');
       return `${where}: unknown key ${keys}`;
     }
-    return `${where}: ${field || '(root)'} ${issue.message}`;
+    const got = echoInput && !issue.message.includes('(got') ? shown(issue.input) : '';
+    return `${where}: ${field || '(root)'} ${issue.message}${got}`;
   });
 }
 
@@ -43,7 +52,10 @@ export function loadConfig(
 ): ConfigResult {
   const problems: string[] = [];
   const env = envSchema.safeParse(rawEnv);
-  if (!env.success) problems.push(...describeIssues(env.error.issues, 'env'));
+  if (!env.success) problems.push(...describeIssues(env.error.issues, 'env', false));
+  if (!rawEnv.SLACK_SIGNING_SECRET && !rawEnv.SLACK_APP_TOKEN) {
+    problems.push('env: SLACK_SIGNING_SECRET is required for HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)');
+  }
 
   let fileValue: unknown = {};
   const path = rawEnv.WAYGATE_CONFIG;
@@ -63,8 +75,8 @@ export function loadConfig(
       }
     }
   }
-  const file = fileConfigSchema.safeParse(fileValue);
-  if (!file.success) problems.push(...describeIssues(file.error.issues, `config${path ? ` ${path}` : ''}`));
+  const file = fileConfigSchema.safeParse(fileValue, { reportInput: true });
+  if (!file.success) problems.push(...describeIssues(file.error.issues, `config${path ? ` ${path}` : ''}`, true));
 
   if (!env.success || !file.success || problems.length > 0) return { ok: false, problems };
   const e = env.data;

@@ -106,15 +106,6 @@ export const envSchema = z
     WAYGATE_CONFIG: optionalNonEmpty,
     WAYGATE_DB: z.string().min(1).default('./data/waygate.db'),
     LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
-  })
-  .superRefine((env, ctx) => {
-    if (!env.SLACK_SIGNING_SECRET && !env.SLACK_APP_TOKEN) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['SLACK_SIGNING_SECRET'],
-        message: 'is required for HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)',
-      });
-    }
   });
 
 export type EnvConfig = z.output<typeof envSchema>;

@@ -64,7 +64,7 @@ export class JobService {
   async stop(): Promise<void> {
     this.started = false;
     for (const job of this.jobs.values()) job.timer?.cancel();
-    await Promise.allSettled([...this.active.values()]);
+    await this.whenIdle();
   }
 
   list(): JobInfo[] {
@@ -84,6 +84,11 @@ export class JobService {
 
   isRunning(name: string): boolean {
     return this.active.has(name);
+  }
+
+  /** Resolves once no run is in progress (shutdown and tests). */
+  async whenIdle(): Promise<void> {
+    while (this.active.size > 0) await Promise.allSettled([...this.active.values()]);
   }
 
   names(): string[] {

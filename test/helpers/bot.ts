@@ -42,8 +42,13 @@ export interface TestBot {
   slack: SlackStandIn;
   signer: SlackRequestSigner;
   dir: string;
-  /** Waits until every deliverable outbox row is delivered, moving the clock over pacing gaps. */
+  /** Waits until job runs finish and every deliverable outbox row is delivered, moving the clock over pacing gaps. */
   settle(): Promise<void>;
+  /**
+   * Moves the clock to `when` one due timer at a time, letting the work each timer starts finish before the
+   * next: what would happen if that much real time passed.
+   */
+  advanceTo(when: string | number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -93,8 +98,9 @@ export async function startTestBot(opts: TestBotOptions = {}): Promise<TestBot> 
     signer: new SlackRequestSigner({ url, signingSecret: SIGNING_SECRET }),
     dir,
     async settle() {
-      const { outbox } = waygate.services;
+      const { outbox, jobs } = waygate.services;
       for (let i = 0; i < 500; i++) {
+        await jobs.whenIdle();
         await slack.waitFor(() => !waygate.dispatcher.busy());
         if (outbox.stats().pending === 0) return;
         const wake = waygate.dispatcher.nextWakeAt();
@@ -102,6 +108,16 @@ export async function startTestBot(opts: TestBotOptions = {}): Promise<TestBot> 
         else await new Promise((r) => setImmediate(r));
       }
       throw new Error(`outbox did not settle: ${outbox.stats().pending} pending`);
+    },
+    async advanceTo(when) {
+      const target = new Date(when).getTime();
+      for (let next = clock.nextTimerAt(); next !== null && next <= target; next = clock.nextTimerAt()) {
+        clock.set(next);
+        await waygate.services.jobs.whenIdle();
+        await slack.waitFor(() => !waygate.dispatcher.busy());
+      }
+      clock.set(target);
+      await waygate.services.jobs.whenIdle();
     },
     async stop() {
       await waygate.stop();

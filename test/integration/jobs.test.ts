@@ -1,0 +1,77 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_YAML, startTestBot, USERS, type TestBot } from '../helpers/bot.js';
+import type { JobDefinition } from '../../src/jobs/types.js';
+import { ManualClock } from '../../src/clock/clock.js';
+
+describe('scheduled jobs', () => {
+  let bot: TestBot | undefined;
+  afterEach(async () => {
+    await bot?.stop();
+    bot = undefined;
+  });
+
+  const recorder = (name: string, fail = false) => {
+    const ranAt: string[] = [];
+    const def: JobDefinition = {
+      name,
+      description: `test job ${name}`,
+      defaultSchedule: '0 9 * * *',
+      run: async (ctx) => {
+        ranAt.push(ctx.clock.now().toISOString());
+        if (fail) throw new Error('disk full on /backup');
+        return { summary: `ran at ${ctx.clock.now().toISOString()}` };
+      },
+    };
+    return { def, ranAt };
+  };
+
+  it('fires at 09:00 in the configured zone on both sides of a DST change, recording each run', async () => {
+    const job = recorder('digest');
+    // Start: 2026-03-27 10:00 UTC (11:00 Berlin, CET). Berlin moves to CEST on 2026-03-29.
+    const clock = new ManualClock('2026-03-27T10:00:00Z');
+    bot = await startTestBot({ clock, overrides: { jobs: [job.def] } });
+    await bot.advanceTo('2026-03-31T00:00:00Z');
+    expect(job.ranAt).toEqual(['2026-03-28T08:00:00.000Z', '2026-03-29T07:00:00.000Z', '2026-03-30T07:00:00.000Z']);
+    const rows = bot.waygate.services.db.prepare(`SELECT outcome, trigger FROM job_runs WHERE job = 'digest'`).all();
+    expect(rows).toEqual(Array(3).fill({ outcome: 'ok', trigger: 'schedule' }));
+  });
+
+  it('honours a YAML schedule override and `false` to disable a job', async () => {
+    const a = recorder('alpha');
+    const b = recorder('beta');
+    bot = await startTestBot({
+      yaml: { ...DEFAULT_YAML, timezone: 'UTC', schedules: { alpha: '*/30 * * * *', beta: false } },
+      overrides: { jobs: [a.def, b.def] },
+    });
+    await bot.advanceTo(bot.clock.nowMs() + 61 * 60_000);
+    expect(a.ranAt).toHaveLength(2);
+    expect(b.ranAt).toHaveLength(0);
+    const list = await bot.signer.slashCommand({ text: 'jobs', userId: USERS.nobody, responseUrl: bot.slack.responseUrl() });
+    expect(JSON.stringify(list.json.blocks)).toContain('*beta* — test job beta\\n_disabled_');
+  });
+
+  it('reports a failed scheduled run in the ops channel with the reason, and counts it', async () => {
+    const job = recorder('backup', true);
+    bot = await startTestBot({ clock: new ManualClock('2026-03-02T07:30:00Z'), overrides: { jobs: [job.def] } });
+    await bot.advanceTo('2026-03-02T08:00:00Z'); // 09:00 Berlin
+    await bot.settle();
+    const [message] = bot.slack.messages('C0OPS');
+    expect(message?.text).toContain('Scheduled job `backup` run #1 ❌ failed');
+    expect(message?.text).toContain('disk full on /backup');
+    const health = (await (await fetch(`${bot.url}/health`)).json()) as any;
+    expect(health.jobs.backup.lastRun).toMatchObject({ outcome: 'failed', error: 'disk full on /backup' });
+    const metrics = await (await fetch(`${bot.url}/metrics`)).text();
+    expect(metrics).toContain('waygate_job_failures_total{job="backup"} 1');
+  });
+
+  it('marks a run that was in progress at a crash as interrupted on the next start', async () => {
+    bot = await startTestBot();
+    const { db } = bot.waygate.services;
+    db.prepare(`INSERT INTO job_runs (job, trigger, started_at, outcome) VALUES ('housekeeping', 'schedule', 0, 'running')`).run();
+    const { dir, clock, slack } = bot;
+    await bot.waygate.stop();
+    bot = await startTestBot({ dir, clock, slack });
+    const last = bot.waygate.services.jobs.list().find((j) => j.name === 'housekeeping')?.lastRun;
+    expect(last).toMatchObject({ outcome: 'interrupted', error: 'the bot stopped while this run was in progress' });
+  });
+});
