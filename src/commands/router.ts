@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { App, SlashCommand } from '@slack/bolt';
 import type { Services } from '../services.js';
 import type { InflightWork } from '../lifecycle/inflight.js';
+import type { Clock, TimerHandle } from '../clock/clock.js';
 import { describeRoles } from '../auth/roles.js';
 import { tokenize } from './tokenize.js';
 import type { Command, CommandContext, CommandReply } from './types.js';
@@ -78,13 +79,32 @@ export async function handleSlashCommand(
         commands,
         afterAck: (task) => deferred.push(task),
       };
-      try {
-        reply = await target.run(ctx, parsed.args);
-        outcome = 'ok';
-      } catch (err) {
+      const name = target.name;
+      const failed = (err: unknown): CommandReply => {
         const ref = randomUUID().slice(0, 8);
-        logger.error({ err, verb: target.name, ref }, 'command failed');
-        reply = { text: `Something went wrong running \`${SLASH_COMMAND} ${target.name}\`. It has been logged (ref ${ref}).` };
+        logger.error({ err, verb: name, ref }, 'command failed');
+        return { text: `Something went wrong running \`${SLASH_COMMAND} ${name}\`. It has been logged (ref ${ref}).` };
+      };
+      const running = Promise.resolve().then(() => target.run(ctx, parsed.args));
+      const result = await withinAckBudget(running, services.clock);
+      if (result === 'late') {
+        // Slack gives up after 3 s: ack now, deliver the real answer through the outbox when it is ready.
+        reply = { text: `Working on \`${SLASH_COMMAND} ${name}\`… the answer follows here.` };
+        outcome = 'late';
+        const own = deferred.splice(0);
+        deferred.push(async () => {
+          const late = await running.catch(failed);
+          services.outbox.enqueue({
+            kind: 'respond',
+            payload: { responseUrl: command.response_url, ...late },
+          });
+          for (const task of own) await task();
+        });
+      } else if (result.ok) {
+        reply = result.reply;
+        outcome = 'ok';
+      } else {
+        reply = failed(result.error);
         outcome = 'error';
         deferred.length = 0;
       }
@@ -97,6 +117,29 @@ export async function handleSlashCommand(
     void inflight.track(
       task().catch((err: unknown) => logger.error({ err, verb: target?.name }, 'work after ack failed')),
     );
+  }
+}
+
+/** Slack waits 3 s for the ack; leave room for the network. */
+export const ACK_BUDGET_MS = 2_000;
+
+type Settled = { ok: true; reply: CommandReply } | { ok: false; error: unknown };
+
+async function withinAckBudget(running: Promise<CommandReply>, clock: Clock): Promise<Settled | 'late'> {
+  let timer: TimerHandle | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = clock.setTimer(ACK_BUDGET_MS, () => resolve('late'));
+  });
+  try {
+    return await Promise.race([
+      running.then(
+        (reply): Settled => ({ ok: true, reply }),
+        (error: unknown): Settled => ({ ok: false, error }),
+      ),
+      late,
+    ]);
+  } finally {
+    timer?.cancel();
   }
 }
 
