@@ -9,6 +9,7 @@ export type RoleMembers = Record<RoleName, readonly string[]>;
 export type GroupMembersLookup = (groupId: string) => Promise<readonly string[]>;
 
 const GROUP_CACHE_MS = 5 * 60_000;
+const GROUP_FAILURE_CACHE_MS = 30_000;
 
 /**
  * Answers "which roles does this Slack user hold?" from the YAML `roles` map. User-group ids are expanded
@@ -61,6 +62,8 @@ export class RoleResolver {
       return members.has(userId);
     } catch (err) {
       this.logger.warn({ groupId, err: (err as Error).message }, 'could not expand Slack user group; it grants no role');
+      // Remember the failure briefly, so a Slack outage does not turn every command into another lookup.
+      this.groupCache.set(groupId, { members: new Set(), until: now + GROUP_FAILURE_CACHE_MS });
       return false;
     }
   }

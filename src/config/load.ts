@@ -17,8 +17,13 @@ export type ConfigResult = { ok: true; config: Config } | { ok: false; problems:
 /** Renders a zod path like roles.lead[0] so an operator can find the line in their file. */
 export function formatPath(path: readonly PropertyKey[]): string {
   return path
-    .map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? String(part) : `.${String(part)}`))
+    .map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? oneLine(String(part)) : `.${oneLine(String(part))}`))
     .join('');
+}
+
+/** YAML keys may hold line breaks; a problem must stay on one line. */
+function oneLine(text: string): string {
+  return text.replace(/[\r\n]/g, (c) => (c === '\n' ? '\\n' : '\\r'));
 }
 
 /** Echoes short scalar inputs back (YAML only: environment values may be secrets). */
@@ -33,7 +38,7 @@ function describeIssues(issues: readonly z.core.$ZodIssue[], where: string, echo
   return issues.map((issue) => {
     const field = formatPath(issue.path);
     if (issue.code === 'unrecognized_keys') {
-      const keys = issue.keys.map((k) => (field ? `${field}.${k}` : k)).join(', ');
+      const keys = issue.keys.map((k) => (field ? `${field}.${oneLine(k)}` : oneLine(k))).join(', ');
       return `${where}: unknown key ${keys}`;
     }
     const got = echoInput && !issue.message.includes('(got') ? shown(issue.input) : '';

@@ -94,15 +94,19 @@ export const envSchema = z
       message: 'must be an app-level token starting with xapp-',
     }),
     SLACK_API_URL: z
-      .url({ message: 'must be an http(s) URL such as https://slack.com/api/' })
+      .url({ protocol: /^https?$/, message: 'must be an http(s) URL such as https://slack.com/api/' })
       .default('https://slack.com/api/')
       .transform((u) => (u.endsWith('/') ? u : `${u}/`)),
-    PORT: z.coerce
-      .number({ message: 'must be a port number' })
-      .int({ message: 'must be a whole number' })
-      .min(0, { message: 'must be between 0 and 65535' })
-      .max(65535, { message: 'must be between 0 and 65535' })
-      .default(3000),
+    // An empty PORT= means "unset", as for the other variables, not port 0.
+    PORT: z.preprocess(
+      (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+      z.coerce
+        .number({ message: 'must be a port number' })
+        .int({ message: 'must be a whole number' })
+        .min(0, { message: 'must be between 0 and 65535' })
+        .max(65535, { message: 'must be between 0 and 65535' })
+        .default(3000),
+    ),
     WAYGATE_CONFIG: optionalNonEmpty,
     WAYGATE_DB: z.string().min(1).default('./data/waygate.db'),
     LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),

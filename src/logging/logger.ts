@@ -28,7 +28,9 @@ const REDACT_PATHS = [
 export function scrub(line: string, secrets: readonly string[]): string {
   let out = line;
   for (const secret of secrets) {
-    if (secret.length >= 6) out = out.split(secret).join('[REDACTED]');
+    if (secret.length < 6) continue;
+    // The line is JSON, so a secret with quotes or backslashes appears in its escaped form.
+    for (const form of new Set([secret, JSON.stringify(secret).slice(1, -1)])) out = out.split(form).join('[REDACTED]');
   }
   for (const pattern of TOKEN_PATTERNS) out = out.replace(pattern, '[REDACTED]');
   return out;

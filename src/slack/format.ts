@@ -14,9 +14,19 @@ export function escapeMrkdwn(text: string): string {
 
 const SECTION_LIMIT = 3000;
 
+/** Cuts at a code point boundary, so an emoji at the limit is dropped whole rather than split in half. */
+export function truncate(text: string, limit: number): string {
+  if (text.length <= limit) return text;
+  let out = '';
+  for (const ch of text) {
+    if (out.length + ch.length > limit - 1) break;
+    out += ch;
+  }
+  return `${out}…`;
+}
+
 export function section(text: string): Block {
-  const body = text.length > SECTION_LIMIT ? `${text.slice(0, SECTION_LIMIT - 1)}…` : text;
-  return { type: 'section', text: { type: 'mrkdwn', text: body } };
+  return { type: 'section', text: { type: 'mrkdwn', text: truncate(text, SECTION_LIMIT) } };
 }
 
 export function context(...texts: string[]): Block {
@@ -24,7 +34,7 @@ export function context(...texts: string[]): Block {
 }
 
 export function header(text: string): Block {
-  return { type: 'header', text: { type: 'plain_text', text: text.slice(0, 150) } };
+  return { type: 'header', text: { type: 'plain_text', text: truncate(text, 150) } };
 }
 
 export function divider(): Block {
