@@ -16,6 +16,7 @@ import { JobRunRepository } from './jobs/job-runs.js';
 import type { JobDefinition } from './jobs/types.js';
 import { Metrics } from './http/metrics.js';
 import { operationalRoutes } from './http/routes.js';
+import { RoutesServer } from './http/routes-server.js';
 import { registerCommandRouter } from './commands/router.js';
 import type { Command } from './commands/types.js';
 import { InflightWork } from './lifecycle/inflight.js';
@@ -78,12 +79,12 @@ export function createWaygate(opts: WaygateOptions): Waygate {
     timeout: 10_000,
   };
   const routes = operationalRoutes(getServices);
+  const socketRoutes = config.mode === 'socket' ? new RoutesServer(routes) : undefined;
   const bLogger = boltLogger(logger);
   const receiver: Receiver =
     config.mode === 'socket'
       ? new SocketModeReceiver({
           appToken: env.SLACK_APP_TOKEN ?? '',
-          customRoutes: routes,
           // clientOptions reach the Socket Mode client's own WebClient (apps.connections.open).
           installerOptions: { port: env.PORT, clientOptions: { slackApiUrl: env.SLACK_API_URL } },
           logger: bLogger,
@@ -165,12 +166,17 @@ export function createWaygate(opts: WaygateOptions): Waygate {
       } catch (err) {
         throw new Error(`Slack rejected SLACK_BOT_TOKEN or could not be reached (auth.test): ${(err as Error).message}`);
       }
-      if (config.mode === 'socket') {
-        if (port !== env.PORT) (receiver as unknown as { httpServerPort: number }).httpServerPort = port;
-        await app.start();
-        // Bolt keeps the custom-routes server private; read its bound port for logs and tests.
-        const routesServer = (receiver as unknown as { httpServer?: Server }).httpServer;
-        bound = (routesServer?.address() as AddressInfo | null)?.port ?? port;
+      if (socketRoutes) {
+        bound = await socketRoutes.listen(port);
+        try {
+          await app.start();
+        } catch (err) {
+          await socketRoutes.close();
+          await app.stop().catch(() => undefined);
+          throw new Error(
+            `Slack rejected SLACK_APP_TOKEN or could not be reached (apps.connections.open): ${(err as Error).message}`,
+          );
+        }
       } else {
         const server = (await app.start(port)) as Server;
         bound = (server.address() as AddressInfo).port;
@@ -184,6 +190,11 @@ export function createWaygate(opts: WaygateOptions): Waygate {
       if (stopped) return;
       stopped = true;
       await app.stop().catch((err: unknown) => logger.warn({ err }, 'receiver did not stop cleanly'));
+      if (socketRoutes) {
+        // Bolt's stop() does not wait for the socket to close; an envelope in that gap would meet a closed db.
+        await (receiver as unknown as { client: { disconnect(): Promise<void> } }).client.disconnect();
+        await socketRoutes.close();
+      }
       await inflight.drain();
       await jobs.stop();
       await dispatcher.stop();

@@ -1,11 +1,14 @@
 /**
- * A local stand-in for Slack's Web API and response_url endpoints. It speaks the real wire protocol
- * (form or JSON bodies, Bearer auth, HTTP 200 for platform errors, 429 + Retry-After) so the real
- * Bolt/WebClient stack can be exercised end to end, and it can inject faults to test retry logic.
+ * A local stand-in for Slack's Web API, response_url endpoints and Socket Mode. It speaks the real wire
+ * protocol (form or JSON bodies, Bearer auth, HTTP 200 for platform errors, 429 + Retry-After; for Socket
+ * Mode apps.connections.open, a WebSocket with hello, envelopes and acks) so the real Bolt/WebClient/
+ * SocketModeClient stack can be exercised end to end, and it can inject faults to test retry logic.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, WebSocket } from 'ws';
 import { parseJsonField, validateMessage } from './block-kit.js';
 
 export type Fault =
@@ -37,6 +40,18 @@ export interface StoredMessage {
   updates: number;
 }
 
+export type EnvelopeType = 'slash_commands' | 'interactive' | 'events_api';
+
+/** What a Socket Mode client sent back for one envelope: `{ envelope_id, payload }` on the socket. */
+export interface SocketAck {
+  envelope_id: string;
+  /** The type of the envelope this acks, when the stand-in sent it. */
+  type?: EnvelopeType;
+  /** The ack's response body; the Node SDK always sends one, `{}` when ack() had no argument. */
+  payload?: Record<string, unknown>;
+  at: number;
+}
+
 export interface StandInUser {
   id: string;
   name?: string;
@@ -57,6 +72,14 @@ interface Reply {
 const JSON_FIELDS = ['blocks', 'attachments', 'metadata'];
 /** Slack accepts at most this many posts to one response_url. */
 const RESPONSE_URL_USES = 5;
+const SOCKET_MODE_PATH = '/socket-mode';
+
+interface PendingAck {
+  client: WebSocket;
+  resolve: (ack: SocketAck) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
 
 export class SlackStandIn {
   private readonly sockets = new Set<Socket>();
@@ -70,6 +93,13 @@ export class SlackStandIn {
   private readonly responseUses = new Map<string, number>();
   // Counter-based ts keeps runs deterministic while staying unique and increasing, like Slack's.
   private tsCounter = 0;
+  // Socket Mode: one-shot tickets from apps.connections.open, open clients oldest first, acks by envelope.
+  private readonly wss = new WebSocketServer({ noServer: true });
+  private readonly tickets = new Set<string>();
+  private wsClients: WebSocket[] = [];
+  private acks: SocketAck[] = [];
+  private readonly envelopeTypes = new Map<string, EnvelopeType>();
+  private readonly pendingAcks = new Map<string, PendingAck>();
 
   private readonly methods: Record<string, (p: Params) => ApiResult> = {
     'auth.test': () => this.authTest(),
@@ -85,16 +115,25 @@ export class SlackStandIn {
     private readonly server: http.Server,
     private readonly token: string | undefined,
     private readonly botUserId: string,
+    private readonly appToken: string | undefined,
+    private readonly appId: string,
   ) {}
 
-  static async start(opts: { token?: string; botUserId?: string } = {}): Promise<SlackStandIn> {
+  /**
+   * `token` is the bot token the Web API demands (none: any); `appToken` the app-level token
+   * apps.connections.open demands (none: any `xapp-…`); `appId` goes into Socket Mode's hello.
+   */
+  static async start(
+    opts: { token?: string; botUserId?: string; appToken?: string; appId?: string } = {},
+  ): Promise<SlackStandIn> {
     const server = http.createServer();
-    const standIn = new SlackStandIn(server, opts.token, opts.botUserId ?? 'U0WAYGATE');
+    const standIn = new SlackStandIn(server, opts.token, opts.botUserId ?? 'U0WAYGATE', opts.appToken, opts.appId ?? 'A0WAYGATE');
     server.on('connection', (s) => {
       standIn.sockets.add(s);
       s.on('close', () => standIn.sockets.delete(s));
     });
     server.on('request', (req, res) => standIn.onRequest(req, res));
+    server.on('upgrade', (req, socket, head) => standIn.onUpgrade(req, socket, head));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
@@ -102,9 +141,13 @@ export class SlackStandIn {
     return standIn;
   }
 
-  /** Hung requests keep sockets open forever, so close() destroys them rather than waiting. */
+  /** Hung requests and Socket Mode clients keep sockets open forever, so close() destroys them rather than waiting. */
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.failPendingAcks(() => true, 'the stand-in closed');
+    for (const ws of this.wsClients) ws.terminate();
+    this.wsClients = [];
+    this.wss.close();
     for (const s of this.sockets) s.destroy();
     await closed;
   }
@@ -133,6 +176,52 @@ export class SlackStandIn {
     return (this.channels.get(channel) ?? []).map((m) => ({ ...m }));
   }
 
+  /** Open Socket Mode connections (a client that reconnects briefly has two). */
+  socketConnections(): number {
+    return this.wsClients.filter((ws) => ws.readyState === WebSocket.OPEN).length;
+  }
+
+  /** Acks received over Socket Mode, oldest first. */
+  socketAcks(): SocketAck[] {
+    return this.acks.map((a) => ({ ...a }));
+  }
+
+  /**
+   * Sends an envelope to the most recently connected Socket Mode client, as Slack does on a slash
+   * command, interaction or event, and resolves with the client's ack for it.
+   */
+  async sendEnvelope(type: EnvelopeType, payload: object, timeoutMs = 5000): Promise<SocketAck> {
+    const client = this.wsClients.filter((ws) => ws.readyState === WebSocket.OPEN).at(-1);
+    if (!client) throw new Error(`cannot send a ${type} envelope: no Socket Mode client is connected`);
+    const envelopeId = randomUUID();
+    this.envelopeTypes.set(envelopeId, type);
+    const acked = new Promise<SocketAck>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pendingAcks.delete(envelopeId);
+        reject(new Error(`no ack for ${type} envelope ${envelopeId} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pendingAcks.set(envelopeId, { client, resolve, reject, timer });
+    });
+    client.send(
+      JSON.stringify({
+        envelope_id: envelopeId,
+        type,
+        payload,
+        // Slack lets only interactive payloads answer in the ack; events are acked empty.
+        accepts_response_payload: type !== 'events_api',
+        retry_attempt: 0,
+        retry_reason: '',
+      }),
+    );
+    return acked;
+  }
+
+  /** Asks connected clients to reconnect, as Slack does before recycling a connection. */
+  sendDisconnect(reason = 'refresh_requested'): void {
+    const message = JSON.stringify({ type: 'disconnect', reason, debug_info: { host: 'standin-socket-mode' } });
+    for (const ws of this.wsClients) if (ws.readyState === WebSocket.OPEN) ws.send(message);
+  }
+
   reset(): void {
     this.recorded = [];
     this.posts = [];
@@ -140,6 +229,7 @@ export class SlackStandIn {
     this.faults.clear();
     this.limits.clear();
     this.responseUses.clear();
+    this.acks = [];
   }
 
   failNext(target: string, fault: Fault, times = 1): void {
@@ -254,6 +344,8 @@ export class SlackStandIn {
     const fault = this.takeFault(method);
     if (fault) return this.faultReply(fault);
     if (!params) return { status: 200, body: { ok: false, error: 'invalid_json' } };
+    // The one method that takes the app-level token rather than the bot token.
+    if (method === 'apps.connections.open') return { status: 200, body: this.connectionsOpen(bearerOf(req, params)) };
     const authError = this.checkAuth(req, params);
     if (authError) return { status: 200, body: { ok: false, error: authError } };
     const handler = this.methods[method];
@@ -266,9 +358,9 @@ export class SlackStandIn {
 
   private checkAuth(req: http.IncomingMessage, params: Params): string | undefined {
     if (this.token === undefined) return undefined;
-    const header = req.headers.authorization;
-    const bearer = header?.startsWith('Bearer ') ? header.slice('Bearer '.length) : params.token;
+    const bearer = bearerOf(req, params);
     if (bearer === undefined) return 'not_authed';
+    if (typeof bearer === 'string' && bearer.startsWith('xapp-')) return 'not_allowed_token_type';
     return bearer === this.token ? undefined : 'invalid_auth';
   }
 
@@ -374,6 +466,82 @@ export class SlackStandIn {
     };
   }
 
+  // ---- Socket Mode ----
+
+  private connectionsOpen(bearer: unknown): ApiResult {
+    if (typeof bearer !== 'string' || bearer === '') return { ok: false, error: 'not_authed' };
+    if (!bearer.startsWith('xapp-')) {
+      return { ok: false, error: bearer.startsWith('xox') ? 'not_allowed_token_type' : 'invalid_auth' };
+    }
+    if (this.appToken !== undefined && bearer !== this.appToken) return { ok: false, error: 'invalid_auth' };
+    const ticket = randomUUID();
+    this.tickets.add(ticket);
+    return { ok: true, url: `ws://127.0.0.1:${this.port}${SOCKET_MODE_PATH}?ticket=${ticket}&app_id=${this.appId}` };
+  }
+
+  /** Accepts a WebSocket upgrade only on the Socket Mode path with an unused ticket from apps.connections.open. */
+  private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const ticket = url.searchParams.get('ticket') ?? '';
+    if (url.pathname !== SOCKET_MODE_PATH || !this.tickets.delete(ticket)) {
+      const status = url.pathname === SOCKET_MODE_PATH ? '401 Unauthorized' : '404 Not Found';
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws));
+  }
+
+  private onSocket(ws: WebSocket): void {
+    this.wsClients.push(ws);
+    ws.on('message', (data, isBinary) => {
+      if (!isBinary) this.onSocketMessage(rawText(data));
+    });
+    ws.on('close', () => {
+      this.wsClients = this.wsClients.filter((c) => c !== ws);
+      this.failPendingAcks((p) => p.client === ws, 'the Socket Mode connection closed');
+    });
+    // ws answers the client's pings with pongs by itself; Slack's own pings are optional for the client.
+    ws.send(
+      JSON.stringify({
+        type: 'hello',
+        num_connections: this.socketConnections(),
+        debug_info: { host: 'standin-socket-mode', build_number: 1, approximate_connection_time: 18060 },
+        connection_info: { app_id: this.appId },
+      }),
+    );
+  }
+
+  private onSocketMessage(text: string): void {
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return; // Slack ignores what it cannot parse; so does the stand-in.
+    }
+    if (typeof message !== 'object' || message === null) return;
+    const { envelope_id: envelopeId, payload } = message as { envelope_id?: unknown; payload?: unknown };
+    if (typeof envelopeId !== 'string') return;
+    const ack: SocketAck = { envelope_id: envelopeId, at: Date.now() };
+    const type = this.envelopeTypes.get(envelopeId);
+    if (type) ack.type = type;
+    if (typeof payload === 'object' && payload !== null) ack.payload = payload as Record<string, unknown>;
+    this.acks.push(ack);
+    const pending = this.pendingAcks.get(envelopeId);
+    if (!pending) return;
+    this.pendingAcks.delete(envelopeId);
+    clearTimeout(pending.timer);
+    pending.resolve({ ...ack });
+  }
+
+  private failPendingAcks(which: (p: PendingAck) => boolean, why: string): void {
+    for (const [id, pending] of this.pendingAcks) {
+      if (!which(pending)) continue;
+      this.pendingAcks.delete(id);
+      clearTimeout(pending.timer);
+      pending.reject(new Error(`no ack for ${this.envelopeTypes.get(id) ?? 'an'} envelope ${id}: ${why}`));
+    }
+  }
+
   // ---- response_url ----
 
   private handleResponseUrl(id: string, raw: string): Reply {
@@ -404,6 +572,17 @@ export class SlackStandIn {
     this.responseUses.set(id, uses + 1);
     return { status: 200, body: 'ok' };
   }
+}
+
+/** The token a Web API call carries: the Authorization bearer, else the `token` parameter. */
+function bearerOf(req: http.IncomingMessage, params: Params): unknown {
+  const header = req.headers.authorization;
+  return header?.startsWith('Bearer ') ? header.slice('Bearer '.length) : params.token;
+}
+
+function rawText(data: WebSocket.RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return (data instanceof ArrayBuffer ? Buffer.from(data) : data).toString('utf8');
 }
 
 function parseParams(contentType: string, raw: string): Params | undefined {

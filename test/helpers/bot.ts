@@ -58,6 +58,10 @@ export interface TestBotOptions {
   dir?: string;
   clock?: ManualClock;
   overrides?: Partial<WaygateOptions>;
+  /** Merged over testEnv(...) before loadConfig; an undefined value removes that variable. */
+  env?: Record<string, string | undefined>;
+  /** Port to listen on; default 0 (any free port). */
+  port?: number;
 }
 
 export function writeConfig(dir: string, yaml: Record<string, unknown>): string {
@@ -84,10 +88,17 @@ export async function startTestBot(opts: TestBotOptions = {}): Promise<TestBot> 
   const ownsSlack = !opts.slack;
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'waygate-test-'));
   const clock = opts.clock ?? new ManualClock('2026-03-02T08:00:00Z');
-  const loaded = loadConfig(testEnv(dir, slack, opts.yaml ?? DEFAULT_YAML));
+  const loaded = loadConfig({ ...testEnv(dir, slack, opts.yaml ?? DEFAULT_YAML), ...opts.env });
   if (!loaded.ok) throw new Error(`test config invalid: ${loaded.problems.join('; ')}`);
   const waygate = createWaygate({ config: loaded.config, clock, logger: pino({ level: 'silent' }), ...opts.overrides });
-  const { port } = await waygate.start(0);
+  let port: number;
+  try {
+    ({ port } = await waygate.start(opts.port ?? 0));
+  } catch (err) {
+    await waygate.stop();
+    if (ownsSlack) await slack.close();
+    throw err;
+  }
   const url = `http://127.0.0.1:${port}`;
   return {
     waygate,

@@ -1,6 +1,8 @@
 import http from 'node:http';
 import { webApi } from '@slack/bolt';
+import { SocketModeClient, LogLevel as SocketLogLevel } from '@slack/socket-mode';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { SlackStandIn } from '../../src/sandbox/slack-standin.js';
 
 const { WebClient, ErrorCode, LogLevel } = webApi;
@@ -246,5 +248,149 @@ describe('SlackStandIn lifecycle helpers', () => {
     } finally {
       await standIn.close();
     }
+  });
+});
+
+describe('SlackStandIn Socket Mode via the real SocketModeClient', () => {
+  const APP_TOKEN = 'xapp-1-standin';
+  let standIn: SlackStandIn;
+  let clients: SocketModeClient[];
+
+  // The client logs an error when the stand-in drops it, which one test does on purpose.
+  const quiet = {
+    debug: () => {},
+    info: () => {},
+    warn: () => {},
+    error: () => {},
+    setLevel: () => {},
+    getLevel: () => SocketLogLevel.ERROR,
+    setName: () => {},
+  };
+
+  const connectClient = (opts: { appToken?: string; autoReconnectEnabled?: boolean; clientPingTimeout?: number } = {}) => {
+    const client = new SocketModeClient({
+      appToken: opts.appToken ?? APP_TOKEN,
+      autoReconnectEnabled: opts.autoReconnectEnabled ?? false,
+      clientPingTimeout: opts.clientPingTimeout ?? 5000,
+      logger: quiet,
+      clientOptions: { slackApiUrl: standIn.apiUrl, retryConfig: { retries: 0 } },
+    });
+    clients.push(client);
+    return client;
+  };
+
+  /** Resolves to how an upgrade attempt at `url` ended: 'open' or the HTTP status it was refused with. */
+  const upgrade = (url: string) =>
+    new Promise<string>((resolve) => {
+      const ws = new WebSocket(url);
+      ws.on('open', () => {
+        ws.terminate();
+        resolve('open');
+      });
+      ws.on('unexpected-response', (_req, res) => {
+        resolve(String(res.statusCode));
+        ws.terminate();
+      });
+      ws.on('error', (e) => resolve(`error: ${e.message}`));
+    });
+
+  const openConnection = async (token: string) => {
+    const res = await postJson(`${standIn.apiUrl}apps.connections.open`, {}, { Authorization: `Bearer ${token}` });
+    return (await res.json()) as { ok: boolean; url?: string; error?: string };
+  };
+
+  beforeEach(async () => {
+    standIn = await SlackStandIn.start({ token: TOKEN, appToken: APP_TOKEN, appId: 'A0TEST' });
+    clients = [];
+  });
+  afterEach(async () => {
+    await Promise.all(clients.map((c) => c.disconnect()));
+    await standIn.close();
+  });
+
+  it('opens connections only for the app-level token', async () => {
+    const ok = await openConnection(APP_TOKEN);
+    expect(ok.ok).toBe(true);
+    expect(ok.url).toMatch(new RegExp(`^ws://127\\.0\\.0\\.1:\\d+/socket-mode\\?ticket=[0-9a-f-]{36}&app_id=A0TEST$`));
+    expect(await openConnection(TOKEN)).toEqual({ ok: false, error: 'not_allowed_token_type' });
+    expect(await openConnection('xapp-1-wrong')).toEqual({ ok: false, error: 'invalid_auth' });
+    expect(await openConnection('garbage')).toEqual({ ok: false, error: 'invalid_auth' });
+    const anon = await postJson(`${standIn.apiUrl}apps.connections.open`, {});
+    expect(await anon.json()).toEqual({ ok: false, error: 'not_authed' });
+    // And the app-level token is no good for bot methods.
+    const wrongType = await postJson(`${standIn.apiUrl}auth.test`, {}, { Authorization: `Bearer ${APP_TOKEN}` });
+    expect(await wrongType.json()).toEqual({ ok: false, error: 'not_allowed_token_type' });
+  });
+
+  it('accepts an upgrade only with an unused ticket on the Socket Mode path', async () => {
+    const url = (await openConnection(APP_TOKEN)).url!;
+    expect(await upgrade(url.replace(/ticket=[^&]+/, 'ticket=forged'))).toBe('401');
+    expect(await upgrade(url.replace('/socket-mode', '/elsewhere'))).toBe('404');
+    expect(await upgrade(url)).toBe('open');
+    expect(await upgrade(url)).toBe('401');
+  });
+
+  it('says hello, which the client takes as connected', async () => {
+    const client = connectClient();
+    const states: string[] = [];
+    for (const state of ['authenticated', 'connected']) client.on(state, () => states.push(state));
+    const hello = await client.start();
+    expect(hello).toMatchObject({ ok: true, url: expect.stringContaining('/socket-mode?ticket=') });
+    expect(states).toEqual(['authenticated', 'connected']);
+    expect(standIn.socketConnections()).toBe(1);
+    expect(standIn.calls('apps.connections.open')).toMatchObject([{ status: 200, response: { ok: true } }]);
+  });
+
+  it('delivers envelopes and resolves with the ack sent through the client', async () => {
+    const client = connectClient();
+    client.on('slash_commands', ({ ack, body }: { ack: (r?: object) => Promise<void>; body: { text: string } }) => {
+      void ack({ response_type: 'ephemeral', text: `you said ${body.text}` });
+    });
+    client.on('app_mention', ({ ack }: { ack: () => Promise<void> }) => void ack());
+    await client.start();
+
+    const reply = await standIn.sendEnvelope('slash_commands', { command: '/waygate', text: 'hi' });
+    expect(reply).toMatchObject({ type: 'slash_commands', payload: { response_type: 'ephemeral', text: 'you said hi' } });
+    const event = await standIn.sendEnvelope('events_api', { event: { type: 'app_mention', text: 'yo' } });
+    expect(event.payload).toEqual({});
+    expect(standIn.socketAcks().map((a) => [a.envelope_id, a.type])).toEqual([
+      [reply.envelope_id, 'slash_commands'],
+      [event.envelope_id, 'events_api'],
+    ]);
+    standIn.reset();
+    expect(standIn.socketAcks()).toEqual([]);
+  });
+
+  it('rejects clearly when nobody is connected or an envelope goes unacked', async () => {
+    await expect(standIn.sendEnvelope('interactive', {})).rejects.toThrow(/no Socket Mode client is connected/);
+    const client = connectClient();
+    await client.start();
+    await expect(standIn.sendEnvelope('interactive', { type: 'block_actions' }, 100)).rejects.toThrow(
+      /no ack for interactive envelope [0-9a-f-]{36} within 100 ms/,
+    );
+  });
+
+  it('reconnects with a fresh ticket when asked to disconnect', async () => {
+    const client = connectClient({ autoReconnectEnabled: true, clientPingTimeout: 600 });
+    await client.start();
+    standIn.sendDisconnect();
+    await standIn.waitFor(() => standIn.calls('apps.connections.open').length === 2 && standIn.socketConnections() === 1);
+    client.on('slash_commands', ({ ack }: { ack: () => Promise<void> }) => void ack());
+    expect((await standIn.sendEnvelope('slash_commands', { text: '' })).payload).toEqual({});
+  });
+
+  it('sees a client disconnect, and close() resolves promptly with a client still connected', async () => {
+    const leaving = connectClient();
+    await leaving.start();
+    await leaving.disconnect();
+    await standIn.waitFor(() => standIn.socketConnections() === 0);
+
+    const staying = connectClient();
+    await staying.start();
+    const pending = standIn.sendEnvelope('events_api', { event: { type: 'app_mention' } });
+    const started = Date.now();
+    await standIn.close();
+    await expect(pending).rejects.toThrow(/the stand-in closed/);
+    expect(Date.now() - started).toBeLessThan(1000);
   });
 });
