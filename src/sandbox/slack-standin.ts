@@ -87,7 +87,7 @@ export class SlackStandIn {
   private posts: ResponsePost[] = [];
   private channels = new Map<string, StoredMessage[]>();
   private faults = new Map<string, { fault: Fault; remaining: number }[]>();
-  private limits = new Map<string, { perSecond: number; sent: number[] }>();
+  private limits = new Map<string, { perSecond: number; sent: number[]; now: () => number }>();
   private readonly users = new Map<string, StandInUser>();
   private readonly groups = new Map<string, string[]>();
   private readonly responseUses = new Map<string, number>();
@@ -242,8 +242,9 @@ export class SlackStandIn {
     this.faults.clear();
   }
 
-  limitChannel(channel: string, perSecond: number): void {
-    this.limits.set(channel, { perSecond, sent: [] });
+  /** Limits chat.postMessage to a channel; `now` lets a test measure the window on its own clock. */
+  limitChannel(channel: string, perSecond: number, now: () => number = () => Date.now()): void {
+    this.limits.set(channel, { perSecond, sent: [], now });
   }
 
   addUser(user: StandInUser): void {
@@ -368,7 +369,7 @@ export class SlackStandIn {
   private overChannelLimit(channel: unknown): boolean {
     const limit = typeof channel === 'string' ? this.limits.get(channel) : undefined;
     if (!limit) return false;
-    const now = Date.now();
+    const now = limit.now();
     limit.sent = limit.sent.filter((t) => now - t < 1000);
     if (limit.sent.length >= limit.perSecond) return true;
     limit.sent.push(now);
