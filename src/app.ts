@@ -26,6 +26,14 @@ import { COMMANDS } from '../commands/index.js';
 import { JOBS } from '../jobs/index.js';
 import type { Services } from './services.js';
 import { readVersion } from './version.js';
+import { IncidentService } from './incidents/incident-service.js';
+import { BusinessCalendar } from './incidents/business-calendar.js';
+import { SlaTimer } from './incidents/sla-timer.js';
+import { registerIncidentActions } from './incidents/slack-actions.js';
+import { PagerDutyClient } from './pagerduty/client.js';
+import { FromEmailResolver } from './pagerduty/from-email.js';
+import { pagerDutyWebhookRoute } from './pagerduty/webhook-route.js';
+import type { PagerDutyStatusPayload } from './outbox/types.js';
 
 export interface WaygateOptions {
   config: Config;
@@ -78,7 +86,24 @@ export function createWaygate(opts: WaygateOptions): Waygate {
     rejectRateLimitedCalls: true,
     timeout: 10_000,
   };
-  const routes = operationalRoutes(getServices);
+  const calendar = new BusinessCalendar(file.businessHours, file.timezone);
+  const pagerDuty = env.PAGERDUTY_API_TOKEN
+    ? new PagerDutyClient({
+        token: env.PAGERDUTY_API_TOKEN,
+        apiUrl: env.PAGERDUTY_API_URL,
+        eventsUrl: env.PAGERDUTY_EVENTS_URL,
+        ...(env.PAGERDUTY_FROM_EMAIL ? { defaultFrom: env.PAGERDUTY_FROM_EMAIL } : {}),
+      })
+    : undefined;
+  const routes = [
+    ...operationalRoutes(getServices),
+    pagerDutyWebhookRoute({
+      secrets: config.webhookSecrets,
+      ingest: (event) => getServices().incidents.ingest(event),
+      logger,
+      onResult: (result) => metrics.webhooks.inc({ result }),
+    }),
+  ];
   const socketRoutes = config.mode === 'socket' ? new RoutesServer(routes) : undefined;
   const bLogger = boltLogger(logger);
   const receiver: Receiver =
@@ -137,22 +162,77 @@ export function createWaygate(opts: WaygateOptions): Waygate {
 
   const sender =
     opts.sender ?? new SlackSender({ client: app.client, allowedResponseHosts: responseHosts(env.SLACK_API_URL) });
+  const slaTimerRef: { timer?: SlaTimer } = {};
+  const incidents = new IncidentService({
+    db,
+    clock,
+    outbox,
+    audit,
+    roles,
+    logger,
+    alertsChannel: file.channels.alerts,
+    sla: file.sla,
+    calendar,
+    urgencyPriority: file.incidents.urgencyPriority,
+    stormThreshold: file.incidents.stormThreshold,
+    syncToPagerDuty: pagerDuty !== undefined,
+    onScheduleChange: () => slaTimerRef.timer?.rearm(),
+  });
+  const slaTimer = new SlaTimer(incidents, clock, logger);
+  slaTimerRef.timer = slaTimer;
+
+  const fromEmail = new FromEmailResolver(
+    async (user) => (await app.client.users.info({ user })).user?.profile?.email,
+    env.PAGERDUTY_FROM_EMAIL,
+    clock,
+  );
+  const alertsLane = file.channels.alerts ? `channel:${file.channels.alerts}` : undefined;
+  /** Tells the Slack user who made a change when PagerDuty did not take it (once per change, not per retry). */
+  const pagerDutyTrouble = (payload: PagerDutyStatusPayload, text: string): void => {
+    if (payload.responseUrl) outbox.enqueue({ kind: 'respond', payload: { responseUrl: payload.responseUrl, text } });
+  };
   const dispatcher = new OutboxDispatcher({
     db,
     outbox,
     sender,
+    ...(pagerDuty
+      ? {
+          pagerDuty: async (p: PagerDutyStatusPayload) =>
+            pagerDuty.setIncidentStatus(p.incidentId, p.status, await fromEmail.emailFor(p.slackUser)),
+        }
+      : {}),
     clock,
     logger,
     paceMs: file.outbox.pace,
     maxBackoffMs: file.outbox.maxBackoff,
     giveUpAfterMs: file.outbox.giveUpAfter,
-    onDelivered: (row) => metrics.outboxDelivered.inc({ kind: row.kind }),
-    onFailure: (_row, failure) => metrics.slackApiErrors.inc({ kind: failure.kind }),
+    onDelivered: (row) => {
+      metrics.outboxDelivered.inc({ kind: row.kind });
+      if (row.kind === 'pd_status') incidents.pagerDutySynced((JSON.parse(row.payload) as PagerDutyStatusPayload).incidentId, true);
+      if (row.lane === alertsLane) incidents.drainStorm();
+    },
+    onFailure: (row, failure, final) => {
+      if (row.kind !== 'pd_status') {
+        metrics.slackApiErrors.inc({ kind: failure.kind });
+        return;
+      }
+      metrics.pagerDutyApiErrors.inc({ kind: failure.kind });
+      const payload = JSON.parse(row.payload) as PagerDutyStatusPayload;
+      const what = payload.status === 'acknowledged' ? 'acknowledgement' : 'resolution';
+      if (final) {
+        incidents.pagerDutySynced(payload.incidentId, false);
+        pagerDutyTrouble(payload, `⚠️ PagerDuty refused the ${what} of #${payload.number}: ${failure.detail}. It stands in Slack; please check the incident in PagerDuty.`);
+      } else if (row.attempts === 0 && failure.kind === 'retryable') {
+        pagerDutyTrouble(payload, `PagerDuty did not take the ${what} of #${payload.number} yet (${failure.detail}). It stands here, and I'll keep retrying until PagerDuty has it.`);
+      }
+    },
   });
 
-  const services: Services = { config, clock, db, logger, outbox, audit, roles, jobs, metrics, version: readVersion(), startedAt };
+  const services: Services = { config, clock, db, logger, outbox, audit, roles, jobs, metrics, incidents, version: readVersion(), startedAt };
   holder.services = services;
-  registerCommandRouter(app, { services, commands: opts.commands ?? COMMANDS, inflight });
+  const commands = opts.commands ?? COMMANDS;
+  registerCommandRouter(app, { services, commands, inflight });
+  registerIncidentActions(app, { services, ackCommand: commands.find((c) => c.name === 'ack') ?? { name: 'ack', roles: ['oncall', 'lead', 'ops'] }, inflight });
 
   let stopped = false;
   return {
@@ -182,6 +262,7 @@ export function createWaygate(opts: WaygateOptions): Waygate {
         bound = (server.address() as AddressInfo).port;
       }
       jobs.start();
+      slaTimer.start();
       dispatcher.start();
       logger.info({ port: bound, mode: config.mode, version: services.version }, 'Waygate is running');
       return { port: bound };
@@ -196,6 +277,7 @@ export function createWaygate(opts: WaygateOptions): Waygate {
         await socketRoutes.close();
       }
       await inflight.drain();
+      slaTimer.stop();
       await jobs.stop();
       await dispatcher.stop();
       db.close();

@@ -7,6 +7,7 @@ import type { AuditLog } from './audit/audit-log.js';
 import type { RoleResolver } from './auth/roles.js';
 import type { JobService } from './jobs/job-service.js';
 import type { Metrics } from './http/metrics.js';
+import type { IncidentService } from './incidents/incident-service.js';
 
 /** Everything a command handler or job may use, passed in explicitly (no module-level singletons). */
 export interface Services {
@@ -19,6 +20,7 @@ export interface Services {
   roles: RoleResolver;
   jobs: JobService;
   metrics: Metrics;
+  incidents: IncidentService;
   version: string;
   startedAt: number;
 }

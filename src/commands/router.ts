@@ -5,7 +5,8 @@ import type { InflightWork } from '../lifecycle/inflight.js';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import { describeRoles } from '../auth/roles.js';
 import { tokenize } from './tokenize.js';
-import type { Command, CommandContext, CommandReply } from './types.js';
+import { rolesFor, type Command, type CommandContext, type CommandReply } from './types.js';
+import type { RoleName } from '../auth/roles.js';
 
 export const SLASH_COMMAND = '/waygate';
 
@@ -35,8 +36,8 @@ export function usageReply(command: Command, problem: string): CommandReply {
   return { text: `${problem}\nUsage: \`${command.usage}\`` };
 }
 
-export function deniedReply(command: Command): CommandReply {
-  const roles = command.roles === 'everyone' ? [] : command.roles;
+export function deniedReply(command: Command, allowed: readonly RoleName[] | 'everyone'): CommandReply {
+  const roles = allowed === 'everyone' ? [] : allowed;
   return {
     text: `Sorry, \`${SLASH_COMMAND} ${command.name}\` needs the ${describeRoles(roles)} role. Ask an admin to add your Slack user id under \`roles\` in the Waygate config.`,
   };
@@ -62,8 +63,8 @@ export async function handleSlashCommand(
   if (!target) {
     reply = unknownVerbReply(verb, commands);
     outcome = 'unknown';
-  } else if (!(await roles.allows(command.user_id, target.roles))) {
-    reply = deniedReply(target);
+  } else if (!(await roles.allows(command.user_id, rolesFor(target, services.config)))) {
+    reply = deniedReply(target, rolesFor(target, services.config));
     outcome = 'denied';
   } else {
     const parsed = target.parse(words);

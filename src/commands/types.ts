@@ -44,6 +44,11 @@ export interface Command {
   run(ctx: CommandContext, args: unknown): CommandReply | Promise<CommandReply>;
 }
 
+/** The roles that may run a command: YAML `commandRoles.<verb>` overrides the command's own list. */
+export function rolesFor(command: Pick<Command, 'name' | 'roles'>, config: Services['config']): readonly RoleName[] | 'everyone' {
+  return config.file.commandRoles[command.name] ?? command.roles;
+}
+
 export function defineCommand<A>(def: CommandDefinition<A>): Command {
   return {
     name: def.name,

@@ -10,6 +10,8 @@ export interface Config {
   mode: 'http' | 'socket';
   /** Values that must never appear in logs. */
   secrets: string[];
+  /** PAGERDUTY_WEBHOOK_SECRET split on commas (several while rotating); empty when webhooks are off. */
+  webhookSecrets: string[];
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -85,11 +87,12 @@ export function loadConfig(
 
   if (!env.success || !file.success || problems.length > 0) return { ok: false, problems };
   const e = env.data;
-  const secrets = [e.SLACK_BOT_TOKEN, e.SLACK_SIGNING_SECRET, e.SLACK_APP_TOKEN].filter(
+  const webhookSecrets = (e.PAGERDUTY_WEBHOOK_SECRET ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const secrets = [e.SLACK_BOT_TOKEN, e.SLACK_SIGNING_SECRET, e.SLACK_APP_TOKEN, e.PAGERDUTY_API_TOKEN, ...webhookSecrets].filter(
     (s): s is string => typeof s === 'string' && s.length > 0,
   );
   return {
     ok: true,
-    config: { env: e, file: file.data, mode: e.SLACK_APP_TOKEN ? 'socket' : 'http', secrets },
+    config: { env: e, file: file.data, mode: e.SLACK_APP_TOKEN ? 'socket' : 'http', secrets, webhookSecrets },
   };
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { validate as isValidCron } from 'node-cron';
 import { durationSchema } from './duration.js';
+import { businessHoursSchema, priorityNames, slaSchema } from './sla-schema.js';
 
 export const ROLE_NAMES = ['lead', 'oncall', 'ops', 'security', 'admin'] as const;
 export type RoleName = (typeof ROLE_NAMES)[number];
@@ -63,6 +64,23 @@ export const fileConfigSchema = z
       .strict()
       .default({ lead: [], oncall: [], ops: [], security: [], admin: [] }),
     schedules: z.record(z.string(), cronOrDisabled).default({}),
+    /** Per-verb override of who may run a command, e.g. `ack: [oncall, lead]`. */
+    commandRoles: z
+      .record(z.string(), z.array(z.enum(ROLE_NAMES, { message: `must be one of ${ROLE_NAMES.join(', ')}` })))
+      .default({}),
+    sla: slaSchema.prefault({}),
+    businessHours: businessHoursSchema.prefault({}),
+    incidents: z
+      .object({
+        /** Priority for incidents PagerDuty sends without one, by urgency. */
+        urgencyPriority: z
+          .record(z.string(), z.enum(priorityNames, { message: `must be one of ${priorityNames.join(', ')}` }))
+          .default({ high: 'P2', low: 'P4' }),
+        /** Alert posts waiting for the alerts channel before new alerts are folded into one storm summary. */
+        stormThreshold: z.number().int().min(1, { message: 'must be at least 1' }).default(3),
+      })
+      .strict()
+      .prefault({}),
     outbox: z
       .object({
         /** Minimum gap between two Web API messages to one channel (Slack allows about 1/s). */
@@ -108,6 +126,20 @@ export const envSchema = z
         .default(3000),
     ),
     WAYGATE_CONFIG: optionalNonEmpty,
+    PAGERDUTY_API_TOKEN: optionalNonEmpty,
+    PAGERDUTY_FROM_EMAIL: optionalNonEmpty.refine((v) => v === undefined || /^[^\s@]+@[^\s@]+$/.test(v), {
+      message: 'must be the e-mail address of a PagerDuty user',
+    }),
+    /** Several secrets may be given comma-separated while rotating. */
+    PAGERDUTY_WEBHOOK_SECRET: optionalNonEmpty,
+    PAGERDUTY_API_URL: z
+      .url({ protocol: /^https?$/, message: 'must be an http(s) URL such as https://api.pagerduty.com' })
+      .default('https://api.pagerduty.com')
+      .transform((u) => u.replace(/\/+$/, '')),
+    PAGERDUTY_EVENTS_URL: z
+      .url({ protocol: /^https?$/, message: 'must be an http(s) URL such as https://events.pagerduty.com' })
+      .default('https://events.pagerduty.com')
+      .transform((u) => u.replace(/\/+$/, '')),
     WAYGATE_DB: z.string().min(1).default('./data/waygate.db'),
     LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   });

@@ -15,7 +15,7 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TABLE outbox (
         id              INTEGER PRIMARY KEY AUTOINCREMENT,
         lane            TEXT    NOT NULL,
-        kind            TEXT    NOT NULL CHECK (kind IN ('post', 'update', 'ephemeral', 'respond')),
+        kind            TEXT    NOT NULL, -- validated in code: new kinds must not need a table rebuild
         payload         TEXT    NOT NULL,
         message_key     TEXT,
         status          TEXT    NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),
@@ -59,6 +59,70 @@ export const MIGRATIONS: readonly Migration[] = [
         details   TEXT    NOT NULL,
         prev_hash TEXT    NOT NULL,
         hash      TEXT    NOT NULL
+      );
+    `,
+  },
+  {
+    version: 2,
+    name: 'incidents, acknowledgements, webhook deduplication, alert storms',
+    sql: `
+      CREATE TABLE incidents (
+        id              TEXT    PRIMARY KEY,           -- PagerDuty incident id
+        number          INTEGER NOT NULL,
+        title           TEXT    NOT NULL,
+        status          TEXT    NOT NULL CHECK (status IN ('triggered', 'acknowledged', 'resolved')),
+        priority        TEXT    NOT NULL,              -- P1..P5 as used for the SLA
+        pd_priority     TEXT,                          -- PagerDuty's own priority; null when derived from urgency
+        urgency         TEXT,
+        service         TEXT,
+        html_url        TEXT,
+        assignees       TEXT    NOT NULL DEFAULT '[]', -- JSON array of names
+        created_at      INTEGER NOT NULL,              -- when PagerDuty opened it: the SLA clock starts here
+        last_event_at   INTEGER NOT NULL,              -- occurred_at of the newest change applied (ordering guard)
+        acknowledged_at INTEGER,
+        acknowledged_by TEXT,
+        resolved_at     INTEGER,
+        resolved_by     TEXT,
+        sla_deadline    INTEGER,
+        sla_warn_at     INTEGER,
+        sla_state       TEXT    NOT NULL DEFAULT 'running'
+                        CHECK (sla_state IN ('running', 'warned', 'breached', 'met', 'stopped')),
+        breached_at     INTEGER,
+        escalations     INTEGER NOT NULL DEFAULT 0,
+        alert_channel   TEXT,
+        alert_posted    INTEGER NOT NULL DEFAULT 0,    -- 0 while only a storm summary shows it
+        pd_sync         TEXT,                          -- pending | synced while a Slack-side change travels to PagerDuty
+        storm_id        INTEGER,
+        updated_at      INTEGER NOT NULL
+      );
+      CREATE INDEX incidents_open ON incidents (status, priority);
+      CREATE INDEX incidents_number ON incidents (number);
+      CREATE INDEX incidents_unposted ON incidents (alert_posted, storm_id);
+
+      CREATE TABLE incident_acks (
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
+        incident_id      TEXT    NOT NULL REFERENCES incidents (id),
+        acked_by         TEXT    NOT NULL,             -- Slack user id, or PagerDuty user name
+        source           TEXT    NOT NULL CHECK (source IN ('slack', 'pagerduty')),
+        acked_at         INTEGER NOT NULL,
+        time_to_ack_ms   INTEGER NOT NULL,
+        sla_outcome      TEXT    NOT NULL CHECK (sla_outcome IN ('met', 'breached'))
+      );
+
+      -- PagerDuty redelivers the same event id; one row per event makes redelivery a no-op.
+      CREATE TABLE webhook_events (
+        event_id    TEXT    PRIMARY KEY,
+        event_type  TEXT    NOT NULL,
+        incident_id TEXT,
+        occurred_at INTEGER,
+        received_at INTEGER NOT NULL
+      );
+
+      CREATE TABLE storms (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        channel     TEXT    NOT NULL,
+        started_at  INTEGER NOT NULL,
+        ended_at    INTEGER
       );
     `,
   },

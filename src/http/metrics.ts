@@ -55,6 +55,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly pagerDutyApiErrors = new Counter({
+    name: 'waygate_pagerduty_api_errors_total',
+    help: 'Failed PagerDuty REST calls, by kind (rate_limited, retryable, permanent)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly webhooks = new Counter({
+    name: 'waygate_pagerduty_webhooks_total',
+    help: 'PagerDuty webhook deliveries, by result (applied, duplicate, stale, ignored, ping, rejected, error)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'waygate_' });
   }

@@ -9,6 +9,7 @@ export interface HealthReport {
   uptimeSeconds: number;
   database: { reachable: boolean };
   slack: { mode: 'http' | 'socket' };
+  pagerduty: { status: 'configured' | 'partly configured' | 'not configured'; api: boolean; webhooks: boolean };
   outbox: { pending: number; oldestPendingAgeSeconds: number | null; failed: number };
   jobs: Record<
     string,
@@ -22,6 +23,12 @@ export interface HealthReport {
 
 /** A backlog older than this means Slack delivery is stuck, which the team should hear about. */
 const STUCK_OUTBOX_SECONDS = 300;
+
+function pagerDutyHealth(s: Services): HealthReport['pagerduty'] {
+  const api = Boolean(s.config.env.PAGERDUTY_API_TOKEN);
+  const webhooks = s.config.webhookSecrets.length > 0;
+  return { status: api && webhooks ? 'configured' : api || webhooks ? 'partly configured' : 'not configured', api, webhooks };
+}
 
 export function healthReport(s: Services): HealthReport {
   const now = s.clock.nowMs();
@@ -54,6 +61,7 @@ export function healthReport(s: Services): HealthReport {
     uptimeSeconds: Math.round((now - s.startedAt) / 1000),
     database: { reachable },
     slack: { mode: s.config.mode },
+    pagerduty: pagerDutyHealth(s),
     outbox,
     jobs,
   };

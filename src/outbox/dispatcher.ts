@@ -2,13 +2,15 @@ import type { Db } from '../db/database.js';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { Logger } from '../logging/logger.js';
 import type { Outbox } from './outbox.js';
-import type { MessageSender } from './slack-delivery.js';
+import type { MessageSender, PagerDutyStatusSender } from './slack-delivery.js';
 import { DeliveryError, type DeliveredMessage, type OutboxRow, type DeliveryFailure } from './types.js';
 
 export interface DispatcherOptions {
   db: Db;
   outbox: Outbox;
   sender: MessageSender;
+  /** Absent when PagerDuty is not configured: such rows then fail with that reason. */
+  pagerDuty?: PagerDutyStatusSender;
   clock: Clock;
   logger: Logger;
   /** Minimum gap between two sends in one channel lane. */
@@ -18,7 +20,8 @@ export interface DispatcherOptions {
   /** Lanes delivered at the same time. */
   concurrency?: number;
   onDelivered?: (row: OutboxRow) => void;
-  onFailure?: (row: OutboxRow, failure: DeliveryFailure) => void;
+  /** `final` when the row was given up (permanent failure or too old), not just rescheduled. */
+  onFailure?: (row: OutboxRow, failure: DeliveryFailure, final: boolean) => void;
 }
 
 /** Slack's response_url stops working 30 minutes after the interaction. */
@@ -136,6 +139,11 @@ export class OutboxDispatcher {
 
   private async deliver(row: OutboxRow): Promise<void> {
     const { clock, logger } = this.opts;
+    if (row.kind === 'update' && this.opts.outbox.hasNewerUpdate(row)) {
+      this.markDelivered.run(clock.nowMs(), row.id); // superseded: the newer update carries this content too
+      this.opts.onDelivered?.(row);
+      return;
+    }
     try {
       const delivered = await this.send(row);
       const now = clock.nowMs();
@@ -148,8 +156,8 @@ export class OutboxDispatcher {
     } catch (err) {
       const failure: DeliveryFailure =
         err instanceof DeliveryError ? err.failure : { kind: 'retryable', detail: (err as Error).message };
-      this.recordFailure(row, failure);
-      this.opts.onFailure?.(row, failure);
+      const final = this.recordFailure(row, failure);
+      this.opts.onFailure?.(row, failure, final);
       logger.warn(
         { outboxId: row.id, lane: row.lane, kind: row.kind, attempts: row.attempts + 1, failure },
         'outbox delivery failed',
@@ -157,20 +165,22 @@ export class OutboxDispatcher {
     }
   }
 
-  private recordFailure(row: OutboxRow, failure: DeliveryFailure): void {
+  /** Records the failure; true when the row is given up for good. */
+  private recordFailure(row: OutboxRow, failure: DeliveryFailure): boolean {
     const now = this.opts.clock.nowMs();
     const expired = now - row.created_at > this.opts.giveUpAfterMs;
     if (failure.kind === 'permanent' || (failure.kind === 'retryable' && expired)) {
       this.markFailed.run(expired ? `gave up: ${failure.detail}` : failure.detail, row.id);
-      return;
+      return true;
     }
     if (failure.kind === 'rate_limited') {
       // Slack asked the whole lane to wait; this is not the row's fault, so it does not count as an attempt.
       this.laneReadyAt.set(row.lane, now + failure.retryAfterMs);
       this.markRetry.run(0, now + failure.retryAfterMs, failure.detail, row.id);
-      return;
+      return false;
     }
     this.markRetry.run(1, now + backoffMs(row.attempts + 1, this.opts.maxBackoffMs), failure.detail, row.id);
+    return false;
   }
 
   private async send(row: OutboxRow): Promise<DeliveredMessage | undefined> {
@@ -203,6 +213,12 @@ export class OutboxDispatcher {
         }
         await sender.respond(payload as unknown as Parameters<MessageSender['respond']>[0]);
         return undefined;
+      case 'pd_status':
+        if (!this.opts.pagerDuty) throw new DeliveryError({ kind: 'permanent', detail: 'PagerDuty is not configured' });
+        await this.opts.pagerDuty(payload as unknown as Parameters<PagerDutyStatusSender>[0]);
+        return undefined;
+      default:
+        throw new DeliveryError({ kind: 'permanent', detail: `unknown outbox kind ${String(row.kind)}` });
     }
   }
 

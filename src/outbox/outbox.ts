@@ -28,7 +28,7 @@ export class Outbox {
       lane: laneOf(item),
       kind: item.kind,
       payload: JSON.stringify(item.payload),
-      messageKey: item.kind === 'post' ? (item.messageKey ?? null) : null,
+      messageKey: item.kind === 'post' ? (item.messageKey ?? null) : item.kind === 'update' ? item.payload.messageKey : null,
       now,
     });
     this.queueNudge();
@@ -49,6 +49,21 @@ export class Outbox {
       )
       .get() as { pending: number | null; oldest: number | null; failed: number | null };
     return { pending: row.pending ?? 0, oldestPendingAt: row.oldest, failed: row.failed ?? 0 };
+  }
+
+  pendingInLane(lane: string): number {
+    return this.db.prepare(`SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND lane = ?`).pluck().get(lane) as number;
+  }
+
+  /** A newer pending update of the same message makes an older one pointless (alert storms update often). */
+  hasNewerUpdate(row: OutboxRow): boolean {
+    return (
+      this.db
+        .prepare(
+          `SELECT 1 FROM outbox WHERE status = 'pending' AND kind = 'update' AND lane = ? AND message_key = ? AND id > ? LIMIT 1`,
+        )
+        .get(row.lane, row.message_key, row.id) !== undefined
+    );
   }
 
   /** The oldest pending row of every lane: only a lane's head may be delivered, which keeps lanes in order. */
@@ -89,5 +104,7 @@ export function laneOf(item: OutboxItem): string {
       return `channel:${item.payload.channel}`;
     case 'respond':
       return `response:${item.payload.responseUrl}`;
+    case 'pd_status':
+      return `pagerduty:${item.payload.incidentId}`;
   }
 }

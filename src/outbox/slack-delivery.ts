@@ -6,7 +6,11 @@ import {
   type PostPayload,
   type RespondPayload,
   type UpdatePayload,
+  type PagerDutyStatusPayload,
 } from './types.js';
+
+/** Tells PagerDuty about a change made in Slack; throws DeliveryError like the Slack sender. */
+export type PagerDutyStatusSender = (payload: PagerDutyStatusPayload) => Promise<void>;
 
 /** The side effects the dispatcher performs. One implementation talks to Slack; tests use the same one. */
 export interface MessageSender {

@@ -30,11 +30,23 @@ export interface RespondPayload extends MessageContent {
   replaceOriginal?: boolean;
 }
 
+/** A status change made in Slack that PagerDuty must hear about. */
+export interface PagerDutyStatusPayload {
+  incidentId: string;
+  number: number;
+  status: 'acknowledged' | 'resolved';
+  /** The Slack user who made the change; their e-mail becomes PagerDuty's `From`. */
+  slackUser: string;
+  /** Where to tell that user if PagerDuty does not take it. */
+  responseUrl?: string;
+}
+
 export type OutboxItem =
   | { kind: 'post'; payload: PostPayload; messageKey?: string }
   | { kind: 'update'; payload: UpdatePayload }
   | { kind: 'ephemeral'; payload: EphemeralPayload }
-  | { kind: 'respond'; payload: RespondPayload };
+  | { kind: 'respond'; payload: RespondPayload }
+  | { kind: 'pd_status'; payload: PagerDutyStatusPayload };
 
 export interface OutboxRow {
   id: number;

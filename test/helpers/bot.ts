@@ -8,6 +8,12 @@ import { createWaygate, type Waygate, type WaygateOptions } from '../../src/app.
 import { ManualClock } from '../../src/clock/clock.js';
 import { SlackStandIn } from '../../src/sandbox/slack-standin.js';
 import { SlackRequestSigner } from '../../src/sandbox/slack-signer.js';
+import { PagerDutyStandIn } from '../../src/sandbox/pagerduty-standin.js';
+import { PagerDutyWebhookSigner } from '../../src/sandbox/pagerduty-signer.js';
+
+export const PD_TOKEN = 'u+test-pagerduty-token-01';
+export const PD_WEBHOOK_SECRET = 'test-webhook-secret-0123456789abcdef';
+export const PD_FROM = 'waygate-bot@example.com';
 
 export const BOT_TOKEN = 'xoxb-test-token';
 export const SIGNING_SECRET = 'test-signing-secret-0123456789';
@@ -41,6 +47,9 @@ export interface TestBot {
   clock: ManualClock;
   slack: SlackStandIn;
   signer: SlackRequestSigner;
+  /** Present when started with `pagerDuty: true`. */
+  pd: PagerDutyStandIn | undefined;
+  pdSigner: PagerDutyWebhookSigner;
   dir: string;
   /** Waits until job runs finish and every deliverable outbox row is delivered, moving the clock over pacing gaps. */
   settle(): Promise<void>;
@@ -62,6 +71,8 @@ export interface TestBotOptions {
   env?: Record<string, string | undefined>;
   /** Port to listen on; default 0 (any free port). */
   port?: number;
+  /** Starts a PagerDuty stand-in and configures the bot for it (API token, From, webhook secret). */
+  pagerDuty?: boolean | PagerDutyStandIn;
 }
 
 export function writeConfig(dir: string, yaml: Record<string, unknown>): string {
@@ -88,7 +99,23 @@ export async function startTestBot(opts: TestBotOptions = {}): Promise<TestBot> 
   const ownsSlack = !opts.slack;
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'waygate-test-'));
   const clock = opts.clock ?? new ManualClock('2026-03-02T08:00:00Z');
-  const loaded = loadConfig({ ...testEnv(dir, slack, opts.yaml ?? DEFAULT_YAML), ...opts.env });
+  const pd =
+    opts.pagerDuty instanceof PagerDutyStandIn
+      ? opts.pagerDuty
+      : opts.pagerDuty
+        ? await PagerDutyStandIn.start({ token: PD_TOKEN })
+        : undefined;
+  const ownsPd = pd !== undefined && !(opts.pagerDuty instanceof PagerDutyStandIn);
+  const pdEnv: Record<string, string> = pd
+    ? {
+        PAGERDUTY_API_TOKEN: PD_TOKEN,
+        PAGERDUTY_FROM_EMAIL: PD_FROM,
+        PAGERDUTY_WEBHOOK_SECRET: PD_WEBHOOK_SECRET,
+        PAGERDUTY_API_URL: pd.apiUrl,
+        PAGERDUTY_EVENTS_URL: pd.eventsUrl,
+      }
+    : {};
+  const loaded = loadConfig({ ...testEnv(dir, slack, opts.yaml ?? DEFAULT_YAML), ...pdEnv, ...opts.env });
   if (!loaded.ok) throw new Error(`test config invalid: ${loaded.problems.join('; ')}`);
   const waygate = createWaygate({ config: loaded.config, clock, logger: pino({ level: 'silent' }), ...opts.overrides });
   let port: number;
@@ -97,6 +124,7 @@ export async function startTestBot(opts: TestBotOptions = {}): Promise<TestBot> 
   } catch (err) {
     await waygate.stop();
     if (ownsSlack) await slack.close();
+    if (ownsPd) await pd?.close();
     throw err;
   }
   const url = `http://127.0.0.1:${port}`;
@@ -107,6 +135,8 @@ export async function startTestBot(opts: TestBotOptions = {}): Promise<TestBot> 
     clock,
     slack,
     signer: new SlackRequestSigner({ url, signingSecret: SIGNING_SECRET }),
+    pd,
+    pdSigner: new PagerDutyWebhookSigner({ url, secret: PD_WEBHOOK_SECRET }),
     dir,
     async settle() {
       const { outbox, jobs } = waygate.services;
@@ -133,6 +163,7 @@ export async function startTestBot(opts: TestBotOptions = {}): Promise<TestBot> 
     async stop() {
       await waygate.stop();
       if (ownsSlack) await slack.close();
+      if (ownsPd) await pd?.close();
       if (!opts.dir) rmSync(dir, { recursive: true, force: true });
     },
   };

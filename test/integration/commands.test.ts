@@ -26,7 +26,8 @@ describe('/waygate over real HTTP', () => {
     const res = await command('help', USERS.nobody);
     expect(res.json.text).toContain('/waygate jobs');
     expect(res.json.text).not.toContain('/waygate audit');
-    expect(JSON.stringify(res.json.blocks)).toContain("1 more command need a role you don't have");
+    expect(res.json.text).not.toContain('/waygate ack');
+    expect(JSON.stringify(res.json.blocks)).toContain("3 more commands need a role you don't have");
   });
 
   it('treats an empty command as help', async () => {
@@ -58,7 +59,7 @@ describe('/waygate over real HTTP', () => {
     expect(res.status).toBe(200);
     expect(res.json.response_type).toBe('ephemeral');
     expect(res.json.text).toContain("I don't know `/waygate frobnicate`");
-    expect(res.json.text).toContain('`help`, `jobs`, `audit`');
+    expect(res.json.text).toContain('`help`, `ack`, `resolve`, `incidents`, `jobs`, `audit`');
   });
 
   it('answers bad arguments with the usage line of that verb', async () => {

@@ -1,0 +1,100 @@
+import type { MessageContent, Block } from '../outbox/types.js';
+import { escapeMrkdwn, slackDate, section, context, truncate } from '../slack/format.js';
+import { formatDuration } from '../config/duration.js';
+import type { Incident } from './incident-repository.js';
+import { INCIDENT_ACTIONS } from './actions.js';
+
+const PRIORITY_ICON: Record<string, string> = { P1: '🔴', P2: '🟠', P3: '🟡', P4: '🔵', P5: '⚪' };
+
+/** `<@U…>` for Slack users, plain text for PagerDuty names. */
+export function who(actor: string | null): string {
+  if (!actor) return 'someone';
+  return /^[UW][A-Z0-9]{2,}$/.test(actor) ? `<@${actor}>` : escapeMrkdwn(actor);
+}
+
+function assigneesOf(incident: Incident): string {
+  const names = JSON.parse(incident.assignees) as string[];
+  return names.length > 0 ? names.map(escapeMrkdwn).join(', ') : '_nobody_';
+}
+
+export function incidentLink(incident: Incident): string {
+  const label = `#${incident.number} ${escapeMrkdwn(truncate(incident.title, 200))}`;
+  return incident.html_url ? `<${incident.html_url}|${label}>` : label;
+}
+
+/** One line of where the incident stands, for the alert message and for lists. */
+export function statusLine(incident: Incident): string {
+  const deadline = incident.sla_deadline ? slackDate(new Date(incident.sla_deadline)) : null;
+  switch (incident.status) {
+    case 'triggered': {
+      if (incident.sla_state === 'breached') return `🚨 *Unacknowledged — SLA breached* (deadline was ${deadline})`;
+      return `⏳ *Unacknowledged* — acknowledge by ${deadline}`;
+    }
+    case 'acknowledged': {
+      const took = incident.acknowledged_at ? formatDuration(incident.acknowledged_at - incident.created_at) : '?';
+      const within =
+        incident.sla_deadline && incident.acknowledged_at
+          ? incident.acknowledged_at <= incident.sla_deadline
+            ? 'within SLA'
+            : 'outside SLA'
+          : '';
+      return `✅ *Acknowledged* by ${who(incident.acknowledged_by)} after ${took}${within ? ` (${within})` : ''}`;
+    }
+    case 'resolved':
+      return `☑️ *Resolved*${incident.resolved_by ? ` by ${who(incident.resolved_by)}` : ''}${
+        incident.resolved_at ? ` ${slackDate(new Date(incident.resolved_at))}` : ''
+      }`;
+  }
+}
+
+function syncLine(incident: Incident): string | null {
+  if (incident.pd_sync === 'pending') return '🔄 Syncing to PagerDuty…';
+  if (incident.pd_sync === 'failed') return '⚠️ PagerDuty did not accept the change made here; check the incident there.';
+  return null;
+}
+
+/** The alert message in the alerts channel, rebuilt from the incident on every change. */
+export function renderAlert(incident: Incident): MessageContent {
+  const icon = PRIORITY_ICON[incident.priority] ?? '⚪';
+  const urgency = incident.urgency ? ` · ${incident.urgency} urgency` : '';
+  const headline = `${icon} *${incident.priority}*${urgency} · ${incidentLink(incident)}`;
+  const details = [
+    `*Service:* ${escapeMrkdwn(incident.service ?? 'unknown')}`,
+    `*Assigned:* ${assigneesOf(incident)}`,
+    `*Opened:* ${slackDate(new Date(incident.created_at))}`,
+  ].join('   ');
+  const notes = [syncLine(incident), incident.escalations > 0 && incident.status === 'triggered' ? `Escalated ${incident.escalations}×` : null]
+    .filter((n): n is string => Boolean(n));
+  const buttons: Block[] = [];
+  if (incident.status === 'triggered') {
+    buttons.push({
+      type: 'button',
+      action_id: INCIDENT_ACTIONS.acknowledge,
+      text: { type: 'plain_text', text: 'Acknowledge' },
+      style: 'primary',
+      value: incident.id,
+    });
+  }
+  if (incident.status !== 'resolved') {
+    buttons.push({
+      type: 'button',
+      action_id: INCIDENT_ACTIONS.resolve,
+      text: { type: 'plain_text', text: 'Resolve' },
+      style: 'danger',
+      value: incident.id,
+    });
+  }
+  if (incident.html_url) {
+    buttons.push({
+      type: 'button',
+      action_id: INCIDENT_ACTIONS.openInPagerDuty,
+      text: { type: 'plain_text', text: 'Open in PagerDuty' },
+      url: incident.html_url,
+    });
+  }
+  const blocks: Block[] = [section(`${headline}\n${statusLine(incident)}`), section(details)];
+  if (notes.length > 0) blocks.push(context(...notes));
+  if (buttons.length > 0) blocks.push({ type: 'actions', block_id: `incident:${incident.id}`, elements: buttons });
+  const text = `${incident.priority} #${incident.number} ${incident.title}: ${incident.status}`;
+  return { text: truncate(text, 3000), blocks };
+}

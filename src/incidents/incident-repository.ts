@@ -1,0 +1,182 @@
+import type { Db } from '../db/database.js';
+import type { Priority } from '../config/sla-schema.js';
+
+export type IncidentStatus = 'triggered' | 'acknowledged' | 'resolved';
+export type SlaState = 'running' | 'warned' | 'breached' | 'met' | 'stopped';
+
+export interface Incident {
+  id: string;
+  number: number;
+  title: string;
+  status: IncidentStatus;
+  priority: Priority;
+  pd_priority: string | null;
+  urgency: string | null;
+  service: string | null;
+  html_url: string | null;
+  assignees: string;
+  created_at: number;
+  last_event_at: number;
+  acknowledged_at: number | null;
+  acknowledged_by: string | null;
+  resolved_at: number | null;
+  resolved_by: string | null;
+  sla_deadline: number | null;
+  sla_warn_at: number | null;
+  sla_state: SlaState;
+  breached_at: number | null;
+  escalations: number;
+  alert_channel: string | null;
+  alert_posted: number;
+  pd_sync: 'pending' | 'synced' | 'failed' | null;
+  storm_id: number | null;
+  updated_at: number;
+}
+
+export interface Storm {
+  id: number;
+  channel: string;
+  started_at: number;
+  ended_at: number | null;
+}
+
+const COLUMNS = [
+  'id', 'number', 'title', 'status', 'priority', 'pd_priority', 'urgency', 'service', 'html_url', 'assignees',
+  'created_at', 'last_event_at', 'acknowledged_at', 'acknowledged_by', 'resolved_at', 'resolved_by',
+  'sla_deadline', 'sla_warn_at', 'sla_state', 'breached_at', 'escalations', 'alert_channel', 'alert_posted',
+  'pd_sync', 'storm_id', 'updated_at',
+] as const satisfies readonly (keyof Incident)[];
+
+const PRIORITY_ORDER = `CASE priority WHEN 'P1' THEN 1 WHEN 'P2' THEN 2 WHEN 'P3' THEN 3 WHEN 'P4' THEN 4 ELSE 5 END`;
+
+/** Incidents, their acknowledgements, seen webhook events and alert storms. */
+export class IncidentRepository {
+  private readonly insertStmt;
+  private readonly getStmt;
+
+  constructor(private readonly db: Db) {
+    this.insertStmt = db.prepare(
+      `INSERT INTO incidents (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})`,
+    );
+    this.getStmt = db.prepare('SELECT * FROM incidents WHERE id = ?');
+  }
+
+  /** True the first time an event id is seen; false for a redelivery. */
+  markEventSeen(eventId: string, eventType: string, incidentId: string | null, occurredAt: number | null, now: number): boolean {
+    return (
+      this.db
+        .prepare(
+          `INSERT OR IGNORE INTO webhook_events (event_id, event_type, incident_id, occurred_at, received_at) VALUES (?, ?, ?, ?, ?)`,
+        )
+        .run(eventId, eventType, incidentId, occurredAt, now).changes === 1
+    );
+  }
+
+  insert(incident: Incident): void {
+    this.insertStmt.run(incident);
+  }
+
+  get(id: string): Incident | undefined {
+    return this.getStmt.get(id) as Incident | undefined;
+  }
+
+  /** PagerDuty numbers are unique per account; the newest wins if a stand-in ever repeats one. */
+  getByNumber(number: number): Incident | undefined {
+    return this.db.prepare('SELECT * FROM incidents WHERE number = ? ORDER BY created_at DESC LIMIT 1').get(number) as
+      | Incident
+      | undefined;
+  }
+
+  update(id: string, changes: Partial<Omit<Incident, 'id'>>): void {
+    const keys = Object.keys(changes) as (keyof Incident)[];
+    if (keys.length === 0) return;
+    const assignments = keys.map((k) => `${k} = @${k}`).join(', ');
+    this.db.prepare(`UPDATE incidents SET ${assignments} WHERE id = @id`).run({ ...changes, id });
+  }
+
+  listOpen(priority?: string): Incident[] {
+    const where = priority ? `status != 'resolved' AND priority = ?` : `status != 'resolved'`;
+    return this.db
+      .prepare(`SELECT * FROM incidents WHERE ${where} ORDER BY ${PRIORITY_ORDER}, created_at`)
+      .all(...(priority ? [priority] : [])) as Incident[];
+  }
+
+  /** The earliest pending reminder or deadline over all unacknowledged incidents. */
+  nextDueAt(): number | null {
+    const row = this.db
+      .prepare(
+        `SELECT MIN(CASE WHEN sla_state = 'running' THEN MIN(sla_warn_at, sla_deadline) ELSE sla_deadline END) AS due
+         FROM incidents WHERE status = 'triggered' AND sla_state IN ('running', 'warned') AND sla_deadline IS NOT NULL`,
+      )
+      .get() as { due: number | null };
+    return row.due;
+  }
+
+  /** Unacknowledged incidents with a reminder or deadline at or before `now`. */
+  due(now: number): Incident[] {
+    return this.db
+      .prepare(
+        `SELECT * FROM incidents WHERE status = 'triggered' AND sla_deadline IS NOT NULL AND (
+           (sla_state = 'running' AND MIN(sla_warn_at, sla_deadline) <= @now) OR
+           (sla_state = 'warned' AND sla_deadline <= @now))
+         ORDER BY sla_deadline`,
+      )
+      .all({ now }) as Incident[];
+  }
+
+  recordAck(ack: {
+    incidentId: string;
+    ackedBy: string;
+    source: 'slack' | 'pagerduty';
+    ackedAt: number;
+    timeToAckMs: number;
+    outcome: 'met' | 'breached';
+  }): void {
+    this.db
+      .prepare(
+        `INSERT INTO incident_acks (incident_id, acked_by, source, acked_at, time_to_ack_ms, sla_outcome) VALUES (?, ?, ?, ?, ?, ?)`,
+      )
+      .run(ack.incidentId, ack.ackedBy, ack.source, ack.ackedAt, ack.timeToAckMs, ack.outcome);
+  }
+
+  acksOf(incidentId: string): Array<{ acked_by: string; source: string; acked_at: number; time_to_ack_ms: number; sla_outcome: string }> {
+    return this.db.prepare('SELECT * FROM incident_acks WHERE incident_id = ? ORDER BY id').all(incidentId) as never;
+  }
+
+  activeStorm(channel: string): Storm | undefined {
+    return this.db
+      .prepare('SELECT * FROM storms WHERE channel = ? AND ended_at IS NULL ORDER BY id DESC LIMIT 1')
+      .get(channel) as Storm | undefined;
+  }
+
+  startStorm(channel: string, now: number): Storm {
+    const info = this.db.prepare('INSERT INTO storms (channel, started_at) VALUES (?, ?)').run(channel, now);
+    return { id: Number(info.lastInsertRowid), channel, started_at: now, ended_at: null };
+  }
+
+  endStorm(id: number, now: number): void {
+    this.db.prepare('UPDATE storms SET ended_at = ? WHERE id = ?').run(now, id);
+  }
+
+  stormIncidents(stormId: number): Incident[] {
+    return this.db.prepare('SELECT * FROM incidents WHERE storm_id = ? ORDER BY created_at, number').all(stormId) as Incident[];
+  }
+
+  /** The next storm incident without its own message, most urgent first. */
+  nextUnposted(stormId: number): Incident | undefined {
+    return this.db
+      .prepare(
+        `SELECT * FROM incidents WHERE storm_id = ? AND alert_posted = 0 ORDER BY ${PRIORITY_ORDER}, created_at, number LIMIT 1`,
+      )
+      .get(stormId) as Incident | undefined;
+  }
+
+  countRecent(since: number): { opened: number; acknowledged: number; breached: number } {
+    return this.db
+      .prepare(
+        `SELECT SUM(created_at >= @since) AS opened, SUM(acknowledged_at >= @since) AS acknowledged,
+                SUM(breached_at >= @since) AS breached FROM incidents`,
+      )
+      .get({ since }) as { opened: number; acknowledged: number; breached: number };
+  }
+}

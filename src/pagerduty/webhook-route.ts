@@ -1,0 +1,96 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CustomRoute } from '@slack/bolt';
+import type { Logger } from '../logging/logger.js';
+import type { IncidentEvent, IngestResult } from '../incidents/incident-service.js';
+import { verifyPagerDutySignature } from './signature.js';
+import { PING_EVENT_TYPE, webhookEnvelopeSchema } from './webhook-schema.js';
+import { toIncidentEvent } from './webhook-events.js';
+
+export const PAGERDUTY_WEBHOOK_PATH = '/pagerduty/webhook';
+/** PagerDuty's payloads are a few KB; anything near this is not one of theirs. */
+const BODY_LIMIT_BYTES = 1024 * 1024;
+
+export interface WebhookRouteDeps {
+  secrets: readonly string[];
+  /** Commits the event; throws when it could not (the 5xx makes PagerDuty redeliver). */
+  ingest: (event: IncidentEvent) => IngestResult;
+  logger: Logger;
+  onResult?: (result: IngestResult | 'rejected' | 'ping' | 'error') => void;
+}
+
+function reply(res: ServerResponse, status: number, body: Record<string, unknown>): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer | 'too_large'> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > BODY_LIMIT_BYTES) return 'too_large';
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * POST /pagerduty/webhook (Webhooks v3). The 2xx is sent only after the event is committed, so anything
+ * PagerDuty hears acknowledged survives a crash; redeliveries of the same event id change nothing.
+ */
+export function pagerDutyWebhookRoute(deps: WebhookRouteDeps): CustomRoute {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const outcome = (result: Parameters<NonNullable<WebhookRouteDeps['onResult']>>[0]) => deps.onResult?.(result);
+    if (deps.secrets.length === 0) {
+      // 503, not 4xx: PagerDuty keeps redelivering until the operator sets the secret, so nothing is lost.
+      outcome('rejected');
+      return reply(res, 503, { error: 'PagerDuty webhooks are not configured (PAGERDUTY_WEBHOOK_SECRET)' });
+    }
+    const body = await readBody(req);
+    if (body === 'too_large') {
+      outcome('rejected');
+      return reply(res, 413, { error: 'body too large' });
+    }
+    if (!verifyPagerDutySignature(deps.secrets, body, req.headers['x-pagerduty-signature'] as string | undefined)) {
+      outcome('rejected');
+      return reply(res, 401, { error: 'invalid signature' });
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(body.toString('utf8'));
+    } catch {
+      outcome('rejected');
+      return reply(res, 400, { error: 'body is not JSON' });
+    }
+    const envelope = webhookEnvelopeSchema.safeParse(json);
+    if (!envelope.success) {
+      const issue = envelope.error.issues[0];
+      outcome('rejected');
+      return reply(res, 400, { error: `not a PagerDuty v3 webhook: ${issue ? `${issue.path.join('.')} ${issue.message}` : 'invalid'}` });
+    }
+    if (envelope.data.event.event_type === PING_EVENT_TYPE) {
+      outcome('ping');
+      return reply(res, 200, { status: 'pong' });
+    }
+    const mapped = toIncidentEvent(envelope.data);
+    if (!mapped.ok) {
+      outcome('rejected');
+      return reply(res, 400, { error: mapped.reason });
+    }
+    const result = deps.ingest(mapped.event);
+    if (result === 'ignored') deps.logger.info({ eventType: mapped.event.type, eventId: mapped.event.eventId }, 'PagerDuty event ignored');
+    outcome(result);
+    reply(res, 200, { status: result });
+  };
+  return {
+    path: PAGERDUTY_WEBHOOK_PATH,
+    method: ['POST'],
+    handler: (req, res) => {
+      handle(req, res).catch((err: unknown) => {
+        deps.logger.error({ err }, 'PagerDuty webhook failed');
+        deps.onResult?.('error');
+        if (!res.headersSent) reply(res, 500, { error: 'internal error; PagerDuty will redeliver' });
+      });
+    },
+  };
+}

@@ -1,0 +1,291 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/clock/clock.js';
+import { INCIDENT_ACTIONS } from '../../src/incidents/actions.js';
+import { startTestBot, USERS, type TestBot } from '../helpers/bot.js';
+
+const START = '2026-03-02T08:00:00.000Z'; // Monday 09:00 in Berlin
+
+describe('PagerDuty bridge over real HTTP', () => {
+  let bot: TestBot;
+
+  beforeEach(async () => {
+    bot = await startTestBot({ clock: new ManualClock(START), pagerDuty: true });
+    bot.slack.addUser({ id: USERS.oncall, name: 'olga', email: 'olga@example.com' });
+  });
+  afterEach(async () => {
+    await bot.stop();
+  });
+
+  const now = () => bot.clock.now().toISOString();
+  let seq = 0;
+  /** Sends a signed incident event as PagerDuty would, at the bot's current time. */
+  const event = (type: string, incident: { id: string; number: number; priority?: string | null; title?: string; urgency?: 'high' | 'low' }, extra: { eventId?: string; occurredAt?: string; createdAt?: string; agent?: { id: string; summary: string } | null } = {}) =>
+    bot.pdSigner.send(
+      bot.pdSigner.incidentEvent(
+        type,
+        { ...incident, priority: incident.priority === undefined ? 'P1' : (incident.priority), created_at: extra.createdAt ?? now() },
+        { eventId: extra.eventId ?? `EV${String(++seq).padStart(6, '0')}`, occurredAt: extra.occurredAt ?? now(), ...(extra.agent !== undefined ? { agent: extra.agent } : {}) },
+      ),
+    );
+  const alerts = () => bot.slack.messages('C0ALERTS');
+  const alertFor = (number: number) => alerts().find((m) => m.text.includes(`#${number} `));
+  const actionIds = (blocks: unknown) => JSON.stringify(blocks).match(/"action_id":"[^"]+"/g) ?? [];
+  const ack = (text: string, userId: string = USERS.oncall, responseUrl = bot.slack.responseUrl('ack')) =>
+    bot.signer.slashCommand({ text, userId, responseUrl });
+
+  it('posts a signed trigger as an alert with Acknowledge, Resolve and Open in PagerDuty, and the SLA deadline', async () => {
+    const res = await event('incident.triggered', { id: 'PINC001', number: 101, title: 'Service down: waygate-mcp' });
+    expect(res.status).toBe(200);
+    await bot.settle();
+    const alert = alertFor(101);
+    expect(alert?.text).toContain('P1 #101 Service down: waygate-mcp');
+    expect(actionIds(alert?.blocks)).toEqual([
+      `"action_id":"${INCIDENT_ACTIONS.acknowledge}"`,
+      `"action_id":"${INCIDENT_ACTIONS.resolve}"`,
+      `"action_id":"${INCIDENT_ACTIONS.openInPagerDuty}"`,
+    ]);
+    const blocks = JSON.stringify(alert?.blocks);
+    expect(blocks).toContain(`<!date^${Date.parse(START) / 1000 + 300}^`); // 5 minutes for a P1
+    expect(blocks).toContain('high urgency');
+    expect(blocks).toContain('API Service');
+  });
+
+  it('rejects a bad or missing signature with 401 and stores nothing', async () => {
+    const body = bot.pdSigner.incidentEvent('incident.triggered', { id: 'PBAD001', number: 5, priority: 'P1' });
+    expect((await bot.pdSigner.send(body, { badSignature: true })).status).toBe(401);
+    expect((await bot.pdSigner.send(body, { omitSignature: true })).status).toBe(401);
+    await bot.settle();
+    expect(bot.waygate.services.incidents.open()).toEqual([]);
+    expect(alerts()).toEqual([]);
+  });
+
+  it('accepts a rotated secret in the signature list', async () => {
+    const body = bot.pdSigner.incidentEvent('incident.triggered', { id: 'PROT001', number: 6, priority: 'P2' });
+    const res = await bot.pdSigner.send(body, { extraSecrets: ['another-secret-during-rotation'] });
+    expect(res.status).toBe(200);
+  });
+
+  it('answers 400 with a reason to a body that is not a v3 event, and 200 without a message to a ping', async () => {
+    const res = await bot.pdSigner.send({ messages: [{ event: 'incident.trigger' }] });
+    expect(res.status).toBe(400);
+    expect(res.json.error).toContain('not a PagerDuty v3 webhook');
+    const ping = await bot.pdSigner.send(bot.pdSigner.pingEvent());
+    expect(ping.status).toBe(200);
+    await bot.settle();
+    expect(alerts()).toEqual([]);
+  });
+
+  it('posts one message for the same event.id delivered twice', async () => {
+    const first = await event('incident.triggered', { id: 'PDUP001', number: 102 }, { eventId: 'EVSAME' });
+    const again = await event('incident.triggered', { id: 'PDUP001', number: 102 }, { eventId: 'EVSAME' });
+    expect(first.json.status).toBe('applied');
+    expect(again.status).toBe(200);
+    expect(again.json.status).toBe('duplicate');
+    await bot.settle();
+    expect(alerts()).toHaveLength(1);
+  });
+
+  it('`/waygate ack P1` acknowledges only open P1s, tells PagerDuty as the user, updates the alerts and cancels their timers', async () => {
+    await event('incident.triggered', { id: 'PA00001', number: 201, title: 'first P1' });
+    await event('incident.triggered', { id: 'PA00002', number: 202, title: 'second P1' });
+    await event('incident.triggered', { id: 'PA00003', number: 203, title: 'a P2', priority: 'P2' });
+    for (const [id, n] of [['PA00001', 201], ['PA00002', 202], ['PA00003', 203]] as const) bot.pd!.addIncident({ id, number: n, status: 'triggered', title: 't' });
+    await bot.settle();
+    bot.clock.advance(60_000);
+
+    const res = await ack('ack P1');
+    expect(res.json.text).toContain('Acknowledged 2 P1 incident(s)');
+    expect(res.json.text).toContain('#201 first P1');
+    expect(res.json.text).toContain('#202 second P1');
+    expect(res.json.text).not.toContain('#203');
+    await bot.settle();
+
+    const puts = bot.pd!.calls('rest').filter((c) => c.method === 'PUT');
+    expect(puts.map((c) => c.path).sort()).toEqual(['/incidents/PA00001', '/incidents/PA00002']);
+    expect(puts.every((c) => c.headers.from === 'olga@example.com')).toBe(true);
+    expect(bot.pd!.incident('PA00001')?.status).toBe('acknowledged');
+    expect(JSON.stringify(alertFor(201)?.blocks)).toContain(`Acknowledged* by <@${USERS.oncall}> after 1 min (within SLA)`);
+    expect(actionIds(alertFor(201)?.blocks)).not.toContain(`"action_id":"${INCIDENT_ACTIONS.acknowledge}"`);
+
+    // Past the P1 deadline only the unacknowledged P2 is still timed; nothing escalates until its 15 minutes.
+    await bot.advanceTo(Date.parse(START) + 14 * 60_000);
+    await bot.settle();
+    expect(alerts().filter((m) => m.text.includes('SLA breached'))).toEqual([]);
+    await bot.advanceTo(Date.parse(START) + 15 * 60_000);
+    await bot.settle();
+    const breaches = alerts().filter((m) => m.text.includes('SLA breached'));
+    expect(breaches).toHaveLength(1);
+    expect(breaches[0]?.text).toContain('#203');
+  });
+
+  it('acknowledges one incident by number, records time to acknowledge and SLA outcome, and audits it', async () => {
+    await event('incident.triggered', { id: 'PN00001', number: 301 });
+    bot.pd!.addIncident({ id: 'PN00001', number: 301, status: 'triggered', title: 't' });
+    bot.clock.advance(6 * 60_000);
+    const res = await ack('ack 301');
+    expect(res.json.text).toContain('Acknowledged P1');
+    expect(res.json.text).toContain('after 6 min (outside SLA)');
+    const acks = bot.waygate.services.incidents.repo.acksOf('PN00001');
+    expect(acks).toEqual([expect.objectContaining({ acked_by: USERS.oncall, source: 'slack', time_to_ack_ms: 360_000, sla_outcome: 'breached' })]);
+    expect(bot.waygate.services.audit.recent(5).map((e) => e.action)).toContain('incident.acknowledged');
+  });
+
+  it('denies `/waygate ack` to someone without oncall, lead or ops', async () => {
+    const res = await ack('ack P1', USERS.nobody);
+    expect(res.json.text).toContain('needs the *oncall*, *lead* or *ops* role');
+  });
+
+  it('lists open incidents with buttons for `/waygate ack`, and with SLA time left for `/waygate incidents`', async () => {
+    await event('incident.triggered', { id: 'PL00001', number: 401, title: 'disk full' });
+    bot.clock.advance(90_000);
+    const list = await ack('ack');
+    expect(JSON.stringify(list.json.blocks)).toContain(INCIDENT_ACTIONS.acknowledge);
+    const incidents = await bot.signer.slashCommand({ text: 'incidents', userId: USERS.nobody, responseUrl: bot.slack.responseUrl() });
+    expect(incidents.json.text).toBe('1 open incident(s)');
+    expect(JSON.stringify(incidents.json.blocks)).toContain('open 2 min · ⏳ 3 min 30 s left');
+  });
+
+  it('the Acknowledge button does the same as the command, and refuses someone without the role', async () => {
+    await event('incident.triggered', { id: 'PB00001', number: 501 });
+    bot.pd!.addIncident({ id: 'PB00001', number: 501, status: 'triggered', title: 't' });
+    await bot.settle();
+    const alert = alertFor(501)!;
+    const denied = await bot.signer.blockAction({ actionId: INCIDENT_ACTIONS.acknowledge, value: 'PB00001', userId: USERS.nobody, channelId: 'C0ALERTS', messageTs: alert.ts, responseUrl: bot.slack.responseUrl('btn-denied') });
+    expect(denied.status).toBe(200);
+    await bot.settle();
+    expect(bot.slack.responsePosts('btn-denied')[0]?.body.text).toContain('needs the *oncall*, *lead* or *ops* role');
+    expect(bot.waygate.services.incidents.open()[0]?.status).toBe('triggered');
+
+    const clicked = await bot.signer.blockAction({ actionId: INCIDENT_ACTIONS.acknowledge, value: 'PB00001', userId: USERS.oncall, channelId: 'C0ALERTS', messageTs: alert.ts, responseUrl: bot.slack.responseUrl('btn-ok') });
+    expect(clicked.status).toBe(200);
+    await bot.settle();
+    expect(bot.pd!.incident('PB00001')?.status).toBe('acknowledged');
+    expect(JSON.stringify(alertFor(501)?.blocks)).toContain('Acknowledged* by');
+  });
+
+  it('mirrors an acknowledgement made in PagerDuty into the Slack message', async () => {
+    await event('incident.triggered', { id: 'PP00001', number: 601 });
+    await bot.settle();
+    bot.clock.advance(2 * 60_000);
+    await event('incident.acknowledged', { id: 'PP00001', number: 601 }, { agent: { id: 'PUSER01', summary: 'Pat Pager' } });
+    await bot.settle();
+    expect(JSON.stringify(alertFor(601)?.blocks)).toContain('Acknowledged* by Pat Pager after 2 min (within SLA)');
+    expect(bot.waygate.services.incidents.repo.acksOf('PP00001')[0]).toMatchObject({ source: 'pagerduty', sla_outcome: 'met' });
+    // The timer is gone: nothing escalates later.
+    await bot.advanceTo(Date.parse(START) + 30 * 60_000);
+    await bot.settle();
+    expect(alerts().some((m) => m.text.includes('SLA breached'))).toBe(false);
+  });
+
+  it('reminds in the thread at 80 % of the window and escalates at the deadline, mentioning oncall and lead', async () => {
+    await event('incident.triggered', { id: 'PS00001', number: 701, title: 'payments failing' });
+    await bot.settle();
+    await bot.advanceTo(Date.parse(START) + 4 * 60_000);
+    await bot.settle();
+    const reminder = alerts().find((m) => m.text.includes('Still unacknowledged'));
+    expect(reminder?.thread_ts).toBe(alertFor(701)?.ts);
+    expect(reminder?.text).toContain('1 min left');
+    await bot.advanceTo(Date.parse(START) + 5 * 60_000);
+    await bot.settle();
+    const escalation = alerts().find((m) => m.text.includes('SLA breached'));
+    expect(escalation?.text).toContain('#701 payments failing');
+    expect(escalation?.text).toContain(`<@${USERS.oncall}>`);
+    expect(escalation?.text).toContain(`<@${USERS.lead}>`);
+    expect(escalation?.text).not.toContain('noticed late');
+    expect(bot.waygate.services.incidents.open()[0]?.sla_state).toBe('breached');
+    expect(JSON.stringify(alertFor(701)?.blocks)).toContain('SLA breached');
+  });
+
+  it('keeps an acknowledgement when PagerDuty answers 500, tells the user it will sync, and syncs later', async () => {
+    await event('incident.triggered', { id: 'PF00001', number: 801 });
+    bot.pd!.addIncident({ id: 'PF00001', number: 801, status: 'triggered', title: 't' });
+    bot.pd!.failNext('rest', { kind: 'http_error', status: 500 });
+    const res = await ack('ack 801', USERS.oncall, bot.slack.responseUrl('sync'));
+    expect(res.json.text).toContain('Acknowledged P1');
+    await bot.slack.waitFor(() => bot.slack.responsePosts('sync').length === 1);
+    expect(bot.slack.responsePosts('sync')[0]?.body.text).toContain('PagerDuty did not take the acknowledgement of #801 yet');
+    expect(bot.waygate.services.incidents.open()[0]).toMatchObject({ status: 'acknowledged', pd_sync: 'pending' });
+    await bot.settle();
+    expect(bot.pd!.incident('PF00001')?.status).toBe('acknowledged');
+    expect(bot.waygate.services.incidents.open()[0]?.pd_sync).toBe('synced');
+    expect(JSON.stringify(alertFor(801)?.blocks)).not.toContain('Syncing');
+  });
+
+  it('never moves an incident backwards: a late trigger after the resolve does not reopen it', async () => {
+    const t0 = now();
+    await event('incident.triggered', { id: 'PO00001', number: 901 }, { occurredAt: t0 });
+    bot.clock.advance(60_000);
+    await event('incident.resolved', { id: 'PO00001', number: 901 }, { occurredAt: now() });
+    await event('incident.acknowledged', { id: 'PO00001', number: 901 }, { occurredAt: t0 });
+    expect(bot.waygate.services.incidents.repo.get('PO00001')?.status).toBe('resolved');
+  });
+
+  it('recomputes the deadline when the priority changes', async () => {
+    await event('incident.triggered', { id: 'PR00001', number: 951, priority: 'P3' });
+    expect(bot.waygate.services.incidents.repo.get('PR00001')?.sla_deadline).toBe(Date.parse(START) + 3_600_000);
+    bot.clock.advance(60_000);
+    await event('incident.priority_updated', { id: 'PR00001', number: 951, priority: 'P1' });
+    const incident = bot.waygate.services.incidents.repo.get('PR00001');
+    expect(incident).toMatchObject({ priority: 'P1', sla_deadline: Date.parse(START) + 300_000 });
+  });
+
+  it('takes the priority from urgency when PagerDuty sends none (high → P2)', async () => {
+    await event('incident.triggered', { id: 'PU00001', number: 961, priority: null, urgency: 'high' });
+    expect(bot.waygate.services.incidents.repo.get('PU00001')?.priority).toBe('P2');
+  });
+
+  it('reports PagerDuty as configured on /health', async () => {
+    const health = (await (await fetch(`${bot.url}/health`)).json()) as { pagerduty: unknown };
+    expect(health.pagerduty).toEqual({ status: 'configured', api: true, webhooks: true });
+  });
+});
+
+describe('SLA timers across restarts', () => {
+  it('fires an armed timer after a restart, and an overdue one at start-up marked late', async () => {
+    const clock = new ManualClock(START);
+    let bot = await startTestBot({ clock, pagerDuty: true });
+    const { dir, slack, pd } = bot;
+    const send = (id: string, number: number) =>
+      bot.pdSigner.send(bot.pdSigner.incidentEvent('incident.triggered', { id, number, priority: 'P1', created_at: clock.now().toISOString() }, { occurredAt: clock.now().toISOString() }));
+    await send('PT00001', 1001);
+    await bot.settle();
+    await bot.waygate.stop();
+
+    bot = await startTestBot({ clock, pagerDuty: pd, slack, dir });
+    await bot.advanceTo(Date.parse(START) + 5 * 60_000);
+    await bot.settle();
+    const first = slack.messages('C0ALERTS').filter((m) => m.text.includes('SLA breached'));
+    expect(first).toHaveLength(1);
+    expect(first[0]?.text).toContain('#1001');
+    expect(first[0]?.text).not.toContain('noticed late');
+
+    await send('PT00002', 1002);
+    await bot.settle();
+    await bot.waygate.stop();
+    clock.advance(20 * 60_000); // the bot is down past the deadline
+    bot = await startTestBot({ clock, pagerDuty: pd, slack, dir });
+    await bot.settle();
+    const late = slack.messages('C0ALERTS').filter((m) => m.text.includes('SLA breached') && m.text.includes('#1002'));
+    expect(late).toHaveLength(1);
+    expect(late[0]?.text).toContain('noticed late');
+    await bot.stop();
+    await slack.close();
+    await pd?.close();
+  });
+});
+
+describe('without PagerDuty settings', () => {
+  it('still runs, says so on /health, and refuses webhooks with 503 so PagerDuty keeps them', async () => {
+    const bot = await startTestBot();
+    try {
+      const health = (await (await fetch(`${bot.url}/health`)).json()) as { pagerduty: unknown; status: string };
+      expect(health.pagerduty).toEqual({ status: 'not configured', api: false, webhooks: false });
+      expect(health.status).toBe('ok');
+      const res = await bot.pdSigner.send(bot.pdSigner.pingEvent());
+      expect(res.status).toBe(503);
+      expect(res.json.error).toContain('PAGERDUTY_WEBHOOK_SECRET');
+    } finally {
+      await bot.stop();
+    }
+  });
+});
