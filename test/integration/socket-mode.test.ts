@@ -58,7 +58,7 @@ describe('/waygate over real Socket Mode', () => {
     const ack = await slack.sendEnvelope('slash_commands', slashCommand('frobnicate now'));
     expect(ack.payload).toMatchObject({ response_type: 'ephemeral' });
     expect(ack.payload?.text).toContain("I don't know `/waygate frobnicate`");
-    expect(ack.payload?.text).toContain('`help`, `ack`, `resolve`, `incidents`, `jobs`, `audit`');
+    expect(ack.payload?.text).toContain('`help`, `ack`, `resolve`, `incidents`, `health`, `digest`, `backup`, `jobs`, `audit`');
   });
 
   it('closes the connection on stop', async () => {
@@ -73,7 +73,7 @@ describe('Socket Mode start-up failures', () => {
     const slack = await SlackStandIn.start({ token: BOT_TOKEN, appToken: APP_TOKEN });
     try {
       await expect(
-        startTestBot({ slack, env: { SLACK_APP_TOKEN: 'xapp-1-wrong-token', SLACK_SIGNING_SECRET: undefined } }),
+        startTestBot({ slack, env: { SLACK_APP_TOKEN: 'xapp-1-test-wrong-token', SLACK_SIGNING_SECRET: undefined } }),
       ).rejects.toThrow(/Slack rejected SLACK_APP_TOKEN .*invalid_auth/);
       expect(slack.socketConnections()).toBe(0);
     } finally {

@@ -50,16 +50,16 @@ describe('loadConfig: environment', () => {
   });
 
   it('selects Socket Mode when SLACK_APP_TOKEN is set, and then needs no signing secret', () => {
-    const config = ok(loadConfig({ SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_APP_TOKEN: 'xapp-1-app-token' }));
+    const config = ok(loadConfig({ SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_APP_TOKEN: 'xapp-1-test-app-token' }));
     expect(config.mode).toBe('socket');
   });
 
   it('selects Socket Mode when both the app token and the signing secret are set', () => {
-    expect(ok(loadConfig({ ...BASE_ENV, SLACK_APP_TOKEN: 'xapp-1-app-token' })).mode).toBe('socket');
+    expect(ok(loadConfig({ ...BASE_ENV, SLACK_APP_TOKEN: 'xapp-1-test-app-token' })).mode).toBe('socket');
   });
 
   it('rejects an app token that is not an xapp- token', () => {
-    const list = problems(loadConfig({ ...BASE_ENV, SLACK_APP_TOKEN: 'xoxb-wrong-kind' }));
+    const list = problems(loadConfig({ ...BASE_ENV, SLACK_APP_TOKEN: 'xoxb-test-wrong-kind' }));
     expect(list).toHaveLength(1);
     expect(list[0]).toMatch(/^env: SLACK_APP_TOKEN .*xapp-/);
   });
@@ -83,7 +83,7 @@ describe('loadConfig: environment', () => {
   });
 
   it('names SLACK_BOT_TOKEN when it is not a bot token', () => {
-    const list = problems(loadConfig({ ...BASE_ENV, SLACK_BOT_TOKEN: 'xoxp-user-token' }));
+    const list = problems(loadConfig({ ...BASE_ENV, SLACK_BOT_TOKEN: 'xoxp-test-user-token' }));
     expect(list).toEqual(['env: SLACK_BOT_TOKEN must be a bot token starting with xoxb-']);
   });
 
@@ -127,8 +127,8 @@ describe('loadConfig: environment', () => {
   });
 
   it('lists the app token as a secret too in Socket Mode', () => {
-    const config = ok(loadConfig({ ...BASE_ENV, SLACK_APP_TOKEN: 'xapp-1-app-token' }));
-    expect(config.secrets).toEqual(expect.arrayContaining(['xoxb-test-token', 's3cret-value', 'xapp-1-app-token']));
+    const config = ok(loadConfig({ ...BASE_ENV, SLACK_APP_TOKEN: 'xapp-1-test-app-token' }));
+    expect(config.secrets).toEqual(expect.arrayContaining(['xoxb-test-token', 's3cret-value', 'xapp-1-test-app-token']));
   });
 
   it('does not read any file when WAYGATE_CONFIG is unset or empty', () => {
@@ -265,7 +265,7 @@ describe('loadConfig: reporting', () => {
   it('reports every problem from the environment and the file at once, one line each', () => {
     const result = loadConfig(
       {
-        SLACK_BOT_TOKEN: 'xoxp-user',
+        SLACK_BOT_TOKEN: 'xoxp-test-user',
         SLACK_SIGNING_SECRET: 's3cret-value',
         PORT: 'eighty',
         LOG_LEVEL: 'loud',
@@ -307,7 +307,7 @@ outbox: { pace: 5 minutes }
   });
 
   it('reports a malformed bot token and a missing signing secret together', () => {
-    const list = problems(loadConfig({ SLACK_BOT_TOKEN: 'xoxp-user' }));
+    const list = problems(loadConfig({ SLACK_BOT_TOKEN: 'xoxp-test-user' }));
     expect(list).toHaveLength(2);
     expect(list[0]).toMatch(/^env: SLACK_BOT_TOKEN /);
     expect(list[1]).toMatch(/^env: SLACK_SIGNING_SECRET /);
@@ -322,10 +322,10 @@ outbox: { pace: 5 minutes }
   });
 
   it('never echoes environment values back (they may be secrets)', () => {
-    const list = problems(loadConfig({ SLACK_BOT_TOKEN: 'xoxp-private-user-token', SLACK_APP_TOKEN: 'not-an-xapp-secret' }));
+    const list = problems(loadConfig({ SLACK_BOT_TOKEN: 'xoxp-test-private-user-token', SLACK_APP_TOKEN: 'not-an-xapp-test-secret' }));
     expect(list).toHaveLength(2);
-    expect(list.join('\n')).not.toContain('xoxp-private-user-token');
-    expect(list.join('\n')).not.toContain('not-an-xapp-secret');
+    expect(list.join('\n')).not.toContain('xoxp-test-private-user-token');
+    expect(list.join('\n')).not.toContain('not-an-xapp-test-secret');
   });
 
   it('reports environment problems even when the file is unreadable', () => {

@@ -25,18 +25,18 @@ describe('scrub', () => {
   });
 
   it.each([
-    ['bot token', 'auth xoxb-1234-5678-AbCdEf done', 'auth [REDACTED] done'],
-    ['user token', 'auth xoxp-1-2-3-abc done', 'auth [REDACTED] done'],
-    ['app token', 'socket xapp-1-A0B1-2-deadbeef open', 'socket [REDACTED] open'],
+    ['bot token', 'auth xoxb-test-1234-5678-AbCdEf done', 'auth [REDACTED] done'],
+    ['user token', 'auth xoxp-1-test-2-3-abc done', 'auth [REDACTED] done'],
+    ['app token', 'socket xapp-1-test-A0B1-2-deadbeef open', 'socket [REDACTED] open'],
     ['PagerDuty key', 'Authorization: Token token=y_NbAkKc66ryYTWUXYEu, next', 'Authorization: [REDACTED], next'],
   ])('replaces a %s by its shape, with no configured secrets', (_name, line, expected) => {
     expect(scrub(line, [])).toBe(expected);
   });
 
   it('replaces a token inside a serialized JSON line without breaking the JSON', () => {
-    const line = JSON.stringify({ url: 'https://slack.com/api/auth.test?token=xoxb-9-abc', n: 1 });
+    const line = JSON.stringify({ url: 'https://slack.com/api/auth.test?token=xoxb-9-test-abc', n: 1 });
     const out = scrub(line, []);
-    expect(out).not.toContain('xoxb-9-abc');
+    expect(out).not.toContain('xoxb-9-test-abc');
     expect(JSON.parse(out)).toEqual({ url: 'https://slack.com/api/auth.test?token=[REDACTED]', n: 1 });
   });
 
@@ -64,17 +64,17 @@ describe('createLogger', () => {
 
   it('redacts a token field', () => {
     const { lines, logger } = capture();
-    logger.info({ token: 'xoxb-1-abc' }, 'calling Slack');
+    logger.info({ token: 'xoxb-1-test-abc' }, 'calling Slack');
     const out = lines.join('');
-    expect(out).not.toContain('xoxb-1-abc');
+    expect(out).not.toContain('xoxb-1-test-abc');
     expect(JSON.parse(lines[0]!)).toMatchObject({ token: '[REDACTED]', msg: 'calling Slack' });
   });
 
   it('redacts an authorization header', () => {
     const { lines, logger } = capture();
-    logger.info({ headers: { authorization: 'Bearer xoxb-42-secretpart' } }, 'request');
+    logger.info({ headers: { authorization: 'Bearer xoxb-test-42-secretpart' } }, 'request');
     const out = lines.join('');
-    expect(out).not.toContain('xoxb-42-secretpart');
+    expect(out).not.toContain('xoxb-test-42-secretpart');
     expect(out).not.toContain('secretpart');
     expect(JSON.parse(lines[0]!)).toMatchObject({ headers: { authorization: '[REDACTED]' } });
   });
@@ -93,24 +93,24 @@ describe('createLogger', () => {
 
   it('redacts a token inside the message text', () => {
     const { lines, logger } = capture();
-    logger.warn('retrying with xoxb-77-abcdef after failure');
-    expect(lines.join('')).not.toContain('xoxb-77-abcdef');
+    logger.warn('retrying with xoxb-test-77-abcdef after failure');
+    expect(lines.join('')).not.toContain('xoxb-test-77-abcdef');
     expect(JSON.parse(lines[0]!)).toMatchObject({ msg: 'retrying with [REDACTED] after failure' });
   });
 
   it('redacts a token-shaped value under a field name pino does not know', () => {
     const { lines, logger } = capture();
-    logger.info({ request: { body: { note: 'use xapp-1-A-2-zzz for socket' } } }, 'debug dump');
+    logger.info({ request: { body: { note: 'use xapp-1-test-A-2-zzz for socket' } } }, 'debug dump');
     const out = lines.join('');
-    expect(out).not.toContain('xapp-1-A-2-zzz');
+    expect(out).not.toContain('xapp-1-test-A-2-zzz');
     expect(out).toContain('[REDACTED]');
   });
 
   it('does not alter the caller’s object while redacting', () => {
     const { logger } = capture();
-    const fields = { token: 'xoxb-1-abc', headers: { authorization: 'Bearer x' } };
+    const fields = { token: 'xoxb-1-test-abc', headers: { authorization: 'Bearer x' } };
     logger.info(fields, 'call');
-    expect(fields).toEqual({ token: 'xoxb-1-abc', headers: { authorization: 'Bearer x' } });
+    expect(fields).toEqual({ token: 'xoxb-1-test-abc', headers: { authorization: 'Bearer x' } });
   });
 });
 

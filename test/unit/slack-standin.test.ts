@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 import { SlackStandIn } from '../../src/sandbox/slack-standin.js';
 
 const { WebClient, ErrorCode, LogLevel } = webApi;
-const TOKEN = 'xoxb-standin';
+const TOKEN = 'xoxb-test-standin';
 
 const section = (text: string) => ({ type: 'section', text: { type: 'mrkdwn', text } });
 const button = (actionId: string) => ({ type: 'button', action_id: actionId, text: { type: 'plain_text', text: 'Go' } });
@@ -91,7 +91,7 @@ describe('SlackStandIn via the real WebClient', () => {
   });
 
   it('rejects a wrong token and unknown methods with HTTP 200 platform errors', async () => {
-    const wrong = new WebClient('xoxb-wrong', { slackApiUrl: standIn.apiUrl, retryConfig: { retries: 0 } });
+    const wrong = new WebClient('xoxb-test-wrong', { slackApiUrl: standIn.apiUrl, retryConfig: { retries: 0 } });
     expect((await rejection(wrong.auth.test())).data).toMatchObject({ ok: false, error: 'invalid_auth' });
     expect((await rejection(client.apiCall('reactions.add', { name: 'x' }))).data).toMatchObject({ error: 'unknown_method' });
     expect(standIn.calls().map((c) => c.status)).toEqual([200, 200]);
@@ -252,7 +252,7 @@ describe('SlackStandIn lifecycle helpers', () => {
 });
 
 describe('SlackStandIn Socket Mode via the real SocketModeClient', () => {
-  const APP_TOKEN = 'xapp-1-standin';
+  const APP_TOKEN = 'xapp-1-test-standin';
   let standIn: SlackStandIn;
   let clients: SocketModeClient[];
 
@@ -313,7 +313,7 @@ describe('SlackStandIn Socket Mode via the real SocketModeClient', () => {
     expect(ok.ok).toBe(true);
     expect(ok.url).toMatch(new RegExp(`^ws://127\\.0\\.0\\.1:\\d+/socket-mode\\?ticket=[0-9a-f-]{36}&app_id=A0TEST$`));
     expect(await openConnection(TOKEN)).toEqual({ ok: false, error: 'not_allowed_token_type' });
-    expect(await openConnection('xapp-1-wrong')).toEqual({ ok: false, error: 'invalid_auth' });
+    expect(await openConnection('xapp-1-test-wrong')).toEqual({ ok: false, error: 'invalid_auth' });
     expect(await openConnection('garbage')).toEqual({ ok: false, error: 'invalid_auth' });
     const anon = await postJson(`${standIn.apiUrl}apps.connections.open`, {});
     expect(await anon.json()).toEqual({ ok: false, error: 'not_authed' });
