@@ -33,6 +33,11 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/manifest.yml ./manifest.yml
 
+# tini as PID 1 reaps the processes maintenance commands leave behind and forwards SIGTERM to node.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/*
+
 # Create /data owned by node before declaring the volume, so a fresh named volume inherits the ownership.
 RUN mkdir -p /data && chown node:node /data
 VOLUME /data
@@ -44,4 +49,5 @@ EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
 
+ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "dist/src/main.js"]

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { defineCommand, rolesFor, type Command } from '../src/commands/types.js';
 import { SLASH_COMMAND } from '../src/commands/router.js';
-import { section, context } from '../src/slack/format.js';
 
 export const help: Command = defineCommand({
   name: 'help',
@@ -17,12 +16,8 @@ export const help: Command = defineCommand({
     const hidden = ctx.commands.length - allowed.length;
     const lines = allowed.map((c) => `• \`${c.usage}\` — ${c.summary}`);
     const text = `Waygate commands you can use:\n${lines.join('\n')}`;
-    return {
-      text,
-      blocks: [
-        section(text),
-        ...(hidden > 0 ? [context(`${hidden} more command${hidden === 1 ? '' : 's'} need a role you don't have.`)] : []),
-      ],
-    };
+    const note = hidden === 1 ? "1 more command needs a role you don't have." : `${hidden} more commands need a role you don't have.`;
+    // Plain mrkdwn text, no blocks: blocks would repeat the list and double the reply Slack waits for.
+    return { text: hidden > 0 ? `${text}\n_${note}_` : text };
   },
 });

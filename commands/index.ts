@@ -1,10 +1,13 @@
 import type { Command } from '../src/commands/types.js';
 import { ack } from './ack.js';
 import { audit } from './audit.js';
+import { backup } from './backup.js';
+import { digest } from './digest.js';
+import { health } from './health.js';
 import { incidents } from './incidents.js';
 import { resolve } from './resolve.js';
 import { help } from './help.js';
 import { jobs } from './jobs.js';
 
 /** Every `/waygate` verb. A new verb is one file in this folder plus one line here. */
-export const COMMANDS: readonly Command[] = [help, ack, resolve, incidents, jobs, audit];
+export const COMMANDS: readonly Command[] = [help, ack, resolve, incidents, health, digest, backup, jobs, audit];

@@ -1,5 +1,11 @@
 import type { JobDefinition } from '../src/jobs/types.js';
+import { backup } from './backup.js';
+import { healthCheck } from './health-check.js';
+import { healthDigest } from './health-digest.js';
 import { housekeeping } from './housekeeping.js';
+import { logRotation } from './log-rotation.js';
+import { securityScan } from './security-scan.js';
+import { weeklyMaintenance } from './weekly-maintenance.js';
 
 /** Every scheduled job. A new job is one file in this folder plus one line here. */
-export const JOBS: readonly JobDefinition[] = [housekeeping];
+export const JOBS: readonly JobDefinition[] = [healthCheck, healthDigest, backup, weeklyMaintenance, logRotation, securityScan, housekeeping];

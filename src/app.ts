@@ -34,6 +34,11 @@ import { PagerDutyClient } from './pagerduty/client.js';
 import { FromEmailResolver } from './pagerduty/from-email.js';
 import { pagerDutyWebhookRoute } from './pagerduty/webhook-route.js';
 import type { PagerDutyStatusPayload } from './outbox/types.js';
+import { ExecaRunner, type ProcessRunner } from './runner/runner.js';
+import { BackupService } from './backup/backup-service.js';
+import { HealthService } from './health/health-service.js';
+import { registerDigestActions } from './health/slack-actions.js';
+import { ActionRouter } from './slack/action-router.js';
 
 export interface WaygateOptions {
   config: Config;
@@ -43,12 +48,18 @@ export interface WaygateOptions {
   jobs?: readonly JobDefinition[];
   /** Replaces the Slack sender (benchmarks measure the bot without network delivery). */
   sender?: MessageSender;
+  /** Replaces the process runner (tests record argv instead of running maintenance commands). */
+  runner?: ProcessRunner;
+  /** The fetch used for service health checks. */
+  fetchImpl?: typeof fetch;
 }
 
 export interface Waygate {
   app: App;
   services: Services;
   dispatcher: OutboxDispatcher;
+  /** Work started after an ack (commands, buttons); shutdown and tests wait on it. */
+  inflight: InflightWork;
   /** Starts listening (HTTP: on `port`, default from config) and the background loops. */
   start(port?: number): Promise<{ port: number }>;
   /** Graceful stop: no new requests, finish in-flight work and deliveries, close the database. */
@@ -122,7 +133,15 @@ export function createWaygate(opts: WaygateOptions): Waygate {
         });
   // Deferred so auth.test runs inside start(), where a rejected token stops start-up with a clear error,
   // instead of in the constructor, where its rejection would float unhandled.
-  const app = new App({ token: env.SLACK_BOT_TOKEN, receiver, clientOptions, logger: bLogger, deferInitialization: true });
+  // convoStore off: Waygate keeps no conversation state, and Bolt's default store costs every request an Error.
+  const app = new App({
+    token: env.SLACK_BOT_TOKEN,
+    receiver,
+    clientOptions,
+    logger: bLogger,
+    deferInitialization: true,
+    convoStore: false,
+  });
   app.error(async (err) => {
     logger.error({ err: { message: err.message, code: err.code } }, 'unhandled Slack listener error');
     return Promise.resolve();
@@ -143,12 +162,12 @@ export function createWaygate(opts: WaygateOptions): Waygate {
     logger,
     runs,
     services: getServices,
-    onRunFinished: (run) => {
+    onRunFinished: (run, { failureReported }) => {
       metrics.jobRuns.inc({ job: run.job, outcome: run.outcome });
       if (run.outcome !== 'failed') return;
       metrics.jobFailures.inc({ job: run.job });
       // A scheduled job that fails silently is how a backup goes missing for a month: tell ops.
-      if (run.trigger === 'schedule' && file.channels.ops) {
+      if (run.trigger === 'schedule' && !failureReported && file.channels.ops) {
         outbox.enqueue({
           kind: 'post',
           payload: { channel: file.channels.ops, text: `Scheduled job \`${run.job}\` run #${run.id} ${describeRun(run)}` },
@@ -191,10 +210,15 @@ export function createWaygate(opts: WaygateOptions): Waygate {
   const pagerDutyTrouble = (payload: PagerDutyStatusPayload, text: string): void => {
     if (payload.responseUrl) outbox.enqueue({ kind: 'respond', payload: { responseUrl: payload.responseUrl, text } });
   };
+  // The Events API needs no REST token: only the routing key in each event.
+  const pagerDutyEvents = new PagerDutyClient({ token: env.PAGERDUTY_API_TOKEN ?? '', apiUrl: env.PAGERDUTY_API_URL, eventsUrl: env.PAGERDUTY_EVENTS_URL });
   const dispatcher = new OutboxDispatcher({
     db,
     outbox,
     sender,
+    pagerDutyEvents: async (event) => {
+      await pagerDutyEvents.enqueueEvent(event);
+    },
     ...(pagerDuty
       ? {
           pagerDuty: async (p: PagerDutyStatusPayload) =>
@@ -212,6 +236,10 @@ export function createWaygate(opts: WaygateOptions): Waygate {
       if (row.lane === alertsLane) incidents.drainStorm();
     },
     onFailure: (row, failure, final) => {
+      if (row.kind === 'pd_event') {
+        metrics.pagerDutyApiErrors.inc({ kind: failure.kind });
+        return;
+      }
       if (row.kind !== 'pd_status') {
         metrics.slackApiErrors.inc({ kind: failure.kind });
         return;
@@ -228,17 +256,58 @@ export function createWaygate(opts: WaygateOptions): Waygate {
     },
   });
 
-  const services: Services = { config, clock, db, logger, outbox, audit, roles, jobs, metrics, incidents, version: readVersion(), startedAt };
+  const runner = opts.runner ?? new ExecaRunner();
+  const backups = new BackupService({
+    config: file.backup,
+    databasePath: file.service.database,
+    timezone: file.timezone,
+    clock,
+    runner,
+  });
+  const health = new HealthService({
+    db,
+    clock,
+    logger,
+    outbox,
+    audit,
+    config: file,
+    runner,
+    backups,
+    incidents,
+    incidentsTracked: pagerDuty !== undefined || config.webhookSecrets.length > 0,
+    ...(opts.fetchImpl ? { fetchImpl: opts.fetchImpl } : {}),
+  });
+  const services: Services = {
+    config,
+    clock,
+    db,
+    logger,
+    outbox,
+    audit,
+    roles,
+    jobs,
+    metrics,
+    incidents,
+    runner,
+    backups,
+    health,
+    version: readVersion(),
+    startedAt,
+  };
   holder.services = services;
   const commands = opts.commands ?? COMMANDS;
   registerCommandRouter(app, { services, commands, inflight });
-  registerIncidentActions(app, { services, ackCommand: commands.find((c) => c.name === 'ack') ?? { name: 'ack', roles: ['oncall', 'lead', 'ops'] }, inflight });
+  const actions = new ActionRouter();
+  registerDigestActions(actions, services);
+  registerIncidentActions(actions, { services, ackCommand: commands.find((c) => c.name === 'ack') ?? { name: 'ack', roles: ['oncall', 'lead', 'ops'] } });
+  actions.register(app, { logger, inflight, metrics });
 
   let stopped = false;
   return {
     app,
     services,
     dispatcher,
+    inflight,
     async start(port = env.PORT) {
       let bound = port;
       try {

@@ -72,14 +72,14 @@ export async function handleSlashCommand(
       reply = usageReply(target, parsed.problem);
       outcome = 'usage';
     } else {
-      const ctx: CommandContext = {
-        ...services,
+      // Object.assign, not spread: this runs on every command before the ack, and spread is slow on Node 20.
+      const ctx: CommandContext = Object.assign(Object.create(null) as object, services, {
         userId: command.user_id,
         channelId: command.channel_id,
         responseUrl: command.response_url,
         commands,
-        afterAck: (task) => deferred.push(task),
-      };
+        afterAck: (task: () => Promise<void>) => deferred.push(task),
+      });
       const name = target.name;
       const failed = (err: unknown): CommandReply => {
         const ref = randomUUID().slice(0, 8);

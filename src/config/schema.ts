@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { validate as isValidCron } from 'node-cron';
 import { durationSchema } from './duration.js';
 import { businessHoursSchema, priorityNames, slaSchema } from './sla-schema.js';
+import { backupSchema, maintenanceSchema, serviceSchema } from './operations-schema.js';
 
 export const ROLE_NAMES = ['lead', 'oncall', 'ops', 'security', 'admin'] as const;
 export type RoleName = (typeof ROLE_NAMES)[number];
@@ -68,6 +69,9 @@ export const fileConfigSchema = z
     commandRoles: z
       .record(z.string(), z.array(z.enum(ROLE_NAMES, { message: `must be one of ${ROLE_NAMES.join(', ')}` })))
       .default({}),
+    service: serviceSchema.prefault({}),
+    backup: backupSchema.prefault({}),
+    maintenance: maintenanceSchema.prefault({}),
     sla: slaSchema.prefault({}),
     businessHours: businessHoursSchema.prefault({}),
     incidents: z

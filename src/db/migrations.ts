@@ -126,4 +126,35 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'health samples, service state, digests',
+    sql: `
+      CREATE TABLE health_samples (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        at          INTEGER NOT NULL,
+        ok          INTEGER NOT NULL,             -- 1 healthy, 0 failed
+        http_status INTEGER,                      -- null when no HTTP answer (refused, timeout)
+        latency_ms  INTEGER,
+        summary     TEXT    NOT NULL              -- short body summary or the error
+      );
+      CREATE INDEX health_samples_at ON health_samples (at);
+
+      -- Small durable facts: whether the service is down, since when, the PagerDuty dedup key in use,
+      -- where the last digest stopped reading the log.
+      CREATE TABLE service_state (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+
+      CREATE TABLE digests (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        at          INTEGER NOT NULL,
+        channel     TEXT,
+        data        TEXT    NOT NULL,             -- what the digest showed, so "Reviewed" can re-render it
+        reviewed_by TEXT,
+        reviewed_at INTEGER
+      );
+    `,
+  },
 ];

@@ -4,6 +4,7 @@ import { compileCron, type CronSchedule } from './cron.js';
 import { JobRunRepository, type JobRun } from './job-runs.js';
 import type { JobDefinition, JobRunContext } from './types.js';
 import type { Services } from '../services.js';
+import { ReportedJobFailure } from './reported-failure.js';
 
 export interface JobInfo {
   name: string;
@@ -17,7 +18,7 @@ export interface JobInfo {
 export type StartResult = { started: true; runId: number; done: Promise<JobRun> } | { started: false; reason: string };
 
 /** Called inside the transaction that closes a run, so its follow-up messages commit with the record. */
-export type RunFinishedHook = (run: JobRun) => void;
+export type RunFinishedHook = (run: JobRun, info: { failureReported: boolean }) => void;
 
 export interface JobServiceOptions {
   definitions: readonly JobDefinition[];
@@ -110,10 +111,12 @@ export class JobService {
       let outcome: 'ok' | 'failed' = 'ok';
       let summary: string | null = null;
       let error: string | null = null;
+      let failureReported = false;
       try {
         summary = (await job.def.run(ctx)).summary;
       } catch (err) {
         outcome = 'failed';
+        failureReported = err instanceof ReportedJobFailure;
         error = (err as Error).message || String(err);
         logger.error({ job: name, runId, err }, 'job failed');
       }
@@ -123,8 +126,8 @@ export class JobService {
         runs.finish(runId, clock.nowMs(), outcome, summary, error);
         finished = runs.get(runId);
         if (!finished) return;
-        this.opts.onRunFinished?.(finished);
-        onFinished?.(finished);
+        this.opts.onRunFinished?.(finished, { failureReported });
+        onFinished?.(finished, { failureReported });
       })();
       this.active.delete(name);
       if (!finished) throw new Error(`job run ${runId} vanished`);

@@ -2,7 +2,7 @@ import type { Db } from '../db/database.js';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { Logger } from '../logging/logger.js';
 import type { Outbox } from './outbox.js';
-import type { MessageSender, PagerDutyStatusSender } from './slack-delivery.js';
+import type { MessageSender, PagerDutyEventSender, PagerDutyStatusSender } from './slack-delivery.js';
 import { DeliveryError, type DeliveredMessage, type OutboxRow, type DeliveryFailure } from './types.js';
 
 export interface DispatcherOptions {
@@ -11,6 +11,7 @@ export interface DispatcherOptions {
   sender: MessageSender;
   /** Absent when PagerDuty is not configured: such rows then fail with that reason. */
   pagerDuty?: PagerDutyStatusSender;
+  pagerDutyEvents?: PagerDutyEventSender;
   clock: Clock;
   logger: Logger;
   /** Minimum gap between two sends in one channel lane. */
@@ -216,6 +217,10 @@ export class OutboxDispatcher {
       case 'pd_status':
         if (!this.opts.pagerDuty) throw new DeliveryError({ kind: 'permanent', detail: 'PagerDuty is not configured' });
         await this.opts.pagerDuty(payload as unknown as Parameters<PagerDutyStatusSender>[0]);
+        return undefined;
+      case 'pd_event':
+        if (!this.opts.pagerDutyEvents) throw new DeliveryError({ kind: 'permanent', detail: 'PagerDuty Events API is not configured' });
+        await this.opts.pagerDutyEvents(payload as unknown as Parameters<PagerDutyEventSender>[0]);
         return undefined;
       default:
         throw new DeliveryError({ kind: 'permanent', detail: `unknown outbox kind ${String(row.kind)}` });

@@ -106,5 +106,8 @@ export function laneOf(item: OutboxItem): string {
       return `response:${item.payload.responseUrl}`;
     case 'pd_status':
       return `pagerduty:${item.payload.incidentId}`;
+    case 'pd_event':
+      // Trigger and resolve of one alert share a lane, so a resolve never overtakes its trigger.
+      return `pagerduty-event:${item.payload.dedup_key}`;
   }
 }

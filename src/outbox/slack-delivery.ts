@@ -7,10 +7,12 @@ import {
   type RespondPayload,
   type UpdatePayload,
   type PagerDutyStatusPayload,
+  type PagerDutyEventPayload,
 } from './types.js';
 
 /** Tells PagerDuty about a change made in Slack; throws DeliveryError like the Slack sender. */
 export type PagerDutyStatusSender = (payload: PagerDutyStatusPayload) => Promise<void>;
+export type PagerDutyEventSender = (payload: PagerDutyEventPayload) => Promise<void>;
 
 /** The side effects the dispatcher performs. One implementation talks to Slack; tests use the same one. */
 export interface MessageSender {

@@ -41,12 +41,28 @@ export interface PagerDutyStatusPayload {
   responseUrl?: string;
 }
 
+/** An Events API v2 event (trigger/resolve) such as "Service down"; same shape PagerDuty documents. */
+export interface PagerDutyEventPayload {
+  routing_key: string;
+  event_action: 'trigger' | 'acknowledge' | 'resolve';
+  dedup_key: string;
+  payload?: {
+    summary: string;
+    source: string;
+    severity: 'critical' | 'error' | 'warning' | 'info';
+    timestamp?: string;
+    component?: string;
+    custom_details?: Record<string, unknown>;
+  };
+}
+
 export type OutboxItem =
   | { kind: 'post'; payload: PostPayload; messageKey?: string }
   | { kind: 'update'; payload: UpdatePayload }
   | { kind: 'ephemeral'; payload: EphemeralPayload }
   | { kind: 'respond'; payload: RespondPayload }
-  | { kind: 'pd_status'; payload: PagerDutyStatusPayload };
+  | { kind: 'pd_status'; payload: PagerDutyStatusPayload }
+  | { kind: 'pd_event'; payload: PagerDutyEventPayload };
 
 export interface OutboxRow {
   id: number;

@@ -9,6 +9,7 @@ import { ManualClock } from '../../src/clock/clock.js';
 import { SlackStandIn } from '../../src/sandbox/slack-standin.js';
 import { SlackRequestSigner } from '../../src/sandbox/slack-signer.js';
 import { PagerDutyStandIn } from '../../src/sandbox/pagerduty-standin.js';
+import { RecordingRunner } from '../../src/runner/runner.js';
 import { PagerDutyWebhookSigner } from '../../src/sandbox/pagerduty-signer.js';
 
 export const PD_TOKEN = 'u+test-pagerduty-token-01';
@@ -38,6 +39,16 @@ export const DEFAULT_YAML = {
     security: [USERS.security],
     admin: [USERS.admin],
   },
+  // Operational jobs touch real paths and URLs; tests that exercise them enable them explicitly.
+  schedules: {
+    'health-check': false,
+    'health-digest': false,
+    backup: false,
+    'weekly-maintenance': false,
+    'log-rotation': false,
+    'security-scan': false,
+  },
+  service: { healthUrl: 'http://127.0.0.1:9/health', systemdUnit: null },
 };
 
 export interface TestBot {
@@ -117,7 +128,14 @@ export async function startTestBot(opts: TestBotOptions = {}): Promise<TestBot> 
     : {};
   const loaded = loadConfig({ ...testEnv(dir, slack, opts.yaml ?? DEFAULT_YAML), ...pdEnv, ...opts.env });
   if (!loaded.ok) throw new Error(`test config invalid: ${loaded.problems.join('; ')}`);
-  const waygate = createWaygate({ config: loaded.config, clock, logger: pino({ level: 'silent' }), ...opts.overrides });
+  const waygate = createWaygate({
+    config: loaded.config,
+    clock,
+    logger: pino({ level: 'silent' }),
+    // Maintenance commands are recorded, not run, unless a test brings a runner of its own.
+    runner: new RecordingRunner(() => ({ ok: true, exitCode: 0, output: '' })),
+    ...opts.overrides,
+  });
   let port: number;
   try {
     ({ port } = await waygate.start(opts.port ?? 0));
@@ -141,6 +159,7 @@ export async function startTestBot(opts: TestBotOptions = {}): Promise<TestBot> 
     async settle() {
       const { outbox, jobs } = waygate.services;
       for (let i = 0; i < 500; i++) {
+        await waygate.inflight.drain();
         await jobs.whenIdle();
         await slack.waitFor(() => !waygate.dispatcher.busy());
         if (outbox.stats().pending === 0) return;

@@ -51,17 +51,17 @@ describe('scheduled jobs', () => {
   });
 
   it('reports a failed scheduled run in the ops channel with the reason, and counts it', async () => {
-    const job = recorder('backup', true);
+    const job = recorder('nightly-export', true);
     bot = await startTestBot({ clock: new ManualClock('2026-03-02T07:30:00Z'), overrides: { jobs: [job.def] } });
     await bot.advanceTo('2026-03-02T08:00:00Z'); // 09:00 Berlin
     await bot.settle();
     const [message] = bot.slack.messages('C0OPS');
-    expect(message?.text).toContain('Scheduled job `backup` run #1 ❌ failed');
+    expect(message?.text).toContain('Scheduled job `nightly-export` run #1 ❌ failed');
     expect(message?.text).toContain('disk full on /backup');
     const health = (await (await fetch(`${bot.url}/health`)).json()) as any;
-    expect(health.jobs.backup.lastRun).toMatchObject({ outcome: 'failed', error: 'disk full on /backup' });
+    expect(health.jobs['nightly-export'].lastRun).toMatchObject({ outcome: 'failed', error: 'disk full on /backup' });
     const metrics = await (await fetch(`${bot.url}/metrics`)).text();
-    expect(metrics).toContain('waygate_job_failures_total{job="backup"} 1');
+    expect(metrics).toContain('waygate_job_failures_total{job="nightly-export"} 1');
   });
 
   it('marks a run that was in progress at a crash as interrupted on the next start', async () => {

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { defineCommand, type Command, type CommandContext, type CommandReply } from '../src/commands/types.js';
+import { SLASH_COMMAND } from '../src/commands/router.js';
+import { escapeMrkdwn, slackDate, section } from '../src/slack/format.js';
+import { formatBytes } from '../src/backup/backup-report.js';
+import { BackupError } from '../src/backup/backup-service.js';
+
+const backupArgs = z.union(
+  [
+    z.tuple([z.literal('now')]).transform(() => ({ action: 'now' as const })),
+    z.tuple([z.literal('list')]).transform(() => ({ action: 'list' as const })),
+    z.tuple([z.literal('verify'), z.string()]).transform(([, file]) => ({ action: 'verify' as const, file })),
+  ],
+  { message: 'expected `now`, `list` or `verify <file>`' },
+);
+
+function list(ctx: CommandContext): CommandReply {
+  const files = ctx.backups.list();
+  if (files.length === 0) return { text: `No backups in \`${escapeMrkdwn(ctx.config.file.backup.dir)}\` yet.` };
+  const lines = files.slice(0, 40).map((f) => `• \`${escapeMrkdwn(f.name)}\` ${formatBytes(f.sizeBytes)} · ${slackDate(new Date(f.modifiedAt))}`);
+  const text = `Backups in \`${escapeMrkdwn(ctx.config.file.backup.dir)}\` (newest first):\n${lines.join('\n')}`;
+  return { text, blocks: [section(text)] };
+}
+
+function verify(ctx: CommandContext, file: string): CommandReply {
+  try {
+    const result = ctx.backups.verify(file);
+    const icon = result.integrity === 'ok' ? '✅' : '❌';
+    return { text: `${icon} \`${escapeMrkdwn(file)}\`: integrity ${escapeMrkdwn(result.integrity)}, ${result.tables} tables, ${result.rows} rows.` };
+  } catch (err) {
+    if (err instanceof BackupError) return { text: `❌ ${escapeMrkdwn(err.message)}` };
+    throw err;
+  }
+}
+
+export const backup: Command = defineCommand({
+  name: 'backup',
+  usage: `${SLASH_COMMAND} backup now | list | verify <file>`,
+  summary: 'Run a backup now, list backups, or check one (ops)',
+  roles: ['ops'],
+  args: backupArgs,
+  run(ctx, args) {
+    if (args.action === 'list') return list(ctx);
+    if (args.action === 'verify') return verify(ctx, args.file);
+    if (ctx.jobs.isRunning('backup')) return { text: 'A backup is already running; I will not start a second one.' };
+    ctx.afterAck(async () => {
+      const started = ctx.jobs.run('backup', 'manual', ctx.userId, (run) => {
+        const text = run.outcome === 'ok' ? `✅ Backup finished: ${run.summary ?? ''}` : `❌ Backup failed: ${run.error ?? 'unknown error'}`;
+        ctx.outbox.enqueue({ kind: 'respond', payload: { responseUrl: ctx.responseUrl, text } });
+      });
+      if (!started.started) {
+        ctx.outbox.enqueue({ kind: 'respond', payload: { responseUrl: ctx.responseUrl, text: `Could not start the backup: ${started.reason}.` } });
+        return;
+      }
+      ctx.audit.record({ actor: ctx.userId, action: 'backup.run', subject: 'backup', details: { runId: started.runId } });
+      await started.done;
+    });
+    return { text: 'Starting a backup now; the report follows here and in the ops channel.' };
+  },
+});

@@ -1,0 +1,30 @@
+import { z } from 'zod';
+import { defineCommand, type Command } from '../src/commands/types.js';
+import { SLASH_COMMAND } from '../src/commands/router.js';
+import { escapeMrkdwn } from '../src/slack/format.js';
+
+export const health: Command = defineCommand({
+  name: 'health',
+  usage: `${SLASH_COMMAND} health`,
+  summary: 'Check the Waygate MCP service now and show its status',
+  roles: 'everyone',
+  args: z.tuple([], { message: 'health takes no arguments' }),
+  run(ctx) {
+    const url = ctx.config.file.service.healthUrl;
+    ctx.afterAck(async () => {
+      const result = await ctx.health.check();
+      const state = ctx.health.monitor.current();
+      const icon = result.ok ? '🟢' : '🔴';
+      const latency = result.latencyMs !== null ? ` in ${result.latencyMs} ms` : '';
+      const known = state.state === 'down' ? ' The service has been marked down since the failed checks began.' : '';
+      ctx.outbox.enqueue({
+        kind: 'respond',
+        payload: {
+          responseUrl: ctx.responseUrl,
+          text: `${icon} ${escapeMrkdwn(url)}: ${result.ok ? 'healthy' : 'failing'}${latency} — ${escapeMrkdwn(result.summary)}.${known}`,
+        },
+      });
+    });
+    return { text: `Checking ${escapeMrkdwn(url)}…` };
+  },
+});

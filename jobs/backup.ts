@@ -1,0 +1,20 @@
+import type { JobDefinition } from '../src/jobs/types.js';
+import { formatBackupReport } from '../src/backup/backup-report.js';
+import { ReportedJobFailure } from '../src/jobs/reported-failure.js';
+
+export const backup: JobDefinition = {
+  name: 'backup',
+  description: 'SOP-BACK-001: online database backup, integrity check, config archive, offsite copy, retention',
+  defaultSchedule: '0 2 * * *',
+  async run(ctx) {
+    const report = await ctx.backups.run();
+    const text = formatBackupReport(report, ctx.config.file.backup.dir);
+    const channel = ctx.config.file.channels.ops;
+    if (channel) ctx.outbox.enqueue({ kind: 'post', payload: { channel, text } });
+    if (report.integrity !== 'ok') {
+      const message = `backup ${report.file.path} failed its integrity check: ${report.integrity}`;
+      throw channel ? new ReportedJobFailure(message) : new Error(message);
+    }
+    return { summary: `${report.file.name} (${report.rows} rows, integrity ${report.integrity})` };
+  },
+};

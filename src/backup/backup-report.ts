@@ -1,0 +1,25 @@
+import type { BackupReport } from './backup-service.js';
+import { formatDuration } from '../config/duration.js';
+import { escapeMrkdwn } from '../slack/format.js';
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+/** The SOP-BACK-001 report for the ops channel: what was written, how big, how long, and whether it is sound. */
+export function formatBackupReport(report: BackupReport, dir: string): string {
+  const ok = report.integrity === 'ok' && (report.offsite?.ok ?? true);
+  const lines = [
+    `${ok ? '✅' : '⚠️'} *Backup* \`${escapeMrkdwn(report.file.name)}\` in \`${escapeMrkdwn(dir)}\`: ${formatBytes(report.file.sizeBytes)}, ${report.tables} tables, ${report.rows} rows, took ${formatDuration(report.durationMs)}.`,
+    `Integrity check: ${report.integrity === 'ok' ? 'ok' : `❌ ${escapeMrkdwn(report.integrity)}`}`,
+    'skipped' in report.configArchive
+      ? `Config archive: skipped (${escapeMrkdwn(report.configArchive.skipped)})`
+      : `Config archive: \`${escapeMrkdwn(report.configArchive.name)}\` ${formatBytes(report.configArchive.sizeBytes)}`,
+    report.offsite ? `Offsite copy: ${report.offsite.ok ? 'ok' : `❌ ${escapeMrkdwn(report.offsite.detail)}`}` : 'Offsite copy: not configured',
+    report.pruned.length > 0 ? `Removed ${report.pruned.length} backup(s) past retention: ${report.pruned.map(escapeMrkdwn).join(', ')}` : 'Nothing past retention.',
+  ];
+  return lines.join('\n');
+}

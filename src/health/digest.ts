@@ -1,0 +1,249 @@
+/**
+ * The 9 AM SOP-MAINT-001 digest: current status, the last 24 h of samples, ERROR lines since the previous
+ * digest, backups, incidents and failed jobs, with a Reviewed button that records who went through it.
+ */
+import { DateTime, IANAZone } from 'luxon';
+import type { Block, MessageContent } from '../outbox/types.js';
+import { formatDuration } from '../config/duration.js';
+import { context, escapeMrkdwn, header, section, slackDate, truncate } from '../slack/format.js';
+import type { HealthCheckResult } from './health-check.js';
+import type { LogScan } from './log-scan.js';
+
+/** Action ids of the digest's buttons: one place for the Block Kit builder and the handler. */
+export const DIGEST_ACTIONS = { reviewed: 'digest.reviewed' } as const;
+
+type Failure = { error: string };
+
+export interface DigestBackup {
+  newest: { name: string; sizeBytes: number; modifiedAt: number } | null;
+  ageMs: number | null;
+  /** The integrity check's verdict ("ok", or what failed); null when not checked. */
+  integrity: string | null;
+  /** The newest backup is older than the configured limit (BackupConfig.maxAge). */
+  tooOld: boolean;
+  /** Shown with "No backups found" and with the age warning when given. */
+  dir?: string;
+  maxAgeMs?: number;
+}
+
+export interface DigestIncidents {
+  open: number;
+  acknowledged24h: number;
+  breached24h: number;
+}
+
+export interface DigestData {
+  /** When the digest was made (epoch ms). */
+  now: number;
+  /** IANA zone for the date in the header (the config's `timezone`); default UTC. */
+  timeZone?: string;
+  /** Shown when the health endpoint did not answer. */
+  healthUrl?: string;
+  status: HealthCheckResult;
+  /** systemdState(): 'active', 'failed', 'not checked (no unit configured)', … */
+  systemd: string;
+  systemdUnit?: string | null;
+  last24h: { uptimePct: number | null; p50Ms: number | null; p95Ms: number | null; samples: number };
+  logs: LogScan | Failure;
+  backup: DigestBackup | Failure;
+  /** null: incidents are not tracked (PagerDuty not configured). */
+  incidents: DigestIncidents | Failure | null;
+  failedJobs: Array<{ job: string; at: number; error: string | null }>;
+  reviewed: { by: string; at: number } | null;
+}
+
+const MAX_FAILED_JOBS = 10;
+const ERROR_CHARS = 200;
+const SECTION_BUDGET = 3000;
+
+function isFailure(v: object): v is Failure {
+  return 'error' in v;
+}
+
+/** Inline code that stays inline code: backticks inside would end it early. */
+function code(text: string, max = 300): string {
+  return `\`${escapeMrkdwn(truncate(text.replace(/`/g, "'").replace(/\s+/g, ' ').trim(), max) || ' ')}\``;
+}
+
+function plain(text: string, max = ERROR_CHARS): string {
+  return escapeMrkdwn(truncate(text.replace(/\s+/g, ' ').trim(), max));
+}
+
+/** "99.3 %", rounded down so 99.96 % never shows as 100 %. */
+export function formatPercent(pct: number): string {
+  if (pct >= 100) return '100 %';
+  return `${(Math.floor(pct * 10) / 10).toFixed(1)} %`;
+}
+
+export function formatLatency(ms: number): string {
+  return formatDuration(ms);
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${Math.round(value)} bytes` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** Like formatDuration, but whole hours up to 3 days: "26 h" reads better than "1.1 d" next to a 26 h limit. */
+export function formatAge(ms: number): string {
+  return ms >= 86_400_000 && ms < 3 * 86_400_000 ? `${Math.round(ms / 3_600_000)} h` : formatDuration(ms);
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+function who(user: string): string {
+  return /^[UW][A-Z0-9]{2,}$/.test(user) ? `<@${user}>` : escapeMrkdwn(user);
+}
+
+function headerDate(now: number, zone: string | undefined): string {
+  const tz = zone && IANAZone.isValidZone(zone) ? zone : 'UTC';
+  return DateTime.fromMillis(now, { zone: tz }).toFormat('ccc d LLL yyyy');
+}
+
+function statusSection(d: DigestData): string {
+  const s = d.status;
+  const lines = ['*Current status*'];
+  if (s.ok) {
+    const latency = s.latencyMs !== null ? ` in ${formatLatency(s.latencyMs)}` : '';
+    lines.push(`✅ *Healthy* — HTTP ${s.httpStatus ?? '2xx'}${latency}`, code(s.summary));
+  } else if (s.httpStatus !== null) {
+    const latency = s.latencyMs !== null ? ` (answered in ${formatLatency(s.latencyMs)})` : '';
+    lines.push(`🔴 *Unhealthy* — ${plain(s.summary, 300)}${latency}`);
+  } else {
+    const where = d.healthUrl ? ` at ${code(d.healthUrl)}` : '';
+    lines.push(`🔴 *Not answering* — health endpoint${where} unreachable: ${plain(s.summary, 300)}`);
+  }
+  const unit = d.systemdUnit ? ` ${code(d.systemdUnit)}` : '';
+  const icon = d.systemd === 'active' ? '✅' : /^(failed|inactive|deactivating)$/.test(d.systemd) ? '🔴' : '';
+  lines.push(`systemd${unit}: ${icon ? `${icon} ` : ''}${plain(d.systemd, 150)}`);
+  return lines.join('\n');
+}
+
+function last24hSection(d: DigestData): string {
+  const l = d.last24h;
+  if (l.samples === 0) return '*Last 24 h*\nNo health samples in the last 24 h (the 5-minute check has not run).';
+  const parts = [`Uptime ${l.uptimePct === null ? 'n/a' : formatPercent(l.uptimePct)} over ${l.samples} samples`];
+  if (l.p50Ms !== null && l.p95Ms !== null) {
+    parts.push(`response time p50 ${formatLatency(l.p50Ms)} · p95 ${formatLatency(l.p95Ms)}`);
+  } else {
+    parts.push('no response times (no sample got an HTTP answer)');
+  }
+  const warn = l.uptimePct !== null && l.uptimePct < 100 ? '⚠️ ' : '';
+  return `*Last 24 h*\n${warn}${parts.join(' · ')}`;
+}
+
+function logsSection(d: DigestData): string {
+  const logs = d.logs;
+  if (isFailure(logs)) return `*Logs*\n⚠️ Could not read the log: ${plain(logs.error)}`;
+  if (!logs.exists) return `*Logs*\n⚠️ Log file ${code(logs.path)} not found`;
+  const lines = ['*Logs*'];
+  if (logs.errorLines === 0) {
+    lines.push(`✅ No ERROR lines in ${code(logs.path)} since the last digest`);
+  } else {
+    lines.push(`⚠️ ${plural(logs.errorLines, 'ERROR line')} in ${code(logs.path)} since the last digest; most frequent:`);
+    for (const t of logs.top) lines.push(`• ${t.count}× ${code(t.message)}`);
+  }
+  if (logs.rotated) lines.push('_The log was rotated since the last digest; its new file was read from the start._');
+  if (logs.truncated) lines.push('_Read stopped at the size limit; the rest is counted in the next digest._');
+  return lines.join('\n');
+}
+
+function backupSection(d: DigestData): string {
+  const b = d.backup;
+  if (isFailure(b)) return `*Backups*\n⚠️ Could not check backups: ${plain(b.error)}`;
+  if (b.newest === null) return `*Backups*\n⚠️ No backups found${b.dir ? ` in ${code(b.dir)}` : ''}`;
+  const age = b.ageMs !== null ? `, ${formatAge(Math.max(0, b.ageMs))} old` : '';
+  const lines = [
+    '*Backups*',
+    `${b.tooOld ? '⚠️' : '✅'} Newest: ${code(b.newest.name)} — ${formatBytes(b.newest.sizeBytes)}${age} (${slackDate(new Date(b.newest.modifiedAt))})`,
+  ];
+  if (b.tooOld) {
+    lines.push(
+      `⚠️ *Older than the limit*${b.maxAgeMs !== undefined ? ` of ${formatAge(b.maxAgeMs)}` : ''}: check the backup job.`,
+    );
+  }
+  if (b.integrity === null) lines.push('Integrity: not checked');
+  else lines.push(`Integrity: ${/^ok$/i.test(b.integrity.trim()) ? '✅ ok' : `⚠️ ${plain(b.integrity)}`}`);
+  return lines.join('\n');
+}
+
+function incidentsSection(d: DigestData): string {
+  const i = d.incidents;
+  if (i === null) return '*Incidents*\nNot tracked (PagerDuty is not configured).';
+  if (isFailure(i)) return `*Incidents*\n⚠️ Could not read incidents: ${plain(i.error)}`;
+  const icon = i.breached24h > 0 ? '🚨' : i.open > 0 ? '⚠️' : '✅';
+  return (
+    `*Incidents*\n${icon} Open: ${i.open} · acknowledged in the last 24 h: ${i.acknowledged24h}` +
+    ` · SLA breaches in the last 24 h: ${i.breached24h}`
+  );
+}
+
+function failedJobsSection(d: DigestData): string {
+  if (d.failedJobs.length === 0) return '*Failed jobs*\n✅ None in the last 24 h';
+  const lines = [`*Failed jobs* (${d.failedJobs.length})`];
+  // Whole lines only: cutting a line could split a date token or a code span. 40 characters stay for "…and N more".
+  let length = lines[0]!.length;
+  let shown = 0;
+  for (const j of d.failedJobs.slice(0, MAX_FAILED_JOBS)) {
+    const line = `• ${code(j.job, 80)} ${slackDate(new Date(j.at))}${j.error ? ` — ${plain(j.error)}` : ''}`;
+    if (length + 1 + line.length > SECTION_BUDGET - 40) break;
+    lines.push(line);
+    length += 1 + line.length;
+    shown += 1;
+  }
+  const more = d.failedJobs.length - shown;
+  if (more > 0) lines.push(`…and ${more} more`);
+  return lines.join('\n');
+}
+
+function fallbackText(d: DigestData, date: string): string {
+  const parts = [d.status.ok ? 'healthy' : `unhealthy (${truncate(d.status.summary, 100)})`];
+  if (d.last24h.uptimePct !== null) parts.push(`uptime ${formatPercent(d.last24h.uptimePct)}`);
+  if (!isFailure(d.logs) && d.logs.exists) parts.push(plural(d.logs.errorLines, 'ERROR line'));
+  if (!isFailure(d.backup) && d.backup.tooOld) parts.push('backup too old');
+  if (d.failedJobs.length > 0) parts.push(plural(d.failedJobs.length, 'failed job'));
+  return `Waygate daily health — ${date}: ${parts.join(', ')}`;
+}
+
+/**
+ * The digest as a Slack message: 8 blocks at most (header, 6 sections, Reviewed button or reviewed line), each
+ * section cut to Slack's 3000 characters. Every source that could not be read says so instead of vanishing.
+ */
+export function renderDigest(data: DigestData, digestId: number): MessageContent & { blocks: Block[] } {
+  const date = headerDate(data.now, data.timeZone);
+  const blocks: Block[] = [
+    header(`Waygate daily health — ${date}`),
+    section(statusSection(data)),
+    section(last24hSection(data)),
+    section(logsSection(data)),
+    section(backupSection(data)),
+    section(incidentsSection(data)),
+    section(failedJobsSection(data)),
+  ];
+  if (data.reviewed === null) {
+    blocks.push({
+      type: 'actions',
+      block_id: `digest:${digestId}`,
+      elements: [
+        {
+          type: 'button',
+          action_id: DIGEST_ACTIONS.reviewed,
+          text: { type: 'plain_text', text: 'Reviewed' },
+          style: 'primary',
+          value: String(digestId),
+        },
+      ],
+    });
+  } else {
+    blocks.push(context(`✅ Reviewed by ${who(data.reviewed.by)} ${slackDate(new Date(data.reviewed.at))}`));
+  }
+  return { text: truncate(fallbackText(data, date), 3000), blocks };
+}

@@ -1,0 +1,220 @@
+import type { Db } from '../db/database.js';
+import type { Clock } from '../clock/clock.js';
+import type { Logger } from '../logging/logger.js';
+import type { Outbox } from '../outbox/outbox.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { FileConfig } from '../config/schema.js';
+import type { ProcessRunner } from '../runner/runner.js';
+import type { BackupService } from '../backup/backup-service.js';
+import type { IncidentService } from '../incidents/incident-service.js';
+import { formatDuration } from '../config/duration.js';
+import { escapeMrkdwn, slackDate } from '../slack/format.js';
+import { HealthStore } from './health-store.js';
+import { checkHealth, HealthMonitor, type HealthCheckResult, type HealthObservation } from './health-check.js';
+import { scanErrors } from './log-scan.js';
+import { systemdState } from './systemd.js';
+import { renderDigest, type DigestData } from './digest.js';
+
+const DAY_MS = 86_400_000;
+const LOG_OFFSET_KEY = 'digest.logOffset';
+const SAMPLE_RETENTION_MS = 30 * DAY_MS;
+
+export interface HealthServiceOptions {
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+  outbox: Outbox;
+  audit: AuditLog;
+  config: FileConfig;
+  runner: ProcessRunner;
+  backups: BackupService;
+  incidents: IncidentService;
+  /** Whether incidents are tracked at all (PagerDuty configured); the digest says so otherwise. */
+  incidentsTracked: boolean;
+  fetchImpl?: typeof fetch;
+}
+
+export const digestKey = (id: number): string => `digest:${id}`;
+
+/**
+ * SOP-MAINT-001: samples the service (speaking only when it goes down or comes back) and builds the daily
+ * digest from the samples, the log, the backups, incidents and job runs.
+ */
+export class HealthService {
+  readonly store: HealthStore;
+  readonly monitor: HealthMonitor;
+
+  constructor(private readonly opts: HealthServiceOptions) {
+    this.store = new HealthStore(opts.db);
+    this.monitor = new HealthMonitor({ store: this.store, clock: opts.clock, failuresBeforeDown: opts.config.service.failuresBeforeDown });
+  }
+
+  /** The service's stable Events API dedup key, so trigger and resolve address the same PagerDuty alert. */
+  get dedupKey(): string {
+    return `waygate-mcp-down:${this.opts.config.service.healthUrl}`;
+  }
+
+  check(): Promise<HealthCheckResult> {
+    const { healthUrl, timeout } = this.opts.config.service;
+    return checkHealth(healthUrl, timeout, this.opts.fetchImpl);
+  }
+
+  /** One sample: recorded, and on a transition announced (Slack + PagerDuty) in the same transaction. */
+  async sample(): Promise<{ result: HealthCheckResult; observation: HealthObservation }> {
+    const result = await this.check();
+    const { db, clock } = this.opts;
+    const observation = db.transaction(() => {
+      const before = this.monitor.current();
+      const obs = this.monitor.observe(result);
+      if (obs.transition) this.announce(obs, result, before.state === 'down' ? before.since : null);
+      this.store.prune(clock.nowMs() - SAMPLE_RETENTION_MS);
+      return obs;
+    })();
+    return { result, observation };
+  }
+
+  private announce(obs: HealthObservation, result: HealthCheckResult, downSince: number | null): void {
+    const { outbox, config, clock } = this.opts;
+    const { service, channels } = config;
+    const url = service.healthUrl;
+    const now = clock.nowMs();
+    if (obs.transition === 'down') {
+      const since = obs.since ?? now;
+      if (channels.alerts) {
+        outbox.enqueue({
+          kind: 'post',
+          payload: {
+            channel: channels.alerts,
+            text: `🔴 *Waygate MCP is down*: ${escapeMrkdwn(result.summary)}. ${obs.consecutiveFailures} consecutive failed checks of ${escapeMrkdwn(url)} since ${slackDate(new Date(since))}.`,
+          },
+        });
+      }
+      if (service.pagerDutyRoutingKey) {
+        outbox.enqueue({
+          kind: 'pd_event',
+          payload: {
+            routing_key: service.pagerDutyRoutingKey,
+            event_action: 'trigger',
+            dedup_key: this.dedupKey,
+            payload: {
+              summary: `Service down: Waygate MCP (${url}): ${result.summary}`.slice(0, 1024),
+              source: url,
+              severity: 'critical',
+              timestamp: new Date(since).toISOString(),
+              component: service.systemdUnit ?? 'waygate-mcp',
+              custom_details: { consecutiveFailures: obs.consecutiveFailures, lastResult: result.summary },
+            },
+          },
+        });
+      }
+      return;
+    }
+    const lasted = formatDuration(now - (downSince ?? now));
+    if (channels.alerts) {
+      outbox.enqueue({
+        kind: 'post',
+        payload: { channel: channels.alerts, text: `🟢 *Waygate MCP recovered* after ${lasted} down (${escapeMrkdwn(result.summary)}).` },
+      });
+    }
+    if (service.pagerDutyRoutingKey) {
+      outbox.enqueue({
+        kind: 'pd_event',
+        payload: { routing_key: service.pagerDutyRoutingKey, event_action: 'resolve', dedup_key: this.dedupKey },
+      });
+    }
+  }
+
+  /** Everything the digest shows; each source that fails says so instead of failing the digest. */
+  async digestData(): Promise<DigestData> {
+    const { clock, config, runner, backups, incidents, db } = this.opts;
+    const now = clock.nowMs();
+    const [status, systemd] = await Promise.all([this.check(), systemdState(config.service.systemdUnit, runner)]);
+    const lastDigestAt = (db.prepare('SELECT MAX(at) FROM digests').pluck().get() as number | null) ?? now - DAY_MS;
+    let logs: DigestData['logs'];
+    try {
+      logs = scanErrors(config.service.logFile, Number(this.store.get(LOG_OFFSET_KEY) ?? 0));
+    } catch (err) {
+      logs = { error: `could not read ${config.service.logFile}: ${(err as Error).message}` };
+    }
+    let backup: DigestData['backup'];
+    try {
+      const newest = backups.newest();
+      let integrity: string | null = null;
+      if (newest) integrity = backups.verify(newest.name).integrity;
+      const ageMs = newest ? now - newest.modifiedAt : null;
+      backup = {
+        newest: newest ? { name: newest.name, sizeBytes: newest.sizeBytes, modifiedAt: newest.modifiedAt } : null,
+        ageMs,
+        integrity,
+        tooOld: ageMs === null || ageMs > config.backup.maxAge,
+        dir: config.backup.dir,
+        maxAgeMs: config.backup.maxAge,
+      };
+    } catch (err) {
+      backup = { error: (err as Error).message };
+    }
+    let incidentSummary: DigestData['incidents'] = null;
+    if (this.opts.incidentsTracked) {
+      try {
+        const recent = incidents.repo.countRecent(now - DAY_MS);
+        incidentSummary = { open: incidents.open().length, acknowledged24h: recent.acknowledged ?? 0, breached24h: recent.breached ?? 0 };
+      } catch (err) {
+        incidentSummary = { error: (err as Error).message };
+      }
+    }
+    const failedJobs = (
+      db
+        .prepare(`SELECT job, started_at AS at, error FROM job_runs WHERE outcome IN ('failed', 'interrupted') AND started_at >= ? ORDER BY id`)
+        .all(lastDigestAt) as Array<{ job: string; at: number; error: string | null }>
+    );
+    return {
+      now,
+      timeZone: config.timezone,
+      healthUrl: config.service.healthUrl,
+      status,
+      systemd,
+      systemdUnit: config.service.systemdUnit,
+      last24h: this.store.stats(now - DAY_MS),
+      logs,
+      backup,
+      incidents: incidentSummary,
+      failedJobs,
+      reviewed: null,
+    };
+  }
+
+  /** Builds and posts the digest; the log is read from where the previous digest stopped. */
+  async postDigest(): Promise<{ id: number; data: DigestData; channel: string | null }> {
+    const data = await this.digestData();
+    const { db, outbox, config, clock } = this.opts;
+    const channel = config.channels.digest ?? config.channels.ops ?? null;
+    const id = db.transaction(() => {
+      const info = db
+        .prepare('INSERT INTO digests (at, channel, data) VALUES (?, ?, ?)')
+        .run(clock.nowMs(), channel, JSON.stringify(data));
+      const digestId = Number(info.lastInsertRowid);
+      if ('nextOffset' in data.logs) this.store.set(LOG_OFFSET_KEY, String(data.logs.nextOffset));
+      if (channel) outbox.enqueue({ kind: 'post', payload: { channel, ...renderDigest(data, digestId) }, messageKey: digestKey(digestId) });
+      return digestId;
+    })();
+    return { id, data, channel };
+  }
+
+  /** The SOP's "document status": records who reviewed the digest and shows it on the message. */
+  markReviewed(id: number, userId: string): 'reviewed' | 'already' | 'not_found' {
+    const { db, outbox, clock, audit } = this.opts;
+    return db.transaction(() => {
+      const row = db.prepare('SELECT channel, data, reviewed_by FROM digests WHERE id = ?').get(id) as
+        | { channel: string | null; data: string; reviewed_by: string | null }
+        | undefined;
+      if (!row) return 'not_found';
+      if (row.reviewed_by) return 'already';
+      const at = clock.nowMs();
+      db.prepare('UPDATE digests SET reviewed_by = ?, reviewed_at = ? WHERE id = ?').run(userId, at, id);
+      audit.record({ actor: userId, action: 'digest.reviewed', subject: `digest #${id}` });
+      const data = { ...(JSON.parse(row.data) as DigestData), reviewed: { by: userId, at } };
+      if (row.channel) outbox.enqueue({ kind: 'update', payload: { channel: row.channel, messageKey: digestKey(id), ...renderDigest(data, id) } });
+      return 'reviewed';
+    })();
+  }
+}

@@ -1,0 +1,286 @@
+import { describe, expect, it } from 'vitest';
+import { DIGEST_ACTIONS, formatAge, formatBytes, formatPercent, renderDigest, type DigestData } from '../../src/health/digest.js';
+import { LIMITS, validateMessage } from '../../src/sandbox/block-kit.js';
+
+const NOW = Date.parse('2026-01-05T09:00:00Z');
+const HOUR = 3_600_000;
+
+function data(overrides: Partial<DigestData> = {}): DigestData {
+  return {
+    now: NOW,
+    healthUrl: 'http://localhost:8000/health',
+    status: { ok: true, httpStatus: 200, latencyMs: 42, summary: 'status=healthy version=1.2' },
+    systemd: 'active',
+    systemdUnit: 'waygate-mcp',
+    last24h: { uptimePct: (286 / 288) * 100, p50Ms: 120, p95Ms: 340, samples: 288 },
+    logs: {
+      path: '/var/log/waygate/waygate.log',
+      exists: true,
+      errorLines: 12,
+      top: [
+        { message: 'request # failed: timeout #ms', count: 7 },
+        { message: 'waygate.db: Connection to db failed after # retries', count: 4 },
+        { message: 'Upstream # for req #', count: 1 },
+      ],
+      nextOffset: 4096,
+      rotated: false,
+      truncated: false,
+    },
+    backup: {
+      newest: { name: 'waygate-20260105-0200.db.gz', sizeBytes: 12.5 * 1024 * 1024, modifiedAt: NOW - 7 * HOUR },
+      ageMs: 7 * HOUR,
+      integrity: 'ok',
+      tooOld: false,
+      dir: '/backup/waygate',
+      maxAgeMs: 26 * HOUR,
+    },
+    incidents: { open: 1, acknowledged24h: 5, breached24h: 0 },
+    failedJobs: [],
+    reviewed: null,
+    ...overrides,
+  };
+}
+
+/** Every piece of text in the blocks, joined: what a reader would see. */
+function allText(blocks: object[]): string {
+  const out: string[] = [];
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (typeof v === 'object' && v !== null) {
+      for (const [k, x] of Object.entries(v)) {
+        if (k === 'text' && typeof x === 'string') out.push(x);
+        else walk(x);
+      }
+    }
+  };
+  walk(blocks);
+  return out.join('\n');
+}
+
+type AnyBlock = { type: string; text?: { text: string }; elements?: Array<Record<string, any>> };
+
+function sectionWith(blocks: object[], title: string): string {
+  const found = (blocks as AnyBlock[]).find((b) => b.type === 'section' && b.text?.text.startsWith(`*${title}*`));
+  if (!found?.text) throw new Error(`no section ${title}`);
+  return found.text.text;
+}
+
+describe('renderDigest', () => {
+  it('is a valid Block Kit message with a dated header and one section per source', () => {
+    const msg = renderDigest(data(), 7);
+    expect(validateMessage(msg)).toEqual([]);
+    const blocks = msg.blocks as AnyBlock[];
+    expect(blocks[0]).toEqual({ type: 'header', text: { type: 'plain_text', text: 'Waygate daily health — Mon 5 Jan 2026' } });
+    for (const title of ['Current status', 'Last 24 h', 'Logs', 'Backups', 'Incidents', 'Failed jobs']) {
+      expect(sectionWith(blocks, title)).toBeTruthy();
+    }
+    expect(msg.text).toBe('Waygate daily health — Mon 5 Jan 2026: healthy, uptime 99.3 %, 12 ERROR lines');
+  });
+
+  it('dates the header in the configured time zone', () => {
+    const late = Date.parse('2026-01-05T23:30:00Z');
+    const msg = renderDigest(data({ now: late, timeZone: 'Europe/Berlin' }), 1);
+    expect(msg.blocks[0]).toMatchObject({ text: { text: 'Waygate daily health — Tue 6 Jan 2026' } });
+    expect(renderDigest(data({ now: late }), 1).blocks[0]).toMatchObject({ text: { text: 'Waygate daily health — Mon 5 Jan 2026' } });
+  });
+
+  it('shows the known numbers, formatted', () => {
+    const { blocks } = renderDigest(data(), 7);
+    const status = sectionWith(blocks, 'Current status');
+    expect(status).toContain('✅ *Healthy* — HTTP 200 in 42 ms');
+    expect(status).toContain('`status=healthy version=1.2`');
+    expect(status).toContain('systemd `waygate-mcp`: ✅ active');
+
+    const last = sectionWith(blocks, 'Last 24 h');
+    expect(last).toContain('Uptime 99.3 % over 288 samples');
+    expect(last).toContain('p50 120 ms');
+    expect(last).toContain('p95 340 ms');
+
+    const logs = sectionWith(blocks, 'Logs');
+    expect(logs).toContain('12 ERROR lines');
+    expect(logs).toContain('• 7× `request # failed: timeout #ms`');
+    expect(logs).toContain('• 4× `waygate.db: Connection to db failed after # retries`');
+    expect(logs).toContain('• 1× `Upstream # for req #`');
+
+    const backups = sectionWith(blocks, 'Backups');
+    expect(backups).toContain('✅ Newest: `waygate-20260105-0200.db.gz` — 12.5 MiB, 7 h old');
+    expect(backups).toContain('Integrity: ✅ ok');
+    expect(backups).not.toContain('⚠️');
+
+    expect(sectionWith(blocks, 'Incidents')).toContain('Open: 1 · acknowledged in the last 24 h: 5 · SLA breaches in the last 24 h: 0');
+    expect(sectionWith(blocks, 'Failed jobs')).toContain('None in the last 24 h');
+  });
+
+  it('says plainly when a source is missing', () => {
+    const { blocks } = renderDigest(
+      data({
+        status: { ok: false, httpStatus: null, latencyMs: null, summary: 'connection refused' },
+        systemd: 'not available (no systemctl)',
+        last24h: { uptimePct: null, p50Ms: null, p95Ms: null, samples: 0 },
+        logs: { path: '/var/log/waygate/waygate.log', exists: false, errorLines: 0, top: [], nextOffset: 0, rotated: false, truncated: false },
+        backup: { newest: null, ageMs: null, integrity: null, tooOld: true, dir: '/backup/waygate' },
+        incidents: null,
+      }),
+      3,
+    );
+    const text = allText(blocks);
+    expect(text).toContain('🔴 *Not answering* — health endpoint at `http://localhost:8000/health` unreachable: connection refused');
+    expect(text).toContain('systemd `waygate-mcp`: not available (no systemctl)');
+    expect(text).toContain('No health samples in the last 24 h');
+    expect(text).toContain('Log file `/var/log/waygate/waygate.log` not found');
+    expect(text).toContain('No backups found in `/backup/waygate`');
+    expect(text).toContain('Not tracked (PagerDuty is not configured)');
+    expect(validateMessage({ text: 'x', blocks })).toEqual([]);
+  });
+
+  it('reports sources that failed with their error', () => {
+    const { blocks } = renderDigest(
+      data({
+        status: { ok: false, httpStatus: 503, latencyMs: 15, summary: 'HTTP 503: status=degraded' },
+        systemd: 'failed',
+        logs: { error: 'EACCES: permission denied, open \'/var/log/waygate/waygate.log\'' },
+        backup: { error: 'ENOENT: no such file or directory, scandir \'/backup/waygate\'' },
+        incidents: { error: 'database is locked' },
+      }),
+      3,
+    );
+    const text = allText(blocks);
+    expect(text).toContain('🔴 *Unhealthy* — HTTP 503: status=degraded (answered in 15 ms)');
+    expect(text).toContain('systemd `waygate-mcp`: 🔴 failed');
+    expect(text).toContain("Could not read the log: EACCES: permission denied, open '/var/log/waygate/waygate.log'");
+    expect(text).toContain("Could not check backups: ENOENT: no such file or directory, scandir '/backup/waygate'");
+    expect(text).toContain('Could not read incidents: database is locked');
+    expect(text).not.toContain('Healthy*');
+  });
+
+  it('warns when the newest backup is older than the limit', () => {
+    const { blocks, text } = renderDigest(
+      data({
+        backup: {
+          newest: { name: 'waygate-20260103.db.gz', sizeBytes: 2048, modifiedAt: NOW - 50 * HOUR },
+          ageMs: 50 * HOUR,
+          integrity: 'gzip: unexpected end of file',
+          tooOld: true,
+          maxAgeMs: 26 * HOUR,
+        },
+      }),
+      1,
+    );
+    const backups = sectionWith(blocks, 'Backups');
+    expect(backups).toContain('⚠️ Newest: `waygate-20260103.db.gz` — 2.0 KiB, 50 h old');
+    expect(backups).toContain('⚠️ *Older than the limit* of 26 h');
+    expect(backups).toContain('Integrity: ⚠️ gzip: unexpected end of file');
+    expect(text).toContain('backup too old');
+  });
+
+  it('mentions log rotation, clean logs, incidents with breaches and failed jobs', () => {
+    const { blocks } = renderDigest(
+      data({
+        logs: { path: '/var/log/waygate/waygate.log', exists: true, errorLines: 0, top: [], nextOffset: 10, rotated: true, truncated: true },
+        incidents: { open: 0, acknowledged24h: 2, breached24h: 1 },
+        failedJobs: [
+          { job: 'backup', at: NOW - 6 * HOUR, error: 'rsync exited 23' },
+          { job: 'logrotate', at: NOW - 2 * HOUR, error: null },
+        ],
+      }),
+      1,
+    );
+    const logs = sectionWith(blocks, 'Logs');
+    expect(logs).toContain('✅ No ERROR lines');
+    expect(logs).toContain('rotated');
+    expect(logs).toContain('next digest');
+    expect(sectionWith(blocks, 'Incidents')).toMatch(/^\*Incidents\*\n🚨 Open: 0 .*SLA breaches in the last 24 h: 1$/);
+    const jobs = sectionWith(blocks, 'Failed jobs');
+    expect(jobs).toContain('*Failed jobs* (2)');
+    expect(jobs).toContain('• `backup` <!date^');
+    expect(jobs).toContain('— rsync exited 23');
+    expect(jobs).toContain('• `logrotate` <!date^');
+  });
+
+  it('has a Reviewed button carrying the digest id until someone reviews it', () => {
+    const { blocks } = renderDigest(data(), 42);
+    const actions = (blocks as AnyBlock[]).filter((b) => b.type === 'actions');
+    expect(actions).toHaveLength(1);
+    const button = actions[0]!.elements![0]!;
+    expect(button).toMatchObject({ type: 'button', action_id: 'digest.reviewed', value: '42', text: { type: 'plain_text', text: 'Reviewed' } });
+    expect(DIGEST_ACTIONS.reviewed).toBe('digest.reviewed');
+    expect(allText(blocks)).not.toContain('Reviewed by');
+  });
+
+  it('replaces the button with who reviewed it and when', () => {
+    const at = NOW + HOUR;
+    const { blocks } = renderDigest(data({ reviewed: { by: 'U012ABCDEF', at } }), 42);
+    expect((blocks as AnyBlock[]).some((b) => b.type === 'actions')).toBe(false);
+    const last = blocks.at(-1) as AnyBlock;
+    expect(last.type).toBe('context');
+    expect(last.elements![0]!.text).toBe(`✅ Reviewed by <@U012ABCDEF> <!date^${at / 1000}^{date_short_pretty} {time}|2026-01-05 10:00 UTC>`);
+    expect(validateMessage({ text: 'x', blocks })).toEqual([]);
+  });
+
+  it('stays within Slack limits however much there is to say', () => {
+    const huge = 'x'.repeat(5_000);
+    const msg = renderDigest(
+      data({
+        status: { ok: false, httpStatus: 500, latencyMs: 1, summary: `HTTP 500: ${huge}` },
+        systemd: huge,
+        logs: {
+          path: `/var/log/${'deep/'.repeat(100)}waygate.log`,
+          exists: true,
+          errorLines: 1_000_000,
+          top: [1, 2, 3].map((i) => ({ message: `${i}${huge}`, count: 1000 - i })),
+          nextOffset: 1,
+          rotated: true,
+          truncated: true,
+        },
+        backup: { newest: { name: huge, sizeBytes: 1e12, modifiedAt: NOW }, ageMs: 0, integrity: huge, tooOld: true },
+        incidents: { error: huge },
+        failedJobs: Array.from({ length: 500 }, (_, i) => ({ job: `job-${i}-${huge}`, at: NOW - i, error: huge })),
+      }),
+      Number.MAX_SAFE_INTEGER,
+    );
+    expect(validateMessage(msg)).toEqual([]);
+    expect(msg.blocks.length).toBeLessThanOrEqual(LIMITS.blocks);
+    for (const b of msg.blocks as AnyBlock[]) {
+      if (b.type === 'section') expect(b.text!.text.length).toBeLessThanOrEqual(LIMITS.sectionText);
+      if (b.type === 'actions') for (const el of b.elements!) expect(el.text.text.length).toBeLessThanOrEqual(LIMITS.buttonText);
+    }
+    expect(msg.text.length).toBeLessThanOrEqual(3000);
+    const jobs = sectionWith(msg.blocks, 'Failed jobs');
+    expect(jobs).toContain('*Failed jobs* (500)');
+    // Whole job lines only, so no date token or code span is cut in half.
+    expect(jobs).toMatch(/\n…and 49\d more$/);
+    expect(jobs).not.toMatch(/…$/);
+  });
+
+  it('escapes text from the service so it cannot mention or link', () => {
+    const { blocks } = renderDigest(
+      data({ status: { ok: false, httpStatus: 500, latencyMs: 3, summary: 'HTTP 500: <!channel> & <https://evil|x>' } }),
+      1,
+    );
+    const status = sectionWith(blocks, 'Current status');
+    expect(status).toContain('&lt;!channel&gt; &amp; &lt;https://evil|x&gt;');
+    expect(status).not.toContain('<!channel>');
+  });
+});
+
+describe('formatting helpers', () => {
+  it('never rounds uptime up to 100 %', () => {
+    expect(formatPercent(99.96)).toBe('99.9 %');
+    expect(formatPercent(100)).toBe('100 %');
+    expect(formatPercent(0)).toBe('0.0 %');
+    expect(formatPercent((286 / 288) * 100)).toBe('99.3 %');
+  });
+
+  it('gives backup ages in hours up to 3 days', () => {
+    expect(formatAge(7 * 3_600_000)).toBe('7 h');
+    expect(formatAge(26 * 3_600_000)).toBe('26 h');
+    expect(formatAge(80 * 3_600_000)).toBe('3.3 d');
+    expect(formatAge(90_000)).toBe('2 min');
+  });
+
+  it('formats sizes in binary units', () => {
+    expect(formatBytes(512)).toBe('512 bytes');
+    expect(formatBytes(2048)).toBe('2.0 KiB');
+    expect(formatBytes(12.5 * 1024 * 1024)).toBe('12.5 MiB');
+  });
+});
