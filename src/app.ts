@@ -216,6 +216,7 @@ export function createWaygate(opts: WaygateOptions): Waygate {
     db,
     outbox,
     sender,
+    renderDeferred: (key) => incidents.renderDeferred(key),
     pagerDutyEvents: async (event) => {
       await pagerDutyEvents.enqueueEvent(event);
     },

@@ -96,6 +96,9 @@ export const MIGRATIONS: readonly Migration[] = [
         updated_at      INTEGER NOT NULL
       );
       CREATE INDEX incidents_open ON incidents (status, priority);
+      -- The SLA timer asks for the earliest reminder and deadline on every change: keep both O(log n).
+      CREATE INDEX incidents_sla_warn ON incidents (status, sla_state, sla_warn_at);
+      CREATE INDEX incidents_sla_deadline ON incidents (status, sla_state, sla_deadline);
       CREATE INDEX incidents_number ON incidents (number);
       CREATE INDEX incidents_unposted ON incidents (alert_posted, storm_id);
 

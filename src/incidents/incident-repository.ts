@@ -101,24 +101,30 @@ export class IncidentRepository {
       .all(...(priority ? [priority] : [])) as Incident[];
   }
 
-  /** The earliest pending reminder or deadline over all unacknowledged incidents. */
+  /**
+   * The earliest pending reminder or deadline over all unacknowledged incidents. A running incident's
+   * reminder always comes before its deadline, so: the earliest running reminder or warned deadline.
+   * Two indexed MIN lookups, because this runs after every change.
+   */
   nextDueAt(): number | null {
     const row = this.db
       .prepare(
-        `SELECT MIN(CASE WHEN sla_state = 'running' THEN MIN(sla_warn_at, sla_deadline) ELSE sla_deadline END) AS due
-         FROM incidents WHERE status = 'triggered' AND sla_state IN ('running', 'warned') AND sla_deadline IS NOT NULL`,
+        `SELECT (SELECT MIN(sla_warn_at) FROM incidents WHERE status = 'triggered' AND sla_state = 'running') AS warn,
+                (SELECT MIN(sla_deadline) FROM incidents WHERE status = 'triggered' AND sla_state = 'warned') AS deadline`,
       )
-      .get() as { due: number | null };
-    return row.due;
+      .get() as { warn: number | null; deadline: number | null };
+    if (row.warn === null) return row.deadline;
+    if (row.deadline === null) return row.warn;
+    return Math.min(row.warn, row.deadline);
   }
 
-  /** Unacknowledged incidents with a reminder or deadline at or before `now`. */
+  /** Unacknowledged incidents with a reminder or deadline at or before `now` (indexed, like nextDueAt). */
   due(now: number): Incident[] {
     return this.db
       .prepare(
-        `SELECT * FROM incidents WHERE status = 'triggered' AND sla_deadline IS NOT NULL AND (
-           (sla_state = 'running' AND MIN(sla_warn_at, sla_deadline) <= @now) OR
-           (sla_state = 'warned' AND sla_deadline <= @now))
+        `SELECT * FROM incidents WHERE status = 'triggered' AND sla_state = 'running' AND sla_warn_at <= @now
+         UNION ALL
+         SELECT * FROM incidents WHERE status = 'triggered' AND sla_state = 'warned' AND sla_deadline <= @now
          ORDER BY sla_deadline`,
       )
       .all({ now }) as Incident[];
@@ -147,6 +153,10 @@ export class IncidentRepository {
     return this.db
       .prepare('SELECT * FROM storms WHERE channel = ? AND ended_at IS NULL ORDER BY id DESC LIMIT 1')
       .get(channel) as Storm | undefined;
+  }
+
+  getStorm(id: number): Storm | undefined {
+    return this.db.prepare('SELECT * FROM storms WHERE id = ?').get(id) as Storm | undefined;
   }
 
   startStorm(channel: string, now: number): Storm {

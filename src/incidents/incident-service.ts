@@ -12,6 +12,7 @@ import { incidentLink, renderAlert, who } from './alert-message.js';
 import { renderStorm } from './storm-message.js';
 import { escapeMrkdwn, truncate } from '../slack/format.js';
 import { formatDuration } from '../config/duration.js';
+import type { MessageContent } from '../outbox/types.js';
 
 /** An incident as PagerDuty describes it in a webhook, normalised (see src/pagerduty/webhook-events.ts). */
 export interface IncidentSnapshot {
@@ -374,9 +375,12 @@ export class IncidentService {
     const starting = !storm;
     storm ??= this.repo.startStorm(channel, now);
     this.repo.update(incidentId, { storm_id: storm.id });
-    const content = renderStorm(storm, this.repo.stormIncidents(storm.id));
-    if (starting) this.opts.outbox.enqueue({ kind: 'post', payload: { channel, ...content }, messageKey: stormKey(storm.id) });
-    else this.opts.outbox.enqueue({ kind: 'update', payload: { channel, messageKey: stormKey(storm.id), ...content } });
+    if (starting) {
+      const content = renderStorm(storm, this.repo.stormIncidents(storm.id));
+      this.opts.outbox.enqueue({ kind: 'post', payload: { channel, ...content }, messageKey: stormKey(storm.id) });
+    } else {
+      this.updateStorm(channel, storm.id);
+    }
   }
 
   private postAlert(incidentId: string): void {
@@ -424,13 +428,24 @@ export class IncidentService {
     }
     if (incident.storm_id !== null) {
       const storm = this.repo.activeStorm(incident.alert_channel);
-      if (storm?.id === incident.storm_id) {
-        this.opts.outbox.enqueue({
-          kind: 'update',
-          payload: { channel: incident.alert_channel, messageKey: stormKey(storm.id), ...renderStorm(storm, this.repo.stormIncidents(storm.id)) },
-        });
-      }
+      if (storm?.id === incident.storm_id) this.updateStorm(incident.alert_channel, storm.id);
     }
+  }
+
+  /**
+   * Storm summaries change with every alert in a storm: queue one deferred update (rendered when sent, at
+   * most once per pacing interval) instead of rendering hundreds of incidents per webhook.
+   */
+  private updateStorm(channel: string, stormId: number): void {
+    this.opts.outbox.enqueueDeferredUpdate({ channel, messageKey: stormKey(stormId), renderKey: stormKey(stormId) });
+  }
+
+  /** Renders a deferred update queued by this service (see updateStorm); null for unknown keys. */
+  renderDeferred(renderKey: string): MessageContent | null {
+    const match = /^storm:(\d+)$/.exec(renderKey);
+    if (!match) return null;
+    const storm = this.repo.getStorm(Number(match[1]));
+    return storm ? renderStorm(storm, this.repo.stormIncidents(storm.id)) : null;
   }
 
   /** A line in the alert's thread, or in the channel when the alert has no message yet. */

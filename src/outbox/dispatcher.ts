@@ -3,7 +3,15 @@ import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { Logger } from '../logging/logger.js';
 import type { Outbox } from './outbox.js';
 import type { MessageSender, PagerDutyEventSender, PagerDutyStatusSender } from './slack-delivery.js';
-import { DeliveryError, type DeliveredMessage, type OutboxRow, type DeliveryFailure } from './types.js';
+import {
+  DeliveryError,
+  type DeferredUpdatePayload,
+  type DeliveredMessage,
+  type DeliveryFailure,
+  type MessageContent,
+  type OutboxRow,
+  type UpdatePayload,
+} from './types.js';
 
 export interface DispatcherOptions {
   db: Db;
@@ -12,6 +20,8 @@ export interface DispatcherOptions {
   /** Absent when PagerDuty is not configured: such rows then fail with that reason. */
   pagerDuty?: PagerDutyStatusSender;
   pagerDutyEvents?: PagerDutyEventSender;
+  /** Renders a deferred update's content at send time; null when there is nothing to show any more. */
+  renderDeferred?: (renderKey: string) => MessageContent | null;
   clock: Clock;
   logger: Logger;
   /** Minimum gap between two sends in one channel lane. */
@@ -197,10 +207,15 @@ export class OutboxDispatcher {
         return sender.post(p, thread?.ts);
       }
       case 'update': {
-        const p = payload as unknown as Parameters<MessageSender['update']>[0];
+        let p = payload as unknown as UpdatePayload | DeferredUpdatePayload;
         const target = this.lookup(p.messageKey);
         if (!target) {
           throw new DeliveryError({ kind: 'permanent', detail: `message ${p.messageKey} was never delivered` });
+        }
+        if ('renderKey' in p) {
+          const content = this.opts.renderDeferred?.(p.renderKey);
+          if (!content) return undefined; // nothing left to show: the update is moot
+          p = { channel: p.channel, messageKey: p.messageKey, ...content };
         }
         await sender.update(p, target);
         return undefined;

@@ -55,6 +55,19 @@ export class Outbox {
     return this.db.prepare(`SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND lane = ?`).pluck().get(lane) as number;
   }
 
+  /**
+   * Queues a deferred update unless one for the same message is already waiting: that one will render the
+   * newest state anyway. Returns whether a row was added.
+   */
+  enqueueDeferredUpdate(payload: { channel: string; messageKey: string; renderKey: string }): boolean {
+    const waiting = this.db
+      .prepare(`SELECT 1 FROM outbox WHERE status = 'pending' AND kind = 'update' AND lane = ? AND message_key = ? LIMIT 1`)
+      .get(`channel:${payload.channel}`, payload.messageKey);
+    if (waiting !== undefined) return false;
+    this.enqueue({ kind: 'update', payload });
+    return true;
+  }
+
   /** A newer pending update of the same message makes an older one pointless (alert storms update often). */
   hasNewerUpdate(row: OutboxRow): boolean {
     return (

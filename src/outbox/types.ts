@@ -19,6 +19,17 @@ export interface UpdatePayload extends MessageContent {
   messageKey: string;
 }
 
+/**
+ * An update whose content is rendered when it is sent, from the state at that moment. For messages that
+ * change many times a second (a storm summary): queueing costs nothing, rendering happens once per send.
+ */
+export interface DeferredUpdatePayload {
+  channel: string;
+  messageKey: string;
+  /** Names the renderer, e.g. "storm:12"; see DispatcherOptions.renderDeferred. */
+  renderKey: string;
+}
+
 export interface EphemeralPayload extends MessageContent {
   channel: string;
   user: string;
@@ -58,7 +69,7 @@ export interface PagerDutyEventPayload {
 
 export type OutboxItem =
   | { kind: 'post'; payload: PostPayload; messageKey?: string }
-  | { kind: 'update'; payload: UpdatePayload }
+  | { kind: 'update'; payload: UpdatePayload | DeferredUpdatePayload }
   | { kind: 'ephemeral'; payload: EphemeralPayload }
   | { kind: 'respond'; payload: RespondPayload }
   | { kind: 'pd_status'; payload: PagerDutyStatusPayload }

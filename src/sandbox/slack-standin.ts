@@ -5,6 +5,7 @@
  * SocketModeClient stack can be exercised end to end, and it can inject faults to test retry logic.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { waitFor } from './wait-for.js';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -255,23 +256,9 @@ export class SlackStandIn {
     this.groups.set(id, [...userIds]);
   }
 
-  /** Polls until fn yields something other than undefined/false; a thrown error counts as "not yet". */
-  async waitFor<T>(fn: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let lastError: unknown;
-    for (;;) {
-      try {
-        const v = fn();
-        if (v !== undefined && v !== false) return v;
-      } catch (e) {
-        lastError = e;
-      }
-      if (Date.now() >= deadline) {
-        const why = lastError instanceof Error ? `: last error: ${lastError.message}` : '';
-        throw new Error(`waitFor timed out after ${timeoutMs} ms${why}`);
-      }
-      await new Promise((r) => setTimeout(r, 10));
-    }
+  /** Polls until fn yields something other than undefined/false; see waitFor in ./wait-for.ts. */
+  waitFor<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
+    return waitFor(fn, timeoutMs);
   }
 
   // ---- HTTP plumbing ----

@@ -75,3 +75,32 @@ describe('scheduled jobs', () => {
     expect(last).toMatchObject({ outcome: 'interrupted', error: 'the bot stopped while this run was in progress' });
   });
 });
+
+describe('housekeeping', () => {
+  it('prunes only old delivered messages, old webhook ids and old job records; pending messages and the audit trail stay', async () => {
+    const bot = await startTestBot({ clock: new ManualClock('2026-06-01T00:00:00Z') });
+    try {
+      const { db, clock, audit } = bot.waygate.services;
+      const day = 86_400_000;
+      const now = clock.nowMs();
+      const insertOutbox = db.prepare(
+        `INSERT INTO outbox (lane, kind, payload, status, next_attempt_at, created_at, delivered_at) VALUES ('channel:CX', 'post', '{}', ?, ?, ?, ?)`,
+      );
+      insertOutbox.run('delivered', now, now - 8 * day, now - 8 * day);
+      insertOutbox.run('delivered', now, now - 2 * day, now - 2 * day);
+      insertOutbox.run('failed', now, now - 40 * day, null);
+      db.prepare(`INSERT INTO webhook_events (event_id, event_type, received_at) VALUES ('old', 'incident.triggered', ?), ('new', 'incident.triggered', ?)`).run(now - 31 * day, now - day);
+      db.prepare(`INSERT INTO job_runs (job, trigger, started_at, finished_at, outcome) VALUES ('x', 'schedule', ?, ?, 'ok'), ('x', 'schedule', ?, ?, 'ok')`).run(now - 91 * day, now - 91 * day, now - day, now - day);
+      audit.record({ actor: 'U0OPS', action: 'test.old' });
+      const started = bot.waygate.services.jobs.run('housekeeping', 'manual', 'U0OPS');
+      if (!started.started) throw new Error(started.reason);
+      const run = await started.done;
+      expect(run.summary).toBe('removed 1 delivered message(s), 1 old webhook id(s) and 1 old job run record(s)');
+      expect(db.prepare(`SELECT status FROM outbox ORDER BY id`).pluck().all()).toEqual(['delivered', 'failed']);
+      expect(db.prepare(`SELECT event_id FROM webhook_events`).pluck().all()).toEqual(['new']);
+      expect(audit.verify()).toEqual({ ok: true, entries: 1 });
+    } finally {
+      await bot.stop();
+    }
+  });
+});
