@@ -17,9 +17,7 @@ export const housekeeping: JobDefinition = {
     const removed = ctx.db.transaction(() => ({
       messages: ctx.outbox.pruneDelivered(DELIVERED_RETENTION_MS),
       runs: new JobRunRepository(ctx.db).pruneFinished(ctx.clock.nowMs() - JOB_RUN_RETENTION_MS),
-      webhookIds: ctx.db
-        .prepare('DELETE FROM webhook_events WHERE received_at < ?')
-        .run(ctx.clock.nowMs() - WEBHOOK_EVENT_RETENTION_MS).changes,
+      webhookIds: ctx.incidents.inbox.prune(ctx.clock.nowMs() - WEBHOOK_EVENT_RETENTION_MS),
     }))();
     ctx.db.pragma('wal_checkpoint(TRUNCATE)');
     return Promise.resolve({

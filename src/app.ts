@@ -1,5 +1,3 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { App, HTTPReceiver, SocketModeReceiver, type Receiver } from '@slack/bolt';
 import type { WebClientOptions } from '@slack/web-api';
 import type { Config } from './config/load.js';
@@ -29,6 +27,7 @@ import { readVersion } from './version.js';
 import { IncidentService } from './incidents/incident-service.js';
 import { BusinessCalendar } from './incidents/business-calendar.js';
 import { SlaTimer } from './incidents/sla-timer.js';
+import { InboxProcessor } from './incidents/inbox-processor.js';
 import { registerIncidentActions } from './incidents/slack-actions.js';
 import { PagerDutyClient } from './pagerduty/client.js';
 import { FromEmailResolver } from './pagerduty/from-email.js';
@@ -60,6 +59,8 @@ export interface Waygate {
   dispatcher: OutboxDispatcher;
   /** Work started after an ack (commands, buttons); shutdown and tests wait on it. */
   inflight: InflightWork;
+  /** Applies accepted PagerDuty events; tests wait on it. */
+  inboxProcessor: InboxProcessor;
   /** Starts listening (HTTP: on `port`, default from config) and the background loops. */
   start(port?: number): Promise<{ port: number }>;
   /** Graceful stop: no new requests, finish in-flight work and deliveries, close the database. */
@@ -85,6 +86,7 @@ export function createWaygate(opts: WaygateOptions): Waygate {
   const startedAt = clock.nowMs();
   // Routes and jobs need the services bag, which needs them: resolve it late through this holder.
   const holder: { services?: Services } = {};
+  const serverRef: { server?: RoutesServer } = {};
   const getServices = (): Services => {
     if (!holder.services) throw new Error('services used before construction');
     return holder.services;
@@ -107,15 +109,15 @@ export function createWaygate(opts: WaygateOptions): Waygate {
       })
     : undefined;
   const routes = [
-    ...operationalRoutes(getServices),
     pagerDutyWebhookRoute({
       secrets: config.webhookSecrets,
-      ingest: (event) => getServices().incidents.ingest(event),
+      accept: (event) => getServices().incidents.accept(event),
       logger,
       onResult: (result) => metrics.webhooks.inc({ result }),
     }),
+    // Bolt matches custom routes in order on every request: the busiest route goes first.
+    ...operationalRoutes(getServices),
   ];
-  const socketRoutes = config.mode === 'socket' ? new RoutesServer(routes) : undefined;
   const bLogger = boltLogger(logger);
   const receiver: Receiver =
     config.mode === 'socket'
@@ -127,10 +129,17 @@ export function createWaygate(opts: WaygateOptions): Waygate {
         })
       : new HTTPReceiver({
           signingSecret: env.SLACK_SIGNING_SECRET ?? '',
-          customRoutes: routes,
           logger: bLogger,
           processBeforeResponse: false,
         });
+  // Our own server answers /pagerduty/webhook, /health and /metrics directly and hands everything else
+  // (POST /slack/events) to Bolt's receiver. In Socket Mode it serves only our routes.
+  const server = new RoutesServer(
+    routes,
+    receiver instanceof HTTPReceiver ? (req, res) => receiver.requestListener(req, res) : undefined,
+  );
+  serverRef.server = server;
+  server.onIdle = () => inboxRef.processor?.nudge();
   // Deferred so auth.test runs inside start(), where a rejected token stops start-up with a clear error,
   // instead of in the constructor, where its rejection would float unhandled.
   // convoStore off: Waygate keeps no conversation state, and Bolt's default store costs every request an Error.
@@ -182,6 +191,7 @@ export function createWaygate(opts: WaygateOptions): Waygate {
   const sender =
     opts.sender ?? new SlackSender({ client: app.client, allowedResponseHosts: responseHosts(env.SLACK_API_URL) });
   const slaTimerRef: { timer?: SlaTimer } = {};
+  const inboxRef: { processor?: InboxProcessor } = {};
   const incidents = new IncidentService({
     db,
     clock,
@@ -196,7 +206,11 @@ export function createWaygate(opts: WaygateOptions): Waygate {
     stormThreshold: file.incidents.stormThreshold,
     syncToPagerDuty: pagerDuty !== undefined,
     onScheduleChange: () => slaTimerRef.timer?.rearm(),
+    onAccepted: () => inboxRef.processor?.nudge(),
+    onProcessed: (result) => metrics.pagerDutyEventsApplied.inc({ result: result.startsWith('failed') ? 'failed' : result }),
   });
+  const inboxProcessor = new InboxProcessor(incidents, logger, clock, () => serverRef.server?.busy() ?? false);
+  inboxRef.processor = inboxProcessor;
   const slaTimer = new SlaTimer(incidents, clock, logger);
   slaTimerRef.timer = slaTimer;
 
@@ -309,6 +323,7 @@ export function createWaygate(opts: WaygateOptions): Waygate {
     services,
     dispatcher,
     inflight,
+    inboxProcessor,
     async start(port = env.PORT) {
       let bound = port;
       try {
@@ -316,23 +331,21 @@ export function createWaygate(opts: WaygateOptions): Waygate {
       } catch (err) {
         throw new Error(`Slack rejected SLACK_BOT_TOKEN or could not be reached (auth.test): ${(err as Error).message}`);
       }
-      if (socketRoutes) {
-        bound = await socketRoutes.listen(port);
+      bound = await server.listen(port);
+      if (config.mode === 'socket') {
         try {
           await app.start();
         } catch (err) {
-          await socketRoutes.close();
+          await server.close();
           await app.stop().catch(() => undefined);
           throw new Error(
             `Slack rejected SLACK_APP_TOKEN or could not be reached (apps.connections.open): ${(err as Error).message}`,
           );
         }
-      } else {
-        const server = (await app.start(port)) as Server;
-        bound = (server.address() as AddressInfo).port;
       }
       jobs.start();
       slaTimer.start();
+      inboxProcessor.nudge(); // events accepted before a crash or restart
       dispatcher.start();
       logger.info({ port: bound, mode: config.mode, version: services.version }, 'Waygate is running');
       return { port: bound };
@@ -340,13 +353,14 @@ export function createWaygate(opts: WaygateOptions): Waygate {
     async stop() {
       if (stopped) return;
       stopped = true;
-      await app.stop().catch((err: unknown) => logger.warn({ err }, 'receiver did not stop cleanly'));
-      if (socketRoutes) {
+      if (config.mode === 'socket') {
+        await app.stop().catch((err: unknown) => logger.warn({ err }, 'receiver did not stop cleanly'));
         // Bolt's stop() does not wait for the socket to close; an envelope in that gap would meet a closed db.
         await (receiver as unknown as { client: { disconnect(): Promise<void> } }).client.disconnect();
-        await socketRoutes.close();
       }
+      await server.close();
       await inflight.drain();
+      await inboxProcessor.stop();
       slaTimer.stop();
       await jobs.stop();
       await dispatcher.stop();

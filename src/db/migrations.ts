@@ -100,7 +100,7 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX incidents_sla_warn ON incidents (status, sla_state, sla_warn_at);
       CREATE INDEX incidents_sla_deadline ON incidents (status, sla_state, sla_deadline);
       CREATE INDEX incidents_number ON incidents (number);
-      CREATE INDEX incidents_unposted ON incidents (alert_posted, storm_id);
+      CREATE INDEX incidents_unposted ON incidents (storm_id, alert_posted);
 
       CREATE TABLE incident_acks (
         id               INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -112,14 +112,17 @@ export const MIGRATIONS: readonly Migration[] = [
         sla_outcome      TEXT    NOT NULL CHECK (sla_outcome IN ('met', 'breached'))
       );
 
-      -- PagerDuty redelivers the same event id; one row per event makes redelivery a no-op.
-      CREATE TABLE webhook_events (
-        event_id    TEXT    PRIMARY KEY,
-        event_type  TEXT    NOT NULL,
-        incident_id TEXT,
-        occurred_at INTEGER,
-        received_at INTEGER NOT NULL
+      -- The webhook inbox: a verified event is committed here before PagerDuty gets its 2xx, then applied
+      -- to incidents in batches. The unique event id makes a redelivery a no-op.
+      CREATE TABLE webhook_inbox (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id     TEXT    NOT NULL UNIQUE,
+        event        TEXT    NOT NULL,              -- the normalised IncidentEvent as JSON
+        received_at  INTEGER NOT NULL,
+        processed_at INTEGER,
+        result       TEXT                           -- applied | stale | ignored | failed: <reason>
       );
+      CREATE INDEX webhook_inbox_pending ON webhook_inbox (seq) WHERE processed_at IS NULL;
 
       CREATE TABLE storms (
         id          INTEGER PRIMARY KEY AUTOINCREMENT,

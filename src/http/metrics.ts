@@ -61,9 +61,15 @@ export class Metrics {
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
+  readonly pagerDutyEventsApplied = new Counter({
+    name: 'waygate_pagerduty_events_applied_total',
+    help: 'Accepted PagerDuty events applied to incidents, by result (applied, stale, ignored, failed)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
   readonly webhooks = new Counter({
     name: 'waygate_pagerduty_webhooks_total',
-    help: 'PagerDuty webhook deliveries, by result (applied, duplicate, stale, ignored, ping, rejected, error)',
+    help: 'PagerDuty webhook deliveries, by result (accepted, duplicate, ping, rejected, error)',
     labelNames: ['result'] as const,
     registers: [this.registry],
   });

@@ -1,30 +1,49 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CustomRoute } from '@slack/bolt';
 
 /**
- * Serves the operational routes on their own server in Socket Mode. Bolt's Socket Mode receiver can serve
- * custom routes too, but it starts that server without waiting for it, so a busy port would surface as an
- * uncaught exception instead of a failed start.
+ * The bot's HTTP server: our routes (webhook, health, metrics) are answered directly, everything else goes
+ * to `fallback` (Bolt's HTTP receiver, which serves POST /slack/events). Our own server because Bolt's
+ * receivers match custom routes by compiling each pattern on every request, and Bolt's Socket Mode
+ * receiver starts its server without waiting, so a busy port would surface as an uncaught exception.
  */
 export class RoutesServer {
   private server: Server | undefined;
+  private readonly byKey = new Map<string, CustomRoute>();
+  private active = 0;
+  /** Called when the last request in flight has been answered. */
+  onIdle: (() => void) | undefined;
 
-  constructor(private readonly routes: readonly CustomRoute[]) {}
+  /** True while any request is being answered. */
+  busy(): boolean {
+    return this.active > 0;
+  }
+
+  constructor(
+    routes: readonly CustomRoute[],
+    private readonly fallback?: (req: IncomingMessage, res: ServerResponse) => void,
+  ) {
+    for (const route of routes) {
+      for (const method of Array.isArray(route.method) ? route.method : [route.method]) {
+        this.byKey.set(`${method.toUpperCase()} ${route.path}`, route);
+      }
+    }
+  }
 
   async listen(port: number): Promise<number> {
     const server = createServer((req, res) => {
+      this.active++;
+      res.once('close', () => {
+        this.active--;
+        if (this.active === 0) this.onIdle?.();
+      });
       const path = (req.url ?? '/').split('?')[0];
-      const method = (req.method ?? 'GET').toUpperCase();
-      const route = this.routes.find(
-        (r) => r.path === path && (Array.isArray(r.method) ? r.method : [r.method]).some((m) => m.toUpperCase() === method),
-      );
-      if (!route) {
-        res.writeHead(404, { 'content-type': 'text/plain' });
-        res.end('not found\n');
-        return;
-      }
-      route.handler(Object.assign(req, { params: {} }), res);
+      const route = this.byKey.get(`${(req.method ?? 'GET').toUpperCase()} ${path}`);
+      if (route) return route.handler(Object.assign(req, { params: {} }), res);
+      if (this.fallback) return this.fallback(req, res);
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('not found\n');
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -9,7 +9,13 @@ export interface HealthReport {
   uptimeSeconds: number;
   database: { reachable: boolean };
   slack: { mode: 'http' | 'socket' };
-  pagerduty: { status: 'configured' | 'partly configured' | 'not configured'; api: boolean; webhooks: boolean };
+  pagerduty: {
+    status: 'configured' | 'partly configured' | 'not configured';
+    api: boolean;
+    webhooks: boolean;
+    /** Webhook events accepted but not yet applied to incidents (normally 0; grows briefly in a flood). */
+    inboxPending: number;
+  };
   outbox: { pending: number; oldestPendingAgeSeconds: number | null; failed: number };
   jobs: Record<
     string,
@@ -27,7 +33,12 @@ const STUCK_OUTBOX_SECONDS = 300;
 function pagerDutyHealth(s: Services): HealthReport['pagerduty'] {
   const api = Boolean(s.config.env.PAGERDUTY_API_TOKEN);
   const webhooks = s.config.webhookSecrets.length > 0;
-  return { status: api && webhooks ? 'configured' : api || webhooks ? 'partly configured' : 'not configured', api, webhooks };
+  return {
+    status: api && webhooks ? 'configured' : api || webhooks ? 'partly configured' : 'not configured',
+    api,
+    webhooks,
+    inboxPending: s.incidents.inbox.pendingCount(),
+  };
 }
 
 export function healthReport(s: Services): HealthReport {

@@ -1,3 +1,4 @@
+import type { Statement } from 'better-sqlite3';
 import type { Db } from '../db/database.js';
 import type { Priority } from '../config/sla-schema.js';
 
@@ -53,23 +54,13 @@ const PRIORITY_ORDER = `CASE priority WHEN 'P1' THEN 1 WHEN 'P2' THEN 2 WHEN 'P3
 export class IncidentRepository {
   private readonly insertStmt;
   private readonly getStmt;
+  private readonly updates = new Map<string, Statement>();
 
   constructor(private readonly db: Db) {
     this.insertStmt = db.prepare(
       `INSERT INTO incidents (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})`,
     );
     this.getStmt = db.prepare('SELECT * FROM incidents WHERE id = ?');
-  }
-
-  /** True the first time an event id is seen; false for a redelivery. */
-  markEventSeen(eventId: string, eventType: string, incidentId: string | null, occurredAt: number | null, now: number): boolean {
-    return (
-      this.db
-        .prepare(
-          `INSERT OR IGNORE INTO webhook_events (event_id, event_type, incident_id, occurred_at, received_at) VALUES (?, ?, ?, ?, ?)`,
-        )
-        .run(eventId, eventType, incidentId, occurredAt, now).changes === 1
-    );
   }
 
   insert(incident: Incident): void {
@@ -90,8 +81,14 @@ export class IncidentRepository {
   update(id: string, changes: Partial<Omit<Incident, 'id'>>): void {
     const keys = Object.keys(changes) as (keyof Incident)[];
     if (keys.length === 0) return;
-    const assignments = keys.map((k) => `${k} = @${k}`).join(', ');
-    this.db.prepare(`UPDATE incidents SET ${assignments} WHERE id = @id`).run({ ...changes, id });
+    // The same few column sets recur on every event: compile each once.
+    const signature = keys.join(',');
+    let stmt = this.updates.get(signature);
+    if (!stmt) {
+      stmt = this.db.prepare(`UPDATE incidents SET ${keys.map((k) => `${k} = @${k}`).join(', ')} WHERE id = @id`);
+      this.updates.set(signature, stmt);
+    }
+    stmt.run({ ...changes, id });
   }
 
   listOpen(priority?: string): Incident[] {

@@ -8,6 +8,7 @@ import type { Priority, SlaPolicy } from '../config/sla-schema.js';
 import type { BusinessCalendar } from './business-calendar.js';
 import { formatRemaining, priorityFromIncident, slaOutcome, slaTimes } from './sla.js';
 import { IncidentRepository, type Incident, type IncidentStatus } from './incident-repository.js';
+import { WebhookInbox } from './webhook-inbox.js';
 import { incidentLink, renderAlert, who } from './alert-message.js';
 import { renderStorm } from './storm-message.js';
 import { escapeMrkdwn, truncate } from '../slack/format.js';
@@ -40,7 +41,7 @@ export interface IncidentEvent {
   note?: string;
 }
 
-export type IngestResult = 'duplicate' | 'applied' | 'stale' | 'ignored';
+export type ApplyResult = 'applied' | 'stale' | 'ignored';
 
 export type AckResult =
   | { outcome: 'acknowledged' | 'resolved'; incident: Incident }
@@ -63,6 +64,10 @@ export interface IncidentServiceOptions {
   syncToPagerDuty: boolean;
   /** Called after every change that may move the earliest SLA deadline. */
   onScheduleChange?: () => void;
+  /** Called after a webhook event was committed to the inbox (wakes the InboxProcessor). */
+  onAccepted?: () => void;
+  /** Called with the outcome of each applied inbox event (metrics). */
+  onProcessed?: (result: string) => void;
 }
 
 /** A deadline handled more than this after it passed was missed while Waygate was down. */
@@ -78,24 +83,51 @@ export const stormKey = (stormId: number): string => `storm:${stormId}`;
  */
 export class IncidentService {
   readonly repo: IncidentRepository;
+  readonly inbox: WebhookInbox;
 
   constructor(private readonly opts: IncidentServiceOptions) {
     this.repo = new IncidentRepository(opts.db);
+    this.inbox = new WebhookInbox(opts.db);
   }
 
   // ---------------------------------------------------------------------------------------------- PagerDuty in
 
-  ingest(event: IncidentEvent): IngestResult {
-    const now = this.opts.clock.nowMs();
-    const result = this.opts.db.transaction((): IngestResult => {
-      if (!this.repo.markEventSeen(event.eventId, event.type, event.incidentId, event.occurredAt, now)) return 'duplicate';
-      return this.apply(event, now);
-    })();
-    if (result === 'applied') this.opts.onScheduleChange?.();
-    return result;
+  /**
+   * Commits a verified webhook event to the inbox (before PagerDuty's 2xx) and wakes the processor.
+   * A redelivered event id changes nothing.
+   */
+  async accept(event: IncidentEvent): Promise<'accepted' | 'duplicate'> {
+    const fresh = await this.inbox.acceptSoon(event, this.opts.clock.nowMs());
+    if (fresh) this.opts.onAccepted?.();
+    return fresh ? 'accepted' : 'duplicate';
   }
 
-  private apply(event: IncidentEvent, now: number): IngestResult {
+  /** Applies up to `limit` queued events in arrival order, in one transaction; returns how many. */
+  processInbox(limit: number): number {
+    const now = this.opts.clock.nowMs();
+    let changed = false;
+    const count = this.opts.db.transaction(() => {
+      const entries = this.inbox.pending(limit);
+      for (const { seq, event } of entries) {
+        let result: string;
+        try {
+          // A savepoint per event: one malformed event is recorded as failed without undoing the batch.
+          result = this.opts.db.transaction(() => this.apply(event, now))();
+        } catch (err) {
+          this.opts.logger.error({ err, eventId: event.eventId, type: event.type }, 'PagerDuty event could not be applied');
+          result = `failed: ${(err as Error).message}`.slice(0, 500);
+        }
+        if (result === 'applied') changed = true;
+        this.opts.onProcessed?.(result);
+        this.inbox.markProcessed(seq, result, now);
+      }
+      return entries.length;
+    })();
+    if (changed) this.opts.onScheduleChange?.();
+    return count;
+  }
+
+  private apply(event: IncidentEvent, now: number): ApplyResult {
     if (event.type === 'incident.annotated') return this.annotate(event);
     const snap = event.incident;
     if (!snap) return 'ignored';
@@ -226,7 +258,7 @@ export class IncidentService {
     this.announce(snap.id, now);
   }
 
-  private annotate(event: IncidentEvent): IngestResult {
+  private annotate(event: IncidentEvent): ApplyResult {
     const incident = event.incidentId ? this.repo.get(event.incidentId) : undefined;
     if (!incident || !event.note) return 'ignored';
     this.threadNote(incident, `📝 Note from ${escapeMrkdwn(event.agentName ?? 'PagerDuty')}: ${escapeMrkdwn(truncate(event.note, 2500))}`);

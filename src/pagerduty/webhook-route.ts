@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CustomRoute } from '@slack/bolt';
 import type { Logger } from '../logging/logger.js';
-import type { IncidentEvent, IngestResult } from '../incidents/incident-service.js';
+import type { IncidentEvent } from '../incidents/incident-service.js';
+
+type AcceptResult = 'accepted' | 'duplicate';
 import { verifyPagerDutySignature } from './signature.js';
 import { PING_EVENT_TYPE, webhookEnvelopeSchema } from './webhook-schema.js';
 import { toIncidentEvent } from './webhook-events.js';
@@ -12,10 +14,10 @@ const BODY_LIMIT_BYTES = 1024 * 1024;
 
 export interface WebhookRouteDeps {
   secrets: readonly string[];
-  /** Commits the event; throws when it could not (the 5xx makes PagerDuty redeliver). */
-  ingest: (event: IncidentEvent) => IngestResult;
+  /** Commits the event to the inbox; throws when it could not (the 5xx makes PagerDuty redeliver). */
+  accept: (event: IncidentEvent) => Promise<AcceptResult>;
   logger: Logger;
-  onResult?: (result: IngestResult | 'rejected' | 'ping' | 'error') => void;
+  onResult?: (result: AcceptResult | 'rejected' | 'ping' | 'error') => void;
 }
 
 function reply(res: ServerResponse, status: number, body: Record<string, unknown>): void {
@@ -35,8 +37,9 @@ async function readBody(req: IncomingMessage): Promise<Buffer | 'too_large'> {
 }
 
 /**
- * POST /pagerduty/webhook (Webhooks v3). The 2xx is sent only after the event is committed, so anything
- * PagerDuty hears acknowledged survives a crash; redeliveries of the same event id change nothing.
+ * POST /pagerduty/webhook (Webhooks v3). The 2xx is sent only after the verified event is committed to the
+ * inbox, so anything PagerDuty hears acknowledged survives a crash; redeliveries of the same event id change
+ * nothing. Applying it to incidents follows right after, in batches (docs/decisions/006).
  */
 export function pagerDutyWebhookRoute(deps: WebhookRouteDeps): CustomRoute {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -77,8 +80,7 @@ export function pagerDutyWebhookRoute(deps: WebhookRouteDeps): CustomRoute {
       outcome('rejected');
       return reply(res, 400, { error: mapped.reason });
     }
-    const result = deps.ingest(mapped.event);
-    if (result === 'ignored') deps.logger.info({ eventType: mapped.event.type, eventId: mapped.event.eventId }, 'PagerDuty event ignored');
+    const result = await deps.accept(mapped.event);
     outcome(result);
     reply(res, 200, { status: result });
   };

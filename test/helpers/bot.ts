@@ -160,6 +160,7 @@ export async function startTestBot(opts: TestBotOptions = {}): Promise<TestBot> 
       const { outbox, jobs } = waygate.services;
       for (let i = 0; i < 500; i++) {
         await waygate.inflight.drain();
+        await waygate.inboxProcessor.whenIdle();
         await jobs.whenIdle();
         await slack.waitFor(() => !waygate.dispatcher.busy());
         if (outbox.stats().pending === 0) return;
@@ -171,6 +172,7 @@ export async function startTestBot(opts: TestBotOptions = {}): Promise<TestBot> 
     },
     async advanceTo(when) {
       const target = new Date(when).getTime();
+      await waygate.inboxProcessor.whenIdle();
       for (let next = clock.nextTimerAt(); next !== null && next <= target; next = clock.nextTimerAt()) {
         clock.set(next);
         await waygate.services.jobs.whenIdle();

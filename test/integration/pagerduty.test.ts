@@ -19,7 +19,13 @@ describe('PagerDuty bridge over real HTTP', () => {
   const now = () => bot.clock.now().toISOString();
   let seq = 0;
   /** Sends a signed incident event as PagerDuty would, at the bot's current time. */
-  const event = (type: string, incident: { id: string; number: number; priority?: string | null; title?: string; urgency?: 'high' | 'low' }, extra: { eventId?: string; occurredAt?: string; createdAt?: string; agent?: { id: string; summary: string } | null } = {}) =>
+  /** Sends and waits until the bot has applied it (the 200 comes once it is stored; applying follows). */
+  const event = async (...args: Parameters<typeof send>) => {
+    const res = await send(...args);
+    await bot.waygate.inboxProcessor.whenIdle();
+    return res;
+  };
+  const send = (type: string, incident: { id: string; number: number; priority?: string | null; title?: string; urgency?: 'high' | 'low' }, extra: { eventId?: string; occurredAt?: string; createdAt?: string; agent?: { id: string; summary: string } | null } = {}) =>
     bot.pdSigner.send(
       bot.pdSigner.incidentEvent(
         type,
@@ -78,7 +84,7 @@ describe('PagerDuty bridge over real HTTP', () => {
   it('posts one message for the same event.id delivered twice', async () => {
     const first = await event('incident.triggered', { id: 'PDUP001', number: 102 }, { eventId: 'EVSAME' });
     const again = await event('incident.triggered', { id: 'PDUP001', number: 102 }, { eventId: 'EVSAME' });
-    expect(first.json.status).toBe('applied');
+    expect(first.json.status).toBe('accepted');
     expect(again.status).toBe(200);
     expect(again.json.status).toBe('duplicate');
     await bot.settle();
@@ -236,7 +242,7 @@ describe('PagerDuty bridge over real HTTP', () => {
 
   it('reports PagerDuty as configured on /health', async () => {
     const health = (await (await fetch(`${bot.url}/health`)).json()) as { pagerduty: unknown };
-    expect(health.pagerduty).toEqual({ status: 'configured', api: true, webhooks: true });
+    expect(health.pagerduty).toEqual({ status: 'configured', api: true, webhooks: true, inboxPending: 0 });
   });
 });
 
@@ -248,6 +254,7 @@ describe('SLA timers across restarts', () => {
     const send = (id: string, number: number) =>
       bot.pdSigner.send(bot.pdSigner.incidentEvent('incident.triggered', { id, number, priority: 'P1', created_at: clock.now().toISOString() }, { occurredAt: clock.now().toISOString() }));
     await send('PT00001', 1001);
+    await bot.waygate.inboxProcessor.whenIdle();
     await bot.settle();
     await bot.waygate.stop();
 
@@ -260,6 +267,7 @@ describe('SLA timers across restarts', () => {
     expect(first[0]?.text).not.toContain('noticed late');
 
     await send('PT00002', 1002);
+    await bot.waygate.inboxProcessor.whenIdle();
     await bot.settle();
     await bot.waygate.stop();
     clock.advance(20 * 60_000); // the bot is down past the deadline
@@ -279,7 +287,7 @@ describe('without PagerDuty settings', () => {
     const bot = await startTestBot();
     try {
       const health = (await (await fetch(`${bot.url}/health`)).json()) as { pagerduty: unknown; status: string };
-      expect(health.pagerduty).toEqual({ status: 'not configured', api: false, webhooks: false });
+      expect(health.pagerduty).toEqual({ status: 'not configured', api: false, webhooks: false, inboxPending: 0 });
       expect(health.status).toBe('ok');
       const res = await bot.pdSigner.send(bot.pdSigner.pingEvent());
       expect(res.status).toBe(503);
@@ -287,5 +295,39 @@ describe('without PagerDuty settings', () => {
     } finally {
       await bot.stop();
     }
+  });
+});
+
+describe('webhook inbox', () => {
+  it('applies events accepted before a crash at the next start, and skips one that cannot be applied', async () => {
+    const clock = new ManualClock(START);
+    let bot = await startTestBot({ clock, pagerDuty: true });
+    const { dir, slack, pd } = bot;
+    await bot.waygate.stop();
+    // What a crash right after the 200 leaves behind: events committed to the inbox, not yet applied.
+    const { openDatabase } = await import('../../src/db/database.js');
+    const db = openDatabase(`${dir}/waygate.db`);
+    const insert = db.prepare('INSERT INTO webhook_inbox (event_id, event, received_at) VALUES (?, ?, ?)');
+    const incident = (id: string, number: number) => ({
+      eventId: `EV-${id}`,
+      type: 'incident.triggered',
+      occurredAt: Date.parse(START),
+      agentName: null,
+      incidentId: id,
+      incident: { id, number, title: `queued ${number}`, status: 'triggered', priorityName: 'P1', urgency: 'high', service: 'API', htmlUrl: null, assignees: [], createdAt: Date.parse(START) },
+    });
+    insert.run('EV-bad', JSON.stringify({ ...incident('PBAD', 1), incident: { id: 'PBAD' } }), Date.parse(START));
+    insert.run('EV-PQ1', JSON.stringify(incident('PQ1', 1101)), Date.parse(START));
+    db.close();
+
+    bot = await startTestBot({ clock, pagerDuty: pd, slack, dir });
+    await bot.settle();
+    expect(slack.messages('C0ALERTS').map((m) => m.text)).toEqual(['P1 #1101 queued 1101: triggered']);
+    const results = bot.waygate.services.db.prepare('SELECT event_id, result FROM webhook_inbox ORDER BY seq').all() as Array<{ event_id: string; result: string }>;
+    expect(results[0]?.result).toMatch(/^failed: /);
+    expect(results[1]).toEqual({ event_id: 'EV-PQ1', result: 'applied' });
+    await bot.stop();
+    await slack.close();
+    await pd?.close();
   });
 });
