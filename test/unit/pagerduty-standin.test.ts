@@ -1,6 +1,5 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startCapture, type Captured } from '../helpers/capture.js';
 import { verifyPagerDutySignature } from '../../src/pagerduty/signature.js';
 import {
   INCIDENT_EVENT_TYPES,
@@ -15,35 +14,7 @@ const SECRET = 'standin-webhook-secret';
 const TOKEN = 'standin-rest-token';
 const ROUTING_KEY = 'R0123456789abcdef0123456789abcde';
 
-interface Captured {
-  path: string;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-}
 
-/** A bare HTTP endpoint that records exactly what arrived on the wire. */
-async function startCapture(): Promise<{ url: string; requests: Captured[]; close: () => Promise<void> }> {
-  const requests: Captured[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      requests.push({ path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) });
-      res.writeHead(202, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ accepted: true }));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise((r) => server.close(() => r()));
-    },
-  };
-}
 
 function header(req: Captured, name: string): string | undefined {
   const v = req.headers[name];
@@ -55,7 +26,7 @@ describe('PagerDutyWebhookSigner', () => {
   let signer: PagerDutyWebhookSigner;
 
   beforeEach(async () => {
-    capture = await startCapture();
+    capture = await startCapture({ status: 202, json: { accepted: true } });
     signer = new PagerDutyWebhookSigner({ url: `${capture.url}/`, secret: SECRET });
   });
   afterEach(() => capture.close());
@@ -67,18 +38,18 @@ describe('PagerDutyWebhookSigner', () => {
     expect(res).toMatchObject({ status: 202, json: { accepted: true } });
     const [req] = capture.requests;
     expect(req!.path).toBe('/pagerduty/webhook');
-    expect(req!.body.toString('utf8')).toBe(JSON.stringify(body));
+    expect(req!.body).toBe(JSON.stringify(body));
     expect(header(req!, 'content-type')).toBe('application/json');
     expect(header(req!, 'x-webhook-id')).toBe('b1f0a4a8-redelivery');
     expect(header(req!, 'x-webhook-subscription')).toMatch(/^P[A-Z0-9]+$/);
     expect(header(req!, 'x-pagerduty-signature')).toMatch(/^v1=[0-9a-f]{64}$/);
-    expect(verifyPagerDutySignature([SECRET], req!.body, header(req!, 'x-pagerduty-signature'))).toBe(true);
+    expect(verifyPagerDutySignature([SECRET], req!.raw, header(req!, 'x-pagerduty-signature'))).toBe(true);
   });
 
   it('sends a string body byte for byte', async () => {
     const raw = '{"event": {"id": "x",  "spacing": "kept"}}';
     await signer.send(raw);
-    expect(capture.requests[0]!.body.toString('utf8')).toBe(raw);
+    expect(capture.requests[0]!.body).toBe(raw);
     expect(verifyPagerDutySignature([SECRET], raw, header(capture.requests[0]!, 'x-pagerduty-signature'))).toBe(true);
   });
 
@@ -89,10 +60,10 @@ describe('PagerDutyWebhookSigner', () => {
     await signer.send(body, { omitSignature: true });
     const [bad, rotating, unsigned] = capture.requests;
 
-    expect(verifyPagerDutySignature([SECRET], bad!.body, header(bad!, 'x-pagerduty-signature'))).toBe(false);
+    expect(verifyPagerDutySignature([SECRET], bad!.raw, header(bad!, 'x-pagerduty-signature'))).toBe(false);
     const rotationHeader = header(rotating!, 'x-pagerduty-signature')!;
     expect(rotationHeader.split(',')).toHaveLength(2);
-    expect(verifyPagerDutySignature([SECRET], rotating!.body, rotationHeader)).toBe(false);
+    expect(verifyPagerDutySignature([SECRET], rotating!.raw, rotationHeader)).toBe(false);
     expect(verifyPagerDutySignature(['next-secret'], rotating!.body, rotationHeader)).toBe(true);
     expect(header(unsigned!, 'x-pagerduty-signature')).toBeUndefined();
     // Each delivery gets its own webhook id unless one is given.

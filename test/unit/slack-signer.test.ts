@@ -2,40 +2,13 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { App, LogLevel, verifySlackRequest } from '@slack/bolt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startCapture, type Captured } from '../helpers/capture.js';
 import { SlackRequestSigner, slackSignature } from '../../src/sandbox/slack-signer.js';
 import { SlackStandIn } from '../../src/sandbox/slack-standin.js';
 
 const SECRET = 'test-signing-secret';
 
-interface Captured {
-  path: string;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
 
-/** A bare HTTP endpoint that records exactly what arrived on the wire. */
-async function startCapture(): Promise<{ url: string; requests: Captured[]; close: () => Promise<void> }> {
-  const requests: Captured[] = [];
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString('utf8')));
-    req.on('end', () => {
-      requests.push({ path: req.url ?? '', headers: req.headers, body });
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ received: true }));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise((r) => server.close(() => r()));
-    },
-  };
-}
 
 function boltAccepts(req: Captured, secret = SECRET, nowMs?: number): boolean {
   try {
