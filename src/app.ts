@@ -115,7 +115,6 @@ export function createWaygate(opts: WaygateOptions): Waygate {
       logger,
       onResult: (result) => metrics.webhooks.inc({ result }),
     }),
-    // Bolt matches custom routes in order on every request: the busiest route goes first.
     ...operationalRoutes(getServices),
   ];
   const bLogger = boltLogger(logger);
@@ -224,8 +223,9 @@ export function createWaygate(opts: WaygateOptions): Waygate {
   const pagerDutyTrouble = (payload: PagerDutyStatusPayload, text: string): void => {
     if (payload.responseUrl) outbox.enqueue({ kind: 'respond', payload: { responseUrl: payload.responseUrl, text } });
   };
-  // The Events API needs no REST token: only the routing key in each event.
-  const pagerDutyEvents = new PagerDutyClient({ token: env.PAGERDUTY_API_TOKEN ?? '', apiUrl: env.PAGERDUTY_API_URL, eventsUrl: env.PAGERDUTY_EVENTS_URL });
+  // The Events API needs no REST token (each event carries its routing key), so it works without one.
+  const pagerDutyEvents =
+    pagerDuty ?? new PagerDutyClient({ token: '', apiUrl: env.PAGERDUTY_API_URL, eventsUrl: env.PAGERDUTY_EVENTS_URL });
   const dispatcher = new OutboxDispatcher({
     db,
     outbox,
@@ -253,6 +253,13 @@ export function createWaygate(opts: WaygateOptions): Waygate {
     onFailure: (row, failure, final) => {
       if (row.kind === 'pd_event') {
         metrics.pagerDutyApiErrors.inc({ kind: failure.kind });
+        // A page that PagerDuty refused (say, a wrong routing key) must not vanish quietly.
+        if (final && file.channels.ops) {
+          outbox.enqueue({
+            kind: 'post',
+            payload: { channel: file.channels.ops, text: `⚠️ PagerDuty refused an Events API event (${failure.detail}); check \`service.pagerDutyRoutingKey\`.` },
+          });
+        }
         return;
       }
       if (row.kind !== 'pd_status') {

@@ -221,3 +221,33 @@ describe('scheduled operations', () => {
     expect(bot.slack.responsePosts('h')[0]?.body.text).toMatch(/🟢 .* healthy in \d+ ms — status=healthy version=1\.4\.2/);
   });
 });
+
+describe('PagerDuty events that PagerDuty refuses', () => {
+  it('are reported in the ops channel instead of vanishing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'waygate-ops-'));
+    const service = await startService();
+    service.setHealthy(false);
+    const clock = new ManualClock('2026-03-02T08:01:00Z');
+    const bot = await startTestBot({
+      dir,
+      clock,
+      pagerDuty: true,
+      yaml: {
+        ...DEFAULT_YAML,
+        schedules: { ...DEFAULT_YAML.schedules, 'health-check': '*/5 * * * *' },
+        service: { healthUrl: service.url, systemdUnit: null, failuresBeforeDown: 1, pagerDutyRoutingKey: 'x'.repeat(32) },
+      },
+    });
+    try {
+      bot.pd!.failNext('events', { kind: 'http_error', status: 400 });
+      await bot.advanceTo('2026-03-02T08:05:00Z');
+      await bot.settle();
+      const ops = bot.slack.messages('C0OPS').map((m) => m.text);
+      expect(ops.some((t) => t.includes('PagerDuty refused an Events API event') && t.includes('HTTP 400'))).toBe(true);
+    } finally {
+      await bot.stop();
+      await service.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
