@@ -87,3 +87,25 @@ describe('compileCron', () => {
     expect(firings('30 12 29 2 *', 'Europe/Berlin', '2026-03-01T00:00:00Z', 1)).toEqual(['2028-02-29T11:30:00.000Z']);
   });
 });
+
+describe('local times skipped when clocks spring forward', () => {
+  it('runs a 02:00 Berlin job at the jump (03:00 CEST) instead of skipping 29 March 2026', () => {
+    const cron = compileCron('0 2 * * *', 'Europe/Berlin');
+    expect(cron.next(new Date('2026-03-28T12:00:00Z')).toISOString()).toBe('2026-03-29T01:00:00.000Z');
+    // and then carries on normally, without a second run that day
+    expect(cron.next(new Date('2026-03-29T01:00:00Z')).toISOString()).toBe('2026-03-30T00:00:00.000Z');
+  });
+
+  it('does the same for a time inside the gap, and leaves jobs outside the gap alone', () => {
+    expect(compileCron('30 2 * * *', 'Europe/Berlin').next(new Date('2026-03-28T12:00:00Z')).toISOString()).toBe('2026-03-29T01:00:00.000Z');
+    expect(compileCron('0 3 * * *', 'Europe/Berlin').next(new Date('2026-03-28T12:00:00Z')).toISOString()).toBe('2026-03-29T01:00:00.000Z');
+    expect(compileCron('0 9 * * *', 'Europe/Berlin').next(new Date('2026-03-28T12:00:00Z')).toISOString()).toBe('2026-03-29T07:00:00.000Z');
+    expect(compileCron('0 2 * * 1', 'Europe/Berlin').next(new Date('2026-03-28T12:00:00Z')).toISOString()).toBe('2026-03-30T00:00:00.000Z');
+  });
+
+  it('runs a frequent job once at the jump, not once per skipped slot', () => {
+    const cron = compileCron('*/15 * * * *', 'Europe/Berlin');
+    expect(cron.next(new Date('2026-03-29T00:50:00Z')).toISOString()).toBe('2026-03-29T01:00:00.000Z');
+    expect(cron.next(new Date('2026-03-29T01:00:00Z')).toISOString()).toBe('2026-03-29T01:15:00.000Z');
+  });
+});
