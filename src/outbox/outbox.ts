@@ -41,14 +41,16 @@ export class Outbox {
     return () => this.nudgeListeners.delete(listener);
   }
 
+  /** For /health and /metrics: index lookups only, since delivered rows pile up between housekeeping runs. */
   stats(): { pending: number; oldestPendingAt: number | null; failed: number } {
     const row = this.db
       .prepare(
-        `SELECT SUM(status = 'pending') AS pending, MIN(CASE WHEN status = 'pending' THEN created_at END) AS oldest,
-                SUM(status = 'failed') AS failed FROM outbox`,
+        `SELECT (SELECT COUNT(*) FROM outbox WHERE status = 'pending') AS pending,
+                (SELECT MIN(created_at) FROM outbox WHERE status = 'pending') AS oldest,
+                (SELECT COUNT(*) FROM outbox WHERE status = 'failed') AS failed`,
       )
-      .get() as { pending: number | null; oldest: number | null; failed: number | null };
-    return { pending: row.pending ?? 0, oldestPendingAt: row.oldest, failed: row.failed ?? 0 };
+      .get() as { pending: number; oldest: number | null; failed: number };
+    return { pending: row.pending, oldestPendingAt: row.oldest, failed: row.failed };
   }
 
   pendingInLane(lane: string): number {
