@@ -72,6 +72,9 @@ export interface IncidentServiceOptions {
 
 /** A deadline handled more than this after it passed was missed while Waygate was down. */
 const LATE_AFTER_MS = 60_000;
+/** From this many reminders or breaches falling due together, one grouped message replaces one each. */
+const GROUP_FROM = 4;
+const GROUP_LISTED = 300;
 
 export const alertKey = (incidentId: string): string => `incident:${incidentId}`;
 export const stormKey = (stormId: number): string => `storm:${stormId}`;
@@ -351,46 +354,76 @@ export class IncidentService {
     const now = this.opts.clock.nowMs();
     const fired = this.opts.db.transaction(() => {
       const due = this.repo.due(now);
-      for (const incident of due) {
-        if ((incident.sla_deadline ?? Infinity) <= now) this.breach(incident, now);
-        else this.remind(incident, now);
-      }
+      const breaches = due.filter((i) => (i.sla_deadline ?? Infinity) <= now);
+      const reminders = due.filter((i) => (i.sla_deadline ?? Infinity) > now);
+      this.breach(breaches, now);
+      this.remind(reminders, now);
       return due.length;
     })();
     if (fired > 0) this.opts.onScheduleChange?.();
     return fired;
   }
 
-  private remind(incident: Incident, now: number): void {
-    this.repo.update(incident.id, { sla_state: 'warned', updated_at: now });
-    const left = formatRemaining((incident.sla_deadline ?? now) - now);
-    this.threadNote(incident, `⏰ Still unacknowledged: ${left} left to acknowledge ${incident.priority} #${incident.number} within the SLA.`);
+  private remind(incidents: Incident[], now: number): void {
+    for (const incident of incidents) this.repo.update(incident.id, { sla_state: 'warned', updated_at: now });
+    if (incidents.length >= GROUP_FROM) {
+      const earliest = Math.min(...incidents.map((i) => i.sla_deadline ?? now));
+      this.groupNote(`⏰ ${incidents.length} incidents are still unacknowledged; the first SLA deadline is in ${formatRemaining(earliest - now)}:`, incidents);
+      return;
+    }
+    for (const incident of incidents) {
+      const left = formatRemaining((incident.sla_deadline ?? now) - now);
+      this.threadNote(incident, `⏰ Still unacknowledged: ${left} left to acknowledge ${incident.priority} #${incident.number} within the SLA.`);
+    }
   }
 
-  private breach(incident: Incident, now: number): void {
-    const deadline = incident.sla_deadline ?? now;
-    const late = now - deadline > LATE_AFTER_MS;
-    this.repo.update(incident.id, { sla_state: 'breached', breached_at: now, escalations: incident.escalations + 1, updated_at: now });
-    this.opts.audit.record({
-      actor: 'waygate',
-      action: 'incident.sla_breached',
-      subject: `#${incident.number}`,
-      details: { id: incident.id, priority: incident.priority, late },
-    });
-    const mentions = this.opts.roles.mentionsFor(['oncall', 'lead']).join(' ');
-    const window = formatDuration(deadline - incident.created_at);
-    const lateNote = late ? ` _(noticed late: Waygate was not running when the deadline passed ${formatRemaining(deadline - now).replace('overdue by ', '')} ago)_` : '';
-    const channel = incident.alert_channel ?? this.opts.alertsChannel;
-    if (channel) {
+  private breach(incidents: Incident[], now: number): void {
+    if (incidents.length === 0) return;
+    const mentions = this.opts.roles.mentionsFor(['oncall', 'lead']).join(' ') || '(no oncall or lead configured)';
+    const lateNote = (deadline: number) =>
+      now - deadline > LATE_AFTER_MS
+        ? ` _(noticed late: Waygate was not running when the deadline passed ${formatRemaining(deadline - now).replace('overdue by ', '')} ago)_`
+        : '';
+    for (const incident of incidents) {
+      const late = now - (incident.sla_deadline ?? now) > LATE_AFTER_MS;
+      this.repo.update(incident.id, { sla_state: 'breached', breached_at: now, escalations: incident.escalations + 1, updated_at: now });
+      this.opts.audit.record({
+        actor: 'waygate',
+        action: 'incident.sla_breached',
+        subject: `#${incident.number}`,
+        details: { id: incident.id, priority: incident.priority, late },
+      });
+      this.refresh(incident.id);
+    }
+    if (incidents.length >= GROUP_FROM) {
+      const earliest = Math.min(...incidents.map((i) => i.sla_deadline ?? now));
+      this.groupNote(`🚨 SLA breached for ${incidents.length} incidents. ${mentions} please respond.${lateNote(earliest)}`, incidents);
+      return;
+    }
+    for (const incident of incidents) {
+      const deadline = incident.sla_deadline ?? now;
+      const channel = incident.alert_channel ?? this.opts.alertsChannel;
+      if (!channel) continue;
       this.opts.outbox.enqueue({
         kind: 'post',
         payload: {
           channel,
-          text: `🚨 SLA breached: ${incident.priority} ${incidentLink(incident)} was not acknowledged within ${window}. ${mentions || '(no oncall or lead configured)'} please respond.${lateNote}`,
+          text: `🚨 SLA breached: ${incident.priority} ${incidentLink(incident)} was not acknowledged within ${formatDuration(deadline - incident.created_at)}. ${mentions} please respond.${lateNote(deadline)}`,
         },
       });
     }
-    this.refresh(incident.id);
+  }
+
+  /**
+   * One message for many incidents at once (a storm's reminders or breaches), listing them by priority and
+   * number, instead of one message each that would queue behind Slack's pace for minutes.
+   */
+  private groupNote(headline: string, incidents: Incident[]): void {
+    const channel = this.opts.alertsChannel ?? incidents[0]?.alert_channel;
+    if (!channel) return;
+    const listed = incidents.slice(0, GROUP_LISTED).map((i) => `${i.priority} #${i.number}`).join(', ');
+    const more = incidents.length > GROUP_LISTED ? ` and ${incidents.length - GROUP_LISTED} more` : '';
+    this.opts.outbox.enqueue({ kind: 'post', payload: { channel, text: `${headline}\n${listed}${more}` } });
   }
 
   // ---------------------------------------------------------------------------------------------------- Slack

@@ -202,6 +202,22 @@ describe('PagerDuty bridge over real HTTP', () => {
     expect(JSON.stringify(alertFor(701)?.blocks)).toContain('SLA breached');
   });
 
+  it('groups reminders and escalations that fall due together into one message each', async () => {
+    for (let n = 1; n <= 5; n++) await event('incident.triggered', { id: `PG0000${n}`, number: 1200 + n, title: `disk ${n}` });
+    await bot.advanceTo(Date.parse(START) + 4 * 60_000);
+    await bot.settle();
+    const reminders = alerts().filter((m) => m.text.includes('still unacknowledged'));
+    expect(reminders).toHaveLength(1);
+    expect(reminders[0]?.text).toContain('5 incidents are still unacknowledged; the first SLA deadline is in 1 min');
+    await bot.advanceTo(Date.parse(START) + 5 * 60_000);
+    await bot.settle();
+    const breaches = alerts().filter((m) => m.text.includes('SLA breached'));
+    expect(breaches).toHaveLength(1);
+    expect(breaches[0]?.text).toContain(`SLA breached for 5 incidents. <@${USERS.oncall}>`);
+    expect(breaches[0]?.text).toContain('P1 #1201, P1 #1202, P1 #1203, P1 #1204, P1 #1205');
+    expect(bot.waygate.services.incidents.open().every((i) => i.sla_state === 'breached')).toBe(true);
+  });
+
   it('keeps an acknowledgement when PagerDuty answers 500, tells the user it will sync, and syncs later', async () => {
     await event('incident.triggered', { id: 'PF00001', number: 801 });
     bot.pd!.addIncident({ id: 'PF00001', number: 801, status: 'triggered', title: 't' });
