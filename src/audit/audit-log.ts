@@ -28,7 +28,9 @@ function hashOf(prevHash: string, row: Omit<AuditRow, 'id' | 'hash' | 'prev_hash
     .digest('hex');
 }
 
-export type AuditVerification = { ok: true; entries: number } | { ok: false; brokenAt: number; reason: string };
+export type AuditVerification =
+  | { ok: true; entries: number; head: string | null }
+  | { ok: false; brokenAt: number; reason: string };
 
 /**
  * Append-only, hash-chained audit trail: each entry's hash covers the one before it, so editing or
@@ -77,6 +79,6 @@ export class AuditLog {
       prev = row.hash;
       count++;
     }
-    return { ok: true, entries: count };
+    return { ok: true, entries: count, head: count > 0 ? prev : null };
   }
 }

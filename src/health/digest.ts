@@ -50,6 +50,11 @@ export interface DigestData {
   incidents: DigestIncidents | Failure | null;
   failedJobs: Array<{ job: string; at: number; error: string | null }>;
   reviewed: { by: string; at: number } | null;
+  /**
+   * The audit chain, verified: its head hash posted daily anchors the trail outside the database, so
+   * deleting the newest entries (which a hash chain alone cannot reveal) shows against yesterday's digest.
+   */
+  audit?: { ok: true; entries: number; head: string | null } | { ok: false; brokenAt: number; reason: string };
 }
 
 const MAX_FAILED_JOBS = 10;
@@ -217,6 +222,12 @@ function fallbackText(d: DigestData, date: string): string {
  * The digest as a Slack message: 8 blocks at most (header, 6 sections, Reviewed button or reviewed line), each
  * section cut to Slack's 3000 characters. Every source that could not be read says so instead of vanishing.
  */
+function auditLine(a: NonNullable<DigestData['audit']>): string {
+  if (!a.ok) return `🚨 Audit trail broken at entry #${a.brokenAt}: ${plain(a.reason)}. Treat this as a security incident.`;
+  const entries = `${a.entries} ${a.entries === 1 ? 'entry' : 'entries'}`;
+  return `🔏 Audit trail verified: ${entries}, head \`${a.head?.slice(0, 16) ?? 'empty'}\``;
+}
+
 export function renderDigest(data: DigestData, digestId: number): MessageContent & { blocks: Block[] } {
   const date = headerDate(data.now, data.timeZone);
   const blocks: Block[] = [
@@ -228,6 +239,7 @@ export function renderDigest(data: DigestData, digestId: number): MessageContent
     section(incidentsSection(data)),
     section(failedJobsSection(data)),
   ];
+  if (data.audit) blocks.push(context(auditLine(data.audit)));
   if (data.reviewed === null) {
     blocks.push({
       type: 'actions',

@@ -180,6 +180,7 @@ export class HealthService {
       incidents: incidentSummary,
       failedJobs,
       reviewed: null,
+      audit: this.opts.audit.verify(),
     };
   }
 

@@ -188,6 +188,9 @@ describe('scheduled operations', () => {
     expect(blocks).toContain('Integrity: ✅ ok');
     expect(blocks).toContain('Open: 0');
     expect(blocks).toContain(DIGEST_ACTIONS.reviewed);
+    const head = bot.waygate.services.audit.recent(1)[0]?.hash ?? 'empty';
+    expect(blocks).toContain(`Audit trail verified: ${bot.waygate.services.audit.recent(100).length}`);
+    expect(blocks).toContain(head.slice(0, 16));
 
     await bot.signer.blockAction({ actionId: DIGEST_ACTIONS.reviewed, value: '1', userId: USERS.ops, channelId: 'C0OPS', messageTs: digest!.ts, responseUrl: bot.slack.responseUrl('rev') });
     await bot.settle();

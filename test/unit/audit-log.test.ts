@@ -48,7 +48,7 @@ describe('AuditLog', () => {
   }
 
   it('verifies an empty log as ok with zero entries', () => {
-    expect(audit.verify()).toEqual({ ok: true, entries: 0 });
+    expect(audit.verify()).toEqual({ ok: true, entries: 0, head: null });
   });
 
   it('stores what was recorded, with the clock time', () => {
@@ -77,7 +77,7 @@ describe('AuditLog', () => {
 
   it('verifies an untouched log as ok and counts its entries', () => {
     recordThree();
-    expect(audit.verify()).toEqual({ ok: true, entries: 3 });
+    expect(audit.verify()).toMatchObject({ ok: true, entries: 3, head: audit.recent(1)[0]?.hash });
   });
 
   it('keeps chaining across a reopen of the database file', () => {
@@ -86,7 +86,7 @@ describe('AuditLog', () => {
     db = openDatabase(dbPath);
     audit = new AuditLog(db, clock);
     audit.record({ actor: 'U0CAROL', action: 'job.run' });
-    expect(audit.verify()).toEqual({ ok: true, entries: 4 });
+    expect(audit.verify()).toMatchObject({ ok: true, entries: 4 });
   });
 
   it('detects an edited details column at the edited row', () => {

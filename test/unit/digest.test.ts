@@ -284,3 +284,28 @@ describe('formatting helpers', () => {
     expect(formatBytes(12.5 * 1024 * 1024)).toBe('12.5 MiB');
   });
 });
+
+describe('audit line in the digest', () => {
+  it('anchors the verified head hash, and raises a broken chain as a security incident', async () => {
+    const { renderDigest } = await import('../../src/health/digest.js');
+    const base = JSON.parse(JSON.stringify(sampleForAudit())) as Parameters<typeof renderDigest>[0];
+    const ok = JSON.stringify(renderDigest({ ...base, audit: { ok: true, entries: 12, head: 'ab'.repeat(32) } }, 1).blocks);
+    expect(ok).toContain('Audit trail verified: 12 entries, head `abababababababab`');
+    const broken = JSON.stringify(renderDigest({ ...base, audit: { ok: false, brokenAt: 7, reason: 'content does not match hash' } }, 1).blocks);
+    expect(broken).toContain('Audit trail broken at entry #7: content does not match hash');
+  });
+});
+
+function sampleForAudit() {
+  return {
+    now: Date.parse('2026-03-02T08:00:00Z'),
+    status: { ok: true, httpStatus: 200, latencyMs: 12, summary: 'status=ok' },
+    systemd: 'active',
+    last24h: { uptimePct: 100, p50Ms: 10, p95Ms: 20, samples: 288 },
+    logs: { error: 'n/a' },
+    backup: { error: 'n/a' },
+    incidents: null,
+    failedJobs: [],
+    reviewed: null,
+  };
+}
