@@ -1,4 +1,4 @@
-import type { Clock } from '../clock/clock.js';
+import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { Logger } from '../logging/logger.js';
 import { ROLE_NAMES, type RoleName } from '../config/schema.js';
 
@@ -10,6 +10,8 @@ export type GroupMembersLookup = (groupId: string) => Promise<readonly string[]>
 
 const GROUP_CACHE_MS = 5 * 60_000;
 const GROUP_FAILURE_CACHE_MS = 30_000;
+/** Slack waits 3 s for the ack and the role check comes first: a group lookup may take this long. */
+const LOOKUP_BUDGET_MS = 1_000;
 
 /**
  * Answers "which roles does this Slack user hold?" from the YAML `roles` map. User-group ids are expanded
@@ -17,6 +19,7 @@ const GROUP_FAILURE_CACHE_MS = 30_000;
  */
 export class RoleResolver {
   private readonly groupCache = new Map<string, { members: ReadonlySet<string>; until: number }>();
+  private readonly inFlight = new Map<string, Promise<ReadonlySet<string> | undefined>>();
 
   constructor(
     private readonly members: RoleMembers,
@@ -56,15 +59,44 @@ export class RoleResolver {
     const now = this.clock.nowMs();
     const cached = this.groupCache.get(groupId);
     if (cached && cached.until > now) return cached.members.has(userId);
+    const members = await this.expand(groupId, now);
+    return members?.has(userId) ?? false;
+  }
+
+  /**
+   * Looks a group up (one lookup per group at a time), caching the answer. The role check runs before the
+   * command is acked, so a slow Slack gets LOOKUP_BUDGET_MS: past that the group grants nothing for this
+   * request (fail closed) while the lookup finishes in the background and fills the cache.
+   */
+  private async expand(groupId: string, now: number): Promise<ReadonlySet<string> | undefined> {
+    let pending = this.inFlight.get(groupId);
+    if (!pending) {
+      pending = this.lookupGroup(groupId)
+        .then((ids) => {
+          const members = new Set(ids);
+          this.groupCache.set(groupId, { members, until: this.clock.nowMs() + GROUP_CACHE_MS });
+          return members;
+        })
+        .catch((err: unknown) => {
+          this.logger.warn({ groupId, err: (err as Error).message }, 'could not expand Slack user group; it grants no role');
+          // Remember the failure briefly, so a Slack outage does not turn every command into another lookup.
+          this.groupCache.set(groupId, { members: new Set(), until: now + GROUP_FAILURE_CACHE_MS });
+          return undefined;
+        })
+        .finally(() => this.inFlight.delete(groupId));
+      this.inFlight.set(groupId, pending);
+    }
+    let timer: TimerHandle | undefined;
+    const budget = new Promise<undefined>((resolve) => {
+      timer = this.clock.setTimer(LOOKUP_BUDGET_MS, () => {
+        this.logger.warn({ groupId }, 'Slack user group lookup is slow; it grants no role for this request');
+        resolve(undefined);
+      });
+    });
     try {
-      const members = new Set(await this.lookupGroup(groupId));
-      this.groupCache.set(groupId, { members, until: now + GROUP_CACHE_MS });
-      return members.has(userId);
-    } catch (err) {
-      this.logger.warn({ groupId, err: (err as Error).message }, 'could not expand Slack user group; it grants no role');
-      // Remember the failure briefly, so a Slack outage does not turn every command into another lookup.
-      this.groupCache.set(groupId, { members: new Set(), until: now + GROUP_FAILURE_CACHE_MS });
-      return false;
+      return await Promise.race([pending, budget]);
+    } finally {
+      timer?.cancel();
     }
   }
 }

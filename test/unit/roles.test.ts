@@ -159,3 +159,32 @@ describe('describeRoles', () => {
     expect(describeRoles([])).toBe('');
   });
 });
+
+describe('RoleResolver with a slow Slack', () => {
+  it('gives a group lookup 1 s before the ack, grants nothing past it, and uses the late answer next time', async () => {
+    const clock = new ManualClock('2026-01-05T08:00:00Z');
+    let release: (ids: string[]) => void = () => undefined;
+    let calls = 0;
+    const lookup = () => {
+      calls++;
+      return new Promise<readonly string[]>((resolve) => (release = resolve));
+    };
+    const resolver = new RoleResolver(
+      { lead: [], oncall: ['S0SLOW'], ops: [], security: [], admin: [] },
+      lookup,
+      clock,
+      pino({ level: 'silent' }),
+    );
+    const first = resolver.allows('U0AMY', ['oncall']);
+    const second = resolver.allows('U0AMY', ['oncall']);
+    await Promise.resolve();
+    clock.advance(1_000);
+    expect(await first).toBe(false);
+    expect(await second).toBe(false);
+    expect(calls).toBe(1); // concurrent checks share one lookup
+    release(['U0AMY']);
+    await new Promise((r) => setImmediate(r));
+    expect(await resolver.allows('U0AMY', ['oncall'])).toBe(true);
+    expect(calls).toBe(1);
+  });
+});
