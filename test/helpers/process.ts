@@ -15,12 +15,19 @@ export interface BotProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `src/main.ts` exactly as `npm run dev` would, with the given environment. */
-export function spawnBot(env: Record<string, string>): BotProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'src', 'main.ts')], {
+/**
+ * Starts the bot with the given environment: `src/main.ts` as `npm run dev` would, or with `viaNpmStart`
+ * exactly as an operator would (`npm start`: build, then `node dist/src/main.js`), in its own process group.
+ */
+export function spawnBot(env: Record<string, string>, opts: { viaNpmStart?: boolean } = {}): BotProcess {
+  const [command, args] = opts.viaNpmStart
+    ? ['npm', ['start', '--silent']]
+    : [process.execPath, ['--import', 'tsx', join(REPO, 'src', 'main.ts')]];
+  const child = spawn(command, args, {
     cwd: REPO,
-    env: { PATH: process.env.PATH ?? '', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.viaNpmStart === true,
   });
   const stdout: string[] = [];
   const stderr: string[] = [];
