@@ -27,12 +27,14 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    // Exit only once pino has written its buffered lines, so the last words of a shutdown are not lost.
+    const exit = (code: number) => logger.flush(() => process.exit(code));
     running
       .stop()
-      .then(() => process.exit(0))
+      .then(() => exit(0))
       .catch((err: unknown) => {
         logger.error({ err }, 'shutdown failed');
-        process.exit(1);
+        exit(1);
       });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));

@@ -56,7 +56,8 @@ export function spawnBot(env: Record<string, string>, opts: { viaNpmStart?: bool
   });
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => stderr.push(...chunk.split('\n').filter(Boolean)));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': it waits until every process writing to our pipes (npm's child too) is done.
+    child.on('close', (code, signal) => {
       rejectReady(new Error(`bot exited (${code ?? signal}) before it was ready: ${stderr.join(' | ')}`));
       resolve({ code, signal });
     });
