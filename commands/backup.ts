@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { defineCommand, type Command, type CommandContext, type CommandReply } from '../src/commands/types.js';
 import { SLASH_COMMAND } from '../src/commands/router.js';
-import { escapeMrkdwn, slackDate, section } from '../src/slack/format.js';
-import { formatBytes } from '../src/backup/backup-report.js';
+import { escapeMrkdwn, formatBytes, slackDate, section } from '../src/slack/format.js';
 import { BackupError } from '../src/backup/backup-service.js';
 
 const backupArgs = z.union(

@@ -2,8 +2,7 @@ import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { JobDefinition } from '../src/jobs/types.js';
 import { runAndReport } from '../src/maintenance/command-report.js';
-import { formatBytes } from '../src/backup/backup-report.js';
-import { escapeMrkdwn } from '../src/slack/format.js';
+import { escapeMrkdwn, formatBytes } from '../src/slack/format.js';
 import { ReportedJobFailure } from '../src/jobs/reported-failure.js';
 
 /** Size of a SQLite database including its WAL, which VACUUM folds back in. */

@@ -1,13 +1,6 @@
 import type { BackupReport } from './backup-service.js';
 import { formatDuration } from '../config/duration.js';
-import { escapeMrkdwn } from '../slack/format.js';
-
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
-  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
-  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
-}
+import { escapeMrkdwn, formatBytes } from '../slack/format.js';
 
 /** The SOP-BACK-001 report for the ops channel: what was written, how big, how long, and whether it is sound. */
 export function formatBackupReport(report: BackupReport, dir: string): string {

@@ -8,6 +8,9 @@ import { formatDuration } from '../config/duration.js';
 import { context, escapeMrkdwn, header, section, slackDate, truncate } from '../slack/format.js';
 import type { HealthCheckResult } from './health-check.js';
 import type { LogScan } from './log-scan.js';
+import { formatBytes } from '../slack/format.js';
+
+export { formatBytes };
 
 /** Action ids of the digest's buttons: one place for the Block Kit builder and the handler. */
 export const DIGEST_ACTIONS = { reviewed: 'digest.reviewed' } as const;
@@ -84,16 +87,6 @@ export function formatLatency(ms: number): string {
   return formatDuration(ms);
 }
 
-export function formatBytes(bytes: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return unit === 0 ? `${Math.round(value)} bytes` : `${value.toFixed(1)} ${units[unit]}`;
-}
 
 /** Like formatDuration, but whole hours up to 3 days: "26 h" reads better than "1.1 d" next to a 26 h limit. */
 export function formatAge(ms: number): string {

@@ -40,3 +40,15 @@ export function header(text: string): Block {
 export function divider(): Block {
   return { type: 'divider' };
 }
+
+/** "512 bytes", "2.0 KiB", "12.5 MiB": binary units, one decimal. */
+export function formatBytes(bytes: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${Math.round(value)} bytes` : `${value.toFixed(1)} ${units[unit]}`;
+}
