@@ -5,9 +5,10 @@
  * keeps incident state so status changes can be asserted, records every call, and injects faults.
  */
 import { createHash } from 'node:crypto';
+import { LoopbackServer, onBody } from './loopback-server.js';
 import { waitFor } from './wait-for.js';
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 
 export type PagerDutyFault =
   | { kind: 'http_error'; status: number }
@@ -77,7 +78,7 @@ function invalidEvent(...errors: string[]): Reply {
 }
 
 export class PagerDutyStandIn {
-  private readonly sockets = new Set<Socket>();
+  private readonly loopback: LoopbackServer;
   private recorded: PagerDutyRecordedCall[] = [];
   private readonly incidents = new Map<string, StandInIncident>();
   private faults = new Map<PagerDutyTarget, { fault: PagerDutyFault; remaining: number }[]>();
@@ -88,29 +89,22 @@ export class PagerDutyStandIn {
     private readonly server: http.Server,
     private readonly token: string | undefined,
     private readonly requireFrom: boolean,
-  ) {}
+  ) {
+    this.loopback = new LoopbackServer(server);
+  }
 
   /** `token`: the REST API key demanded (none: any non-empty `Token token=…`); `requireFrom` defaults to true. */
   static async start(opts: { token?: string; requireFrom?: boolean } = {}): Promise<PagerDutyStandIn> {
     const server = http.createServer();
     const standIn = new PagerDutyStandIn(server, opts.token, opts.requireFrom ?? true);
-    server.on('connection', (s) => {
-      standIn.sockets.add(s);
-      s.on('close', () => standIn.sockets.delete(s));
-    });
     server.on('request', (req, res) => standIn.onRequest(req, res));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
+    await standIn.loopback.listen();
     return standIn;
   }
 
   /** Hung requests keep sockets open forever, so close() destroys them rather than waiting. */
-  async close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const s of this.sockets) s.destroy();
-    await closed;
+  close(): Promise<void> {
+    return this.loopback.close();
   }
 
   private get port(): number {
@@ -197,10 +191,7 @@ export class PagerDutyStandIn {
   // ---- HTTP plumbing ----
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
+    onBody(req, (raw) => {
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
       const path = url.pathname;
       const kind: PagerDutyRecordedCall['kind'] =

@@ -5,9 +5,10 @@
  * SocketModeClient stack can be exercised end to end, and it can inject faults to test retry logic.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { LoopbackServer, onBody } from './loopback-server.js';
 import { waitFor } from './wait-for.js';
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket } from 'ws';
 import { parseJsonField, validateMessage } from './block-kit.js';
@@ -83,7 +84,7 @@ interface PendingAck {
 }
 
 export class SlackStandIn {
-  private readonly sockets = new Set<Socket>();
+  private readonly loopback: LoopbackServer;
   private recorded: RecordedCall[] = [];
   private posts: ResponsePost[] = [];
   private channels = new Map<string, StoredMessage[]>();
@@ -118,7 +119,9 @@ export class SlackStandIn {
     private readonly botUserId: string,
     private readonly appToken: string | undefined,
     private readonly appId: string,
-  ) {}
+  ) {
+    this.loopback = new LoopbackServer(server);
+  }
 
   /**
    * `token` is the bot token the Web API demands (none: any); `appToken` the app-level token
@@ -129,28 +132,19 @@ export class SlackStandIn {
   ): Promise<SlackStandIn> {
     const server = http.createServer();
     const standIn = new SlackStandIn(server, opts.token, opts.botUserId ?? 'U0WAYGATE', opts.appToken, opts.appId ?? 'A0WAYGATE');
-    server.on('connection', (s) => {
-      standIn.sockets.add(s);
-      s.on('close', () => standIn.sockets.delete(s));
-    });
     server.on('request', (req, res) => standIn.onRequest(req, res));
     server.on('upgrade', (req, socket, head) => standIn.onUpgrade(req, socket, head));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
+    await standIn.loopback.listen();
     return standIn;
   }
 
   /** Hung requests and Socket Mode clients keep sockets open forever, so close() destroys them rather than waiting. */
   async close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.failPendingAcks(() => true, 'the stand-in closed');
     for (const ws of this.wsClients) ws.terminate();
     this.wsClients = [];
     this.wss.close();
-    for (const s of this.sockets) s.destroy();
-    await closed;
+    await this.loopback.close();
   }
 
   private get port(): number {
@@ -264,10 +258,7 @@ export class SlackStandIn {
   // ---- HTTP plumbing ----
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
+    onBody(req, (raw) => {
       const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
       let reply: Reply;
       try {
