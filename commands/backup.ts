@@ -3,6 +3,7 @@ import { defineCommand, type Command, type CommandContext, type CommandReply } f
 import { SLASH_COMMAND } from '../src/commands/router.js';
 import { escapeMrkdwn, formatBytes, slackDate, section } from '../src/slack/format.js';
 import { BackupError } from '../src/backup/backup-service.js';
+import { requestJobRun } from '../src/commands/request-job-run.js';
 
 const backupArgs = z.union(
   [
@@ -42,18 +43,6 @@ export const backup: Command = defineCommand({
     if (args.action === 'list') return list(ctx);
     if (args.action === 'verify') return verify(ctx, args.file);
     if (ctx.jobs.isRunning('backup')) return { text: 'A backup is already running; I will not start a second one.' };
-    ctx.afterAck(async () => {
-      const started = ctx.jobs.run('backup', 'manual', ctx.userId, (run) => {
-        const text = run.outcome === 'ok' ? `✅ Backup finished: ${run.summary ?? ''}` : `❌ Backup failed: ${run.error ?? 'unknown error'}`;
-        ctx.outbox.enqueue({ kind: 'respond', payload: { responseUrl: ctx.responseUrl, text } });
-      });
-      if (!started.started) {
-        ctx.outbox.enqueue({ kind: 'respond', payload: { responseUrl: ctx.responseUrl, text: `Could not start the backup: ${started.reason}.` } });
-        return;
-      }
-      ctx.audit.record({ actor: ctx.userId, action: 'backup.run', subject: 'backup', details: { runId: started.runId } });
-      await started.done;
-    });
-    return { text: 'Starting a backup now; the report follows here and in the ops channel.' };
+    return requestJobRun(ctx, 'backup', { audit: 'backup.run', started: 'Starting a backup now; the report follows here and in the ops channel.' });
   },
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineCommand, rolesFor, type Command } from '../src/commands/types.js';
+import { commandPermission, defineCommand, type Command } from '../src/commands/types.js';
 import { SLASH_COMMAND } from '../src/commands/router.js';
 
 export const help: Command = defineCommand({
@@ -11,7 +11,7 @@ export const help: Command = defineCommand({
   async run(ctx) {
     const allowed: Command[] = [];
     for (const command of ctx.commands) {
-      if (await ctx.roles.allows(ctx.userId, rolesFor(command, ctx.config))) allowed.push(command);
+      if (await ctx.policy.holds(ctx.userId, commandPermission(command))) allowed.push(command);
     }
     const hidden = ctx.commands.length - allowed.length;
     const lines = allowed.map((c) => `• \`${c.usage}\` — ${c.summary}`);

@@ -2,17 +2,11 @@ import { z } from 'zod';
 import { defineCommand, type Command, type CommandContext, type CommandReply } from '../src/commands/types.js';
 import { SLASH_COMMAND } from '../src/commands/router.js';
 import { section, context, slackDate, escapeMrkdwn } from '../src/slack/format.js';
-import { formatDuration } from '../src/config/duration.js';
 import type { JobInfo } from '../src/jobs/job-service.js';
-import type { JobRun } from '../src/jobs/job-runs.js';
+import { describeRun } from '../src/jobs/describe-run.js';
+import { requestJobRun } from '../src/commands/request-job-run.js';
+import { PERMISSIONS } from '../src/core/policy.js';
 import type { Block } from '../src/outbox/types.js';
-
-const OUTCOME_ICON: Record<JobRun['outcome'], string> = {
-  ok: '✅',
-  failed: '❌',
-  running: '⏳',
-  interrupted: '⚠️',
-};
 
 const jobsArgs = z.union(
   [
@@ -21,13 +15,6 @@ const jobsArgs = z.union(
   ],
   { message: 'expected nothing, or `run <name>`' },
 );
-
-export function describeRun(run: JobRun): string {
-  const icon = OUTCOME_ICON[run.outcome];
-  const took = run.finished_at ? ` in ${formatDuration(run.finished_at - run.started_at)}` : '';
-  const detail = run.outcome === 'failed' || run.outcome === 'interrupted' ? run.error : run.summary;
-  return `${icon} ${run.outcome}${took}${detail ? `: ${escapeMrkdwn(detail)}` : ''}`;
-}
 
 function jobBlock(job: JobInfo, timezone: string): Block {
   const schedule = job.schedule ? `\`${job.schedule}\` (${timezone})` : '_disabled_';
@@ -46,7 +33,7 @@ function list(ctx: CommandContext): CommandReply {
     text,
     blocks: [
       ...jobs.slice(0, 48).map((j) => jobBlock(j, ctx.config.file.timezone)),
-      context(`Run one now with \`${SLASH_COMMAND} jobs run <name>\` (ops or admin).`),
+      context(`Run one now with \`${SLASH_COMMAND} jobs run <name>\` (needs the \`job.run\` permission).`),
     ],
   };
 }
@@ -55,28 +42,10 @@ async function runNow(ctx: CommandContext, name: string): Promise<CommandReply> 
   if (!ctx.jobs.has(name)) {
     return { text: `There is no job called \`${escapeMrkdwn(name)}\`. Jobs: ${ctx.jobs.names().join(', ')}.` };
   }
-  if (!(await ctx.roles.allows(ctx.userId, ['ops']))) {
-    return { text: `Sorry, \`${SLASH_COMMAND} jobs run\` needs the *ops* or *admin* role.` };
-  }
+  const decision = await ctx.policy.check({ permission: PERMISSIONS.jobRun, user: ctx.userId, what: `\`${SLASH_COMMAND} jobs run\``, subject: name });
+  if (!decision.allowed) return { text: decision.message };
   if (ctx.jobs.isRunning(name)) return { text: `\`${name}\` is already running; I won't start it twice.` };
-  ctx.afterAck(async () => {
-    const started = ctx.jobs.run(name, 'manual', ctx.userId, (run) => {
-      ctx.outbox.enqueue({
-        kind: 'respond',
-        payload: { responseUrl: ctx.responseUrl, text: `\`${name}\` run #${run.id} finished ${describeRun(run)}` },
-      });
-    });
-    if (!started.started) {
-      ctx.outbox.enqueue({
-        kind: 'respond',
-        payload: { responseUrl: ctx.responseUrl, text: `Could not start \`${name}\`: ${started.reason}.` },
-      });
-      return;
-    }
-    ctx.audit.record({ actor: ctx.userId, action: 'job.run', subject: name, details: { runId: started.runId } });
-    await started.done;
-  });
-  return { text: `Starting \`${name}\` now. I'll post the outcome here when it finishes.` };
+  return requestJobRun(ctx, name, { audit: 'job.run', started: `Starting \`${name}\` now. I'll post the outcome here when it finishes.` });
 }
 
 export const jobs: Command = defineCommand({

@@ -1,8 +1,9 @@
 import type { JobDefinition } from '../src/jobs/types.js';
+import type { JobContext } from '../src/context.js';
 import { formatBackupReport } from '../src/backup/backup-report.js';
 import { ReportedJobFailure } from '../src/jobs/reported-failure.js';
 
-export const backup: JobDefinition = {
+export const backup: JobDefinition<JobContext> = {
   name: 'backup',
   description: 'SOP-BACK-001: online database backup, integrity check, config archive, offsite copy, retention',
   defaultSchedule: '0 2 * * *',
@@ -16,5 +17,10 @@ export const backup: JobDefinition = {
       throw channel ? new ReportedJobFailure(message) : new Error(message);
     }
     return { summary: `${report.file.name} (${report.rows} rows, integrity ${report.integrity})` };
+  },
+  describeOutcome(run) {
+    if (run.outcome === 'ok') return `✅ Backup finished: ${run.summary ?? ''}`;
+    if (run.outcome === 'interrupted') return `⚠️ Backup run #${run.id} was interrupted: ${run.error ?? 'the bot stopped'}. Start it again with \`/waygate backup now\`.`;
+    return `❌ Backup failed: ${run.error ?? 'unknown error'}`;
   },
 };

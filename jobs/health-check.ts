@@ -1,6 +1,7 @@
 import type { JobDefinition } from '../src/jobs/types.js';
+import type { JobContext } from '../src/context.js';
 
-export const healthCheck: JobDefinition = {
+export const healthCheck: JobDefinition<JobContext> = {
   name: 'health-check',
   description: 'SOP-MAINT-001 / appendix C: samples service.healthUrl; alerts once when it goes down and once when it recovers',
   defaultSchedule: '*/5 * * * *',

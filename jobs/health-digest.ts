@@ -1,6 +1,7 @@
 import type { JobDefinition } from '../src/jobs/types.js';
+import type { JobContext } from '../src/context.js';
 
-export const healthDigest: JobDefinition = {
+export const healthDigest: JobDefinition<JobContext> = {
   name: 'health-digest',
   description: 'SOP-MAINT-001: the 9 AM digest — status, last 24 h, log errors, backups, incidents, failed jobs',
   defaultSchedule: '0 9 * * *',

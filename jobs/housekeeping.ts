@@ -1,5 +1,5 @@
 import type { JobDefinition } from '../src/jobs/types.js';
-import { JobRunRepository } from '../src/jobs/job-runs.js';
+import type { JobContext } from '../src/context.js';
 
 const DAY_MS = 86_400_000;
 /** Delivered messages are only kept for debugging; a week covers any "did it post?" question. */
@@ -9,19 +9,20 @@ export const JOB_RUN_RETENTION_MS = 90 * DAY_MS;
 /** PagerDuty redelivers within hours; a month of seen event ids is ample for deduplication. */
 export const WEBHOOK_EVENT_RETENTION_MS = 30 * DAY_MS;
 
-export const housekeeping: JobDefinition = {
+export const housekeeping: JobDefinition<JobContext> = {
   name: 'housekeeping',
   description: "Prunes the bot's own store: delivered messages after 7 days, seen webhook ids after 30, job history after 90",
   defaultSchedule: '30 3 * * *',
   run(ctx) {
-    const removed = ctx.db.transaction(() => ({
+    const now = ctx.clock.nowMs();
+    const removed = ctx.store.transaction(() => ({
       messages: ctx.outbox.pruneDelivered(DELIVERED_RETENTION_MS),
-      runs: new JobRunRepository(ctx.db).pruneFinished(ctx.clock.nowMs() - JOB_RUN_RETENTION_MS),
-      webhookIds: ctx.incidents.inbox.prune(ctx.clock.nowMs() - WEBHOOK_EVENT_RETENTION_MS),
-    }))();
-    ctx.db.pragma('wal_checkpoint(TRUNCATE)');
+      history: ctx.store.pruneHistory(now - JOB_RUN_RETENTION_MS),
+      webhookIds: ctx.incidents.pruneInbox(now - WEBHOOK_EVENT_RETENTION_MS),
+    }));
+    ctx.store.checkpoint();
     return Promise.resolve({
-      summary: `removed ${removed.messages} delivered message(s), ${removed.webhookIds} old webhook id(s) and ${removed.runs} old job run record(s)`,
+      summary: `removed ${removed.messages} delivered message(s), ${removed.webhookIds} old webhook id(s) and ${removed.history.executions} old job run record(s)`,
     });
   },
 };

@@ -2,9 +2,23 @@ import { createHash } from 'node:crypto';
 import type { Db } from '../db/database.js';
 import type { Clock } from '../clock/clock.js';
 
+/** Every kind of audit row, so a reader of the trail (and a query) can rely on the names. */
+export const AUDIT_ACTIONS = [
+  'incident.opened',
+  'incident.acknowledged',
+  'incident.resolved',
+  'incident.sla_breached',
+  'permission.denied',
+  'backup.run',
+  'job.run',
+  'digest.posted',
+  'digest.reviewed',
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
 export interface AuditEntry {
   actor: string;
-  action: string;
+  action: AuditAction;
   subject?: string;
   details?: Record<string, unknown>;
 }

@@ -1,9 +1,9 @@
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { Logger } from '../logging/logger.js';
-import { ROLE_NAMES, type RoleName } from '../config/schema.js';
+import type { RoleName } from '../config/schema.js';
 
 export type { RoleName };
-export type RoleMembers = Record<RoleName, readonly string[]>;
+export type RoleMembers = Readonly<Partial<Record<RoleName, readonly string[]>>>;
 
 /** Looks up the members of a Slack user group (usergroups.users.list). */
 export type GroupMembersLookup = (groupId: string) => Promise<readonly string[]>;
@@ -30,8 +30,8 @@ export class RoleResolver {
 
   async rolesOf(userId: string): Promise<Set<RoleName>> {
     const held = new Set<RoleName>();
-    for (const role of ROLE_NAMES) {
-      for (const member of this.members[role]) {
+    for (const [role, members] of Object.entries(this.members)) {
+      for (const member of members ?? []) {
         if (member === '*' || member === userId || (member.startsWith('S') && (await this.inGroup(member, userId)))) {
           held.add(role);
           break;
@@ -51,7 +51,7 @@ export class RoleResolver {
   /** Ids of the users and groups holding any of the roles, for @-mentions (`<@U…>` / `<!subteam^S…>`). */
   mentionsFor(roles: readonly RoleName[]): string[] {
     const ids = new Set<string>();
-    for (const role of roles) for (const m of this.members[role]) if (m !== '*') ids.add(m);
+    for (const role of roles) for (const m of this.members[role] ?? []) if (m !== '*') ids.add(m);
     return [...ids].map((id) => (id.startsWith('S') ? `<!subteam^${id}>` : `<@${id}>`));
   }
 

@@ -1,17 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { App, SlashCommand } from '@slack/bolt';
-import type { Services } from '../services.js';
+import type { CommandServices } from '../context.js';
 import type { InflightWork } from '../lifecycle/inflight.js';
 import type { Clock, TimerHandle } from '../clock/clock.js';
-import { describeRoles } from '../auth/roles.js';
 import { tokenize } from './tokenize.js';
-import { rolesFor, type Command, type CommandContext, type CommandReply } from './types.js';
-import type { RoleName } from '../auth/roles.js';
+import { commandPermission, type Command, type CommandContext, type CommandReply } from './types.js';
 
 export const SLASH_COMMAND = '/waygate';
 
 export interface CommandRouterDeps {
-  services: Services;
+  services: CommandServices;
   commands: readonly Command[];
   inflight: InflightWork;
 }
@@ -36,13 +34,6 @@ export function usageReply(command: Command, problem: string): CommandReply {
   return { text: `${problem}\nUsage: \`${command.usage}\`` };
 }
 
-export function deniedReply(command: Command, allowed: readonly RoleName[] | 'everyone'): CommandReply {
-  const roles = allowed === 'everyone' ? [] : allowed;
-  return {
-    text: `Sorry, \`${SLASH_COMMAND} ${command.name}\` needs the ${describeRoles(roles)} role. Ask an admin to add your Slack user id under \`roles\` in the Waygate config.`,
-  };
-}
-
 /**
  * Handles `/waygate <verb> …`: parse, check the role, run the command's quick part, ack with its reply.
  * Anything slow is queued with ctx.afterAck and starts only once Slack has the ack.
@@ -53,20 +44,28 @@ export async function handleSlashCommand(
   ack: (body: ReturnType<typeof toAckBody>) => Promise<void>,
 ): Promise<void> {
   const { services, commands, inflight } = deps;
-  const { metrics, logger, roles } = services;
+  const { metrics, logger, policy } = services;
   const [verb = 'help', ...words] = tokenize(command.text ?? '');
   const target = commands.find((c) => c.name === verb.toLowerCase());
   const deferred: Array<() => Promise<void>> = [];
-  let reply: CommandReply;
-  let outcome: string;
+  let reply: CommandReply = { text: '' };
+  let outcome: string | undefined;
 
   if (!target) {
     reply = unknownVerbReply(verb, commands);
     outcome = 'unknown';
-  } else if (!(await roles.allows(command.user_id, rolesFor(target, services.config)))) {
-    reply = deniedReply(target, rolesFor(target, services.config));
-    outcome = 'denied';
   } else {
+    const decision = await policy.check({
+      permission: commandPermission(target),
+      user: command.user_id,
+      what: `\`${SLASH_COMMAND} ${target.name}\``,
+    });
+    if (!decision.allowed) {
+      reply = { text: decision.message };
+      outcome = 'denied';
+    }
+  }
+  if (target && outcome === undefined) {
     const parsed = target.parse(words);
     if (!parsed.ok) {
       reply = usageReply(target, parsed.problem);
@@ -113,7 +112,7 @@ export async function handleSlashCommand(
   }
 
   await ack(toAckBody(reply));
-  metrics.commands.inc({ verb: target?.name ?? 'unknown', outcome });
+  metrics.commands.inc({ verb: target?.name ?? 'unknown', outcome: outcome ?? 'ok' });
   for (const task of deferred) {
     void inflight.track(
       task().catch((err: unknown) => logger.error({ err, verb: target?.name }, 'work after ack failed')),

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
-import type { Services } from '../services.js';
+import type { CommandServices } from '../context.js';
 import type { Block } from '../outbox/types.js';
-import type { RoleName } from '../auth/roles.js';
+import type { Grant } from '../core/policy.js';
 
 export interface CommandReply {
   text: string;
@@ -10,7 +10,7 @@ export interface CommandReply {
   inChannel?: boolean;
 }
 
-export interface CommandContext extends Services {
+export interface CommandContext extends CommandServices {
   userId: string;
   channelId: string;
   responseUrl: string;
@@ -26,7 +26,8 @@ export interface CommandDefinition<A> {
   /** Shown on bad input and in help, e.g. "/waygate jobs [run <name>]". */
   usage: string;
   summary: string;
-  roles: readonly RoleName[] | 'everyone';
+  /** Who holds `command.<name>` unless YAML `permissions:` says otherwise. */
+  roles: Grant;
   /** Validates the words after the verb (already split with quotes respected). */
   args: z.ZodType<A, string[]>;
   run(ctx: CommandContext, args: A): CommandReply | Promise<CommandReply>;
@@ -39,14 +40,14 @@ export interface Command {
   name: string;
   usage: string;
   summary: string;
-  roles: readonly RoleName[] | 'everyone';
+  roles: Grant;
   parse(words: string[]): ParseResult;
   run(ctx: CommandContext, args: unknown): CommandReply | Promise<CommandReply>;
 }
 
-/** The roles that may run a command: YAML `commandRoles.<verb>` overrides the command's own list. */
-export function rolesFor(command: Pick<Command, 'name' | 'roles'>, config: Services['config']): readonly RoleName[] | 'everyone' {
-  return config.file.commandRoles[command.name] ?? command.roles;
+/** The permission that guards a verb: `command.<verb>`. */
+export function commandPermission(command: Pick<Command, 'name'>): string {
+  return `command.${command.name}`;
 }
 
 export function defineCommand<A>(def: CommandDefinition<A>): Command {

@@ -41,10 +41,14 @@ function describeIssues(issues: readonly z.core.$ZodIssue[], where: string, echo
     const field = formatPath(issue.path);
     if (issue.code === 'unrecognized_keys') {
       const keys = issue.keys.map((k) => (field ? `${field}.${oneLine(k)}` : oneLine(k))).join(', ');
-      return `${where}: unknown key ${keys}`;
+      // Our own checks explain why a key is unknown (a typo of a built-in name); zod's default says nothing more.
+      const why = issue.message.startsWith('Unrecognized') ? '' : `: ${oneLine(issue.message)}`;
+      return `${where}: unknown key ${keys}${why}`;
     }
-    const got = echoInput && !issue.message.includes('(got') ? shown(issue.input) : '';
-    return `${where}: ${field || '(root)'} ${issue.message}${got}`;
+    // A bad record key (a permission name) carries its reason one level down.
+    const message = issue.code === 'invalid_key' ? (issue.issues[0]?.message ?? issue.message) : issue.message;
+    const got = echoInput && !message.includes('(got') ? shown(issue.input) : '';
+    return `${where}: ${field || '(root)'} ${message}${got}`;
   });
 }
 

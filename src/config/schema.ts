@@ -4,11 +4,62 @@ import { durationSchema } from './duration.js';
 import { businessHoursSchema, priorityNames, slaSchema } from './sla-schema.js';
 import { backupSchema, maintenanceSchema, serviceSchema } from './operations-schema.js';
 
-export const ROLE_NAMES = ['lead', 'oncall', 'ops', 'security', 'admin'] as const;
-export type RoleName = (typeof ROLE_NAMES)[number];
+/** The roles every installation has; teams add their own under `roles:` (e.g. `release-manager`). */
+export const BUILT_IN_ROLES = ['lead', 'oncall', 'ops', 'security', 'admin'] as const;
+/** A role name: built-in or defined in the YAML. `admin` holds every permission. */
+export type RoleName = string;
 
-export const CHANNEL_NAMES = ['alerts', 'ops', 'digest', 'security', 'compliance'] as const;
-export type ChannelName = (typeof CHANNEL_NAMES)[number];
+/** The channel aliases every installation knows; teams add their own under `channels:`. */
+export const BUILT_IN_CHANNELS = ['alerts', 'ops', 'digest', 'security', 'compliance'] as const;
+export type ChannelName = string;
+
+/** Role and channel names a team may define: lower-case words joined by single dashes. */
+const isCustomName = (name: string): boolean => /^[a-z][a-z0-9-]*$/.test(name) && !name.includes('--') && !name.endsWith('-');
+
+/** `command.ack`, `job.run`, `sop.SOP-OPS-001.start`: dot-separated parts, the first lower-case. */
+const isPermissionName = (name: string): boolean => {
+  const parts = name.split('.');
+  return parts.length >= 2 && /^[a-z]/.test(name) && parts.every((part) => /^[A-Za-z0-9-]+$/.test(part));
+};
+
+/** Edit distance, to tell a typo of a built-in name (`leads`) from a deliberate new one (`release-manager`). */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row.push(Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    }
+    prev = row;
+  }
+  return prev[b.length] ?? 0;
+}
+
+/**
+ * Problems with the names a team added next to the built-in ones: not a plain name, or so close to a
+ * built-in one that it is almost certainly a typo (which would otherwise silently grant nothing).
+ */
+function checkCustomNames(
+  value: Record<string, unknown>,
+  builtIn: readonly string[],
+  kind: string,
+  ctx: z.RefinementCtx,
+): void {
+  for (const name of Object.keys(value)) {
+    if (builtIn.includes(name)) continue;
+    const near = builtIn.find((b) => editDistance(name, b) <= 2);
+    if (near || !isCustomName(name)) {
+      ctx.addIssue({
+        code: 'unrecognized_keys',
+        keys: [name],
+        input: value,
+        message: near
+          ? `${name} looks like a typo of the built-in ${kind} ${near}`
+          : `a custom ${kind} name must be lower-case words joined by dashes, such as release-manager`,
+      });
+    }
+  }
+}
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -44,6 +95,7 @@ export const fileConfigSchema = z
       .string()
       .refine(isValidTimeZone, { message: 'must be an IANA time zone such as Europe/Berlin or UTC' })
       .default('UTC'),
+    /** Channel aliases → ids: the built-in ones plus any a team adds. */
     channels: z
       .object({
         alerts: channelId.optional(),
@@ -52,8 +104,10 @@ export const fileConfigSchema = z
         security: channelId.optional(),
         compliance: channelId.optional(),
       })
-      .strict()
+      .catchall(channelId)
+      .superRefine((v, ctx) => checkCustomNames(v, BUILT_IN_CHANNELS, 'channel', ctx))
       .default({}),
+    /** Role → members: the built-in roles (always present, maybe empty) plus any a team adds. */
     roles: z
       .object({
         lead: z.array(roleMember).default([]),
@@ -62,13 +116,22 @@ export const fileConfigSchema = z
         security: z.array(roleMember).default([]),
         admin: z.array(roleMember).default([]),
       })
-      .strict()
+      .catchall(z.array(roleMember))
+      .superRefine((v, ctx) => checkCustomNames(v, BUILT_IN_ROLES, 'role', ctx))
       .default({ lead: [], oncall: [], ops: [], security: [], admin: [] }),
     schedules: z.record(z.string(), cronOrDisabled).default({}),
-    /** Per-verb override of who may run a command, e.g. `ack: [oncall, lead]`. */
-    commandRoles: z
-      .record(z.string(), z.array(z.enum(ROLE_NAMES, { message: `must be one of ${ROLE_NAMES.join(', ')}` })))
+    /**
+     * Permission → the roles that hold it (or `everyone`), overriding the permission's default, e.g.
+     * `job.run: [ops, release-manager]`. Names are checked against the running version at start-up.
+     */
+    permissions: z
+      .record(
+        z.string().refine(isPermissionName, { message: 'must be a permission name such as command.ack or job.run' }),
+        z.union([z.literal('everyone'), z.array(z.string())], { message: 'must be a list of roles, or everyone' }),
+      )
       .default({}),
+    /** Deprecated: `permissions: { command.<verb>: [...] }` replaces it; still read, with a warning. */
+    commandRoles: z.record(z.string(), z.array(z.string())).default({}),
     service: serviceSchema.prefault({}),
     backup: backupSchema.prefault({}),
     maintenance: maintenanceSchema.prefault({}),
@@ -97,7 +160,21 @@ export const fileConfigSchema = z
       .strict()
       .default({ pace: 1_000, maxBackoff: 300_000, giveUpAfter: 86_400_000 }),
   })
-  .strict();
+  .strict()
+  .superRefine((file, ctx) => {
+    // A permission granted to a role nobody defined would silently grant nothing: stop start-up instead.
+    const defined = Object.keys(file.roles);
+    const check = (section: 'permissions' | 'commandRoles', key: string, roles: readonly string[] | 'everyone') => {
+      if (roles === 'everyone') return;
+      roles.forEach((role, i) => {
+        if (!defined.includes(role)) {
+          ctx.addIssue({ code: 'custom', path: [section, key, i], input: role, message: `names no defined role (roles are ${defined.join(', ')})` });
+        }
+      });
+    };
+    for (const [key, roles] of Object.entries(file.permissions)) check('permissions', key, roles);
+    for (const [key, roles] of Object.entries(file.commandRoles)) check('commandRoles', key, roles);
+  });
 
 export type FileConfig = z.output<typeof fileConfigSchema>;
 

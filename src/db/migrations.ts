@@ -163,4 +163,55 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'durable deadlines; job runs become execution records',
+    sql: `
+      -- One table of deadlines for every module (SLA reminders and escalations now; approval expiries and
+      -- procedure reminders next). One timer is armed for the earliest pending row.
+      CREATE TABLE deadlines (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        owner      TEXT    NOT NULL,              -- the module whose handler fires it, e.g. incident-sla
+        key        TEXT    NOT NULL,              -- unique per owner while pending, e.g. "<incident id>:warn"
+        due_at     INTEGER NOT NULL,
+        payload    TEXT    NOT NULL DEFAULT '{}',
+        created_at INTEGER NOT NULL,
+        fired_at   INTEGER,
+        fired_late INTEGER                        -- 1 when it fired more than a minute late (bot was down)
+      );
+      CREATE UNIQUE INDEX deadlines_pending_key ON deadlines (owner, key) WHERE fired_at IS NULL;
+      CREATE INDEX deadlines_pending_due ON deadlines (due_at) WHERE fired_at IS NULL;
+
+      -- Work that runs outside a request (jobs; procedure scripts and checks next). A row is committed before
+      -- the work starts, so a crash leaves "interrupted" or "queued", never nothing.
+      CREATE TABLE executions (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind         TEXT    NOT NULL,
+        name         TEXT    NOT NULL,
+        trigger      TEXT    NOT NULL CHECK (trigger IN ('schedule', 'manual')),
+        triggered_by TEXT,
+        queued_at    INTEGER NOT NULL,
+        started_at   INTEGER,
+        finished_at  INTEGER,
+        status       TEXT    NOT NULL CHECK (status IN ('queued', 'running', 'ok', 'failed', 'interrupted')),
+        summary      TEXT,
+        error        TEXT,
+        notify       TEXT                           -- JSON: where to report the outcome to whoever asked
+      );
+      INSERT INTO executions (id, kind, name, trigger, triggered_by, queued_at, started_at, finished_at, status, summary, error)
+        SELECT id, 'job', job, trigger, triggered_by, started_at, started_at, finished_at, outcome, summary, error FROM job_runs;
+      DROP TABLE job_runs;
+      CREATE INDEX executions_by_name ON executions (kind, name, id);
+      CREATE INDEX executions_open ON executions (kind, status) WHERE status IN ('queued', 'running');
+      CREATE INDEX executions_finished ON executions (kind, finished_at);
+
+      -- Open incidents keep their SLA reminders and deadlines across the upgrade.
+      INSERT INTO deadlines (owner, key, due_at, created_at)
+        SELECT 'incident-sla', id || ':warn', sla_warn_at, updated_at FROM incidents
+        WHERE status = 'triggered' AND sla_state = 'running' AND sla_warn_at IS NOT NULL;
+      INSERT INTO deadlines (owner, key, due_at, created_at)
+        SELECT 'incident-sla', id || ':breach', sla_deadline, updated_at FROM incidents
+        WHERE status = 'triggered' AND sla_state IN ('running', 'warned') AND sla_deadline IS NOT NULL;
+    `,
+  },
 ];

@@ -6,7 +6,9 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { FileConfig } from '../config/schema.js';
 import type { ProcessRunner } from '../runner/runner.js';
 import type { BackupService } from '../backup/backup-service.js';
-import type { IncidentService } from '../incidents/incident-service.js';
+import type { IncidentFacade } from '../incidents/facade.js';
+import type { Executions } from '../core/executions.js';
+import { messageKeys } from '../core/keys.js';
 import { formatDuration } from '../config/duration.js';
 import { escapeMrkdwn, slackDate } from '../slack/format.js';
 import { HealthStore } from './health-store.js';
@@ -28,13 +30,15 @@ export interface HealthServiceOptions {
   config: FileConfig;
   runner: ProcessRunner;
   backups: BackupService;
-  incidents: IncidentService;
+  incidents: IncidentFacade;
+  /** Job runs, for the digest's failed jobs. */
+  executions: Executions;
   /** Whether incidents are tracked at all (PagerDuty configured); the digest says so otherwise. */
   incidentsTracked: boolean;
   fetchImpl?: typeof fetch;
 }
 
-export const digestKey = (id: number): string => `digest:${id}`;
+export const digestKey = messageKeys.digest;
 
 /**
  * SOP-MAINT-001: samples the service (speaking only when it goes down or comes back) and builds the daily
@@ -156,17 +160,13 @@ export class HealthService {
     let incidentSummary: DigestData['incidents'] = null;
     if (this.opts.incidentsTracked) {
       try {
-        const recent = incidents.repo.countRecent(now - DAY_MS);
+        const recent = incidents.countRecent(now - DAY_MS);
         incidentSummary = { open: incidents.open().length, acknowledged24h: recent.acknowledged ?? 0, breached24h: recent.breached ?? 0 };
       } catch (err) {
         incidentSummary = { error: (err as Error).message };
       }
     }
-    const failedJobs = (
-      db
-        .prepare(`SELECT job, started_at AS at, error FROM job_runs WHERE outcome IN ('failed', 'interrupted') AND started_at >= ? ORDER BY id`)
-        .all(lastDigestAt) as Array<{ job: string; at: number; error: string | null }>
-    );
+    const failedJobs = this.opts.executions.problemsSince('job', lastDigestAt).map((e) => ({ job: e.name, at: e.at, error: e.error }));
     return {
       now,
       timeZone: config.timezone,

@@ -15,6 +15,12 @@ export class Metrics {
     labelNames: ['action', 'outcome'] as const,
     registers: [this.registry],
   });
+  readonly denials = new Counter({
+    name: 'waygate_permission_denials_total',
+    help: 'Commands, buttons and steps refused by the permission policy, by permission and rule',
+    labelNames: ['permission', 'rule'] as const,
+    registers: [this.registry],
+  });
   readonly outboxDepth = new Gauge({
     name: 'waygate_outbox_pending',
     help: 'Messages waiting in the outbox',

@@ -12,8 +12,12 @@ export class RoutesServer {
   private server: Server | undefined;
   private readonly byKey = new Map<string, CustomRoute>();
   private active = 0;
-  /** Called when the last request in flight has been answered. */
-  onIdle: (() => void) | undefined;
+  private readonly idleListeners: Array<() => void> = [];
+
+  /** Calls `listener` whenever the last request in flight has been answered (work waiting for a quiet moment). */
+  onIdle(listener: () => void): void {
+    this.idleListeners.push(listener);
+  }
 
   /** True while any request is being answered. */
   busy(): boolean {
@@ -24,9 +28,16 @@ export class RoutesServer {
     routes: readonly CustomRoute[],
     private readonly fallback?: (req: IncomingMessage, res: ServerResponse) => void,
   ) {
+    this.add(routes);
+  }
+
+  /** Adds routes before listen(); modules bring their own. */
+  add(routes: readonly CustomRoute[]): void {
     for (const route of routes) {
       for (const method of Array.isArray(route.method) ? route.method : [route.method]) {
-        this.byKey.set(`${method.toUpperCase()} ${route.path}`, route);
+        const key = `${method.toUpperCase()} ${route.path}`;
+        if (this.byKey.has(key)) throw new Error(`route ${key} registered twice`);
+        this.byKey.set(key, route);
       }
     }
   }
@@ -36,7 +47,7 @@ export class RoutesServer {
       this.active++;
       res.once('close', () => {
         this.active--;
-        if (this.active === 0) this.onIdle?.();
+        if (this.active === 0) for (const listener of this.idleListeners) listener();
       });
       const path = (req.url ?? '/').split('?')[0];
       const route = this.byKey.get(`${(req.method ?? 'GET').toUpperCase()} ${path}`);

@@ -1,6 +1,6 @@
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { Logger } from '../logging/logger.js';
-import type { IncidentService } from './incident-service.js';
+import type { IncidentIngest } from './ingest.js';
 
 /** Events applied per transaction; the processor yields to the event loop between batches. */
 const BATCH = 25;
@@ -20,7 +20,7 @@ export class InboxProcessor {
   private stopped = false;
 
   constructor(
-    private readonly incidents: IncidentService,
+    private readonly incidents: Pick<IncidentIngest, 'processInbox' | 'inbox'>,
     private readonly logger: Logger,
     private readonly clock: Clock,
     /** True while HTTP requests are being answered. */

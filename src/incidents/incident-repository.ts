@@ -2,7 +2,9 @@ import type { Statement } from 'better-sqlite3';
 import type { Db } from '../db/database.js';
 import type { Priority } from '../config/sla-schema.js';
 
-export type IncidentStatus = 'triggered' | 'acknowledged' | 'resolved';
+import type { IncidentStatus } from '../pagerduty/webhook-schema.js';
+
+export type { IncidentStatus };
 export type SlaState = 'running' | 'warned' | 'breached' | 'met' | 'stopped';
 
 export interface Incident {

@@ -1,5 +1,5 @@
 import type { Db } from '../db/database.js';
-import type { IncidentEvent } from './incident-service.js';
+import type { IncidentEvent } from './events.js';
 
 export interface InboxEntry {
   seq: number;

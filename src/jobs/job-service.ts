@@ -1,10 +1,15 @@
+import type { Db } from '../db/database.js';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { Logger } from '../logging/logger.js';
+import type { Outbox } from '../outbox/outbox.js';
+import type { Execution, ExecutionNotify, Executions } from '../core/executions.js';
 import { compileCron, type CronSchedule } from './cron.js';
-import { JobRunRepository, type JobRun } from './job-runs.js';
-import type { JobDefinition, JobRunContext } from './types.js';
-import type { Services } from '../services.js';
+import type { JobDefinition, JobRun } from './types.js';
 import { ReportedJobFailure } from './reported-failure.js';
+import { describeRun } from './describe-run.js';
+
+/** Job runs are execution records of this kind. */
+export const JOB_EXECUTION = 'job';
 
 export interface JobInfo {
   name: string;
@@ -16,32 +21,54 @@ export interface JobInfo {
 }
 
 export type StartResult = { started: true; runId: number; done: Promise<JobRun> } | { started: false; reason: string };
+export type RequestResult = { queued: true; runId: number } | { queued: false; reason: string };
 
 /** Called inside the transaction that closes a run, so its follow-up messages commit with the record. */
 export type RunFinishedHook = (run: JobRun, info: { failureReported: boolean }) => void;
 
-export interface JobServiceOptions {
-  definitions: readonly JobDefinition[];
+export interface JobServiceOptions<C> {
+  definitions: readonly JobDefinition<C>[];
   schedules: Record<string, string | false>;
   timezone: string;
   clock: Clock;
   logger: Logger;
-  runs: JobRunRepository;
-  services: () => Services;
+  db: Db;
+  outbox: Outbox;
+  executions: Executions;
+  /** The services a job runs with. */
+  context: C;
   /** Called for every finished run inside its closing transaction (metrics, failure alerts). */
   onRunFinished?: RunFinishedHook;
+  /** Called at start-up, in one transaction, with the runs the last process left unfinished. */
+  onInterrupted?: (runs: readonly JobRun[]) => void;
+}
+
+export function toJobRun(e: Execution): JobRun {
+  return {
+    id: e.id,
+    job: e.name,
+    trigger: e.trigger,
+    triggered_by: e.triggered_by,
+    started_at: e.started_at ?? e.queued_at,
+    finished_at: e.finished_at,
+    outcome: e.status,
+    summary: e.summary,
+    error: e.error,
+  };
 }
 
 /**
  * Runs jobs and fires their schedules. One timer per job, armed from the injected Clock for the next
- * cron match; a job never overlaps itself (a tick that finds it running is logged and skipped).
+ * cron match; a job never overlaps itself. Every run is an execution record committed before the job's
+ * code runs: a run asked for by a person is queued before Slack gets its ack, so a crash right after the
+ * ack leaves a queued row that the next start runs, and a crash mid-run leaves one reported as interrupted.
  */
-export class JobService {
-  private readonly jobs = new Map<string, { def: JobDefinition; cron: CronSchedule | null; timer?: TimerHandle; nextAt?: Date }>();
+export class JobService<C> {
+  private readonly jobs = new Map<string, { def: JobDefinition<C>; cron: CronSchedule | null; timer?: TimerHandle; nextAt?: Date }>();
   private readonly active = new Map<string, Promise<JobRun>>();
   private started = false;
 
-  constructor(private readonly opts: JobServiceOptions) {
+  constructor(private readonly opts: JobServiceOptions<C>) {
     for (const def of opts.definitions) {
       const override = opts.schedules[def.name];
       const expression = override === undefined ? def.defaultSchedule : override;
@@ -57,9 +84,17 @@ export class JobService {
   start(): void {
     if (this.started) return;
     this.started = true;
-    const interrupted = this.opts.runs.markInterrupted(this.opts.clock.nowMs());
-    if (interrupted > 0) this.opts.logger.warn({ interrupted }, 'job runs interrupted by the last shutdown');
+    const { db, clock, logger, executions } = this.opts;
+    const interrupted = db.transaction(() => {
+      const runs = executions.interruptRunning(JOB_EXECUTION, clock.nowMs());
+      for (const run of runs) this.notify(run);
+      if (runs.length > 0) this.opts.onInterrupted?.(runs.map(toJobRun));
+      return runs.length;
+    })();
+    if (interrupted > 0) logger.warn({ interrupted }, 'job runs interrupted by the last shutdown');
     for (const name of this.jobs.keys()) this.arm(name);
+    // Runs asked for just before a crash: their rows say so; outcomes are reported when they finish.
+    void this.runQueued();
   }
 
   async stop(): Promise<void> {
@@ -69,14 +104,17 @@ export class JobService {
   }
 
   list(): JobInfo[] {
-    return [...this.jobs.values()].map(({ def, cron, nextAt }) => ({
-      name: def.name,
-      description: def.description,
-      schedule: cron?.expression ?? null,
-      nextRunAt: cron ? (nextAt ?? cron.next(this.opts.clock.now())) : null,
-      lastRun: this.opts.runs.lastOf(def.name),
-      running: this.active.has(def.name),
-    }));
+    return [...this.jobs.values()].map(({ def, cron, nextAt }) => {
+      const last = this.opts.executions.lastOf(JOB_EXECUTION, def.name);
+      return {
+        name: def.name,
+        description: def.description,
+        schedule: cron?.expression ?? null,
+        nextRunAt: cron ? (nextAt ?? cron.next(this.opts.clock.now())) : null,
+        lastRun: last ? toJobRun(last) : undefined,
+        running: this.active.has(def.name),
+      };
+    });
   }
 
   has(name: string): boolean {
@@ -87,54 +125,98 @@ export class JobService {
     return this.active.has(name);
   }
 
+  names(): string[] {
+    return [...this.jobs.keys()];
+  }
+
   /** Resolves once no run is in progress (shutdown and tests). */
   async whenIdle(): Promise<void> {
     while (this.active.size > 0) await Promise.allSettled([...this.active.values()]);
   }
 
-  names(): string[] {
-    return [...this.jobs.keys()];
+  /**
+   * Records that someone asked for a run; call before acking them. The run starts with runQueued() (after
+   * the ack) or, should the bot die first, at the next start. Its outcome is reported to `notify`.
+   */
+  request(name: string, by: string, notify: ExecutionNotify): RequestResult {
+    if (!this.jobs.has(name)) return { queued: false, reason: `there is no job called \`${name}\`` };
+    if (this.active.has(name)) return { queued: false, reason: `\`${name}\` is already running` };
+    const runId = this.opts.executions.queue({ kind: JOB_EXECUTION, name, trigger: 'manual', by, at: this.opts.clock.nowMs(), notify });
+    return { queued: true, runId };
   }
 
-  /**
-   * Starts a run now. The run row is committed before the job's code runs, so a crash mid-run shows up
-   * as "interrupted" at the next start instead of vanishing.
-   */
-  run(name: string, trigger: JobRun['trigger'], triggeredBy: string | null, onFinished?: RunFinishedHook): StartResult {
+  /** Starts every queued run whose job is not running yet; resolves when those runs end. */
+  runQueued(): Promise<JobRun[]> {
+    const runs: Promise<JobRun>[] = [];
+    for (const queued of this.opts.executions.queued(JOB_EXECUTION)) {
+      const job = this.jobs.get(queued.name);
+      if (!job || this.active.has(queued.name)) continue;
+      if (!this.opts.executions.begin(queued.id, this.opts.clock.nowMs())) continue;
+      runs.push(this.execute(job.def, queued));
+    }
+    return Promise.all(runs);
+  }
+
+  /** Starts a run now (schedules, and tests that run a job directly). */
+  run(name: string, trigger: JobRun['trigger'], triggeredBy: string | null): StartResult {
     const job = this.jobs.get(name);
     if (!job) return { started: false, reason: `there is no job called \`${name}\`` };
     if (this.active.has(name)) return { started: false, reason: `\`${name}\` is already running` };
-    const { clock, runs, logger } = this.opts;
-    const runId = runs.start(name, trigger, triggeredBy, clock.nowMs());
-    const ctx: JobRunContext = { ...this.opts.services(), runId, trigger };
+    const { clock, executions } = this.opts;
+    const runId = executions.queue({ kind: JOB_EXECUTION, name, trigger, by: triggeredBy, at: clock.nowMs() });
+    executions.begin(runId, clock.nowMs());
+    const record = executions.get(runId);
+    if (!record) return { started: false, reason: `run ${runId} vanished` };
+    return { started: true, runId, done: this.execute(job.def, record) };
+  }
+
+  /** Forgets finished runs older than the cut-off (housekeeping). */
+  pruneRuns(olderThan: number): number {
+    return this.opts.executions.pruneFinished(olderThan);
+  }
+
+  private execute(def: JobDefinition<C>, record: Execution): Promise<JobRun> {
+    const { clock, executions, logger, db } = this.opts;
+    const runId = record.id;
+    const name = def.name;
     const done = (async (): Promise<JobRun> => {
       let outcome: 'ok' | 'failed' = 'ok';
       let summary: string | null = null;
       let error: string | null = null;
       let failureReported = false;
       try {
-        summary = (await job.def.run(ctx)).summary;
+        summary = (await def.run({ ...this.opts.context, runId, trigger: record.trigger })).summary;
       } catch (err) {
         outcome = 'failed';
         failureReported = err instanceof ReportedJobFailure;
         error = (err as Error).message || String(err);
         logger.error({ job: name, runId, err }, 'job failed');
       }
-      const db = ctx.db;
-      let finished: JobRun | undefined;
+      let finished: Execution | undefined;
       db.transaction(() => {
-        runs.finish(runId, clock.nowMs(), outcome, summary, error);
-        finished = runs.get(runId);
+        executions.finish(runId, clock.nowMs(), outcome, summary, error);
+        finished = executions.get(runId);
         if (!finished) return;
-        this.opts.onRunFinished?.(finished, { failureReported });
-        onFinished?.(finished, { failureReported });
+        this.notify(finished);
+        this.opts.onRunFinished?.(toJobRun(finished), { failureReported });
       })();
       this.active.delete(name);
       if (!finished) throw new Error(`job run ${runId} vanished`);
-      return finished;
+      if (this.started) void this.runQueued();
+      return toJobRun(finished);
     })();
     this.active.set(name, done);
-    return { started: true, runId, done };
+    return done;
+  }
+
+  /** Tells whoever asked for a run how it ended (inside the transaction that records the end). */
+  private notify(run: Execution): void {
+    const url = run.notify?.responseUrl;
+    if (!url) return;
+    const def = this.jobs.get(run.name)?.def;
+    const jobRun = toJobRun(run);
+    const text = def?.describeOutcome?.(jobRun) ?? `\`${run.name}\` run #${run.id} finished ${describeRun(jobRun)}`;
+    this.opts.outbox.enqueue({ kind: 'respond', payload: { responseUrl: url, text } });
   }
 
   private arm(name: string): void {

@@ -1,6 +1,7 @@
 import type { Db } from '../db/database.js';
 import type { Clock } from '../clock/clock.js';
-import type { OutboxItem, OutboxRow } from './types.js';
+import type { DeferredUpdatePayload, OutboxItem, OutboxRow } from './types.js';
+import { lanes, type Lane } from '../core/keys.js';
 
 /**
  * The write side of the transactional outbox. Call it inside the same db.transaction() as the state change
@@ -53,7 +54,7 @@ export class Outbox {
     return { pending: row.pending, oldestPendingAt: row.oldest, failed: row.failed };
   }
 
-  pendingInLane(lane: string): number {
+  pendingInLane(lane: Lane): number {
     return this.db.prepare(`SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND lane = ?`).pluck().get(lane) as number;
   }
 
@@ -61,10 +62,10 @@ export class Outbox {
    * Queues a deferred update unless one for the same message is already waiting: that one will render the
    * newest state anyway. Returns whether a row was added.
    */
-  enqueueDeferredUpdate(payload: { channel: string; messageKey: string; renderKey: string }): boolean {
+  enqueueDeferredUpdate(payload: DeferredUpdatePayload): boolean {
     const waiting = this.db
       .prepare(`SELECT 1 FROM outbox WHERE status = 'pending' AND kind = 'update' AND lane = ? AND message_key = ? LIMIT 1`)
-      .get(`channel:${payload.channel}`, payload.messageKey);
+      .get(lanes.channel(payload.channel), payload.messageKey);
     if (waiting !== undefined) return false;
     this.enqueue({ kind: 'update', payload });
     return true;
@@ -111,18 +112,17 @@ export class Outbox {
 }
 
 /** Messages to one Slack channel share a lane (order + pacing); each response_url is its own lane. */
-export function laneOf(item: OutboxItem): string {
+export function laneOf(item: OutboxItem): Lane {
   switch (item.kind) {
     case 'post':
     case 'update':
     case 'ephemeral':
-      return `channel:${item.payload.channel}`;
+      return lanes.channel(item.payload.channel);
     case 'respond':
-      return `response:${item.payload.responseUrl}`;
+      return lanes.response(item.payload.responseUrl);
     case 'pd_status':
-      return `pagerduty:${item.payload.incidentId}`;
+      return lanes.pagerDutyIncident(item.payload.incidentId);
     case 'pd_event':
-      // Trigger and resolve of one alert share a lane, so a resolve never overtakes its trigger.
-      return `pagerduty-event:${item.payload.dedup_key}`;
+      return lanes.pagerDutyEvent(item.payload.dedup_key);
   }
 }

@@ -6,17 +6,19 @@ export interface MessageContent {
   blocks?: Block[];
 }
 
+import type { MessageKey } from '../core/keys.js';
+
 export interface PostPayload extends MessageContent {
   channel: string;
   /** Reply in the thread of the message stored under this key. */
-  threadKey?: string;
+  threadKey?: MessageKey;
 }
 
 export interface UpdatePayload extends MessageContent {
   /** The channel of the original post: updates share its lane, so they never overtake it. */
   channel: string;
   /** The key the original post was queued with. */
-  messageKey: string;
+  messageKey: MessageKey;
 }
 
 /**
@@ -25,9 +27,9 @@ export interface UpdatePayload extends MessageContent {
  */
 export interface DeferredUpdatePayload {
   channel: string;
-  messageKey: string;
+  messageKey: MessageKey;
   /** Names the renderer, e.g. "storm:12"; see DispatcherOptions.renderDeferred. */
-  renderKey: string;
+  renderKey: MessageKey;
 }
 
 export interface EphemeralPayload extends MessageContent {
@@ -68,7 +70,7 @@ export interface PagerDutyEventPayload {
 }
 
 export type OutboxItem =
-  | { kind: 'post'; payload: PostPayload; messageKey?: string }
+  | { kind: 'post'; payload: PostPayload; messageKey?: MessageKey }
   | { kind: 'update'; payload: UpdatePayload | DeferredUpdatePayload }
   | { kind: 'ephemeral'; payload: EphemeralPayload }
   | { kind: 'respond'; payload: RespondPayload }

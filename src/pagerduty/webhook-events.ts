@@ -1,5 +1,5 @@
 import { incidentDataSchema, incidentNoteSchema, type WebhookEnvelope } from './webhook-schema.js';
-import type { IncidentEvent } from '../incidents/incident-service.js';
+import type { IncidentEvent } from '../incidents/events.js';
 
 export type MappedEvent = { ok: true; event: IncidentEvent } | { ok: false; reason: string };
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CustomRoute } from '@slack/bolt';
 import type { Logger } from '../logging/logger.js';
-import type { IncidentEvent } from '../incidents/incident-service.js';
+import type { IncidentEvent } from '../incidents/events.js';
 
 type AcceptResult = 'accepted' | 'duplicate';
 import { verifyPagerDutySignature } from './signature.js';

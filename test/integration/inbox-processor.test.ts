@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import { InboxProcessor, MAX_APPLY_LAG_MS } from '../../src/incidents/inbox-processor.js';
-import type { IncidentEvent } from '../../src/incidents/incident-service.js';
+import type { IncidentEvent } from '../../src/incidents/events.js';
 import { startTestBot, type TestBot } from '../helpers/bot.js';
 
 const START = '2026-03-02T08:00:00.000Z';
@@ -28,11 +28,12 @@ describe('InboxProcessor', () => {
     const clock = new ManualClock(START);
     bot = await startTestBot({ clock });
     const { incidents, logger } = bot.waygate.services;
+    const ingest = bot.waygate.incidentIngest;
     let busy = true;
-    const processor = new InboxProcessor(incidents, logger, clock, () => busy);
+    const processor = new InboxProcessor(ingest, logger, clock, () => busy);
     const applied = () => incidents.open().length;
-    await incidents.inbox.acceptSoon(trigger(1), clock.nowMs());
-    await incidents.inbox.acceptSoon(trigger(2), clock.nowMs());
+    await ingest.inbox.acceptSoon(trigger(1), clock.nowMs());
+    await ingest.inbox.acceptSoon(trigger(2), clock.nowMs());
 
     const timersBefore = clock.pendingTimers();
     processor.nudge();
@@ -46,7 +47,7 @@ describe('InboxProcessor', () => {
     clock.advance(1); // the oldest event has waited the full bound: applied although still busy
     await bot.slack.waitFor(() => applied() === 2 || undefined);
 
-    await incidents.inbox.acceptSoon(trigger(3), clock.nowMs());
+    await ingest.inbox.acceptSoon(trigger(3), clock.nowMs());
     busy = false; // the server went quiet: the next nudge applies at once
     processor.nudge();
     await bot.slack.waitFor(() => applied() === 3 || undefined);
@@ -57,10 +58,11 @@ describe('InboxProcessor', () => {
     const clock = new ManualClock(START);
     bot = await startTestBot({ clock });
     const { incidents, logger } = bot.waygate.services;
-    const processor = new InboxProcessor(incidents, logger, clock, () => true);
-    for (let n = 1; n <= 60; n++) await incidents.inbox.acceptSoon(trigger(n), clock.nowMs());
+    const ingest = bot.waygate.incidentIngest;
+    const processor = new InboxProcessor(ingest, logger, clock, () => true);
+    for (let n = 1; n <= 60; n++) await ingest.inbox.acceptSoon(trigger(n), clock.nowMs());
     await processor.stop();
     expect(incidents.open()).toHaveLength(60);
-    expect(incidents.inbox.pendingCount()).toBe(0);
+    expect(ingest.inbox.pendingCount()).toBe(0);
   });
 });

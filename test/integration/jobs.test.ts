@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_YAML, startTestBot, USERS, type TestBot } from '../helpers/bot.js';
 import type { JobDefinition } from '../../src/jobs/types.js';
+import type { JobContext } from '../../src/context.js';
 import { ManualClock } from '../../src/clock/clock.js';
 
 describe('scheduled jobs', () => {
@@ -12,7 +13,7 @@ describe('scheduled jobs', () => {
 
   const recorder = (name: string, fail = false) => {
     const ranAt: string[] = [];
-    const def: JobDefinition = {
+    const def: JobDefinition<JobContext> = {
       name,
       description: `test job ${name}`,
       defaultSchedule: '0 9 * * *',
@@ -32,7 +33,7 @@ describe('scheduled jobs', () => {
     bot = await startTestBot({ clock, overrides: { jobs: [job.def] } });
     await bot.advanceTo('2026-03-31T00:00:00Z');
     expect(job.ranAt).toEqual(['2026-03-28T08:00:00.000Z', '2026-03-29T07:00:00.000Z', '2026-03-30T07:00:00.000Z']);
-    const rows = bot.waygate.services.db.prepare(`SELECT outcome, trigger FROM job_runs WHERE job = 'digest'`).all();
+    const rows = bot.waygate.services.db.prepare(`SELECT status AS outcome, trigger FROM executions WHERE kind = 'job' AND name = 'digest'`).all();
     expect(rows).toEqual(Array(3).fill({ outcome: 'ok', trigger: 'schedule' }));
   });
 
@@ -67,7 +68,7 @@ describe('scheduled jobs', () => {
   it('marks a run that was in progress at a crash as interrupted on the next start', async () => {
     bot = await startTestBot();
     const { db } = bot.waygate.services;
-    db.prepare(`INSERT INTO job_runs (job, trigger, started_at, outcome) VALUES ('housekeeping', 'schedule', 0, 'running')`).run();
+    db.prepare(`INSERT INTO executions (kind, name, trigger, queued_at, started_at, status) VALUES ('job', 'housekeeping', 'schedule', 0, 0, 'running')`).run();
     const { dir, clock, slack } = bot;
     await bot.waygate.stop();
     bot = await startTestBot({ dir, clock, slack });
@@ -90,8 +91,8 @@ describe('housekeeping', () => {
       insertOutbox.run('delivered', now, now - 2 * day, now - 2 * day);
       insertOutbox.run('failed', now, now - 40 * day, null);
       db.prepare(`INSERT INTO webhook_inbox (event_id, event, received_at, processed_at) VALUES ('old', '{}', ?, ?), ('new', '{}', ?, ?), ('queued', '{}', ?, NULL)`).run(now - 31 * day, now - 31 * day, now - day, now - day, now - 40 * day);
-      db.prepare(`INSERT INTO job_runs (job, trigger, started_at, finished_at, outcome) VALUES ('x', 'schedule', ?, ?, 'ok'), ('x', 'schedule', ?, ?, 'ok')`).run(now - 91 * day, now - 91 * day, now - day, now - day);
-      audit.record({ actor: 'U0OPS', action: 'test.old' });
+      db.prepare(`INSERT INTO executions (kind, name, trigger, queued_at, finished_at, status) VALUES ('job', 'x', 'schedule', ?, ?, 'ok'), ('job', 'x', 'schedule', ?, ?, 'ok')`).run(now - 91 * day, now - 91 * day, now - day, now - day);
+      audit.record({ actor: 'U0OPS', action: 'backup.run' });
       const started = bot.waygate.services.jobs.run('housekeeping', 'manual', 'U0OPS');
       if (!started.started) throw new Error(started.reason);
       const run = await started.done;

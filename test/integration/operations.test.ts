@@ -101,7 +101,7 @@ describe('scheduled operations', () => {
     expect(events.map((e) => e.event_action)).toEqual(['trigger', 'resolve']);
     expect(events[0]?.dedup_key).toBe(events[1]?.dedup_key);
     expect(events[0]).toMatchObject({ routing_key: ROUTING_KEY, payload: { severity: 'critical' } });
-    const runs = b.waygate.services.db.prepare(`SELECT COUNT(*) FROM job_runs WHERE job = 'health-check' AND outcome = 'ok'`).pluck().get();
+    const runs = b.waygate.services.db.prepare(`SELECT COUNT(*) FROM executions WHERE kind = 'job' AND name = 'health-check' AND status = 'ok'`).pluck().get();
     expect(runs).toBe(12);
   });
 

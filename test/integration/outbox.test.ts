@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startTestBot, type TestBot } from '../helpers/bot.js';
 import type { OutboxItem } from '../../src/outbox/types.js';
+import type { MessageKey } from '../../src/core/keys.js';
 
 /** Queues items in one transaction, as a domain service would alongside its state change. */
 function enqueueAll(bot: TestBot, items: OutboxItem[]): void {
@@ -8,7 +9,7 @@ function enqueueAll(bot: TestBot, items: OutboxItem[]): void {
   db.transaction(() => items.forEach((item) => outbox.enqueue(item)))();
 }
 
-const post = (channel: string, text: string, extra: Partial<{ messageKey: string; threadKey: string }> = {}): OutboxItem => ({
+const post = (channel: string, text: string, extra: Partial<{ messageKey: MessageKey; threadKey: MessageKey }> = {}): OutboxItem => ({
   kind: 'post',
   payload: { channel, text, ...(extra.threadKey ? { threadKey: extra.threadKey } : {}) },
   ...(extra.messageKey ? { messageKey: extra.messageKey } : {}),

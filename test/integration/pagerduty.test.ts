@@ -131,7 +131,7 @@ describe('PagerDuty bridge over real HTTP', () => {
     const res = await ack('ack 301');
     expect(res.json.text).toContain('Acknowledged P1');
     expect(res.json.text).toContain('after 6 min (outside SLA)');
-    const acks = bot.waygate.services.incidents.repo.acksOf('PN00001');
+    const acks = bot.waygate.services.incidents.acksOf('PN00001');
     expect(acks).toEqual([expect.objectContaining({ acked_by: USERS.oncall, source: 'slack', time_to_ack_ms: 360_000, sla_outcome: 'breached' })]);
     expect(bot.waygate.services.audit.recent(5).map((e) => e.action)).toContain('incident.acknowledged');
   });
@@ -176,7 +176,7 @@ describe('PagerDuty bridge over real HTTP', () => {
     await event('incident.acknowledged', { id: 'PP00001', number: 601 }, { agent: { id: 'PUSER01', summary: 'Pat Pager' } });
     await bot.settle();
     expect(JSON.stringify(alertFor(601)?.blocks)).toContain('Acknowledged* by Pat Pager after 2 min (within SLA)');
-    expect(bot.waygate.services.incidents.repo.acksOf('PP00001')[0]).toMatchObject({ source: 'pagerduty', sla_outcome: 'met' });
+    expect(bot.waygate.services.incidents.acksOf('PP00001')[0]).toMatchObject({ source: 'pagerduty', sla_outcome: 'met' });
     // The timer is gone: nothing escalates later.
     await bot.advanceTo(Date.parse(START) + 30 * 60_000);
     await bot.settle();
@@ -239,21 +239,21 @@ describe('PagerDuty bridge over real HTTP', () => {
     bot.clock.advance(60_000);
     await event('incident.resolved', { id: 'PO00001', number: 901 }, { occurredAt: now() });
     await event('incident.acknowledged', { id: 'PO00001', number: 901 }, { occurredAt: t0 });
-    expect(bot.waygate.services.incidents.repo.get('PO00001')?.status).toBe('resolved');
+    expect(bot.waygate.services.incidents.get('PO00001')?.status).toBe('resolved');
   });
 
   it('recomputes the deadline when the priority changes', async () => {
     await event('incident.triggered', { id: 'PR00001', number: 951, priority: 'P3' });
-    expect(bot.waygate.services.incidents.repo.get('PR00001')?.sla_deadline).toBe(Date.parse(START) + 3_600_000);
+    expect(bot.waygate.services.incidents.get('PR00001')?.sla_deadline).toBe(Date.parse(START) + 3_600_000);
     bot.clock.advance(60_000);
     await event('incident.priority_updated', { id: 'PR00001', number: 951, priority: 'P1' });
-    const incident = bot.waygate.services.incidents.repo.get('PR00001');
+    const incident = bot.waygate.services.incidents.get('PR00001');
     expect(incident).toMatchObject({ priority: 'P1', sla_deadline: Date.parse(START) + 300_000 });
   });
 
   it('takes the priority from urgency when PagerDuty sends none (high → P2)', async () => {
     await event('incident.triggered', { id: 'PU00001', number: 961, priority: null, urgency: 'high' });
-    expect(bot.waygate.services.incidents.repo.get('PU00001')?.priority).toBe('P2');
+    expect(bot.waygate.services.incidents.get('PU00001')?.priority).toBe('P2');
   });
 
   it('reports PagerDuty as configured on /health', async () => {

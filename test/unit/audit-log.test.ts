@@ -42,9 +42,9 @@ describe('AuditLog', () => {
   function recordThree(): void {
     audit.record({ actor: 'U0ALICE', action: 'job.run', subject: 'housekeeping', details: { manual: true } });
     clock.advance(60_000);
-    audit.record({ actor: 'U0BOB', action: 'silence.create', subject: 'high-cpu', details: { for: '1h' } });
+    audit.record({ actor: 'U0BOB', action: 'digest.posted', subject: 'high-cpu', details: { for: '1h' } });
     clock.advance(60_000);
-    audit.record({ actor: 'system', action: 'config.reload' });
+    audit.record({ actor: 'system', action: 'backup.run' });
   }
 
   it('verifies an empty log as ok with zero entries', () => {
@@ -120,7 +120,7 @@ describe('AuditLog', () => {
   it('returns recent entries newest first, limited to the count asked for', () => {
     recordThree();
     const recent = audit.recent(2);
-    expect(recent.map((r) => r.action)).toEqual(['config.reload', 'silence.create']);
+    expect(recent.map((r) => r.action)).toEqual(['backup.run', 'digest.posted']);
     expect(audit.recent(10).map((r) => r.actor)).toEqual(['system', 'U0BOB', 'U0ALICE']);
   });
 });

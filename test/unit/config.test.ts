@@ -226,9 +226,42 @@ schedules:
     expect(list[0]).toContain('channel id');
   });
 
-  it('names an unknown channel name', () => {
-    const list = problems(withYaml('channels: { random: C0123ABCD }'));
-    expect(list).toEqual([`config ${CONFIG_PATH}: unknown key channels.random`]);
+  it('names a channel alias that looks like a typo of a built-in one', () => {
+    const list = problems(withYaml('channels: { alert: C0123ABCD }'));
+    expect(list).toEqual([`config ${CONFIG_PATH}: unknown key channels.alert: alert looks like a typo of the built-in channel alerts`]);
+  });
+
+  it('accepts channel aliases and roles a team adds, and permissions granted to them', () => {
+    const config = ok(
+      withYaml(
+        'channels: { releases: C0REL0001 }\nroles: { release-manager: [U0RM0001] }\npermissions: { job.run: [ops, release-manager], command.health: everyone }',
+      ),
+    );
+    expect(config.file.channels.releases).toBe('C0REL0001');
+    expect(config.file.roles['release-manager']).toEqual(['U0RM0001']);
+    expect(config.file.roles.lead).toEqual([]);
+    expect(config.file.permissions).toEqual({ 'job.run': ['ops', 'release-manager'], 'command.health': 'everyone' });
+  });
+
+  it('refuses a permission granted to a role nobody defined, naming it', () => {
+    const list = problems(withYaml('permissions: { job.run: [ops, release-manager] }'));
+    expect(list).toHaveLength(1);
+    expect(list[0]).toContain('permissions.job.run[1]');
+    expect(list[0]).toContain('names no defined role');
+    expect(list[0]).toContain('"release-manager"');
+  });
+
+  it('refuses a custom role name that is not a plain name', () => {
+    const list = problems(withYaml('roles: { Release_Manager: [U0RM0001] }'));
+    expect(list).toHaveLength(1);
+    expect(list[0]).toContain('unknown key roles.Release_Manager');
+    expect(list[0]).toContain('lower-case words joined by dashes');
+  });
+
+  it('refuses a malformed permission name', () => {
+    const list = problems(withYaml('permissions: { "jobs run": [ops] }'));
+    expect(list).toHaveLength(1);
+    expect(list[0]).toContain('must be a permission name');
   });
 
   it('parses outbox durations into milliseconds and keeps the other defaults', () => {

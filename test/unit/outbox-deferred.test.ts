@@ -51,12 +51,12 @@ describe('deferred updates (rendered when sent)', () => {
       paceMs: 1000,
       maxBackoffMs: 60_000,
       giveUpAfterMs: 86_400_000,
-      renderDeferred: (key): MessageContent | null => (key === 'summary' ? { text: `${count} incidents` } : null),
+      renderDeferred: (key): MessageContent | null => (key === 'storm:1' ? { text: `${count} incidents` } : null),
     });
-    outbox.enqueue({ kind: 'post', payload: { channel: 'C1', text: 'summary v0' }, messageKey: 'summary' });
+    outbox.enqueue({ kind: 'post', payload: { channel: 'C1', text: 'summary v0' }, messageKey: 'storm:1' });
     const added = [];
     for (count = 1; count <= 50; count++) {
-      added.push(outbox.enqueueDeferredUpdate({ channel: 'C1', messageKey: 'summary', renderKey: 'summary' }));
+      added.push(outbox.enqueueDeferredUpdate({ channel: 'C1', messageKey: 'storm:1', renderKey: 'storm:1' }));
     }
     count = 50;
     expect(added.filter(Boolean)).toHaveLength(1);

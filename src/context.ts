@@ -1,0 +1,51 @@
+import type { Config } from './config/load.js';
+import type { Clock } from './clock/clock.js';
+import type { Logger } from './logging/logger.js';
+import type { Outbox } from './outbox/outbox.js';
+import type { AuditLog } from './audit/audit-log.js';
+import type { Metrics } from './http/metrics.js';
+import type { Policy } from './core/policy.js';
+import type { IncidentFacade } from './incidents/facade.js';
+import type { HealthService } from './health/health-service.js';
+import type { BackupService } from './backup/backup-service.js';
+import type { MaintenanceService } from './maintenance/maintenance-service.js';
+import type { JobService } from './jobs/job-service.js';
+
+/** The database as commands and jobs may use it: transactions and upkeep, never another module's SQL. */
+export interface Store {
+  transaction<T>(fn: () => T): T;
+  /** Folds the write-ahead log back into the database file. */
+  checkpoint(): void;
+  /** Forgets finished execution records and fired deadlines older than the cut-off. */
+  pruneHistory(olderThan: number): { executions: number; deadlines: number };
+}
+
+/** What every command and job may use. No `db`, no process runner: those stay inside their modules. */
+export interface CoreServices {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  outbox: Outbox;
+  audit: AuditLog;
+  policy: Policy;
+  metrics: Metrics;
+  store: Store;
+  version: string;
+  startedAt: number;
+}
+
+/** The facades of the feature modules that jobs use. */
+export interface JobFacades {
+  incidents: IncidentFacade;
+  health: HealthService;
+  backups: BackupService;
+  maintenance: MaintenanceService;
+}
+
+export type JobContext = CoreServices & JobFacades;
+
+/** The job runner as commands see it. */
+export type JobsFacade = Pick<JobService<JobContext>, 'list' | 'has' | 'isRunning' | 'names' | 'request' | 'runQueued'>;
+
+/** What commands use: the core and every module's facade. */
+export type CommandServices = CoreServices & JobFacades & { jobs: JobsFacade };

@@ -1,0 +1,148 @@
+import { App, HTTPReceiver, SocketModeReceiver, type Receiver } from '@slack/bolt';
+import type { WebClientOptions } from '@slack/web-api';
+import type { Config } from '../config/load.js';
+import { systemClock, type Clock } from '../clock/clock.js';
+import { createLogger, type Logger } from '../logging/logger.js';
+import { openDatabase, type Db } from '../db/database.js';
+import { Outbox } from '../outbox/outbox.js';
+import { SlackSender, type MessageSender } from '../outbox/slack-delivery.js';
+import { AuditLog } from '../audit/audit-log.js';
+import { RoleResolver } from '../auth/roles.js';
+import { Metrics } from '../http/metrics.js';
+import { RoutesServer } from '../http/routes-server.js';
+import { InflightWork } from '../lifecycle/inflight.js';
+import { boltLogger } from '../slack/bolt-logger.js';
+import { readVersion } from '../version.js';
+import type { CoreServices, Store } from '../context.js';
+import { Policy, type Grant } from './policy.js';
+import { Deadlines } from './deadlines.js';
+import { Executions } from './executions.js';
+import { Interactions } from './interactions.js';
+
+export interface CoreOptions {
+  config: Config;
+  clock?: Clock;
+  logger?: Logger;
+  /** Replaces the Slack sender (benchmarks measure the bot without network delivery). */
+  sender?: MessageSender;
+}
+
+/** What every module is built from. `db` is for modules' own repositories only. */
+export interface Core extends CoreServices {
+  db: Db;
+  roles: RoleResolver;
+  deadlines: Deadlines;
+  executions: Executions;
+  interactions: Interactions;
+  inflight: InflightWork;
+  app: App;
+  receiver: Receiver;
+  server: RoutesServer;
+  sender: MessageSender;
+}
+
+/** Hosts a response_url may use: Slack's, and the host of the configured Web API (a stand-in in tests). */
+function responseHosts(apiUrl: string): string[] {
+  return ['hooks.slack.com', new URL(apiUrl).host];
+}
+
+/** YAML `permissions:`, with the deprecated `commandRoles.<verb>` folded in as `command.<verb>`. */
+function permissionOverrides(config: Config, logger: Logger): Record<string, Grant> {
+  const { permissions, commandRoles } = config.file;
+  const verbs = Object.keys(commandRoles);
+  if (verbs.length > 0) {
+    logger.warn(
+      { replacement: verbs.map((v) => `permissions.command.${v}`) },
+      '`commandRoles` is deprecated: move each entry to `permissions: { command.<verb>: [...] }`',
+    );
+  }
+  const overrides: Record<string, Grant> = {};
+  for (const [verb, roles] of Object.entries(commandRoles)) overrides[`command.${verb}`] = roles;
+  return { ...overrides, ...permissions };
+}
+
+/** The core as commands and jobs see it: no database handle, no Slack internals. */
+export function coreServices(core: Core): CoreServices {
+  const { config, clock, logger, outbox, audit, policy, metrics, store, version, startedAt } = core;
+  return { config, clock, logger, outbox, audit, policy, metrics, store, version, startedAt };
+}
+
+/** Builds the shared core: database, clock, logger, metrics, outbox, audit, policy, Slack app and HTTP server. */
+export function createCore(opts: CoreOptions): Core {
+  const { config } = opts;
+  const { env, file } = config;
+  const clock = opts.clock ?? systemClock;
+  const logger = opts.logger ?? createLogger({ level: env.LOG_LEVEL, secrets: config.secrets });
+  const db = openDatabase(env.WAYGATE_DB);
+  const metrics = new Metrics();
+  const outbox = new Outbox(db, clock);
+  const audit = new AuditLog(db, clock);
+  const inflight = new InflightWork();
+  const executions = new Executions(db);
+  const deadlines = new Deadlines(db, clock, logger);
+
+  // The outbox owns retries and pacing, so the WebClient must neither retry nor queue on 429.
+  const clientOptions: WebClientOptions = {
+    slackApiUrl: env.SLACK_API_URL,
+    retryConfig: { retries: 0 },
+    rejectRateLimitedCalls: true,
+    timeout: 10_000,
+  };
+  const bLogger = boltLogger(logger);
+  const receiver: Receiver =
+    config.mode === 'socket'
+      ? new SocketModeReceiver({
+          appToken: env.SLACK_APP_TOKEN ?? '',
+          // clientOptions reach the Socket Mode client's own WebClient (apps.connections.open).
+          installerOptions: { port: env.PORT, clientOptions: { slackApiUrl: env.SLACK_API_URL } },
+          logger: bLogger,
+        })
+      : new HTTPReceiver({ signingSecret: env.SLACK_SIGNING_SECRET ?? '', logger: bLogger, processBeforeResponse: false });
+  // Our own server answers the modules' routes directly and hands everything else (POST /slack/events) to
+  // Bolt's receiver. In Socket Mode it serves only our routes.
+  const server = new RoutesServer([], receiver instanceof HTTPReceiver ? (req, res) => receiver.requestListener(req, res) : undefined);
+  // Deferred so auth.test runs inside start(), where a rejected token stops start-up with a clear error,
+  // instead of in the constructor, where its rejection would float unhandled.
+  // convoStore off: Waygate keeps no conversation state, and Bolt's default store costs every request an Error.
+  const app = new App({ token: env.SLACK_BOT_TOKEN, receiver, clientOptions, logger: bLogger, deferInitialization: true, convoStore: false });
+  app.error(async (err) => {
+    logger.error({ err: { message: err.message, code: err.code } }, 'unhandled Slack listener error');
+    return Promise.resolve();
+  });
+  const roles = new RoleResolver(
+    file.roles,
+    async (groupId) => (await app.client.usergroups.users.list({ usergroup: groupId })).users ?? [],
+    clock,
+    logger,
+  );
+  const policy = new Policy({ roles, overrides: permissionOverrides(config, logger), audit, metrics, logger });
+  const interactions = new Interactions({ policy, outbox, logger, metrics, inflight });
+  const store: Store = {
+    transaction: (fn) => db.transaction(fn)(),
+    checkpoint: () => void db.pragma('wal_checkpoint(TRUNCATE)'),
+    pruneHistory: (olderThan) => ({ executions: executions.pruneFinished(olderThan), deadlines: deadlines.pruneFired(olderThan) }),
+  };
+  const sender = opts.sender ?? new SlackSender({ client: app.client, allowedResponseHosts: responseHosts(env.SLACK_API_URL) });
+  return {
+    config,
+    clock,
+    logger,
+    db,
+    metrics,
+    outbox,
+    audit,
+    roles,
+    policy,
+    store,
+    deadlines,
+    executions,
+    interactions,
+    inflight,
+    app,
+    receiver,
+    server,
+    sender,
+    version: readVersion(),
+    startedAt: clock.nowMs(),
+  };
+}

@@ -1,0 +1,172 @@
+import type { Db } from '../db/database.js';
+import type { Clock, TimerHandle } from '../clock/clock.js';
+import type { Logger } from '../logging/logger.js';
+
+/** A deadline handled more than this after it passed was missed while Waygate was down. */
+export const LATE_AFTER_MS = 60_000;
+/** After a failure to fire, wait this long before trying again, doubling up to MAX_RETRY_MS. */
+const FIRST_RETRY_MS = 1_000;
+const MAX_RETRY_MS = 60_000;
+
+export interface DueDeadline {
+  owner: string;
+  key: string;
+  dueAt: number;
+  payload: unknown;
+  /** Fired more than LATE_AFTER_MS after it was due (the bot was down): say so to the people told. */
+  late: boolean;
+}
+
+/**
+ * Handles the deadlines of one owner that fell due together, inside the transaction that marks them
+ * fired: whatever it writes (state, outbox rows, new deadlines) commits with the firing or not at all.
+ */
+export type DeadlineHandler = (due: readonly DueDeadline[], now: number) => void;
+
+interface Row {
+  id: number;
+  owner: string;
+  key: string;
+  due_at: number;
+  payload: string;
+}
+
+/**
+ * Durable deadlines: one table, one timer armed for the earliest. Callers schedule and cancel inside their
+ * own transaction, so a deadline exists exactly when the state that needs it was committed. A restart
+ * re-arms from the table; deadlines that passed while the bot was down fire at start-up, marked late.
+ */
+export class Deadlines {
+  private readonly handlers = new Map<string, DeadlineHandler>();
+  private timer: TimerHandle | undefined;
+  private armedFor: number | null = null;
+  private running = false;
+  private retryMs = FIRST_RETRY_MS;
+  private lastError: string | null = null;
+  private readonly upsert;
+  private readonly remove;
+  private readonly earliest;
+  private readonly dueRows;
+  private readonly markFired;
+
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {
+    this.upsert = db.prepare(
+      `INSERT INTO deadlines (owner, key, due_at, payload, created_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (owner, key) WHERE fired_at IS NULL DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload`,
+    );
+    this.remove = db.prepare('DELETE FROM deadlines WHERE owner = ? AND key = ? AND fired_at IS NULL');
+    this.earliest = db.prepare('SELECT MIN(due_at) FROM deadlines WHERE fired_at IS NULL').pluck();
+    this.dueRows = db.prepare('SELECT id, owner, key, due_at, payload FROM deadlines WHERE fired_at IS NULL AND due_at <= ? ORDER BY due_at, id');
+    this.markFired = db.prepare('UPDATE deadlines SET fired_at = ?, fired_late = ? WHERE id = ?');
+  }
+
+  /** Registers the code that handles an owner's deadlines; one handler per owner. */
+  on(owner: string, handler: DeadlineHandler): void {
+    if (this.handlers.has(owner)) throw new Error(`deadline owner ${owner} registered twice`);
+    this.handlers.set(owner, handler);
+  }
+
+  /** Sets (or moves) the deadline `key` of `owner`. Call inside the transaction of the change that needs it. */
+  schedule(owner: string, key: string, dueAt: number, payload: unknown = {}): void {
+    this.upsert.run(owner, key, dueAt, JSON.stringify(payload), this.clock.nowMs());
+    // Arming early is harmless (a firing that finds nothing re-arms), so no need to wait for the commit.
+    if (this.running && (this.armedFor === null || dueAt < this.armedFor)) this.arm(dueAt);
+  }
+
+  /** Drops a pending deadline; a no-op when there is none. Call inside the caller's transaction. */
+  cancel(owner: string, key: string): void {
+    this.remove.run(owner, key);
+  }
+
+  start(): void {
+    this.running = true;
+    this.fire();
+  }
+
+  stop(): void {
+    this.running = false;
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.armedFor = null;
+  }
+
+  /** When the timer will next fire, or null; and the last firing error while it persists (for /health). */
+  status(): { nextDueAt: number | null; lastError: string | null } {
+    return { nextDueAt: this.armedFor, lastError: this.lastError };
+  }
+
+  /** Fires everything due now. Safe to call any time; returns how many deadlines fired. */
+  fire(): number {
+    if (!this.running) return 0;
+    let fired = 0;
+    try {
+      fired = this.fireDue();
+      this.lastError = null;
+      this.retryMs = FIRST_RETRY_MS;
+      this.rearm();
+    } catch (err) {
+      // A persistent database error must not become a hot loop: back off, and show it in /health.
+      this.lastError = (err as Error).message;
+      this.logger.error({ err, retryInMs: this.retryMs }, 'firing deadlines failed; retrying');
+      this.arm(this.clock.nowMs() + this.retryMs);
+      this.retryMs = Math.min(MAX_RETRY_MS, this.retryMs * 2);
+    }
+    return fired;
+  }
+
+  private fireDue(): number {
+    const now = this.clock.nowMs();
+    return this.db.transaction(() => {
+      const rows = this.dueRows.all(now) as Row[];
+      const byOwner = new Map<string, DueDeadline[]>();
+      for (const row of rows) {
+        const late = now - row.due_at > LATE_AFTER_MS;
+        this.markFired.run(now, late ? 1 : 0, row.id);
+        const list = byOwner.get(row.owner) ?? [];
+        list.push({ owner: row.owner, key: row.key, dueAt: row.due_at, payload: JSON.parse(row.payload) as unknown, late });
+        byOwner.set(row.owner, list);
+      }
+      for (const [owner, due] of byOwner) {
+        const handler = this.handlers.get(owner);
+        if (!handler) {
+          this.logger.warn({ owner, count: due.length }, 'deadlines fell due with no handler; dropped');
+          continue;
+        }
+        handler(due, now);
+      }
+      return rows.length;
+    })();
+  }
+
+  private rearm(): void {
+    const due = this.earliest.get() as number | null;
+    if (due === null) {
+      this.timer?.cancel();
+      this.timer = undefined;
+      this.armedFor = null;
+      return;
+    }
+    this.arm(due);
+  }
+
+  private arm(at: number): void {
+    if (!this.running) return;
+    this.timer?.cancel();
+    this.armedFor = at;
+    this.timer = this.clock.setTimer(at - this.clock.nowMs(), () => {
+      this.timer = undefined;
+      this.armedFor = null;
+      // Far deadlines are clamped by the timer, so it can fire early: fire() then just re-arms.
+      this.fire();
+    });
+  }
+
+  /** Fired deadlines are history only; keep them as long as the caller keeps its own records. */
+  pruneFired(olderThan: number): number {
+    return this.db.prepare('DELETE FROM deadlines WHERE fired_at IS NOT NULL AND fired_at < ?').run(olderThan).changes;
+  }
+}

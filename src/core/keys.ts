@@ -1,0 +1,27 @@
+/**
+ * Names the outbox and the message store share. Built here, once, so a key written by one module and read
+ * by another (a thread reply to an alert, an update of a digest) cannot drift apart.
+ */
+
+/** A posted message that later updates or thread replies refer to. */
+export type MessageKey = `incident:${string}` | `storm:${number}` | `digest:${number}`;
+
+export const messageKeys = {
+  incident: (incidentId: string): MessageKey => `incident:${incidentId}`,
+  storm: (stormId: number): MessageKey => `storm:${stormId}`,
+  digest: (digestId: number): MessageKey => `digest:${digestId}`,
+} as const;
+
+/** Outbox lanes: rows of one lane are delivered strictly in order, one at a time. */
+export type Lane = `channel:${string}` | `response:${string}` | `pagerduty:${string}` | `pagerduty-event:${string}`;
+
+export const lanes = {
+  /** Every message to one Slack channel: order and pacing. */
+  channel: (channelId: string): Lane => `channel:${channelId}`,
+  /** Each response_url is its own lane. */
+  response: (url: string): Lane => `response:${url}`,
+  /** Status changes of one PagerDuty incident. */
+  pagerDutyIncident: (incidentId: string): Lane => `pagerduty:${incidentId}`,
+  /** Trigger and resolve of one Events API alert, so a resolve never overtakes its trigger. */
+  pagerDutyEvent: (dedupKey: string): Lane => `pagerduty-event:${dedupKey}`,
+} as const;

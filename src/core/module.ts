@@ -1,0 +1,43 @@
+import type { CustomRoute } from '@slack/bolt';
+import type { Action } from './interactions.js';
+import type { Grant, PermissionName } from './policy.js';
+import type { MessageKey } from './keys.js';
+import type { DeliveryFailure, MessageContent, OutboxItem, OutboxRow } from '../outbox/types.js';
+import type { PagerDutyEventSender, PagerDutyStatusSender } from '../outbox/slack-delivery.js';
+
+export interface DeliveryHooks {
+  /** A row of this kind was delivered. Runs after its commit. */
+  delivered?(row: OutboxRow): void;
+  /** A delivery attempt failed; `final` when the row was given up, not just rescheduled. */
+  failed?(row: OutboxRow, failure: DeliveryFailure, final: boolean): void;
+}
+
+/** A section of GET /health; `degraded` turns the overall status to degraded. */
+export interface HealthContribution {
+  value: unknown;
+  degraded?: boolean;
+}
+
+/**
+ * What a feature module contributes to the bot. The composition root registers these and starts modules in
+ * order (stops them in reverse); a module owns its tables and exposes a facade for others.
+ */
+export interface WaygateModule {
+  name: string;
+  /** Permissions the module checks, with their default grants (YAML `permissions:` overrides). */
+  permissions?: Readonly<Record<PermissionName, Grant>>;
+  /** HTTP routes on the bot's port. */
+  routes?: readonly CustomRoute[];
+  /** Interactive elements (buttons, checkboxes, menus) the module handles. */
+  actions?: readonly Action[];
+  /** Renders deferred outbox updates whose render key starts with `<prefix>:`. */
+  renderers?: Readonly<Record<string, (key: MessageKey) => MessageContent | null>>;
+  /** Hooks on outbox deliveries, by outbox kind. */
+  delivery?: Partial<Record<OutboxItem['kind'], DeliveryHooks>>;
+  /** Sends outbox rows the Slack sender does not (PagerDuty). */
+  senders?: { pagerDuty?: PagerDutyStatusSender; pagerDutyEvents?: PagerDutyEventSender };
+  /** Sections of GET /health, by name. */
+  health?: () => Record<string, HealthContribution>;
+  start?(): void | Promise<void>;
+  stop?(): void | Promise<void>;
+}

@@ -1,0 +1,56 @@
+import type { Core } from '../core/core.js';
+import type { WaygateModule } from '../core/module.js';
+import { PERMISSIONS } from '../core/policy.js';
+import type { ProcessRunner } from '../runner/runner.js';
+import type { IncidentFacade } from '../incidents/facade.js';
+import { BackupService } from '../backup/backup-service.js';
+import { MaintenanceService } from '../maintenance/maintenance-service.js';
+import { HealthService } from './health-service.js';
+import { digestActions } from './slack-actions.js';
+
+export interface OperationsModule {
+  module: WaygateModule;
+  health: HealthService;
+  backups: BackupService;
+  maintenance: MaintenanceService;
+}
+
+/**
+ * The scheduled operations of SOP-MAINT-001/002 and SOP-BACK-001: health samples and the daily digest
+ * (owns health_samples, service_state and digests), backups and maintenance of the Waygate MCP service.
+ * The process runner lives here and nowhere else in the bot.
+ */
+export function operationsModule(
+  core: Core,
+  deps: { incidents: IncidentFacade; incidentsTracked: boolean; runner: ProcessRunner; fetchImpl?: typeof fetch },
+): OperationsModule {
+  const { db, clock, logger, outbox, audit, config, executions } = core;
+  const file = config.file;
+  const backups = new BackupService({ config: file.backup, databasePath: file.service.database, timezone: file.timezone, clock, runner: deps.runner });
+  const maintenance = new MaintenanceService(file.maintenance, file.service.database, deps.runner);
+  const health = new HealthService({
+    db,
+    clock,
+    logger,
+    outbox,
+    audit,
+    config: file,
+    runner: deps.runner,
+    backups,
+    incidents: deps.incidents,
+    executions,
+    incidentsTracked: deps.incidentsTracked,
+    ...(deps.fetchImpl ? { fetchImpl: deps.fetchImpl } : {}),
+  });
+  return {
+    health,
+    backups,
+    maintenance,
+    module: {
+      name: 'operations',
+      // SOP-MAINT-001 is owned by the operations team; on-call and leads do the daily check too.
+      permissions: { [PERMISSIONS.digestReview]: ['ops', 'lead', 'oncall'] },
+      actions: digestActions(health),
+    },
+  };
+}

@@ -1,0 +1,186 @@
+import type { Db } from '../db/database.js';
+import type { Clock } from '../clock/clock.js';
+import type { Outbox } from '../outbox/outbox.js';
+import type { MessageContent } from '../outbox/types.js';
+import { lanes, messageKeys, type MessageKey } from '../core/keys.js';
+import type { Incident, IncidentRepository } from './incident-repository.js';
+import { renderAlert } from './alert-message.js';
+import { renderStorm } from './storm-message.js';
+import type { Change } from './lifecycle.js';
+
+/** Incidents listed by number in one grouped message, at most. */
+const GROUP_LISTED = 300;
+
+export interface AlertPublisherOptions {
+  db: Db;
+  repo: IncidentRepository;
+  clock: Clock;
+  outbox: Outbox;
+  alertsChannel: string | undefined;
+  stormThreshold: number;
+}
+
+/**
+ * Mirrors incidents into Slack: turns lifecycle changes into outbox messages (alerts, thread notes, updates,
+ * PagerDuty status changes), and folds alerts into one storm summary while the alerts channel is backed up.
+ * Called inside the transaction of the change, so a change and its messages commit together.
+ */
+export class AlertPublisher {
+  constructor(private readonly opts: AlertPublisherOptions) {}
+
+  publish(changes: readonly Change[], now: number): void {
+    for (const change of changes) {
+      switch (change.kind) {
+        case 'opened':
+          this.announce(change.incidentId, now);
+          break;
+        case 'changed':
+          this.refresh(change.incidentId);
+          break;
+        case 'note': {
+          const incident = this.opts.repo.get(change.incidentId);
+          if (incident) this.threadNote(incident, change.text);
+          break;
+        }
+        case 'to_pagerduty': {
+          const incident = this.opts.repo.get(change.incidentId);
+          if (!incident) break;
+          this.opts.outbox.enqueue({
+            kind: 'pd_status',
+            payload: {
+              incidentId: change.incidentId,
+              number: incident.number,
+              status: change.status,
+              slackUser: change.slackUser,
+              ...(change.responseUrl ? { responseUrl: change.responseUrl } : {}),
+            },
+          });
+          break;
+        }
+      }
+    }
+  }
+
+  /** A line in the alert's thread, or in the channel when the alert has no message yet. */
+  threadNote(incident: Incident, text: string): void {
+    const channel = incident.alert_channel;
+    if (!channel) return;
+    this.opts.outbox.enqueue({
+      kind: 'post',
+      payload: incident.alert_posted
+        ? { channel, text, threadKey: messageKeys.incident(incident.id) }
+        : { channel, text: `${incident.priority} #${incident.number}: ${text}` },
+    });
+  }
+
+  postTo(channel: string, text: string): void {
+    this.opts.outbox.enqueue({ kind: 'post', payload: { channel, text } });
+  }
+
+  /** A message in the alerts channel. */
+  post(text: string, fallbackChannel?: string | null): void {
+    const channel = this.opts.alertsChannel ?? fallbackChannel;
+    if (channel) this.opts.outbox.enqueue({ kind: 'post', payload: { channel, text } });
+  }
+
+  /**
+   * One message for many incidents at once (a storm's reminders or breaches), listing them by priority and
+   * number, instead of one message each that would queue behind Slack's pace for minutes.
+   */
+  groupNote(headline: string, incidents: readonly Incident[]): void {
+    const listed = incidents.slice(0, GROUP_LISTED).map((i) => `${i.priority} #${i.number}`).join(', ');
+    const more = incidents.length > GROUP_LISTED ? ` and ${incidents.length - GROUP_LISTED} more` : '';
+    this.post(`${headline}\n${listed}${more}`, incidents[0]?.alert_channel);
+  }
+
+  /** Posts the alert, or folds it into a storm summary when the channel is backed up. */
+  private announce(incidentId: string, now: number): void {
+    const { alertsChannel: channel, repo, outbox } = this.opts;
+    if (!channel) return;
+    let storm = repo.activeStorm(channel);
+    if (!storm && outbox.pendingInLane(lanes.channel(channel)) < this.opts.stormThreshold) {
+      this.postAlert(incidentId);
+      return;
+    }
+    const starting = !storm;
+    storm ??= repo.startStorm(channel, now);
+    repo.update(incidentId, { storm_id: storm.id });
+    if (starting) {
+      const content = renderStorm(storm, repo.stormIncidents(storm.id));
+      outbox.enqueue({ kind: 'post', payload: { channel, ...content }, messageKey: messageKeys.storm(storm.id) });
+    } else {
+      this.updateStorm(channel, storm.id);
+    }
+  }
+
+  private postAlert(incidentId: string): void {
+    const channel = this.opts.alertsChannel;
+    if (!channel) return;
+    this.opts.repo.update(incidentId, { alert_posted: 1, alert_channel: channel });
+    const incident = this.opts.repo.get(incidentId);
+    if (!incident) return;
+    this.opts.outbox.enqueue({ kind: 'post', payload: { channel, ...renderAlert(incident) }, messageKey: messageKeys.incident(incidentId) });
+  }
+
+  /**
+   * During a storm, called whenever the alerts channel has nothing queued: posts the next incident that
+   * only the summary shows, or closes the storm when none is left.
+   */
+  drainStorm(): void {
+    const { alertsChannel: channel, repo, outbox, db, clock } = this.opts;
+    if (!channel || outbox.pendingInLane(lanes.channel(channel)) > 0) return;
+    db.transaction(() => {
+      const storm = repo.activeStorm(channel);
+      if (!storm) return;
+      const next = repo.nextUnposted(storm.id);
+      if (next) {
+        this.postAlert(next.id);
+        return;
+      }
+      repo.endStorm(storm.id, clock.nowMs());
+      const ended = { ...storm, ended_at: clock.nowMs() };
+      outbox.enqueue({
+        kind: 'update',
+        payload: { channel, messageKey: messageKeys.storm(storm.id), ...renderStorm(ended, repo.stormIncidents(storm.id)) },
+      });
+    })();
+  }
+
+  /** Whether an outbox lane is the alerts channel's (its deliveries may let a storm drain). */
+  isAlertsLane(lane: string): boolean {
+    return this.opts.alertsChannel !== undefined && lane === lanes.channel(this.opts.alertsChannel);
+  }
+
+  /** Re-renders an incident's alert (and its storm summary) after a change. */
+  private refresh(incidentId: string): void {
+    const incident = this.opts.repo.get(incidentId);
+    if (!incident?.alert_channel) return;
+    if (incident.alert_posted) {
+      this.opts.outbox.enqueue({
+        kind: 'update',
+        payload: { channel: incident.alert_channel, messageKey: messageKeys.incident(incidentId), ...renderAlert(incident) },
+      });
+    }
+    if (incident.storm_id !== null) {
+      const storm = this.opts.repo.activeStorm(incident.alert_channel);
+      if (storm?.id === incident.storm_id) this.updateStorm(incident.alert_channel, storm.id);
+    }
+  }
+
+  /**
+   * Storm summaries change with every alert in a storm: queue one deferred update (rendered when sent, at
+   * most once per pacing interval) instead of rendering hundreds of incidents per webhook.
+   */
+  private updateStorm(channel: string, stormId: number): void {
+    const key = messageKeys.storm(stormId);
+    this.opts.outbox.enqueueDeferredUpdate({ channel, messageKey: key, renderKey: key });
+  }
+
+  /** Renders a deferred storm update; null for keys that name no storm. */
+  renderStorm(renderKey: MessageKey): MessageContent | null {
+    const match = /^storm:(\d+)$/.exec(renderKey);
+    if (!match) return null;
+    const storm = this.opts.repo.getStorm(Number(match[1]));
+    return storm ? renderStorm(storm, this.opts.repo.stormIncidents(storm.id)) : null;
+  }
+}

@@ -1,0 +1,32 @@
+import type { IncidentStatus } from '../pagerduty/webhook-schema.js';
+
+/**
+ * The one PagerDuty event type the incident domain works with: a verified webhook delivery, normalised
+ * (src/pagerduty/webhook-events.ts maps the wire format to it). Stored as JSON in the webhook inbox.
+ */
+export interface IncidentSnapshot {
+  id: string;
+  number: number;
+  title: string;
+  status: IncidentStatus;
+  priorityName: string | null;
+  urgency: string | null;
+  service: string | null;
+  htmlUrl: string | null;
+  assignees: string[];
+  createdAt: number;
+}
+
+export interface IncidentEvent {
+  eventId: string;
+  type: string;
+  occurredAt: number;
+  /** Who did it in PagerDuty (a user's name), when known. */
+  agentName: string | null;
+  incidentId: string | null;
+  incident?: IncidentSnapshot;
+  /** The text of an `incident.annotated` note. */
+  note?: string;
+}
+
+export type ApplyResult = 'applied' | 'stale' | 'ignored';

@@ -1,0 +1,261 @@
+import type { Clock } from '../clock/clock.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { Priority, SlaPolicy } from '../config/sla-schema.js';
+import { escapeMrkdwn, truncate } from '../slack/format.js';
+import type { BusinessCalendar } from './business-calendar.js';
+import { priorityFromIncident, slaOutcome, slaTimes } from './sla.js';
+import type { Incident, IncidentRepository } from './incident-repository.js';
+import type { ApplyResult, IncidentEvent, IncidentSnapshot } from './events.js';
+
+/**
+ * What a state change means for the world outside the incidents table, in order. The alert publisher turns
+ * them into messages, the SLA escalation into deadlines; both run in the transaction of the change.
+ */
+export type Change =
+  /** A new incident to announce (alert or storm summary). */
+  | { kind: 'opened'; incidentId: string }
+  /** The alert (and storm summary) must be redrawn. */
+  | { kind: 'changed'; incidentId: string }
+  /** A line in the alert's thread. */
+  | { kind: 'note'; incidentId: string; text: string }
+  /** A change made in Slack that PagerDuty must hear about. */
+  | { kind: 'to_pagerduty'; incidentId: string; status: 'acknowledged' | 'resolved'; slackUser: string; responseUrl?: string };
+
+export interface LifecycleOptions {
+  repo: IncidentRepository;
+  clock: Clock;
+  audit: AuditLog;
+  alertsChannel: string | undefined;
+  sla: SlaPolicy;
+  calendar: BusinessCalendar;
+  urgencyPriority: Record<string, Priority>;
+  /** Whether Slack-side changes are sent to PagerDuty (an API token is configured). */
+  syncToPagerDuty: boolean;
+}
+
+export type SlackChange = 'acknowledged' | 'resolved';
+
+export type ChangeResult =
+  | { outcome: SlackChange; incident: Incident }
+  | { outcome: 'already_acknowledged' | 'already_resolved'; incident: Incident }
+  | { outcome: 'not_found'; id: string };
+
+/**
+ * The incident state machine of SOP-MON-001: PagerDuty events and changes made in Slack move an incident
+ * between triggered, acknowledged and resolved; each method writes the incident (and audit rows) and returns
+ * the changes others must act on. Callers own the transaction.
+ */
+export class IncidentLifecycle {
+  constructor(private readonly opts: LifecycleOptions) {}
+
+  applyEvent(event: IncidentEvent, now: number): { result: ApplyResult; changes: Change[] } {
+    const changes: Change[] = [];
+    const result = this.apply(event, now, changes);
+    return { result, changes };
+  }
+
+  private apply(event: IncidentEvent, now: number, out: Change[]): ApplyResult {
+    const { repo } = this.opts;
+    if (event.type === 'incident.annotated') return this.annotate(event, out);
+    const snap = event.incident;
+    if (!snap) return 'ignored';
+    const existing = repo.get(snap.id);
+    if (!existing) {
+      this.create(snap, event, now, out);
+      return 'applied';
+    }
+    // Deliveries can arrive out of order: an event older than the newest change applied must not undo it.
+    if (event.occurredAt < existing.last_event_at) return 'stale';
+    const update: Partial<Incident> = {
+      title: snap.title,
+      urgency: snap.urgency,
+      service: snap.service,
+      html_url: snap.htmlUrl,
+      assignees: JSON.stringify(snap.assignees),
+      last_event_at: event.occurredAt,
+      updated_at: now,
+    };
+    const agent = event.agentName ?? 'PagerDuty';
+    const note = (text: string) => out.push({ kind: 'note', incidentId: existing.id, text });
+    switch (event.type) {
+      case 'incident.acknowledged':
+        if (existing.status === 'triggered') this.markAcknowledged(existing, event.occurredAt, agent, 'pagerduty');
+        else if (existing.pd_sync === 'pending') update.pd_sync = 'synced';
+        break;
+      case 'incident.unacknowledged':
+        if (existing.status === 'acknowledged') {
+          Object.assign(update, this.restartSla(existing.priority, event.occurredAt), {
+            status: 'triggered',
+            acknowledged_at: null,
+            acknowledged_by: null,
+          });
+          note(`↩️ The acknowledgement expired in PagerDuty; the SLA clock starts again.`);
+        }
+        break;
+      case 'incident.resolved':
+        if (existing.status !== 'resolved') {
+          Object.assign(update, resolvedChanges(existing, event.occurredAt, agent));
+          this.opts.audit.record({ actor: agent, action: 'incident.resolved', subject: `#${existing.number}`, details: { id: existing.id, source: 'pagerduty' } });
+        } else if (existing.pd_sync === 'pending') update.pd_sync = 'synced';
+        break;
+      case 'incident.reopened':
+        if (existing.status === 'resolved') {
+          Object.assign(update, this.restartSla(existing.priority, event.occurredAt), {
+            status: 'triggered',
+            resolved_at: null,
+            resolved_by: null,
+            acknowledged_at: null,
+            acknowledged_by: null,
+          });
+          note(`🔁 Reopened in PagerDuty by ${escapeMrkdwn(agent)}.`);
+        }
+        break;
+      case 'incident.priority_updated': {
+        const priority = priorityFromIncident(snap.priorityName, snap.urgency, this.opts.urgencyPriority);
+        update.priority = priority;
+        update.pd_priority = snap.priorityName;
+        if (existing.status === 'triggered' && priority !== existing.priority) {
+          const { deadline, warnAt } = slaTimes(this.opts.sla, this.opts.calendar, priority, new Date(existing.created_at));
+          update.sla_deadline = deadline.getTime();
+          update.sla_warn_at = warnAt.getTime();
+          if (existing.sla_state !== 'breached') update.sla_state = existing.sla_state === 'warned' && warnAt.getTime() <= now ? 'warned' : 'running';
+          note(`Priority changed from ${existing.priority} to ${priority}; acknowledge by the new deadline.`);
+        }
+        break;
+      }
+      case 'incident.escalated':
+      case 'incident.reassigned':
+      case 'incident.delegated': {
+        const verb = event.type.slice('incident.'.length);
+        const to = snap.assignees.length > 0 ? snap.assignees.map(escapeMrkdwn).join(', ') : 'nobody';
+        note(`📣 ${verb.charAt(0).toUpperCase()}${verb.slice(1)} in PagerDuty; now assigned to ${to}.`);
+        break;
+      }
+      default:
+        break;
+    }
+    repo.update(existing.id, update);
+    out.push({ kind: 'changed', incidentId: existing.id });
+    return 'applied';
+  }
+
+  private create(snap: IncidentSnapshot, event: IncidentEvent, now: number, out: Change[]): void {
+    const { repo } = this.opts;
+    const priority = priorityFromIncident(snap.priorityName, snap.urgency, this.opts.urgencyPriority);
+    const { deadline, warnAt } = slaTimes(this.opts.sla, this.opts.calendar, priority, new Date(snap.createdAt));
+    const incident: Incident = {
+      id: snap.id,
+      number: snap.number,
+      title: snap.title,
+      status: 'triggered',
+      priority,
+      pd_priority: snap.priorityName,
+      urgency: snap.urgency,
+      service: snap.service,
+      html_url: snap.htmlUrl,
+      assignees: JSON.stringify(snap.assignees),
+      created_at: snap.createdAt,
+      last_event_at: event.occurredAt,
+      acknowledged_at: null,
+      acknowledged_by: null,
+      resolved_at: null,
+      resolved_by: null,
+      sla_deadline: deadline.getTime(),
+      sla_warn_at: warnAt.getTime(),
+      sla_state: 'running',
+      breached_at: null,
+      escalations: 0,
+      alert_channel: this.opts.alertsChannel ?? null,
+      alert_posted: 0,
+      pd_sync: null,
+      storm_id: null,
+      updated_at: now,
+    };
+    repo.insert(incident);
+    this.opts.audit.record({
+      actor: event.agentName ?? 'pagerduty',
+      action: 'incident.opened',
+      subject: `#${snap.number}`,
+      details: { id: snap.id, priority, title: snap.title },
+    });
+    // The first event we hear of may already be a later state (a lost or reordered trigger).
+    const agent = event.agentName ?? 'PagerDuty';
+    if (snap.status === 'acknowledged') this.markAcknowledged(incident, event.occurredAt, agent, 'pagerduty');
+    if (snap.status === 'resolved') {
+      repo.update(snap.id, resolvedChanges(incident, event.occurredAt, agent));
+      return; // nothing for anyone to do: no alert
+    }
+    out.push({ kind: 'opened', incidentId: snap.id });
+  }
+
+  private annotate(event: IncidentEvent, out: Change[]): ApplyResult {
+    const incident = event.incidentId ? this.opts.repo.get(event.incidentId) : undefined;
+    if (!incident || !event.note) return 'ignored';
+    out.push({
+      kind: 'note',
+      incidentId: incident.id,
+      text: `📝 Note from ${escapeMrkdwn(event.agentName ?? 'PagerDuty')}: ${escapeMrkdwn(truncate(event.note, 2500))}`,
+    });
+    return 'applied';
+  }
+
+  /** Acknowledges or resolves incidents for a Slack user; PagerDuty hears of it through the changes. */
+  changeFromSlack(ids: readonly string[], slackUser: string, responseUrl: string | undefined, to: SlackChange, now: number): { results: ChangeResult[]; changes: Change[] } {
+    const { repo } = this.opts;
+    const changes: Change[] = [];
+    const results = ids.map((id): ChangeResult => {
+      const incident = repo.get(id);
+      if (!incident) return { outcome: 'not_found', id };
+      if (incident.status === 'resolved') return { outcome: 'already_resolved', incident };
+      if (to === 'acknowledged' && incident.status === 'acknowledged') return { outcome: 'already_acknowledged', incident };
+      if (to === 'acknowledged') this.markAcknowledged(incident, now, slackUser, 'slack');
+      else {
+        repo.update(id, resolvedChanges(incident, now, slackUser));
+        this.opts.audit.record({ actor: slackUser, action: 'incident.resolved', subject: `#${incident.number}`, details: { id, source: 'slack' } });
+      }
+      repo.update(id, { last_event_at: Math.max(incident.last_event_at, now), updated_at: now });
+      if (this.opts.syncToPagerDuty) {
+        repo.update(id, { pd_sync: 'pending' });
+        changes.push({ kind: 'to_pagerduty', incidentId: id, status: to, slackUser, ...(responseUrl ? { responseUrl } : {}) });
+      }
+      changes.push({ kind: 'changed', incidentId: id });
+      return { outcome: to, incident: repo.get(id) ?? incident };
+    });
+    return { results, changes };
+  }
+
+  /** PagerDuty accepted (or finally refused) a change made in Slack. */
+  pagerDutySynced(incidentId: string, ok: boolean, now: number): Change[] {
+    if (!this.opts.repo.get(incidentId)) return [];
+    this.opts.repo.update(incidentId, { pd_sync: ok ? 'synced' : 'failed', updated_at: now });
+    return [{ kind: 'changed', incidentId }];
+  }
+
+  private markAcknowledged(incident: Incident, at: number, by: string, source: 'slack' | 'pagerduty'): void {
+    const outcome = incident.sla_deadline ? slaOutcome(new Date(incident.sla_deadline), new Date(at)) : 'met';
+    this.opts.repo.update(incident.id, {
+      status: 'acknowledged',
+      acknowledged_at: at,
+      acknowledged_by: by,
+      sla_state: outcome === 'met' && incident.sla_state !== 'breached' ? 'met' : 'breached',
+    });
+    const timeToAckMs = Math.max(0, at - incident.created_at);
+    this.opts.repo.recordAck({ incidentId: incident.id, ackedBy: by, source, ackedAt: at, timeToAckMs, outcome });
+    this.opts.audit.record({
+      actor: by,
+      action: 'incident.acknowledged',
+      subject: `#${incident.number}`,
+      details: { id: incident.id, source, timeToAckMs, sla: outcome },
+    });
+  }
+
+  private restartSla(priority: Priority, from: number): Partial<Incident> {
+    const { deadline, warnAt } = slaTimes(this.opts.sla, this.opts.calendar, priority, new Date(from));
+    return { sla_deadline: deadline.getTime(), sla_warn_at: warnAt.getTime(), sla_state: 'running', breached_at: null };
+  }
+}
+
+function resolvedChanges(incident: Incident, at: number, by: string): Partial<Incident> {
+  const slaOpen = incident.sla_state === 'running' || incident.sla_state === 'warned';
+  return { status: 'resolved', resolved_at: at, resolved_by: by, ...(slaOpen ? { sla_state: 'stopped' as const } : {}) };
+}

@@ -1,0 +1,79 @@
+import type { Core } from '../core/core.js';
+import type { WaygateModule } from '../core/module.js';
+import { PERMISSIONS } from '../core/policy.js';
+import { BusinessCalendar } from './business-calendar.js';
+import { IncidentRepository } from './incident-repository.js';
+import { IncidentLifecycle, type Change } from './lifecycle.js';
+import { AlertPublisher } from './alert-publisher.js';
+import { SlaEscalation } from './sla-escalation.js';
+import { IncidentIngest } from './ingest.js';
+import { InboxProcessor } from './inbox-processor.js';
+import { IncidentFacade } from './facade.js';
+import { incidentActions } from './slack-actions.js';
+
+export interface IncidentsModule {
+  module: WaygateModule;
+  facade: IncidentFacade;
+  /** Applies accepted PagerDuty events; tests wait on it. */
+  processor: InboxProcessor;
+  ingest: IncidentIngest;
+}
+
+/**
+ * SOP-MON-001's incident domain: owns the incidents, incident_acks, webhook_inbox and storms tables and the
+ * `incident-sla` deadlines. PagerDuty events come in through the facade's accept(); Slack changes through
+ * acknowledge()/resolve(); everything leaves as outbox rows.
+ */
+export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean }): IncidentsModule {
+  const { db, clock, logger, outbox, audit, deadlines, roles, metrics, config } = core;
+  const file = config.file;
+  const repo = new IncidentRepository(db);
+  const lifecycle = new IncidentLifecycle({
+    repo,
+    clock,
+    audit,
+    alertsChannel: file.channels.alerts,
+    sla: file.sla,
+    calendar: new BusinessCalendar(file.businessHours, file.timezone),
+    urgencyPriority: file.incidents.urgencyPriority,
+    syncToPagerDuty: opts.syncToPagerDuty,
+  });
+  const publisher = new AlertPublisher({ db, repo, clock, outbox, alertsChannel: file.channels.alerts, stormThreshold: file.incidents.stormThreshold });
+  const sla = new SlaEscalation({ repo, deadlines, audit, publisher, escalateTo: () => roles.mentionsFor(['oncall', 'lead']) });
+  const follow = (changes: readonly Change[], now: number): void => {
+    publisher.publish(changes, now);
+    sla.follow(changes);
+  };
+  const ingest = new IncidentIngest({
+    db,
+    clock,
+    logger,
+    lifecycle,
+    follow,
+    onProcessed: (result) => metrics.pagerDutyEventsApplied.inc({ result: result.startsWith('failed') ? 'failed' : result }),
+  });
+  const processor = new InboxProcessor(ingest, logger, clock, () => core.server.busy());
+  ingest.onAccepted(() => processor.nudge());
+  core.server.onIdle(() => processor.nudge());
+  const facade = new IncidentFacade({ db, clock, repo, lifecycle, ingest, follow });
+  const incidentGrant = ['oncall', 'lead', 'ops'] as const;
+  const drain = (row: { lane: string }): void => {
+    if (publisher.isAlertsLane(row.lane)) publisher.drainStorm();
+  };
+
+  return {
+    facade,
+    processor,
+    ingest,
+    module: {
+      name: 'incidents',
+      permissions: { [PERMISSIONS.incidentAck]: incidentGrant, [PERMISSIONS.incidentResolve]: incidentGrant },
+      actions: incidentActions(facade),
+      renderers: { storm: (key) => publisher.renderStorm(key) },
+      // A delivery in the alerts channel may let a storm post its next alert.
+      delivery: { post: { delivered: drain }, update: { delivered: drain }, ephemeral: { delivered: drain } },
+      start: () => processor.nudge(), // events accepted before a crash or restart
+      stop: () => processor.stop(),
+    },
+  };
+}

@@ -1,0 +1,93 @@
+import type { Core } from '../core/core.js';
+import type { WaygateModule } from '../core/module.js';
+import type { PagerDutyStatusPayload } from '../outbox/types.js';
+import type { IncidentFacade } from '../incidents/facade.js';
+import { PagerDutyClient } from './client.js';
+import { FromEmailResolver } from './from-email.js';
+import { pagerDutyWebhookRoute } from './webhook-route.js';
+
+/**
+ * PagerDuty in and out: the signed webhook (events handed to the incidents facade before the 2xx), and
+ * delivery of the outbox's PagerDuty rows (status changes made in Slack, Events API alerts), with what
+ * their success or failure means for the people involved.
+ */
+export function pagerDutyModule(core: Core, incidents: IncidentFacade): WaygateModule {
+  const { config, logger, metrics, outbox, app, clock } = core;
+  const { env, file } = config;
+  const client = env.PAGERDUTY_API_TOKEN
+    ? new PagerDutyClient({
+        token: env.PAGERDUTY_API_TOKEN,
+        apiUrl: env.PAGERDUTY_API_URL,
+        eventsUrl: env.PAGERDUTY_EVENTS_URL,
+        ...(env.PAGERDUTY_FROM_EMAIL ? { defaultFrom: env.PAGERDUTY_FROM_EMAIL } : {}),
+      })
+    : undefined;
+  // The Events API needs no REST token (each event carries its routing key), so it works without one.
+  const events = client ?? new PagerDutyClient({ token: '', apiUrl: env.PAGERDUTY_API_URL, eventsUrl: env.PAGERDUTY_EVENTS_URL });
+  const fromEmail = new FromEmailResolver(async (user) => (await app.client.users.info({ user })).user?.profile?.email, env.PAGERDUTY_FROM_EMAIL, clock);
+
+  /** Tells the Slack user who made a change when PagerDuty did not take it (once per change, not per retry). */
+  const trouble = (payload: PagerDutyStatusPayload, text: string): void => {
+    if (payload.responseUrl) outbox.enqueue({ kind: 'respond', payload: { responseUrl: payload.responseUrl, text } });
+  };
+
+  return {
+    name: 'pagerduty',
+    routes: [
+      pagerDutyWebhookRoute({
+        secrets: config.webhookSecrets,
+        accept: (event) => incidents.accept(event),
+        logger,
+        onResult: (result) => metrics.webhooks.inc({ result }),
+      }),
+    ],
+    senders: {
+      pagerDutyEvents: async (event) => {
+        await events.enqueueEvent(event);
+      },
+      ...(client ? { pagerDuty: async (p: PagerDutyStatusPayload) => client.setIncidentStatus(p.incidentId, p.status, await fromEmail.emailFor(p.slackUser)) } : {}),
+    },
+    delivery: {
+      pd_status: {
+        delivered: (row) => incidents.pagerDutySynced((JSON.parse(row.payload) as PagerDutyStatusPayload).incidentId, true),
+        failed: (row, failure, final) => {
+          metrics.pagerDutyApiErrors.inc({ kind: failure.kind });
+          const payload = JSON.parse(row.payload) as PagerDutyStatusPayload;
+          const what = payload.status === 'acknowledged' ? 'acknowledgement' : 'resolution';
+          if (final) {
+            incidents.pagerDutySynced(payload.incidentId, false);
+            trouble(payload, `⚠️ PagerDuty refused the ${what} of #${payload.number}: ${failure.detail}. It stands in Slack; please check the incident in PagerDuty.`);
+          } else if (row.attempts === 0 && failure.kind === 'retryable') {
+            trouble(payload, `PagerDuty did not take the ${what} of #${payload.number} yet (${failure.detail}). It stands here, and I'll keep retrying until PagerDuty has it.`);
+          }
+        },
+      },
+      pd_event: {
+        failed: (_row, failure, final) => {
+          metrics.pagerDutyApiErrors.inc({ kind: failure.kind });
+          // A page that PagerDuty refused (say, a wrong routing key) must not vanish quietly.
+          if (final && file.channels.ops) {
+            outbox.enqueue({
+              kind: 'post',
+              payload: { channel: file.channels.ops, text: `⚠️ PagerDuty refused an Events API event (${failure.detail}); check \`service.pagerDutyRoutingKey\`.` },
+            });
+          }
+        },
+      },
+    },
+    health: () => {
+      const api = Boolean(env.PAGERDUTY_API_TOKEN);
+      const webhooks = config.webhookSecrets.length > 0;
+      return {
+        pagerduty: {
+          value: {
+            status: api && webhooks ? 'configured' : api || webhooks ? 'partly configured' : 'not configured',
+            api,
+            webhooks,
+            inboxPending: incidents.inboxPending(),
+          },
+        },
+      };
+    },
+  };
+}
