@@ -1,5 +1,11 @@
 import { z } from 'zod';
 
+// Kept so callers that have not moved to src/core/text.ts yet still build.
+export {
+  /** @deprecated use src/core/text.ts */
+  formatDuration,
+} from '../core/text.js';
+
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const DURATION = /^(\d+)(ms|s|m|h|d)$/;
 
@@ -9,14 +15,6 @@ export function parseDuration(text: string): number | undefined {
   if (!match) return undefined;
   const [, amount, unit] = match as unknown as [string, string, keyof typeof UNIT_MS];
   return Number(amount) * UNIT_MS[unit];
-}
-
-export function formatDuration(ms: number): string {
-  if (ms < 1_000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1_000).toFixed(ms < 10_000 ? 1 : 0)} s`;
-  if (ms < 3_600_000) return `${Math.round(ms / 60_000)} min`;
-  if (ms < 86_400_000) return `${(ms / 3_600_000).toFixed(1).replace(/\.0$/, '')} h`;
-  return `${(ms / 86_400_000).toFixed(1).replace(/\.0$/, '')} d`;
 }
 
 /** A zod schema for duration strings that yields milliseconds. */
