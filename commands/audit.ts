@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { defineCommand, type Command } from '../src/commands/types.js';
 import { SLASH_COMMAND } from '../src/commands/router.js';
-import { section, slackDate, escapeMrkdwn } from '../src/slack/format.js';
+import { section, slackDate } from '../src/slack/format.js';
+import { escapeMrkdwn } from '../src/core/text.js';
 
 const auditArgs = z.union(
   [

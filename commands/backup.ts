@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { defineCommand, type Command, type CommandContext, type CommandReply } from '../src/commands/types.js';
 import { SLASH_COMMAND } from '../src/commands/router.js';
-import { escapeMrkdwn, formatBytes, slackDate, section } from '../src/slack/format.js';
+import { slackDate, section } from '../src/slack/format.js';
 import { BackupError } from '../src/backup/backup-service.js';
 import { requestJobRun } from '../src/commands/request-job-run.js';
+import { escapeMrkdwn, formatBytes } from '../src/core/text.js';
 
 const backupArgs = z.union(
   [

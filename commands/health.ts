@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineCommand, type Command } from '../src/commands/types.js';
 import { SLASH_COMMAND } from '../src/commands/router.js';
-import { escapeMrkdwn } from '../src/slack/format.js';
+import { escapeMrkdwn } from '../src/core/text.js';
 
 export const health: Command = defineCommand({
   name: 'health',

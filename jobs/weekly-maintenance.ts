@@ -1,7 +1,7 @@
 import type { JobDefinition } from '../src/jobs/types.js';
 import type { JobContext } from '../src/context.js';
-import { escapeMrkdwn } from '../src/slack/format.js';
 import { ReportedJobFailure } from '../src/jobs/reported-failure.js';
+import { escapeMrkdwn } from '../src/core/text.js';
 
 export const weeklyMaintenance: JobDefinition<JobContext> = {
   name: 'weekly-maintenance',

@@ -1,6 +1,5 @@
 import type { BackupReport } from './backup-service.js';
-import { formatDuration } from '../config/duration.js';
-import { escapeMrkdwn, formatBytes } from '../slack/format.js';
+import { escapeMrkdwn, formatBytes, formatDuration } from '../core/text.js';
 
 /** The SOP-BACK-001 report for the ops channel: what was written, how big, how long, and whether it is sound. */
 export function formatBackupReport(report: BackupReport, dir: string): string {

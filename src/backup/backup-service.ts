@@ -20,6 +20,7 @@ import { DateTime, IANAZone } from 'luxon';
 import * as tar from 'tar';
 import type { Clock } from '../clock/clock.js';
 import type { BackupConfig } from '../config/operations-schema.js';
+import { ErrorCode, WaygateError } from '../core/errors.js';
 import { describeResult, lastLines, type ProcessRunner } from '../runner/runner.js';
 
 export interface BackupFile {
@@ -53,12 +54,12 @@ export interface VerifyResult {
 }
 
 /** A backup step failed; `path` is the file or directory concerned, and the message names it with the reason. */
-export class BackupError extends Error {
+export class BackupError extends WaygateError {
   constructor(
     message: string,
     readonly path: string,
   ) {
-    super(message);
+    super(ErrorCode.BackupFailed, message);
     this.name = 'BackupError';
   }
 }

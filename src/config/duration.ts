@@ -11,14 +11,6 @@ export function parseDuration(text: string): number | undefined {
   return Number(amount) * UNIT_MS[unit];
 }
 
-export function formatDuration(ms: number): string {
-  if (ms < 1_000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1_000).toFixed(ms < 10_000 ? 1 : 0)} s`;
-  if (ms < 3_600_000) return `${Math.round(ms / 60_000)} min`;
-  if (ms < 86_400_000) return `${(ms / 3_600_000).toFixed(1).replace(/\.0$/, '')} h`;
-  return `${(ms / 86_400_000).toFixed(1).replace(/\.0$/, '')} d`;
-}
-
 /** A zod schema for duration strings that yields milliseconds. */
 export const durationSchema = z.string().transform((text, ctx) => {
   const ms = parseDuration(text);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { oneLine } from '../core/text.js';
 import { envSchema, fileConfigSchema, type EnvConfig, type FileConfig } from './schema.js';
 
 export interface Config {
@@ -16,16 +17,16 @@ export interface Config {
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
 
+/** YAML keys may hold line breaks; a problem must stay on one line, yet name the key as written. */
+function keyName(key: string): string {
+  return oneLine(key, { escapeBreaks: true });
+}
+
 /** Renders a zod path like roles.lead[0] so an operator can find the line in their file. */
 export function formatPath(path: readonly PropertyKey[]): string {
   return path
-    .map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? oneLine(String(part)) : `.${oneLine(String(part))}`))
+    .map((part, i) => (typeof part === 'number' ? `[${part}]` : i === 0 ? keyName(String(part)) : `.${keyName(String(part))}`))
     .join('');
-}
-
-/** YAML keys may hold line breaks; a problem must stay on one line. */
-function oneLine(text: string): string {
-  return text.replace(/[\r\n]/g, (c) => (c === '\n' ? '\\n' : '\\r'));
 }
 
 /** Echoes short scalar inputs back (YAML only: environment values may be secrets). */
@@ -40,9 +41,9 @@ function describeIssues(issues: readonly z.core.$ZodIssue[], where: string, echo
   return issues.map((issue) => {
     const field = formatPath(issue.path);
     if (issue.code === 'unrecognized_keys') {
-      const keys = issue.keys.map((k) => (field ? `${field}.${oneLine(k)}` : oneLine(k))).join(', ');
+      const keys = issue.keys.map((k) => (field ? `${field}.${keyName(k)}` : keyName(k))).join(', ');
       // Our own checks explain why a key is unknown (a typo of a built-in name); zod's default says nothing more.
-      const why = issue.message.startsWith('Unrecognized') ? '' : `: ${oneLine(issue.message)}`;
+      const why = issue.message.startsWith('Unrecognized') ? '' : `: ${keyName(issue.message)}`;
       return `${where}: unknown key ${keys}${why}`;
     }
     // A bad record key (a permission name) carries its reason one level down.

@@ -15,6 +15,7 @@
  */
 import { DateTime } from 'luxon';
 import { z } from 'zod';
+import { truncate } from '../core/text.js';
 import { parseDuration } from './duration.js';
 
 export const priorityNames = ['P1', 'P2', 'P3', 'P4', 'P5'] as const;
@@ -68,8 +69,7 @@ export const DEFAULT_BUSINESS_HOURS: {
 /** ` (got "5 minutes")` for short scalars; a short description for anything else. Always one line. */
 function got(input: unknown): string {
   if (typeof input === 'string') {
-    const text = input.length > 80 ? `${input.slice(0, 77)}...` : input;
-    return ` (got ${JSON.stringify(text)})`;
+    return ` (got ${JSON.stringify(truncate(input, 80, { ellipsis: '...' }))})`;
   }
   if (typeof input === 'number' || typeof input === 'boolean') return ` (got ${String(input)})`;
   if (input === null) return ' (got null)';

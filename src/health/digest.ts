@@ -4,13 +4,10 @@
  */
 import { DateTime, IANAZone } from 'luxon';
 import type { Block, MessageContent } from '../outbox/types.js';
-import { formatDuration } from '../config/duration.js';
-import { context, escapeMrkdwn, header, section, slackDate, truncate } from '../slack/format.js';
+import { escapeMrkdwn, formatBytes, formatDuration, oneLine, truncate } from '../core/text.js';
+import { context, header, section, slackDate } from '../slack/format.js';
 import type { HealthCheckResult } from './health-check.js';
 import type { LogScan } from './log-scan.js';
-import { formatBytes } from '../slack/format.js';
-
-export { formatBytes };
 
 /** Action ids of the digest's buttons: one place for the Block Kit builder and the handler. */
 export const DIGEST_ACTIONS = { reviewed: 'digest.reviewed' } as const;
@@ -70,11 +67,11 @@ function isFailure(v: object): v is Failure {
 
 /** Inline code that stays inline code: backticks inside would end it early. */
 function code(text: string, max = 300): string {
-  return `\`${escapeMrkdwn(truncate(text.replace(/`/g, "'").replace(/\s+/g, ' ').trim(), max) || ' ')}\``;
+  return `\`${escapeMrkdwn(truncate(oneLine(text.replace(/`/g, "'")), max) || ' ')}\``;
 }
 
 function plain(text: string, max = ERROR_CHARS): string {
-  return escapeMrkdwn(truncate(text.replace(/\s+/g, ' ').trim(), max));
+  return escapeMrkdwn(truncate(oneLine(text), max));
 }
 
 /** "99.3 %", rounded down so 99.96 % never shows as 100 %. */

@@ -4,7 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Clock } from '../clock/clock.js';
-import { formatDuration } from '../config/duration.js';
+import { formatDuration, oneLine, truncate } from '../core/text.js';
 import type { HealthStore } from './health-store.js';
 
 export interface HealthCheckResult {
@@ -25,18 +25,9 @@ const JSON_SUMMARY_CHARS = 200;
 const JSON_VALUE_CHARS = 40;
 const JSON_FIELDS = 8;
 
-/** "5 s" for whole seconds, otherwise formatDuration ("200 ms", "2.5 s"). */
+/** "5 s", "200 ms", "2.5 s": a timeout is said as precisely as it was configured. */
 export function formatTimeout(ms: number): string {
-  return ms >= 1_000 && ms % 1_000 === 0 ? `${ms / 1_000} s` : formatDuration(ms);
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ').trim();
-}
-
-function cut(text: string, max: number): string {
-  const chars = [...text];
-  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+  return formatDuration(ms, { precise: true });
 }
 
 /**
@@ -52,14 +43,14 @@ export function summarizeBody(body: string): string {
         const pairs = Object.entries(parsed as Record<string, unknown>)
           .filter(([, v]) => v === null || ['string', 'number', 'boolean'].includes(typeof v))
           .slice(0, JSON_FIELDS)
-          .map(([k, v]) => `${oneLine(k)}=${cut(oneLine(String(v)), JSON_VALUE_CHARS)}`);
-        if (pairs.length > 0) return cut(pairs.join(' '), JSON_SUMMARY_CHARS);
+          .map(([k, v]) => `${oneLine(k)}=${truncate(oneLine(String(v)), JSON_VALUE_CHARS)}`);
+        if (pairs.length > 0) return truncate(pairs.join(' '), JSON_SUMMARY_CHARS);
       }
     } catch {
       // Not JSON after all: summarised as text below.
     }
   }
-  return cut(oneLine(trimmed), TEXT_SUMMARY_CHARS);
+  return truncate(oneLine(trimmed), TEXT_SUMMARY_CHARS);
 }
 
 /** Reads at most `limit` bytes of the body, then stops the download. */
@@ -103,7 +94,7 @@ function describeFailure(err: unknown, timeoutMs: number): string {
   }
   const message = typeof e.message === 'string' ? e.message : String(err);
   const cause = e.cause instanceof Error && e.cause.message !== message ? ` (${e.cause.message})` : '';
-  return cut(oneLine(`${message}${cause}`), 200) || 'request failed';
+  return truncate(oneLine(`${message}${cause}`), 200) || 'request failed';
 }
 
 /**

@@ -3,6 +3,7 @@
  * byte offset where the previous one stopped, so an error is reported once.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { oneLine, truncate } from '../core/text.js';
 
 /** Most bytes read per scan; a longer backlog is read on by the next scan. */
 export const MAX_SCAN_BYTES = 50 * 1024 * 1024;
@@ -76,16 +77,14 @@ function messageOf(line: string): string {
  * of 6+ characters with a digit and all numbers replaced by `#`, whitespace collapsed.
  */
 export function normaliseLogMessage(line: string): string {
-  const message = messageOf(line)
-    .replace(/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, '#')
-    .replace(/\b0x[0-9a-f]+\b/gi, '#')
-    .replace(/\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6,}\b/gi, '#')
-    .replace(/\d+/g, '#')
-    .replace(/\s+/g, ' ')
-    .trim();
-  const chars = [...message];
-  if (chars.length === 0) return '(empty message)';
-  return chars.length <= MESSAGE_CHARS ? message : `${chars.slice(0, MESSAGE_CHARS - 1).join('')}…`;
+  const message = oneLine(
+    messageOf(line)
+      .replace(/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, '#')
+      .replace(/\b0x[0-9a-f]+\b/gi, '#')
+      .replace(/\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6,}\b/gi, '#')
+      .replace(/\d+/g, '#'),
+  );
+  return message === '' ? '(empty message)' : truncate(message, MESSAGE_CHARS);
 }
 
 function errnoCode(err: unknown): unknown {

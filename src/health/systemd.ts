@@ -1,6 +1,7 @@
 /**
  * SOP-MAINT-001 `systemctl status waygate-mcp`, reduced to the unit's state with `systemctl is-active`.
  */
+import { formatDuration, truncate } from '../core/text.js';
 import type { ProcessRunner } from '../runner/runner.js';
 
 export const SYSTEMCTL_TIMEOUT_MS = 5_000;
@@ -21,10 +22,6 @@ const ACTIVE_STATES = new Set([
 export const SYSTEMD_NOT_CONFIGURED = 'not checked (no unit configured)';
 export const SYSTEMD_NOT_AVAILABLE = 'not available (no systemctl)';
 
-function cut(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
-
 /**
  * The unit's state as `systemctl is-active <unit>` prints it ('active', 'inactive', 'failed', …). Never throws:
  * no unit → "not checked (no unit configured)", no systemctl → "not available (no systemctl)", a host where
@@ -34,20 +31,20 @@ function cut(text: string, max: number): string {
 export async function systemdState(unit: string | null, runner: ProcessRunner): Promise<string> {
   if (unit === null) return SYSTEMD_NOT_CONFIGURED;
   // The schema allows a leading '-', which systemctl would read as an option.
-  if (unit.trim() === '' || unit.startsWith('-')) return `not checked (invalid unit name ${JSON.stringify(cut(unit, 60))})`;
+  if (unit.trim() === '' || unit.startsWith('-')) return `not checked (invalid unit name ${JSON.stringify(truncate(unit, 60))})`;
   let result: Awaited<ReturnType<ProcessRunner['run']>>;
   try {
     result = await runner.run({ argv: ['systemctl', 'is-active', unit], timeoutMs: SYSTEMCTL_TIMEOUT_MS });
   } catch (err) {
     // ProcessRunner promises not to reject; a fake or future runner might.
-    return `unknown (${cut(err instanceof Error ? err.message : String(err), 100)})`;
+    return `unknown (${truncate(err instanceof Error ? err.message : String(err), 100)})`;
   }
   if (result.failedToStart !== null) {
     return /not found|ENOENT/i.test(result.failedToStart)
       ? SYSTEMD_NOT_AVAILABLE
-      : `not available (${cut(result.failedToStart, 100)})`;
+      : `not available (${truncate(result.failedToStart, 100)})`;
   }
-  if (result.timedOut) return `unknown (systemctl timed out after ${SYSTEMCTL_TIMEOUT_MS / 1_000} s)`;
+  if (result.timedOut) return `unknown (systemctl timed out after ${formatDuration(SYSTEMCTL_TIMEOUT_MS, { precise: true })})`;
   const lines = result.output
     .split(/\r?\n/)
     .map((l) => l.trim())
@@ -59,5 +56,5 @@ export async function systemdState(unit: string | null, runner: ProcessRunner): 
     return 'not available (systemd not running)';
   }
   if (text === '') return `unknown (systemctl exited ${result.exitCode ?? 'without a code'} with no output)`;
-  return `unknown (${cut(text, 100)})`;
+  return `unknown (${truncate(text, 100)})`;
 }

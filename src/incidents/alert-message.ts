@@ -1,8 +1,8 @@
 import type { MessageContent, Block } from '../outbox/types.js';
-import { escapeMrkdwn, slackDate, section, context, truncate } from '../slack/format.js';
-import { formatDuration } from '../config/duration.js';
+import { slackDate, section, context } from '../slack/format.js';
 import type { Incident } from './incident-repository.js';
 import { INCIDENT_ACTIONS } from './actions.js';
+import { escapeMrkdwn, formatDuration, truncate } from '../core/text.js';
 
 const PRIORITY_ICON: Record<string, string> = { P1: '🔴', P2: '🟠', P3: '🟡', P4: '🔵', P5: '⚪' };
 

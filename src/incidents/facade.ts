@@ -1,12 +1,12 @@
 import type { Db } from '../db/database.js';
 import type { Clock } from '../clock/clock.js';
 import type { Priority } from '../config/sla-schema.js';
-import { formatDuration } from '../config/duration.js';
 import { incidentLink, who } from './alert-message.js';
 import type { Incident, IncidentRepository } from './incident-repository.js';
 import type { Change, ChangeResult, IncidentLifecycle, SlackChange } from './lifecycle.js';
 import type { IncidentIngest } from './ingest.js';
 import type { IncidentEvent } from './events.js';
+import { formatDuration } from '../core/text.js';
 
 export type { ChangeResult as AckResult } from './lifecycle.js';
 

@@ -1,11 +1,11 @@
 import type { Clock } from '../clock/clock.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Priority, SlaPolicy } from '../config/sla-schema.js';
-import { escapeMrkdwn, truncate } from '../slack/format.js';
 import type { BusinessCalendar } from './business-calendar.js';
 import { priorityFromIncident, slaOutcome, slaTimes } from './sla.js';
 import type { Incident, IncidentRepository } from './incident-repository.js';
 import type { ApplyResult, IncidentEvent, IncidentSnapshot } from './events.js';
+import { escapeMrkdwn, truncate } from '../core/text.js';
 
 /**
  * What a state change means for the world outside the incidents table, in order. The alert publisher turns

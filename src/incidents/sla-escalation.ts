@@ -1,11 +1,11 @@
 import type { AuditLog } from '../audit/audit-log.js';
 import { LATE_AFTER_MS, type Deadlines, type DueDeadline } from '../core/deadlines.js';
-import { formatDuration } from '../config/duration.js';
 import { formatRemaining } from './sla.js';
 import { incidentLink } from './alert-message.js';
 import type { Incident, IncidentRepository } from './incident-repository.js';
 import type { AlertPublisher } from './alert-publisher.js';
 import type { Change } from './lifecycle.js';
+import { formatDuration } from '../core/text.js';
 
 /** The deadline owner of SLA reminders and escalations. */
 export const SLA_DEADLINES = 'incident-sla';

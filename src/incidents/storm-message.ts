@@ -1,7 +1,8 @@
 import type { Block, MessageContent } from '../outbox/types.js';
-import { escapeMrkdwn, section, context, slackDate, truncate } from '../slack/format.js';
+import { section, context, slackDate } from '../slack/format.js';
 import type { Incident, Storm } from './incident-repository.js';
 import { INCIDENT_ACTIONS } from './actions.js';
+import { escapeMrkdwn, truncate } from '../core/text.js';
 
 const NEWEST_TITLES = 5;
 /** Numbers per section; 3000 characters fit several hundred "#12345" entries. */

@@ -1,6 +1,5 @@
-import { formatDuration } from '../config/duration.js';
-import { escapeMrkdwn } from '../slack/format.js';
 import type { JobRun } from './types.js';
+import { escapeMrkdwn, formatDuration } from '../core/text.js';
 
 const OUTCOME_ICON: Record<JobRun['outcome'], string> = {
   ok: '✅',

@@ -1,6 +1,6 @@
 import type { CommandSpec } from '../config/operations-schema.js';
 import { describeResult, lastLines, type ProcessRunner, type RunResult } from '../runner/runner.js';
-import { escapeMrkdwn, truncate } from '../slack/format.js';
+import { escapeMrkdwn, truncate } from '../core/text.js';
 
 export interface CommandReport {
   result: RunResult;

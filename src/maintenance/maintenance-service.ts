@@ -2,8 +2,8 @@ import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { ProcessRunner } from '../runner/runner.js';
 import type { MaintenanceConfig } from '../config/operations-schema.js';
-import { escapeMrkdwn, formatBytes } from '../slack/format.js';
 import { runAndReport, type CommandReport } from './command-report.js';
+import { escapeMrkdwn, formatBytes } from '../core/text.js';
 
 export type MaintenanceCommand = keyof MaintenanceConfig['commands'];
 

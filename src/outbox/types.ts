@@ -1,3 +1,5 @@
+import { ErrorCode, WaygateError } from '../core/errors.js';
+
 /** What a queued message looks like; blocks are Slack Block Kit objects, validated by Slack (or the stand-in). */
 export type Block = Record<string, unknown>;
 
@@ -94,9 +96,9 @@ export type DeliveryFailure =
   | { kind: 'retryable'; detail: string }
   | { kind: 'permanent'; detail: string };
 
-export class DeliveryError extends Error {
+export class DeliveryError extends WaygateError {
   constructor(readonly failure: DeliveryFailure) {
-    super(failure.detail);
+    super(ErrorCode.DeliveryFailed, failure.detail);
     this.name = 'DeliveryError';
   }
 }

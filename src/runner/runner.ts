@@ -19,6 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
 import { execa } from 'execa';
+import { formatDuration } from '../core/text.js';
 
 export interface RunSpec {
   /** [program, ...args]; the program is resolved via PATH, never through a shell. */
@@ -358,23 +359,10 @@ export function lastLines(text: string, n: number): string {
   return lines.slice(-Math.floor(n)).join('\n');
 }
 
-/** "300 ms", "1.2 s", "10 s", "2 min 5 s". */
-function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
-  if (ms < 60_000) {
-    const seconds = (ms / 1000).toFixed(1).replace(/\.0$/, '');
-    return seconds === '60' ? '1 min' : `${seconds} s`;
-  }
-  const totalSeconds = Math.round(ms / 1000);
-  const minutes = Math.floor(totalSeconds / 60);
-  const seconds = totalSeconds % 60;
-  return seconds === 0 ? `${minutes} min` : `${minutes} min ${seconds} s`;
-}
-
 /** One line for Slack and logs: "exit 0 in 1.2 s", "timed out after 10 s (killed)", "could not start: …". */
 export function describeResult(r: RunResult): string {
   if (r.failedToStart !== null) return `could not start: ${r.failedToStart}`;
-  const took = formatDuration(r.durationMs);
+  const took = formatDuration(r.durationMs, { precise: true });
   if (r.timedOut) return `timed out after ${took} (killed)`;
   if (r.exitCode !== null) return `exit ${r.exitCode} in ${took}`;
   if (r.signal !== null) return `killed by ${r.signal} after ${took}`;

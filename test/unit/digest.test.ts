@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DIGEST_ACTIONS, formatAge, formatBytes, formatPercent, renderDigest, type DigestData } from '../../src/health/digest.js';
+import { DIGEST_ACTIONS, formatAge, formatPercent, renderDigest, type DigestData } from '../../src/health/digest.js';
 import { LIMITS, validateMessage } from '../../src/sandbox/block-kit.js';
 
 const NOW = Date.parse('2026-01-05T09:00:00Z');
@@ -276,12 +276,6 @@ describe('formatting helpers', () => {
     expect(formatAge(26 * 3_600_000)).toBe('26 h');
     expect(formatAge(80 * 3_600_000)).toBe('3.3 d');
     expect(formatAge(90_000)).toBe('2 min');
-  });
-
-  it('formats sizes in binary units', () => {
-    expect(formatBytes(512)).toBe('512 bytes');
-    expect(formatBytes(2048)).toBe('2.0 KiB');
-    expect(formatBytes(12.5 * 1024 * 1024)).toBe('12.5 MiB');
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { context, divider, escapeMrkdwn, header, section, slackDate } from '../../src/slack/format.js';
+import { context, divider, header, section, slackDate } from '../../src/slack/format.js';
 
 describe('slackDate', () => {
   it('renders a Slack date token with unix seconds, the format and a UTC fallback', () => {
@@ -23,26 +23,6 @@ describe('slackDate', () => {
       if (saved === undefined) delete process.env.TZ;
       else process.env.TZ = saved;
     }
-  });
-});
-
-describe('escapeMrkdwn', () => {
-  it('escapes &, < and >', () => {
-    expect(escapeMrkdwn('a < b && c > d')).toBe('a &lt; b &amp;&amp; c &gt; d');
-  });
-
-  it('neutralises user text that looks like a mention or link', () => {
-    expect(escapeMrkdwn('<!channel> <@U0123> <https://evil|click>')).toBe(
-      '&lt;!channel&gt; &lt;@U0123&gt; &lt;https://evil|click&gt;',
-    );
-  });
-
-  it('escapes an existing entity so it shows literally', () => {
-    expect(escapeMrkdwn('&lt;')).toBe('&amp;lt;');
-  });
-
-  it('leaves other mrkdwn characters alone', () => {
-    expect(escapeMrkdwn('*bold* _it_ ~s~ `code`')).toBe('*bold* _it_ ~s~ `code`');
   });
 });
 
