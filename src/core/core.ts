@@ -1,4 +1,4 @@
-import { App, HTTPReceiver, SocketModeReceiver, type Receiver } from '@slack/bolt';
+import { App, HTTPReceiver, SocketModeReceiver, type Receiver, type ReceiverEvent } from '@slack/bolt';
 import type { WebClientOptions } from '@slack/web-api';
 import type { Config } from '../config/load.js';
 import { systemClock, type Clock } from '../clock/clock.js';
@@ -39,6 +39,29 @@ export interface Core extends CoreServices {
   receiver: Receiver;
   server: RoutesServer;
   sender: MessageSender;
+}
+
+/**
+ * Bolt routes a block_actions body by its `actions`; one without them matches no listener and no middleware,
+ * so nothing would ack it and Slack would wait out its 3 s. Answer such a body at once, and log it once.
+ */
+class WaygateApp extends App {
+  constructor(
+    options: ConstructorParameters<typeof App>[0],
+    private readonly onUnroutable: () => void,
+  ) {
+    super(options);
+  }
+
+  override async processEvent(event: ReceiverEvent): Promise<void> {
+    const body = event.body as { type?: unknown; actions?: unknown };
+    if (body.type === 'block_actions' && !(Array.isArray(body.actions) && body.actions.length > 0)) {
+      await event.ack();
+      this.onUnroutable();
+      return;
+    }
+    return super.processEvent(event);
+  }
 }
 
 /** Hosts a response_url may use: Slack's, and the host of the configured Web API (a stand-in in tests). */
@@ -104,7 +127,13 @@ export function createCore(opts: CoreOptions): Core {
   // Deferred so auth.test runs inside start(), where a rejected token stops start-up with a clear error,
   // instead of in the constructor, where its rejection would float unhandled.
   // convoStore off: Waygate keeps no conversation state, and Bolt's default store costs every request an Error.
-  const app = new App({ token: env.SLACK_BOT_TOKEN, receiver, clientOptions, logger: bLogger, deferInitialization: true, convoStore: false });
+  const app = new WaygateApp(
+    { token: env.SLACK_BOT_TOKEN, receiver, clientOptions, logger: bLogger, deferInitialization: true, convoStore: false },
+    () => {
+      logger.warn({ problem: 'actions: missing or empty' }, 'malformed block_actions payload ignored');
+      metrics.actions.inc({ action: 'malformed', outcome: 'ignored' });
+    },
+  );
   app.error(async (err) => {
     logger.error({ err: { message: err.message, code: err.code } }, 'unhandled Slack listener error');
     return Promise.resolve();
