@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineCommand, type Command } from '../src/commands/types.js';
 import { SLASH_COMMAND } from '../src/commands/router.js';
+import { requestJobRun } from '../src/commands/request-job-run.js';
 
 export const digest: Command = defineCommand({
   name: 'digest',
@@ -9,17 +10,7 @@ export const digest: Command = defineCommand({
   roles: ['ops', 'lead'],
   args: z.tuple([], { message: 'digest takes no arguments' }),
   run(ctx) {
-    ctx.afterAck(async () => {
-      const { id, channel } = await ctx.health.postDigest();
-      ctx.audit.record({ actor: ctx.userId, action: 'digest.posted', subject: `digest #${id}` });
-      ctx.outbox.enqueue({
-        kind: 'respond',
-        payload: {
-          responseUrl: ctx.responseUrl,
-          text: channel ? `Digest #${id} posted in <#${channel}>.` : `Digest #${id} recorded, but no \`channels.digest\` or \`channels.ops\` is configured to post it in.`,
-        },
-      });
-    });
-    return { text: 'Building the health digest…' };
+    // A run of the digest job, so the request survives a restart and shows in the job history.
+    return requestJobRun(ctx, 'health-digest', { audit: 'digest.posted', started: 'Building the health digest…' });
   },
 });

@@ -101,8 +101,3 @@ export class RoleResolver {
   }
 }
 
-export function describeRoles(allowed: readonly RoleName[]): string {
-  const names = allowed.map((r) => `*${r}*`);
-  if (names.length <= 1) return names.join('');
-  return `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}`;
-}

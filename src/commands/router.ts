@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { App, SlashCommand } from '@slack/bolt';
 import type { CommandServices } from '../context.js';
 import type { InflightWork } from '../lifecycle/inflight.js';
-import type { Clock, TimerHandle } from '../clock/clock.js';
+import type { Clock } from '../clock/clock.js';
+import { withinAckBudget } from '../core/ack-budget.js';
 import { tokenize } from './tokenize.js';
 import { commandPermission, type Command, type CommandContext, type CommandReply } from './types.js';
 
@@ -86,7 +87,7 @@ export async function handleSlashCommand(
         return { text: `Something went wrong running \`${SLASH_COMMAND} ${name}\`. It has been logged (ref ${ref}).` };
       };
       const running = Promise.resolve().then(() => target.run(ctx, parsed.args));
-      const result = await withinAckBudget(running, services.clock);
+      const result = await settle(running, services.clock);
       if (result === 'late') {
         // Slack gives up after 3 s: ack now, deliver the real answer through the outbox when it is ready.
         reply = { text: `Working on \`${SLASH_COMMAND} ${name}\`… the answer follows here.` };
@@ -120,27 +121,17 @@ export async function handleSlashCommand(
   }
 }
 
-/** Slack waits 3 s for the ack; leave room for the network. */
-export const ACK_BUDGET_MS = 2_000;
-
 type Settled = { ok: true; reply: CommandReply } | { ok: false; error: unknown };
 
-async function withinAckBudget(running: Promise<CommandReply>, clock: Clock): Promise<Settled | 'late'> {
-  let timer: TimerHandle | undefined;
-  const late = new Promise<'late'>((resolve) => {
-    timer = clock.setTimer(ACK_BUDGET_MS, () => resolve('late'));
-  });
-  try {
-    return await Promise.race([
-      running.then(
-        (reply): Settled => ({ ok: true, reply }),
-        (error: unknown): Settled => ({ ok: false, error }),
-      ),
-      late,
-    ]);
-  } finally {
-    timer?.cancel();
-  }
+async function settle(running: Promise<CommandReply>, clock: Clock): Promise<Settled | 'late'> {
+  const result = await withinAckBudget(
+    running.then(
+      (reply): Settled => ({ ok: true, reply }),
+      (error: unknown): Settled => ({ ok: false, error }),
+    ),
+    clock,
+  );
+  return result === 'late' ? 'late' : result.done;
 }
 
 export function registerCommandRouter(app: App, deps: CommandRouterDeps): void {

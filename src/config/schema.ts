@@ -47,7 +47,8 @@ function checkCustomNames(
 ): void {
   for (const name of Object.keys(value)) {
     if (builtIn.includes(name)) continue;
-    const near = builtIn.find((b) => editDistance(name, b) <= 2);
+    // Short names sit close to each other (`pm` is two edits from `ops`): allow one edit for them, two otherwise.
+    const near = builtIn.find((b) => editDistance(name, b) <= (b.length <= 4 ? 1 : 2));
     if (near || !isCustomName(name)) {
       ctx.addIssue({
         code: 'unrecognized_keys',

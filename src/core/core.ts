@@ -81,6 +81,9 @@ function permissionOverrides(config: Config, logger: Logger): Record<string, Gra
   }
   const overrides: Record<string, Grant> = {};
   for (const [verb, roles] of Object.entries(commandRoles)) overrides[`command.${verb}`] = roles;
+  // `commandRoles.ack` used to decide who may press the incident buttons too: keep that for old configs.
+  const ack = commandRoles.ack;
+  if (ack) Object.assign(overrides, { 'incident.ack': ack, 'incident.resolve': ack });
   return { ...overrides, ...permissions };
 }
 
@@ -145,7 +148,7 @@ export function createCore(opts: CoreOptions): Core {
     logger,
   );
   const policy = new Policy({ roles, overrides: permissionOverrides(config, logger), audit, metrics, logger });
-  const interactions = new Interactions({ policy, outbox, logger, metrics, inflight });
+  const interactions = new Interactions({ clock, policy, outbox, logger, metrics, inflight });
   const store: Store = {
     transaction: (fn) => db.transaction(fn)(),
     checkpoint: () => void db.pragma('wal_checkpoint(TRUNCATE)'),

@@ -51,6 +51,19 @@ export class Executions {
     return Number(info.lastInsertRowid);
   }
 
+  /** Records work that starts right now (a schedule fired): one write, so no crash can leave it queued. */
+  start(e: { kind: string; name: string; trigger: Execution['trigger']; by: string | null; at: number }): number {
+    const info = this.db
+      .prepare(`INSERT INTO executions (kind, name, trigger, triggered_by, queued_at, started_at, status) VALUES (?, ?, ?, ?, ?, ?, 'running')`)
+      .run(e.kind, e.name, e.trigger, e.by, e.at, e.at);
+    return Number(info.lastInsertRowid);
+  }
+
+  /** Closes queued rows that can never run (their job is gone from this version). */
+  failQueued(id: number, at: number, error: string): void {
+    this.db.prepare(`UPDATE executions SET status = 'failed', finished_at = ?, error = ? WHERE id = ? AND status = 'queued'`).run(at, error, id);
+  }
+
   /** Marks a queued row running; false when it was not queued (already taken). */
   begin(id: number, at: number): boolean {
     return this.db.prepare(`UPDATE executions SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'`).run(at, id).changes === 1;

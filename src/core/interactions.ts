@@ -4,7 +4,9 @@ import type { Logger } from '../logging/logger.js';
 import type { Metrics } from '../http/metrics.js';
 import type { Outbox } from '../outbox/outbox.js';
 import type { InflightWork } from '../lifecycle/inflight.js';
+import type { Clock } from '../clock/clock.js';
 import type { Policy, PermissionName } from './policy.js';
+import { withinAckBudget } from './ack-budget.js';
 
 /** Slack refuses a button or option value longer than this. */
 export const VALUE_LIMIT = 2_000;
@@ -119,6 +121,7 @@ const blockActionsSchema = z.object({
 });
 
 export interface InteractionDeps {
+  clock: Clock;
   policy: Policy;
   outbox: Outbox;
   logger: Logger;
@@ -127,9 +130,10 @@ export interface InteractionDeps {
 }
 
 /**
- * Every block action goes through here: acked first (within Slack's 3 s, whatever the payload holds), then
- * validated, checked against the policy and handed to its action's handler. One Bolt listener, because Bolt
- * runs every listener's matcher on every request (slash commands included).
+ * Every block action goes through here: validated, checked against the policy and handed to its action's
+ * handler, which commits what the click changes; then acked, so a crash after the ack loses no click. A
+ * payload the bot cannot act on is acked at once; a handler slower than the ack budget is acked at the
+ * budget and finishes after. One middleware, because Bolt runs every listener's matcher on every request.
  */
 export class Interactions {
   private readonly actions = new Map<string, Action>();
@@ -149,15 +153,16 @@ export class Interactions {
     app.use(async (args) => {
       const body = args.body as { type?: unknown };
       if (body.type !== 'block_actions') return args.next();
-      const ack = (args as unknown as { ack?: () => Promise<void> }).ack;
-      await ack?.();
+      const ack = (args as unknown as { ack: () => Promise<void> }).ack;
       const parsed = blockActionsSchema.safeParse(body);
       if (!parsed.success) {
+        await ack();
         this.deps.logger.warn({ problem: describe(parsed.error) }, 'malformed block_actions payload ignored');
         this.deps.metrics.actions.inc({ action: 'malformed', outcome: 'ignored' });
         return;
       }
-      void this.deps.inflight.track(this.dispatch(parsed.data));
+      await withinAckBudget(this.deps.inflight.track(this.dispatch(parsed.data)), this.deps.clock);
+      await ack();
     });
   }
 

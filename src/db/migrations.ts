@@ -205,6 +205,10 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX executions_open ON executions (kind, status) WHERE status IN ('queued', 'running');
       CREATE INDEX executions_finished ON executions (kind, finished_at);
 
+      -- The SLA timer that searched incidents for due reminders is gone; the deadlines table replaces its indexes.
+      DROP INDEX incidents_sla_warn;
+      DROP INDEX incidents_sla_deadline;
+
       -- Open incidents keep their SLA reminders and deadlines across the upgrade.
       INSERT INTO deadlines (owner, key, due_at, created_at)
         SELECT 'incident-sla', id || ':warn', sla_warn_at, updated_at FROM incidents

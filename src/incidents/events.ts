@@ -1,4 +1,5 @@
-import type { IncidentStatus } from '../pagerduty/webhook-schema.js';
+/** Where an incident stands; PagerDuty's three states. */
+export type IncidentStatus = 'triggered' | 'acknowledged' | 'resolved';
 
 /**
  * The one PagerDuty event type the incident domain works with: a verified webhook delivery, normalised

@@ -1,8 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from '../db/database.js';
 import type { Priority } from '../config/sla-schema.js';
-
-import type { IncidentStatus } from '../pagerduty/webhook-schema.js';
+import type { IncidentStatus } from './events.js';
 
 export type { IncidentStatus };
 export type SlaState = 'running' | 'warned' | 'breached' | 'met' | 'stopped';
@@ -98,35 +97,6 @@ export class IncidentRepository {
     return this.db
       .prepare(`SELECT * FROM incidents WHERE ${where} ORDER BY ${PRIORITY_ORDER}, created_at`)
       .all(...(priority ? [priority] : [])) as Incident[];
-  }
-
-  /**
-   * The earliest pending reminder or deadline over all unacknowledged incidents. A running incident's
-   * reminder always comes before its deadline, so: the earliest running reminder or warned deadline.
-   * Two indexed MIN lookups, because this runs after every change.
-   */
-  nextDueAt(): number | null {
-    const row = this.db
-      .prepare(
-        `SELECT (SELECT MIN(sla_warn_at) FROM incidents WHERE status = 'triggered' AND sla_state = 'running') AS warn,
-                (SELECT MIN(sla_deadline) FROM incidents WHERE status = 'triggered' AND sla_state = 'warned') AS deadline`,
-      )
-      .get() as { warn: number | null; deadline: number | null };
-    if (row.warn === null) return row.deadline;
-    if (row.deadline === null) return row.warn;
-    return Math.min(row.warn, row.deadline);
-  }
-
-  /** Unacknowledged incidents with a reminder or deadline at or before `now` (indexed, like nextDueAt). */
-  due(now: number): Incident[] {
-    return this.db
-      .prepare(
-        `SELECT * FROM incidents WHERE status = 'triggered' AND sla_state = 'running' AND sla_warn_at <= @now
-         UNION ALL
-         SELECT * FROM incidents WHERE status = 'triggered' AND sla_state = 'warned' AND sla_deadline <= @now
-         ORDER BY sla_deadline`,
-      )
-      .all({ now }) as Incident[];
   }
 
   recordAck(ack: {

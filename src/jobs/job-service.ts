@@ -50,6 +50,7 @@ export function toJobRun(e: Execution): JobRun {
     trigger: e.trigger,
     triggered_by: e.triggered_by,
     started_at: e.started_at ?? e.queued_at,
+    ran: e.started_at !== null,
     finished_at: e.finished_at,
     outcome: e.status,
     summary: e.summary,
@@ -86,8 +87,15 @@ export class JobService<C> {
     this.started = true;
     const { db, clock, logger, executions } = this.opts;
     const interrupted = db.transaction(() => {
-      const runs = executions.interruptRunning(JOB_EXECUTION, clock.nowMs());
+      const now = clock.nowMs();
+      const runs = executions.interruptRunning(JOB_EXECUTION, now);
       for (const run of runs) this.notify(run);
+      // Asked for under a version that had this job: say so instead of leaving the request queued forever.
+      for (const queued of executions.queued(JOB_EXECUTION).filter((q) => !this.jobs.has(q.name))) {
+        executions.failQueued(queued.id, now, `this version has no job called ${queued.name}`);
+        const failed = executions.get(queued.id);
+        if (failed) this.notify(failed);
+      }
       if (runs.length > 0) this.opts.onInterrupted?.(runs.map(toJobRun));
       return runs.length;
     })();
@@ -163,8 +171,7 @@ export class JobService<C> {
     if (!job) return { started: false, reason: `there is no job called \`${name}\`` };
     if (this.active.has(name)) return { started: false, reason: `\`${name}\` is already running` };
     const { clock, executions } = this.opts;
-    const runId = executions.queue({ kind: JOB_EXECUTION, name, trigger, by: triggeredBy, at: clock.nowMs() });
-    executions.begin(runId, clock.nowMs());
+    const runId = executions.start({ kind: JOB_EXECUTION, name, trigger, by: triggeredBy, at: clock.nowMs() });
     const record = executions.get(runId);
     if (!record) return { started: false, reason: `run ${runId} vanished` };
     return { started: true, runId, done: this.execute(job.def, record) };
@@ -215,7 +222,7 @@ export class JobService<C> {
     if (!url) return;
     const def = this.jobs.get(run.name)?.def;
     const jobRun = toJobRun(run);
-    const text = def?.describeOutcome?.(jobRun) ?? `\`${run.name}\` run #${run.id} finished ${describeRun(jobRun)}`;
+    const text = def?.describeOutcome?.(jobRun, this.opts.context) ?? `\`${run.name}\` run #${run.id} finished ${describeRun(jobRun)}`;
     this.opts.outbox.enqueue({ kind: 'respond', payload: { responseUrl: url, text } });
   }
 

@@ -19,7 +19,7 @@ export interface JobDefinition<C> {
   defaultSchedule: string;
   run(ctx: C & JobRunInfo): Promise<JobResult>;
   /** What the person who started a run by hand is told when it ends; default "`<name>` run #n finished …". */
-  describeOutcome?(run: JobRun): string;
+  describeOutcome?(run: JobRun, ctx: C): string;
 }
 
 export type JobOutcome = 'queued' | 'running' | 'ok' | 'failed' | 'interrupted';
@@ -30,7 +30,10 @@ export interface JobRun {
   job: string;
   trigger: 'schedule' | 'manual';
   triggered_by: string | null;
+  /** When it started, or when it was asked for if it never started. */
   started_at: number;
+  /** False for a run that was asked for but never started (it has no duration). */
+  ran: boolean;
   finished_at: number | null;
   outcome: JobOutcome;
   summary: string | null;

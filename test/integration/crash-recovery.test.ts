@@ -75,6 +75,25 @@ describe('work asked for just before a crash', () => {
     ]);
   });
 
+  it('tells the asker when a queued run names a job this version no longer has', async () => {
+    const clock = new ManualClock('2026-03-02T08:00:00Z');
+    const first = await startTestBot({ dir, slack, clock });
+    first.waygate.services.db
+      .prepare(`INSERT INTO executions (kind, name, trigger, triggered_by, queued_at, status, notify) VALUES ('job', 'nightly-export', 'manual', ?, ?, 'queued', ?)`)
+      .run(USERS.ops, clock.nowMs(), JSON.stringify({ responseUrl: slack.responseUrl('ghost') }));
+    await first.waygate.stop();
+    const second = await startTestBot({ dir, slack, clock });
+    try {
+      await second.settle();
+      expect(slack.responsePosts('ghost').map((p) => p.body.text)).toEqual([
+        '`nightly-export` run #1 finished ❌ failed: this version has no job called nightly-export',
+      ]);
+      expect(second.waygate.services.db.prepare(`SELECT status FROM executions WHERE id = 1`).pluck().get()).toBe('failed');
+    } finally {
+      await second.stop();
+    }
+  });
+
   it('runs a backup that was acknowledged but never started, at the next start, and reports it', async () => {
     makeServiceDb(join(dir, 'service.db'));
     const clock = new ManualClock('2026-03-02T08:00:00Z');

@@ -182,6 +182,47 @@ describe('the YAML permissions: section', () => {
     }
   });
 
+  it('still lets the deprecated commandRoles.ack decide who may press the incident buttons', async () => {
+    const bot = await startTestBot({ clock: new ManualClock(START), pagerDuty: true, yaml: { ...DEFAULT_YAML, commandRoles: { ack: ['lead'] } } });
+    try {
+      bot.pd!.addIncident({ id: 'PDEP001', number: 901, status: 'triggered', title: 'old config', priority: 'P1' });
+      await bot.pdSigner.send(bot.pdSigner.incidentEvent('incident.triggered', { id: 'PDEP001', number: 901, priority: 'P1', title: 'old config', created_at: START }, { occurredAt: START }));
+      await bot.waygate.inboxProcessor.whenIdle();
+      await bot.settle();
+      const alert = bot.slack.messages('C0ALERTS')[0]!;
+      const press = async (userId: string, id: string) => {
+        await bot.signer.blockAction({ actionId: INCIDENT_ACTIONS.acknowledge, value: 'PDEP001', userId, channelId: 'C0ALERTS', messageTs: alert.ts, responseUrl: bot.slack.responseUrl(id) });
+        await bot.settle();
+        return bot.slack.responsePosts(id).map((p) => p.body.text);
+      };
+      expect(await press(USERS.oncall, 'oncall')).toEqual([`Sorry, that button needs the *lead* role. ${ASK}`]);
+      expect(await press(USERS.lead, 'lead')).toEqual([]);
+      expect(bot.waygate.services.incidents.get('PDEP001')?.status).toBe('acknowledged');
+    } finally {
+      await bot.stop();
+    }
+  });
+
+  it('commits what a click changes before Slack gets the ack', async () => {
+    const bot = await startTestBot({ clock: new ManualClock(START), pagerDuty: true });
+    try {
+      bot.pd!.addIncident({ id: 'PACK001', number: 902, status: 'triggered', title: 'committed first', priority: 'P1' });
+      await bot.pdSigner.send(bot.pdSigner.incidentEvent('incident.triggered', { id: 'PACK001', number: 902, priority: 'P1', title: 'committed first', created_at: START }, { occurredAt: START }));
+      await bot.waygate.inboxProcessor.whenIdle();
+      await bot.settle();
+      const alert = bot.slack.messages('C0ALERTS')[0]!;
+      const res = await bot.signer.blockAction({ actionId: INCIDENT_ACTIONS.acknowledge, value: 'PACK001', userId: USERS.oncall, channelId: 'C0ALERTS', messageTs: alert.ts, responseUrl: bot.slack.responseUrl('acked') });
+      expect(res.status).toBe(200);
+      // Nothing awaited after the ack: the acknowledgement, its audit row and its messages are already durable.
+      const { db } = bot.waygate.services;
+      expect(db.prepare(`SELECT status FROM incidents WHERE id = 'PACK001'`).pluck().get()).toBe('acknowledged');
+      expect(db.prepare(`SELECT COUNT(*) FROM audit_log WHERE action = 'incident.acknowledged'`).pluck().get()).toBe(1);
+      expect(db.prepare(`SELECT COUNT(*) FROM outbox WHERE kind = 'pd_status'`).pluck().get()).toBe(1);
+    } finally {
+      await bot.stop();
+    }
+  });
+
   it('still reads the deprecated commandRoles for a verb', async () => {
     const bot = await startTestBot({ clock: new ManualClock(START), yaml: { ...DEFAULT_YAML, commandRoles: { audit: ['lead'] } } });
     try {

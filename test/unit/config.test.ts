@@ -251,6 +251,11 @@ schedules:
     expect(list[0]).toContain('"release-manager"');
   });
 
+  it('tells a short custom name from a typo: pm is a role of its own, op is a typo of ops', () => {
+    expect(ok(withYaml('roles: { pm: [U0PM00001] }')).file.roles.pm).toEqual(['U0PM00001']);
+    expect(problems(withYaml('roles: { op: [U0OP00001] }'))).toEqual([`config ${CONFIG_PATH}: unknown key roles.op: op looks like a typo of the built-in role ops`]);
+  });
+
   it('refuses a custom role name that is not a plain name', () => {
     const list = problems(withYaml('roles: { Release_Manager: [U0RM0001] }'));
     expect(list).toHaveLength(1);

@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { describeRoles, RoleResolver, type RoleMembers } from '../../src/auth/roles.js';
+import { RoleResolver, type RoleMembers } from '../../src/auth/roles.js';
+import { describeRoles } from '../../src/core/policy.js';
 import { ManualClock } from '../../src/clock/clock.js';
 
 const NO_ONE: RoleMembers = { lead: [], oncall: [], ops: [], security: [], admin: [] };
