@@ -2,9 +2,9 @@ import { z } from 'zod';
 import { defineCommand, type Command, type CommandContext, type CommandReply } from '../src/commands/types.js';
 import { SLASH_COMMAND } from '../src/commands/router.js';
 import type { Priority } from '../src/config/sla-schema.js';
-import { section, context } from '../src/slack/format.js';
 import { renderAlert } from '../src/incidents/alert-message.js';
 import type { Block } from '../src/outbox/types.js';
+import { context, section } from '../src/core/blocks.js';
 
 const ackArgs = z.union(
   [

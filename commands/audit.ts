@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { defineCommand, type Command } from '../src/commands/types.js';
 import { SLASH_COMMAND } from '../src/commands/router.js';
-import { section, slackDate } from '../src/slack/format.js';
+import { slackDate } from '../src/slack/format.js';
 import { escapeMrkdwn } from '../src/core/text.js';
+import { section } from '../src/core/blocks.js';
 
 const auditArgs = z.union(
   [

@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { defineCommand, type Command, type CommandContext, type CommandReply } from '../src/commands/types.js';
 import { SLASH_COMMAND } from '../src/commands/router.js';
-import { slackDate, section } from '../src/slack/format.js';
+import { slackDate } from '../src/slack/format.js';
 import { BackupError } from '../src/backup/backup-service.js';
 import { requestJobRun } from '../src/commands/request-job-run.js';
 import { escapeMrkdwn, formatBytes } from '../src/core/text.js';
+import { section } from '../src/core/blocks.js';
 
 const backupArgs = z.union(
   [

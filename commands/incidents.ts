@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { defineCommand, type Command } from '../src/commands/types.js';
 import { SLASH_COMMAND } from '../src/commands/router.js';
-import { section, context } from '../src/slack/format.js';
 import { formatRemaining } from '../src/incidents/sla.js';
 import { incidentLink } from '../src/incidents/alert-message.js';
 import type { Incident } from '../src/incidents/incident-repository.js';
 import { formatDuration } from '../src/core/text.js';
+import { context, section } from '../src/core/blocks.js';
 
 function line(incident: Incident, now: number): string {
   const age = formatDuration(now - incident.created_at);

@@ -1,13 +1,14 @@
 import { z } from 'zod';
 import { defineCommand, type Command, type CommandContext, type CommandReply } from '../src/commands/types.js';
 import { SLASH_COMMAND } from '../src/commands/router.js';
-import { section, context, slackDate } from '../src/slack/format.js';
+import { slackDate } from '../src/slack/format.js';
 import type { JobInfo } from '../src/jobs/job-service.js';
 import { describeRun } from '../src/jobs/describe-run.js';
 import { requestJobRun } from '../src/commands/request-job-run.js';
 import { PERMISSIONS } from '../src/core/policy.js';
 import type { Block } from '../src/outbox/types.js';
 import { escapeMrkdwn } from '../src/core/text.js';
+import { context, section } from '../src/core/blocks.js';
 
 const jobsArgs = z.union(
   [

@@ -3,11 +3,12 @@
  * digest, backups, incidents and failed jobs, with a Reviewed button that records who went through it.
  */
 import { DateTime, IANAZone } from 'luxon';
-import type { Block, MessageContent } from '../outbox/types.js';
+import type { MessageContent } from '../outbox/types.js';
 import { escapeMrkdwn, formatBytes, formatDuration, oneLine, truncate } from '../core/text.js';
-import { context, header, section, slackDate } from '../slack/format.js';
+import { slackDate } from '../slack/format.js';
 import type { HealthCheckResult } from './health-check.js';
 import type { LogScan } from './log-scan.js';
+import { actions, button, context, header, section, type Block } from '../core/blocks.js';
 
 /** Action ids of the digest's buttons: one place for the Block Kit builder and the handler. */
 export const DIGEST_ACTIONS = { reviewed: 'digest.reviewed' } as const;
@@ -231,19 +232,7 @@ export function renderDigest(data: DigestData, digestId: number): MessageContent
   ];
   if (data.audit) blocks.push(context(auditLine(data.audit)));
   if (data.reviewed === null) {
-    blocks.push({
-      type: 'actions',
-      block_id: `digest:${digestId}`,
-      elements: [
-        {
-          type: 'button',
-          action_id: DIGEST_ACTIONS.reviewed,
-          text: { type: 'plain_text', text: 'Reviewed' },
-          style: 'primary',
-          value: String(digestId),
-        },
-      ],
-    });
+    blocks.push(actions(`digest:${digestId}`, [button({ actionId: DIGEST_ACTIONS.reviewed, text: 'Reviewed', style: 'primary', value: String(digestId) })]));
   } else {
     blocks.push(context(`✅ Reviewed by ${who(data.reviewed.by)} ${slackDate(new Date(data.reviewed.at))}`));
   }

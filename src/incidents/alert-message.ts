@@ -1,8 +1,10 @@
-import type { MessageContent, Block } from '../outbox/types.js';
-import { slackDate, section, context } from '../slack/format.js';
+import type { MessageContent } from '../outbox/types.js';
+import { slackDate } from '../slack/format.js';
 import type { Incident } from './incident-repository.js';
 import { INCIDENT_ACTIONS } from './actions.js';
 import { escapeMrkdwn, formatDuration, truncate } from '../core/text.js';
+import { actions, button, context, section, type Block } from '../core/blocks.js';
+import type { Button } from '@slack/types';
 
 const PRIORITY_ICON: Record<string, string> = { P1: '🔴', P2: '🟠', P3: '🟡', P4: '🔵', P5: '⚪' };
 
@@ -65,36 +67,19 @@ export function renderAlert(incident: Incident): MessageContent {
   ].join('   ');
   const notes = [syncLine(incident), incident.escalations > 0 && incident.status === 'triggered' ? `Escalated ${incident.escalations}×` : null]
     .filter((n): n is string => Boolean(n));
-  const buttons: Block[] = [];
+  const buttons: Button[] = [];
   if (incident.status === 'triggered') {
-    buttons.push({
-      type: 'button',
-      action_id: INCIDENT_ACTIONS.acknowledge,
-      text: { type: 'plain_text', text: 'Acknowledge' },
-      style: 'primary',
-      value: incident.id,
-    });
+    buttons.push(button({ actionId: INCIDENT_ACTIONS.acknowledge, text: 'Acknowledge', style: 'primary', value: incident.id }));
   }
   if (incident.status !== 'resolved') {
-    buttons.push({
-      type: 'button',
-      action_id: INCIDENT_ACTIONS.resolve,
-      text: { type: 'plain_text', text: 'Resolve' },
-      style: 'danger',
-      value: incident.id,
-    });
+    buttons.push(button({ actionId: INCIDENT_ACTIONS.resolve, text: 'Resolve', style: 'danger', value: incident.id }));
   }
   if (incident.html_url) {
-    buttons.push({
-      type: 'button',
-      action_id: INCIDENT_ACTIONS.openInPagerDuty,
-      text: { type: 'plain_text', text: 'Open in PagerDuty' },
-      url: incident.html_url,
-    });
+    buttons.push(button({ actionId: INCIDENT_ACTIONS.openInPagerDuty, text: 'Open in PagerDuty', url: incident.html_url }));
   }
   const blocks: Block[] = [section(`${headline}\n${statusLine(incident)}`), section(details)];
   if (notes.length > 0) blocks.push(context(...notes));
-  if (buttons.length > 0) blocks.push({ type: 'actions', block_id: `incident:${incident.id}`, elements: buttons });
+  if (buttons.length > 0) blocks.push(actions(`incident:${incident.id}`, buttons));
   const text = `${incident.priority} #${incident.number} ${incident.title}: ${incident.status}`;
   return { text: truncate(text, 3000), blocks };
 }

@@ -1,8 +1,9 @@
-import type { Block, MessageContent } from '../outbox/types.js';
-import { section, context, slackDate } from '../slack/format.js';
+import type { MessageContent } from '../outbox/types.js';
+import { slackDate } from '../slack/format.js';
 import type { Incident, Storm } from './incident-repository.js';
 import { INCIDENT_ACTIONS } from './actions.js';
 import { escapeMrkdwn, truncate } from '../core/text.js';
+import { actions, button, context, section, type Block } from '../core/blocks.js';
 
 const NEWEST_TITLES = 5;
 /** Numbers per section; 3000 characters fit several hundred "#12345" entries. */
@@ -42,19 +43,11 @@ export function renderStorm(storm: Storm, incidents: readonly Incident[]): Messa
     }
   }
   if (!over && unacknowledgedP1 > 0) {
-    blocks.push({
-      type: 'actions',
-      block_id: `storm:${storm.id}`,
-      elements: [
-        {
-          type: 'button',
-          action_id: INCIDENT_ACTIONS.acknowledgeAllP1,
-          text: { type: 'plain_text', text: `Acknowledge all P1 (${unacknowledgedP1})` },
-          style: 'primary',
-          value: String(storm.id),
-        },
-      ],
-    });
+    blocks.push(
+      actions(`storm:${storm.id}`, [
+        button({ actionId: INCIDENT_ACTIONS.acknowledgeAllP1, text: `Acknowledge all P1 (${unacknowledgedP1})`, style: 'primary', value: String(storm.id) }),
+      ]),
+    );
   }
   return { text: `Alert storm: ${incidents.length} incidents (${open.length} open)`, blocks };
 }

@@ -90,7 +90,7 @@ export class SlackSender implements MessageSender {
       const res = await this.opts.client.chat.postMessage({
         channel: payload.channel,
         text: payload.text,
-        ...(payload.blocks ? { blocks: payload.blocks as never } : {}),
+        ...(payload.blocks ? { blocks: payload.blocks } : {}),
         ...(threadTs ? { thread_ts: threadTs } : {}),
         unfurl_links: false,
       });
@@ -106,7 +106,7 @@ export class SlackSender implements MessageSender {
         channel: target.channel,
         ts: target.ts,
         text: payload.text,
-        ...(payload.blocks ? { blocks: payload.blocks as never } : {}),
+        ...(payload.blocks ? { blocks: payload.blocks } : {}),
       });
     } catch (err) {
       throw classifySlackError(err);
@@ -119,7 +119,7 @@ export class SlackSender implements MessageSender {
         channel: payload.channel,
         user: payload.user,
         text: payload.text,
-        ...(payload.blocks ? { blocks: payload.blocks as never } : {}),
+        ...(payload.blocks ? { blocks: payload.blocks } : {}),
       });
     } catch (err) {
       throw classifySlackError(err);

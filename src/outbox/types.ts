@@ -1,7 +1,8 @@
 import { ErrorCode, WaygateError } from '../core/errors.js';
 
-/** What a queued message looks like; blocks are Slack Block Kit objects, validated by Slack (or the stand-in). */
-export type Block = Record<string, unknown>;
+import type { Block } from '../core/blocks.js';
+
+export type { Block };
 
 export interface MessageContent {
   text: string;

@@ -77,7 +77,7 @@ describe('outbox delivery to Slack', () => {
   });
 
   it('gives up on a message Slack refuses, keeps the lane moving, and reports degraded health', async () => {
-    const tooMany = Array.from({ length: 51 }, () => ({ type: 'divider' }));
+    const tooMany = Array.from({ length: 51 }, () => ({ type: 'divider' as const }));
     enqueueAll(bot, [
       { kind: 'post', payload: { channel: 'C0OPS', text: 'broken', blocks: tooMany } },
       post('C0OPS', 'after the broken one'),

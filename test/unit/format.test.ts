@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { context, divider, header, section, slackDate } from '../../src/slack/format.js';
+import { slackDate } from '../../src/slack/format.js';
+import { context, divider, header, section } from '../../src/core/blocks.js';
 
 describe('slackDate', () => {
   it('renders a Slack date token with unix seconds, the format and a UTC fallback', () => {

@@ -1,0 +1,104 @@
+import type {
+  ActionsBlock,
+  Button,
+  Checkboxes,
+  ConfirmationDialog,
+  ContextBlock,
+  DividerBlock,
+  HeaderBlock,
+  KnownBlock,
+  Overflow,
+  PlainTextOption,
+  SectionBlock,
+} from '@slack/types';
+import { truncate } from './text.js';
+
+/**
+ * Typed Block Kit builders (on @slack/types): the limits Slack enforces are applied here, once, so a long
+ * title or value is cut instead of making Slack refuse the whole message.
+ */
+export type Block = KnownBlock;
+
+const SECTION_LIMIT = 3000;
+const HEADER_LIMIT = 150;
+const BUTTON_TEXT_LIMIT = 75;
+/** Slack refuses a button or option value longer than this. */
+export const VALUE_LIMIT = 2000;
+const ID_LIMIT = 255;
+
+function checkedValue(value: string): string {
+  if (value.length > VALUE_LIMIT) throw new RangeError(`a Block Kit value of ${value.length} characters exceeds Slack's ${VALUE_LIMIT}`);
+  return value;
+}
+
+function checkedId(id: string): string {
+  if (id.length > ID_LIMIT) throw new RangeError(`a Block Kit id of ${id.length} characters exceeds Slack's ${ID_LIMIT}`);
+  return id;
+}
+
+const plain = (text: string, limit: number) => ({ type: 'plain_text' as const, text: truncate(text, limit) });
+
+export function section(text: string): SectionBlock {
+  return { type: 'section', text: { type: 'mrkdwn', text: truncate(text, SECTION_LIMIT) } };
+}
+
+export function context(...texts: string[]): ContextBlock {
+  return { type: 'context', elements: texts.slice(0, 10).map((text) => ({ type: 'mrkdwn' as const, text })) };
+}
+
+export function header(text: string): HeaderBlock {
+  return { type: 'header', text: plain(text, HEADER_LIMIT) };
+}
+
+export function divider(): DividerBlock {
+  return { type: 'divider' };
+}
+
+/** A row of interactive elements (at most 25). */
+export function actions(blockId: string, elements: ActionsBlock['elements']): ActionsBlock {
+  return { type: 'actions', block_id: checkedId(blockId), elements: elements.slice(0, 25) };
+}
+
+/** A "are you sure?" dialog Slack shows before the click is sent. */
+export function confirm(opts: { title: string; text: string; confirm: string; deny?: string }): ConfirmationDialog {
+  return {
+    title: plain(opts.title, 100),
+    text: { type: 'mrkdwn', text: truncate(opts.text, 300) },
+    confirm: plain(opts.confirm, 30),
+    deny: plain(opts.deny ?? 'Cancel', 30),
+  };
+}
+
+export function button(opts: {
+  actionId: string;
+  text: string;
+  value?: string;
+  url?: string;
+  style?: 'primary' | 'danger';
+  confirm?: ConfirmationDialog;
+}): Button {
+  return {
+    type: 'button',
+    action_id: checkedId(opts.actionId),
+    text: plain(opts.text, BUTTON_TEXT_LIMIT),
+    ...(opts.style ? { style: opts.style } : {}),
+    ...(opts.value !== undefined ? { value: checkedValue(opts.value) } : {}),
+    ...(opts.url ? { url: opts.url } : {}),
+    ...(opts.confirm ? { confirm: opts.confirm } : {}),
+  };
+}
+
+const option = (o: { text: string; value: string }): PlainTextOption => ({ text: plain(o.text, 75), value: checkedValue(o.value) });
+
+/** Checkboxes (at most 10): a click sends the whole current selection. */
+export function checkboxes(opts: { actionId: string; options: ReadonlyArray<{ text: string; value: string }>; selected?: readonly string[] }): Checkboxes {
+  const options = opts.options.slice(0, 10).map(option);
+  const selected = options.filter((o) => opts.selected?.includes(o.value ?? ''));
+  return { type: 'checkboxes', action_id: checkedId(opts.actionId), options, ...(selected.length > 0 ? { initial_options: selected } : {}) };
+}
+
+/** An overflow menu of 2–5 options. */
+export function overflow(opts: { actionId: string; options: ReadonlyArray<{ text: string; value: string }> }): Overflow {
+  if (opts.options.length < 2 || opts.options.length > 5) throw new RangeError('an overflow menu needs 2 to 5 options');
+  return { type: 'overflow', action_id: checkedId(opts.actionId), options: opts.options.map(option) };
+}
