@@ -9,7 +9,7 @@ import { ManualClock } from '../../src/clock/clock.js';
 import { SlackStandIn } from '../../src/sandbox/slack-standin.js';
 import { SlackRequestSigner } from '../../src/sandbox/slack-signer.js';
 import { PagerDutyStandIn } from '../../src/sandbox/pagerduty-standin.js';
-import { RecordingRunner } from '../../src/runner/runner.js';
+import { RecordingRunner } from '../support/recording-runner.js';
 import { PagerDutyWebhookSigner } from '../../src/sandbox/pagerduty-signer.js';
 
 export const PD_TOKEN = 'u+test-pagerduty-token-01';
