@@ -5,8 +5,8 @@
  * SocketModeClient stack can be exercised end to end, and it can inject faults to test retry logic.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { LoopbackServer, onBody } from './loopback-server.js';
-import { waitFor } from './wait-for.js';
+import { LoopbackServer, onBody } from '../shared/loopback-server.js';
+import { waitFor } from '../shared/wait-for.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -250,7 +250,7 @@ export class SlackStandIn {
     this.groups.set(id, [...userIds]);
   }
 
-  /** Polls until fn yields something other than undefined/false; see waitFor in ./wait-for.ts. */
+  /** Polls until fn yields something other than undefined/false; see waitFor in ../shared/wait-for.ts. */
   waitFor<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
     return waitFor(fn, timeoutMs);
   }

@@ -4,8 +4,8 @@
  * redelivery) and `X-Webhook-Subscription`. Builders produce realistic bodies for incident events.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { signPagerDutyBody } from '../pagerduty/signature.js';
-import type { IncidentData } from '../pagerduty/webhook-schema.js';
+import { signPagerDutyBody } from '../../src/pagerduty/signature.js';
+import type { IncidentData } from '../../src/pagerduty/webhook-schema.js';
 
 export interface WebhookSendOptions {
   /** Signs with a wrong secret. */

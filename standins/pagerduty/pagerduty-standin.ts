@@ -5,8 +5,8 @@
  * keeps incident state so status changes can be asserted, records every call, and injects faults.
  */
 import { createHash } from 'node:crypto';
-import { LoopbackServer, onBody } from './loopback-server.js';
-import { waitFor } from './wait-for.js';
+import { LoopbackServer, onBody } from '../shared/loopback-server.js';
+import { waitFor } from '../shared/wait-for.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -183,7 +183,7 @@ export class PagerDutyStandIn {
     this.nextNumber = 1;
   }
 
-  /** Polls until fn yields something other than undefined/false; see waitFor in ./wait-for.ts. */
+  /** Polls until fn yields something other than undefined/false; see waitFor in ../shared/wait-for.ts. */
   waitFor<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
     return waitFor(fn, timeoutMs);
   }
