@@ -1,14 +1,11 @@
 /** Slack stand-ins: a local Web API / response_url / Socket Mode server, a request signer and a Block Kit validator. */
-export {
-  SlackStandIn,
-  type EnvelopeType,
-  type Fault,
-  type RecordedCall,
-  type ResponsePost,
-  type SocketAck,
-  type StandInUser,
-  type StoredMessage,
-} from './slack-standin.js';
+export { SlackStandIn } from './slack-standin.js';
+export type { StandInUser } from './directory.js';
+export type { Fault } from './faults.js';
+export type { StoredMessage } from './messages.js';
+export type { ResponsePost } from './response-url.js';
+export type { EnvelopeType, SocketAck } from './socket-mode.js';
+export type { RecordedCall } from './web-api.js';
 export {
   SlackRequestSigner,
   slackSignature,
