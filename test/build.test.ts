@@ -1,7 +1,8 @@
 /**
  * The production build (`npm run build`: src/, commands/, jobs/) is what the image runs after
  * `npm prune --omit=dev`, so it may load nothing from devDependencies and must hold no stand-in or test code.
- * It is built once, into a temporary directory laid out like the image, then inspected and started.
+ * It is built once, into a temporary directory laid out like the image, then inspected and started; the
+ * Docker files must not bring anything else into the image either.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
@@ -65,6 +66,27 @@ describe('the import scanner', () => {
     expect(packageName('@scope/pkg/sub/path.js')).toBe('@scope/pkg');
     expect(packageName('tar/lib/extract.js')).toBe('tar');
     expect(packageName('ws')).toBe('ws');
+  });
+});
+
+describe('the Docker build', () => {
+  // Nothing in the test run builds the image, so these keep the two files honest about what reaches it.
+  it('copies what the production build compiles, and no stand-ins, tests or benchmarks', () => {
+    const sources = readFileSync(join(REPO, 'Dockerfile'), 'utf8')
+      .split('\n')
+      .filter((line) => /^COPY\s/.test(line) && !line.includes('--from='))
+      .flatMap((line) => line.trim().split(/\s+/).slice(1, -1))
+      .map((source) => source.replace(/^\.\/|\/$/g, ''));
+    const { include } = JSON.parse(readFileSync(join(REPO, 'tsconfig.build.json'), 'utf8')) as { include: string[] };
+    expect(sources).toEqual(expect.arrayContaining(include));
+    expect(sources.filter((s) => s === '.' || /^(standins|test|bench)(\/|$)/.test(s))).toEqual([]);
+  });
+
+  it('leaves stand-ins, tests and benchmarks out of the build context', () => {
+    const ignored = readFileSync(join(REPO, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((line) => line.trim().replace(/^\/|\/$/g, ''));
+    expect(ignored).toEqual(expect.arrayContaining(['standins', 'test', 'bench']));
   });
 });
 
