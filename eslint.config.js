@@ -24,11 +24,10 @@ const SPAWN_MESSAGE = 'spawn processes through src/runner';
 const SPAWN_MODULES = ['child_process', 'node:child_process', 'execa'];
 const SPAWN_MODULE_RE = '/^(node:)?child_process$|^execa$/';
 
+const spawnPaths = SPAWN_MODULES.map((name) => ({ name, message: SPAWN_MESSAGE }));
+
 /** `no-restricted-imports` value for static imports of child_process / execa. */
-export const spawnImportRule = /** @type {const} */ ([
-  'error',
-  { paths: SPAWN_MODULES.map((name) => ({ name, message: SPAWN_MESSAGE })) },
-]);
+export const spawnImportRule = /** @type {const} */ (['error', { paths: spawnPaths }]);
 
 /** `no-restricted-syntax` entries for the forms no-restricted-imports does not see. */
 export const spawnSyntax = [
@@ -49,8 +48,22 @@ const clockSyntax = [
 ];
 const clockProperties = [{ object: 'Date', property: 'now', message: `Date.now(): ${CLOCK_MESSAGE} (clock.nowMs())` }];
 const APP_FILES = ['src/**', 'commands/**', 'jobs/**'];
-const CLOCK_EXEMPT = ['src/clock/**', 'src/sandbox/**'];
+const CLOCK_EXEMPT = ['src/clock/**'];
 const RUNNER_FILES = ['src/runner/**'];
+const STANDIN_FILES = ['standins/**'];
+
+// --- Dependency direction: product -> nothing of ours outside it; stand-ins -> product; tests -> anything. ---
+// The production build compiles only what src/, commands/ and jobs/ import, so one such import would ship
+// stand-ins (and their devDependencies, such as ws) in dist/.
+const notFromProduct = {
+  group: ['**/standins/**', '**/test/**', '**/bench/**'],
+  message: 'product code must not import stand-ins, tests or benchmarks: they are not part of the production build',
+};
+// Stand-ins are a library (a local sandbox builds on them), so they cannot lean on test helpers.
+const notFromStandins = {
+  group: ['**/test/**', '**/bench/**'],
+  message: 'stand-ins must not import tests or benchmarks',
+};
 
 const unsafeRulesOff = Object.fromEntries(
   Object.keys(tseslint.plugin.rules ?? {})
@@ -111,6 +124,16 @@ export default defineConfig(
     },
   },
   {
+    name: 'waygate/product-imports',
+    files: APP_FILES,
+    rules: { 'no-restricted-imports': ['error', { paths: spawnPaths, patterns: [notFromProduct] }] },
+  },
+  {
+    name: 'waygate/standin-imports',
+    files: STANDIN_FILES,
+    rules: { 'no-restricted-imports': ['error', { paths: spawnPaths, patterns: [notFromStandins] }] },
+  },
+  {
     name: 'waygate/clock-only',
     files: APP_FILES,
     ignores: CLOCK_EXEMPT,
@@ -124,7 +147,7 @@ export default defineConfig(
     name: 'waygate/runner',
     files: RUNNER_FILES,
     rules: {
-      'no-restricted-imports': 'off',
+      'no-restricted-imports': ['error', { patterns: [notFromProduct] }],
       'no-restricted-syntax': ['error', ...clockSyntax],
     },
   },

@@ -1,4 +1,10 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+
+// Coverage globs match anywhere in a file's absolute path: a bare 'standins/**' would also drop every file
+// of a checkout whose path contains that text, so exclusions are anchored at the repository root.
+const root = fileURLToPath(new URL('.', import.meta.url));
+const NOT_PRODUCT = ['standins', 'test', 'bench'].map((dir) => `${root}${dir}/**`);
 
 export default defineConfig({
   test: {
@@ -10,10 +16,18 @@ export default defineConfig({
     hookTimeout: 20_000,
     coverage: {
       provider: 'v8',
+      // Product code only: stand-ins and test support are exercised by the tests but never shipped.
       include: ['src/**/*.ts', 'commands/**/*.ts', 'jobs/**/*.ts'],
-      exclude: ['src/main.ts'],
+      exclude: ['src/main.ts', ...NOT_PRODUCT],
       reporter: ['text-summary', 'text'],
-      thresholds: { lines: 80 },
+      // Ratchet: raise these as coverage rises, never lower them. The incident domain pages people: stricter.
+      thresholds: {
+        lines: 94,
+        branches: 80,
+        functions: 94,
+        statements: 92,
+        'src/incidents/**': { lines: 97, branches: 80, functions: 97, statements: 95 },
+      },
     },
   },
 });

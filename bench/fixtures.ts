@@ -3,7 +3,7 @@
  * the credentials the apps are configured with, and the exact signed request Slack would send for
  * `/waygate help`. The PagerDuty webhook requests are built per request in bench/webhook.ts.
  */
-import { slackSignature } from '../src/sandbox/slack-signer.js';
+import { slackSignature } from '../standins/slack/index.js';
 
 export const BOT_TOKEN = 'xoxb-fake-bench-token';
 export const SIGNING_SECRET = 'bench-signing-secret-0123456789';
@@ -46,7 +46,7 @@ export interface SignedRequest {
 
 /**
  * The slash-command form body Slack posts for `/waygate help`, field for field as in
- * src/sandbox/slack-signer.ts, signed for `timestampSec`. Bolt accepts a timestamp for 5 minutes,
+ * standins/slack/request-signer.ts, signed for `timestampSec`. Bolt accepts a timestamp for 5 minutes,
  * so one signed request can be replayed for a whole run.
  */
 export function signedHelpCommand(timestampSec: number, responseUrl: string): SignedRequest {

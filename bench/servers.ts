@@ -28,7 +28,7 @@ import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { createWaygate } from '../src/app.js';
 import { loadConfig } from '../src/config/load.js';
-import { SlackStandIn } from '../src/sandbox/slack-standin.js';
+import { SlackStandIn } from '../standins/slack/index.js';
 import {
   BENCH_USER,
   BOT_TOKEN,

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type autocannon from 'autocannon';
 import { signPagerDutyBody } from '../src/pagerduty/signature.js';
-import { buildIncidentEvent } from '../src/sandbox/pagerduty-signer.js';
+import { buildIncidentEvent } from '../standins/pagerduty/index.js';
 import { WEBHOOK_PATH, WEBHOOK_SECRET } from './fixtures.js';
 
 /** What Waygate (and the baseline) answer once an event is committed to the inbox. */
@@ -42,7 +42,7 @@ interface RequestContext {
 /**
  * Builds distinct deliveries: every call gets a fresh event id (ULID-shaped: time + sequence, so unique by
  * construction), a new incident (id `Q…`, number) and its own signature over its own body, exactly as
- * src/sandbox/pagerduty-signer.ts would send it. Remembers which event ids were sent and which were
+ * standins/pagerduty/webhook-signer.ts would send it. Remembers which event ids were sent and which were
  * acknowledged with 200 `{"status":"accepted"}`, for the durability check.
  */
 export class WebhookEventSource {

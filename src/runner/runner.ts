@@ -76,7 +76,7 @@ export function assertArgv(argv: unknown): asserts argv is readonly string[] {
 }
 
 /** Checks everything about a spec that can be checked before spawning; returns the problem or null. */
-function specProblem(spec: RunSpec): string | null {
+export function specProblem(spec: RunSpec): string | null {
   try {
     assertArgv(spec.argv);
   } catch (err) {
@@ -367,38 +367,4 @@ export function describeResult(r: RunResult): string {
   if (r.exitCode !== null) return `exit ${r.exitCode} in ${took}`;
   if (r.signal !== null) return `killed by ${r.signal} after ${took}`;
   return `ended without an exit code after ${took}`;
-}
-
-/** A runner for tests that records argv and answers from a script of canned results. */
-export class RecordingRunner implements ProcessRunner {
-  readonly calls: RunSpec[] = [];
-
-  constructor(private readonly answer: (spec: RunSpec) => Partial<RunResult> | Promise<Partial<RunResult>> = () => ({})) {}
-
-  /** The argv of every call so far, in order. */
-  get argvs(): string[][] {
-    return this.calls.map((spec) => [...spec.argv]);
-  }
-
-  async run(spec: RunSpec): Promise<RunResult> {
-    this.calls.push(spec);
-    const problem = specProblem(spec);
-    if (problem !== null) return failedResult([...spec.argv], problem);
-    const canned = await this.answer(spec);
-    const exitCode = canned.exitCode === undefined ? (canned.failedToStart ? null : 0) : canned.exitCode;
-    const timedOut = canned.timedOut ?? false;
-    const failedToStart = canned.failedToStart ?? null;
-    const output = canned.output ?? '';
-    if (output !== '') spec.onOutput?.(output, 'stdout');
-    return {
-      argv: canned.argv ?? [...spec.argv],
-      ok: canned.ok ?? (exitCode === 0 && !timedOut && failedToStart === null),
-      exitCode,
-      signal: canned.signal ?? null,
-      timedOut,
-      failedToStart,
-      durationMs: canned.durationMs ?? 0,
-      output,
-    };
-  }
 }

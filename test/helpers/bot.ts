@@ -6,11 +6,9 @@ import { pino } from 'pino';
 import { loadConfig, type Config } from '../../src/config/load.js';
 import { createWaygate, type Waygate, type WaygateOptions } from '../../src/app.js';
 import { ManualClock } from '../../src/clock/clock.js';
-import { SlackStandIn } from '../../src/sandbox/slack-standin.js';
-import { SlackRequestSigner } from '../../src/sandbox/slack-signer.js';
-import { PagerDutyStandIn } from '../../src/sandbox/pagerduty-standin.js';
-import { RecordingRunner } from '../../src/runner/runner.js';
-import { PagerDutyWebhookSigner } from '../../src/sandbox/pagerduty-signer.js';
+import { SlackStandIn, SlackRequestSigner } from '../../standins/slack/index.js';
+import { PagerDutyStandIn, PagerDutyWebhookSigner } from '../../standins/pagerduty/index.js';
+import { RecordingRunner } from '../support/recording-runner.js';
 
 export const PD_TOKEN = 'u+test-pagerduty-token-01';
 export const PD_WEBHOOK_SECRET = 'test-webhook-secret-0123456789abcdef';

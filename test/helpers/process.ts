@@ -16,18 +16,20 @@ export interface BotProcess {
 }
 
 /**
- * Starts the bot with the given environment: `src/main.ts` as `npm run dev` would, or with `viaNpmStart`
- * exactly as an operator would (`npm start`: build, then `node dist/src/main.js`), in its own process group.
+ * Starts the bot with the given environment: `src/main.ts` as `npm run dev` would, or with `npmStartIn`
+ * exactly as an operator would, `npm start` in that production build (see startProductionBuild()), in its
+ * own process group.
  */
-export function spawnBot(env: Record<string, string>, opts: { viaNpmStart?: boolean } = {}): BotProcess {
-  const [command, args] = opts.viaNpmStart
-    ? ['npm', ['start', '--silent']]
-    : [process.execPath, ['--import', 'tsx', join(REPO, 'src', 'main.ts')]];
+export function spawnBot(env: Record<string, string>, opts: { npmStartIn?: string } = {}): BotProcess {
+  // --ignore-scripts skips prestart: the build is already there, and rebuilding would write into the repository.
+  const [command, args, cwd] = opts.npmStartIn
+    ? ['npm', ['start', '--silent', '--ignore-scripts'], opts.npmStartIn]
+    : [process.execPath, ['--import', 'tsx', join(REPO, 'src', 'main.ts')], REPO];
   const child = spawn(command, args, {
-    cwd: REPO,
+    cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
-    detached: opts.viaNpmStart === true,
+    detached: opts.npmStartIn !== undefined,
   });
   const stdout: string[] = [];
   const stderr: string[] = [];

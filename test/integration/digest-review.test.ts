@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import { DIGEST_ACTIONS } from '../../src/health/digest.js';
-import type { StoredMessage } from '../../src/sandbox/slack-standin.js';
+import type { StoredMessage } from '../../standins/slack/index.js';
 import { DEFAULT_YAML, startTestBot, USERS, type TestBot } from '../helpers/bot.js';
 
 const START = '2026-03-02T08:00:00.000Z';

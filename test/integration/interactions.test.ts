@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import { DIGEST_ACTIONS } from '../../src/health/digest.js';
 import { INCIDENT_ACTIONS } from '../../src/incidents/actions.js';
-import { slackSignature } from '../../src/sandbox/slack-signer.js';
+import { slackSignature } from '../../standins/slack/index.js';
 import { SIGNING_SECRET, startTestBot, USERS, type TestBot } from '../helpers/bot.js';
 
 const START = '2026-03-02T08:00:00.000Z';

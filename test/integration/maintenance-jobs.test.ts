@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
-import { RecordingRunner, type RunResult, type RunSpec } from '../../src/runner/runner.js';
+import type { RunResult, RunSpec } from '../../src/runner/runner.js';
+import { RecordingRunner } from '../support/recording-runner.js';
 import { formatBytes } from '../../src/core/text.js';
 import { DEFAULT_YAML, startTestBot, USERS, type TestBot } from '../helpers/bot.js';
 

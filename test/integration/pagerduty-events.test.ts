@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import { INCIDENT_ACTIONS } from '../../src/incidents/actions.js';
-import type { StoredMessage } from '../../src/sandbox/slack-standin.js';
+import type { StoredMessage } from '../../standins/slack/index.js';
 import { startTestBot, USERS, type TestBot } from '../helpers/bot.js';
 
 const START = '2026-03-02T08:00:00.000Z'; // Monday 09:00 in Berlin

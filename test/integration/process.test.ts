@@ -2,8 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SlackStandIn } from '../../src/sandbox/slack-standin.js';
-import { SlackRequestSigner } from '../../src/sandbox/slack-signer.js';
+import { SlackStandIn, SlackRequestSigner } from '../../standins/slack/index.js';
 import { BOT_TOKEN, DEFAULT_YAML, SIGNING_SECRET, USERS, testEnv, writeConfig } from '../helpers/bot.js';
 import { spawnBot, type BotProcess } from '../helpers/process.js';
 
@@ -18,21 +17,15 @@ describe('the bot as a process', () => {
   });
   afterEach(async () => {
     for (const bot of running.splice(0)) {
-      if (bot.child.exitCode === null && bot.child.signalCode === null) {
-        try {
-          process.kill(-bot.child.pid!, 'SIGKILL'); // the whole group, for `npm start` and the bot under it
-        } catch {
-          bot.child.kill('SIGKILL'); // not a group leader
-        }
-      }
+      if (bot.child.exitCode === null && bot.child.signalCode === null) bot.child.kill('SIGKILL');
       await bot.exited;
     }
     await slack.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const start = (env: Record<string, string>, opts: { viaNpmStart?: boolean } = {}): BotProcess => {
-    const bot = spawnBot(env, opts);
+  const start = (env: Record<string, string>): BotProcess => {
+    const bot = spawnBot(env);
     running.push(bot);
     return bot;
   };
@@ -53,18 +46,6 @@ describe('the bot as a process', () => {
     expect(await bot.exited).toEqual({ code: 0, signal: null });
     expect(bot.stdout.some((l) => l.includes('Waygate stopped'))).toBe(true);
   });
-
-  it('`npm start` builds and runs the bot, which serves /health and /metrics and stops on SIGTERM', async () => {
-    const bot = start(env(), { viaNpmStart: true });
-    const port = await bot.ready;
-    const health = await fetch(`http://127.0.0.1:${port}/health`);
-    expect(health.status).toBe(200);
-    expect(await health.json()).toMatchObject({ status: 'ok', version: '0.1.0', database: { reachable: true } });
-    expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toContain('waygate_commands_total');
-    process.kill(-bot.child.pid!, 'SIGTERM'); // npm and the bot share the group
-    await bot.exited;
-    expect(bot.stdout.some((l) => l.includes('Waygate stopped'))).toBe(true);
-  }, 90_000);
 
   it('exits 1 naming the field when a YAML value is invalid, without a stack trace', async () => {
     const bad = { ...DEFAULT_YAML, roles: { ...DEFAULT_YAML.roles, lead: ['bob'] }, timezone: 'Mars/Olympus' };

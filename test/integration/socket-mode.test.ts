@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SlackStandIn } from '../../src/sandbox/slack-standin.js';
+import { SlackStandIn } from '../../standins/slack/index.js';
 import { BOT_TOKEN, startTestBot, USERS, type TestBot } from '../helpers/bot.js';
 
 const APP_TOKEN = 'xapp-1-test-app-token';

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BackupError, BackupService } from '../../src/backup/backup-service.js';
 import { ManualClock } from '../../src/clock/clock.js';
 import type { BackupConfig } from '../../src/config/operations-schema.js';
-import { RecordingRunner } from '../../src/runner/runner.js';
+import { RecordingRunner } from '../support/recording-runner.js';
 
 const DAY = 24 * 3_600_000;
 const USERS = 7;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validateMessage } from '../../src/sandbox/block-kit.js';
+import { validateMessage } from '../../standins/slack/index.js';
 
 const section = (text: string, extra: Record<string, unknown> = {}) => ({
   type: 'section',

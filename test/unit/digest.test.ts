@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DIGEST_ACTIONS, formatAge, formatPercent, renderDigest, type DigestData } from '../../src/health/digest.js';
-import { LIMITS, validateMessage } from '../../src/sandbox/block-kit.js';
+import { LIMITS, validateMessage } from '../../standins/slack/index.js';
 
 const NOW = Date.parse('2026-01-05T09:00:00Z');
 const HOUR = 3_600_000;

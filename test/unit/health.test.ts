@@ -16,7 +16,7 @@ import {
 } from '../../src/health/health-check.js';
 import { HealthStore, nearestRank } from '../../src/health/health-store.js';
 import { systemdState, SYSTEMD_NOT_AVAILABLE, SYSTEMD_NOT_CONFIGURED } from '../../src/health/systemd.js';
-import { RecordingRunner } from '../../src/runner/runner.js';
+import { RecordingRunner } from '../support/recording-runner.js';
 
 const MIN5 = 5 * 60_000;
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DeliveryError, DeliveryFailure } from '../../src/outbox/types.js';
 import { BULK_UPDATE_LIMIT, PagerDutyClient, type PagerDutyEvent } from '../../src/pagerduty/client.js';
-import { PagerDutyStandIn } from '../../src/sandbox/pagerduty-standin.js';
+import { PagerDutyStandIn } from '../../standins/pagerduty/index.js';
 
 const TOKEN = 'u+standin-rest-token-0123';
 const FROM = 'alice@example.com';

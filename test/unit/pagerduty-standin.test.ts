@@ -7,8 +7,7 @@ import {
   incidentNoteSchema,
   webhookEnvelopeSchema,
 } from '../../src/pagerduty/webhook-schema.js';
-import { PagerDutyWebhookSigner } from '../../src/sandbox/pagerduty-signer.js';
-import { PagerDutyStandIn } from '../../src/sandbox/pagerduty-standin.js';
+import { PagerDutyWebhookSigner, PagerDutyStandIn } from '../../standins/pagerduty/index.js';
 
 const SECRET = 'standin-webhook-secret';
 const TOKEN = 'standin-rest-token';

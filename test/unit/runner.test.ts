@@ -2,14 +2,8 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  assertArgv,
-  describeResult,
-  ExecaRunner,
-  lastLines,
-  RecordingRunner,
-  type RunResult,
-} from '../../src/runner/runner.js';
+import { assertArgv, describeResult, ExecaRunner, lastLines, type RunResult } from '../../src/runner/runner.js';
+import { RecordingRunner } from '../support/recording-runner.js';
 
 const NODE = process.execPath;
 const runner = new ExecaRunner();

@@ -3,8 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { App, LogLevel, verifySlackRequest } from '@slack/bolt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startCapture, type Captured } from '../helpers/capture.js';
-import { SlackRequestSigner, slackSignature } from '../../src/sandbox/slack-signer.js';
-import { SlackStandIn } from '../../src/sandbox/slack-standin.js';
+import { SlackRequestSigner, slackSignature, SlackStandIn } from '../../standins/slack/index.js';
 
 const SECRET = 'test-signing-secret';
 

@@ -3,7 +3,7 @@ import { webApi } from '@slack/bolt';
 import { SocketModeClient, LogLevel as SocketLogLevel } from '@slack/socket-mode';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { SlackStandIn } from '../../src/sandbox/slack-standin.js';
+import { SlackStandIn } from '../../standins/slack/index.js';
 
 const { WebClient, ErrorCode, LogLevel } = webApi;
 const TOKEN = 'xoxb-test-standin';

@@ -1,0 +1,133 @@
+/**
+ * A local stand-in for PagerDuty's REST API v2 (incidents) and Events API v2, on one HTTP server. It speaks
+ * the wire protocol the bot depends on (`Authorization: Token token=…`, the `From` header writes require,
+ * `{"error":{"message","code","errors"}}` bodies, 429 + Retry-After, the Events API's 202/400 answers),
+ * keeps incident state so status changes can be asserted, records every call, and injects faults.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { FaultQueue } from '../shared/faults.js';
+import { LoopbackServer, onBody } from '../shared/loopback-server.js';
+import { sendReply, type Reply } from '../shared/reply.js';
+import { waitFor } from '../shared/wait-for.js';
+import { EventsApi } from './events-api.js';
+import { faultReply, type PagerDutyFault } from './faults.js';
+import { IncidentStore, type NewStandInIncident, type StandInIncident } from './incidents.js';
+import { recordCall, type PagerDutyRecordedCall, type PagerDutyTarget } from './recorder.js';
+import { RestApi, restError } from './rest-api.js';
+
+export class PagerDutyStandIn {
+  private readonly loopback: LoopbackServer;
+  private recorded: PagerDutyRecordedCall[] = [];
+  private readonly incidents = new IncidentStore();
+  private readonly faults = new FaultQueue<PagerDutyTarget, PagerDutyFault>();
+  private readonly rest: RestApi;
+  private readonly eventsApi: EventsApi;
+
+  private constructor(
+    private readonly server: http.Server,
+    token: string | undefined,
+    requireFrom: boolean,
+  ) {
+    this.loopback = new LoopbackServer(server);
+    this.rest = new RestApi({ token, requireFrom, incidents: this.incidents });
+    this.eventsApi = new EventsApi(this.incidents);
+  }
+
+  /** `token`: the REST API key demanded (none: any non-empty `Token token=…`); `requireFrom` defaults to true. */
+  static async start(opts: { token?: string; requireFrom?: boolean } = {}): Promise<PagerDutyStandIn> {
+    const server = http.createServer();
+    const standIn = new PagerDutyStandIn(server, opts.token, opts.requireFrom ?? true);
+    server.on('request', (req, res) => standIn.onRequest(req, res));
+    await standIn.loopback.listen();
+    return standIn;
+  }
+
+  /** Hung requests keep sockets open forever, so close() destroys them rather than waiting. */
+  close(): Promise<void> {
+    return this.loopback.close();
+  }
+
+  private get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** REST API base, like https://api.pagerduty.com (no trailing slash). */
+  get apiUrl(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Events API base, like https://events.pagerduty.com; the same server answers `/v2/enqueue`. */
+  get eventsUrl(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  addIncident(incident: NewStandInIncident): StandInIncident {
+    return this.incidents.add(incident);
+  }
+
+  incident(id: string): StandInIncident | undefined {
+    const found = this.incidents.find(id);
+    return found ? { ...found } : undefined;
+  }
+
+  allIncidents(): StandInIncident[] {
+    return this.incidents.all().map((i) => ({ ...i }));
+  }
+
+  /** All calls; or those of one kind ('rest' | 'events'); or those to one exact path (no query). */
+  calls(filter?: string): PagerDutyRecordedCall[] {
+    if (filter === undefined) return [...this.recorded];
+    if (filter === 'rest' || filter === 'events') return this.recorded.filter((c) => c.kind === filter);
+    return this.recorded.filter((c) => c.path === filter);
+  }
+
+  /** Bodies received on the Events API, valid or not, oldest first. */
+  events(): unknown[] {
+    return this.recorded.filter((c) => c.kind === 'events').map((c) => c.body);
+  }
+
+  failNext(target: PagerDutyTarget, fault: PagerDutyFault, times = 1): void {
+    this.faults.add(target, fault, times);
+  }
+
+  clearFaults(): void {
+    this.faults.clear();
+  }
+
+  /** Forgets calls, faults and incidents. */
+  reset(): void {
+    this.recorded = [];
+    this.faults.clear();
+    this.incidents.clear();
+  }
+
+  /** Polls until fn yields something other than undefined/false; see waitFor in ../shared/wait-for.ts. */
+  waitFor<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
+    return waitFor(fn, timeoutMs);
+  }
+
+  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    onBody(req, (raw) => {
+      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      const call = recordCall(req, url, raw);
+      this.recorded.push(call);
+      let reply: Reply;
+      try {
+        reply = this.reply(call, url);
+      } catch (e) {
+        reply = { status: 500, body: { error: { message: `stand-in error: ${e instanceof Error ? e.message : String(e)}` } } };
+      }
+      call.status = reply.status;
+      if (reply.body !== undefined) call.response = reply.body;
+      sendReply(res, reply);
+    });
+  }
+
+  private reply(call: PagerDutyRecordedCall, url: URL): Reply {
+    if (call.kind === 'unknown') return restError(404, 'Not Found', 2100);
+    const fault = this.faults.take(call.kind);
+    if (fault) return faultReply(call.kind, fault);
+    return call.kind === 'events' ? this.eventsApi.handle(call) : this.rest.handle(call, url);
+  }
+}

@@ -1,0 +1,25 @@
+import type { Reply } from '../shared/reply.js';
+
+export type Fault =
+  | { kind: 'rate_limited'; retryAfterSeconds: number }
+  | { kind: 'http_error'; status: number }
+  | { kind: 'hang' }
+  | { kind: 'platform_error'; error: string };
+
+/** What Slack answers in each failure mode: platform errors still come back as HTTP 200. */
+export function faultReply(fault: Fault): Reply {
+  switch (fault.kind) {
+    case 'rate_limited':
+      return {
+        status: 429,
+        headers: { 'Retry-After': String(fault.retryAfterSeconds) },
+        body: { ok: false, error: 'ratelimited' },
+      };
+    case 'http_error':
+      return { status: fault.status, body: `stand-in http_error ${fault.status}` };
+    case 'hang':
+      return { status: 'hung' };
+    case 'platform_error':
+      return { status: 200, body: { ok: false, error: fault.error } };
+  }
+}
