@@ -13,6 +13,7 @@ import type { InboxProcessor } from './incidents/inbox-processor.js';
 import type { IncidentIngest } from './incidents/ingest.js';
 import { coreServices, createCore, type Core } from './core/core.js';
 import { compose } from './core/compose.js';
+import type { WaygateModule } from './core/module.js';
 import { incidentsModule } from './incidents/module.js';
 import { pagerDutyModule } from './pagerduty/module.js';
 import { operationsModule } from './health/module.js';
@@ -33,6 +34,8 @@ export interface WaygateOptions {
   runner?: ProcessRunner;
   /** The fetch used for service health checks. */
   fetchImpl?: typeof fetch;
+  /** Modules composed after the built-in ones, on the same core (tests of the core's seams; a local sandbox). */
+  extraModules?: (core: Core) => readonly WaygateModule[];
 }
 
 /** The running bot's parts that tests, benchmarks and the sandbox look at. */
@@ -74,7 +77,14 @@ export function createWaygate(opts: WaygateOptions): Waygate {
   };
   const jobs = jobsModule(core, context, opts.jobs ?? JOBS);
   const commands = commandsModule(core, { ...context, jobs: jobs.service }, opts.commands ?? COMMANDS);
-  const composed = compose(core, [incidents.module, pagerDutyModule(core, incidents.facade), operations.module, jobs.module, commands]);
+  const composed = compose(core, [
+    incidents.module,
+    pagerDutyModule(core, incidents.facade),
+    operations.module,
+    jobs.module,
+    commands,
+    ...(opts.extraModules?.(core) ?? []),
+  ]);
   return {
     app: core.app,
     services: { ...context, db: core.db, jobs: jobs.service },

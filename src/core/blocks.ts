@@ -6,7 +6,9 @@ import type {
   ContextBlock,
   DividerBlock,
   HeaderBlock,
+  InputBlock,
   KnownBlock,
+  ModalView,
   Overflow,
   PlainTextOption,
   SectionBlock,
@@ -101,4 +103,38 @@ export function checkboxes(opts: { actionId: string; options: ReadonlyArray<{ te
 export function overflow(opts: { actionId: string; options: ReadonlyArray<{ text: string; value: string }> }): Overflow {
   if (opts.options.length < 2 || opts.options.length > 5) throw new RangeError('an overflow menu needs 2 to 5 options');
   return { type: 'overflow', action_id: checkedId(opts.actionId), options: opts.options.map(option) };
+}
+
+/** A text field in a modal; its value arrives under `blockId` in the submission. */
+export function textInput(opts: { blockId: string; label: string; multiline?: boolean; placeholder?: string; optional?: boolean; initial?: string }): InputBlock {
+  return {
+    type: 'input',
+    block_id: checkedId(opts.blockId),
+    label: plain(opts.label, 2000),
+    optional: opts.optional === true,
+    element: {
+      type: 'plain_text_input',
+      action_id: 'value',
+      multiline: opts.multiline === true,
+      ...(opts.placeholder ? { placeholder: plain(opts.placeholder, 150) } : {}),
+      ...(opts.initial ? { initial_value: opts.initial } : {}),
+    },
+  };
+}
+
+const MODAL_TEXT_LIMIT = 24;
+const PRIVATE_METADATA_LIMIT = 3000;
+
+/** A modal for views.open; `metadata` travels back in the submission (as private_metadata). */
+export function modal(opts: { callbackId: string; title: string; submit: string; close?: string; metadata: string; blocks: readonly KnownBlock[] }): ModalView {
+  if (opts.metadata.length > PRIVATE_METADATA_LIMIT) throw new RangeError(`modal metadata of ${opts.metadata.length} characters exceeds Slack's ${PRIVATE_METADATA_LIMIT}`);
+  return {
+    type: 'modal',
+    callback_id: checkedId(opts.callbackId),
+    title: plain(opts.title, MODAL_TEXT_LIMIT),
+    submit: plain(opts.submit, MODAL_TEXT_LIMIT),
+    close: plain(opts.close ?? 'Cancel', MODAL_TEXT_LIMIT),
+    private_metadata: opts.metadata,
+    blocks: opts.blocks.slice(0, 100),
+  };
 }

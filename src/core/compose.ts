@@ -23,6 +23,7 @@ export function compose(core: Core, modules: readonly WaygateModule[]): Composed
     for (const [name, grant] of Object.entries(m.permissions ?? {})) policy.define(name, grant);
     if (m.routes) server.add(m.routes);
     if (m.actions) interactions.add(m.actions);
+    if (m.views) interactions.addViews(m.views);
   }
   for (const name of policy.unknownOverrides()) {
     logger.warn({ permission: name }, `permissions.${name} names no permission in this version; it is ignored`);

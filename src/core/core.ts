@@ -148,7 +148,17 @@ export function createCore(opts: CoreOptions): Core {
     logger,
   );
   const policy = new Policy({ roles, overrides: permissionOverrides(config, logger), audit, metrics, logger });
-  const interactions = new Interactions({ clock, policy, outbox, logger, metrics, inflight });
+  const interactions = new Interactions({
+    clock,
+    policy,
+    outbox,
+    logger,
+    metrics,
+    inflight,
+    openView: async (triggerId, view) => {
+      await app.client.views.open({ trigger_id: triggerId, view });
+    },
+  });
   const store: Store = {
     transaction: (fn) => db.transaction(fn)(),
     checkpoint: () => void db.pragma('wal_checkpoint(TRUNCATE)'),

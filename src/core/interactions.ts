@@ -5,11 +5,11 @@ import type { Metrics } from '../http/metrics.js';
 import type { Outbox } from '../outbox/outbox.js';
 import type { InflightWork } from '../lifecycle/inflight.js';
 import type { Clock } from '../clock/clock.js';
+import type { ModalView } from '@slack/types';
 import type { Policy, PermissionName } from './policy.js';
 import { withinAckBudget } from './ack-budget.js';
+import { VALUE_LIMIT } from './blocks.js';
 
-/** Slack refuses a button or option value longer than this. */
-export const VALUE_LIMIT = 2_000;
 
 /** What a handler learns about the click, besides its decoded value. */
 export interface ActionContext {
@@ -23,6 +23,67 @@ export interface ActionContext {
   selected: string[];
   /** An ephemeral answer to the clicker, through the outbox (so it is retried and never lost). */
   tell(text: string): void;
+  /**
+   * Opens a modal with the click's trigger_id. Slack accepts it only within 3 s of the click, so this goes
+   * straight to views.open, not through the outbox; call it before any slow work.
+   */
+  openModal(view: ModalView): Promise<void>;
+}
+
+/** A modal field's value as the handler sees it: text, one choice, several choices, or nothing entered. */
+export type FieldValue = string | string[] | null;
+
+export interface ViewContext {
+  userId: string;
+}
+
+export interface ViewDefinition<M, F> {
+  /** The modal's callback_id, from the feature's table of ids. */
+  callbackId: string;
+  /** Decodes the modal's private_metadata (what the modal is about: a run, a step, a revision). */
+  metadata: z.ZodType<M, string>;
+  /** Validates the fields by block_id; a problem is shown under its field, and the modal stays open. */
+  fields: z.ZodType<F, Record<string, FieldValue>>;
+  permission?: { name: PermissionName; what: string };
+  /** Commits the submission; may return field errors to keep the modal open with them. */
+  handle(ctx: ViewContext, metadata: M, fields: F): void | { errors: Record<string, string> } | Promise<void | { errors: Record<string, string> }>;
+}
+
+/** A modal with its types erased, so modals of different shapes share one registry. */
+export interface View {
+  callbackId: string;
+  submit(ctx: ViewContext, raw: { metadata: string; fields: Record<string, FieldValue> }, deps: { policy: Policy; logger: Logger }): Promise<ViewAnswer>;
+}
+
+/** How the submission is acked: close the modal, or keep it open showing errors under fields. */
+export type ViewAnswer = { close: true; outcome: 'ok' | 'malformed' } | { close: false; errors: Record<string, string>; outcome: 'invalid' | 'denied' };
+
+export function defineView<M, F>(def: ViewDefinition<M, F>): View {
+  return {
+    callbackId: def.callbackId,
+    async submit(ctx, raw, { policy, logger }) {
+      const metadata = def.metadata.safeParse(raw.metadata);
+      if (!metadata.success) {
+        logger.warn({ callbackId: def.callbackId, problem: metadata.error.issues[0]?.message }, 'modal submission with malformed metadata ignored');
+        return { close: true, outcome: 'malformed' };
+      }
+      const fields = def.fields.safeParse(raw.fields);
+      if (!fields.success) {
+        const errors: Record<string, string> = {};
+        for (const issue of fields.error.issues) {
+          const blockId = String(issue.path[0] ?? Object.keys(raw.fields)[0] ?? '');
+          errors[blockId] ??= issue.message;
+        }
+        return { close: false, errors, outcome: 'invalid' };
+      }
+      if (def.permission) {
+        const decision = await policy.check({ permission: def.permission.name, user: ctx.userId, what: def.permission.what });
+        if (!decision.allowed) return { close: false, errors: { [Object.keys(raw.fields)[0] ?? '']: decision.message }, outcome: 'denied' };
+      }
+      const result = await def.handle(ctx, metadata.data, fields.data);
+      return result ? { close: false, errors: result.errors, outcome: 'invalid' } : { close: true, outcome: 'ok' };
+    },
+  };
 }
 
 export interface ActionDefinition<V> {
@@ -127,6 +188,42 @@ export interface InteractionDeps {
   logger: Logger;
   metrics: Metrics;
   inflight: InflightWork;
+  /** views.open on Slack's Web API. */
+  openView: (triggerId: string, view: ModalView) => Promise<void>;
+}
+
+const viewSubmissionSchema = z.object({
+  type: z.literal('view_submission'),
+  user: z.object({ id: z.string().min(1) }),
+  view: z.object({
+    callback_id: z.string(),
+    private_metadata: z.string().default(''),
+    state: z.object({
+      values: z.record(
+        z.string(),
+        z.record(
+          z.string(),
+          z.object({
+            value: z.string().nullish(),
+            selected_option: z.object({ value: z.string() }).nullish(),
+            selected_options: z.array(z.object({ value: z.string() })).optional(),
+          }),
+        ),
+      ),
+    }),
+  }),
+});
+
+/** block_id → the value of the (single) element in that input block. */
+function fieldValues(values: z.infer<typeof viewSubmissionSchema>['view']['state']['values']): Record<string, FieldValue> {
+  const fields: Record<string, FieldValue> = {};
+  for (const [blockId, elements] of Object.entries(values)) {
+    const element = Object.values(elements)[0];
+    fields[blockId] = element?.selected_options
+      ? element.selected_options.map((o) => o.value)
+      : (element?.selected_option?.value ?? (element?.value === '' ? null : (element?.value ?? null)));
+  }
+  return fields;
 }
 
 /**
@@ -137,6 +234,7 @@ export interface InteractionDeps {
  */
 export class Interactions {
   private readonly actions = new Map<string, Action>();
+  private readonly views = new Map<string, View>();
 
   constructor(private readonly deps: InteractionDeps) {}
 
@@ -147,11 +245,19 @@ export class Interactions {
     }
   }
 
+  addViews(views: readonly View[]): void {
+    for (const view of views) {
+      if (this.views.has(view.callbackId)) throw new Error(`view ${view.callbackId} registered twice`);
+      this.views.set(view.callbackId, view);
+    }
+  }
+
   register(app: App): void {
     // Middleware, not a listener: a block_actions body without `actions` matches no listener, and Bolt would
     // leave it unacked until its 3 s timeout.
     app.use(async (args) => {
       const body = args.body as { type?: unknown };
+      if (body.type === 'view_submission') return this.onViewSubmission(body, (args as unknown as { ack: (r?: object) => Promise<void> }).ack);
       if (body.type !== 'block_actions') return args.next();
       const ack = (args as unknown as { ack: () => Promise<void> }).ack;
       const parsed = blockActionsSchema.safeParse(body);
@@ -164,6 +270,34 @@ export class Interactions {
       await withinAckBudget(this.deps.inflight.track(this.dispatch(parsed.data)), this.deps.clock);
       await ack();
     });
+  }
+
+  /** Validates and commits a modal submission before the ack, which closes the modal or shows field errors. */
+  private async onViewSubmission(body: unknown, ack: (response?: object) => Promise<void>): Promise<void> {
+    const { logger, metrics, policy, clock } = this.deps;
+    const parsed = viewSubmissionSchema.safeParse(body);
+    const view = parsed.success ? this.views.get(parsed.data.view.callback_id) : undefined;
+    if (!parsed.success || !view) {
+      await ack();
+      logger.warn(
+        parsed.success ? { callbackId: parsed.data.view.callback_id } : { problem: describe(parsed.error) },
+        parsed.success ? 'modal submission with no handler ignored' : 'malformed view_submission payload ignored',
+      );
+      metrics.actions.inc({ action: parsed.success ? 'unknown' : 'malformed', outcome: 'ignored' });
+      return;
+    }
+    const raw = { metadata: parsed.data.view.private_metadata, fields: fieldValues(parsed.data.view.state.values) };
+    const answer = view.submit({ userId: parsed.data.user.id }, raw, { policy, logger }).catch((err: unknown): ViewAnswer => {
+      logger.error({ err, callbackId: view.callbackId }, 'modal handler failed');
+      return { close: false, errors: { [Object.keys(raw.fields)[0] ?? '']: 'Something went wrong saving this. It has been logged.' }, outcome: 'invalid' };
+    });
+    const result = await withinAckBudget(this.deps.inflight.track(answer), clock);
+    if (result === 'late') {
+      await ack();
+      return;
+    }
+    metrics.actions.inc({ action: view.callbackId, outcome: result.done.outcome });
+    await (result.done.close ? ack() : ack({ response_action: 'errors', errors: result.done.errors }));
   }
 
   private async dispatch(payload: z.infer<typeof blockActionsSchema>): Promise<void> {
@@ -186,6 +320,10 @@ export class Interactions {
       selected: (element.selected_options ?? []).map((o) => o.value),
       tell: (text) => {
         if (responseUrl) outbox.enqueue({ kind: 'respond', payload: { responseUrl, text } });
+      },
+      openModal: async (view) => {
+        if (!payload.trigger_id) throw new Error('this interaction carries no trigger_id to open a modal with');
+        await this.deps.openView(payload.trigger_id, view);
       },
     };
     const raw = element.value ?? element.selected_option?.value ?? element.block_id ?? '';

@@ -1,5 +1,5 @@
 import type { CustomRoute } from '@slack/bolt';
-import type { Action } from './interactions.js';
+import type { Action, View } from './interactions.js';
 import type { Grant, PermissionName } from './policy.js';
 import type { MessageKey } from './keys.js';
 import type { DeliveryFailure, MessageContent, OutboxItem, OutboxRow } from '../outbox/types.js';
@@ -30,6 +30,8 @@ export interface WaygateModule {
   routes?: readonly CustomRoute[];
   /** Interactive elements (buttons, checkboxes, menus) the module handles. */
   actions?: readonly Action[];
+  /** Modals (views) whose submissions the module handles. */
+  views?: readonly View[];
   /** Renders deferred outbox updates whose render key starts with `<prefix>:`. */
   renderers?: Readonly<Record<string, (key: MessageKey) => MessageContent | null>>;
   /** Hooks on outbox deliveries, by outbox kind. */

@@ -3,6 +3,7 @@ export { SlackStandIn } from './slack-standin.js';
 export type { StandInUser } from './directory.js';
 export type { Fault } from './faults.js';
 export type { StoredMessage } from './messages.js';
+export { validateModal, type OpenedView } from './views.js';
 export type { ResponsePost } from './response-url.js';
 export type { EnvelopeType, SocketAck } from './socket-mode.js';
 export type { RecordedCall } from './web-api.js';
@@ -13,5 +14,7 @@ export {
   type SignedResponse,
   type SignOptions,
   type SlashCommandInput,
+  type ViewStateValues,
+  type ViewSubmissionInput,
 } from './request-signer.js';
 export { LIMITS, validateMessage } from './block-kit.js';

@@ -35,9 +35,25 @@ export interface SlashCommandInput {
   teamId?: string;
 }
 
+/** What a user typed or picked in a modal: block_id → action_id → element state, as Slack sends it. */
+export type ViewStateValues = Record<string, Record<string, { type: string; value?: string | null; selected_option?: { value: string } | null; selected_options?: Array<{ value: string }> }>>;
+
+export interface ViewSubmissionInput {
+  callbackId: string;
+  userId: string;
+  viewId?: string;
+  privateMetadata?: string;
+  values: ViewStateValues;
+}
+
 export interface BlockActionInput {
   actionId: string;
+  /** The element clicked; default a button. Checkboxes send `selectedOptions`, overflow menus `selectedOption`. */
+  type?: 'button' | 'checkboxes' | 'overflow' | 'static_select';
   value?: string;
+  selectedOption?: string;
+  selectedOptions?: string[];
+  triggerId?: string;
   blockId?: string;
   userId: string;
   channelId: string;
@@ -94,7 +110,7 @@ export class SlackRequestSigner {
       api_app_id: API_APP_ID,
       token: VERIFICATION_TOKEN,
       container: { type: 'message', message_ts: input.messageTs, channel_id: input.channelId, is_ephemeral: false },
-      trigger_id: triggerId(),
+      trigger_id: input.triggerId ?? triggerId(),
       team: { id: 'T0STANDIN', domain: TEAM_DOMAIN },
       enterprise: null,
       is_enterprise_install: false,
@@ -109,15 +125,52 @@ export class SlackRequestSigner {
       response_url: input.responseUrl,
       actions: [
         {
-          type: 'button',
+          type: input.type ?? 'button',
           action_id: input.actionId,
           block_id: blockId,
-          text: { type: 'plain_text', text: input.actionId, emoji: true },
+          ...(input.type === undefined || input.type === 'button' ? { text: { type: 'plain_text', text: input.actionId, emoji: true } } : {}),
           ...(input.value !== undefined ? { value: input.value } : {}),
+          ...(input.selectedOption !== undefined ? { selected_option: { text: { type: 'plain_text', text: input.selectedOption }, value: input.selectedOption } } : {}),
+          ...(input.selectedOptions !== undefined
+            ? { selected_options: input.selectedOptions.map((v) => ({ text: { type: 'plain_text', text: v }, value: v })) }
+            : {}),
           action_ts: `${this.nowSec(opts)}.000000`,
         },
       ],
     };
+    const form = new URLSearchParams({ payload: JSON.stringify(payload) });
+    return this.send(form.toString(), 'application/x-www-form-urlencoded', opts);
+  }
+
+  /** A modal's submit button, as Slack sends it: the view with its state, in a form body. */
+  viewSubmission(input: ViewSubmissionInput, opts: SignOptions = {}): Promise<SignedResponse> {
+    const payload = {
+      type: 'view_submission',
+      team: { id: 'T0STANDIN', domain: TEAM_DOMAIN },
+      user: { id: input.userId, username: input.userId.toLowerCase(), team_id: 'T0STANDIN' },
+      api_app_id: API_APP_ID,
+      token: VERIFICATION_TOKEN,
+      trigger_id: triggerId(),
+      view: {
+        id: input.viewId ?? 'V00000001',
+        team_id: 'T0STANDIN',
+        type: 'modal',
+        callback_id: input.callbackId,
+        private_metadata: input.privateMetadata ?? '',
+        state: { values: input.values },
+        hash: '1.abc',
+        app_id: API_APP_ID,
+        bot_id: 'B0WAYGATE',
+      },
+      response_urls: [],
+      is_enterprise_install: false,
+      enterprise: null,
+    };
+    return this.interaction(payload, opts);
+  }
+
+  /** Any interaction payload, signed and form-encoded as Slack sends it (for payloads Slack should never send, too). */
+  interaction(payload: object, opts: SignOptions = {}): Promise<SignedResponse> {
     const form = new URLSearchParams({ payload: JSON.stringify(payload) });
     return this.send(form.toString(), 'application/x-www-form-urlencoded', opts);
   }

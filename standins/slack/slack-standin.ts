@@ -17,12 +17,14 @@ import { MessageStore, type StoredMessage } from './messages.js';
 import { ResponseUrls, type ResponsePost } from './response-url.js';
 import { SocketMode, type EnvelopeType, type SocketAck } from './socket-mode.js';
 import { WebApi, type RecordedCall } from './web-api.js';
+import { ViewStore, type OpenedView } from './views.js';
 
 export class SlackStandIn {
   private readonly loopback: LoopbackServer;
   private readonly faults = new FaultQueue<string, Fault>();
   private readonly messageStore: MessageStore;
   private readonly directory: Directory;
+  private readonly viewStore = new ViewStore();
   private readonly webApi: WebApi;
   private readonly responseUrls: ResponseUrls;
   private readonly socketMode: SocketMode;
@@ -44,6 +46,7 @@ export class SlackStandIn {
       faults: this.faults,
       messages: this.messageStore,
       directory: this.directory,
+      views: this.viewStore,
       connectionsOpen: (bearer) => this.socketMode.connectionsOpen(bearer),
     });
     this.responseUrls = new ResponseUrls(this.faults);
@@ -99,6 +102,11 @@ export class SlackStandIn {
     return this.messageStore.messages(channel);
   }
 
+  /** Modals the bot opened with views.open, oldest first. */
+  views(): OpenedView[] {
+    return this.viewStore.list();
+  }
+
   /** Open Socket Mode connections (a client that reconnects briefly has two). */
   socketConnections(): number {
     return this.socketMode.connections();
@@ -127,6 +135,7 @@ export class SlackStandIn {
     this.webApi.reset();
     this.responseUrls.reset();
     this.messageStore.clear();
+    this.viewStore.clear();
     this.faults.clear();
     this.socketMode.forgetAcks();
   }

@@ -4,6 +4,7 @@ import type { Reply } from '../shared/reply.js';
 import type { Directory } from './directory.js';
 import { faultReply, type Fault } from './faults.js';
 import type { MessageStore } from './messages.js';
+import type { ViewStore } from './views.js';
 import { bearerOf, parseParams, type ApiResult, type Params } from './params.js';
 
 export interface RecordedCall {
@@ -20,6 +21,7 @@ export interface WebApiOptions {
   faults: FaultQueue<string, Fault>;
   messages: MessageStore;
   directory: Directory;
+  views: ViewStore;
   /** apps.connections.open, answered by Socket Mode with the app-level token. */
   connectionsOpen: (bearer: unknown) => ApiResult;
 }
@@ -34,7 +36,7 @@ export class WebApi {
   private readonly methods: Record<string, (p: Params) => ApiResult>;
 
   constructor(private readonly opts: WebApiOptions) {
-    const { messages, directory } = opts;
+    const { messages, directory, views } = opts;
     this.methods = {
       'auth.test': () => directory.authTest(),
       'chat.postMessage': (p) => messages.postMessage(p),
@@ -43,6 +45,7 @@ export class WebApi {
       'users.info': (p) => directory.usersInfo(p),
       'conversations.open': (p) => directory.conversationsOpen(p),
       'usergroups.users.list': (p) => directory.usergroupUsers(p),
+      'views.open': (p) => views.open(p),
     };
   }
 

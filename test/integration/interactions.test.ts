@@ -3,8 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import { DIGEST_ACTIONS } from '../../src/health/digest.js';
 import { INCIDENT_ACTIONS } from '../../src/incidents/actions.js';
-import { slackSignature } from '../../standins/slack/index.js';
-import { SIGNING_SECRET, startTestBot, USERS, type TestBot } from '../helpers/bot.js';
+import { startTestBot, USERS, type TestBot } from '../helpers/bot.js';
 
 const START = '2026-03-02T08:00:00.000Z';
 
@@ -42,18 +41,8 @@ describe('interaction payloads the bot cannot act on', () => {
 
   /** Signs and sends a raw interaction exactly as Slack does (form body, `payload=<json>`). */
   async function send(body: Record<string, unknown>): Promise<{ status: number; text: string }> {
-    const form = new URLSearchParams({ payload: JSON.stringify(body) }).toString();
-    const ts = Math.floor(Date.now() / 1000);
-    const res = await fetch(`${bot.url}/slack/events`, {
-      method: 'POST',
-      headers: {
-        'Content-Type': 'application/x-www-form-urlencoded',
-        'X-Slack-Request-Timestamp': String(ts),
-        'X-Slack-Signature': slackSignature(SIGNING_SECRET, ts, form),
-      },
-      body: form,
-    });
-    return { status: res.status, text: await res.text() };
+    const res = await bot.signer.interaction(body);
+    return { status: res.status, text: res.text };
   }
 
   const state = () => ({
