@@ -4,6 +4,7 @@ import type { CommandServices } from '../context.js';
 import type { InflightWork } from '../lifecycle/inflight.js';
 import type { Clock } from '../clock/clock.js';
 import { withinAckBudget } from '../core/ack-budget.js';
+import { asWaygateError } from '../core/errors.js';
 import { tokenize } from './tokenize.js';
 import { commandPermission, type Command, type CommandContext, type CommandReply } from './types.js';
 
@@ -83,7 +84,8 @@ export async function handleSlashCommand(
       const name = target.name;
       const failed = (err: unknown): CommandReply => {
         const ref = randomUUID().slice(0, 8);
-        logger.error({ err, verb: name, ref }, 'command failed');
+        const error = asWaygateError(err);
+        logger.error({ err: error, code: error.code, verb: name, ref }, 'command failed');
         return { text: `Something went wrong running \`${SLASH_COMMAND} ${name}\`. It has been logged (ref ${ref}).` };
       };
       const running = Promise.resolve().then(() => target.run(ctx, parsed.args));

@@ -9,6 +9,7 @@ import type { ModalView } from '@slack/types';
 import type { Policy, PermissionName } from './policy.js';
 import { withinAckBudget } from './ack-budget.js';
 import { VALUE_LIMIT } from './blocks.js';
+import { asWaygateError } from './errors.js';
 
 
 /** What a handler learns about the click, besides its decoded value. */
@@ -288,7 +289,8 @@ export class Interactions {
     }
     const raw = { metadata: parsed.data.view.private_metadata, fields: fieldValues(parsed.data.view.state.values) };
     const answer = view.submit({ userId: parsed.data.user.id }, raw, { policy, logger }).catch((err: unknown): ViewAnswer => {
-      logger.error({ err, callbackId: view.callbackId }, 'modal handler failed');
+      const error = asWaygateError(err);
+      logger.error({ err: error, code: error.code, callbackId: view.callbackId }, 'modal handler failed');
       return { close: false, errors: { [Object.keys(raw.fields)[0] ?? '']: 'Something went wrong saving this. It has been logged.' }, outcome: 'invalid' };
     });
     const result = await withinAckBudget(this.deps.inflight.track(answer), clock);
@@ -332,7 +334,8 @@ export class Interactions {
       metrics.actions.inc({ action: action.id, outcome });
     } catch (err) {
       metrics.actions.inc({ action: action.id, outcome: 'error' });
-      logger.error({ err, actionId: action.id }, 'interaction handler failed');
+      const error = asWaygateError(err);
+      logger.error({ err: error, code: error.code, actionId: action.id }, 'interaction handler failed');
       ctx.tell('Something went wrong handling that click. It has been logged.');
     }
   }

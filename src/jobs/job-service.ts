@@ -7,6 +7,7 @@ import { compileCron, type CronSchedule } from './cron.js';
 import type { JobDefinition, JobRun } from './types.js';
 import { ReportedJobFailure } from './reported-failure.js';
 import { describeRun } from './describe-run.js';
+import { asWaygateError } from '../core/errors.js';
 
 /** Job runs are execution records of this kind. */
 export const JOB_EXECUTION = 'job';
@@ -195,9 +196,10 @@ export class JobService<C> {
         summary = (await def.run({ ...this.opts.context, runId, trigger: record.trigger })).summary;
       } catch (err) {
         outcome = 'failed';
-        failureReported = err instanceof ReportedJobFailure;
-        error = (err as Error).message || String(err);
-        logger.error({ job: name, runId, err }, 'job failed');
+        const failure = asWaygateError(err);
+        failureReported = failure instanceof ReportedJobFailure;
+        error = failure.message || 'unknown error';
+        logger.error({ job: name, runId, err: failure, code: failure.code }, 'job failed');
       }
       let finished: Execution | undefined;
       db.transaction(() => {
