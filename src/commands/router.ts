@@ -42,85 +42,70 @@ export function usageReply(command: Command, problem: string): CommandReply {
  */
 export async function handleSlashCommand(
   deps: CommandRouterDeps,
-  command: Pick<SlashCommand, 'text' | 'user_id' | 'channel_id' | 'response_url'>,
+  command: SlashCommandRequest,
   ack: (body: ReturnType<typeof toAckBody>) => Promise<void>,
 ): Promise<void> {
-  const { services, commands, inflight } = deps;
-  const { metrics, logger, policy } = services;
-  const [verb = 'help', ...words] = tokenize(command.text ?? '');
-  const target = commands.find((c) => c.name === verb.toLowerCase());
+  const { metrics, logger } = deps.services;
   const deferred: Array<() => Promise<void>> = [];
-  let reply: CommandReply = { text: '' };
-  let outcome: string | undefined;
-
-  if (!target) {
-    reply = unknownVerbReply(verb, commands);
-    outcome = 'unknown';
-  } else {
-    const decision = await policy.check({
-      permission: commandPermission(target),
-      user: command.user_id,
-      what: `\`${SLASH_COMMAND} ${target.name}\``,
-    });
-    if (!decision.allowed) {
-      reply = { text: decision.message };
-      outcome = 'denied';
-    }
-  }
-  if (target && outcome === undefined) {
-    const parsed = target.parse(words);
-    if (!parsed.ok) {
-      reply = usageReply(target, parsed.problem);
-      outcome = 'usage';
-    } else {
-      // Object.assign, not spread: this runs on every command before the ack, and spread is slow on Node 20.
-      const ctx: CommandContext = Object.assign(Object.create(null) as object, services, {
-        userId: command.user_id,
-        channelId: command.channel_id,
-        responseUrl: command.response_url,
-        commands,
-        afterAck: (task: () => Promise<void>) => deferred.push(task),
-      });
-      const name = target.name;
-      const failed = (err: unknown): CommandReply => {
-        const ref = randomUUID().slice(0, 8);
-        const error = asWaygateError(err);
-        logger.error({ err: error, code: error.code, verb: name, ref }, 'command failed');
-        return { text: `Something went wrong running \`${SLASH_COMMAND} ${name}\`. It has been logged (ref ${ref}).` };
-      };
-      const running = Promise.resolve().then(() => target.run(ctx, parsed.args));
-      const result = await settle(running, services.clock);
-      if (result === 'late') {
-        // Slack gives up after 3 s: ack now, deliver the real answer through the outbox when it is ready.
-        reply = { text: `Working on \`${SLASH_COMMAND} ${name}\`… the answer follows here.` };
-        outcome = 'late';
-        const own = deferred.splice(0);
-        deferred.push(async () => {
-          const late = await running.catch(failed);
-          services.outbox.enqueue({
-            kind: 'respond',
-            payload: { responseUrl: command.response_url, ...late },
-          });
-          for (const task of own) await task();
-        });
-      } else if (result.ok) {
-        reply = result.reply;
-        outcome = 'ok';
-      } else {
-        reply = failed(result.error);
-        outcome = 'error';
-        deferred.length = 0;
-      }
-    }
-  }
-
+  const { reply, outcome, verb } = await answer(deps, command, deferred);
   await ack(toAckBody(reply));
-  metrics.commands.inc({ verb: target?.name ?? 'unknown', outcome: outcome ?? 'ok' });
+  metrics.commands.inc({ verb, outcome });
   for (const task of deferred) {
-    void inflight.track(
-      task().catch((err: unknown) => logger.error({ err, verb: target?.name }, 'work after ack failed')),
-    );
+    void deps.inflight.track(task().catch((err: unknown) => logger.error({ err, verb }, 'work after ack failed')));
   }
+}
+
+type SlashCommandRequest = Pick<SlashCommand, 'text' | 'user_id' | 'channel_id' | 'response_url'>;
+
+/** Decides the reply Slack gets with the ack; work the command leaves for after the ack goes to `deferred`. */
+async function answer(
+  deps: CommandRouterDeps,
+  command: SlashCommandRequest,
+  deferred: Array<() => Promise<void>>,
+): Promise<{ reply: CommandReply; outcome: string; verb: string }> {
+  const { services, commands } = deps;
+  const [word = 'help', ...words] = tokenize(command.text ?? '');
+  const target = commands.find((c) => c.name === word.toLowerCase());
+  if (!target) return { reply: unknownVerbReply(word, commands), outcome: 'unknown', verb: 'unknown' };
+  const verb = target.name;
+  const decision = await services.policy.check({
+    permission: commandPermission(target),
+    user: command.user_id,
+    what: `\`${SLASH_COMMAND} ${verb}\``,
+  });
+  if (!decision.allowed) return { reply: { text: decision.message }, outcome: 'denied', verb };
+  const parsed = target.parse(words);
+  if (!parsed.ok) return { reply: usageReply(target, parsed.problem), outcome: 'usage', verb };
+
+  // Object.assign, not spread: this runs on every command before the ack, and spread is slow on Node 20.
+  const ctx: CommandContext = Object.assign(Object.create(null) as object, services, {
+    userId: command.user_id,
+    channelId: command.channel_id,
+    responseUrl: command.response_url,
+    commands,
+    afterAck: (task: () => Promise<void>) => deferred.push(task),
+  });
+  const failed = (err: unknown): CommandReply => {
+    const ref = randomUUID().slice(0, 8);
+    const error = asWaygateError(err);
+    services.logger.error({ err: error, code: error.code, verb, ref }, 'command failed');
+    return { text: `Something went wrong running \`${SLASH_COMMAND} ${verb}\`. It has been logged (ref ${ref}).` };
+  };
+  const running = Promise.resolve().then(() => target.run(ctx, parsed.args));
+  const result = await settle(running, services.clock);
+  if (result === 'late') {
+    // Slack gives up after 3 s: ack now, deliver the real answer through the outbox when it is ready.
+    const own = deferred.splice(0);
+    deferred.push(async () => {
+      const late = await running.catch(failed);
+      services.outbox.enqueue({ kind: 'respond', payload: { responseUrl: command.response_url, ...late } });
+      for (const task of own) await task();
+    });
+    return { reply: { text: `Working on \`${SLASH_COMMAND} ${verb}\`… the answer follows here.` }, outcome: 'late', verb };
+  }
+  if (result.ok) return { reply: result.reply, outcome: 'ok', verb };
+  deferred.length = 0;
+  return { reply: failed(result.error), outcome: 'error', verb };
 }
 
 type Settled = { ok: true; reply: CommandReply } | { ok: false; error: unknown };
