@@ -3,7 +3,9 @@ import type { WebClientOptions } from '@slack/web-api';
 import type { Config } from '../config/load.js';
 import { systemClock, type Clock } from '../clock/clock.js';
 import { createLogger, type Logger } from '../logging/logger.js';
+import { hostname } from 'node:os';
 import { openDatabase, type Db } from '../db/database.js';
+import { lockDatabase, type InstanceLock } from '../db/instance-lock.js';
 import { Outbox } from '../outbox/outbox.js';
 import { SlackSender, type MessageSender } from '../outbox/slack-delivery.js';
 import { AuditLog } from '../audit/audit-log.js';
@@ -30,6 +32,8 @@ export interface CoreOptions {
 /** What every module is built from. `db` is for modules' own repositories only. */
 export interface Core extends CoreServices {
   db: Db;
+  /** This process's claim on the database; released after the database is closed. */
+  instanceLock: InstanceLock;
   roles: RoleResolver;
   deadlines: Deadlines;
   executions: Executions;
@@ -99,7 +103,15 @@ export function createCore(opts: CoreOptions): Core {
   const { env, file } = config;
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? createLogger({ level: env.LOG_LEVEL, secrets: config.secrets });
-  const db = openDatabase(env.WAYGATE_DB);
+  // Before the database is even opened: a second instance must not migrate, check or write it.
+  const instanceLock = lockDatabase(env.WAYGATE_DB, { pid: process.pid, host: hostname(), startedAt: clock.now().toISOString() });
+  let db: Db;
+  try {
+    db = openDatabase(env.WAYGATE_DB);
+  } catch (err) {
+    instanceLock.release();
+    throw err;
+  }
   const metrics = new Metrics();
   const outbox = new Outbox(db, clock);
   const audit = new AuditLog(db, clock);
@@ -170,6 +182,7 @@ export function createCore(opts: CoreOptions): Core {
     clock,
     logger,
     db,
+    instanceLock,
     metrics,
     outbox,
     audit,

@@ -5,6 +5,9 @@ import { MIGRATIONS, type Migration } from './migrations.js';
 
 export type Db = Database.Database;
 
+/** A database Waygate will not run on; the message reads on from "database <path>". */
+export class DatabaseRefused extends Error {}
+
 /**
  * Opens the SQLite file in WAL mode and brings its schema up to date. WAL with synchronous=NORMAL keeps
  * every committed transaction across a process crash (SIGKILL); only an OS crash can lose the newest ones.
@@ -13,20 +16,40 @@ export function openDatabase(path: string, migrations: readonly Migration[] = MI
   // eslint-disable-next-line security/detect-non-literal-fs-filename -- the path is the operator's WAYGATE_DB
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  migrate(db, migrations);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db, migrations);
+  } catch (err) {
+    db.close();
+    const reason = err instanceof DatabaseRefused ? ` ${err.message}` : `: ${(err as Error).message}`;
+    throw new Error(`database ${path}${reason}`, { cause: err });
+  }
   return db;
 }
 
+/**
+ * Brings the schema up to date. A database that already has migrations this build does not know was
+ * written by a newer Waygate: its tables may mean things this code would misread or overwrite, so it is
+ * refused before anything is applied.
+ */
 export function migrate(db: Db, migrations: readonly Migration[]): number {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT (datetime('now')))`);
-  const applied = new Set(
-    db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[],
-  );
+  const rows = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all() as Array<{ version: number; name: string }>;
+  const known = new Set(migrations.map((m) => m.version));
+  const unknown = rows.filter((r) => !known.has(r.version));
+  if (unknown.length > 0) {
+    const newest = Math.max(0, ...known);
+    throw new DatabaseRefused(
+      `has migrations this version of Waygate does not know: ${unknown.map((r) => `${r.version} (${r.name})`).join(', ')}. ` +
+        `This version knows migrations up to ${newest}; the database was written by a newer Waygate. ` +
+        'Run that newer version, or restore a backup taken before the upgrade.',
+    );
+  }
+  const applied = new Set(rows.map((r) => r.version));
   const pending = [...migrations].sort((a, b) => a.version - b.version).filter((m) => !applied.has(m.version));
   const record = db.prepare('INSERT INTO schema_migrations (version, name) VALUES (?, ?)');
   for (const m of pending) {

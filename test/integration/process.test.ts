@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/db/database.js';
 import { SlackStandIn, SlackRequestSigner } from '../../standins/slack/index.js';
 import { BOT_TOKEN, DEFAULT_YAML, SIGNING_SECRET, USERS, testEnv, writeConfig } from '../helpers/bot.js';
 import { spawnBot, type BotProcess } from '../helpers/process.js';
@@ -63,6 +65,33 @@ describe('the bot as a process', () => {
     expect((await bot.exited).code).toBe(1);
     expect(bot.stderr.join('\n')).toContain('env: SLACK_BOT_TOKEN is required');
   });
+
+  it('exits 1 naming the versions when the database was written by a newer Waygate', async () => {
+    const path = join(dir, 'waygate.db');
+    openDatabase(path).close();
+    const raw = new Database(path);
+    raw.prepare('INSERT INTO schema_migrations (version, name) VALUES (?, ?)').run(999, 'from the future');
+    raw.close();
+    const bot = start(env());
+    expect((await bot.exited).code).toBe(1);
+    const err = bot.stderr.join('\n');
+    expect(err).toContain(`waygate: could not start: database ${path} has migrations this version of Waygate does not know: 999 (from the future)`);
+    expect(err).not.toMatch(/\n\s+at /);
+  });
+
+  it('refuses a second process on the same database, naming the first; a killed holder leaves no stale lock', async () => {
+    const first = start(env());
+    await first.ready;
+    const second = start(env());
+    expect((await second.exited).code).toBe(1);
+    expect(second.stderr.join('\n')).toContain(
+      `waygate: could not start: database ${join(dir, 'waygate.db')} is in use by another Waygate (pid ${first.child.pid} on host ${hostname()}`,
+    );
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const third = start(env());
+    expect(await third.ready).toBeGreaterThan(0);
+  }, 60_000); // three processes start one after the other
 
   it('exits 1 with a clear line when Slack rejects the bot token', async () => {
     const bot = start({ ...env(), SLACK_BOT_TOKEN: 'xoxb-test-wrong' });
