@@ -18,7 +18,10 @@ export interface Incident {
   html_url: string | null;
   assignees: string;
   created_at: number;
+  /** The newest change applied from either side (PagerDuty's or the bot's clock); orders nothing. */
   last_event_at: number;
+  /** occurred_at of the newest PagerDuty event applied: PagerDuty's events are ordered against this only. */
+  last_pd_event_at: number;
   acknowledged_at: number | null;
   acknowledged_by: string | null;
   resolved_at: number | null;
@@ -44,7 +47,7 @@ export interface Storm {
 
 const COLUMNS = [
   'id', 'number', 'title', 'status', 'priority', 'pd_priority', 'urgency', 'service', 'html_url', 'assignees',
-  'created_at', 'last_event_at', 'acknowledged_at', 'acknowledged_by', 'resolved_at', 'resolved_by',
+  'created_at', 'last_event_at', 'last_pd_event_at', 'acknowledged_at', 'acknowledged_by', 'resolved_at', 'resolved_by',
   'sla_deadline', 'sla_warn_at', 'sla_state', 'breached_at', 'escalations', 'alert_channel', 'alert_posted',
   'pd_sync', 'storm_id', 'updated_at',
 ] as const satisfies readonly (keyof Incident)[];
