@@ -220,7 +220,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 6,
-    name: "PagerDuty events ordered by PagerDuty's own timestamps",
+    name: "PagerDuty events ordered by PagerDuty's own timestamps; storm members numbered",
     sql: `
       -- last_event_at was stamped by changes made in Slack with the bot's clock too, and PagerDuty's later
       -- events were compared with it: a resolve or a reopening could be dropped as stale. PagerDuty events
@@ -236,6 +236,14 @@ export const MIGRATIONS: readonly Migration[] = [
       -- Where the inbox has forgotten the events (pruned), only PagerDuty's creation time is certainly its own:
       -- accepting an old event there beats dropping a real one.
       UPDATE incidents SET last_pd_event_at = created_at WHERE last_pd_event_at IS NULL;
+
+      -- An incident's place in its storm (1, 2, …): a storm summary carries how many members it showed, so
+      -- its "Acknowledge all P1" acts on exactly those, not on incidents that joined after it was drawn.
+      ALTER TABLE incidents ADD COLUMN storm_seq INTEGER;
+      UPDATE incidents SET storm_seq = s.seq
+        FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY storm_id ORDER BY rowid) AS seq FROM incidents WHERE storm_id IS NOT NULL) AS s
+        WHERE s.id = incidents.id;
+      CREATE INDEX incidents_storm_seq ON incidents (storm_id, storm_seq);
     `,
   },
 ];

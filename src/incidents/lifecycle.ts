@@ -176,6 +176,7 @@ export class IncidentLifecycle {
       alert_posted: 0,
       pd_sync: null,
       storm_id: null,
+      storm_seq: null,
       updated_at: now,
     };
     repo.insert(incident);

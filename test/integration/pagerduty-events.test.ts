@@ -508,7 +508,7 @@ describe('PagerDuty webhook deliveries the bot refuses or ignores', () => {
 });
 
 describe('upgrading a database whose incidents were stamped by changes made in Slack', () => {
-  it('orders the next PagerDuty event against PagerDuty’s own last event, so a resolve stamped before the Slack ack applies', async () => {
+  it('orders the next PagerDuty event against PagerDuty’s own last event, and numbers the members of a storm still going', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'waygate-upgrade-'));
     // What the previous version left: acknowledged in Slack at minute 3 (the bot's clock), PagerDuty's last
     // event the trigger at minute 0, still in the webhook inbox; and an incident whose inbox rows were pruned.
@@ -528,6 +528,9 @@ describe('upgrading a database whose incidents were stamped by changes made in S
     seen('EVUP2', 'incident.triggered', 0, 'PUP0003');
     seen('EVUP3', 'incident.acknowledged', 2, 'PUP0003');
     seen('EVUP4', 'incident.annotated', 3, 'PUP0003');
+    // A storm still going: its summary, drawn after the upgrade, must know how many incidents it holds.
+    old.prepare(`INSERT INTO storms (id, channel, started_at) VALUES (1, 'C0ALERTS', ?)`).run(at(0));
+    old.prepare(`UPDATE incidents SET storm_id = 1 WHERE id IN ('PUP0002', 'PUP0003')`).run();
     old.close();
 
     const bot = await startTestBot({ clock: new ManualClock(at(4)), pagerDuty: true, dir });
@@ -551,6 +554,8 @@ describe('upgrading a database whose incidents were stamped by changes made in S
       expect(bot.waygate.services.incidents.get('PUP0002')?.status).toBe('resolved');
       // The late unacknowledgement is older than PagerDuty's acknowledgement; a note says nothing about state.
       expect(bot.waygate.services.incidents.get('PUP0003')).toMatchObject({ status: 'acknowledged', priority: 'P2' });
+      expect([bot.waygate.services.incidents.stormShown(1, 2), bot.waygate.services.incidents.stormShown(1, 3)]).toEqual([true, false]);
+      expect(bot.waygate.services.incidents.get('PUP0003')?.storm_seq).toBe(2);
     } finally {
       await bot.stop();
       rmSync(dir, { recursive: true, force: true });
