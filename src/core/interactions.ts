@@ -117,10 +117,8 @@ export function defineAction<V>(def: ActionDefinition<V>): Action {
         return 'malformed';
       }
       const value = parsed.data;
-      if (def.isStale?.(value)) {
-        ctx.tell('This message has changed since it was drawn, so nothing was done. Please look at the updated message and try again.');
-        return 'stale';
-      }
+      // The permission first: someone without it is refused (and audited) whatever the message shows, and
+      // learns nothing about whether it is current.
       if (def.permission) {
         const decision = await policy.check({
           permission: def.permission.name,
@@ -132,6 +130,10 @@ export function defineAction<V>(def: ActionDefinition<V>): Action {
           ctx.tell(decision.message);
           return 'denied';
         }
+      }
+      if (def.isStale?.(value)) {
+        ctx.tell('This message has changed since it was drawn, so nothing was done. Please look at the updated message and try again.');
+        return 'stale';
       }
       await def.handle(ctx, value);
       return 'ok';

@@ -218,4 +218,32 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE status = 'triggered' AND sla_state IN ('running', 'warned') AND sla_deadline IS NOT NULL;
     `,
   },
+  {
+    version: 6,
+    name: "PagerDuty events ordered by PagerDuty's own timestamps; storm members numbered",
+    sql: `
+      -- last_event_at was stamped by changes made in Slack with the bot's clock too, and PagerDuty's later
+      -- events were compared with it: a resolve or a reopening could be dropped as stale. PagerDuty events
+      -- are now ordered only against the newest PagerDuty event applied. last_event_at stays as the time of
+      -- the newest change from either side and no longer orders anything.
+      ALTER TABLE incidents ADD COLUMN last_pd_event_at INTEGER;
+      UPDATE incidents SET last_pd_event_at = pd.at
+        FROM (SELECT json_extract(event, '$.incidentId') AS id, MAX(json_extract(event, '$.occurredAt')) AS at
+              FROM webhook_inbox
+              WHERE result = 'applied' AND json_extract(event, '$.type') != 'incident.annotated'
+              GROUP BY 1) AS pd
+        WHERE pd.id = incidents.id;
+      -- Where the inbox has forgotten the events (pruned), only PagerDuty's creation time is certainly its own:
+      -- accepting an old event there beats dropping a real one.
+      UPDATE incidents SET last_pd_event_at = created_at WHERE last_pd_event_at IS NULL;
+
+      -- An incident's place in its storm (1, 2, …): a storm summary carries how many members it showed, so
+      -- its "Acknowledge all P1" acts on exactly those, not on incidents that joined after it was drawn.
+      ALTER TABLE incidents ADD COLUMN storm_seq INTEGER;
+      UPDATE incidents SET storm_seq = s.seq
+        FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY storm_id ORDER BY rowid) AS seq FROM incidents WHERE storm_id IS NOT NULL) AS s
+        WHERE s.id = incidents.id;
+      CREATE INDEX incidents_storm_seq ON incidents (storm_id, storm_seq);
+    `,
+  },
 ];

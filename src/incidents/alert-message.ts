@@ -24,6 +24,14 @@ export function incidentLink(incident: Incident): string {
   return incident.html_url ? `<${incident.html_url}|${label}>` : label;
 }
 
+/** Incidents by number for a summary line: the first `max`, then how many more ("#12, #13 and 40 more"). */
+export function listNumbers(incidents: ReadonlyArray<Pick<Incident, 'number'>>, max = 10): string {
+  const shown = incidents.slice(0, max).map((i) => `#${i.number}`);
+  const more = incidents.length - shown.length;
+  if (more > 0) return `${shown.join(', ')} and ${more} more`;
+  return shown.length > 1 ? `${shown.slice(0, -1).join(', ')} and ${shown[shown.length - 1] ?? ''}` : (shown[0] ?? '');
+}
+
 /** One line of where the incident stands, for the alert message and for lists. */
 export function statusLine(incident: Incident): string {
   const deadline = incident.sla_deadline ? slackDate(new Date(incident.sla_deadline)) : null;

@@ -104,7 +104,7 @@ export class AlertPublisher {
     }
     const starting = !storm;
     storm ??= repo.startStorm(channel, now);
-    repo.update(incidentId, { storm_id: storm.id });
+    repo.joinStorm(incidentId, storm.id);
     if (starting) {
       const content = renderStorm(storm, repo.stormIncidents(storm.id));
       outbox.enqueue({ kind: 'post', payload: { channel, ...content }, messageKey: messageKeys.storm(storm.id) });

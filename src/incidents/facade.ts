@@ -44,6 +44,22 @@ export class IncidentFacade {
     })();
   }
 
+  /** Whether a storm summary drawn when `rev` incidents had joined the storm describes this storm. */
+  stormShown(stormId: number, rev: number): boolean {
+    return this.opts.repo.getStorm(stormId) !== undefined && rev <= this.opts.repo.stormSize(stormId);
+  }
+
+  /**
+   * Acknowledges the unacknowledged P1 incidents among the first `rev` members of a storm: what its summary
+   * showed when drawn. P1 incidents that joined later are left alone and counted, so the clicker hears of them.
+   */
+  acknowledgeStormP1(stormId: number, rev: number, slackUser: string, responseUrl?: string): { results: ChangeResult[]; joinedLater: number } {
+    const { repo } = this.opts;
+    const shown = repo.stormTriggered(stormId, 'P1', 0, rev);
+    const joinedLater = repo.stormTriggered(stormId, 'P1', rev, Number.MAX_SAFE_INTEGER).length;
+    return { results: this.acknowledge(shown.map((i) => i.id), slackUser, responseUrl), joinedLater };
+  }
+
   /** PagerDuty accepted (or finally refused) a change made in Slack: the alert says so. */
   pagerDutySynced(incidentId: string, ok: boolean): void {
     const { db, clock, lifecycle, follow } = this.opts;

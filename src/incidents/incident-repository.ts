@@ -18,7 +18,10 @@ export interface Incident {
   html_url: string | null;
   assignees: string;
   created_at: number;
+  /** The newest change applied from either side (PagerDuty's or the bot's clock); orders nothing. */
   last_event_at: number;
+  /** occurred_at of the newest PagerDuty event applied: PagerDuty's events are ordered against this only. */
+  last_pd_event_at: number;
   acknowledged_at: number | null;
   acknowledged_by: string | null;
   resolved_at: number | null;
@@ -32,6 +35,8 @@ export interface Incident {
   alert_posted: number;
   pd_sync: 'pending' | 'synced' | 'failed' | null;
   storm_id: number | null;
+  /** Its place in the storm (1, 2, …), in the order incidents joined it. */
+  storm_seq: number | null;
   updated_at: number;
 }
 
@@ -44,9 +49,9 @@ export interface Storm {
 
 const COLUMNS = [
   'id', 'number', 'title', 'status', 'priority', 'pd_priority', 'urgency', 'service', 'html_url', 'assignees',
-  'created_at', 'last_event_at', 'acknowledged_at', 'acknowledged_by', 'resolved_at', 'resolved_by',
+  'created_at', 'last_event_at', 'last_pd_event_at', 'acknowledged_at', 'acknowledged_by', 'resolved_at', 'resolved_by',
   'sla_deadline', 'sla_warn_at', 'sla_state', 'breached_at', 'escalations', 'alert_channel', 'alert_posted',
-  'pd_sync', 'storm_id', 'updated_at',
+  'pd_sync', 'storm_id', 'storm_seq', 'updated_at',
 ] as const satisfies readonly (keyof Incident)[];
 
 const PRIORITY_ORDER = `CASE priority WHEN 'P1' THEN 1 WHEN 'P2' THEN 2 WHEN 'P3' THEN 3 WHEN 'P4' THEN 4 ELSE 5 END`;
@@ -135,6 +140,27 @@ export class IncidentRepository {
 
   endStorm(id: number, now: number): void {
     this.db.prepare('UPDATE storms SET ended_at = ? WHERE id = ?').run(now, id);
+  }
+
+  /** Makes the incident the storm's next member. */
+  joinStorm(incidentId: string, stormId: number): void {
+    this.db
+      .prepare('UPDATE incidents SET storm_id = ?, storm_seq = (SELECT COALESCE(MAX(storm_seq), 0) + 1 FROM incidents WHERE storm_id = ?) WHERE id = ?')
+      .run(stormId, stormId, incidentId);
+  }
+
+  /** How many incidents have joined the storm so far (a summary's revision). */
+  stormSize(stormId: number): number {
+    return this.db.prepare('SELECT COALESCE(MAX(storm_seq), 0) FROM incidents WHERE storm_id = ?').pluck().get(stormId) as number;
+  }
+
+  /** Unacknowledged incidents of a priority among the storm's members, by their place: (after, upTo]. */
+  stormTriggered(stormId: number, priority: string, after: number, upTo: number): Incident[] {
+    return this.db
+      .prepare(
+        `SELECT * FROM incidents WHERE storm_id = ? AND storm_seq > ? AND storm_seq <= ? AND priority = ? AND status = 'triggered' ORDER BY storm_seq`,
+      )
+      .all(stormId, after, upTo, priority) as Incident[];
   }
 
   stormIncidents(stormId: number): Incident[] {

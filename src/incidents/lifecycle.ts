@@ -64,15 +64,20 @@ export class IncidentLifecycle {
       this.create(snap, event, now, out);
       return 'applied';
     }
-    // Deliveries can arrive out of order: an event older than the newest change applied must not undo it.
-    if (event.occurredAt < existing.last_event_at) return 'stale';
+    // Deliveries can arrive out of order: an event older than the newest PagerDuty event applied must not
+    // undo it. Only PagerDuty's own timestamps are compared: a change made in Slack is stamped with the bot's
+    // clock, which may run ahead of PagerDuty's, and PagerDuty may have moved on a moment before it heard of
+    // that change. PagerDuty's state then wins; a Slack change it has not heard of yet reaches it through the
+    // outbox and comes back as an event of its own.
+    if (event.occurredAt < existing.last_pd_event_at) return 'stale';
     const update: Partial<Incident> = {
       title: snap.title,
       urgency: snap.urgency,
       service: snap.service,
       html_url: snap.htmlUrl,
       assignees: JSON.stringify(snap.assignees),
-      last_event_at: event.occurredAt,
+      last_event_at: Math.max(existing.last_event_at, event.occurredAt),
+      last_pd_event_at: event.occurredAt,
       updated_at: now,
     };
     const agent = event.agentName ?? 'PagerDuty';
@@ -80,7 +85,8 @@ export class IncidentLifecycle {
     switch (event.type) {
       case 'incident.acknowledged':
         if (existing.status === 'triggered') this.markAcknowledged(existing, event.occurredAt, agent, 'pagerduty');
-        else if (existing.pd_sync === 'pending') update.pd_sync = 'synced';
+        // Only an acknowledgement made here is confirmed by this; a resolve made here is still on its way.
+        else if (existing.status === 'acknowledged' && existing.pd_sync === 'pending') update.pd_sync = 'synced';
         break;
       case 'incident.unacknowledged':
         if (existing.status === 'acknowledged') {
@@ -156,6 +162,7 @@ export class IncidentLifecycle {
       assignees: JSON.stringify(snap.assignees),
       created_at: snap.createdAt,
       last_event_at: event.occurredAt,
+      last_pd_event_at: event.occurredAt,
       acknowledged_at: null,
       acknowledged_by: null,
       resolved_at: null,
@@ -169,6 +176,7 @@ export class IncidentLifecycle {
       alert_posted: 0,
       pd_sync: null,
       storm_id: null,
+      storm_seq: null,
       updated_at: now,
     };
     repo.insert(incident);
@@ -213,6 +221,7 @@ export class IncidentLifecycle {
         repo.update(id, resolvedChanges(incident, now, slackUser));
         this.opts.audit.record({ actor: slackUser, action: 'incident.resolved', subject: `#${incident.number}`, details: { id, source: 'slack' } });
       }
+      // last_pd_event_at stays: PagerDuty's later events are ordered against PagerDuty's clock only.
       repo.update(id, { last_event_at: Math.max(incident.last_event_at, now), updated_at: now });
       if (this.opts.syncToPagerDuty) {
         repo.update(id, { pd_sync: 'pending' });

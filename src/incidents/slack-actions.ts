@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { defineAction, type Action } from '../core/interactions.js';
 import { PERMISSIONS } from '../core/policy.js';
-import { INCIDENT_ACTIONS } from './actions.js';
+import { INCIDENT_ACTIONS, stormAckValue } from './actions.js';
 import type { AckResult, IncidentFacade } from './facade.js';
+import { listNumbers } from './alert-message.js';
 
 const incidentId = z.string().regex(/^[A-Z0-9]{2,64}$/, { message: 'expected a PagerDuty incident id' });
 
@@ -40,22 +41,29 @@ export function incidentActions(incidents: IncidentFacade): Action[] {
     }),
     defineAction({
       id: INCIDENT_ACTIONS.acknowledgeAllP1,
-      value: z.string(),
+      // A summary drawn by an older version carried the storm's id alone: it cannot say what it showed.
+      value: z.union([stormAckValue.schema, z.string().regex(/^\d+$/).transform(() => null)]),
       permission: { name: PERMISSIONS.incidentAck, what: 'that button' },
-      handle(ctx) {
-        const targets = incidents.open('P1').filter((i) => i.status === 'triggered');
-        if (targets.length === 0) {
-          ctx.tell('No open, unacknowledged P1 incidents.');
-          return;
-        }
-        const results = incidents.acknowledge(
-          targets.map((i) => i.id),
-          ctx.userId,
-          ctx.responseUrl,
-        );
-        const done = results.filter((r) => r.outcome === 'acknowledged').length;
+      isStale: (value) => value === null || !incidents.stormShown(value.storm, value.rev),
+      handle(ctx, value) {
+        if (!value) return;
+        const { results, joinedLater } = incidents.acknowledgeStormP1(value.storm, value.rev, ctx.userId, ctx.responseUrl);
+        const done = results.flatMap((r) => (r.outcome === 'acknowledged' ? [r.incident] : []));
+        const lines = [
+          done.length === 0
+            ? 'The P1 incidents this storm summary showed are all acknowledged or resolved already; nothing was done.'
+            : `Acknowledged ${done.length === 1 ? 'the P1 incident' : `the ${done.length} P1 incidents`} this storm summary showed: ${listNumbers(done)}.`,
+        ];
         const trouble = problems(results);
-        ctx.tell(`Acknowledged ${done} P1 incident(s).${trouble ? `\n${trouble}` : ''}`);
+        if (trouble) lines.push(trouble);
+        if (joinedLater > 0) {
+          lines.push(
+            joinedLater === 1
+              ? '1 P1 incident joined the storm after the summary was drawn and was left alone; the updated summary has a button for it.'
+              : `${joinedLater} P1 incidents joined the storm after the summary was drawn and were left alone; the updated summary has a button for them.`,
+          );
+        }
+        ctx.tell(lines.join('\n'));
       },
     }),
     // A link button still sends an interaction; the ack (already sent) is all Slack needs.

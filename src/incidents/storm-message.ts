@@ -1,7 +1,7 @@
 import type { MessageContent } from '../outbox/types.js';
 import { slackDate } from '../slack/format.js';
 import type { Incident, Storm } from './incident-repository.js';
-import { INCIDENT_ACTIONS } from './actions.js';
+import { INCIDENT_ACTIONS, stormAckValue } from './actions.js';
 import { escapeMrkdwn, truncate } from '../core/text.js';
 import { actions, button, context, section, type Block } from '../core/blocks.js';
 
@@ -45,7 +45,12 @@ export function renderStorm(storm: Storm, incidents: readonly Incident[]): Messa
   if (!over && unacknowledgedP1 > 0) {
     blocks.push(
       actions(`storm:${storm.id}`, [
-        button({ actionId: INCIDENT_ACTIONS.acknowledgeAllP1, text: `Acknowledge all P1 (${unacknowledgedP1})`, style: 'primary', value: String(storm.id) }),
+        button({
+          actionId: INCIDENT_ACTIONS.acknowledgeAllP1,
+          text: `Acknowledge all P1 (${unacknowledgedP1})`,
+          style: 'primary',
+          value: stormAckValue.encode({ storm: storm.id, rev: incidents.reduce((max, i) => Math.max(max, i.storm_seq ?? 0), 0) }),
+        }),
       ]),
     );
   }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
-import { startTestBot, type TestBot } from '../helpers/bot.js';
+import { startTestBot, USERS, type TestBot } from '../helpers/bot.js';
 
 const START = Date.parse('2026-03-02T08:00:00.000Z');
 
@@ -56,21 +56,70 @@ describe('alert storms', () => {
     expect(b.waygate.services.outbox.stats()).toMatchObject({ pending: 0, failed: 0 });
   });
 
-  it('the storm summary’s Acknowledge all P1 button acknowledges every open P1', async () => {
-    const clock = new ManualClock(START);
-    const b = (bot = await startTestBot({ clock, pagerDuty: true, yaml: undefined }));
-    for (let n = 1; n <= 8; n++) {
-      const at = clock.now().toISOString();
-      await b.pdSigner.send(b.pdSigner.incidentEvent('incident.triggered', { id: `PALL${n}`, number: 7000 + n, priority: (n <= 5 ? 'P1' : 'P2'), created_at: at }, { occurredAt: at }));
-      b.pd!.addIncident({ id: `PALL${n}`, number: 7000 + n, status: 'triggered', title: 't' });
-    }
-    await b.settle();
-    const summary = b.slack.messages('C0ALERTS').find((m) => m.text.startsWith('Alert storm'))!;
-    await b.signer.blockAction({ actionId: 'incident.acknowledge_all_p1', value: '1', userId: 'U0LEAD', channelId: 'C0ALERTS', messageTs: summary.ts, responseUrl: b.slack.responseUrl('all') });
-    await b.slack.waitFor(() => b.slack.responsePosts('all')[0]);
-    expect(b.slack.responsePosts('all')[0]?.body.text).toBe('Acknowledged 5 P1 incident(s).');
-    const open = b.waygate.services.incidents.open();
-    expect(open.filter((i) => i.status === 'acknowledged').map((i) => i.priority)).toEqual(['P1', 'P1', 'P1', 'P1', 'P1']);
-    expect(open.filter((i) => i.status === 'triggered').map((i) => i.priority)).toEqual(['P2', 'P2', 'P2']);
+  describe('the storm summary’s Acknowledge all P1 button', () => {
+    type Element = { action_id?: string; value?: string; text?: { text?: string } };
+    const stormButton = (b: TestBot): Element | undefined => {
+      const summary = b.slack.messages('C0ALERTS').find((m) => m.text.startsWith('Alert storm'));
+      const blocks = (summary?.blocks ?? []) as Array<{ elements?: Element[] }>;
+      return blocks.flatMap((x) => x.elements ?? []).find((e) => e.action_id === 'incident.acknowledge_all_p1');
+    };
+    const summaryTs = (b: TestBot) => b.slack.messages('C0ALERTS').find((m) => m.text.startsWith('Alert storm'))!.ts;
+    const trigger = async (b: TestBot, n: number, priority: string) => {
+      const at = b.clock.now().toISOString();
+      b.pd!.addIncident({ id: `PALL${n}`, number: n, status: 'triggered', title: `alarm ${n}`, priority });
+      const res = await b.pdSigner.send(b.pdSigner.incidentEvent('incident.triggered', { id: `PALL${n}`, number: n, priority, title: `alarm ${n}`, created_at: at }, { occurredAt: at }));
+      expect(res.status).toBe(200);
+      await b.waygate.inboxProcessor.whenIdle();
+    };
+    const status = (b: TestBot) =>
+      Object.fromEntries(b.waygate.services.incidents.open().map((i) => [i.number, i.status]));
+
+    it('acknowledges exactly the P1 incidents the summary showed, and says what it did', async () => {
+      const clock = new ManualClock(START);
+      const b = (bot = await startTestBot({ clock, pagerDuty: true }));
+      // A P1 from before the storm, with its own alert.
+      await trigger(b, 7000, 'P1');
+      await b.settle();
+      // A burst: the alerts channel backs up after three posts, and the rest fold into a storm summary.
+      const burst: Array<[number, string]> = [[7001, 'P1'], [7002, 'P2'], [7003, 'P1'], [7004, 'P1'], [7005, 'P2'], [7006, 'P1'], [7007, 'P1']];
+      for (const [n, p] of burst) await trigger(b, n, p);
+      for (let i = 0; i < 20 && !/\(3\)/.test(stormButton(b)?.text?.text ?? ''); i++) await b.advanceTo(clock.nowMs() + 1_000);
+      const shown = stormButton(b);
+      expect(shown?.text?.text).toBe('Acknowledge all P1 (3)');
+      const drawn = b.slack.messages('C0ALERTS').find((m) => m.text.startsWith('Alert storm'))!;
+      expect(drawn.text).toBe('Alert storm: 4 incidents (4 open)');
+
+      // A P1 joins the storm after the summary was drawn; the click carries what was drawn.
+      await trigger(b, 7008, 'P1');
+      await b.signer.blockAction({ actionId: 'incident.acknowledge_all_p1', value: shown!.value!, userId: USERS.lead, channelId: 'C0ALERTS', messageTs: drawn.ts, responseUrl: b.slack.responseUrl('all') });
+      await b.settle();
+
+      expect(status(b)).toEqual({
+        7000: 'triggered', 7001: 'triggered', 7002: 'triggered', 7003: 'triggered',
+        7004: 'acknowledged', 7005: 'triggered', 7006: 'acknowledged', 7007: 'acknowledged',
+        7008: 'triggered',
+      });
+      expect(['PALL7004', 'PALL7006', 'PALL7007', 'PALL7008', 'PALL7000'].map((id) => b.pd!.incident(id)?.status)).toEqual(['acknowledged', 'acknowledged', 'acknowledged', 'triggered', 'triggered']);
+      const told = b.slack.responsePosts('all').map((p) => p.body.text);
+      expect(told).toHaveLength(1);
+      expect(told[0]).toContain('Acknowledged the 3 P1 incidents this storm summary showed: #7004, #7006 and #7007.');
+      expect(told[0]).toContain('1 P1 incident joined the storm after the summary was drawn and was left alone');
+    });
+
+    it('answers a click on a summary it cannot place as a changed message, and acknowledges nothing', async () => {
+      const clock = new ManualClock(START);
+      const b = (bot = await startTestBot({ clock, pagerDuty: true }));
+      for (const n of [7101, 7102, 7103, 7104, 7105]) await trigger(b, n, 'P1');
+      await b.settle();
+      // An older version's value (the storm's id alone), and a revision the storm never had.
+      for (const value of ['1', JSON.stringify({ storm: 1, rev: 99 }), JSON.stringify({ storm: 42, rev: 1 })]) {
+        await b.signer.blockAction({ actionId: 'incident.acknowledge_all_p1', value, userId: USERS.lead, channelId: 'C0ALERTS', messageTs: summaryTs(b), responseUrl: b.slack.responseUrl(`stale-${value}`) });
+        await b.settle();
+        expect(b.slack.responsePosts(`stale-${value}`).map((p) => p.body.text)).toEqual([
+          'This message has changed since it was drawn, so nothing was done. Please look at the updated message and try again.',
+        ]);
+      }
+      expect(Object.values(status(b))).toEqual(['triggered', 'triggered', 'triggered', 'triggered', 'triggered']);
+    });
   });
 });

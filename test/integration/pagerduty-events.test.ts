@@ -1,5 +1,10 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
+import { openDatabase } from '../../src/db/database.js';
+import { MIGRATIONS } from '../../src/db/migrations.js';
 import { INCIDENT_ACTIONS } from '../../src/incidents/actions.js';
 import type { StoredMessage } from '../../standins/slack/index.js';
 import { startTestBot, USERS, type TestBot } from '../helpers/bot.js';
@@ -348,6 +353,91 @@ describe('PagerDuty events on an incident the bot already shows', () => {
       expect(alertFor(1602)?.text).toBe('P1 #1602 Incident #1602: resolved');
     });
   });
+
+  describe('PagerDuty events after a change made in Slack', () => {
+    const slash = (text: string) => bot.signer.slashCommand({ text, userId: USERS.oncall, responseUrl: bot.slack.responseUrl() });
+
+    it('a resolve PagerDuty stamps one second before the Slack acknowledgement still resolves the incident', async () => {
+      const incident = { id: 'PSK0001', number: 1651, title: 'flapping disk check' };
+      bot.pd!.addIncident({ id: incident.id, number: incident.number, status: 'triggered', title: incident.title });
+      await event('incident.triggered', incident, { occurredAt: iso(0) });
+
+      bot.clock.set(at(3));
+      expect((await slash('ack 1651')).json.text).toContain('✅ Acknowledged P1');
+      await bot.settle();
+      // PagerDuty resolved it (an auto-resolve) a second before the click reached it.
+      await event('incident.resolved', incident, { occurredAt: new Date(at(3) - 1_000).toISOString(), agent: null });
+
+      const alert = alertFor(1651);
+      expect(alert?.text).toBe('P1 #1651 flapping disk check: resolved');
+      expect(actionIds(alert)).toEqual([INCIDENT_ACTIONS.openInPagerDuty]);
+      expect((await slash('resolve 1651')).json.text).toContain('is already resolved.');
+      expect((await slash('incidents')).json.text).toBe('No open incidents. 🎉');
+    });
+
+    it('with the bot’s clock minutes ahead of PagerDuty, a reopening after a Slack resolve gets its alert back, a reminder and an escalation', async () => {
+      // The bot's clock runs two minutes ahead: PagerDuty's minute m is the bot's minute m + 2.
+      const skew = 2;
+      const incident = { id: 'PSK0002', number: 1652, title: 'payments timing out' };
+      bot.pd!.addIncident({ id: incident.id, number: incident.number, status: 'triggered', title: incident.title });
+      bot.clock.set(at(0 + skew));
+      await event('incident.triggered', incident, { occurredAt: iso(0) });
+
+      bot.clock.set(at(1 + skew));
+      expect((await slash('resolve 1652')).json.text).toContain('☑️ Resolved P1');
+      await bot.settle();
+      expect(bot.pd!.incident(incident.id)?.status).toBe('resolved');
+      // PagerDuty's own record of that resolve, then a real reopening a minute later (PagerDuty's time).
+      await event('incident.resolved', incident, { occurredAt: new Date(at(1) + 500).toISOString() });
+      bot.clock.set(at(2 + skew));
+      await event('incident.reopened', incident, { occurredAt: iso(2) });
+
+      expect(thread(1652)).toEqual(['🔁 Reopened in PagerDuty by Pat Pager.']);
+      const alert = alertFor(1652);
+      expect(alert?.text).toBe('P1 #1652 payments timing out: triggered');
+      expect(actionIds(alert)).toEqual([INCIDENT_ACTIONS.acknowledge, INCIDENT_ACTIONS.resolve, INCIDENT_ACTIONS.openInPagerDuty]);
+      // The window runs five minutes from the reopening, as PagerDuty stamped it.
+      expect(blocksOf(alert)).toContain(`acknowledge by ${slackDate(at(7))}`);
+      await until(at(6));
+      expect(reminders(1652)).toEqual(['⏰ Still unacknowledged: 1 min left to acknowledge P1 #1652 within the SLA.']);
+      expect(breaches()).toEqual([]);
+      await until(at(7));
+      expect(breaches().map((m) => m.text)).toEqual([expect.stringContaining('#1652 payments timing out')]);
+    });
+
+    it('an acknowledgement from PagerDuty does not count as PagerDuty taking a resolve made here', async () => {
+      const incident = { id: 'PSK0004', number: 1654, title: 'queue stuck' };
+      bot.pd!.addIncident({ id: incident.id, number: incident.number, status: 'triggered', title: incident.title });
+      await event('incident.triggered', incident, { occurredAt: iso(0) });
+      bot.clock.set(at(2));
+      bot.pd!.failNext('rest', { kind: 'http_error', status: 503 });
+      expect((await slash('resolve 1654')).json.text).toContain('☑️ Resolved P1');
+      await bot.slack.waitFor(() => bot.pd!.calls('rest').length === 1 && !bot.waygate.dispatcher.busy());
+      // Someone acknowledged it in PagerDuty just before; that event arrives while the resolve is still retrying.
+      const res = await bot.pdSigner.send(bot.pdSigner.incidentEvent('incident.acknowledged', { ...incident, priority: 'P1', created_at: iso(0) }, { eventId: 'EVSK4', occurredAt: iso(1) }));
+      expect(res.status).toBe(200);
+      await bot.waygate.inboxProcessor.whenIdle();
+      expect(bot.waygate.services.incidents.get(incident.id)).toMatchObject({ status: 'resolved', pd_sync: 'pending' });
+      await bot.settle();
+      expect(bot.pd!.incident(incident.id)?.status).toBe('resolved');
+      expect(bot.waygate.services.incidents.get(incident.id)).toMatchObject({ status: 'resolved', pd_sync: 'synced' });
+    });
+
+    it('a PagerDuty event older than the last PagerDuty event is still ignored after a Slack change', async () => {
+      const incident = { id: 'PSK0003', number: 1653, title: 'cache misses' };
+      bot.pd!.addIncident({ id: incident.id, number: incident.number, status: 'triggered', title: incident.title });
+      await event('incident.triggered', incident, { occurredAt: iso(0) });
+      bot.clock.set(at(2));
+      await event('incident.acknowledged', incident, { occurredAt: iso(2) });
+      bot.clock.set(at(3));
+      expect((await slash('resolve 1653')).json.text).toContain('☑️ Resolved P1');
+      await bot.settle();
+      // A reopening PagerDuty stamped before its own acknowledgement arrives late: it is out of date.
+      await event('incident.reopened', incident, { occurredAt: iso(1) });
+      expect(alertFor(1653)?.text).toBe('P1 #1653 cache misses: resolved');
+      expect(thread(1653)).toEqual([]);
+    });
+  });
 });
 
 describe('PagerDuty webhook deliveries the bot refuses or ignores', () => {
@@ -414,5 +504,61 @@ describe('PagerDuty webhook deliveries the bot refuses or ignores', () => {
     await bot.waygate.inboxProcessor.whenIdle();
     await bot.settle();
     expect(JSON.stringify(bot.slack.messages('C0ALERTS')[0]?.blocks)).toContain(`acknowledge by ${slackDate(at(7))}`);
+  });
+});
+
+describe('upgrading a database whose incidents were stamped by changes made in Slack', () => {
+  it('orders the next PagerDuty event against PagerDuty’s own last event, and numbers the members of a storm still going', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'waygate-upgrade-'));
+    // What the previous version left: acknowledged in Slack at minute 3 (the bot's clock), PagerDuty's last
+    // event the trigger at minute 0, still in the webhook inbox; and an incident whose inbox rows were pruned.
+    const old = openDatabase(join(dir, 'waygate.db'), MIGRATIONS.filter((m) => m.version <= 4));
+    const insert = old.prepare(
+      `INSERT INTO incidents (id, number, title, status, priority, created_at, last_event_at, acknowledged_at, acknowledged_by, sla_deadline, sla_warn_at, sla_state, alert_channel, updated_at)
+       VALUES (?, ?, ?, 'acknowledged', 'P1', ?, ?, ?, ?, ?, ?, 'met', NULL, ?)`,
+    );
+    insert.run('PUP0001', 1801, 'upgraded', at(0), at(3), at(3), USERS.oncall, at(5), at(4), at(3));
+    insert.run('PUP0002', 1802, 'pruned', at(0), at(3), at(3), USERS.oncall, at(5), at(4), at(3));
+    // And one acknowledged in PagerDuty at minute 2, whose older events must still count as out of date.
+    insert.run('PUP0003', 1803, 'acked in PagerDuty', at(0), at(2), at(2), 'Pat Pager', at(5), at(4), at(2));
+    const inbox = old.prepare(`INSERT INTO webhook_inbox (event_id, event, received_at, processed_at, result) VALUES (?, ?, ?, ?, 'applied')`);
+    const seen = (eventId: string, type: string, minute: number, incidentId: string) =>
+      inbox.run(eventId, JSON.stringify({ eventId, type, occurredAt: at(minute), agentName: null, incidentId }), at(minute), at(minute));
+    seen('EVUP1', 'incident.triggered', 0, 'PUP0001');
+    seen('EVUP2', 'incident.triggered', 0, 'PUP0003');
+    seen('EVUP3', 'incident.acknowledged', 2, 'PUP0003');
+    seen('EVUP4', 'incident.annotated', 3, 'PUP0003');
+    // A storm still going: its summary, drawn after the upgrade, must know how many incidents it holds.
+    old.prepare(`INSERT INTO storms (id, channel, started_at) VALUES (1, 'C0ALERTS', ?)`).run(at(0));
+    old.prepare(`UPDATE incidents SET storm_id = 1 WHERE id IN ('PUP0002', 'PUP0003')`).run();
+    old.close();
+
+    const bot = await startTestBot({ clock: new ManualClock(at(4)), pagerDuty: true, dir });
+    try {
+      for (const [id, number] of [['PUP0001', 1801], ['PUP0002', 1802]] as const) {
+        const res = await bot.pdSigner.send(
+          bot.pdSigner.incidentEvent('incident.resolved', { id, number, priority: 'P1', created_at: iso(0) }, { eventId: `EVUPR${number}`, occurredAt: new Date(at(3) - 1_000).toISOString() }),
+        );
+        expect(res.status).toBe(200);
+      }
+      const late = await bot.pdSigner.send(
+        bot.pdSigner.incidentEvent('incident.unacknowledged', { id: 'PUP0003', number: 1803, priority: 'P1', created_at: iso(0) }, { eventId: 'EVUPU', occurredAt: iso(1) }),
+      );
+      expect(late.status).toBe(200);
+      const reopen = await bot.pdSigner.send(
+        bot.pdSigner.incidentEvent('incident.priority_updated', { id: 'PUP0003', number: 1803, priority: 'P2', created_at: iso(0) }, { eventId: 'EVUPP', occurredAt: new Date(at(2) + 1).toISOString() }),
+      );
+      expect(reopen.status).toBe(200);
+      await bot.waygate.inboxProcessor.whenIdle();
+      expect(bot.waygate.services.incidents.get('PUP0001')?.status).toBe('resolved');
+      expect(bot.waygate.services.incidents.get('PUP0002')?.status).toBe('resolved');
+      // The late unacknowledgement is older than PagerDuty's acknowledgement; a note says nothing about state.
+      expect(bot.waygate.services.incidents.get('PUP0003')).toMatchObject({ status: 'acknowledged', priority: 'P2' });
+      expect([bot.waygate.services.incidents.stormShown(1, 2), bot.waygate.services.incidents.stormShown(1, 3)]).toEqual([true, false]);
+      expect(bot.waygate.services.incidents.get('PUP0003')?.storm_seq).toBe(2);
+    } finally {
+      await bot.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

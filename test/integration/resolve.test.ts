@@ -222,12 +222,9 @@ describe('the incident buttons', () => {
     expect(bot.pd!.calls('rest').filter((c) => c.method === 'PUT')).toHaveLength(1);
   });
 
-  it('Acknowledge all P1 acknowledges every open P1, then says there are none left; it is refused without the role', async () => {
+  it('Acknowledge all P1 is refused without the role; with it, a summary drawn by an older version changes nothing', async () => {
     bot.pd!.addIncident({ id: 'PRB0002', number: 202, status: 'triggered', title: 'second P1', priority: 'P1' });
-    bot.pd!.addIncident({ id: 'PRB0003', number: 203, status: 'triggered', title: 'a P2', priority: 'P2' });
-    for (const [id, number, priority] of [['PRB0002', 202, 'P1'], ['PRB0003', 203, 'P2']] as const) {
-      await bot.pdSigner.send(bot.pdSigner.incidentEvent('incident.triggered', { id, number, priority, title: 't', created_at: START }, { occurredAt: START }));
-    }
+    await bot.pdSigner.send(bot.pdSigner.incidentEvent('incident.triggered', { id: 'PRB0002', number: 202, priority: 'P1', title: 't', created_at: START }, { occurredAt: START }));
     await bot.waygate.inboxProcessor.whenIdle();
     await bot.settle();
 
@@ -235,16 +232,15 @@ describe('the incident buttons', () => {
     await bot.settle();
     expect(bot.slack.responsePosts('all-denied').map((p) => p.body.text)).toEqual(['Sorry, that button needs the *oncall*, *lead* or *ops* role. Ask an admin to add your Slack user id under `roles` in the Waygate config.']);
 
+    // Older summaries carried the storm's id alone, which cannot say which incidents they showed.
     await click(INCIDENT_ACTIONS.acknowledgeAllP1, USERS.oncall, 'all', '1');
     await bot.settle();
-    expect(bot.slack.responsePosts('all').map((p) => p.body.text)).toEqual(['Acknowledged 2 P1 incident(s).']);
-    expect(bot.pd!.incident('PRB0001')?.status).toBe('acknowledged');
-    expect(bot.pd!.incident('PRB0002')?.status).toBe('acknowledged');
-    expect(bot.pd!.incident('PRB0003')?.status).toBe('triggered');
-
-    await click(INCIDENT_ACTIONS.acknowledgeAllP1, USERS.oncall, 'none-left', '1');
-    await bot.settle();
-    expect(bot.slack.responsePosts('none-left').map((p) => p.body.text)).toEqual(['No open, unacknowledged P1 incidents.']);
+    expect(bot.slack.responsePosts('all').map((p) => p.body.text)).toEqual([
+      'This message has changed since it was drawn, so nothing was done. Please look at the updated message and try again.',
+    ]);
+    expect(bot.pd!.incident('PRB0001')?.status).toBe('triggered');
+    expect(bot.pd!.incident('PRB0002')?.status).toBe('triggered');
+    expect(bot.pd!.calls('rest')).toEqual([]);
   });
 
   it('an Acknowledge press on an incident that is gone tells the clicker so', async () => {
