@@ -5,6 +5,7 @@ import { INCIDENT_ACTIONS } from './actions.js';
 import { escapeMrkdwn, formatDuration, truncate } from '../core/text.js';
 import { actions, button, context, section, type Block } from '../core/blocks.js';
 import type { Button } from '@slack/types';
+import { mrkdwnUrl, pagerDutyUrl } from './pagerduty-link.js';
 
 const PRIORITY_ICON: Record<string, string> = { P1: '🔴', P2: '🟠', P3: '🟡', P4: '🔵', P5: '⚪' };
 
@@ -22,9 +23,18 @@ function assigneesOf(incident: Incident): string {
   return names.length > 0 ? names.map(escapeMrkdwn).join(', ') : '_nobody_';
 }
 
+/**
+ * The link to show, if any. Its host was checked when the event was applied; checking the form again here
+ * keeps a row stored before that check from breaking or disguising a message.
+ */
+function linkOf(incident: Incident): string | null {
+  return pagerDutyUrl(incident.html_url, { anyHost: true });
+}
+
 export function incidentLink(incident: Incident): string {
   const label = `#${incident.number} ${escapeMrkdwn(truncate(incident.title, 200))}`;
-  return incident.html_url ? `<${incident.html_url}|${label}>` : label;
+  const url = linkOf(incident);
+  return url ? `<${mrkdwnUrl(url)}|${label}>` : label;
 }
 
 /** One line of where the incident stands, for the alert message and for lists. */
@@ -77,9 +87,8 @@ export function renderAlert(incident: Incident): MessageContent {
   if (incident.status !== 'resolved') {
     buttons.push(button({ actionId: INCIDENT_ACTIONS.resolve, text: 'Resolve', style: 'danger', value: incident.id }));
   }
-  if (incident.html_url) {
-    buttons.push(button({ actionId: INCIDENT_ACTIONS.openInPagerDuty, text: 'Open in PagerDuty', url: incident.html_url }));
-  }
+  const url = linkOf(incident);
+  if (url) buttons.push(button({ actionId: INCIDENT_ACTIONS.openInPagerDuty, text: 'Open in PagerDuty', url }));
   const blocks: Block[] = [section(`${headline}\n${statusLine(incident)}`), section(details)];
   if (notes.length > 0) blocks.push(context(...notes));
   if (buttons.length > 0) blocks.push(actions(`incident:${incident.id}`, buttons));

@@ -6,6 +6,7 @@ import { priorityFromIncident, slaOutcome, slaTimes } from './sla.js';
 import type { ActorSource, Incident, IncidentRepository } from './incident-repository.js';
 import type { ApplyResult, IncidentEvent, IncidentSnapshot } from './events.js';
 import { escapeMrkdwn, truncate } from '../core/text.js';
+import { pagerDutyUrl } from './pagerduty-link.js';
 
 /**
  * What a state change means for the world outside the incidents table, in order. The alert publisher turns
@@ -31,6 +32,8 @@ export interface LifecycleOptions {
   urgencyPriority: Record<string, Priority>;
   /** Whether Slack-side changes are sent to PagerDuty (an API token is configured). */
   syncToPagerDuty: boolean;
+  /** The account's PagerDuty host (YAML incidents.pagerDutyHost); without it, any *.pagerduty.com. */
+  pagerDutyHost?: string | undefined;
 }
 
 export type SlackChange = 'acknowledged' | 'resolved';
@@ -70,7 +73,7 @@ export class IncidentLifecycle {
       title: snap.title,
       urgency: snap.urgency,
       service: snap.service,
-      html_url: snap.htmlUrl,
+      html_url: pagerDutyUrl(snap.htmlUrl, { accountHost: this.opts.pagerDutyHost }),
       assignees: JSON.stringify(snap.assignees),
       last_event_at: event.occurredAt,
       updated_at: now,
@@ -155,7 +158,7 @@ export class IncidentLifecycle {
       pd_priority: snap.priorityName,
       urgency: snap.urgency,
       service: snap.service,
-      html_url: snap.htmlUrl,
+      html_url: pagerDutyUrl(snap.htmlUrl, { accountHost: this.opts.pagerDutyHost }),
       assignees: JSON.stringify(snap.assignees),
       created_at: snap.createdAt,
       last_event_at: event.occurredAt,
