@@ -13,6 +13,22 @@ const auditArgs = z.union(
   { message: 'expected nothing, or `verify`' },
 );
 
+/**
+ * A mention only for a Slack user id Waygate recorded from Slack: incident rows may name a PagerDuty user
+ * (whose name anyone can set to `U0ADMIN` or `<!channel>`) unless their details say the change came from Slack.
+ */
+function actorOf(entry: { actor: string; action: string; details: string }): string {
+  let fromSlack = true;
+  if (entry.action.startsWith('incident.')) {
+    try {
+      fromSlack = (JSON.parse(entry.details) as { source?: unknown }).source === 'slack';
+    } catch {
+      fromSlack = false;
+    }
+  }
+  return fromSlack && /^[UW][A-Z0-9]{2,}$/.test(entry.actor) ? `<@${entry.actor}>` : escapeMrkdwn(entry.actor);
+}
+
 export const audit: Command = defineCommand({
   name: 'audit',
   usage: `${SLASH_COMMAND} audit [verify]`,
@@ -29,7 +45,7 @@ export const audit: Command = defineCommand({
     const entries = ctx.audit.recent(20);
     if (entries.length === 0) return { text: 'The audit trail is empty.' };
     const lines = entries.map(
-      (e) => `${slackDate(new Date(e.at))} <@${e.actor}> \`${e.action}\`${e.subject ? ` ${escapeMrkdwn(e.subject)}` : ''}`,
+      (e) => `${slackDate(new Date(e.at))} ${actorOf(e)} \`${e.action}\`${e.subject ? ` ${escapeMrkdwn(e.subject)}` : ''}`,
     );
     const text = `Latest ${entries.length} audit entries:\n${lines.join('\n')}`;
     return { text, blocks: [section(text)] };

@@ -62,6 +62,16 @@ function checkCustomNames(
   }
 }
 
+/** `acme.pagerduty.com`: dot-separated DNS labels, no scheme, port or path. */
+function isHostName(host: string): boolean {
+  const labels = host.split('.');
+  return (
+    host.length <= 253 &&
+    labels.length >= 2 &&
+    labels.every((label) => /^[A-Za-z0-9-]{1,63}$/.test(label) && !label.startsWith('-') && !label.endsWith('-'))
+  );
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 function isValidTimeZone(zone: string): boolean {
@@ -146,6 +156,15 @@ export const fileConfigSchema = z
           .default({ high: 'P2', low: 'P4' }),
         /** Alert posts waiting for the alerts channel before new alerts are folded into one storm summary. */
         stormThreshold: z.number().int().min(1, { message: 'must be at least 1' }).default(3),
+        /**
+         * The account's PagerDuty host (e.g. acme.pagerduty.com): incident links elsewhere are dropped.
+         * Unset: any host under pagerduty.com.
+         */
+        pagerDutyHost: z
+          .string()
+          .refine(isHostName, { message: 'must be a host name such as acme.pagerduty.com (no https://, no path)' })
+          .transform((h) => h.toLowerCase())
+          .optional(),
       })
       .strict()
       .prefault({}),

@@ -246,4 +246,24 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX incidents_storm_seq ON incidents (storm_id, storm_seq);
     `,
   },
+  {
+    version: 9,
+    name: 'who acknowledged or resolved an incident: a Slack user or a PagerDuty name',
+    sql: `
+      -- acknowledged_by and resolved_by hold a Slack user id or a PagerDuty user's name; only a Slack id
+      -- Waygate recorded itself may render as a mention, so each says where it came from.
+      ALTER TABLE incidents ADD COLUMN acknowledged_source TEXT CHECK (acknowledged_source IN ('slack', 'pagerduty'));
+      ALTER TABLE incidents ADD COLUMN resolved_source TEXT CHECK (resolved_source IN ('slack', 'pagerduty'));
+      -- Earlier rows learn their source from the acknowledgement and audit records (one pass over each).
+      UPDATE incidents SET acknowledged_source = a.source
+        FROM (SELECT incident_id, acked_by, source, MAX(id) FROM incident_acks GROUP BY incident_id) AS a
+        WHERE a.incident_id = incidents.id AND a.acked_by = incidents.acknowledged_by;
+      UPDATE incidents SET resolved_source = r.source
+        FROM (
+          SELECT json_extract(details, '$.id') AS incident_id, actor, json_extract(details, '$.source') AS source, MAX(id)
+          FROM audit_log WHERE action = 'incident.resolved' GROUP BY incident_id
+        ) AS r
+        WHERE r.incident_id = incidents.id AND r.actor = incidents.resolved_by AND r.source IN ('slack', 'pagerduty');
+    `,
+  },
 ];

@@ -1,17 +1,21 @@
 import type { MessageContent } from '../outbox/types.js';
 import { slackDate } from '../slack/format.js';
-import type { Incident } from './incident-repository.js';
+import type { ActorSource, Incident } from './incident-repository.js';
 import { INCIDENT_ACTIONS } from './actions.js';
 import { escapeMrkdwn, formatDuration, truncate } from '../core/text.js';
 import { actions, button, context, section, type Block } from '../core/blocks.js';
 import type { Button } from '@slack/types';
+import { mrkdwnUrl, pagerDutyUrl } from './pagerduty-link.js';
 
 const PRIORITY_ICON: Record<string, string> = { P1: '🔴', P2: '🟠', P3: '🟡', P4: '🔵', P5: '⚪' };
 
-/** `<@U…>` for Slack users, plain text for PagerDuty names. */
-export function who(actor: string | null): string {
+/**
+ * `<@U…>` only for a Slack user id Waygate recorded from Slack itself; anything else, such as a PagerDuty
+ * user's name (which anyone with a PagerDuty account can set to `U0ADMIN`), is shown as plain text.
+ */
+export function who(actor: string | null, source: ActorSource | null): string {
   if (!actor) return 'someone';
-  return /^[UW][A-Z0-9]{2,}$/.test(actor) ? `<@${actor}>` : escapeMrkdwn(actor);
+  return source === 'slack' && /^[UW][A-Z0-9]{2,}$/.test(actor) ? `<@${actor}>` : escapeMrkdwn(actor);
 }
 
 function assigneesOf(incident: Incident): string {
@@ -19,9 +23,18 @@ function assigneesOf(incident: Incident): string {
   return names.length > 0 ? names.map(escapeMrkdwn).join(', ') : '_nobody_';
 }
 
+/**
+ * The link to show, if any. Its host was checked when the event was applied; checking the form again here
+ * keeps a row stored before that check from breaking or disguising a message.
+ */
+function linkOf(incident: Incident): string | null {
+  return pagerDutyUrl(incident.html_url, { anyHost: true });
+}
+
 export function incidentLink(incident: Incident): string {
   const label = `#${incident.number} ${escapeMrkdwn(truncate(incident.title, 200))}`;
-  return incident.html_url ? `<${incident.html_url}|${label}>` : label;
+  const url = linkOf(incident);
+  return url ? `<${mrkdwnUrl(url)}|${label}>` : label;
 }
 
 /** Incidents by number for a summary line: the first `max`, then how many more ("#12, #13 and 40 more"). */
@@ -48,10 +61,10 @@ export function statusLine(incident: Incident): string {
             ? 'within SLA'
             : 'outside SLA'
           : '';
-      return `✅ *Acknowledged* by ${who(incident.acknowledged_by)} after ${took}${within ? ` (${within})` : ''}`;
+      return `✅ *Acknowledged* by ${who(incident.acknowledged_by, incident.acknowledged_source)} after ${took}${within ? ` (${within})` : ''}`;
     }
     case 'resolved':
-      return `☑️ *Resolved*${incident.resolved_by ? ` by ${who(incident.resolved_by)}` : ''}${
+      return `☑️ *Resolved*${incident.resolved_by ? ` by ${who(incident.resolved_by, incident.resolved_source)}` : ''}${
         incident.resolved_at ? ` ${slackDate(new Date(incident.resolved_at))}` : ''
       }`;
   }
@@ -82,12 +95,12 @@ export function renderAlert(incident: Incident): MessageContent {
   if (incident.status !== 'resolved') {
     buttons.push(button({ actionId: INCIDENT_ACTIONS.resolve, text: 'Resolve', style: 'danger', value: incident.id }));
   }
-  if (incident.html_url) {
-    buttons.push(button({ actionId: INCIDENT_ACTIONS.openInPagerDuty, text: 'Open in PagerDuty', url: incident.html_url }));
-  }
+  const url = linkOf(incident);
+  if (url) buttons.push(button({ actionId: INCIDENT_ACTIONS.openInPagerDuty, text: 'Open in PagerDuty', url }));
   const blocks: Block[] = [section(`${headline}\n${statusLine(incident)}`), section(details)];
   if (notes.length > 0) blocks.push(context(...notes));
   if (buttons.length > 0) blocks.push(actions(`incident:${incident.id}`, buttons));
-  const text = `${incident.priority} #${incident.number} ${incident.title}: ${incident.status}`;
+  // The text is what notifications show and Slack parses it like the blocks: a title carrying `<!channel>` must not page anyone.
+  const text = `${incident.priority} #${incident.number} ${escapeMrkdwn(incident.title)}: ${incident.status}`;
   return { text: truncate(text, 3000), blocks };
 }

@@ -109,7 +109,7 @@ export class IncidentFacade {
       case 'not_found':
         return `No incident ${result.id}.`;
       case 'already_acknowledged':
-        return `${incidentLink(result.incident)} was already acknowledged by ${who(result.incident.acknowledged_by)}.`;
+        return `${incidentLink(result.incident)} was already acknowledged by ${who(result.incident.acknowledged_by, result.incident.acknowledged_source)}.`;
       case 'already_resolved':
         return `${incidentLink(result.incident)} is already resolved.`;
       case 'acknowledged': {

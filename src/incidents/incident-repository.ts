@@ -5,6 +5,8 @@ import type { IncidentStatus } from './events.js';
 
 export type { IncidentStatus };
 export type SlaState = 'running' | 'warned' | 'breached' | 'met' | 'stopped';
+/** Where an acknowledgement or resolution was made: a Slack user id, or a PagerDuty user's name. */
+export type ActorSource = 'slack' | 'pagerduty';
 
 export interface Incident {
   id: string;
@@ -24,8 +26,11 @@ export interface Incident {
   last_pd_event_at: number;
   acknowledged_at: number | null;
   acknowledged_by: string | null;
+  /** Null on rows from before sources were recorded whose source could not be recovered. */
+  acknowledged_source: ActorSource | null;
   resolved_at: number | null;
   resolved_by: string | null;
+  resolved_source: ActorSource | null;
   sla_deadline: number | null;
   sla_warn_at: number | null;
   sla_state: SlaState;
@@ -49,7 +54,7 @@ export interface Storm {
 
 const COLUMNS = [
   'id', 'number', 'title', 'status', 'priority', 'pd_priority', 'urgency', 'service', 'html_url', 'assignees',
-  'created_at', 'last_event_at', 'last_pd_event_at', 'acknowledged_at', 'acknowledged_by', 'resolved_at', 'resolved_by',
+  'created_at', 'last_event_at', 'last_pd_event_at', 'acknowledged_at', 'acknowledged_by', 'acknowledged_source', 'resolved_at', 'resolved_by', 'resolved_source',
   'sla_deadline', 'sla_warn_at', 'sla_state', 'breached_at', 'escalations', 'alert_channel', 'alert_posted',
   'pd_sync', 'storm_id', 'storm_seq', 'updated_at',
 ] as const satisfies readonly (keyof Incident)[];
@@ -107,7 +112,7 @@ export class IncidentRepository {
   recordAck(ack: {
     incidentId: string;
     ackedBy: string;
-    source: 'slack' | 'pagerduty';
+    source: ActorSource;
     ackedAt: number;
     timeToAckMs: number;
     outcome: 'met' | 'breached';

@@ -3,9 +3,10 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { Priority, SlaPolicy } from '../config/sla-schema.js';
 import type { BusinessCalendar } from './business-calendar.js';
 import { priorityFromIncident, slaOutcome, slaTimes } from './sla.js';
-import type { Incident, IncidentRepository } from './incident-repository.js';
+import type { ActorSource, Incident, IncidentRepository } from './incident-repository.js';
 import type { ApplyResult, IncidentEvent, IncidentSnapshot } from './events.js';
 import { escapeMrkdwn, truncate } from '../core/text.js';
+import { pagerDutyUrl } from './pagerduty-link.js';
 
 /**
  * What a state change means for the world outside the incidents table, in order. The alert publisher turns
@@ -31,6 +32,8 @@ export interface LifecycleOptions {
   urgencyPriority: Record<string, Priority>;
   /** Whether Slack-side changes are sent to PagerDuty (an API token is configured). */
   syncToPagerDuty: boolean;
+  /** The account's PagerDuty host (YAML incidents.pagerDutyHost); without it, any *.pagerduty.com. */
+  pagerDutyHost?: string | undefined;
 }
 
 export type SlackChange = 'acknowledged' | 'resolved';
@@ -74,7 +77,7 @@ export class IncidentLifecycle {
       title: snap.title,
       urgency: snap.urgency,
       service: snap.service,
-      html_url: snap.htmlUrl,
+      html_url: pagerDutyUrl(snap.htmlUrl, { accountHost: this.opts.pagerDutyHost }),
       assignees: JSON.stringify(snap.assignees),
       last_event_at: Math.max(existing.last_event_at, event.occurredAt),
       last_pd_event_at: event.occurredAt,
@@ -94,13 +97,14 @@ export class IncidentLifecycle {
             status: 'triggered',
             acknowledged_at: null,
             acknowledged_by: null,
+            acknowledged_source: null,
           });
           note(`↩️ The acknowledgement expired in PagerDuty; the SLA clock starts again.`);
         }
         break;
       case 'incident.resolved':
         if (existing.status !== 'resolved') {
-          Object.assign(update, resolvedChanges(existing, event.occurredAt, agent));
+          Object.assign(update, resolvedChanges(existing, event.occurredAt, agent, 'pagerduty'));
           this.opts.audit.record({ actor: agent, action: 'incident.resolved', subject: `#${existing.number}`, details: { id: existing.id, source: 'pagerduty' } });
         } else if (existing.pd_sync === 'pending') update.pd_sync = 'synced';
         break;
@@ -110,8 +114,10 @@ export class IncidentLifecycle {
             status: 'triggered',
             resolved_at: null,
             resolved_by: null,
+            resolved_source: null,
             acknowledged_at: null,
             acknowledged_by: null,
+            acknowledged_source: null,
           });
           note(`🔁 Reopened in PagerDuty by ${escapeMrkdwn(agent)}.`);
         }
@@ -158,15 +164,17 @@ export class IncidentLifecycle {
       pd_priority: snap.priorityName,
       urgency: snap.urgency,
       service: snap.service,
-      html_url: snap.htmlUrl,
+      html_url: pagerDutyUrl(snap.htmlUrl, { accountHost: this.opts.pagerDutyHost }),
       assignees: JSON.stringify(snap.assignees),
       created_at: snap.createdAt,
       last_event_at: event.occurredAt,
       last_pd_event_at: event.occurredAt,
       acknowledged_at: null,
       acknowledged_by: null,
+      acknowledged_source: null,
       resolved_at: null,
       resolved_by: null,
+      resolved_source: null,
       sla_deadline: deadline.getTime(),
       sla_warn_at: warnAt.getTime(),
       sla_state: 'running',
@@ -190,7 +198,7 @@ export class IncidentLifecycle {
     const agent = event.agentName ?? 'PagerDuty';
     if (snap.status === 'acknowledged') this.markAcknowledged(incident, event.occurredAt, agent, 'pagerduty');
     if (snap.status === 'resolved') {
-      repo.update(snap.id, resolvedChanges(incident, event.occurredAt, agent));
+      repo.update(snap.id, resolvedChanges(incident, event.occurredAt, agent, 'pagerduty'));
       return; // nothing for anyone to do: no alert
     }
     out.push({ kind: 'opened', incidentId: snap.id });
@@ -218,7 +226,7 @@ export class IncidentLifecycle {
       if (to === 'acknowledged' && incident.status === 'acknowledged') return { outcome: 'already_acknowledged', incident };
       if (to === 'acknowledged') this.markAcknowledged(incident, now, slackUser, 'slack');
       else {
-        repo.update(id, resolvedChanges(incident, now, slackUser));
+        repo.update(id, resolvedChanges(incident, now, slackUser, 'slack'));
         this.opts.audit.record({ actor: slackUser, action: 'incident.resolved', subject: `#${incident.number}`, details: { id, source: 'slack' } });
       }
       // last_pd_event_at stays: PagerDuty's later events are ordered against PagerDuty's clock only.
@@ -240,12 +248,13 @@ export class IncidentLifecycle {
     return [{ kind: 'changed', incidentId }];
   }
 
-  private markAcknowledged(incident: Incident, at: number, by: string, source: 'slack' | 'pagerduty'): void {
+  private markAcknowledged(incident: Incident, at: number, by: string, source: ActorSource): void {
     const outcome = incident.sla_deadline ? slaOutcome(new Date(incident.sla_deadline), new Date(at)) : 'met';
     this.opts.repo.update(incident.id, {
       status: 'acknowledged',
       acknowledged_at: at,
       acknowledged_by: by,
+      acknowledged_source: source,
       sla_state: outcome === 'met' && incident.sla_state !== 'breached' ? 'met' : 'breached',
     });
     const timeToAckMs = Math.max(0, at - incident.created_at);
@@ -264,7 +273,7 @@ export class IncidentLifecycle {
   }
 }
 
-function resolvedChanges(incident: Incident, at: number, by: string): Partial<Incident> {
+function resolvedChanges(incident: Incident, at: number, by: string, source: ActorSource): Partial<Incident> {
   const slaOpen = incident.sla_state === 'running' || incident.sla_state === 'warned';
-  return { status: 'resolved', resolved_at: at, resolved_by: by, ...(slaOpen ? { sla_state: 'stopped' as const } : {}) };
+  return { status: 'resolved', resolved_at: at, resolved_by: by, resolved_source: source, ...(slaOpen ? { sla_state: 'stopped' as const } : {}) };
 }

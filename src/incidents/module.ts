@@ -37,6 +37,7 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean }):
     calendar: new BusinessCalendar(file.businessHours, file.timezone),
     urgencyPriority: file.incidents.urgencyPriority,
     syncToPagerDuty: opts.syncToPagerDuty,
+    pagerDutyHost: file.incidents.pagerDutyHost,
   });
   const publisher = new AlertPublisher({ db, repo, clock, outbox, alertsChannel: file.channels.alerts, stormThreshold: file.incidents.stormThreshold });
   const sla = new SlaEscalation({ repo, deadlines, audit, publisher, escalateTo: () => roles.mentionsFor(['oncall', 'lead']) });

@@ -5,6 +5,7 @@ import type { IncidentFacade } from '../incidents/facade.js';
 import { PagerDutyClient } from './client.js';
 import { FromEmailResolver } from './from-email.js';
 import { pagerDutyWebhookRoute } from './webhook-route.js';
+import { escapeMrkdwn } from '../core/text.js';
 
 /**
  * PagerDuty in and out: the signed webhook (events handed to the incidents facade before the 2xx), and
@@ -52,13 +53,15 @@ export function pagerDutyModule(core: Core, incidents: IncidentFacade): WaygateM
         delivered: (row) => incidents.pagerDutySynced((JSON.parse(row.payload) as PagerDutyStatusPayload).incidentId, true),
         failed: (row, failure, final) => {
           metrics.pagerDutyApiErrors.inc({ kind: failure.kind });
+          // PagerDuty's error text may quote what it was sent; it must not turn into mentions or links.
+          const detail = escapeMrkdwn(failure.detail);
           const payload = JSON.parse(row.payload) as PagerDutyStatusPayload;
           const what = payload.status === 'acknowledged' ? 'acknowledgement' : 'resolution';
           if (final) {
             incidents.pagerDutySynced(payload.incidentId, false);
-            trouble(payload, `⚠️ PagerDuty refused the ${what} of #${payload.number}: ${failure.detail}. It stands in Slack; please check the incident in PagerDuty.`);
+            trouble(payload, `⚠️ PagerDuty refused the ${what} of #${payload.number}: ${detail}. It stands in Slack; please check the incident in PagerDuty.`);
           } else if (row.attempts === 0 && failure.kind === 'retryable') {
-            trouble(payload, `PagerDuty did not take the ${what} of #${payload.number} yet (${failure.detail}). It stands here, and I'll keep retrying until PagerDuty has it.`);
+            trouble(payload, `PagerDuty did not take the ${what} of #${payload.number} yet (${detail}). It stands here, and I'll keep retrying until PagerDuty has it.`);
           }
         },
       },
@@ -69,7 +72,7 @@ export function pagerDutyModule(core: Core, incidents: IncidentFacade): WaygateM
           if (final && file.channels.ops) {
             outbox.enqueue({
               kind: 'post',
-              payload: { channel: file.channels.ops, text: `⚠️ PagerDuty refused an Events API event (${failure.detail}); check \`service.pagerDutyRoutingKey\`.` },
+              payload: { channel: file.channels.ops, text: `⚠️ PagerDuty refused an Events API event (${escapeMrkdwn(failure.detail)}); check \`service.pagerDutyRoutingKey\`.` },
             });
           }
         },
