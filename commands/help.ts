@@ -9,10 +9,10 @@ export const help: Command = defineCommand({
   roles: 'everyone',
   args: z.tuple([], { message: 'help takes no arguments' }),
   async run(ctx) {
-    const allowed: Command[] = [];
-    for (const command of ctx.commands) {
-      if (await ctx.policy.holds(ctx.userId, commandPermission(command))) allowed.push(command);
-    }
+    // Side by side: each check may wait for Slack's user groups, and one after another they would not fit
+    // in the time Slack gives the answer.
+    const held = await Promise.all(ctx.commands.map((command) => ctx.policy.holds(ctx.userId, commandPermission(command))));
+    const allowed = ctx.commands.filter((_, i) => held[i]);
     const hidden = ctx.commands.length - allowed.length;
     const lines = allowed.map((c) => `• \`${c.usage}\` — ${c.summary}`);
     const text = `Waygate commands you can use:\n${lines.join('\n')}`;

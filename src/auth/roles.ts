@@ -10,16 +10,21 @@ export type GroupMembersLookup = (groupId: string) => Promise<readonly string[]>
 
 const GROUP_CACHE_MS = 5 * 60_000;
 const GROUP_FAILURE_CACHE_MS = 30_000;
-/** Slack waits 3 s for the ack and the role check comes first: a group lookup may take this long. */
-const LOOKUP_BUDGET_MS = 1_000;
+/**
+ * Slack waits 3 s for the ack and the role check comes first: the whole check, however many groups it
+ * needs, gets this long. The groups are looked up side by side, so four groups cost what one does.
+ */
+export const ROLE_CHECK_BUDGET_MS = 1_000;
+
+type Members = ReadonlySet<string>;
 
 /**
  * Answers "which roles does this Slack user hold?" from the YAML `roles` map. User-group ids are expanded
  * through Slack and cached briefly; when Slack cannot answer, the group grants nothing (fail closed).
  */
 export class RoleResolver {
-  private readonly groupCache = new Map<string, { members: ReadonlySet<string>; until: number }>();
-  private readonly inFlight = new Map<string, Promise<ReadonlySet<string> | undefined>>();
+  private readonly groupCache = new Map<string, { members: Members; until: number }>();
+  private readonly inFlight = new Map<string, Promise<Members | undefined>>();
 
   constructor(
     private readonly members: RoleMembers,
@@ -29,23 +34,25 @@ export class RoleResolver {
   ) {}
 
   async rolesOf(userId: string): Promise<Set<RoleName>> {
-    const held = new Set<RoleName>();
-    for (const [role, members] of Object.entries(this.members)) {
-      for (const member of members ?? []) {
-        if (member === '*' || member === userId || (member.startsWith('S') && (await this.inGroup(member, userId)))) {
-          held.add(role);
-          break;
-        }
-      }
-    }
+    const roles = Object.keys(this.members);
+    const held = new Set(roles.filter((role) => this.listedDirectly(role, userId)));
+    const groups = await this.groupsHolding(
+      userId,
+      roles.filter((role) => !held.has(role)),
+      () => false,
+    );
+    for (const role of roles) if (this.groupsOf(role).some((g) => groups.has(g))) held.add(role);
     return held;
   }
 
   /** Whether a user may run something open to `allowed`; admins may run everything. */
   async allows(userId: string, allowed: readonly RoleName[] | 'everyone'): Promise<boolean> {
     if (allowed === 'everyone') return true;
-    const held = await this.rolesOf(userId);
-    return held.has('admin') || allowed.some((r) => held.has(r));
+    const wanted = [...new Set<RoleName>(['admin', ...allowed])];
+    // Someone listed by id (or a role open to '*') is decided here, with no Slack call and no waiting.
+    if (wanted.some((role) => this.listedDirectly(role, userId))) return true;
+    const groups = await this.groupsHolding(userId, wanted, (found) => found.size > 0);
+    return groups.size > 0;
   }
 
   /** Ids of the users and groups holding any of the roles, for @-mentions (`<@U…>` / `<!subteam^S…>`). */
@@ -55,20 +62,61 @@ export class RoleResolver {
     return [...ids].map((id) => (id.startsWith('S') ? `<!subteam^${id}>` : `<@${id}>`));
   }
 
-  private async inGroup(groupId: string, userId: string): Promise<boolean> {
-    const now = this.clock.nowMs();
-    const cached = this.groupCache.get(groupId);
-    if (cached && cached.until > now) return cached.members.has(userId);
-    const members = await this.expand(groupId, now);
-    return members?.has(userId) ?? false;
+  private listedDirectly(role: RoleName, userId: string): boolean {
+    return (this.members[role] ?? []).some((m) => m === '*' || m === userId);
+  }
+
+  private groupsOf(role: RoleName): string[] {
+    return (this.members[role] ?? []).filter((m) => m.startsWith('S'));
   }
 
   /**
-   * Looks a group up (one lookup per group at a time), caching the answer. The role check runs before the
-   * command is acked, so a slow Slack gets LOOKUP_BUDGET_MS: past that the group grants nothing for this
-   * request (fail closed) while the lookup finishes in the background and fills the cache.
+   * The groups of `roles` that have the user as a member. Cached groups answer at once; the others are
+   * looked up side by side within one ROLE_CHECK_BUDGET_MS for the whole check. `enough` stops the wait as
+   * soon as what was found decides the question. A group Slack did not describe in time grants nothing
+   * for this request (fail closed); its lookup finishes in the background and fills the cache.
    */
-  private async expand(groupId: string, now: number): Promise<ReadonlySet<string> | undefined> {
+  private async groupsHolding(userId: string, roles: readonly RoleName[], enough: (found: Set<string>) => boolean): Promise<Set<string>> {
+    const found = new Set<string>();
+    const toLookUp: string[] = [];
+    const now = this.clock.nowMs();
+    for (const groupId of new Set(roles.flatMap((role) => this.groupsOf(role)))) {
+      const cached = this.groupCache.get(groupId);
+      if (cached && cached.until > now) {
+        if (cached.members.has(userId)) found.add(groupId);
+      } else {
+        toLookUp.push(groupId);
+      }
+    }
+    if (toLookUp.length === 0 || enough(found)) return found;
+
+    let timer: TimerHandle | undefined;
+    let outstanding = toLookUp.length;
+    const settled = new Promise<void>((resolve) => {
+      for (const groupId of toLookUp) {
+        void this.expand(groupId, now).then((members) => {
+          if (members?.has(userId)) found.add(groupId);
+          outstanding--;
+          if (outstanding === 0 || enough(found)) resolve();
+        });
+      }
+      timer = this.clock.setTimer(ROLE_CHECK_BUDGET_MS, () => {
+        const slow = toLookUp.filter((g) => this.inFlight.has(g));
+        this.logger.warn({ groupIds: slow }, 'Slack user group lookup is slow; it grants no role for this request');
+        resolve();
+      });
+    });
+    try {
+      await settled;
+    } finally {
+      timer?.cancel();
+    }
+    // A snapshot: lookups answering after the budget must not change what this request decided.
+    return new Set(found);
+  }
+
+  /** Looks a group up (one lookup per group at a time), caching the answer; undefined when Slack failed. */
+  private expand(groupId: string, now: number): Promise<Members | undefined> {
     let pending = this.inFlight.get(groupId);
     if (!pending) {
       pending = this.lookupGroup(groupId)
@@ -86,18 +134,6 @@ export class RoleResolver {
         .finally(() => this.inFlight.delete(groupId));
       this.inFlight.set(groupId, pending);
     }
-    let timer: TimerHandle | undefined;
-    const budget = new Promise<undefined>((resolve) => {
-      timer = this.clock.setTimer(LOOKUP_BUDGET_MS, () => {
-        this.logger.warn({ groupId }, 'Slack user group lookup is slow; it grants no role for this request');
-        resolve(undefined);
-      });
-    });
-    try {
-      return await Promise.race([pending, budget]);
-    } finally {
-      timer?.cancel();
-    }
+    return pending;
   }
 }
-

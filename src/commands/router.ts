@@ -3,7 +3,7 @@ import type { App, SlashCommand } from '@slack/bolt';
 import type { CommandServices } from '../context.js';
 import type { InflightWork } from '../lifecycle/inflight.js';
 import type { Clock } from '../clock/clock.js';
-import { withinAckBudget } from '../core/ack-budget.js';
+import { ACK_BUDGET_MS, withinAckBudget } from '../core/ack-budget.js';
 import { asWaygateError } from '../core/errors.js';
 import { tokenize } from './tokenize.js';
 import { commandPermission, type Command, type CommandContext, type CommandReply } from './types.js';
@@ -64,6 +64,8 @@ async function answer(
   deferred: Array<() => Promise<void>>,
 ): Promise<{ reply: CommandReply; outcome: string; verb: string }> {
   const { services, commands } = deps;
+  // Slack's clock starts when the request arrives: the role check's time comes out of the command's budget.
+  const arrived = services.clock.nowMs();
   const [word = 'help', ...words] = tokenize(command.text ?? '');
   const target = commands.find((c) => c.name === word.toLowerCase());
   if (!target) return { reply: unknownVerbReply(word, commands), outcome: 'unknown', verb: 'unknown' };
@@ -92,7 +94,7 @@ async function answer(
     return { text: `Something went wrong running \`${SLASH_COMMAND} ${verb}\`. It has been logged (ref ${ref}).` };
   };
   const running = Promise.resolve().then(() => target.run(ctx, parsed.args));
-  const result = await settle(running, services.clock);
+  const result = await settle(running, services.clock, ACK_BUDGET_MS - (services.clock.nowMs() - arrived));
   if (result === 'late') {
     // Slack gives up after 3 s: ack now, deliver the real answer through the outbox when it is ready.
     const own = deferred.splice(0);
@@ -110,13 +112,14 @@ async function answer(
 
 type Settled = { ok: true; reply: CommandReply } | { ok: false; error: unknown };
 
-async function settle(running: Promise<CommandReply>, clock: Clock): Promise<Settled | 'late'> {
+async function settle(running: Promise<CommandReply>, clock: Clock, budgetMs: number): Promise<Settled | 'late'> {
   const result = await withinAckBudget(
     running.then(
       (reply): Settled => ({ ok: true, reply }),
       (error: unknown): Settled => ({ ok: false, error }),
     ),
     clock,
+    budgetMs,
   );
   return result === 'late' ? 'late' : result.done;
 }

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { RoleResolver, type RoleMembers } from '../../src/auth/roles.js';
+import { ROLE_CHECK_BUDGET_MS, RoleResolver, type RoleMembers } from '../../src/auth/roles.js';
 import { describeRoles } from '../../src/core/policy.js';
 import { ManualClock } from '../../src/clock/clock.js';
 
@@ -187,5 +187,72 @@ describe('RoleResolver with a slow Slack', () => {
     await new Promise((r) => setImmediate(r));
     expect(await resolver.allows('U0AMY', ['oncall'])).toBe(true);
     expect(calls).toBe(1);
+  });
+});
+
+describe('RoleResolver: one budget for the whole check', () => {
+  /** Lookups that answer only when the test says so, per group. */
+  function slowSlack(members: RoleMembers) {
+    const clock = new ManualClock('2026-01-05T08:00:00Z');
+    const calls: string[] = [];
+    const answers = new Map<string, (ids: string[]) => void>();
+    const lookup = (groupId: string) => {
+      calls.push(groupId);
+      return new Promise<readonly string[]>((resolve) => answers.set(groupId, resolve));
+    };
+    const resolver = new RoleResolver({ ...NO_ONE, ...members }, lookup, clock, pino({ level: 'silent' }));
+    return { resolver, clock, calls, answer: (groupId: string, ids: string[]) => answers.get(groupId)?.(ids) };
+  }
+  const settled = async <T>(p: Promise<T>): Promise<T | 'pending'> => {
+    const marker = Symbol('pending');
+    const winner = await Promise.race([p, new Promise<symbol>((r) => setImmediate(() => r(marker)))]);
+    return winner === marker ? 'pending' : (winner as T);
+  };
+
+  it('decides for a user listed by id without looking up any group, even when groups are listed first', async () => {
+    const { resolver, calls } = slowSlack({ oncall: ['S0ONCALL', 'U0AMY'], admin: ['S0ADMINS'] });
+    expect(await settled(resolver.allows('U0AMY', ['oncall']))).toBe(true);
+    expect(calls).toEqual([]);
+  });
+
+  it('looks up every group it needs side by side, and answers when the one budget runs out', async () => {
+    const { resolver, clock, calls } = slowSlack({
+      oncall: ['S0ONCALL'],
+      lead: ['S0LEADS'],
+      ops: ['S0OPS'],
+      admin: ['S0ADMINS'],
+    });
+    const check = resolver.allows('U0AMY', ['oncall', 'lead', 'ops']);
+    expect(calls.sort()).toEqual(['S0ADMINS', 'S0LEADS', 'S0ONCALL', 'S0OPS']);
+    clock.advance(ROLE_CHECK_BUDGET_MS - 1);
+    expect(await settled(check)).toBe('pending');
+    clock.advance(1);
+    expect(await settled(check)).toBe(false);
+  });
+
+  it('grants as soon as one group has the user, without waiting for a group that hangs', async () => {
+    const { resolver, answer } = slowSlack({ oncall: ['S0HUNG'], ops: ['S0OPS'] });
+    const check = resolver.allows('U0AMY', ['oncall', 'ops']);
+    answer('S0OPS', ['U0AMY']);
+    expect(await settled(check)).toBe(true);
+  });
+
+  it('looks up only the groups of the roles asked for (and admin)', async () => {
+    const { resolver, calls, answer } = slowSlack({ oncall: ['S0ONCALL'], security: ['S0SEC'], admin: ['S0ADMINS'] });
+    const check = resolver.allows('U0AMY', ['oncall']);
+    answer('S0ONCALL', []);
+    answer('S0ADMINS', []);
+    expect(await settled(check)).toBe(false);
+    expect(calls.sort()).toEqual(['S0ADMINS', 'S0ONCALL']);
+  });
+
+  it('lists all roles of a group member within the one budget', async () => {
+    const { resolver, clock, answer } = slowSlack({ oncall: ['S0ONCALL'], lead: ['S0HUNG', 'U0AMY'], ops: ['S0OPS'] });
+    const roles = resolver.rolesOf('U0AMY');
+    answer('S0ONCALL', ['U0AMY']);
+    answer('S0OPS', ['U0BEN']);
+    await new Promise((r) => setImmediate(r));
+    clock.advance(ROLE_CHECK_BUDGET_MS);
+    expect(sorted(await roles)).toEqual(['lead', 'oncall']);
   });
 });
