@@ -219,6 +219,20 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 5,
+    name: 'outbox priorities within a lane',
+    sql: `
+      -- 2 urgent (new alerts, SLA reminders and breaches), 1 normal, 0 refresh (chat.update of a shown message).
+      -- Within a lane the most urgent pending row goes first, then the oldest: a bulk acknowledgement's card
+      -- refreshes no longer hold back the next alert.
+      ALTER TABLE outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 1;
+      UPDATE outbox SET priority = 0 WHERE kind = 'update';
+      CREATE INDEX outbox_lane_queue ON outbox (lane, priority DESC, id) WHERE status = 'pending';
+      -- The pending rows of one message (its post, its update): to coalesce updates and order thread replies.
+      CREATE INDEX outbox_pending_messages ON outbox (message_key, id) WHERE status = 'pending' AND message_key IS NOT NULL;
+    `,
+  },
+  {
     version: 6,
     name: "PagerDuty events ordered by PagerDuty's own timestamps; storm members numbered",
     sql: `

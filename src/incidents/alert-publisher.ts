@@ -39,7 +39,7 @@ export class AlertPublisher {
           break;
         case 'note': {
           const incident = this.opts.repo.get(change.incidentId);
-          if (incident) this.threadNote(incident, change.text);
+          if (incident) this.threadNote(incident, change.text, change.urgent);
           break;
         }
         case 'to_pagerduty': {
@@ -61,8 +61,11 @@ export class AlertPublisher {
     }
   }
 
-  /** A line in the alert's thread, or in the channel when the alert has no message yet. */
-  threadNote(incident: Incident, text: string): void {
+  /**
+   * A line in the alert's thread, or in the channel when the alert has no message yet. `urgent` (reminders,
+   * escalations, a reopened incident) lets it overtake everything else queued in the channel.
+   */
+  threadNote(incident: Incident, text: string, urgent = false): void {
     const channel = incident.alert_channel;
     if (!channel) return;
     this.opts.outbox.enqueue({
@@ -70,35 +73,39 @@ export class AlertPublisher {
       payload: incident.alert_posted
         ? { channel, text, threadKey: messageKeys.incident(incident.id) }
         : { channel, text: `${incident.priority} #${incident.number}: ${text}` },
+      ...(urgent ? { urgent } : {}),
     });
   }
 
-  postTo(channel: string, text: string): void {
-    this.opts.outbox.enqueue({ kind: 'post', payload: { channel, text } });
+  postTo(channel: string, text: string, urgent = false): void {
+    this.opts.outbox.enqueue({ kind: 'post', payload: { channel, text }, ...(urgent ? { urgent } : {}) });
   }
 
   /** A message in the alerts channel. */
-  post(text: string, fallbackChannel?: string | null): void {
+  post(text: string, fallbackChannel?: string | null, urgent = false): void {
     const channel = this.opts.alertsChannel ?? fallbackChannel;
-    if (channel) this.opts.outbox.enqueue({ kind: 'post', payload: { channel, text } });
+    if (channel) this.postTo(channel, text, urgent);
   }
 
   /**
    * One message for many incidents at once (a storm's reminders or breaches), listing them by priority and
    * number, instead of one message each that would queue behind Slack's pace for minutes.
    */
-  groupNote(headline: string, incidents: readonly Incident[]): void {
+  groupNote(headline: string, incidents: readonly Incident[], urgent = false): void {
     const listed = incidents.slice(0, GROUP_LISTED).map((i) => `${i.priority} #${i.number}`).join(', ');
     const more = incidents.length > GROUP_LISTED ? ` and ${incidents.length - GROUP_LISTED} more` : '';
-    this.post(`${headline}\n${listed}${more}`, incidents[0]?.alert_channel);
+    this.post(`${headline}\n${listed}${more}`, incidents[0]?.alert_channel, urgent);
   }
 
-  /** Posts the alert, or folds it into a storm summary when the channel is backed up. */
+  /**
+   * Posts the alert, or folds it into a storm summary when alerts are backed up. Only urgent rows count:
+   * card refreshes and other messages queued in the channel let a new alert pass.
+   */
   private announce(incidentId: string, now: number): void {
-    const { alertsChannel: channel, repo, outbox } = this.opts;
+    const { alertsChannel: channel, repo, outbox, stormThreshold } = this.opts;
     if (!channel) return;
     let storm = repo.activeStorm(channel);
-    if (!storm && outbox.pendingInLane(lanes.channel(channel)) < this.opts.stormThreshold) {
+    if (!storm && outbox.urgentPendingInLane(lanes.channel(channel), stormThreshold) < stormThreshold) {
       this.postAlert(incidentId);
       return;
     }
@@ -107,7 +114,7 @@ export class AlertPublisher {
     repo.joinStorm(incidentId, storm.id);
     if (starting) {
       const content = renderStorm(storm, repo.stormIncidents(storm.id));
-      outbox.enqueue({ kind: 'post', payload: { channel, ...content }, messageKey: messageKeys.storm(storm.id) });
+      outbox.enqueue({ kind: 'post', payload: { channel, ...content }, messageKey: messageKeys.storm(storm.id), urgent: true });
     } else {
       this.updateStorm(channel, storm.id);
     }
@@ -119,7 +126,7 @@ export class AlertPublisher {
     this.opts.repo.update(incidentId, { alert_posted: 1, alert_channel: channel });
     const incident = this.opts.repo.get(incidentId);
     if (!incident) return;
-    this.opts.outbox.enqueue({ kind: 'post', payload: { channel, ...renderAlert(incident) }, messageKey: messageKeys.incident(incidentId) });
+    this.opts.outbox.enqueue({ kind: 'post', payload: { channel, ...renderAlert(incident) }, messageKey: messageKeys.incident(incidentId), urgent: true });
   }
 
   /**

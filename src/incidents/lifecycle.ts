@@ -17,8 +17,8 @@ export type Change =
   | { kind: 'opened'; incidentId: string }
   /** The alert (and storm summary) must be redrawn. */
   | { kind: 'changed'; incidentId: string }
-  /** A line in the alert's thread. */
-  | { kind: 'note'; incidentId: string; text: string }
+  /** A line in the alert's thread; `urgent` when it asks someone to act now, as a new alert does. */
+  | { kind: 'note'; incidentId: string; text: string; urgent?: boolean }
   /** A change made in Slack that PagerDuty must hear about. */
   | { kind: 'to_pagerduty'; incidentId: string; status: 'acknowledged' | 'resolved'; slackUser: string; responseUrl?: string };
 
@@ -84,7 +84,7 @@ export class IncidentLifecycle {
       updated_at: now,
     };
     const agent = event.agentName ?? 'PagerDuty';
-    const note = (text: string) => out.push({ kind: 'note', incidentId: existing.id, text });
+    const note = (text: string, urgent = false) => out.push({ kind: 'note', incidentId: existing.id, text, ...(urgent ? { urgent } : {}) });
     switch (event.type) {
       case 'incident.acknowledged':
         if (existing.status === 'triggered') this.markAcknowledged(existing, event.occurredAt, agent, 'pagerduty');
@@ -99,7 +99,7 @@ export class IncidentLifecycle {
             acknowledged_by: null,
             acknowledged_source: null,
           });
-          note(`↩️ The acknowledgement expired in PagerDuty; the SLA clock starts again.`);
+          note(`↩️ The acknowledgement expired in PagerDuty; the SLA clock starts again.`, true);
         }
         break;
       case 'incident.resolved':
@@ -119,7 +119,7 @@ export class IncidentLifecycle {
             acknowledged_by: null,
             acknowledged_source: null,
           });
-          note(`🔁 Reopened in PagerDuty by ${escapeMrkdwn(agent)}.`);
+          note(`🔁 Reopened in PagerDuty by ${escapeMrkdwn(agent)}.`, true);
         }
         break;
       case 'incident.priority_updated': {

@@ -72,12 +72,12 @@ export class SlaEscalation {
     for (const incident of incidents) repo.update(incident.id, { sla_state: 'warned', updated_at: now });
     if (incidents.length >= GROUP_FROM) {
       const earliest = Math.min(...incidents.map((i) => i.sla_deadline ?? now));
-      publisher.groupNote(`⏰ ${incidents.length} incidents are still unacknowledged; the first SLA deadline is in ${formatRemaining(earliest - now)}:`, incidents);
+      publisher.groupNote(`⏰ ${incidents.length} incidents are still unacknowledged; the first SLA deadline is in ${formatRemaining(earliest - now)}:`, incidents, true);
       return;
     }
     for (const incident of incidents) {
       const left = formatRemaining((incident.sla_deadline ?? now) - now);
-      publisher.threadNote(incident, `⏰ Still unacknowledged: ${left} left to acknowledge ${incident.priority} #${incident.number} within the SLA.`);
+      publisher.threadNote(incident, `⏰ Still unacknowledged: ${left} left to acknowledge ${incident.priority} #${incident.number} within the SLA.`, true);
     }
   }
 
@@ -103,14 +103,14 @@ export class SlaEscalation {
     }
     if (incidents.length >= GROUP_FROM) {
       const earliest = Math.min(...incidents.map((i) => i.sla_deadline ?? now));
-      publisher.groupNote(`🚨 SLA breached for ${incidents.length} incidents. ${mentions} please respond.${lateNote(earliest)}`, incidents);
+      publisher.groupNote(`🚨 SLA breached for ${incidents.length} incidents. ${mentions} please respond.${lateNote(earliest)}`, incidents, true);
       return;
     }
     for (const incident of incidents) {
       const deadline = incident.sla_deadline ?? now;
       const text = `🚨 SLA breached: ${incident.priority} ${incidentLink(incident)} was not acknowledged within ${formatDuration(deadline - incident.created_at)}. ${mentions} please respond.${lateNote(deadline)}`;
-      if (incident.alert_channel) publisher.postTo(incident.alert_channel, text);
-      else publisher.post(text);
+      if (incident.alert_channel) publisher.postTo(incident.alert_channel, text, true);
+      else publisher.post(text, undefined, true);
     }
   }
 }

@@ -64,14 +64,15 @@ export class OutboxDispatcher {
 
   constructor(private readonly opts: DispatcherOptions) {
     const { db } = opts;
+    // Only pending rows: a newer update of the same message may have superseded a row while it was on the wire.
     this.markDelivered = db.prepare(
-      `UPDATE outbox SET status = 'delivered', delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?`,
+      `UPDATE outbox SET status = 'delivered', delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ? AND status = 'pending'`,
     );
     this.markRetry = db.prepare(
-      `UPDATE outbox SET attempts = attempts + ?, next_attempt_at = ?, last_error = ? WHERE id = ?`,
+      `UPDATE outbox SET attempts = attempts + ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND status = 'pending'`,
     );
     this.markFailed = db.prepare(
-      `UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?`,
+      `UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ? AND status = 'pending'`,
     );
     this.storeMessage = db.prepare(
       `INSERT OR REPLACE INTO slack_messages (key, channel, ts, created_at) VALUES (?, ?, ?, ?)`,

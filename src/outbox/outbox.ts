@@ -1,6 +1,6 @@
 import type { Db } from '../db/database.js';
 import type { Clock } from '../clock/clock.js';
-import type { DeferredUpdatePayload, OutboxItem, OutboxRow } from './types.js';
+import { OUTBOX_PRIORITY, type DeferredUpdatePayload, type OutboxItem, type OutboxRow } from './types.js';
 import { lanes, type Lane } from '../core/keys.js';
 
 /**
@@ -10,6 +10,8 @@ import { lanes, type Lane } from '../core/keys.js';
  */
 export class Outbox {
   private readonly insert;
+  private readonly supersede;
+  private readonly parentPriority;
   private readonly nudgeListeners = new Set<() => void>();
   private nudgeQueued = false;
 
@@ -18,20 +20,32 @@ export class Outbox {
     private readonly clock: Clock,
   ) {
     this.insert = db.prepare(
-      `INSERT INTO outbox (lane, kind, payload, message_key, next_attempt_at, created_at)
-       VALUES (@lane, @kind, @payload, @messageKey, @now, @now)`,
+      `INSERT INTO outbox (lane, kind, payload, message_key, priority, next_attempt_at, created_at)
+       VALUES (@lane, @kind, @payload, @messageKey, @priority, @now, @now)`,
     );
+    this.supersede = db.prepare(
+      `UPDATE outbox SET status = 'delivered', delivered_at = @now
+       WHERE status = 'pending' AND kind = 'update' AND message_key = @messageKey AND lane = @lane`,
+    );
+    this.parentPriority = db
+      .prepare(`SELECT priority FROM outbox WHERE status = 'pending' AND kind = 'post' AND message_key = ? ORDER BY id LIMIT 1`)
+      .pluck();
   }
 
   enqueue(item: OutboxItem): number {
     const now = this.clock.nowMs();
-    const info = this.insert.run({
-      lane: laneOf(item),
-      kind: item.kind,
-      payload: JSON.stringify(item.payload),
-      messageKey: item.kind === 'post' ? (item.messageKey ?? null) : item.kind === 'update' ? item.payload.messageKey : null,
-      now,
-    });
+    const lane = laneOf(item);
+    const messageKey = item.kind === 'post' ? (item.messageKey ?? null) : item.kind === 'update' ? item.payload.messageKey : null;
+    let priority: number = item.kind === 'update' ? OUTBOX_PRIORITY.refresh : item.kind === 'post' && item.urgent ? OUTBOX_PRIORITY.urgent : OUTBOX_PRIORITY.normal;
+    if (item.kind === 'post' && item.payload.threadKey) {
+      // A reply overtaking its parent would have no thread to go to.
+      const parent = this.parentPriority.get(item.payload.threadKey) as number | undefined;
+      if (parent !== undefined) priority = Math.min(priority, parent);
+    }
+    // The newest content of a message makes every older pending update of it pointless: a card refreshed
+    // ten times while the channel is backed up is sent once.
+    if (item.kind === 'update') this.supersede.run({ now, messageKey, lane });
+    const info = this.insert.run({ lane, kind: item.kind, payload: JSON.stringify(item.payload), messageKey, priority, now });
     this.queueNudge();
     return Number(info.lastInsertRowid);
   }
@@ -58,14 +72,24 @@ export class Outbox {
     return this.db.prepare(`SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND lane = ?`).pluck().get(lane) as number;
   }
 
+  /** Urgent rows waiting in a lane, counted up to `atMost`: how long a new alert would wait there. */
+  urgentPendingInLane(lane: Lane, atMost: number): number {
+    return this.db
+      .prepare(`SELECT id FROM outbox WHERE status = 'pending' AND lane = ? AND priority >= ${OUTBOX_PRIORITY.urgent} LIMIT ?`)
+      .all(lane, atMost).length;
+  }
+
   /**
    * Queues a deferred update unless one for the same message is already waiting: that one will render the
-   * newest state anyway. Returns whether a row was added.
+   * newest state anyway. Returns whether a row was added (it replaces a waiting update with fixed content).
    */
   enqueueDeferredUpdate(payload: DeferredUpdatePayload): boolean {
     const waiting = this.db
-      .prepare(`SELECT 1 FROM outbox WHERE status = 'pending' AND kind = 'update' AND lane = ? AND message_key = ? LIMIT 1`)
-      .get(lanes.channel(payload.channel), payload.messageKey);
+      .prepare(
+        `SELECT 1 FROM outbox WHERE status = 'pending' AND kind = 'update' AND message_key = ? AND lane = ?
+           AND json_extract(payload, '$.renderKey') IS NOT NULL LIMIT 1`,
+      )
+      .get(payload.messageKey, lanes.channel(payload.channel));
     if (waiting !== undefined) return false;
     this.enqueue({ kind: 'update', payload });
     return true;
@@ -76,19 +100,23 @@ export class Outbox {
     return (
       this.db
         .prepare(
-          `SELECT 1 FROM outbox WHERE status = 'pending' AND kind = 'update' AND lane = ? AND message_key = ? AND id > ? LIMIT 1`,
+          `SELECT 1 FROM outbox WHERE status = 'pending' AND kind = 'update' AND message_key = ? AND lane = ? AND id > ? LIMIT 1`,
         )
-        .get(row.lane, row.message_key, row.id) !== undefined
+        .get(row.message_key, row.lane, row.id) !== undefined
     );
   }
 
-  /** The oldest pending row of every lane: only a lane's head may be delivered, which keeps lanes in order. */
+  /**
+   * The next row of every lane: its most urgent pending row, the oldest of those. Only a lane's head may be
+   * delivered; updates are the least urgent and replies no more urgent than their parent, so no message
+   * overtakes the one it refers to.
+   */
   laneHeads(): OutboxRow[] {
     return this.db
       .prepare(
-        `SELECT o.id, o.lane, o.kind, o.payload, o.message_key, o.attempts, o.next_attempt_at, o.created_at
-         FROM outbox o
-         JOIN (SELECT lane, MIN(id) AS id FROM outbox WHERE status = 'pending' GROUP BY lane) h ON h.id = o.id`,
+        `SELECT o.id, o.lane, o.kind, o.payload, o.message_key, o.priority, o.attempts, o.next_attempt_at, o.created_at
+         FROM (SELECT DISTINCT lane FROM outbox WHERE status = 'pending') l
+         JOIN outbox o ON o.id = (SELECT id FROM outbox WHERE status = 'pending' AND lane = l.lane ORDER BY priority DESC, id LIMIT 1)`,
       )
       .all() as OutboxRow[];
   }

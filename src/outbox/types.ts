@@ -72,8 +72,15 @@ export interface PagerDutyEventPayload {
   };
 }
 
+/**
+ * Within a lane the most urgent pending row is sent first, then the oldest. Updates are always `refresh`, so
+ * they never overtake the post they change; a thread reply is never more urgent than its pending parent.
+ */
+export const OUTBOX_PRIORITY = { refresh: 0, normal: 1, urgent: 2 } as const;
+
 export type OutboxItem =
-  | { kind: 'post'; payload: PostPayload; messageKey?: MessageKey }
+  /** `urgent`: a new alert or an escalation, which must not wait behind anything else queued in the channel. */
+  | { kind: 'post'; payload: PostPayload; messageKey?: MessageKey; urgent?: boolean }
   | { kind: 'update'; payload: UpdatePayload | DeferredUpdatePayload }
   | { kind: 'ephemeral'; payload: EphemeralPayload }
   | { kind: 'respond'; payload: RespondPayload }
@@ -86,6 +93,8 @@ export interface OutboxRow {
   kind: OutboxItem['kind'];
   payload: string;
   message_key: string | null;
+  /** One of OUTBOX_PRIORITY. */
+  priority: number;
   attempts: number;
   next_attempt_at: number;
   created_at: number;
