@@ -4,7 +4,8 @@ import { startTestBot, USERS, type TestBot } from '../helpers/bot.js';
 
 const START = Date.parse('2026-03-02T08:00:00.000Z');
 
-describe('alert storms', () => {
+// Hundreds of real HTTP deliveries: seconds on a quiet machine, much longer when CI runs files side by side.
+describe('alert storms', { timeout: 60_000 }, () => {
   let bot: TestBot | undefined;
   afterEach(async () => {
     await bot?.stop();

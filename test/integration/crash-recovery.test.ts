@@ -16,7 +16,8 @@ function makeServiceDb(path: string): void {
   db.close();
 }
 
-describe('work asked for just before a crash', () => {
+// Real processes start in seconds on a quiet machine, but much slower when CI runs test files side by side.
+describe('work asked for just before a crash', { timeout: 60_000 }, () => {
   let slack: SlackStandIn;
   let dir: string;
   const running: BotProcess[] = [];

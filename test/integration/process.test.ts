@@ -8,7 +8,8 @@ import { SlackStandIn, SlackRequestSigner } from '../../standins/slack/index.js'
 import { BOT_TOKEN, DEFAULT_YAML, SIGNING_SECRET, USERS, testEnv, writeConfig } from '../helpers/bot.js';
 import { spawnBot, type BotProcess } from '../helpers/process.js';
 
-describe('the bot as a process', () => {
+// Real processes start in seconds on a quiet machine, but much slower when CI runs test files side by side.
+describe('the bot as a process', { timeout: 60_000 }, () => {
   let slack: SlackStandIn;
   let dir: string;
   const running: BotProcess[] = [];
