@@ -28,7 +28,6 @@ export function compose(core: Core, modules: readonly WaygateModule[]): Composed
   for (const name of policy.unknownOverrides()) {
     logger.warn({ permission: name }, `permissions.${name} names no permission in this version; it is ignored`);
   }
-  server.add(operationalRoutes({ core, contributions: modules.flatMap((m) => (m.health ? [m.health] : [])) }));
   interactions.register(app);
 
   const renderers = new Map<string, (key: MessageKey) => ReturnType<NonNullable<WaygateModule['renderers']>[string]>>();
@@ -56,6 +55,8 @@ export function compose(core: Core, modules: readonly WaygateModule[]): Composed
       for (const h of hooks) h[row.kind]?.failed?.(row, failure, final);
     },
   });
+
+  server.add(operationalRoutes({ core, dispatcher, contributions: modules.flatMap((m) => (m.health ? [m.health] : [])) }));
 
   let stopped = false;
   return {

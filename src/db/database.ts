@@ -21,13 +21,47 @@ export function openDatabase(path: string, migrations: readonly Migration[] = MI
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
+    checkIntact(db);
     migrate(db, migrations);
   } catch (err) {
     db.close();
-    const reason = err instanceof DatabaseRefused ? ` ${err.message}` : `: ${(err as Error).message}`;
+    const reason =
+      err instanceof DatabaseRefused
+        ? ` ${err.message}`
+        : isDamage(err)
+          ? ` is damaged (${(err as Error).message}). ${RESTORE_ADVICE}`
+          : `: ${(err as Error).message}`;
     throw new Error(`database ${path}${reason}`, { cause: err });
   }
   return db;
+}
+
+const RESTORE_ADVICE = 'Waygate will not run on it: move it aside and restore a copy, or rebuild it with `sqlite3 <file> .recover`.';
+/** Problems quoted in the refusal; the rest are counted. */
+const SHOWN_PROBLEMS = 3;
+
+/**
+ * A damaged file would still open, answer /health and take webhooks, then fail to apply them: refuse it at
+ * start-up. quick_check reads every page but skips the slower index-content comparison of integrity_check.
+ */
+function checkIntact(db: Db): void {
+  let problems: string[];
+  try {
+    problems = (db.pragma('quick_check') as Array<{ quick_check: string }>).flatMap((r) => r.quick_check.split('\n'));
+  } catch (err) {
+    if (!isDamage(err)) throw err;
+    problems = [(err as Error).message];
+  }
+  if (problems.length === 1 && problems[0] === 'ok') return;
+  const listed = problems.filter((p) => !p.startsWith('*** in database'));
+  const more = listed.length > SHOWN_PROBLEMS ? ` and ${listed.length - SHOWN_PROBLEMS} more` : '';
+  throw new DatabaseRefused(`is damaged (quick_check: ${listed.slice(0, SHOWN_PROBLEMS).join('; ')}${more}). ${RESTORE_ADVICE}`);
+}
+
+/** The file is not a sound SQLite database (as opposed to busy, full or read-only). */
+function isDamage(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^SQLITE_(CORRUPT|NOTADB)/.test(code);
 }
 
 /**
@@ -59,6 +93,15 @@ export function migrate(db: Db, migrations: readonly Migration[]): number {
     })();
   }
   return pending.length;
+}
+
+/**
+ * SQLite's errors about the database file itself (damaged, full, read-only, locked, I/O) rather than about
+ * one statement's data: retrying later, or elsewhere, may succeed, so the work they interrupt must stay queued.
+ */
+export function isStorageError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^SQLITE_(CORRUPT|NOTADB|IOERR|FULL|READONLY|CANTOPEN|BUSY|LOCKED|NOMEM|PROTOCOL|PERM)/.test(code);
 }
 
 export function isDatabaseReachable(db: Db): boolean {

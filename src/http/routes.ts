@@ -4,6 +4,9 @@ import { isDatabaseReachable, type Db } from '../db/database.js';
 import type { CoreServices } from '../context.js';
 import type { HealthContribution } from '../core/module.js';
 import type { Deadlines } from '../core/deadlines.js';
+import type { DispatcherStatus } from '../outbox/dispatcher.js';
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 export interface HealthReport {
   status: 'ok' | 'degraded' | 'down';
@@ -11,7 +14,8 @@ export interface HealthReport {
   uptimeSeconds: number;
   database: { reachable: boolean };
   slack: { mode: 'http' | 'socket' };
-  outbox: { pending: number; oldestPendingAgeSeconds: number | null; failed: number };
+  /** `lastError`: the dispatcher could not read or record its rows (the database refused), so nothing moves. */
+  outbox: { pending: number; oldestPendingAgeSeconds: number | null; failed: number; lastError: string | null; lastErrorAt: string | null };
   deadlines: { nextDueAt: string | null; lastError: string | null };
   /** Sections contributed by modules: `pagerduty`, `jobs`, … */
   [section: string]: unknown;
@@ -22,13 +26,15 @@ const STUCK_OUTBOX_SECONDS = 300;
 
 export interface HealthSources {
   core: CoreServices & { db: Db; deadlines: Deadlines };
+  dispatcher: { status(): DispatcherStatus };
   contributions: ReadonlyArray<() => Record<string, HealthContribution>>;
 }
 
-export function healthReport({ core, contributions }: HealthSources): HealthReport {
+export function healthReport({ core, dispatcher, contributions }: HealthSources): HealthReport {
   const now = core.clock.nowMs();
   const reachable = isDatabaseReachable(core.db);
-  let outbox: HealthReport['outbox'] = { pending: 0, oldestPendingAgeSeconds: null, failed: 0 };
+  const { lastError, lastErrorAt } = dispatcher.status();
+  let outbox: HealthReport['outbox'] = { pending: 0, oldestPendingAgeSeconds: null, failed: 0, lastError, lastErrorAt: iso(lastErrorAt) };
   const sections: Record<string, unknown> = {};
   let degraded = false;
   if (reachable) {
@@ -37,6 +43,8 @@ export function healthReport({ core, contributions }: HealthSources): HealthRepo
       pending: stats.pending,
       oldestPendingAgeSeconds: stats.oldestPendingAt == null ? null : Math.round((now - stats.oldestPendingAt) / 1000),
       failed: stats.failed,
+      lastError,
+      lastErrorAt: iso(lastErrorAt),
     };
     for (const contribute of contributions) {
       for (const [name, part] of Object.entries(contribute())) {
@@ -48,7 +56,11 @@ export function healthReport({ core, contributions }: HealthSources): HealthRepo
   const deadlines = core.deadlines.status();
   const stuck = (outbox.oldestPendingAgeSeconds ?? 0) > STUCK_OUTBOX_SECONDS;
   return {
-    status: !reachable ? 'down' : stuck || outbox.failed > 0 || degraded || deadlines.lastError !== null ? 'degraded' : 'ok',
+    status: !reachable
+      ? 'down'
+      : stuck || outbox.failed > 0 || outbox.lastError !== null || degraded || deadlines.lastError !== null
+        ? 'degraded'
+        : 'ok',
     version: core.version,
     uptimeSeconds: Math.round((now - core.startedAt) / 1000),
     database: { reachable },

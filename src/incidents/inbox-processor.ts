@@ -6,6 +6,15 @@ import type { IncidentIngest } from './ingest.js';
 const BATCH = 25;
 /** While deliveries keep arriving, applying may wait this long before it takes its turn regardless. */
 export const MAX_APPLY_LAG_MS = 1_000;
+/** After a failed batch, try again after this long, doubling up to MAX_RETRY_MS, without a new delivery. */
+const FIRST_RETRY_MS = 1_000;
+const MAX_RETRY_MS = 60_000;
+
+export interface InboxProcessorStatus {
+  /** Why the last batch could not be applied; null once a batch is applied again. */
+  lastError: string | null;
+  lastErrorAt: number | null;
+}
 
 /**
  * Applies accepted webhook events to incidents in arrival order. Answering PagerDuty comes first: while
@@ -17,6 +26,9 @@ export class InboxProcessor {
   private scheduled = false;
   private running: Promise<void> | undefined;
   private lagTimer: TimerHandle | undefined;
+  private retryTimer: TimerHandle | undefined;
+  private retryMs = FIRST_RETRY_MS;
+  private lastError: InboxProcessorStatus = { lastError: null, lastErrorAt: null };
   private stopped = false;
 
   constructor(
@@ -32,23 +44,37 @@ export class InboxProcessor {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      if (!this.running) this.running = this.drain(false).finally(() => (this.running = undefined));
+      if (!this.running) this.running = this.drain(false).then(() => undefined).finally(() => (this.running = undefined));
     });
   }
 
-  /** Applies everything queued now, load or not, and resolves once nothing is queued (tests, shutdown). */
+  /**
+   * Applies everything queued now, load or not, and resolves once nothing is queued (tests, shutdown), or
+   * once a batch failed: what is left then waits for the retry.
+   */
   async whenIdle(): Promise<void> {
     for (;;) {
       while (this.scheduled || this.running) await (this.running ?? new Promise((r) => setImmediate(r)));
       if (this.incidents.inbox.pendingCount() === 0) return;
-      this.running = this.drain(true).finally(() => (this.running = undefined));
+      let applied = true;
+      this.running = this.drain(true)
+        .then((ok) => void (applied = ok))
+        .finally(() => (this.running = undefined));
+      await this.running;
+      if (!applied) return;
     }
+  }
+
+  /** Shown on /health: a batch that keeps failing means PagerDuty's events are answered but not applied. */
+  status(): InboxProcessorStatus {
+    return { ...this.lastError };
   }
 
   /** Stops taking nudges and applies everything already accepted, so a graceful stop leaves nothing queued. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.lagTimer?.cancel();
+    this.retryTimer?.cancel();
     await this.running;
     try {
       while (this.incidents.processInbox(BATCH) === BATCH) {
@@ -72,22 +98,36 @@ export class InboxProcessor {
     });
   }
 
-  private async drain(force: boolean): Promise<void> {
+  /** False when a batch failed. */
+  private async drain(force: boolean): Promise<boolean> {
     for (;;) {
       if (!force && this.busy() && !this.overdue()) {
         this.armLagTimer(); // the server's next quiet moment nudges us sooner
-        return;
+        return true;
       }
       let applied: number;
       try {
         applied = this.incidents.processInbox(BATCH);
       } catch (err) {
-        // The batch rolled back; its events stay queued for the next nudge (the next delivery or restart).
-        this.logger.error({ err }, 'applying PagerDuty events failed');
-        return;
+        // The batch rolled back; its events stay queued for the retry, the next delivery or the next start.
+        this.failed(err);
+        return false;
       }
-      if (applied < BATCH || (this.stopped && !force)) return;
+      this.lastError = { lastError: null, lastErrorAt: null };
+      this.retryMs = FIRST_RETRY_MS;
+      if (applied < BATCH || (this.stopped && !force)) return true;
       await new Promise((r) => setImmediate(r));
     }
+  }
+
+  private failed(err: unknown): void {
+    this.logger.error({ err }, 'applying PagerDuty events failed');
+    this.lastError = { lastError: (err as Error).message, lastErrorAt: this.clock.nowMs() };
+    if (this.retryTimer || this.stopped) return;
+    this.retryTimer = this.clock.setTimer(this.retryMs, () => {
+      this.retryTimer = undefined;
+      this.nudge();
+    });
+    this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS);
   }
 }

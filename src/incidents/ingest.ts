@@ -1,4 +1,4 @@
-import type { Db } from '../db/database.js';
+import { isStorageError, type Db } from '../db/database.js';
 import type { Clock } from '../clock/clock.js';
 import type { Logger } from '../logging/logger.js';
 import type { IncidentEvent } from './events.js';
@@ -56,6 +56,8 @@ export class IncidentIngest {
             return applied.result;
           })();
         } catch (err) {
+          // A damaged or full database is not this event's fault: roll the batch back so it stays queued.
+          if (isStorageError(err)) throw err;
           logger.error({ err, eventId: event.eventId, type: event.type }, 'PagerDuty event could not be applied');
           result = `failed: ${(err as Error).message}`.slice(0, 500);
         }

@@ -11,6 +11,9 @@ import { InboxProcessor } from './inbox-processor.js';
 import { IncidentFacade } from './facade.js';
 import { incidentActions } from './slack-actions.js';
 
+/** Events wait at most about a second to be applied; minutes mean the processor is stuck. */
+const STUCK_INBOX_SECONDS = 300;
+
 export interface IncidentsModule {
   module: WaygateModule;
   facade: IncidentFacade;
@@ -73,6 +76,23 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean }):
       renderers: { storm: (key) => publisher.renderStorm(key) },
       // A delivery in the alerts channel may let a storm post its next alert.
       delivery: { post: { delivered: drain }, update: { delivered: drain }, ephemeral: { delivered: drain } },
+      // Answered deliveries that are not being applied must show, or PagerDuty's 200s hide a stuck pipeline.
+      health: () => {
+        const { lastError, lastErrorAt } = processor.status();
+        const oldest = ingest.inbox.oldestPendingAt();
+        const oldestPendingAgeSeconds = oldest === null ? null : Math.round((clock.nowMs() - oldest) / 1000);
+        return {
+          inbox: {
+            value: {
+              pending: ingest.inbox.pendingCount(),
+              oldestPendingAgeSeconds,
+              lastError,
+              lastErrorAt: lastErrorAt === null ? null : new Date(lastErrorAt).toISOString(),
+            },
+            degraded: lastError !== null || (oldestPendingAgeSeconds ?? 0) > STUCK_INBOX_SECONDS,
+          },
+        };
+      },
       start: () => processor.nudge(), // events accepted before a crash or restart
       stop: () => processor.stop(),
     },

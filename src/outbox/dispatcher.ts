@@ -37,6 +37,15 @@ export interface DispatcherOptions {
 
 /** Slack's response_url stops working 30 minutes after the interaction. */
 const RESPONSE_URL_LIFETIME_MS = 30 * 60_000;
+/** After the database refused the dispatcher's own reads or writes, pause this long, doubling up to the max. */
+const FIRST_PAUSE_MS = 1_000;
+const MAX_PAUSE_MS = 60_000;
+
+export interface DispatcherStatus {
+  /** Why the dispatcher could not read or record its rows; null once it can again. Delivery failures are the rows'. */
+  lastError: string | null;
+  lastErrorAt: number | null;
+}
 
 export function backoffMs(attempt: number, maxMs: number): number {
   return Math.min(maxMs, 1000 * 2 ** Math.max(0, attempt - 1));
@@ -56,6 +65,12 @@ export class OutboxDispatcher {
   private running = false;
   private pumpQueued = false;
   private unsubscribe: (() => void) | undefined;
+  /** The database refused the dispatcher: nothing is sent before this time. */
+  private pausedUntil = 0;
+  private pauseMs = FIRST_PAUSE_MS;
+  private error: DispatcherStatus & { source: 'pump' | 'record' | null } = { lastError: null, lastErrorAt: null, source: null };
+  /** Rows Slack or PagerDuty took whose delivery could not be written down yet: recorded, never sent again. */
+  private readonly unrecorded = new Map<number, { at: number; delivered: DeliveredMessage | undefined }>();
   private readonly markDelivered;
   private readonly markRetry;
   private readonly markFailed;
@@ -101,6 +116,11 @@ export class OutboxDispatcher {
     return this.inFlight.size > 0 || this.pumpQueued;
   }
 
+  /** Shown on /health: the dispatcher itself is stuck, whatever the rows say. */
+  status(): DispatcherStatus {
+    return { lastError: this.error.lastError, lastErrorAt: this.error.lastErrorAt };
+  }
+
   /** The next time a pending row becomes deliverable, or null when nothing waits. */
   nextWakeAt(): number | null {
     return Number.isFinite(this.timerAt) ? this.timerAt : null;
@@ -118,9 +138,21 @@ export class OutboxDispatcher {
   private pump(): void {
     if (!this.running) return;
     const now = this.opts.clock.nowMs();
+    if (now < this.pausedUntil) {
+      this.armTimer(this.pausedUntil);
+      return;
+    }
+    let heads: OutboxRow[];
+    try {
+      heads = this.opts.outbox.laneHeads();
+    } catch (err) {
+      this.refused('pump', err);
+      return;
+    }
+    if (this.error.source === 'pump') this.recovered();
     const limit = this.opts.concurrency ?? 16;
     let wakeAt = Infinity;
-    for (const row of this.opts.outbox.laneHeads()) {
+    for (const row of heads) {
       if (this.inFlight.has(row.lane)) continue;
       const readyAt = Math.max(row.next_attempt_at, this.laneReadyAt.get(row.lane) ?? 0);
       if (readyAt > now || this.inFlight.size >= limit) {
@@ -149,32 +181,83 @@ export class OutboxDispatcher {
     });
   }
 
+  /**
+   * The database refused the dispatcher's own bookkeeping (damaged, full, read-only): say so on /health and
+   * pause everything with a growing back-off instead of spinning on the same row.
+   */
+  private refused(source: 'pump' | 'record', err: unknown): void {
+    const now = this.opts.clock.nowMs();
+    this.opts.logger.error({ err, retryInMs: this.pauseMs }, 'outbox dispatcher cannot use the database');
+    this.error = { lastError: (err as Error).message, lastErrorAt: now, source };
+    this.pausedUntil = now + this.pauseMs;
+    this.pauseMs = Math.min(this.pauseMs * 2, MAX_PAUSE_MS);
+    this.armTimer(this.pausedUntil);
+  }
+
+  private recovered(): void {
+    this.error = { lastError: null, lastErrorAt: null, source: null };
+    this.pauseMs = FIRST_PAUSE_MS;
+  }
+
   private async deliver(row: OutboxRow): Promise<void> {
     const { clock, logger } = this.opts;
-    if (row.kind === 'update' && this.opts.outbox.hasNewerUpdate(row)) {
-      this.markDelivered.run(clock.nowMs(), row.id); // superseded: the newer update carries this content too
-      this.opts.onDelivered?.(row);
+    const taken = this.unrecorded.get(row.id);
+    if (taken) {
+      this.record(row, () => this.recordDelivered(row, taken.at, taken.delivered));
       return;
     }
+    let superseded: boolean;
     try {
-      const delivered = await this.send(row);
-      const now = clock.nowMs();
-      this.opts.db.transaction(() => {
-        this.markDelivered.run(now, row.id);
-        if (delivered && row.message_key) this.storeMessage.run(row.message_key, delivered.channel, delivered.ts, now);
-      })();
-      this.laneReadyAt.set(row.lane, now + (row.lane.startsWith('channel:') ? this.opts.paceMs : 0));
-      this.opts.onDelivered?.(row);
+      superseded = row.kind === 'update' && this.opts.outbox.hasNewerUpdate(row);
+    } catch (err) {
+      this.refused('record', err);
+      return;
+    }
+    // Superseded: the newer update carries this content too.
+    if (superseded) {
+      this.record(row, () => this.recordDelivered(row, clock.nowMs(), undefined));
+      return;
+    }
+    let delivered: DeliveredMessage | undefined;
+    try {
+      delivered = await this.send(row);
     } catch (err) {
       const failure: DeliveryFailure =
         err instanceof DeliveryError ? err.failure : { kind: 'retryable', detail: (err as Error).message };
-      const final = this.recordFailure(row, failure);
-      this.opts.onFailure?.(row, failure, final);
       logger.warn(
         { outboxId: row.id, lane: row.lane, kind: row.kind, attempts: row.attempts + 1, failure },
         'outbox delivery failed',
       );
+      let final = false;
+      if (!this.record(row, () => (final = this.recordFailure(row, failure)))) return;
+      this.opts.onFailure?.(row, failure, final);
+      return;
     }
+    const at = clock.nowMs();
+    this.unrecorded.set(row.id, { at, delivered });
+    if (!this.record(row, () => this.recordDelivered(row, at, delivered))) return;
+    this.laneReadyAt.set(row.lane, clock.nowMs() + (row.lane.startsWith('channel:') ? this.opts.paceMs : 0));
+  }
+
+  /** Runs a write of the dispatcher's own; false when the database refused it (the dispatcher then pauses). */
+  private record(row: OutboxRow, write: () => void): boolean {
+    try {
+      write();
+    } catch (err) {
+      this.refused('record', err);
+      return false;
+    }
+    if (this.error.source === 'record') this.recovered();
+    return true;
+  }
+
+  private recordDelivered(row: OutboxRow, at: number, delivered: DeliveredMessage | undefined): void {
+    this.opts.db.transaction(() => {
+      this.markDelivered.run(at, row.id);
+      if (delivered && row.message_key) this.storeMessage.run(row.message_key, delivered.channel, delivered.ts, at);
+    })();
+    this.unrecorded.delete(row.id);
+    this.opts.onDelivered?.(row);
   }
 
   /** Records the failure; true when the row is given up for good. */
