@@ -38,9 +38,20 @@ export const audit: Command = defineCommand({
   run(ctx, args) {
     if (args.action === 'verify') {
       const result = ctx.audit.verify();
-      return result.ok
-        ? { text: `✅ Audit trail intact: ${result.entries} entries, hash chain verified.` }
-        : { text: `❌ Audit trail broken at entry #${result.brokenAt}: ${result.reason}. Treat this as a security incident.` };
+      if (!result.ok) return { text: `❌ Audit trail broken at entry #${result.brokenAt}: ${result.reason}. Treat this as a security incident.` };
+      const k = result.keying;
+      if (k?.keyed) {
+        const before = k.before > 0 ? ` The ${k.before} entries before #${k.since} were written before the key was set: they are hash-chained only, and the keyed chain seals them.` : '';
+        return { text: `✅ Audit trail intact: ${result.entries} entries, keyed hash chain (HMAC-SHA256) verified.${before}` };
+      }
+      if (k?.keyMissingFrom !== undefined) {
+        return {
+          text: `⚠️ Audit trail checked up to entry #${k.keyMissingFrom - 1} (${k.verified} entries, hash chain intact). The entries from #${k.keyMissingFrom} on are keyed, but WAYGATE_AUDIT_KEY is not set, so they cannot be checked.`,
+        };
+      }
+      return {
+        text: `✅ Audit trail intact: ${result.entries} entries, hash chain verified. ⚠️ The chain is not keyed: someone who can write the database could rewrite it unnoticed. Set WAYGATE_AUDIT_KEY to key it.`,
+      };
     }
     const entries = ctx.audit.recent(20);
     if (entries.length === 0) return { text: 'The audit trail is empty.' };

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { Db } from '../db/database.js';
 import type { Clock } from '../clock/clock.js';
 
@@ -13,6 +13,8 @@ export const AUDIT_ACTIONS = [
   'job.run',
   'digest.posted',
   'digest.reviewed',
+  /** From this entry on, the chain is keyed with the audit key it names (a switch-over or a key rotation). */
+  'audit.keyed',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -34,35 +36,107 @@ interface AuditRow {
   hash: string;
 }
 
-const GENESIS = '0'.repeat(64);
+type RowContent = Omit<AuditRow, 'id' | 'hash' | 'prev_hash'>;
 
-function hashOf(prevHash: string, row: Omit<AuditRow, 'id' | 'hash' | 'prev_hash'>): string {
-  return createHash('sha256')
-    .update(JSON.stringify([prevHash, row.at, row.actor, row.action, row.subject, row.details]))
-    .digest('hex');
+const GENESIS = '0'.repeat(64);
+const SWITCH_OVER: AuditAction = 'audit.keyed';
+
+/** Plain SHA-256 link: anyone who can write the database can recompute it. */
+function plainHash(prevHash: string, row: RowContent): string {
+  return createHash('sha256').update(JSON.stringify([prevHash, row.at, row.actor, row.action, row.subject, row.details])).digest('hex');
 }
 
+/** HMAC-SHA256 link: recomputing it needs the key, which lives in the environment, never in the database. */
+function keyedHash(key: string, prevHash: string, row: RowContent): string {
+  return createHmac('sha256', key).update(JSON.stringify(['hmac-sha256', prevHash, row.at, row.actor, row.action, row.subject, row.details])).digest('hex');
+}
+
+/** Names a key in the trail without revealing it, so verify() can pick the right one after a rotation. */
+export function auditKeyId(key: string): string {
+  return createHmac('sha256', key).update('waygate audit key id').digest('hex').slice(0, 16);
+}
+
+function keyIdIn(details: string): string | undefined {
+  try {
+    const keyId = (JSON.parse(details) as { keyId?: unknown }).keyId;
+    return typeof keyId === 'string' ? keyId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export type AuditKeying =
+  /** Every entry from `since` carries an HMAC under a configured key; the `before` entries predate the key. */
+  | { keyed: true; since: number; before: number }
+  /** No key configured and no keyed entries: someone who can write the database could rewrite the chain. */
+  | { keyed: false; keyMissingFrom?: undefined }
+  /** Entries from `keyMissingFrom` are keyed but no key is configured: only the `verified` entries before were checked. */
+  | { keyed: false; keyMissingFrom: number; verified: number };
+
 export type AuditVerification =
-  | { ok: true; entries: number; head: string | null }
+  /** `keying` is absent only in digests stored before the chain could be keyed. */
+  | { ok: true; entries: number; head: string | null; keying?: AuditKeying }
   | { ok: false; brokenAt: number; reason: string };
 
 /**
- * Append-only, hash-chained audit trail: each entry's hash covers the one before it, so editing or
- * deleting a row is detectable by verify(). Record inside the transaction of the action it describes.
+ * Append-only, hash-chained audit trail: each entry's hash covers the one before it, so editing or deleting a
+ * row is detectable by verify(). Record inside the transaction of the action it describes.
+ *
+ * With audit keys (WAYGATE_AUDIT_KEY, newest first) the links are HMACs, so someone who can write the
+ * database but does not have the key cannot recompute the chain after an edit. Entries written before a key
+ * was configured stay plain-hashed: the first start with a key appends an `audit.keyed` entry, itself keyed,
+ * whose link covers the last plain hash and so freezes everything before it. A new key is rotated in the same
+ * way; older keys stay configured (after the newest) for as long as their entries should verify.
  */
 export class AuditLog {
   private readonly last;
   private readonly insert;
+  /** The key new entries are chained with; none when no key is configured. */
+  private readonly writeKey: { id: string; key: string } | undefined;
+  private readonly keysById: Map<string, string>;
 
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
+    keys: readonly string[] = [],
   ) {
     this.last = db.prepare('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1').pluck();
     this.insert = db.prepare(
       `INSERT INTO audit_log (at, actor, action, subject, details, prev_hash, hash)
        VALUES (@at, @actor, @action, @subject, @details, @prev_hash, @hash)`,
     );
+    this.keysById = new Map(keys.map((key) => [auditKeyId(key), key]));
+    const current = keys[0];
+    if (current !== undefined) {
+      this.writeKey = { id: auditKeyId(current), key: current };
+      this.switchOverIfNeeded();
+    }
+  }
+
+  /** The newest switch-over entry: which key the chain is in now, as far as the database says. */
+  private latestSwitchOver(): AuditRow | undefined {
+    return this.db.prepare(`SELECT * FROM audit_log WHERE action = ? ORDER BY id DESC LIMIT 1`).get(SWITCH_OVER) as AuditRow | undefined;
+  }
+
+  /** Appends the switch-over entry when the chain is not yet under the current key (first keyed start, rotation). */
+  private switchOverIfNeeded(): void {
+    const key = this.writeKey;
+    if (!key) return;
+    this.db.transaction(() => {
+      const latest = this.latestSwitchOver();
+      const previous = latest ? (keyIdIn(latest.details) ?? 'unknown') : 'unkeyed';
+      if (previous === key.id) return;
+      const entriesBefore = this.db.prepare('SELECT COUNT(*) FROM audit_log').pluck().get() as number;
+      this.record({ actor: 'waygate', action: SWITCH_OVER, details: { keyId: key.id, previous, entriesBefore } });
+    })();
+  }
+
+  /**
+   * The id of the first keyed entry when the chain is keyed, else null. Start-up warns when it is keyed but no key
+   * is configured: new entries are then plain-hashed, and verify() with the key will report them.
+   */
+  keyedSince(): number | null {
+    return (this.db.prepare('SELECT MIN(id) FROM audit_log WHERE action = ?').pluck().get(SWITCH_OVER) as number | null) ?? null;
   }
 
   record(entry: AuditEntry): void {
@@ -76,7 +150,8 @@ export class AuditLog {
         subject: entry.subject ?? null,
         details: JSON.stringify(entry.details ?? {}),
       };
-      this.insert.run({ ...row, prev_hash, hash: hashOf(prev_hash, row) });
+      const hash = this.writeKey ? keyedHash(this.writeKey.key, prev_hash, row) : plainHash(prev_hash, row);
+      this.insert.run({ ...row, prev_hash, hash });
     })();
   }
 
@@ -87,12 +162,47 @@ export class AuditLog {
   verify(): AuditVerification {
     let prev = GENESIS;
     let count = 0;
+    let lastId = 0;
+    let segment: { id: string; key: string } | undefined;
+    let keyedFrom: { id: number; before: number } | undefined;
     for (const row of this.db.prepare('SELECT * FROM audit_log ORDER BY id').iterate() as Iterable<AuditRow>) {
       if (row.prev_hash !== prev) return { ok: false, brokenAt: row.id, reason: 'previous-hash link broken' };
-      if (hashOf(prev, row) !== row.hash) return { ok: false, brokenAt: row.id, reason: 'content does not match hash' };
+      if (row.action === SWITCH_OVER) {
+        const keyId = keyIdIn(row.details) ?? 'unknown';
+        const key = this.keysById.get(keyId);
+        if (key === undefined) {
+          if (this.keysById.size === 0) return this.keyMissing(row.id, count, prev);
+          return { ok: false, brokenAt: row.id, reason: `keyed with audit key ${keyId}, which is not configured in WAYGATE_AUDIT_KEY` };
+        }
+        segment = { id: keyId, key };
+        keyedFrom ??= { id: row.id, before: count };
+      }
+      const expected = segment ? keyedHash(segment.key, prev, row) : plainHash(prev, row);
+      if (expected !== row.hash) {
+        return { ok: false, brokenAt: row.id, reason: segment ? 'content does not match its HMAC' : 'content does not match hash' };
+      }
       prev = row.hash;
       count++;
+      lastId = row.id;
     }
-    return { ok: true, entries: count, head: count > 0 ? prev : null };
+    // A tripwire, not a proof: the counter is in the database too, but deleting rows does not lower it.
+    const counter = (this.db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'`).pluck().get() as number | undefined) ?? 0;
+    if (counter > lastId) {
+      const reason = count === 0 ? `all ${counter} entries are missing: the trail was emptied` : `entries after #${lastId} are missing (the id counter is at #${counter})`;
+      return { ok: false, brokenAt: lastId + 1, reason };
+    }
+    if (this.writeKey && segment?.id !== this.writeKey.id) {
+      // Start-up put the chain under the current key; without such an entry the keyed part was cut off or rewritten.
+      return { ok: false, brokenAt: lastId + 1, reason: 'no entry is signed with the current audit key: the keyed entries were removed or the chain rewritten' };
+    }
+    const keying: AuditKeying = keyedFrom ? { keyed: true, since: keyedFrom.id, before: keyedFrom.before } : { keyed: false };
+    return { ok: true, entries: count, head: count > 0 ? prev : null, keying };
+  }
+
+  /** The chain is keyed from `from` on, and there is no key to check it: say how far it was checked. */
+  private keyMissing(from: number, verified: number, prevHash: string): AuditVerification {
+    const entries = this.db.prepare('SELECT COUNT(*) FROM audit_log').pluck().get() as number;
+    const head = (this.last.get() as string | undefined) ?? prevHash;
+    return { ok: true, entries, head, keying: { keyed: false, keyMissingFrom: from, verified } };
   }
 }

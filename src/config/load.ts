@@ -13,6 +13,8 @@ export interface Config {
   secrets: string[];
   /** PAGERDUTY_WEBHOOK_SECRET split on commas (several while rotating); empty when webhooks are off. */
   webhookSecrets: string[];
+  /** WAYGATE_AUDIT_KEY split on commas, the newest first; empty when the audit chain is not keyed. */
+  auditKeys: string[];
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -93,11 +95,12 @@ export function loadConfig(
   if (!env.success || !file.success || problems.length > 0) return { ok: false, problems };
   const e = env.data;
   const webhookSecrets = (e.PAGERDUTY_WEBHOOK_SECRET ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  const secrets = [e.SLACK_BOT_TOKEN, e.SLACK_SIGNING_SECRET, e.SLACK_APP_TOKEN, e.PAGERDUTY_API_TOKEN, ...webhookSecrets].filter(
+  const auditKeys = (e.WAYGATE_AUDIT_KEY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const secrets = [e.SLACK_BOT_TOKEN, e.SLACK_SIGNING_SECRET, e.SLACK_APP_TOKEN, e.PAGERDUTY_API_TOKEN, ...webhookSecrets, ...auditKeys].filter(
     (s): s is string => typeof s === 'string' && s.length > 0,
   );
   return {
     ok: true,
-    config: { env: e, file: file.data, mode: e.SLACK_APP_TOKEN ? 'socket' : 'http', secrets, webhookSecrets },
+    config: { env: e, file: file.data, mode: e.SLACK_APP_TOKEN ? 'socket' : 'http', secrets, webhookSecrets, auditKeys },
   };
 }

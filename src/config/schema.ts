@@ -72,6 +72,9 @@ function isHostName(host: string): boolean {
   );
 }
 
+/** Shortest accepted audit key: 32 characters, e.g. 128 bits as hex. */
+export const AUDIT_KEY_MIN_LENGTH = 32;
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 function isValidTimeZone(zone: string): boolean {
@@ -242,6 +245,14 @@ export const envSchema = z
       .default('https://events.pagerduty.com')
       .transform((u) => u.replace(/\/+$/, '')),
     WAYGATE_DB: z.string().min(1).default('./data/waygate.db'),
+    /**
+     * The audit chain's HMAC key; several comma-separated while rotating, the newest first. Long enough that it
+     * cannot be guessed; it never goes into the database.
+     */
+    WAYGATE_AUDIT_KEY: optionalNonEmpty.refine(
+      (v) => v === undefined || v.split(',').every((k) => k.trim().length >= AUDIT_KEY_MIN_LENGTH),
+      { message: `must be at least ${AUDIT_KEY_MIN_LENGTH} characters (each key, when several are comma-separated); generate one with \`openssl rand -hex 32\`` },
+    ),
     LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   });
 

@@ -114,7 +114,16 @@ export function createCore(opts: CoreOptions): Core {
   }
   const metrics = new Metrics();
   const outbox = new Outbox(db, clock);
-  const audit = new AuditLog(db, clock);
+  const audit = new AuditLog(db, clock, config.auditKeys);
+  if (config.auditKeys.length === 0) {
+    const keyedSince = audit.keyedSince();
+    if (keyedSince !== null) {
+      logger.warn(
+        { keyedSince },
+        'the audit trail is keyed but WAYGATE_AUDIT_KEY is not set: new entries are not keyed, and verifying with the key will report them',
+      );
+    }
+  }
   const inflight = new InflightWork();
   const executions = new Executions(db);
   const deadlines = new Deadlines(db, clock, logger);

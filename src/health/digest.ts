@@ -8,6 +8,7 @@ import { escapeMrkdwn, formatBytes, formatDuration, oneLine, truncate } from '..
 import { slackDate } from '../slack/format.js';
 import type { HealthCheckResult } from './health-check.js';
 import type { LogScan } from './log-scan.js';
+import type { AuditVerification } from '../audit/audit-log.js';
 import { actions, button, context, header, section, type Block } from '../core/blocks.js';
 
 /** Action ids of the digest's buttons: one place for the Block Kit builder and the handler. */
@@ -55,7 +56,7 @@ export interface DigestData {
    * The audit chain, verified: its head hash posted daily anchors the trail outside the database, so
    * deleting the newest entries (which a hash chain alone cannot reveal) shows against yesterday's digest.
    */
-  audit?: { ok: true; entries: number; head: string | null } | { ok: false; brokenAt: number; reason: string };
+  audit?: AuditVerification;
 }
 
 const MAX_FAILED_JOBS = 10;
@@ -216,7 +217,17 @@ function fallbackText(d: DigestData, date: string): string {
 function auditLine(a: NonNullable<DigestData['audit']>): string {
   if (!a.ok) return `🚨 Audit trail broken at entry #${a.brokenAt}: ${plain(a.reason)}. Treat this as a security incident.`;
   const entries = `${a.entries} ${a.entries === 1 ? 'entry' : 'entries'}`;
-  return `🔏 Audit trail verified: ${entries}, head \`${a.head?.slice(0, 16) ?? 'empty'}\``;
+  const head = `head \`${a.head?.slice(0, 16) ?? 'empty'}\``;
+  const k = a.keying;
+  if (k === undefined) return `🔏 Audit trail verified: ${entries}, ${head}`;
+  if (k.keyed) {
+    const before = k.before > 0 ? `; the ${`${k.before} ${k.before === 1 ? 'entry' : 'entries'}`} before #${k.since} predate the key and are hash-chained only` : '';
+    return `🔏 Audit trail verified (keyed): ${entries}, ${head}${before}`;
+  }
+  if (k.keyMissingFrom !== undefined) {
+    return `⚠️ Audit trail checked up to entry #${k.keyMissingFrom - 1} (${`${k.verified} ${k.verified === 1 ? 'entry' : 'entries'}`}); entries from #${k.keyMissingFrom} are keyed, but WAYGATE_AUDIT_KEY is not set to check them`;
+  }
+  return `🔓 Audit trail verified: ${entries}, ${head}; the chain is not keyed: set WAYGATE_AUDIT_KEY so that someone who can write the database cannot rewrite it unnoticed`;
 }
 
 export function renderDigest(data: DigestData, digestId: number): MessageContent & { blocks: Block[] } {

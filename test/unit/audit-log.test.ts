@@ -48,7 +48,7 @@ describe('AuditLog', () => {
   }
 
   it('verifies an empty log as ok with zero entries', () => {
-    expect(audit.verify()).toEqual({ ok: true, entries: 0, head: null });
+    expect(audit.verify()).toEqual({ ok: true, entries: 0, head: null, keying: { keyed: false } });
   });
 
   it('stores what was recorded, with the clock time', () => {
