@@ -206,12 +206,24 @@ const optionalNonEmpty = z
   .optional()
   .transform((v) => (v === '' ? undefined : v));
 
+/**
+ * Shortest secret accepted. A secret that verifies requests (Slack's signing secret, PagerDuty's webhook
+ * secret) must not be guessable, and every secret must be long enough for the log scrubber, which leaves
+ * very short values alone so they do not mangle ordinary text.
+ */
+export const MIN_SECRET_LENGTH = 16;
+
+const secret = (hint: string) =>
+  optionalNonEmpty.refine((v) => v === undefined || v.length >= MIN_SECRET_LENGTH, {
+    message: `must be at least ${MIN_SECRET_LENGTH} characters (${hint})`,
+  });
+
 export const envSchema = z
   .object({
     SLACK_BOT_TOKEN: z
       .string({ message: 'is required (the bot token, xoxb-…)' })
       .regex(/^xoxb-/, { message: 'must be a bot token starting with xoxb-' }),
-    SLACK_SIGNING_SECRET: optionalNonEmpty,
+    SLACK_SIGNING_SECRET: secret("Slack's are 32: copy it from the app's Basic Information page"),
     SLACK_APP_TOKEN: optionalNonEmpty.refine((v) => v === undefined || v.startsWith('xapp-'), {
       message: 'must be an app-level token starting with xapp-',
     }),
@@ -230,12 +242,15 @@ export const envSchema = z
         .default(3000),
     ),
     WAYGATE_CONFIG: optionalNonEmpty,
-    PAGERDUTY_API_TOKEN: optionalNonEmpty,
+    PAGERDUTY_API_TOKEN: secret("PagerDuty's API keys are 20"),
     PAGERDUTY_FROM_EMAIL: optionalNonEmpty.refine((v) => v === undefined || /^[^\s@]+@[^\s@]+$/.test(v), {
       message: 'must be the e-mail address of a PagerDuty user',
     }),
     /** Several secrets may be given comma-separated while rotating. */
-    PAGERDUTY_WEBHOOK_SECRET: optionalNonEmpty,
+    PAGERDUTY_WEBHOOK_SECRET: optionalNonEmpty.refine(
+      (v) => v === undefined || v.split(',').every((s) => s.trim() === '' || s.trim().length >= MIN_SECRET_LENGTH),
+      { message: `each comma-separated secret must be at least ${MIN_SECRET_LENGTH} characters (PagerDuty's are 64)` },
+    ),
     PAGERDUTY_API_URL: z
       .url({ protocol: /^https?$/, message: 'must be an http(s) URL such as https://api.pagerduty.com' })
       .default('https://api.pagerduty.com')

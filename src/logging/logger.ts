@@ -28,6 +28,7 @@ const REDACT_PATHS = [
 export function scrub(line: string, secrets: readonly string[]): string {
   let out = line;
   for (const secret of secrets) {
+    // Would mangle ordinary text; the configuration accepts no secret this short (MIN_SECRET_LENGTH).
     if (secret.length < 6) continue;
     // The line is JSON, so a secret with quotes or backslashes appears in its escaped form.
     for (const form of new Set([secret, JSON.stringify(secret).slice(1, -1)])) out = out.split(form).join('[REDACTED]');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig, type Config, type ConfigResult } from '../../src/config/load.js';
 
-const BASE_ENV = { SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_SIGNING_SECRET: 's3cret-value' };
+const BASE_ENV = { SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_SIGNING_SECRET: 's3cret-value-0123456789' };
 const CONFIG_PATH = '/etc/waygate/waygate.yml';
 
 /** An in-memory file system: unknown paths fail the way readFileSync does. */
@@ -77,7 +77,7 @@ describe('loadConfig: environment', () => {
   });
 
   it('names SLACK_BOT_TOKEN when it is missing', () => {
-    const list = problems(loadConfig({ SLACK_SIGNING_SECRET: 's3cret-value' }));
+    const list = problems(loadConfig({ SLACK_SIGNING_SECRET: 's3cret-value-0123456789' }));
     expect(list).toHaveLength(1);
     expect(list[0]).toMatch(/^env: SLACK_BOT_TOKEN /);
   });
@@ -122,13 +122,33 @@ describe('loadConfig: environment', () => {
 
   it('lists the bot token and signing secret as secrets', () => {
     const config = ok(loadConfig(BASE_ENV));
-    expect(config.secrets).toEqual(expect.arrayContaining(['xoxb-test-token', 's3cret-value']));
+    expect(config.secrets).toEqual(expect.arrayContaining(['xoxb-test-token', 's3cret-value-0123456789']));
     expect(config.secrets).toHaveLength(2);
   });
 
   it('lists the app token as a secret too in Socket Mode', () => {
     const config = ok(loadConfig({ ...BASE_ENV, SLACK_APP_TOKEN: 'xapp-1-test-app-token' }));
-    expect(config.secrets).toEqual(expect.arrayContaining(['xoxb-test-token', 's3cret-value', 'xapp-1-test-app-token']));
+    expect(config.secrets).toEqual(expect.arrayContaining(['xoxb-test-token', 's3cret-value-0123456789', 'xapp-1-test-app-token']));
+  });
+
+  it.each([
+    ['SLACK_SIGNING_SECRET', 'x', 'must be at least 16 characters'],
+    ['SLACK_SIGNING_SECRET', 'fifteen-chars-x', 'must be at least 16 characters'],
+    ['PAGERDUTY_WEBHOOK_SECRET', '%', 'each comma-separated secret must be at least 16 characters'],
+    ['PAGERDUTY_WEBHOOK_SECRET', 'a-long-enough-webhook-secret,short', 'each comma-separated secret must be at least 16 characters'],
+    ['PAGERDUTY_API_TOKEN', 'u+short', 'must be at least 16 characters'],
+  ])('refuses a %s as short as %j, naming the variable and not the value', (name, value, message) => {
+    const list = problems(loadConfig({ ...BASE_ENV, [name]: value }));
+    expect(list).toHaveLength(1);
+    expect(list[0]?.startsWith(`env: ${name} ${message}`), list[0]).toBe(true);
+    expect(list[0]).not.toContain(value);
+  });
+
+  it('accepts secrets of 16 characters and more', () => {
+    const config = ok(
+      loadConfig({ ...BASE_ENV, SLACK_SIGNING_SECRET: 'x'.repeat(16), PAGERDUTY_WEBHOOK_SECRET: `${'a'.repeat(16)}, ${'b'.repeat(64)}`, PAGERDUTY_API_TOKEN: 'u+abcdefghij0123456789' }),
+    );
+    expect(config.webhookSecrets).toEqual(['a'.repeat(16), 'b'.repeat(64)]);
   });
 
   it('does not read any file when WAYGATE_CONFIG is unset or empty', () => {
@@ -304,7 +324,7 @@ describe('loadConfig: reporting', () => {
     const result = loadConfig(
       {
         SLACK_BOT_TOKEN: 'xoxp-test-user',
-        SLACK_SIGNING_SECRET: 's3cret-value',
+        SLACK_SIGNING_SECRET: 's3cret-value-0123456789',
         PORT: 'eighty',
         LOG_LEVEL: 'loud',
         WAYGATE_CONFIG: CONFIG_PATH,
@@ -374,7 +394,7 @@ outbox: { pace: 5 minutes }
 });
 
 describe('edge cases found in review', () => {
-  const base = { SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_SIGNING_SECRET: 's3cret-value' };
+  const base = { SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_SIGNING_SECRET: 's3cret-value-0123456789' };
   it('treats an empty PORT as unset (3000), not as port 0', () => {
     const r = loadConfig({ ...base, PORT: '' });
     expect(r.ok && r.config.env.PORT).toBe(3000);

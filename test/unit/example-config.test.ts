@@ -7,7 +7,7 @@ describe('waygate.example.yml', () => {
   it('is a valid configuration, so the README quick start works as written', () => {
     const path = join(import.meta.dirname, '..', '..', 'waygate.example.yml');
     const result = loadConfig(
-      { SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_SIGNING_SECRET: 'example-secret', WAYGATE_CONFIG: path },
+      { SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_SIGNING_SECRET: 'example-signing-secret-0123', WAYGATE_CONFIG: path },
       (p) => readFileSync(p, 'utf8'),
     );
     if (!result.ok) throw new Error(result.problems.join('\n'));

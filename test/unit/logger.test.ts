@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
 import { createLogger, scrub } from '../../src/logging/logger.js';
 
 const SIGNING_SECRET = 'my-signing-secret-123';
@@ -121,5 +122,23 @@ describe('scrub with JSON-escaped secrets', () => {
     const out = scrub(line, [secret]);
     expect(out).not.toContain('secret');
     expect(out).toContain('[REDACTED]');
+  });
+});
+
+describe('the scrubber and the configuration', () => {
+  // For each secret variable, values from long down to one character: whatever loadConfig accepts must be scrubbed.
+  const SECRET_VARIABLES = ['SLACK_SIGNING_SECRET', 'PAGERDUTY_WEBHOOK_SECRET', 'PAGERDUTY_API_TOKEN'];
+  const base = { SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_SIGNING_SECRET: 'a-signing-secret-0123456789abcdef' };
+
+  it.each(SECRET_VARIABLES)('never writes an accepted %s to the log, however short', (name) => {
+    for (let length = 32; length >= 1; length--) {
+      const value = 'Qz9'.repeat(11).slice(0, length);
+      const result = loadConfig({ ...base, [name]: value });
+      if (!result.ok) continue;
+      const lines: string[] = [];
+      const logger = createLogger({ level: 'info', secrets: result.config.secrets, destination: { write: (s: string) => void lines.push(s) } });
+      logger.error({ err: new Error(`rejected with ${value}`) }, `request carried ${value}`);
+      expect(lines.join(''), `${name} of ${length} characters`).not.toContain(value);
+    }
   });
 });
