@@ -2,7 +2,9 @@ import { z } from 'zod';
 import { defineCommand, type Command, type CommandContext, type CommandReply } from '../src/commands/types.js';
 import { SLASH_COMMAND } from '../src/commands/router.js';
 import type { Priority } from '../src/config/sla-schema.js';
-import { renderAlert } from '../src/incidents/alert-message.js';
+import { listNumbers, renderAlert } from '../src/incidents/alert-message.js';
+import { count } from '../src/incidents/bulk-change.js';
+import type { AckResult } from '../src/incidents/facade.js';
 import type { Block } from '../src/outbox/types.js';
 import { context, section } from '../src/core/blocks.js';
 
@@ -27,9 +29,53 @@ function listUnacknowledged(ctx: CommandContext): CommandReply {
   return { text: `${open.length} open, unacknowledged incident(s)`, blocks: blocks.slice(0, 50) };
 }
 
+/** Up to this many acknowledgements are answered one line each; more are counted, with the first few listed. */
+const LINE_EACH_UP_TO = 10;
+
+function pagerDutyNote(ctx: CommandContext): string {
+  return ctx.config.env.PAGERDUTY_API_TOKEN ? '\nPagerDuty is being updated; the alert messages show when it has synced.' : '';
+}
+
 function summarise(ctx: CommandContext, lines: string[]): CommandReply {
-  const note = ctx.config.env.PAGERDUTY_API_TOKEN ? '\nPagerDuty is being updated; the alert messages show when it has synced.' : '';
-  const text = `${lines.join('\n')}${note}`;
+  const text = `${lines.join('\n')}${pagerDutyNote(ctx)}`;
+  return { text, blocks: [section(text)] };
+}
+
+/** What a bulk acknowledgement did, bounded whatever the number: Slack takes 3,000 characters a section. */
+function bulkOutcome(ctx: CommandContext, results: AckResult[], priority: Priority): CommandReply {
+  const text = [
+    ...ctx.incidents.describeAcks(results, `${priority} incidents`),
+    `\`${SLASH_COMMAND} incidents\` lists the open ones.${pagerDutyNote(ctx)}`,
+  ].join('\n');
+  return { text, blocks: [section(text)] };
+}
+
+/**
+ * Every open, unacknowledged incident of a priority. Up to one batch is acknowledged before the ack and
+ * answered in the ack; more are recorded before the ack and done in batches after it, so the answer comes
+ * at once and webhooks keep flowing meanwhile; the outcome follows at the response_url. Either answer is a
+ * few lines whatever the number.
+ */
+function acknowledgePriority(ctx: CommandContext, priority: Priority): CommandReply {
+  const targets = ctx.incidents.open(priority).filter((i) => i.status === 'triggered');
+  if (targets.length === 0) return { text: `No open, unacknowledged ${priority} incidents.` };
+  const ids = targets.map((i) => i.id);
+  if (targets.length <= ctx.incidents.batchSize) {
+    const results = ctx.incidents.acknowledge(ids, ctx.userId, ctx.responseUrl);
+    if (results.length > LINE_EACH_UP_TO) return bulkOutcome(ctx, results, priority);
+    return summarise(ctx, [`Acknowledged ${results.filter((r) => r.outcome === 'acknowledged').length} ${priority} incident(s):`, ...results.map((r) => ctx.incidents.describeAck(r))]);
+  }
+  const run = ctx.incidents.acknowledgeLater({
+    ids,
+    slackUser: ctx.userId,
+    responseUrl: ctx.responseUrl,
+    what: `\`${SLASH_COMMAND} ack ${priority}\``,
+    report: (results) => bulkOutcome(ctx, results, priority),
+  });
+  ctx.afterAck(run);
+  const text =
+    `⏳ Acknowledging ${count(targets.length)} open, unacknowledged ${priority} incidents: ${listNumbers(targets, 5)}. ` +
+    `This runs in batches so that alerts keep flowing; the outcome follows here. \`${SLASH_COMMAND} incidents\` shows where they stand.`;
   return { text, blocks: [section(text)] };
 }
 
@@ -47,13 +93,6 @@ export const ack: Command = defineCommand({
       const [result] = ctx.incidents.acknowledge([incident.id], ctx.userId, ctx.responseUrl);
       return summarise(ctx, result ? [ctx.incidents.describeAck(result)] : []);
     }
-    const targets = ctx.incidents.open(args.priority).filter((i) => i.status === 'triggered');
-    if (targets.length === 0) return { text: `No open, unacknowledged ${args.priority} incidents.` };
-    const results = ctx.incidents.acknowledge(
-      targets.map((i) => i.id),
-      ctx.userId,
-      ctx.responseUrl,
-    );
-    return summarise(ctx, [`Acknowledged ${results.filter((r) => r.outcome === 'acknowledged').length} ${args.priority} incident(s):`, ...results.map((r) => ctx.incidents.describeAck(r))]);
+    return acknowledgePriority(ctx, args.priority);
   },
 });

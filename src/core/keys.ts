@@ -22,6 +22,8 @@ export const lanes = {
   response: (url: string): Lane => `response:${url}`,
   /** Status changes of one PagerDuty incident. */
   pagerDutyIncident: (incidentId: string): Lane => `pagerduty:${incidentId}`,
+  /** One bulk status change, named by its first incident (PagerDuty ids have no colon). */
+  pagerDutyBulk: (firstIncidentId: string): Lane => `pagerduty:bulk:${firstIncidentId}`,
   /** Trigger and resolve of one Events API alert, so a resolve never overtakes its trigger. */
   pagerDutyEvent: (dedupKey: string): Lane => `pagerduty-event:${dedupKey}`,
 } as const;

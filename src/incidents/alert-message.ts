@@ -41,7 +41,7 @@ export function incidentLink(incident: Incident): string {
 export function listNumbers(incidents: ReadonlyArray<Pick<Incident, 'number'>>, max = 10): string {
   const shown = incidents.slice(0, max).map((i) => `#${i.number}`);
   const more = incidents.length - shown.length;
-  if (more > 0) return `${shown.join(', ')} and ${more} more`;
+  if (more > 0) return `${shown.join(', ')} and ${more.toLocaleString('en-US')} more`;
   return shown.length > 1 ? `${shown.slice(0, -1).join(', ')} and ${shown[shown.length - 1] ?? ''}` : (shown[0] ?? '');
 }
 

@@ -1,7 +1,7 @@
 import type { Db } from '../db/database.js';
 import type { Clock } from '../clock/clock.js';
 import type { Outbox } from '../outbox/outbox.js';
-import type { MessageContent } from '../outbox/types.js';
+import { PAGERDUTY_BULK_LIMIT, type MessageContent } from '../outbox/types.js';
 import { lanes, messageKeys, type MessageKey } from '../core/keys.js';
 import type { Incident, IncidentRepository } from './incident-repository.js';
 import { renderAlert } from './alert-message.js';
@@ -29,6 +29,7 @@ export class AlertPublisher {
   constructor(private readonly opts: AlertPublisherOptions) {}
 
   publish(changes: readonly Change[], now: number): void {
+    const toPagerDuty: Array<Extract<Change, { kind: 'to_pagerduty' }>> = [];
     for (const change of changes) {
       switch (change.kind) {
         case 'opened':
@@ -42,23 +43,65 @@ export class AlertPublisher {
           if (incident) this.threadNote(incident, change.text, change.urgent);
           break;
         }
-        case 'to_pagerduty': {
-          const incident = this.opts.repo.get(change.incidentId);
-          if (!incident) break;
-          this.opts.outbox.enqueue({
-            kind: 'pd_status',
-            payload: {
-              incidentId: change.incidentId,
-              number: incident.number,
-              status: change.status,
-              slackUser: change.slackUser,
-              ...(change.responseUrl ? { responseUrl: change.responseUrl } : {}),
-            },
-          });
+        case 'to_pagerduty':
+          toPagerDuty.push(change);
           break;
-        }
       }
     }
+    this.tellPagerDuty(toPagerDuty);
+  }
+
+  /**
+   * One call per incident, or, for many incidents changed by one person at once, PagerDuty's bulk update
+   * (250 to a call): a bulk acknowledgement of thousands would otherwise take thousands of rate-limited calls.
+   */
+  private tellPagerDuty(changes: ReadonlyArray<Extract<Change, { kind: 'to_pagerduty' }>>): void {
+    const groups = new Map<string, Array<Extract<Change, { kind: 'to_pagerduty' }>>>();
+    for (const change of changes) {
+      if (change.alone) {
+        this.tellPagerDutyAlone(change);
+        continue;
+      }
+      const key = JSON.stringify([change.status, change.slackUser, change.responseUrl ?? null]);
+      const group = groups.get(key);
+      if (group) group.push(change);
+      else groups.set(key, [change]);
+    }
+    for (const group of groups.values()) {
+      const [first] = group;
+      if (!first) continue;
+      if (group.length === 1) {
+        this.tellPagerDutyAlone(first);
+        continue;
+      }
+      for (let i = 0; i < group.length; i += PAGERDUTY_BULK_LIMIT) {
+        this.opts.outbox.enqueue({
+          kind: 'pd_status_bulk',
+          payload: {
+            incidentIds: group.slice(i, i + PAGERDUTY_BULK_LIMIT).map((c) => c.incidentId),
+            status: first.status,
+            slackUser: first.slackUser,
+            // One row tells the user about trouble: Slack takes only a few messages per response_url.
+            ...(i === 0 && first.responseUrl ? { responseUrl: first.responseUrl } : {}),
+          },
+        });
+      }
+    }
+  }
+
+  private tellPagerDutyAlone(change: Extract<Change, { kind: 'to_pagerduty' }>): void {
+    const incident = this.opts.repo.get(change.incidentId);
+    if (!incident) return;
+    this.opts.outbox.enqueue({
+      kind: 'pd_status',
+      payload: {
+        incidentId: change.incidentId,
+        number: incident.number,
+        status: change.status,
+        slackUser: change.slackUser,
+        ...(change.responseUrl ? { responseUrl: change.responseUrl } : {}),
+      },
+    });
   }
 
   /**

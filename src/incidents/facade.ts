@@ -1,12 +1,14 @@
 import type { Db } from '../db/database.js';
 import type { Clock } from '../clock/clock.js';
 import type { Priority } from '../config/sla-schema.js';
-import { incidentLink, who } from './alert-message.js';
+import { incidentLink, listNumbers, who } from './alert-message.js';
 import type { Incident, IncidentRepository } from './incident-repository.js';
 import type { Change, ChangeResult, IncidentLifecycle, SlackChange } from './lifecycle.js';
 import type { IncidentIngest } from './ingest.js';
 import type { IncidentEvent } from './events.js';
 import { formatDuration } from '../core/text.js';
+import type { MessageContent } from '../outbox/types.js';
+import { BULK_BATCH, count, type BulkChanges } from './bulk-change.js';
 
 export type { ChangeResult as AckResult } from './lifecycle.js';
 
@@ -17,6 +19,15 @@ export interface IncidentFacadeOptions {
   lifecycle: IncidentLifecycle;
   ingest: IncidentIngest;
   follow: (changes: readonly Change[], now: number) => void;
+  bulk: BulkChanges;
+}
+
+/** The PagerDuty incidents the storm summary's "Acknowledge all P1" acts on, and what it leaves alone. */
+export interface StormTargets {
+  /** Unacknowledged P1 incidents among those the summary showed. */
+  shown: Incident[];
+  /** Unacknowledged P1 incidents that joined the storm after the summary was drawn. */
+  joinedLater: number;
 }
 
 /**
@@ -32,6 +43,26 @@ export class IncidentFacade {
 
   resolve(ids: readonly string[], slackUser: string, responseUrl?: string): ChangeResult[] {
     return this.changeFromSlack(ids, slackUser, responseUrl, 'resolved');
+  }
+
+  /**
+   * Records an acknowledgement of more incidents than one transaction should hold (call it before the ack)
+   * and returns the work: batches of BULK_BATCH, each its own transaction, yielding to the event loop in
+   * between, then `report` to the response_url. Up to BULK_BATCH incidents, use acknowledge().
+   */
+  acknowledgeLater(request: {
+    ids: readonly string[];
+    slackUser: string;
+    responseUrl: string;
+    what: string;
+    report: (results: ChangeResult[]) => MessageContent;
+  }): () => Promise<void> {
+    return this.opts.bulk.queue(request);
+  }
+
+  /** How many incidents one transaction changes; more go through acknowledgeLater(). */
+  get batchSize(): number {
+    return BULK_BATCH;
   }
 
   private changeFromSlack(ids: readonly string[], slackUser: string, responseUrl: string | undefined, to: SlackChange): ChangeResult[] {
@@ -50,14 +81,12 @@ export class IncidentFacade {
   }
 
   /**
-   * Acknowledges the unacknowledged P1 incidents among the first `rev` members of a storm: what its summary
-   * showed when drawn. P1 incidents that joined later are left alone and counted, so the clicker hears of them.
+   * The unacknowledged P1 incidents among the first `rev` members of a storm (what its summary showed when
+   * drawn), and how many joined later: those are left alone, and the clicker hears of them.
    */
-  acknowledgeStormP1(stormId: number, rev: number, slackUser: string, responseUrl?: string): { results: ChangeResult[]; joinedLater: number } {
+  stormP1(stormId: number, rev: number): StormTargets {
     const { repo } = this.opts;
-    const shown = repo.stormTriggered(stormId, 'P1', 0, rev);
-    const joinedLater = repo.stormTriggered(stormId, 'P1', rev, Number.MAX_SAFE_INTEGER).length;
-    return { results: this.acknowledge(shown.map((i) => i.id), slackUser, responseUrl), joinedLater };
+    return { shown: repo.stormTriggered(stormId, 'P1', 0, rev), joinedLater: repo.stormTriggered(stormId, 'P1', rev, Number.MAX_SAFE_INTEGER).length };
   }
 
   /** PagerDuty accepted (or finally refused) a change made in Slack: the alert says so. */
@@ -66,6 +95,25 @@ export class IncidentFacade {
     db.transaction(() => {
       const now = clock.nowMs();
       follow(lifecycle.pagerDutySynced(incidentId, ok, now), now);
+    })();
+  }
+
+  /** PagerDuty took a change made in Slack for many incidents at once. */
+  pagerDutySyncedMany(ids: readonly string[], status: SlackChange): void {
+    const { db, clock, lifecycle, follow } = this.opts;
+    db.transaction(() => {
+      const now = clock.nowMs();
+      follow(lifecycle.pagerDutySyncedMany(ids, status, now), now);
+    })();
+  }
+
+  /** PagerDuty refused a change for many incidents at once: sends it again one incident at a time; returns how many. */
+  pagerDutyRetryOneByOne(ids: readonly string[], status: SlackChange, slackUser: string): number {
+    const { db, clock, lifecycle, follow } = this.opts;
+    return db.transaction(() => {
+      const changes = lifecycle.pagerDutyBulkRefused(ids, status, slackUser);
+      follow(changes, clock.nowMs());
+      return changes.length;
     })();
   }
 
@@ -102,6 +150,18 @@ export class IncidentFacade {
   /** Forgets applied webhook event ids older than the cut-off; unapplied ones stay. */
   pruneInbox(olderThan: number): number {
     return this.opts.ingest.inbox.prune(olderThan);
+  }
+
+  /**
+   * A bounded account of many acknowledgements, whatever their number: how many, the first ten by number,
+   * and how many were left as they were.
+   */
+  describeAcks(results: readonly ChangeResult[], what: string): string[] {
+    const done = results.flatMap((r) => (r.outcome === 'acknowledged' ? [r.incident] : []));
+    const skipped = results.length - done.length;
+    const lines = [done.length === 0 ? `Nothing was acknowledged.` : `✅ Acknowledged ${count(done.length)} ${what}: ${listNumbers(done)}.`];
+    if (skipped > 0) lines.push(`${count(skipped)} ${skipped === 1 ? 'was' : 'were'} acknowledged or resolved by someone else first, and left as ${skipped === 1 ? 'it was' : 'they were'}.`);
+    return lines;
   }
 
   describeAck(result: ChangeResult): string {

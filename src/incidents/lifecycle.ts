@@ -19,8 +19,11 @@ export type Change =
   | { kind: 'changed'; incidentId: string }
   /** A line in the alert's thread; `urgent` when it asks someone to act now, as a new alert does. */
   | { kind: 'note'; incidentId: string; text: string; urgent?: boolean }
-  /** A change made in Slack that PagerDuty must hear about. */
-  | { kind: 'to_pagerduty'; incidentId: string; status: 'acknowledged' | 'resolved'; slackUser: string; responseUrl?: string };
+  /**
+   * A change made in Slack that PagerDuty must hear about. Changes of one user to one state are sent to
+   * PagerDuty together, unless `alone` (PagerDuty refused them together).
+   */
+  | { kind: 'to_pagerduty'; incidentId: string; status: SlackChange; slackUser: string; responseUrl?: string; alone?: true };
 
 export interface LifecycleOptions {
   repo: IncidentRepository;
@@ -239,6 +242,34 @@ export class IncidentLifecycle {
       return { outcome: to, incident: repo.get(id) ?? incident };
     });
     return { results, changes };
+  }
+
+  /**
+   * PagerDuty took a change made in Slack for many incidents at once. An incident changed here again since
+   * (say, resolved after this acknowledgement) still has that later change on its way.
+   */
+  pagerDutySyncedMany(ids: readonly string[], status: SlackChange, now: number): Change[] {
+    const changes: Change[] = [];
+    for (const id of ids) {
+      const incident = this.opts.repo.get(id);
+      if (incident?.status !== status || incident.pd_sync !== 'pending') continue;
+      this.opts.repo.update(id, { pd_sync: 'synced', updated_at: now });
+      changes.push({ kind: 'changed', incidentId: id });
+    }
+    return changes;
+  }
+
+  /**
+   * PagerDuty refused a change for many incidents at once (one of them may have moved on in PagerDuty): the
+   * incidents still waiting for that change are sent again one at a time.
+   */
+  pagerDutyBulkRefused(ids: readonly string[], status: SlackChange, slackUser: string): Change[] {
+    return ids.flatMap((id): Change[] => {
+      const incident = this.opts.repo.get(id);
+      return incident?.status === status && incident.pd_sync === 'pending'
+        ? [{ kind: 'to_pagerduty', incidentId: id, status, slackUser, alone: true }]
+        : [];
+    });
   }
 
   /** PagerDuty accepted (or finally refused) a change made in Slack. */

@@ -10,6 +10,7 @@ import { IncidentIngest } from './ingest.js';
 import { InboxProcessor } from './inbox-processor.js';
 import { IncidentFacade } from './facade.js';
 import { incidentActions } from './slack-actions.js';
+import { BulkChanges } from './bulk-change.js';
 
 /** Events wait at most about a second to be applied; minutes mean the processor is stuck. */
 const STUCK_INBOX_SECONDS = 300;
@@ -28,7 +29,7 @@ export interface IncidentsModule {
  * acknowledge()/resolve(); everything leaves as outbox rows.
  */
 export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean }): IncidentsModule {
-  const { db, clock, logger, outbox, audit, deadlines, roles, metrics, config } = core;
+  const { db, clock, logger, outbox, audit, deadlines, roles, metrics, config, executions } = core;
   const file = config.file;
   const repo = new IncidentRepository(db);
   const lifecycle = new IncidentLifecycle({
@@ -59,7 +60,8 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean }):
   const processor = new InboxProcessor(ingest, logger, clock, () => core.server.busy());
   ingest.onAccepted(() => processor.nudge());
   core.server.onIdle(() => processor.nudge());
-  const facade = new IncidentFacade({ db, clock, repo, lifecycle, ingest, follow });
+  const bulk = new BulkChanges({ db, clock, logger, executions, outbox, acknowledge: (ids, user, url) => facade.acknowledge(ids, user, url) });
+  const facade: IncidentFacade = new IncidentFacade({ db, clock, repo, lifecycle, ingest, follow, bulk });
   const incidentGrant = ['oncall', 'lead', 'ops'] as const;
   const drain = (row: { lane: string }): void => {
     if (publisher.isAlertsLane(row.lane)) publisher.drainStorm();
@@ -93,7 +95,10 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean }):
           },
         };
       },
-      start: () => processor.nudge(), // events accepted before a crash or restart
+      start: () => {
+        bulk.recover();
+        processor.nudge(); // events accepted before a crash or restart
+      },
       stop: () => processor.stop(),
     },
   };

@@ -4,6 +4,8 @@ import { PERMISSIONS } from '../core/policy.js';
 import { INCIDENT_ACTIONS, stormAckValue } from './actions.js';
 import type { AckResult, IncidentFacade } from './facade.js';
 import { listNumbers } from './alert-message.js';
+import type { MessageContent } from '../outbox/types.js';
+import { count } from './bulk-change.js';
 
 const incidentId = z.string().regex(/^[A-Z0-9]{2,64}$/, { message: 'expected a PagerDuty incident id' });
 
@@ -45,28 +47,40 @@ export function incidentActions(incidents: IncidentFacade): Action[] {
       value: z.union([stormAckValue.schema, z.string().regex(/^\d+$/).transform(() => null)]),
       permission: { name: PERMISSIONS.incidentAck, what: 'that button' },
       isStale: (value) => value === null || !incidents.stormShown(value.storm, value.rev),
-      handle(ctx, value) {
+      async handle(ctx, value) {
         if (!value) return;
-        const { results, joinedLater } = incidents.acknowledgeStormP1(value.storm, value.rev, ctx.userId, ctx.responseUrl);
-        const done = results.flatMap((r) => (r.outcome === 'acknowledged' ? [r.incident] : []));
-        const lines = [
-          done.length === 0
-            ? 'The P1 incidents this storm summary showed are all acknowledged or resolved already; nothing was done.'
-            : `Acknowledged ${done.length === 1 ? 'the P1 incident' : `the ${done.length} P1 incidents`} this storm summary showed: ${listNumbers(done)}.`,
-        ];
-        const trouble = problems(results);
-        if (trouble) lines.push(trouble);
-        if (joinedLater > 0) {
-          lines.push(
-            joinedLater === 1
-              ? '1 P1 incident joined the storm after the summary was drawn and was left alone; the updated summary has a button for it.'
-              : `${joinedLater} P1 incidents joined the storm after the summary was drawn and were left alone; the updated summary has a button for them.`,
-          );
+        const { shown, joinedLater } = incidents.stormP1(value.storm, value.rev);
+        const ids = shown.map((i) => i.id);
+        const report = (results: AckResult[]): MessageContent => ({ text: stormReport(results, joinedLater) });
+        if (ids.length <= incidents.batchSize) {
+          ctx.tell(report(incidents.acknowledge(ids, ctx.userId, ctx.responseUrl)).text);
+          return;
         }
-        ctx.tell(lines.join('\n'));
+        // Thousands: recorded before the ack, done in batches (acked at the budget if it takes longer).
+        await incidents.acknowledgeLater({ ids, slackUser: ctx.userId, responseUrl: ctx.responseUrl, what: 'Acknowledge all P1 on the storm summary', report })();
       },
     }),
     // A link button still sends an interaction; the ack (already sent) is all Slack needs.
     defineAction({ id: INCIDENT_ACTIONS.openInPagerDuty, value: z.string(), handle: () => undefined }),
   ];
+}
+
+/** What the storm's Acknowledge all P1 did, in a few lines whatever the number of incidents. */
+function stormReport(results: readonly AckResult[], joinedLater: number): string {
+  const done = results.flatMap((r) => (r.outcome === 'acknowledged' ? [r.incident] : []));
+  const skipped = results.length - done.length;
+  const lines = [
+    done.length === 0
+      ? 'The P1 incidents this storm summary showed are all acknowledged or resolved already; nothing was done.'
+      : `Acknowledged ${done.length === 1 ? 'the P1 incident' : `the ${count(done.length)} P1 incidents`} this storm summary showed: ${listNumbers(done)}.`,
+  ];
+  if (skipped > 0) lines.push(`${count(skipped)} of those it showed ${skipped === 1 ? 'was' : 'were'} acknowledged or resolved by someone else meanwhile.`);
+  if (joinedLater > 0) {
+    lines.push(
+      joinedLater === 1
+        ? '1 P1 incident joined the storm after the summary was drawn and was left alone; the updated summary has a button for it.'
+        : `${count(joinedLater)} P1 incidents joined the storm after the summary was drawn and were left alone; the updated summary has a button for them.`,
+    );
+  }
+  return lines.join('\n');
 }

@@ -2,7 +2,7 @@ import type { Db } from '../db/database.js';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { Logger } from '../logging/logger.js';
 import type { Outbox } from './outbox.js';
-import type { MessageSender, PagerDutyEventSender, PagerDutyStatusSender } from './slack-delivery.js';
+import type { MessageSender, PagerDutyBulkStatusSender, PagerDutyEventSender, PagerDutyStatusSender } from './slack-delivery.js';
 import {
   DeliveryError,
   type DeferredUpdatePayload,
@@ -19,6 +19,7 @@ export interface DispatcherOptions {
   sender: MessageSender;
   /** Absent when PagerDuty is not configured: such rows then fail with that reason. */
   pagerDuty?: PagerDutyStatusSender;
+  pagerDutyBulk?: PagerDutyBulkStatusSender;
   pagerDutyEvents?: PagerDutyEventSender;
   /** Renders a deferred update's content at send time; null when there is nothing to show any more. */
   renderDeferred?: (renderKey: string) => MessageContent | null;
@@ -316,6 +317,10 @@ export class OutboxDispatcher {
       case 'pd_status':
         if (!this.opts.pagerDuty) throw new DeliveryError({ kind: 'permanent', detail: 'PagerDuty is not configured' });
         await this.opts.pagerDuty(payload as unknown as Parameters<PagerDutyStatusSender>[0]);
+        return undefined;
+      case 'pd_status_bulk':
+        if (!this.opts.pagerDutyBulk) throw new DeliveryError({ kind: 'permanent', detail: 'PagerDuty is not configured' });
+        await this.opts.pagerDutyBulk(payload as unknown as Parameters<PagerDutyBulkStatusSender>[0]);
         return undefined;
       case 'pd_event':
         if (!this.opts.pagerDutyEvents) throw new DeliveryError({ kind: 'permanent', detail: 'PagerDuty Events API is not configured' });

@@ -150,6 +150,8 @@ export function laneOf(item: OutboxItem): Lane {
       return lanes.response(item.payload.responseUrl);
     case 'pd_status':
       return lanes.pagerDutyIncident(item.payload.incidentId);
+    case 'pd_status_bulk':
+      return lanes.pagerDutyBulk(item.payload.incidentIds[0] ?? '');
     case 'pd_event':
       return lanes.pagerDutyEvent(item.payload.dedup_key);
   }

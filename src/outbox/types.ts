@@ -57,6 +57,21 @@ export interface PagerDutyStatusPayload {
   responseUrl?: string;
 }
 
+/** PagerDuty's bulk incident update (`PUT /incidents`) takes at most this many incidents per request. */
+export const PAGERDUTY_BULK_LIMIT = 250;
+
+/**
+ * One status change made in Slack for many incidents at once (a bulk acknowledgement), sent as one
+ * `PUT /incidents` of at most 250 instead of one call each.
+ */
+export interface PagerDutyBulkStatusPayload {
+  incidentIds: string[];
+  status: 'acknowledged' | 'resolved';
+  slackUser: string;
+  /** Where to tell that user if PagerDuty does not take it; on one row of a bulk change only. */
+  responseUrl?: string;
+}
+
 /** An Events API v2 event (trigger/resolve) such as "Service down"; same shape PagerDuty documents. */
 export interface PagerDutyEventPayload {
   routing_key: string;
@@ -85,6 +100,7 @@ export type OutboxItem =
   | { kind: 'ephemeral'; payload: EphemeralPayload }
   | { kind: 'respond'; payload: RespondPayload }
   | { kind: 'pd_status'; payload: PagerDutyStatusPayload }
+  | { kind: 'pd_status_bulk'; payload: PagerDutyBulkStatusPayload }
   | { kind: 'pd_event'; payload: PagerDutyEventPayload };
 
 export interface OutboxRow {

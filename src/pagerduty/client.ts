@@ -17,7 +17,7 @@
  * from anything that ends up in an error.
  */
 import { api } from '@pagerduty/pdjs';
-import { DeliveryError } from '../outbox/types.js';
+import { DeliveryError, PAGERDUTY_BULK_LIMIT } from '../outbox/types.js';
 
 export type IncidentStatusUpdate = 'acknowledged' | 'resolved';
 
@@ -63,7 +63,7 @@ export interface PagerDutyEvent {
 }
 
 /** PagerDuty's bulk incident update accepts at most this many incidents per request. */
-export const BULK_UPDATE_LIMIT = 250;
+export const BULK_UPDATE_LIMIT = PAGERDUTY_BULK_LIMIT;
 /** Back-off for a 429 that says nothing about when to come back. */
 export const DEFAULT_RATE_LIMIT_BACKOFF_MS = 20_000;
 const DEFAULT_TIMEOUT_MS = 10_000;

@@ -1,6 +1,6 @@
 import type { Core } from '../core/core.js';
 import type { WaygateModule } from '../core/module.js';
-import type { PagerDutyStatusPayload } from '../outbox/types.js';
+import type { PagerDutyBulkStatusPayload, PagerDutyStatusPayload } from '../outbox/types.js';
 import type { IncidentFacade } from '../incidents/facade.js';
 import { PagerDutyClient } from './client.js';
 import { FromEmailResolver } from './from-email.js';
@@ -28,9 +28,10 @@ export function pagerDutyModule(core: Core, incidents: IncidentFacade): WaygateM
   const fromEmail = new FromEmailResolver(async (user) => (await app.client.users.info({ user })).user?.profile?.email, env.PAGERDUTY_FROM_EMAIL, clock);
 
   /** Tells the Slack user who made a change when PagerDuty did not take it (once per change, not per retry). */
-  const trouble = (payload: PagerDutyStatusPayload, text: string): void => {
+  const trouble = (payload: { responseUrl?: string }, text: string): void => {
     if (payload.responseUrl) outbox.enqueue({ kind: 'respond', payload: { responseUrl: payload.responseUrl, text } });
   };
+  const changeOf = (status: 'acknowledged' | 'resolved'): string => (status === 'acknowledged' ? 'acknowledgement' : 'resolution');
 
   return {
     name: 'pagerduty',
@@ -46,7 +47,12 @@ export function pagerDutyModule(core: Core, incidents: IncidentFacade): WaygateM
       pagerDutyEvents: async (event) => {
         await events.enqueueEvent(event);
       },
-      ...(client ? { pagerDuty: async (p: PagerDutyStatusPayload) => client.setIncidentStatus(p.incidentId, p.status, await fromEmail.emailFor(p.slackUser)) } : {}),
+      ...(client
+        ? {
+            pagerDuty: async (p: PagerDutyStatusPayload) => client.setIncidentStatus(p.incidentId, p.status, await fromEmail.emailFor(p.slackUser)),
+            pagerDutyBulk: async (p: PagerDutyBulkStatusPayload) => client.setIncidentsStatus(p.incidentIds, p.status, await fromEmail.emailFor(p.slackUser)),
+          }
+        : {}),
     },
     delivery: {
       pd_status: {
@@ -56,12 +62,31 @@ export function pagerDutyModule(core: Core, incidents: IncidentFacade): WaygateM
           // PagerDuty's error text may quote what it was sent; it must not turn into mentions or links.
           const detail = escapeMrkdwn(failure.detail);
           const payload = JSON.parse(row.payload) as PagerDutyStatusPayload;
-          const what = payload.status === 'acknowledged' ? 'acknowledgement' : 'resolution';
+          const what = changeOf(payload.status);
           if (final) {
             incidents.pagerDutySynced(payload.incidentId, false);
             trouble(payload, `⚠️ PagerDuty refused the ${what} of #${payload.number}: ${detail}. It stands in Slack; please check the incident in PagerDuty.`);
           } else if (row.attempts === 0 && failure.kind === 'retryable') {
             trouble(payload, `PagerDuty did not take the ${what} of #${payload.number} yet (${detail}). It stands here, and I'll keep retrying until PagerDuty has it.`);
+          }
+        },
+      },
+      pd_status_bulk: {
+        delivered: (row) => {
+          const payload = JSON.parse(row.payload) as PagerDutyBulkStatusPayload;
+          incidents.pagerDutySyncedMany(payload.incidentIds, payload.status);
+        },
+        failed: (row, failure, final) => {
+          metrics.pagerDutyApiErrors.inc({ kind: failure.kind });
+          const payload = JSON.parse(row.payload) as PagerDutyBulkStatusPayload;
+          const what = `${changeOf(payload.status)} of ${payload.incidentIds.length} incidents`;
+          if (final) {
+            // PagerDuty takes a bulk update whole or not at all: one incident that moved on there (resolved
+            // meanwhile) would fail the rest. One at a time, each stands or falls on its own.
+            const again = incidents.pagerDutyRetryOneByOne(payload.incidentIds, payload.status, payload.slackUser);
+            trouble(payload, `⚠️ PagerDuty refused the ${what} sent together: ${failure.detail}. Sending ${again} of them again one at a time; each alert shows whether PagerDuty took it.`);
+          } else if (row.attempts === 0 && failure.kind === 'retryable') {
+            trouble(payload, `PagerDuty did not take the ${what} yet (${failure.detail}). It stands here, and I'll keep retrying until PagerDuty has it.`);
           }
         },
       },
