@@ -17,7 +17,7 @@ async function openIncidents(bot: TestBot, count: number, first = 1): Promise<vo
   const accepted: Array<Promise<unknown>> = [];
   for (let number = first; number < first + count; number++) {
     const id = `PBULK${number}`;
-    bot.pd!.addIncident({ id, number, status: 'triggered', title: `disk full on host-${number}`, priority: 'P1' });
+    bot.pd?.addIncident({ id, number, status: 'triggered', title: `disk full on host-${number}`, priority: 'P1' });
     const event: IncidentEvent = {
       eventId: `EVBULK${number}`,
       type: 'incident.triggered',
@@ -156,6 +156,36 @@ describe('acknowledging thousands of incidents at once', () => {
     expect([sync('PBULK501'), sync('PBULK505')]).toEqual(['synced', 'failed']);
     const alert = b.slack.messages('C0ALERTS').find((m) => m.text.includes('#505 '));
     expect(JSON.stringify(alert?.blocks)).toContain('PagerDuty did not accept the change made here');
+  });
+
+  it('when PagerDuty is briefly unavailable for a bulk update, the user hears once and it goes through on retry', async () => {
+    const b = (bot = await startTestBot({ clock: new ManualClock(START), pagerDuty: true }));
+    await openIncidents(b, 3, 601);
+    await b.settle();
+    b.pd!.failNext('rest', { kind: 'http_error', status: 503 });
+    await b.signer.slashCommand({ text: 'ack P1', userId: USERS.oncall, responseUrl: b.slack.responseUrl('retry') });
+    await b.settle();
+    expect(b.slack.responsePosts('retry').map((p) => p.body.text)).toEqual([
+      expect.stringMatching(/^PagerDuty did not take the acknowledgement of 3 incidents yet \(.*503.*\)\. It stands here, and I'll keep retrying until PagerDuty has it\.$/),
+    ]);
+    expect(b.pd!.calls('rest').filter((c) => c.method === 'PUT').map((c) => c.path)).toEqual(['/incidents', '/incidents']);
+    expect(b.pd!.allIncidents().map((i) => i.status)).toEqual(['acknowledged', 'acknowledged', 'acknowledged']);
+  });
+
+  it('a database failure mid-way stops the bulk acknowledgement and says how far it got; what was done stands', async () => {
+    const { alerts: _alerts, ...channels } = DEFAULT_YAML.channels;
+    const b = (bot = await startTestBot({ clock: new ManualClock(START), yaml: { ...DEFAULT_YAML, channels } }));
+    await openIncidents(b, 250, 1001);
+    // The incident in the second batch cannot be written (as a full disk would refuse it).
+    b.waygate.services.db.exec(`CREATE TRIGGER refuse BEFORE UPDATE ON incidents WHEN NEW.id = 'PBULK1150' BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`);
+    const res = await b.signer.slashCommand({ text: 'ack P1', userId: USERS.oncall, responseUrl: b.slack.responseUrl('broken') });
+    expect(res.json.text).toContain('Acknowledging 250 open, unacknowledged P1 incidents');
+    await b.waygate.inflight.drain();
+    await b.settle();
+    expect(b.slack.responsePosts('broken').map((p) => p.body.text)).toEqual([
+      '⚠️ `/waygate ack P1` stopped after 100 of 250 incidents: something went wrong, and it has been logged. Those it got to stay acknowledged.',
+    ]);
+    expect(b.waygate.services.incidents.open('P1').filter((i) => i.status === 'acknowledged')).toHaveLength(100);
   });
 
   it('tells whoever asked when a restart cut a bulk acknowledgement short', async () => {
