@@ -107,7 +107,8 @@ export class IncidentLifecycle {
         break;
       case 'incident.resolved':
         if (existing.status !== 'resolved') {
-          Object.assign(update, resolvedChanges(existing, event.occurredAt, agent, 'pagerduty'));
+          // An acknowledgement made here that PagerDuty has not taken (or refused) is moot now.
+          Object.assign(update, resolvedChanges(existing, event.occurredAt, agent, 'pagerduty'), { pd_sync: null });
           this.opts.audit.record({ actor: agent, action: 'incident.resolved', subject: `#${existing.number}`, details: { id: existing.id, source: 'pagerduty' } });
         } else if (existing.pd_sync === 'pending') update.pd_sync = 'synced';
         break;
@@ -272,9 +273,13 @@ export class IncidentLifecycle {
     });
   }
 
-  /** PagerDuty accepted (or finally refused) a change made in Slack. */
+  /**
+   * PagerDuty accepted (or finally refused) a change made in Slack. Nothing is waiting when PagerDuty's own
+   * resolve made the change moot first.
+   */
   pagerDutySynced(incidentId: string, ok: boolean, now: number): Change[] {
-    if (!this.opts.repo.get(incidentId)) return [];
+    const incident = this.opts.repo.get(incidentId);
+    if (!incident || incident.pd_sync === null) return [];
     this.opts.repo.update(incidentId, { pd_sync: ok ? 'synced' : 'failed', updated_at: now });
     return [{ kind: 'changed', incidentId }];
   }

@@ -63,7 +63,10 @@ export function pagerDutyModule(core: Core, incidents: IncidentFacade): WaygateM
           const detail = escapeMrkdwn(failure.detail);
           const payload = JSON.parse(row.payload) as PagerDutyStatusPayload;
           const what = changeOf(payload.status);
-          if (final) {
+          if (final && payload.status === 'acknowledged' && incidents.get(payload.incidentId)?.status === 'resolved') {
+            // PagerDuty resolved it first (its webhook came in meanwhile): nothing is left to do.
+            trouble(payload, `#${payload.number} was resolved in PagerDuty before the acknowledgement reached it; it shows as resolved here too.`);
+          } else if (final) {
             incidents.pagerDutySynced(payload.incidentId, false);
             trouble(payload, `⚠️ PagerDuty refused the ${what} of #${payload.number}: ${detail}. It stands in Slack; please check the incident in PagerDuty.`);
           } else if (row.attempts === 0 && failure.kind === 'retryable') {

@@ -375,6 +375,28 @@ describe('PagerDuty events on an incident the bot already shows', () => {
       expect((await slash('incidents')).json.text).toBe('No open incidents. 🎉');
     });
 
+    it('an acknowledgement PagerDuty refuses because it resolved the incident first leaves no warning behind', async () => {
+      const incident = { id: 'PSK0005', number: 1655, title: 'flapping ping check' };
+      await event('incident.triggered', incident, { occurredAt: iso(0) });
+      // PagerDuty resolves it at minute 3; its webhook is still on the way when the click comes.
+      bot.pd!.addIncident({ id: incident.id, number: incident.number, status: 'resolved', title: incident.title });
+      bot.pd!.failNext('rest', { kind: 'http_error', status: 503 });
+      bot.clock.set(at(3));
+      const responseUrl = bot.slack.responseUrl('late-ack');
+      expect((await bot.signer.slashCommand({ text: 'ack 1655', userId: USERS.oncall, responseUrl })).json.text).toContain('✅ Acknowledged P1');
+      await bot.slack.waitFor(() => bot.pd!.calls('rest').length === 1 && !bot.waygate.dispatcher.busy());
+      await event('incident.resolved', incident, { occurredAt: new Date(at(3) - 1_000).toISOString(), agent: null });
+
+      const alert = alertFor(1655);
+      expect(alert?.text).toBe('P1 #1655 flapping ping check: resolved');
+      expect(blocksOf(alert)).not.toContain('PagerDuty did not accept');
+      expect(blocksOf(alert)).not.toContain('Syncing');
+      expect(bot.slack.responsePosts('late-ack').map((p) => p.body.text)).toEqual([
+        expect.stringContaining('PagerDuty did not take the acknowledgement of #1655 yet'),
+        '#1655 was resolved in PagerDuty before the acknowledgement reached it; it shows as resolved here too.',
+      ]);
+    });
+
     it('with the bot’s clock minutes ahead of PagerDuty, a reopening after a Slack resolve gets its alert back, a reminder and an escalation', async () => {
       // The bot's clock runs two minutes ahead: PagerDuty's minute m is the bot's minute m + 2.
       const skew = 2;
