@@ -3,10 +3,10 @@ import { defineCommand, type Command, type CommandContext, type CommandReply } f
 import { SLASH_COMMAND } from '../src/commands/router.js';
 import type { Priority } from '../src/config/sla-schema.js';
 import { listNumbers, renderAlert } from '../src/incidents/alert-message.js';
-import { count } from '../src/incidents/bulk-change.js';
 import type { AckResult } from '../src/incidents/facade.js';
 import type { Block } from '../src/outbox/types.js';
 import { context, section } from '../src/core/blocks.js';
+import { formatCount } from '../src/core/text.js';
 
 const ackArgs = z.union(
   [
@@ -74,7 +74,7 @@ function acknowledgePriority(ctx: CommandContext, priority: Priority): CommandRe
   });
   ctx.afterAck(run);
   const text =
-    `⏳ Acknowledging ${count(targets.length)} open, unacknowledged ${priority} incidents: ${listNumbers(targets, 5)}. ` +
+    `⏳ Acknowledging ${formatCount(targets.length)} open, unacknowledged ${priority} incidents: ${listNumbers(targets, 5)}. ` +
     `This runs in batches so that alerts keep flowing; the outcome follows here. \`${SLASH_COMMAND} incidents\` shows where they stand.`;
   return { text, blocks: [section(text)] };
 }

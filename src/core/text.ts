@@ -79,6 +79,11 @@ export function formatDuration(ms: number, { precise = false }: DurationOptions 
   return `${tenths(t / 86_400_000)} d`;
 }
 
+/** A count as people read it in a message: 10000 → "10,000". */
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
 /** "512 bytes", "2.0 KiB", "12.5 MiB": binary units, one decimal. */
 export function formatBytes(bytes: number): string {
   const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];

@@ -2,7 +2,7 @@ import type { MessageContent } from '../outbox/types.js';
 import { slackDate } from '../slack/format.js';
 import type { ActorSource, Incident } from './incident-repository.js';
 import { INCIDENT_ACTIONS } from './actions.js';
-import { escapeMrkdwn, formatDuration, truncate } from '../core/text.js';
+import { escapeMrkdwn, formatCount, formatDuration, truncate } from '../core/text.js';
 import { actions, button, context, section, type Block } from '../core/blocks.js';
 import type { Button } from '@slack/types';
 import { mrkdwnUrl, pagerDutyUrl } from './pagerduty-link.js';
@@ -41,7 +41,7 @@ export function incidentLink(incident: Incident): string {
 export function listNumbers(incidents: ReadonlyArray<Pick<Incident, 'number'>>, max = 10): string {
   const shown = incidents.slice(0, max).map((i) => `#${i.number}`);
   const more = incidents.length - shown.length;
-  if (more > 0) return `${shown.join(', ')} and ${more.toLocaleString('en-US')} more`;
+  if (more > 0) return `${shown.join(', ')} and ${formatCount(more)} more`;
   return shown.length > 1 ? `${shown.slice(0, -1).join(', ')} and ${shown[shown.length - 1] ?? ''}` : (shown[0] ?? '');
 }
 

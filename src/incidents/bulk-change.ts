@@ -5,6 +5,7 @@ import type { Outbox } from '../outbox/outbox.js';
 import type { MessageContent } from '../outbox/types.js';
 import type { Executions } from '../core/executions.js';
 import type { ChangeResult } from './lifecycle.js';
+import { formatCount } from '../core/text.js';
 
 /** The execution kind of a bulk change (`/waygate ack P1`, a storm's Acknowledge all P1). */
 export const BULK_EXECUTION = 'incident-bulk';
@@ -77,7 +78,7 @@ export class BulkChanges {
           kind: 'respond',
           payload: {
             responseUrl,
-            text: `⚠️ ${request.what} stopped after ${count(results.length)} of ${count(ids.length)} incidents: something went wrong, and it has been logged. Those it got to stay acknowledged.`,
+            text: `⚠️ ${request.what} stopped after ${formatCount(results.length)} of ${formatCount(ids.length)} incidents: something went wrong, and it has been logged. Those it got to stay acknowledged.`,
           },
         });
       })();
@@ -115,9 +116,4 @@ export class BulkChanges {
     })();
     if (unfinished > 0) logger.warn({ unfinished }, 'bulk incident changes interrupted by the last shutdown');
   }
-}
-
-/** 10000 → "10,000". */
-export function count(n: number): string {
-  return n.toLocaleString('en-US');
 }

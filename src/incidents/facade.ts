@@ -6,9 +6,9 @@ import type { Incident, IncidentRepository } from './incident-repository.js';
 import type { Change, ChangeResult, IncidentLifecycle, SlackChange } from './lifecycle.js';
 import type { IncidentIngest } from './ingest.js';
 import type { IncidentEvent } from './events.js';
-import { formatDuration } from '../core/text.js';
+import { formatCount, formatDuration } from '../core/text.js';
 import type { MessageContent } from '../outbox/types.js';
-import { BULK_BATCH, count, type BulkChanges } from './bulk-change.js';
+import { BULK_BATCH, type BulkChanges } from './bulk-change.js';
 
 export type { ChangeResult as AckResult } from './lifecycle.js';
 
@@ -159,8 +159,8 @@ export class IncidentFacade {
   describeAcks(results: readonly ChangeResult[], what: string): string[] {
     const done = results.flatMap((r) => (r.outcome === 'acknowledged' ? [r.incident] : []));
     const skipped = results.length - done.length;
-    const lines = [done.length === 0 ? `Nothing was acknowledged.` : `✅ Acknowledged ${count(done.length)} ${what}: ${listNumbers(done)}.`];
-    if (skipped > 0) lines.push(`${count(skipped)} ${skipped === 1 ? 'was' : 'were'} acknowledged or resolved by someone else first, and left as ${skipped === 1 ? 'it was' : 'they were'}.`);
+    const lines = [done.length === 0 ? `Nothing was acknowledged.` : `✅ Acknowledged ${formatCount(done.length)} ${what}: ${listNumbers(done)}.`];
+    if (skipped > 0) lines.push(`${formatCount(skipped)} ${skipped === 1 ? 'was' : 'were'} acknowledged or resolved by someone else first, and left as ${skipped === 1 ? 'it was' : 'they were'}.`);
     return lines;
   }
 

@@ -4,8 +4,8 @@ import { PERMISSIONS } from '../core/policy.js';
 import { INCIDENT_ACTIONS, stormAckValue } from './actions.js';
 import type { AckResult, IncidentFacade } from './facade.js';
 import { listNumbers } from './alert-message.js';
+import { formatCount } from '../core/text.js';
 import type { MessageContent } from '../outbox/types.js';
-import { count } from './bulk-change.js';
 
 const incidentId = z.string().regex(/^[A-Z0-9]{2,64}$/, { message: 'expected a PagerDuty incident id' });
 
@@ -72,14 +72,14 @@ function stormReport(results: readonly AckResult[], joinedLater: number): string
   const lines = [
     done.length === 0
       ? 'The P1 incidents this storm summary showed are all acknowledged or resolved already; nothing was done.'
-      : `Acknowledged ${done.length === 1 ? 'the P1 incident' : `the ${count(done.length)} P1 incidents`} this storm summary showed: ${listNumbers(done)}.`,
+      : `Acknowledged ${done.length === 1 ? 'the P1 incident' : `the ${formatCount(done.length)} P1 incidents`} this storm summary showed: ${listNumbers(done)}.`,
   ];
-  if (skipped > 0) lines.push(`${count(skipped)} of those it showed ${skipped === 1 ? 'was' : 'were'} acknowledged or resolved by someone else meanwhile.`);
+  if (skipped > 0) lines.push(`${formatCount(skipped)} of those it showed ${skipped === 1 ? 'was' : 'were'} acknowledged or resolved by someone else meanwhile.`);
   if (joinedLater > 0) {
     lines.push(
       joinedLater === 1
         ? '1 P1 incident joined the storm after the summary was drawn and was left alone; the updated summary has a button for it.'
-        : `${count(joinedLater)} P1 incidents joined the storm after the summary was drawn and were left alone; the updated summary has a button for them.`,
+        : `${formatCount(joinedLater)} P1 incidents joined the storm after the summary was drawn and were left alone; the updated summary has a button for them.`,
     );
   }
   return lines.join('\n');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeMrkdwn, formatBytes, formatDuration, oneLine, truncate } from '../../src/core/text.js';
+import { escapeMrkdwn, formatBytes, formatCount, formatDuration, oneLine, truncate } from '../../src/core/text.js';
 
 describe('truncate', () => {
   it('leaves text within the limit alone', () => {
@@ -115,5 +115,11 @@ describe('formatBytes', () => {
     expect(formatBytes(512)).toBe('512 bytes');
     expect(formatBytes(2048)).toBe('2.0 KiB');
     expect(formatBytes(12.5 * 1024 * 1024)).toBe('12.5 MiB');
+  });
+});
+
+describe('formatCount', () => {
+  it('groups thousands with commas, whatever the machine’s locale', () => {
+    expect([0, 7, 999, 1000, 9995, 10000, 1234567].map(formatCount)).toEqual(['0', '7', '999', '1,000', '9,995', '10,000', '1,234,567']);
   });
 });
