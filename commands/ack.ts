@@ -57,7 +57,7 @@ function bulkOutcome(ctx: CommandContext, results: AckResult[], priority: Priori
  * few lines whatever the number.
  */
 function acknowledgePriority(ctx: CommandContext, priority: Priority): CommandReply {
-  const targets = ctx.incidents.open(priority).filter((i) => i.status === 'triggered');
+  const targets = ctx.incidents.unacknowledged(priority);
   if (targets.length === 0) return { text: `No open, unacknowledged ${priority} incidents.` };
   const ids = targets.map((i) => i.id);
   if (targets.length <= ctx.incidents.batchSize) {

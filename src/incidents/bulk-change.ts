@@ -38,6 +38,8 @@ export interface BulkRequest {
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+const capitalised = (text: string): string => `${text.charAt(0).toUpperCase()}${text.slice(1)}`;
+
 /**
  * Changes to thousands of incidents at once, done in batches after the ack. The request is recorded as an
  * execution before the ack, so a restart in the middle is reported to whoever asked; what was done stands.
@@ -78,7 +80,7 @@ export class BulkChanges {
           kind: 'respond',
           payload: {
             responseUrl,
-            text: `⚠️ ${request.what} stopped after ${formatCount(results.length)} of ${formatCount(ids.length)} incidents: something went wrong, and it has been logged. Those it got to stay acknowledged.`,
+            text: `⚠️ ${capitalised(request.what)} stopped after ${formatCount(results.length)} of ${formatCount(ids.length)} incidents: something went wrong, and it has been logged. Those it got to stay acknowledged.`,
           },
         });
       })();

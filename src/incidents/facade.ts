@@ -126,6 +126,11 @@ export class IncidentFacade {
     return this.opts.repo.listOpen(priority);
   }
 
+  /** The unacknowledged incidents of a priority (id and number only), oldest first. */
+  unacknowledged(priority: Priority): Array<Pick<Incident, 'id' | 'number'>> {
+    return this.opts.repo.unacknowledged(priority);
+  }
+
   get(id: string): Incident | undefined {
     return this.opts.repo.get(id);
   }

@@ -109,6 +109,13 @@ export class IncidentRepository {
       .all(...(priority ? [priority] : [])) as Incident[];
   }
 
+  /** Ids and numbers of the unacknowledged incidents of a priority, oldest first: cheap even for thousands. */
+  unacknowledged(priority: string): Array<Pick<Incident, 'id' | 'number'>> {
+    return this.db
+      .prepare(`SELECT id, number FROM incidents WHERE status = 'triggered' AND priority = ? ORDER BY created_at, number`)
+      .all(priority) as Array<Pick<Incident, 'id' | 'number'>>;
+  }
+
   recordAck(ack: {
     incidentId: string;
     ackedBy: string;

@@ -56,8 +56,8 @@ export function incidentActions(incidents: IncidentFacade): Action[] {
           ctx.tell(report(incidents.acknowledge(ids, ctx.userId, ctx.responseUrl)).text);
           return;
         }
-        // Thousands: recorded before the ack, done in batches (acked at the budget if it takes longer).
-        await incidents.acknowledgeLater({ ids, slackUser: ctx.userId, responseUrl: ctx.responseUrl, what: 'Acknowledge all P1 on the storm summary', report })();
+        // More than one batch: recorded before the ack, done in batches (acked at the budget if it takes longer).
+        await incidents.acknowledgeLater({ ids, slackUser: ctx.userId, responseUrl: ctx.responseUrl, what: 'the storm summary’s Acknowledge all P1', report })();
       },
     }),
     // A link button still sends an interaction; the ack (already sent) is all Slack needs.
