@@ -7,6 +7,10 @@ import { slackSignature } from '../standins/slack/index.js';
 
 export const BOT_TOKEN = 'xoxb-fake-bench-token';
 export const SIGNING_SECRET = 'bench-signing-secret-0123456789';
+/** HEALTH_DETAILS_TOKEN: the driver reads the inbox and outbox counts from the details of GET /health. */
+export const HEALTH_TOKEN = 'bench-health-details-token-0123456789';
+/** Headers that unlock the details of Waygate's GET /health. */
+export const HEALTH_DETAILS_HEADERS = { authorization: `Bearer ${HEALTH_TOKEN}` };
 /** The benchmark caller; Waygate's config puts this user in the `ops` role. */
 export const BENCH_USER = 'U0BENCH';
 export const EVENTS_PATH = '/slack/events';

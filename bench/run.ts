@@ -35,6 +35,7 @@ import { machineTimes, processCpuMs } from './cpu.js';
 import {
   DATA_DIR_ENV,
   EVENTS_PATH,
+  HEALTH_DETAILS_HEADERS,
   WEBHOOK_PATH,
   isServerKind,
   signedHelpCommand,
@@ -542,7 +543,7 @@ async function prepareWebhook(server: ServerChild, source: WebhookEventSource): 
 
 async function waitForInboxDrained(baseUrl: string): Promise<void> {
   for (let i = 0; i < 3000; i++) {
-    const res = await fetch(`${baseUrl}/health`);
+    const res = await fetch(`${baseUrl}/health`, { headers: HEALTH_DETAILS_HEADERS });
     const body = (await res.json()) as { pagerduty?: { inboxPending?: number } };
     if ((body.pagerduty?.inboxPending ?? 0) === 0) return;
     await new Promise((r) => setTimeout(r, 10));

@@ -33,6 +33,7 @@ import {
   BENCH_USER,
   BOT_TOKEN,
   DATA_DIR_ENV,
+  HEALTH_TOKEN,
   SIGNING_SECRET,
   WEBHOOK_PATH,
   WEBHOOK_SECRET,
@@ -105,6 +106,7 @@ async function startWaygate(slack: SlackStandIn, dir: string): Promise<Running> 
     WAYGATE_DB: dbPath,
     WAYGATE_CONFIG: configPath,
     PAGERDUTY_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    HEALTH_DETAILS_TOKEN: HEALTH_TOKEN,
     LOG_LEVEL: 'silent',
     PORT: '0',
   });

@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import type autocannon from 'autocannon';
 import { signPagerDutyBody } from '../src/pagerduty/signature.js';
 import { buildIncidentEvent } from '../standins/pagerduty/index.js';
-import { WEBHOOK_PATH, WEBHOOK_SECRET } from './fixtures.js';
+import { HEALTH_DETAILS_HEADERS, WEBHOOK_PATH, WEBHOOK_SECRET } from './fixtures.js';
 
 /** What Waygate (and the baseline) answer once an event is committed to the inbox. */
 export const APPLIED_BODY = '{"status":"accepted"}';
@@ -123,7 +123,7 @@ export interface HealthSummary {
 
 /** Waygate's GET /health, reduced to what the report shows. */
 export async function waygateHealth(baseUrl: string): Promise<HealthSummary> {
-  const res = await fetch(`${baseUrl}/health`);
+  const res = await fetch(`${baseUrl}/health`, { headers: HEALTH_DETAILS_HEADERS });
   const json = (await res.json()) as { status?: string; outbox?: { pending?: number; failed?: number } };
   if (res.status !== 200 || typeof json.status !== 'string') throw new Error(`GET /health answered ${res.status}: ${JSON.stringify(json).slice(0, 300)}`);
   return { status: json.status, outboxPending: json.outbox?.pending ?? Number.NaN, outboxFailed: json.outbox?.failed ?? Number.NaN };

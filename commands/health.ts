@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineCommand, type Command } from '../src/commands/types.js';
 import { SLASH_COMMAND } from '../src/commands/router.js';
-import { escapeMrkdwn } from '../src/core/text.js';
+import { escapeMrkdwn, redactCredentials } from '../src/core/text.js';
 
 export const health: Command = defineCommand({
   name: 'health',
@@ -10,7 +10,8 @@ export const health: Command = defineCommand({
   roles: 'everyone',
   args: z.tuple([], { message: 'health takes no arguments' }),
   run(ctx) {
-    const url = ctx.config.file.service.healthUrl;
+    // Anyone may run this: the URL is shown without the credentials it may carry.
+    const url = redactCredentials(ctx.config.file.service.healthUrl);
     ctx.afterAck(async () => {
       const result = await ctx.health.check();
       const state = ctx.health.monitor.current();

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SlackStandIn } from '../standins/slack/index.js';
-import { BOT_TOKEN, DEFAULT_YAML, testEnv } from './helpers/bot.js';
+import { BOT_TOKEN, DEFAULT_YAML, fetchHealthDetails, testEnv } from './helpers/bot.js';
 import { spawnBot, type BotProcess } from './helpers/process.js';
 import { importSites, packageName } from './support/import-specifiers.js';
 import { PRODUCTION_BUILD_TIMEOUT_MS, startProductionBuild, type ProductionBuild } from './support/production-build.js';
@@ -163,7 +163,7 @@ describe('the production build', () => {
     it('runs the bot, which serves /health and /metrics and stops on SIGTERM', async () => {
       bot = spawnBot({ ...testEnv(dir, slack, DEFAULT_YAML), LOG_LEVEL: 'info' }, { npmStartIn: build!.root });
       const port = await bot.ready;
-      const health = await fetch(`http://127.0.0.1:${port}/health`);
+      const health = await fetchHealthDetails(`http://127.0.0.1:${port}`);
       expect(health.status).toBe(200);
       expect(await health.json()).toMatchObject({ status: 'ok', version: '0.1.0', database: { reachable: true } });
       expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toContain('waygate_commands_total');

@@ -259,6 +259,8 @@ export const envSchema = z
       .url({ protocol: /^https?$/, message: 'must be an http(s) URL such as https://events.pagerduty.com' })
       .default('https://events.pagerduty.com')
       .transform((u) => u.replace(/\/+$/, '')),
+    /** Bearer token that unlocks the details of GET /health; without it /health says only what a load balancer needs. */
+    HEALTH_DETAILS_TOKEN: secret('generate one, e.g. openssl rand -hex 32'),
     WAYGATE_DB: z.string().min(1).default('./data/waygate.db'),
     /**
      * The audit chain's HMAC key; several comma-separated while rotating, the newest first. Long enough that it

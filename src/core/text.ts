@@ -95,3 +95,21 @@ export function formatBytes(bytes: number): string {
   }
   return unit === 0 ? `${Math.round(value)} bytes` : `${value.toFixed(1)} ${units[unit]}`;
 }
+
+/** A query parameter: separator, name, value. */
+const QUERY_PARAM = /([?&])([\w.-]+)=([^&#\s`'"<>]*)/g;
+/** Names whose values are credentials: `token`, `access_token`, `x-api-key`, `sig`… (not `keyboard`). */
+const SECRET_PARAM_NAME = /(?:^|[_-])(?:token|secret|password|passwd|pass|pwd|apikey|key|auth|signature|sig|credentials?)(?:$|[_-])/i;
+/** `scheme://user:password@` (or `scheme://token@`) anywhere in the text. */
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@`'"<>]+@/gi;
+
+/**
+ * Removes credentials from every URL in the text: the user-info part (`https://user:password@host`) and the
+ * values of query parameters named like credentials. For anything a user sees: replies, alerts, digests,
+ * PagerDuty events. A URL without credentials comes back unchanged.
+ */
+export function redactCredentials(text: string): string {
+  return text
+    .replace(URL_USERINFO, '$1[REDACTED]@')
+    .replace(QUERY_PARAM, (param: string, sep: string, name: string) => (SECRET_PARAM_NAME.test(name) ? `${sep}${name}=[REDACTED]` : param));
+}

@@ -4,7 +4,7 @@
  */
 import { DateTime, IANAZone } from 'luxon';
 import type { MessageContent } from '../outbox/types.js';
-import { escapeMrkdwn, formatBytes, formatDuration, oneLine, truncate } from '../core/text.js';
+import { escapeMrkdwn, formatBytes, formatDuration, oneLine, redactCredentials, truncate } from '../core/text.js';
 import { slackDate } from '../slack/format.js';
 import type { HealthCheckResult } from './health-check.js';
 import type { LogScan } from './log-scan.js';
@@ -115,7 +115,8 @@ function statusSection(d: DigestData): string {
     const latency = s.latencyMs !== null ? ` (answered in ${formatLatency(s.latencyMs)})` : '';
     lines.push(`🔴 *Unhealthy* — ${plain(s.summary, 300)}${latency}`);
   } else {
-    const where = d.healthUrl ? ` at ${code(d.healthUrl)}` : '';
+    // Digests recorded before credentials were redacted still hold them.
+    const where = d.healthUrl ? ` at ${code(redactCredentials(d.healthUrl))}` : '';
     lines.push(`🔴 *Not answering* — health endpoint${where} unreachable: ${plain(s.summary, 300)}`);
   }
   const unit = d.systemdUnit ? ` ${code(d.systemdUnit)}` : '';

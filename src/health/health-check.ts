@@ -4,7 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Clock } from '../clock/clock.js';
-import { formatDuration, oneLine, truncate } from '../core/text.js';
+import { formatDuration, oneLine, redactCredentials, truncate } from '../core/text.js';
 import type { HealthStore } from './health-store.js';
 
 export interface HealthCheckResult {
@@ -104,9 +104,10 @@ function describeFailure(err: unknown, timeoutMs: number): string {
 export async function checkHealth(url: string, timeoutMs: number, fetchImpl: typeof fetch = fetch): Promise<HealthCheckResult> {
   const started = performance.now();
   try {
-    const res = await fetchImpl(url, {
+    const { target, authorization } = splitCredentials(url);
+    const res = await fetchImpl(target, {
       method: 'GET',
-      headers: { accept: 'application/json, text/plain;q=0.9, */*;q=0.5' },
+      headers: { accept: 'application/json, text/plain;q=0.9, */*;q=0.5', ...(authorization ? { authorization } : {}) },
       signal: AbortSignal.timeout(timeoutMs),
     });
     const body = await readBody(res, BODY_LIMIT_BYTES);
@@ -116,8 +117,23 @@ export async function checkHealth(url: string, timeoutMs: number, fetchImpl: typ
     if (ok) return { ok, httpStatus: res.status, latencyMs, summary: summary || `HTTP ${res.status} (empty body)` };
     return { ok, httpStatus: res.status, latencyMs, summary: summary ? `HTTP ${res.status}: ${summary}` : `HTTP ${res.status}` };
   } catch (err) {
-    return { ok: false, httpStatus: null, latencyMs: null, summary: describeFailure(err, timeoutMs) };
+    // Error texts may quote the URL; the summary reaches Slack, the digest and PagerDuty.
+    return { ok: false, httpStatus: null, latencyMs: null, summary: redactCredentials(describeFailure(err, timeoutMs)) };
   }
+}
+
+/**
+ * `http://user:password@host/health` as curl reads it: the credentials go in a Basic Authorization header
+ * (fetch refuses a URL that carries them), the request goes to the URL without them.
+ */
+function splitCredentials(url: string): { target: string; authorization: string | null } {
+  const parsed = new URL(url);
+  if (!parsed.username && !parsed.password) return { target: url, authorization: null };
+  const user = decodeURIComponent(parsed.username);
+  const password = decodeURIComponent(parsed.password);
+  parsed.username = '';
+  parsed.password = '';
+  return { target: parsed.href, authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
 }
 
 export type ServiceState = 'up' | 'down' | 'unknown';

@@ -9,7 +9,7 @@ import type { BackupService } from '../backup/backup-service.js';
 import type { IncidentFacade } from '../incidents/facade.js';
 import type { Executions } from '../core/executions.js';
 import { messageKeys } from '../core/keys.js';
-import { escapeMrkdwn, formatDuration } from '../core/text.js';
+import { escapeMrkdwn, formatDuration, redactCredentials } from '../core/text.js';
 import { slackDate } from '../slack/format.js';
 import { HealthStore } from './health-store.js';
 import { checkHealth, HealthMonitor, type HealthCheckResult, type HealthObservation } from './health-check.js';
@@ -55,7 +55,8 @@ export class HealthService {
 
   /** The service's stable Events API dedup key, so trigger and resolve address the same PagerDuty alert. */
   get dedupKey(): string {
-    return `waygate-mcp-down:${this.opts.config.service.healthUrl}`;
+    // PagerDuty shows the key; unchanged for a URL without credentials, so open alerts still resolve.
+    return `waygate-mcp-down:${redactCredentials(this.opts.config.service.healthUrl)}`;
   }
 
   check(): Promise<HealthCheckResult> {
@@ -80,7 +81,7 @@ export class HealthService {
   private announce(obs: HealthObservation, result: HealthCheckResult, downSince: number | null): void {
     const { outbox, config, clock } = this.opts;
     const { service, channels } = config;
-    const url = service.healthUrl;
+    const url = redactCredentials(service.healthUrl);
     const now = clock.nowMs();
     if (obs.transition === 'down') {
       const since = obs.since ?? now;
@@ -170,7 +171,7 @@ export class HealthService {
     return {
       now,
       timeZone: config.timezone,
-      healthUrl: config.service.healthUrl,
+      healthUrl: redactCredentials(config.service.healthUrl),
       status,
       systemd,
       systemdUnit: config.service.systemdUnit,

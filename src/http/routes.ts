@@ -1,4 +1,5 @@
-import type { ServerResponse } from 'node:http';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CustomRoute } from '@slack/bolt';
 import { isDatabaseReachable, type Db } from '../db/database.js';
 import type { CoreServices } from '../context.js';
@@ -8,9 +9,18 @@ import type { DispatcherStatus } from '../outbox/dispatcher.js';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-export interface HealthReport {
+export type ComponentState = 'ok' | 'degraded' | 'down';
+
+/** What GET /health tells anyone who asks (a load balancer, a status page): no errors, paths or counts. */
+export interface PublicHealth {
   status: 'ok' | 'degraded' | 'down';
   version: string;
+  /** database, outbox, deadlines and each module's section (inbox, pagerduty, jobs, …). */
+  components: Record<string, ComponentState>;
+}
+
+/** The details, for an operator who presents HEALTH_DETAILS_TOKEN. */
+export interface HealthReport extends PublicHealth {
   uptimeSeconds: number;
   database: { reachable: boolean };
   slack: { mode: 'http' | 'socket' };
@@ -36,6 +46,7 @@ export function healthReport({ core, dispatcher, contributions }: HealthSources)
   const { lastError, lastErrorAt } = dispatcher.status();
   let outbox: HealthReport['outbox'] = { pending: 0, oldestPendingAgeSeconds: null, failed: 0, lastError, lastErrorAt: iso(lastErrorAt) };
   const sections: Record<string, unknown> = {};
+  const components: Record<string, ComponentState> = { database: reachable ? 'ok' : 'down' };
   let degraded = false;
   if (reachable) {
     const stats = core.outbox.stats();
@@ -49,19 +60,19 @@ export function healthReport({ core, dispatcher, contributions }: HealthSources)
     for (const contribute of contributions) {
       for (const [name, part] of Object.entries(contribute())) {
         sections[name] = part.value;
+        components[name] = part.degraded === true ? 'degraded' : 'ok';
         degraded ||= part.degraded === true;
       }
     }
   }
   const deadlines = core.deadlines.status();
   const stuck = (outbox.oldestPendingAgeSeconds ?? 0) > STUCK_OUTBOX_SECONDS;
+  components.outbox = !reachable ? 'down' : stuck || outbox.failed > 0 || outbox.lastError !== null ? 'degraded' : 'ok';
+  components.deadlines = deadlines.lastError !== null ? 'degraded' : 'ok';
   return {
-    status: !reachable
-      ? 'down'
-      : stuck || outbox.failed > 0 || outbox.lastError !== null || degraded || deadlines.lastError !== null
-        ? 'degraded'
-        : 'ok',
+    status: !reachable ? 'down' : degraded || Object.values(components).some((c) => c !== 'ok') ? 'degraded' : 'ok',
     version: core.version,
+    components,
     uptimeSeconds: Math.round((now - core.startedAt) / 1000),
     database: { reachable },
     slack: { mode: core.config.mode },
@@ -71,9 +82,24 @@ export function healthReport({ core, dispatcher, contributions }: HealthSources)
   };
 }
 
-function send(res: ServerResponse, status: number, contentType: string, body: string): void {
-  res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store' });
+function send(res: ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', ...headers });
   res.end(body);
+}
+
+const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
+
+/**
+ * Who may see the details: 'public' without an Authorization header, 'details' with the configured bearer
+ * token, otherwise the reason for a 401. Compared as SHA-256 digests with timingSafeEqual, so neither the
+ * token's content nor its length shows in the response time.
+ */
+function healthAudience(req: IncomingMessage, detailsToken: string | undefined): 'public' | 'details' | { refused: string } {
+  const header = req.headers.authorization;
+  if (header === undefined) return 'public';
+  if (detailsToken === undefined) return { refused: 'health details are not enabled: set HEALTH_DETAILS_TOKEN' };
+  const presented = /^Bearer (.+)$/.exec(header)?.[1] ?? '';
+  return timingSafeEqual(digest(presented), digest(detailsToken)) ? 'details' : { refused: 'invalid health details token' };
 }
 
 /** GET /health and GET /metrics, served by the same HTTP server Bolt listens on. */
@@ -83,9 +109,16 @@ export function operationalRoutes(sources: HealthSources): CustomRoute[] {
     {
       path: '/health',
       method: ['GET'],
-      handler: (_req, res) => {
+      handler: (req, res) => {
+        const audience = healthAudience(req, core.config.env.HEALTH_DETAILS_TOKEN);
+        if (typeof audience === 'object') {
+          send(res, 401, 'application/json', JSON.stringify({ error: audience.refused }), { 'www-authenticate': 'Bearer' });
+          return;
+        }
         const report = healthReport(sources);
-        send(res, report.status === 'down' ? 503 : 200, 'application/json', JSON.stringify(report));
+        const { status, version, components } = report;
+        const body: PublicHealth | HealthReport = audience === 'details' ? report : { status, version, components };
+        send(res, status === 'down' ? 503 : 200, 'application/json', JSON.stringify(body));
       },
     },
     {

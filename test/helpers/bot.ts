@@ -16,6 +16,18 @@ export const PD_FROM = 'waygate-bot@example.com';
 
 export const BOT_TOKEN = 'xoxb-test-token';
 export const SIGNING_SECRET = 'test-signing-secret-0123456789';
+/** HEALTH_DETAILS_TOKEN of every test bot: without it, GET /health says only status, version and component states. */
+export const HEALTH_TOKEN = 'test-health-details-token-0123456789';
+
+/** GET /health as the operator sees it, with the details token. */
+export function fetchHealthDetails(baseUrl: string): Promise<Response> {
+  return fetch(`${baseUrl}/health`, { headers: { authorization: `Bearer ${HEALTH_TOKEN}` } });
+}
+
+/** The detailed /health body (the token presented). */
+export async function healthDetails<T = Record<string, any>>(baseUrl: string): Promise<T> {
+  return (await (await fetchHealthDetails(baseUrl)).json()) as T;
+}
 
 /** Users every test workspace has, one per role, plus one with none. */
 export const USERS = {
@@ -99,6 +111,7 @@ export function testEnv(dir: string, slack: SlackStandIn, yaml: Record<string, u
     WAYGATE_CONFIG: writeConfig(dir, yaml),
     LOG_LEVEL: 'silent',
     PORT: '0',
+    HEALTH_DETAILS_TOKEN: HEALTH_TOKEN,
   };
 }
 

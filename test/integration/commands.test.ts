@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startTestBot, USERS, type TestBot } from '../helpers/bot.js';
+import { fetchHealthDetails, startTestBot, USERS, type TestBot } from '../helpers/bot.js';
 
 describe('/waygate over real HTTP', () => {
   let bot: TestBot;
@@ -144,7 +144,7 @@ describe('operational endpoints', () => {
 
   it('GET /health reports status, version, uptime, database and each job', async () => {
     bot.clock.advance(65_000);
-    const res = await fetch(`${bot.url}/health`);
+    const res = await fetchHealthDetails(bot.url);
     expect(res.status).toBe(200);
     const body = (await res.json()) as Record<string, any>;
     expect(body).toMatchObject({

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { SlackStandIn } from '../../standins/slack/index.js';
 import { ManualClock } from '../../src/clock/clock.js';
 import type { IncidentEvent } from '../../src/incidents/events.js';
-import { BOT_TOKEN, USERS, startTestBot, type TestBot } from '../helpers/bot.js';
+import { BOT_TOKEN, USERS, healthDetails, startTestBot, type TestBot } from '../helpers/bot.js';
 
 const START = '2026-03-02T08:00:00.000Z';
 
@@ -25,9 +25,7 @@ function damageIncidentsTable(path: string, how: 'cells' | 'garbage'): void {
   closeSync(fd);
 }
 
-async function health(bot: TestBot): Promise<Record<string, any>> {
-  return (await (await fetch(`${bot.url}/health`)).json()) as Record<string, any>;
-}
+const health = (bot: TestBot) => healthDetails(bot.url);
 
 const trigger = (n: number): IncidentEvent => ({
   eventId: `EV${n}`,

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_YAML, startTestBot, USERS, type TestBot } from '../helpers/bot.js';
+import { DEFAULT_YAML, healthDetails, startTestBot, USERS, type TestBot } from '../helpers/bot.js';
 import type { JobDefinition } from '../../src/jobs/types.js';
 import type { JobContext } from '../../src/context.js';
 import { ManualClock } from '../../src/clock/clock.js';
@@ -59,7 +59,7 @@ describe('scheduled jobs', () => {
     const [message] = bot.slack.messages('C0OPS');
     expect(message?.text).toContain('Scheduled job `nightly-export` run #1 ❌ failed');
     expect(message?.text).toContain('disk full on /backup');
-    const health = (await (await fetch(`${bot.url}/health`)).json()) as any;
+    const health = await healthDetails(bot.url);
     expect(health.jobs['nightly-export'].lastRun).toMatchObject({ outcome: 'failed', error: 'disk full on /backup' });
     const metrics = await (await fetch(`${bot.url}/metrics`)).text();
     expect(metrics).toContain('waygate_job_failures_total{job="nightly-export"} 1');

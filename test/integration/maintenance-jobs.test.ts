@@ -7,7 +7,7 @@ import { ManualClock } from '../../src/clock/clock.js';
 import type { RunResult, RunSpec } from '../../src/runner/runner.js';
 import { RecordingRunner } from '../support/recording-runner.js';
 import { formatBytes } from '../../src/core/text.js';
-import { DEFAULT_YAML, startTestBot, USERS, type TestBot } from '../helpers/bot.js';
+import { DEFAULT_YAML, healthDetails, startTestBot, USERS, type TestBot } from '../helpers/bot.js';
 
 const OUTDATED = ['Package    Version Latest Type', '---------- ------- ------ -----', 'requests   2.28.0  2.32.3 wheel', 'urllib3    1.26.5  2.2.1  wheel', ''].join('\n');
 
@@ -153,7 +153,7 @@ describe('scheduled maintenance jobs', () => {
       const line = await jobLine(b, 'weekly-maintenance');
       expect(line).toContain('❌ failed');
       expect(line).toContain(`database maintenance failed: ${serviceDb()}: unable to open database file`);
-      const health = (await (await fetch(`${b.url}/health`)).json()) as { jobs: Record<string, { lastRun: unknown }> };
+      const health = await healthDetails<{ jobs: Record<string, { lastRun: unknown }> }>(b.url);
       expect(health.jobs['weekly-maintenance']?.lastRun).toMatchObject({ outcome: 'failed' });
       const metrics = await (await fetch(`${b.url}/metrics`)).text();
       expect(metrics).toContain('waygate_job_failures_total{job="weekly-maintenance"} 1');

@@ -11,12 +11,21 @@ import { DIGEST_ACTIONS } from '../../src/health/digest.js';
 
 const ROUTING_KEY = 'R0UTINGKEY0123456789abcdefABCDEF';
 
-/** A stand-in for the Waygate MCP service's /health that the test turns unhealthy and healthy again. */
-async function startService(): Promise<{ url: string; setHealthy(ok: boolean): void; hits(): number; close(): Promise<void> }> {
+/**
+ * A stand-in for the Waygate MCP service's /health that the test turns unhealthy and healthy again; with
+ * `basicAuth` ("user:password") it answers 401 to requests without those credentials.
+ */
+async function startService(
+  opts: { basicAuth?: string } = {},
+): Promise<{ url: string; setHealthy(ok: boolean): void; hits(): number; close(): Promise<void> }> {
   let healthy = true;
   let hits = 0;
-  const server: Server = createServer((_req, res) => {
+  const server: Server = createServer((req, res) => {
     hits++;
+    if (opts.basicAuth && req.headers.authorization !== `Basic ${Buffer.from(opts.basicAuth).toString('base64')}`) {
+      res.writeHead(401, { 'content-type': 'text/plain' });
+      return res.end('credentials required');
+    }
     res.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' });
     res.end(JSON.stringify(healthy ? { status: 'healthy', version: '1.4.2' } : { status: 'degraded', error: 'db locked' }));
   });
@@ -222,6 +231,62 @@ describe('scheduled operations', () => {
     expect(res.json.text).toContain(`Checking ${service.url}`);
     await bot.settle();
     expect(bot.slack.responsePosts('h')[0]?.body.text).toMatch(/🟢 .* healthy in \d+ ms — status=healthy version=1\.4\.2/);
+  });
+});
+
+describe('credentials in service.healthUrl', () => {
+  const PASSWORD = 'pa55-w0rd-Xq7';
+  let dir: string;
+  let service: Awaited<ReturnType<typeof startService>>;
+  let bot: TestBot | undefined;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'waygate-ops-'));
+    service = await startService({ basicAuth: `waygate:${PASSWORD}` });
+  });
+  afterEach(async () => {
+    await bot?.stop();
+    bot = undefined;
+    await service.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const withCredentials = (url: string) => url.replace('http://', `http://waygate:${PASSWORD}@`);
+  const redacted = (url: string) => url.replace('http://', 'http://[REDACTED]@');
+  const yaml = (healthUrl: string, schedules: Record<string, string> = {}) => ({
+    ...DEFAULT_YAML,
+    schedules: { ...DEFAULT_YAML.schedules, ...schedules },
+    service: { healthUrl, systemdUnit: null, logFile: join(dir, 'waygate.log'), timeout: '1s', failuresBeforeDown: 1, pagerDutyRoutingKey: ROUTING_KEY },
+    backup: { dir: join(dir, 'backups'), configDir: null },
+  });
+
+  it('are used for the check and never shown by `/waygate health`, which anyone may run', async () => {
+    bot = await startTestBot({ dir, yaml: yaml(withCredentials(service.url)) });
+    const res = await bot.signer.slashCommand({ text: 'health', userId: USERS.nobody, responseUrl: bot.slack.responseUrl('h') });
+    expect(res.json.text).toBe(`Checking ${redacted(service.url)}…`);
+    await bot.settle();
+    const reply = bot.slack.responsePosts('h')[0]?.body.text;
+    expect(reply).toMatch(/^🟢 .* healthy in \d+ ms — status=healthy version=1\.4\.2/);
+    expect(reply).toContain(redacted(service.url));
+    expect(reply).not.toContain(PASSWORD);
+  });
+
+  it('are never shown in the digest, the down alert or the PagerDuty event', async () => {
+    const down = withCredentials('http://127.0.0.1:9/health');
+    const clock = new ManualClock('2026-03-02T08:01:00Z');
+    bot = await startTestBot({ dir, clock, pagerDuty: true, yaml: yaml(down, { 'health-check': '*/5 * * * *' }) });
+    await bot.advanceTo('2026-03-02T08:05:00Z');
+    await bot.signer.slashCommand({ text: 'digest', userId: USERS.ops, responseUrl: bot.slack.responseUrl('dg') });
+    await bot.settle();
+    const alert = bot.slack.messages('C0ALERTS')[0]?.text;
+    expect(alert).toContain(`checks of ${redacted('http://127.0.0.1:9/health')}`);
+    const digest = JSON.stringify(bot.slack.messages('C0OPS').find((m) => m.text.startsWith('Waygate daily health'))?.blocks);
+    expect(digest).toContain(`health endpoint at \`${redacted('http://127.0.0.1:9/health')}\` unreachable`);
+    const events = bot.pd!.events() as Array<{ dedup_key: string; payload: { summary: string; source: string } }>;
+    expect(events[0]?.payload.source).toBe(redacted('http://127.0.0.1:9/health'));
+    const everything = JSON.stringify([bot.slack.messages('C0ALERTS'), bot.slack.messages('C0OPS'), bot.slack.responsePosts('dg'), events]);
+    expect(everything).not.toContain(PASSWORD);
+    expect(everything).not.toContain('waygate:');
   });
 });
 

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startTestBot, type TestBot } from '../helpers/bot.js';
+import { healthDetails, startTestBot, type TestBot } from '../helpers/bot.js';
 import type { OutboxItem } from '../../src/outbox/types.js';
 import type { MessageKey } from '../../src/core/keys.js';
 
@@ -90,7 +90,7 @@ describe('outbox delivery to Slack', () => {
     };
     expect(row.status).toBe('failed');
     expect(row.last_error).toContain('invalid_blocks');
-    const health = (await (await fetch(`${bot.url}/health`)).json()) as { status: string; outbox: { failed: number } };
+    const health = await healthDetails<{ status: string; outbox: { failed: number } }>(bot.url);
     expect(health).toMatchObject({ status: 'degraded', outbox: { failed: 1 } });
   });
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import { INCIDENT_ACTIONS } from '../../src/incidents/actions.js';
-import { startTestBot, USERS, type TestBot } from '../helpers/bot.js';
+import { healthDetails, startTestBot, USERS, type TestBot } from '../helpers/bot.js';
 
 const START = '2026-03-02T08:00:00.000Z'; // Monday 09:00 in Berlin
 
@@ -263,7 +263,7 @@ describe('PagerDuty bridge over real HTTP', () => {
   });
 
   it('reports PagerDuty as configured on /health', async () => {
-    const health = (await (await fetch(`${bot.url}/health`)).json()) as { pagerduty: unknown };
+    const health = await healthDetails<{ pagerduty: unknown }>(bot.url);
     expect(health.pagerduty).toEqual({ status: 'configured', api: true, webhooks: true, inboxPending: 0 });
   });
 });
@@ -308,7 +308,7 @@ describe('without PagerDuty settings', () => {
   it('still runs, says so on /health, and refuses webhooks with 503 so PagerDuty keeps them', async () => {
     const bot = await startTestBot();
     try {
-      const health = (await (await fetch(`${bot.url}/health`)).json()) as { pagerduty: unknown; status: string };
+      const health = await healthDetails<{ pagerduty: unknown; status: string }>(bot.url);
       expect(health.pagerduty).toEqual({ status: 'not configured', api: false, webhooks: false, inboxPending: 0 });
       expect(health.status).toBe('ok');
       const res = await bot.pdSigner.send(bot.pdSigner.pingEvent());

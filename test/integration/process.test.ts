@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.js';
 import { SlackStandIn, SlackRequestSigner } from '../../standins/slack/index.js';
-import { BOT_TOKEN, DEFAULT_YAML, SIGNING_SECRET, USERS, testEnv, writeConfig } from '../helpers/bot.js';
+import { BOT_TOKEN, DEFAULT_YAML, SIGNING_SECRET, USERS, fetchHealthDetails, healthDetails, testEnv, writeConfig } from '../helpers/bot.js';
 import { spawnBot, type BotProcess } from '../helpers/process.js';
 
 // Real processes start in seconds on a quiet machine, but much slower when CI runs test files side by side.
@@ -33,13 +33,12 @@ describe('the bot as a process', { timeout: 60_000 }, () => {
     return bot;
   };
   const env = (): Record<string, string> => ({ ...testEnv(dir, slack, DEFAULT_YAML), LOG_LEVEL: 'info' });
-  const health = async (port: number) =>
-    (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { outbox: { pending: number } };
+  const health = (port: number) => healthDetails<{ outbox: { pending: number } }>(`http://127.0.0.1:${port}`);
 
   it('serves /health and /metrics, and stops cleanly on SIGTERM', async () => {
     const bot = start(env());
     const port = await bot.ready;
-    const res = await fetch(`http://127.0.0.1:${port}/health`);
+    const res = await fetchHealthDetails(`http://127.0.0.1:${port}`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/json');
     expect(await res.json()).toMatchObject({ status: 'ok', database: { reachable: true } });

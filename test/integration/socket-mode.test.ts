@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SlackStandIn } from '../../standins/slack/index.js';
-import { BOT_TOKEN, startTestBot, USERS, type TestBot } from '../helpers/bot.js';
+import { BOT_TOKEN, fetchHealthDetails, startTestBot, USERS, type TestBot } from '../helpers/bot.js';
 
 const APP_TOKEN = 'xapp-1-test-app-token';
 
@@ -39,7 +39,7 @@ describe('/waygate over real Socket Mode', () => {
     expect(bot.config.mode).toBe('socket');
     expect(slack.socketConnections()).toBe(1);
     expect(slack.calls('apps.connections.open')).toMatchObject([{ status: 200, response: { ok: true } }]);
-    const res = await fetch(`${bot.url}/health`);
+    const res = await fetchHealthDetails(bot.url);
     expect(res.status).toBe(200);
     expect(((await res.json()) as { slack: unknown }).slack).toEqual({ mode: 'socket' });
   });

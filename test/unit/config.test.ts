@@ -137,11 +137,17 @@ describe('loadConfig: environment', () => {
     ['PAGERDUTY_WEBHOOK_SECRET', '%', 'each comma-separated secret must be at least 16 characters'],
     ['PAGERDUTY_WEBHOOK_SECRET', 'a-long-enough-webhook-secret,short', 'each comma-separated secret must be at least 16 characters'],
     ['PAGERDUTY_API_TOKEN', 'u+short', 'must be at least 16 characters'],
+    ['HEALTH_DETAILS_TOKEN', 'letmein', 'must be at least 16 characters'],
   ])('refuses a %s as short as %j, naming the variable and not the value', (name, value, message) => {
     const list = problems(loadConfig({ ...BASE_ENV, [name]: value }));
     expect(list).toHaveLength(1);
     expect(list[0]?.startsWith(`env: ${name} ${message}`), list[0]).toBe(true);
     expect(list[0]).not.toContain(value);
+  });
+
+  it('lists HEALTH_DETAILS_TOKEN as a secret', () => {
+    const config = ok(loadConfig({ ...BASE_ENV, HEALTH_DETAILS_TOKEN: 'a-health-details-token-0123' }));
+    expect(config.secrets).toContain('a-health-details-token-0123');
   });
 
   it('accepts secrets of 16 characters and more', () => {

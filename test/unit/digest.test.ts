@@ -111,6 +111,16 @@ describe('renderDigest', () => {
     expect(sectionWith(blocks, 'Failed jobs')).toContain('None in the last 24 h');
   });
 
+  it('never shows credentials of the health URL, even from a digest recorded with them', () => {
+    const { blocks } = renderDigest(
+      data({ healthUrl: 'http://waygate:hunter2-pass@localhost:8000/health', status: { ok: false, httpStatus: null, latencyMs: null, summary: 'connection refused' } }),
+      4,
+    );
+    const text = allText(blocks);
+    expect(text).toContain('health endpoint at `http://[REDACTED]@localhost:8000/health` unreachable');
+    expect(text).not.toContain('hunter2-pass');
+  });
+
   it('says plainly when a source is missing', () => {
     const { blocks } = renderDigest(
       data({

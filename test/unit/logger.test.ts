@@ -127,7 +127,7 @@ describe('scrub with JSON-escaped secrets', () => {
 
 describe('the scrubber and the configuration', () => {
   // For each secret variable, values from long down to one character: whatever loadConfig accepts must be scrubbed.
-  const SECRET_VARIABLES = ['SLACK_SIGNING_SECRET', 'PAGERDUTY_WEBHOOK_SECRET', 'PAGERDUTY_API_TOKEN'];
+  const SECRET_VARIABLES = ['SLACK_SIGNING_SECRET', 'PAGERDUTY_WEBHOOK_SECRET', 'PAGERDUTY_API_TOKEN', 'HEALTH_DETAILS_TOKEN'];
   const base = { SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_SIGNING_SECRET: 'a-signing-secret-0123456789abcdef' };
 
   it.each(SECRET_VARIABLES)('never writes an accepted %s to the log, however short', (name) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeMrkdwn, formatBytes, formatCount, formatDuration, oneLine, truncate } from '../../src/core/text.js';
+import { escapeMrkdwn, formatBytes, formatCount, formatDuration, oneLine, redactCredentials, truncate } from '../../src/core/text.js';
 
 describe('truncate', () => {
   it('leaves text within the limit alone', () => {
@@ -121,5 +121,19 @@ describe('formatBytes', () => {
 describe('formatCount', () => {
   it('groups thousands with commas, whatever the machine’s locale', () => {
     expect([0, 7, 999, 1000, 9995, 10000, 1234567].map(formatCount)).toEqual(['0', '7', '999', '1,000', '9,995', '10,000', '1,234,567']);
+  });
+});
+
+describe('redactCredentials', () => {
+  it.each([
+    ['http://127.0.0.1:8000/health', 'http://127.0.0.1:8000/health'],
+    ['http://user:pa55@host/health', 'http://[REDACTED]@host/health'],
+    ['https://ghp_token@host.example:8443/p', 'https://[REDACTED]@host.example:8443/p'],
+    ['https://host/p?q=1&token=abc&x=2', 'https://host/p?q=1&token=[REDACTED]&x=2'],
+    ['https://host/p?keyboard=1&monkey=2&x-api-key=9&access_token=t&Password=p', 'https://host/p?keyboard=1&monkey=2&x-api-key=[REDACTED]&access_token=[REDACTED]&Password=[REDACTED]'],
+    ['fetch failed for http://a:b@h/x: refused', 'fetch failed for http://[REDACTED]@h/x: refused'],
+    ['mail ops@example.com about it', 'mail ops@example.com about it'],
+  ])('%s → %s', (input, expected) => {
+    expect(redactCredentials(input)).toBe(expected);
   });
 });
