@@ -56,7 +56,7 @@ export function compose(core: Core, modules: readonly WaygateModule[]): Composed
     },
   });
 
-  server.add(operationalRoutes({ core, dispatcher, contributions: modules.flatMap((m) => (m.health ? [m.health] : [])) }));
+  server.add(operationalRoutes({ core, dispatcher, contributions: modules.flatMap((m) => (m.health ? [{ module: m.name, health: m.health }] : [])) }));
 
   let stopped = false;
   return {

@@ -24,8 +24,18 @@ export interface HealthReport extends PublicHealth {
   uptimeSeconds: number;
   database: { reachable: boolean };
   slack: { mode: 'http' | 'socket' };
-  /** `lastError`: the dispatcher could not read or record its rows (the database refused), so nothing moves. */
-  outbox: { pending: number; oldestPendingAgeSeconds: number | null; failed: number; lastError: string | null; lastErrorAt: string | null };
+  /**
+   * `lastError`: the dispatcher could not read or record its rows (the database refused), so nothing moves.
+   * `error`: the counts could not be read; they are null then.
+   */
+  outbox: {
+    pending: number | null;
+    oldestPendingAgeSeconds: number | null;
+    failed: number | null;
+    lastError: string | null;
+    lastErrorAt: string | null;
+    error?: string;
+  };
   deadlines: { nextDueAt: string | null; lastError: string | null };
   /** Sections contributed by modules: `pagerduty`, `jobs`, … */
   [section: string]: unknown;
@@ -37,40 +47,50 @@ const STUCK_OUTBOX_SECONDS = 300;
 export interface HealthSources {
   core: CoreServices & { db: Db; deadlines: Deadlines };
   dispatcher: { status(): DispatcherStatus };
-  contributions: ReadonlyArray<() => Record<string, HealthContribution>>;
+  /** Each module's sections, by module name (a section that cannot be read is reported under that name). */
+  contributions: ReadonlyArray<{ module: string; health: () => Record<string, HealthContribution> }>;
 }
 
 export function healthReport({ core, dispatcher, contributions }: HealthSources): HealthReport {
   const now = core.clock.nowMs();
   const reachable = isDatabaseReachable(core.db);
   const { lastError, lastErrorAt } = dispatcher.status();
-  let outbox: HealthReport['outbox'] = { pending: 0, oldestPendingAgeSeconds: null, failed: 0, lastError, lastErrorAt: iso(lastErrorAt) };
+  let outbox: HealthReport['outbox'] = { pending: null, oldestPendingAgeSeconds: null, failed: null, lastError, lastErrorAt: iso(lastErrorAt) };
   const sections: Record<string, unknown> = {};
   const components: Record<string, ComponentState> = { database: reachable ? 'ok' : 'down' };
-  let degraded = false;
+  // A damaged page answers `SELECT 1` but fails the queries behind a section: that section says so, the rest
+  // of the report stands, and /health never fails for it.
   if (reachable) {
-    const stats = core.outbox.stats();
-    outbox = {
-      pending: stats.pending,
-      oldestPendingAgeSeconds: stats.oldestPendingAt == null ? null : Math.round((now - stats.oldestPendingAt) / 1000),
-      failed: stats.failed,
-      lastError,
-      lastErrorAt: iso(lastErrorAt),
-    };
-    for (const contribute of contributions) {
-      for (const [name, part] of Object.entries(contribute())) {
-        sections[name] = part.value;
-        components[name] = part.degraded === true ? 'degraded' : 'ok';
-        degraded ||= part.degraded === true;
+    try {
+      const stats = core.outbox.stats();
+      outbox = {
+        ...outbox,
+        pending: stats.pending,
+        oldestPendingAgeSeconds: stats.oldestPendingAt == null ? null : Math.round((now - stats.oldestPendingAt) / 1000),
+        failed: stats.failed,
+      };
+    } catch (err) {
+      outbox.error = (err as Error).message;
+    }
+    for (const { module, health } of contributions) {
+      try {
+        for (const [name, part] of Object.entries(health())) {
+          sections[name] = part.value;
+          components[name] = part.degraded === true ? 'degraded' : 'ok';
+        }
+      } catch (err) {
+        sections[module] = { error: (err as Error).message };
+        components[module] = 'degraded';
       }
     }
   }
   const deadlines = core.deadlines.status();
   const stuck = (outbox.oldestPendingAgeSeconds ?? 0) > STUCK_OUTBOX_SECONDS;
-  components.outbox = !reachable ? 'down' : stuck || outbox.failed > 0 || outbox.lastError !== null ? 'degraded' : 'ok';
+  const outboxTrouble = stuck || (outbox.failed ?? 0) > 0 || outbox.lastError !== null || outbox.error !== undefined;
+  components.outbox = !reachable ? 'down' : outboxTrouble ? 'degraded' : 'ok';
   components.deadlines = deadlines.lastError !== null ? 'degraded' : 'ok';
   return {
-    status: !reachable ? 'down' : degraded || Object.values(components).some((c) => c !== 'ok') ? 'degraded' : 'ok',
+    status: !reachable ? 'down' : Object.values(components).some((c) => c !== 'ok') ? 'degraded' : 'ok',
     version: core.version,
     components,
     uptimeSeconds: Math.round((now - core.startedAt) / 1000),
@@ -115,7 +135,14 @@ export function operationalRoutes(sources: HealthSources): CustomRoute[] {
           send(res, 401, 'application/json', JSON.stringify({ error: audience.refused }), { 'www-authenticate': 'Bearer' });
           return;
         }
-        const report = healthReport(sources);
+        let report: HealthReport;
+        try {
+          report = healthReport(sources);
+        } catch (err) {
+          core.logger.error({ err }, 'health report failed');
+          send(res, 503, 'application/json', JSON.stringify({ status: 'down', version: core.version, components: {} }));
+          return;
+        }
         const { status, version, components } = report;
         const body: PublicHealth | HealthReport = audience === 'details' ? report : { status, version, components };
         send(res, status === 'down' ? 503 : 200, 'application/json', JSON.stringify(body));
@@ -127,10 +154,15 @@ export function operationalRoutes(sources: HealthSources): CustomRoute[] {
       handler: (_req, res) => {
         const { metrics } = core;
         if (isDatabaseReachable(core.db)) {
-          const stats = core.outbox.stats();
-          metrics.outboxDepth.set(stats.pending);
-          metrics.outboxFailed.set(stats.failed);
-          metrics.outboxOldestAge.set(stats.oldestPendingAt == null ? 0 : (core.clock.nowMs() - stats.oldestPendingAt) / 1000);
+          try {
+            const stats = core.outbox.stats();
+            metrics.outboxDepth.set(stats.pending);
+            metrics.outboxFailed.set(stats.failed);
+            metrics.outboxOldestAge.set(stats.oldestPendingAt == null ? 0 : (core.clock.nowMs() - stats.oldestPendingAt) / 1000);
+          } catch (err) {
+            // The gauges keep their last values; /health names the trouble.
+            core.logger.warn({ err }, 'outbox gauges not updated');
+          }
         }
         metrics.registry
           .metrics()

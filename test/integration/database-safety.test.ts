@@ -11,13 +11,13 @@ import { BOT_TOKEN, USERS, healthDetails, startTestBot, type TestBot } from '../
 const START = '2026-03-02T08:00:00.000Z';
 
 /**
- * Damages the `incidents` table's root page: the file opens, but that table cannot be used. `cells` makes
- * the page claim cells it does not have; `garbage` overwrites its header.
+ * Damages the root page of a table or index: the file opens, but that table or index cannot be used. `cells` makes the page claim
+ * cells it does not have; `garbage` overwrites its header.
  */
-function damageIncidentsTable(path: string, how: 'cells' | 'garbage'): void {
+function damageTable(path: string, name: string, how: 'cells' | 'garbage'): void {
   const db = new Database(path, { readonly: true });
   const pageSize = db.pragma('page_size', { simple: true }) as number;
-  const root = db.prepare(`SELECT rootpage FROM sqlite_master WHERE name = 'incidents'`).pluck().get() as number;
+  const root = db.prepare(`SELECT rootpage FROM sqlite_master WHERE name = ?`).pluck().get(name) as number;
   db.close();
   const fd = openSync(path, 'r+');
   const bytes = how === 'cells' ? Buffer.from([0x0d, 0, 0, 0, 50, 0x0f, 0xf0, 0]) : Buffer.alloc(64, 0xab);
@@ -88,7 +88,7 @@ describe('a damaged database', () => {
   it('is refused at start-up, saying what quick_check found and what to do', async () => {
     const first = await startTestBot({ dir, slack });
     await first.waygate.stop();
-    damageIncidentsTable(join(dir, 'waygate.db'), 'cells');
+    damageTable(join(dir, 'waygate.db'), 'incidents', 'cells');
     const refused = startTestBot({ dir, slack });
     await expect(refused).rejects.toThrow(`database ${join(dir, 'waygate.db')} is damaged (quick_check: Tree `);
     await expect(refused).rejects.toThrow(/Offset 0 out of range.* and \d+ more\)\. Waygate will not run on it: move it aside and restore a copy/);
@@ -121,12 +121,29 @@ describe('a damaged database', () => {
     bot = await startTestBot({ dir, slack, clock });
     const { db, store } = bot.waygate.services;
     store.checkpoint();
-    damageIncidentsTable(join(dir, 'waygate.db'), 'garbage');
+    damageTable(join(dir, 'waygate.db'), 'incidents', 'garbage');
     db.pragma('shrink_memory'); // drop cached pages: the next read meets the damage on disk
     await bot.waygate.incidentIngest.accept(trigger(2));
     await bot.waygate.inboxProcessor.whenIdle();
     expect(await health(bot)).toMatchObject({ status: 'degraded', inbox: { pending: 1, lastError: expect.stringMatching(/malformed/) } });
     expect(db.prepare('SELECT processed_at, result FROM webhook_inbox').get()).toEqual({ processed_at: null, result: null });
+  });
+
+  it('damaged under the outbox and the inbox still answers /health: degraded, naming the broken parts', async () => {
+    bot = await startTestBot({ dir, slack, clock: new ManualClock(START) });
+    const { db, store } = bot.waygate.services;
+    store.checkpoint();
+    damageTable(join(dir, 'waygate.db'), 'outbox_pending', 'garbage');
+    damageTable(join(dir, 'waygate.db'), 'webhook_inbox_pending', 'garbage');
+    db.pragma('shrink_memory');
+    const res = await fetch(`${bot.url}/health`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: 'degraded', components: { database: 'ok', outbox: 'degraded', incidents: 'degraded' } });
+    expect(await health(bot)).toMatchObject({
+      status: 'degraded',
+      outbox: { pending: null, error: 'database disk image is malformed' },
+      incidents: { error: 'database disk image is malformed' },
+    });
   });
 
   it('that is full keeps the event it cannot store queued instead of dropping it as failed', async () => {
