@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: two benchmarks, each comparing Waygate with a minimal app doing the same job, in the same
- * run and under the same load.
+ * run and under the same load, and a third of the outbox alone with a large backlog (bench/outbox.ts).
  *
  *  1. Ack latency of a signed `/waygate help` slash command: Waygate against a bare Bolt app that acks
  *     immediately. One signed request is replayed. Target: Waygate's p99 ≤ 1.2× bare Bolt's.
@@ -20,7 +20,7 @@
  *
  * Knobs (environment): BENCH_DURATION seconds of load per app (10), BENCH_CONNECTIONS (50),
  * BENCH_WARMUP seconds per app (2), BENCH_SLICE seconds per alternating slice (1), BENCH_ONLY
- * (`ack` or `webhook`: run one benchmark).
+ * (`ack`, `webhook` or `outbox`: run one benchmark).
  */
 // eslint-disable-next-line no-restricted-imports -- a benchmark needs each server in its own process (own event loop, heap and GC), and src/runner is for the bot's own jobs.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -44,6 +44,7 @@ import {
   type SignedRequest,
 } from './fixtures.js';
 import { APPLIED_BODY, WebhookEventSource, checkDurability, verifyWebhook, waygateHealth, type Durability, type HealthSummary } from './webhook.js';
+import { outboxBenchmark } from './outbox.js';
 
 const TARGET_P99_RATIO = 1.2;
 const TARGET_WEBHOOK_EVENTS_PER_S = 1000;
@@ -68,7 +69,7 @@ const DURATION_S = envNumber('BENCH_DURATION', 10, false);
 const CONNECTIONS = envNumber('BENCH_CONNECTIONS', 50, true);
 const WARMUP_S = envNumber('BENCH_WARMUP', 2, false);
 const SLICE_S = envNumber('BENCH_SLICE', 1, false);
-const BENCHMARKS = ['ack', 'webhook'] as const;
+const BENCHMARKS = ['ack', 'webhook', 'outbox'] as const;
 type BenchmarkName = (typeof BENCHMARKS)[number];
 const ONLY = ((): BenchmarkName | undefined => {
   const raw = process.env.BENCH_ONLY;
@@ -659,6 +660,8 @@ async function main(): Promise<void> {
   if (ONLY === undefined || ONLY === 'ack') valid = (await ackBenchmark()) && valid;
   if (ONLY === undefined) console.log('');
   if (ONLY === undefined || ONLY === 'webhook') valid = (await webhookBenchmark()) && valid;
+  if (ONLY === undefined) console.log('');
+  if (ONLY === undefined || ONLY === 'outbox') valid = (await outboxBenchmark()) && valid;
   if (!valid) process.exitCode = 1;
 }
 

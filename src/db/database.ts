@@ -21,6 +21,9 @@ export function openDatabase(path: string, migrations: readonly Migration[] = MI
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
+    // Statement journals (every write that fires the outbox's bookkeeping triggers) stay in memory: on a temp
+    // file they cost several times the write itself. Nothing here sorts or vacuums large temporary data.
+    db.pragma('temp_store = MEMORY');
     checkIntact(db);
     migrate(db, migrations);
   } catch (err) {

@@ -261,6 +261,81 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 7,
+    name: 'outbox lane and status counts for constant-cost scheduling',
+    sql: `
+      -- A lane's next row is the first entry of outbox_lane_queue (migration 5): one index seek, however long
+      -- the backlog; the old (status, lane, id) index only served the pass over every pending row.
+      DROP INDEX IF EXISTS outbox_pending;
+      CREATE INDEX outbox_pending_age ON outbox (created_at) WHERE status = 'pending';
+
+      -- One row per lane that ever had a message: how many rows wait, how urgent the most urgent is, and when
+      -- the dispatcher may look at the lane again. Picking the lanes to serve is then a range of an index,
+      -- not a pass over every pending row; only a lane's schedule changing, or the lane filling, emptying or
+      -- changing its most urgent row, touches that index, not every row queued.
+      CREATE TABLE outbox_lanes (
+        lane             TEXT    PRIMARY KEY,
+        pending          INTEGER NOT NULL DEFAULT 0,  -- kept by the triggers below, as is top_priority
+        top_priority     INTEGER,                     -- of the lane's pending rows; null: empty
+        paced_until      INTEGER NOT NULL DEFAULT 0,  -- no send before: Slack's pace, a Retry-After
+        ready_at         INTEGER,                     -- paced_until, or later while the next row backs off; null: empty
+        waiting_priority INTEGER                      -- priority of the row whose backoff ready_at waits for
+      ) WITHOUT ROWID;
+      INSERT INTO outbox_lanes (lane, pending, top_priority, ready_at)
+        SELECT lane, COUNT(*), MAX(priority), 0 FROM outbox WHERE status = 'pending' GROUP BY lane;
+      -- Lanes holding urgent rows are served before the rest (a new alert before 10,000 PagerDuty status
+      -- changes from a bulk acknowledgement), then those that have waited longest.
+      CREATE INDEX outbox_lanes_ready ON outbox_lanes (top_priority, ready_at) WHERE ready_at IS NOT NULL;
+
+      -- /health and /metrics read these instead of counting rows.
+      CREATE TABLE outbox_counts (
+        status TEXT    PRIMARY KEY,
+        n      INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      INSERT INTO outbox_counts (status, n) VALUES
+        ('pending', (SELECT COUNT(*) FROM outbox WHERE status = 'pending')),
+        ('failed', (SELECT COUNT(*) FROM outbox WHERE status = 'failed'));
+
+      -- A row joining a lane: a lane that fills is ready once paced; a row more urgent than the one whose
+      -- backoff holds its lane may go at once (Slack's pace permitting); the lane is as urgent as its most
+      -- urgent row. The UPDATE writes only when one of these changes.
+      CREATE TRIGGER outbox_after_insert AFTER INSERT ON outbox BEGIN
+        UPDATE outbox_counts SET n = n + 1 WHERE status = NEW.status;
+        INSERT INTO outbox_lanes (lane, pending, top_priority, ready_at) SELECT NEW.lane, 1, NEW.priority, 0 WHERE NEW.status = 'pending'
+          ON CONFLICT (lane) DO UPDATE SET pending = pending + 1;
+        UPDATE outbox_lanes SET
+            ready_at = IIF(ready_at IS NULL OR NEW.priority > waiting_priority, paced_until, ready_at),
+            waiting_priority = IIF(ready_at IS NULL OR NEW.priority > waiting_priority, NULL, waiting_priority),
+            top_priority = MAX(IFNULL(top_priority, NEW.priority), NEW.priority)
+          WHERE lane = NEW.lane AND NEW.status = 'pending'
+            AND (ready_at IS NULL OR NEW.priority > waiting_priority OR top_priority IS NULL OR NEW.priority > top_priority);
+      END;
+      -- A row leaving a lane (sent, given up, superseded): an emptied lane leaves the ready index; when the
+      -- most urgent row left, the next one (one index seek) says how urgent the lane is now.
+      CREATE TRIGGER outbox_after_status AFTER UPDATE OF status ON outbox WHEN OLD.status <> NEW.status BEGIN
+        UPDATE outbox_counts SET n = n - 1 WHERE status = OLD.status;
+        UPDATE outbox_counts SET n = n + 1 WHERE status = NEW.status;
+        UPDATE outbox_lanes SET pending = pending - 1 WHERE lane = OLD.lane AND OLD.status = 'pending';
+        UPDATE outbox_lanes SET ready_at = NULL, waiting_priority = NULL, top_priority = NULL
+          WHERE lane = OLD.lane AND OLD.status = 'pending' AND pending = 0;
+        UPDATE outbox_lanes SET top_priority = (SELECT priority FROM outbox WHERE status = 'pending' AND lane = OLD.lane ORDER BY priority DESC, id LIMIT 1)
+          WHERE lane = OLD.lane AND OLD.status = 'pending' AND pending > 0 AND OLD.priority >= top_priority;
+        INSERT INTO outbox_lanes (lane, pending, top_priority, ready_at) SELECT NEW.lane, 1, NEW.priority, 0 WHERE NEW.status = 'pending'
+          ON CONFLICT (lane) DO UPDATE SET pending = pending + 1;
+        UPDATE outbox_lanes SET ready_at = IFNULL(ready_at, paced_until), top_priority = MAX(IFNULL(top_priority, NEW.priority), NEW.priority)
+          WHERE lane = NEW.lane AND NEW.status = 'pending' AND (ready_at IS NULL OR top_priority IS NULL OR NEW.priority > top_priority);
+      END;
+      CREATE TRIGGER outbox_after_delete AFTER DELETE ON outbox WHEN OLD.status <> 'delivered' BEGIN
+        UPDATE outbox_counts SET n = n - 1 WHERE status = OLD.status;
+        UPDATE outbox_lanes SET pending = pending - 1 WHERE lane = OLD.lane AND OLD.status = 'pending';
+        UPDATE outbox_lanes SET ready_at = NULL, waiting_priority = NULL, top_priority = NULL
+          WHERE lane = OLD.lane AND OLD.status = 'pending' AND pending = 0;
+        UPDATE outbox_lanes SET top_priority = (SELECT priority FROM outbox WHERE status = 'pending' AND lane = OLD.lane ORDER BY priority DESC, id LIMIT 1)
+          WHERE lane = OLD.lane AND OLD.status = 'pending' AND pending > 0 AND OLD.priority >= top_priority;
+      END;
+    `,
+  },
+  {
     version: 9,
     name: 'who acknowledged or resolved an incident: a Slack user or a PagerDuty name',
     sql: `

@@ -53,14 +53,13 @@ export function backoffMs(attempt: number, maxMs: number): number {
 }
 
 /**
- * Delivers outbox rows: per lane strictly in id order, one at a time, paced; lanes run side by side.
- * All scheduling state that matters lives in the rows (attempts, next_attempt_at), so a restart resumes
- * exactly where the last commit left off. Lane pacing is in memory: after a restart lanes start ready.
+ * Delivers outbox rows: per lane one at a time, most urgent first and in id order within a priority, paced;
+ * lanes run side by side. All scheduling state lives in the database (rows: attempts, next_attempt_at;
+ * outbox_lanes: pace and backoff), so a restart resumes where the last commit left off, and each pump costs
+ * index seeks for the lanes it serves, never a pass over the backlog or over waiting lanes.
  */
 export class OutboxDispatcher {
   private readonly inFlight = new Map<string, Promise<void>>();
-  /** Earliest time each lane may send again (pacing, Retry-After). */
-  private readonly laneReadyAt = new Map<string, number>();
   private timer: TimerHandle | undefined;
   private timerAt = Infinity;
   private running = false;
@@ -77,6 +76,10 @@ export class OutboxDispatcher {
   private readonly markFailed;
   private readonly storeMessage;
   private readonly findMessage;
+  private readonly paceLane;
+  private readonly holdLane;
+  private readonly emptyLane;
+  private readonly resetLanes;
 
   constructor(private readonly opts: DispatcherOptions) {
     const { db } = opts;
@@ -94,11 +97,31 @@ export class OutboxDispatcher {
       `INSERT OR REPLACE INTO slack_messages (key, channel, ts, created_at) VALUES (?, ?, ?, ?)`,
     );
     this.findMessage = db.prepare(`SELECT channel, ts FROM slack_messages WHERE key = ?`);
+    // A lane emptied by this very delivery stays out of the ready index until its next row comes.
+    this.paceLane = db.prepare(
+      `UPDATE outbox_lanes SET paced_until = @until, ready_at = IIF(pending > 0, @until, NULL), waiting_priority = NULL WHERE lane = @lane`,
+    );
+    // Until the row's backoff ends; a more urgent row queued meanwhile clears this (see the outbox triggers).
+    this.holdLane = db.prepare(
+      `UPDATE outbox_lanes SET ready_at = MAX(paced_until, @until), waiting_priority = @priority WHERE lane = @lane`,
+    );
+    this.emptyLane = db.prepare(`UPDATE outbox_lanes SET pending = 0, top_priority = NULL, ready_at = NULL, waiting_priority = NULL WHERE lane = @lane`);
+    // Pace and backoff waits are kept across restarts only in the rows: every lane starts ready, as Slack's
+    // burst allowance absorbs, and a row still backing off holds its lane again at the first look.
+    this.resetLanes = db.prepare(
+      `UPDATE outbox_lanes SET paced_until = 0, ready_at = IIF(pending > 0, 0, NULL), waiting_priority = NULL
+       WHERE paced_until <> 0 OR ready_at <> 0 OR waiting_priority IS NOT NULL`,
+    );
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
+    try {
+      this.resetLanes.run();
+    } catch (err) {
+      this.refused('pump', err); // the lanes keep their old waits; the first pump that gets through moves on
+    }
     this.unsubscribe = this.opts.outbox.onEnqueue(() => this.nudge());
     this.nudge();
   }
@@ -136,37 +159,52 @@ export class OutboxDispatcher {
     });
   }
 
+  /**
+   * Starts deliveries on the lanes that may send now, up to the concurrency limit. A lane whose next row is
+   * still backing off is held until then and not looked at again before; lanes in flight and lanes waiting
+   * cost nothing here. Deliveries nudge when they finish; the timer covers the earliest waiting lane.
+   */
   private pump(): void {
     if (!this.running) return;
-    const now = this.opts.clock.nowMs();
+    const { outbox, clock } = this.opts;
+    const now = clock.nowMs();
     if (now < this.pausedUntil) {
       this.armTimer(this.pausedUntil);
       return;
     }
-    let heads: OutboxRow[];
+    const limit = this.opts.concurrency ?? 16;
+    let wakeAt: number | null;
     try {
-      heads = this.opts.outbox.laneHeads();
+      for (let progressed = true; progressed && this.inFlight.size < limit; ) {
+        progressed = false;
+        // In-flight lanes may fill part of the answer; `limit` rows always leave room for the free slots.
+        for (const lane of outbox.readyLanes(now, limit)) {
+          if (this.inFlight.size >= limit) break;
+          if (this.inFlight.has(lane)) continue;
+          progressed = true;
+          const row = outbox.nextRow(lane);
+          if (!row) {
+            this.emptyLane.run({ lane }); // its count was out of step with the rows, which are what counts
+            continue;
+          }
+          if (row.next_attempt_at > now) {
+            this.holdLane.run({ lane, until: row.next_attempt_at, priority: row.priority });
+            continue;
+          }
+          const delivery = this.deliver(row).finally(() => {
+            this.inFlight.delete(lane);
+            this.nudge();
+          });
+          this.inFlight.set(lane, delivery);
+        }
+      }
+      wakeAt = outbox.nextReadyAt(now);
     } catch (err) {
       this.refused('pump', err);
       return;
     }
     if (this.error.source === 'pump') this.recovered();
-    const limit = this.opts.concurrency ?? 16;
-    let wakeAt = Infinity;
-    for (const row of heads) {
-      if (this.inFlight.has(row.lane)) continue;
-      const readyAt = Math.max(row.next_attempt_at, this.laneReadyAt.get(row.lane) ?? 0);
-      if (readyAt > now || this.inFlight.size >= limit) {
-        wakeAt = Math.min(wakeAt, Math.max(readyAt, now + 1));
-        continue;
-      }
-      const delivery = this.deliver(row).finally(() => {
-        this.inFlight.delete(row.lane);
-        this.nudge();
-      });
-      this.inFlight.set(row.lane, delivery);
-    }
-    this.armTimer(wakeAt);
+    this.armTimer(wakeAt ?? Infinity);
   }
 
   private armTimer(at: number): void {
@@ -216,7 +254,7 @@ export class OutboxDispatcher {
     }
     // Superseded: the newer update carries this content too.
     if (superseded) {
-      this.record(row, () => this.recordDelivered(row, clock.nowMs(), undefined));
+      this.record(row, () => this.recordDelivered(row, clock.nowMs(), undefined, false));
       return;
     }
     let delivered: DeliveredMessage | undefined;
@@ -236,8 +274,7 @@ export class OutboxDispatcher {
     }
     const at = clock.nowMs();
     this.unrecorded.set(row.id, { at, delivered });
-    if (!this.record(row, () => this.recordDelivered(row, at, delivered))) return;
-    this.laneReadyAt.set(row.lane, clock.nowMs() + (row.lane.startsWith('channel:') ? this.opts.paceMs : 0));
+    this.record(row, () => this.recordDelivered(row, at, delivered));
   }
 
   /** Runs a write of the dispatcher's own; false when the database refused it (the dispatcher then pauses). */
@@ -252,10 +289,12 @@ export class OutboxDispatcher {
     return true;
   }
 
-  private recordDelivered(row: OutboxRow, at: number, delivered: DeliveredMessage | undefined): void {
+  /** `sent` is false for a row superseded before it went out: nothing was sent, so the lane need not wait. */
+  private recordDelivered(row: OutboxRow, at: number, delivered: DeliveredMessage | undefined, sent = true): void {
     this.opts.db.transaction(() => {
       this.markDelivered.run(at, row.id);
       if (delivered && row.message_key) this.storeMessage.run(row.message_key, delivered.channel, delivered.ts, at);
+      if (sent) this.paceLane.run({ lane: row.lane, until: at + (row.lane.startsWith('channel:') ? this.opts.paceMs : 0) });
     })();
     this.unrecorded.delete(row.id);
     this.opts.onDelivered?.(row);
@@ -269,13 +308,17 @@ export class OutboxDispatcher {
       this.markFailed.run(expired ? `gave up: ${failure.detail}` : failure.detail, row.id);
       return true;
     }
-    if (failure.kind === 'rate_limited') {
-      // Slack asked the whole lane to wait; this is not the row's fault, so it does not count as an attempt.
-      this.laneReadyAt.set(row.lane, now + failure.retryAfterMs);
-      this.markRetry.run(0, now + failure.retryAfterMs, failure.detail, row.id);
-      return false;
-    }
-    this.markRetry.run(1, now + backoffMs(row.attempts + 1, this.opts.maxBackoffMs), failure.detail, row.id);
+    this.opts.db.transaction(() => {
+      if (failure.kind === 'rate_limited') {
+        // Slack asked the whole lane to wait, however urgent the next row; not the row's fault, so no attempt.
+        this.paceLane.run({ lane: row.lane, until: now + failure.retryAfterMs });
+        this.markRetry.run(0, now + failure.retryAfterMs, failure.detail, row.id);
+        return;
+      }
+      const retryAt = now + backoffMs(row.attempts + 1, this.opts.maxBackoffMs);
+      // A row superseded while on the wire holds nothing back: its replacement may go.
+      if (this.markRetry.run(1, retryAt, failure.detail, row.id).changes > 0) this.holdLane.run({ lane: row.lane, until: retryAt, priority: row.priority });
+    })();
     return false;
   }
 

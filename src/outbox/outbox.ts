@@ -3,6 +3,8 @@ import type { Clock } from '../clock/clock.js';
 import { OUTBOX_PRIORITY, type DeferredUpdatePayload, type OutboxItem, type OutboxRow } from './types.js';
 import { lanes, type Lane } from '../core/keys.js';
 
+const PRIORITIES_DESCENDING = Object.values(OUTBOX_PRIORITY).sort((a, b) => b - a);
+
 /**
  * The write side of the transactional outbox. Call it inside the same db.transaction() as the state change
  * that causes the message: either both commit or neither does. The dispatcher is nudged once the current
@@ -12,6 +14,15 @@ export class Outbox {
   private readonly insert;
   private readonly supersede;
   private readonly parentPriority;
+  private readonly statsQuery;
+  private readonly lanePending;
+  private readonly readyLanesQuery;
+  private readonly nextRowQuery;
+  private readonly nextReadyQuery;
+  private readonly urgentQuery;
+  private readonly deferredWaiting;
+  private readonly newerUpdate;
+  private readonly pendingUpdate;
   private readonly nudgeListeners = new Set<() => void>();
   private nudgeQueued = false;
 
@@ -30,6 +41,28 @@ export class Outbox {
     this.parentPriority = db
       .prepare(`SELECT priority FROM outbox WHERE status = 'pending' AND kind = 'post' AND message_key = ? ORDER BY id LIMIT 1`)
       .pluck();
+    this.statsQuery = db.prepare(
+      `SELECT (SELECT n FROM outbox_counts WHERE status = 'pending') AS pending,
+              (SELECT MIN(created_at) FROM outbox WHERE status = 'pending') AS oldest,
+              (SELECT n FROM outbox_counts WHERE status = 'failed') AS failed`,
+    );
+    this.lanePending = db.prepare(`SELECT pending FROM outbox_lanes WHERE lane = ?`).pluck();
+    this.readyLanesQuery = db.prepare(`SELECT lane FROM outbox_lanes WHERE top_priority = ? AND ready_at <= ? ORDER BY ready_at LIMIT ?`).pluck();
+    this.nextRowQuery = db.prepare(
+      `SELECT id, lane, kind, payload, message_key, priority, attempts, next_attempt_at, created_at
+       FROM outbox WHERE status = 'pending' AND lane = ? ORDER BY priority DESC, id LIMIT 1`,
+    );
+    this.nextReadyQuery = db.prepare(`SELECT MIN(ready_at) FROM outbox_lanes WHERE top_priority = ? AND ready_at > ?`).pluck();
+    this.urgentQuery = db.prepare(`SELECT id FROM outbox WHERE status = 'pending' AND lane = ? AND priority >= ${OUTBOX_PRIORITY.urgent} LIMIT ?`);
+    this.deferredWaiting = db.prepare(
+      `SELECT 1 FROM outbox WHERE status = 'pending' AND kind = 'update' AND message_key = ? AND lane = ?
+         AND json_extract(payload, '$.renderKey') IS NOT NULL LIMIT 1`,
+    );
+    // A read first: most updates have nothing to replace, and a write statement costs far more than a seek.
+    this.pendingUpdate = db.prepare(`SELECT 1 FROM outbox WHERE status = 'pending' AND kind = 'update' AND message_key = ? AND lane = ? LIMIT 1`);
+    this.newerUpdate = db.prepare(
+      `SELECT 1 FROM outbox WHERE status = 'pending' AND kind = 'update' AND message_key = ? AND lane = ? AND id > ? LIMIT 1`,
+    );
   }
 
   enqueue(item: OutboxItem): number {
@@ -44,7 +77,7 @@ export class Outbox {
     }
     // The newest content of a message makes every older pending update of it pointless: a card refreshed
     // ten times while the channel is backed up is sent once.
-    if (item.kind === 'update') this.supersede.run({ now, messageKey, lane });
+    if (item.kind === 'update' && this.pendingUpdate.get(messageKey, lane) !== undefined) this.supersede.run({ now, messageKey, lane });
     const info = this.insert.run({ lane, kind: item.kind, payload: JSON.stringify(item.payload), messageKey, priority, now });
     this.queueNudge();
     return Number(info.lastInsertRowid);
@@ -56,27 +89,19 @@ export class Outbox {
     return () => this.nudgeListeners.delete(listener);
   }
 
-  /** For /health and /metrics: index lookups only, since delivered rows pile up between housekeeping runs. */
+  /** For /health and /metrics: counters the schema keeps and one index seek, however long the backlog. */
   stats(): { pending: number; oldestPendingAt: number | null; failed: number } {
-    const row = this.db
-      .prepare(
-        `SELECT (SELECT COUNT(*) FROM outbox WHERE status = 'pending') AS pending,
-                (SELECT MIN(created_at) FROM outbox WHERE status = 'pending') AS oldest,
-                (SELECT COUNT(*) FROM outbox WHERE status = 'failed') AS failed`,
-      )
-      .get() as { pending: number; oldest: number | null; failed: number };
-    return { pending: row.pending, oldestPendingAt: row.oldest, failed: row.failed };
+    const row = this.statsQuery.get() as { pending: number | null; oldest: number | null; failed: number | null };
+    return { pending: row.pending ?? 0, oldestPendingAt: row.oldest, failed: row.failed ?? 0 };
   }
 
   pendingInLane(lane: Lane): number {
-    return this.db.prepare(`SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND lane = ?`).pluck().get(lane) as number;
+    return (this.lanePending.get(lane) as number | undefined) ?? 0;
   }
 
   /** Urgent rows waiting in a lane, counted up to `atMost`: how long a new alert would wait there. */
   urgentPendingInLane(lane: Lane, atMost: number): number {
-    return this.db
-      .prepare(`SELECT id FROM outbox WHERE status = 'pending' AND lane = ? AND priority >= ${OUTBOX_PRIORITY.urgent} LIMIT ?`)
-      .all(lane, atMost).length;
+    return this.urgentQuery.all(lane, atMost).length;
   }
 
   /**
@@ -84,12 +109,7 @@ export class Outbox {
    * newest state anyway. Returns whether a row was added (it replaces a waiting update with fixed content).
    */
   enqueueDeferredUpdate(payload: DeferredUpdatePayload): boolean {
-    const waiting = this.db
-      .prepare(
-        `SELECT 1 FROM outbox WHERE status = 'pending' AND kind = 'update' AND message_key = ? AND lane = ?
-           AND json_extract(payload, '$.renderKey') IS NOT NULL LIMIT 1`,
-      )
-      .get(payload.messageKey, lanes.channel(payload.channel));
+    const waiting = this.deferredWaiting.get(payload.messageKey, lanes.channel(payload.channel));
     if (waiting !== undefined) return false;
     this.enqueue({ kind: 'update', payload });
     return true;
@@ -97,35 +117,47 @@ export class Outbox {
 
   /** A newer pending update of the same message makes an older one pointless (alert storms update often). */
   hasNewerUpdate(row: OutboxRow): boolean {
-    return (
-      this.db
-        .prepare(
-          `SELECT 1 FROM outbox WHERE status = 'pending' AND kind = 'update' AND message_key = ? AND lane = ? AND id > ? LIMIT 1`,
-        )
-        .get(row.message_key, row.lane, row.id) !== undefined
-    );
+    return this.newerUpdate.get(row.message_key, row.lane, row.id) !== undefined;
   }
 
   /**
-   * The next row of every lane: its most urgent pending row, the oldest of those. Only a lane's head may be
-   * delivered; updates are the least urgent and replies no more urgent than their parent, so no message
-   * overtakes the one it refers to.
+   * Up to `limit` lanes with rows waiting that may send at `now`: those holding urgent rows first, then by
+   * how long they have been ready. One index range per priority.
    */
-  laneHeads(): OutboxRow[] {
-    return this.db
-      .prepare(
-        `SELECT o.id, o.lane, o.kind, o.payload, o.message_key, o.priority, o.attempts, o.next_attempt_at, o.created_at
-         FROM (SELECT DISTINCT lane FROM outbox WHERE status = 'pending') l
-         JOIN outbox o ON o.id = (SELECT id FROM outbox WHERE status = 'pending' AND lane = l.lane ORDER BY priority DESC, id LIMIT 1)`,
-      )
-      .all() as OutboxRow[];
+  readyLanes(now: number, limit: number): string[] {
+    const found: string[] = [];
+    for (const priority of PRIORITIES_DESCENDING) {
+      if (found.length >= limit) break;
+      found.push(...(this.readyLanesQuery.all(priority, now, limit - found.length) as string[]));
+    }
+    return found;
+  }
+
+  /**
+   * A lane's next row: its most urgent pending row, the oldest of those. Only that row may be sent; updates
+   * are the least urgent and replies no more urgent than their parent, so no message overtakes the one it
+   * refers to.
+   */
+  nextRow(lane: string): OutboxRow | undefined {
+    return this.nextRowQuery.get(lane) as OutboxRow | undefined;
+  }
+
+  /** The earliest time after `now` at which a lane with rows waiting may send, or null. */
+  nextReadyAt(now: number): number | null {
+    let earliest: number | null = null;
+    for (const priority of PRIORITIES_DESCENDING) {
+      const at = this.nextReadyQuery.get(priority, now) as number | null;
+      if (at !== null && (earliest === null || at < earliest)) earliest = at;
+    }
+    return earliest;
   }
 
   /** Removes delivered rows older than the cut-off; pending and failed rows stay for inspection. */
   pruneDelivered(olderThanMs: number): number {
-    return this.db
-      .prepare(`DELETE FROM outbox WHERE status = 'delivered' AND delivered_at < ?`)
-      .run(this.clock.nowMs() - olderThanMs).changes;
+    const cutOff = this.clock.nowMs() - olderThanMs;
+    // Lanes idle since the cut-off (every response_url is one) have no pacing left to remember.
+    this.db.prepare(`DELETE FROM outbox_lanes WHERE ready_at IS NULL AND paced_until < ?`).run(cutOff);
+    return this.db.prepare(`DELETE FROM outbox WHERE status = 'delivered' AND delivered_at < ?`).run(cutOff).changes;
   }
 
   private queueNudge(): void {

@@ -133,4 +133,36 @@ describe('priorities within an outbox lane', () => {
     expect(sent).toEqual(['post NEW P1', 'post card Y', 'reply escalation for Y', 'update X acknowledged']);
     expect(outbox.stats()).toMatchObject({ pending: 0, failed: 0 });
   });
+
+  it('gives the next free slot to a channel with an urgent row before 1,000 PagerDuty lanes that were ready earlier', async () => {
+    const inPagerDuty: Array<() => void> = [];
+    const pagerDuty = (p: { incidentId: string }) =>
+      new Promise<void>((resolve) => {
+        sent.push(`pd ${p.incidentId}`);
+        inPagerDuty.push(resolve);
+      });
+    const narrow = new OutboxDispatcher({ db, outbox, sender, pagerDuty, clock, logger: pino({ level: 'silent' }), paceMs: 1000, maxBackoffMs: 60_000, giveUpAfterMs: 86_400_000, concurrency: 2 });
+    const answerPagerDuty = async () => {
+      inPagerDuty.splice(0).forEach((resolve) => resolve());
+      await run();
+    };
+    try {
+      enqueueAll([post('card', { key: 'incident:C' })]);
+      narrow.start();
+      await run();
+      // A bulk acknowledgement: 1,000 status changes for PagerDuty, each its own lane, while the channel is paced.
+      enqueueAll(Array.from({ length: 1000 }, (_, i): OutboxItem => ({ kind: 'pd_status', payload: { incidentId: `PD${i}`, number: i, status: 'acknowledged', slackUser: 'U1' } })));
+      await run();
+      enqueueAll([post('NEW P1', { urgent: true })]);
+      clock.advance(1000);
+      await answerPagerDuty();
+      expect(sent.slice(0, 4)).toEqual(['post card', 'pd PD0', 'pd PD1', 'post NEW P1']);
+      for (let i = 0; i < 600 && inPagerDuty.length > 0; i++) await answerPagerDuty();
+      expect(sent.filter((s) => s.startsWith('pd '))).toHaveLength(1000);
+    } finally {
+      const stopped = narrow.stop();
+      inPagerDuty.splice(0).forEach((resolve) => resolve());
+      await stopped;
+    }
+  });
 });
