@@ -20,6 +20,7 @@ import { Policy, type Grant } from './policy.js';
 import { Deadlines } from './deadlines.js';
 import { Executions } from './executions.js';
 import { Interactions } from './interactions.js';
+import { ReplayGuard, requestKey } from './replay-guard.js';
 
 export interface CoreOptions {
   config: Config;
@@ -45,23 +46,41 @@ export interface Core extends CoreServices {
   sender: MessageSender;
 }
 
+interface WaygateAppHooks {
+  onUnroutable(): void;
+  /** False when the request was handled before (a replay of signed bytes, or Slack's retry). */
+  firstTime(body: unknown, retryNum: number | undefined): boolean;
+}
+
+/** What a slash command sent again is answered with; clicks and modals get a bare ack. */
+const REPLAY_ANSWER = {
+  response_type: 'ephemeral',
+  text: 'That request already reached Waygate, so it was not run again. Type the command again if you meant to repeat it.',
+} as const;
+
 /**
- * Bolt routes a block_actions body by its `actions`; one without them matches no listener and no middleware,
- * so nothing would ack it and Slack would wait out its 3 s. Answer such a body at once, and log it once.
+ * Every body Slack sends passes here before any middleware, so this is the one place that sees them all.
+ * A request handled before is answered and dropped. Bolt routes a block_actions body by its `actions`; one
+ * without them matches no listener and no middleware, so nothing would ack it and Slack would wait out its
+ * 3 s: such a body is answered at once, and logged once.
  */
 class WaygateApp extends App {
   constructor(
     options: ConstructorParameters<typeof App>[0],
-    private readonly onUnroutable: () => void,
+    private readonly hooks: WaygateAppHooks,
   ) {
     super(options);
   }
 
   override async processEvent(event: ReceiverEvent): Promise<void> {
-    const body = event.body as { type?: unknown; actions?: unknown };
+    const body = event.body as { type?: unknown; actions?: unknown; command?: unknown };
     if (body.type === 'block_actions' && !(Array.isArray(body.actions) && body.actions.length > 0)) {
       await event.ack();
-      this.onUnroutable();
+      this.hooks.onUnroutable();
+      return;
+    }
+    if (!this.hooks.firstTime(body, event.retryNum)) {
+      await event.ack(typeof body.command === 'string' ? REPLAY_ANSWER : undefined);
       return;
     }
     return super.processEvent(event);
@@ -127,6 +146,7 @@ export function createCore(opts: CoreOptions): Core {
   const inflight = new InflightWork();
   const executions = new Executions(db);
   const deadlines = new Deadlines(db, clock, logger);
+  const replays = new ReplayGuard(db, clock);
 
   // The outbox owns retries and pacing, so the WebClient must neither retry nor queue on 429.
   const clientOptions: WebClientOptions = {
@@ -153,9 +173,28 @@ export function createCore(opts: CoreOptions): Core {
   // convoStore off: Waygate keeps no conversation state, and Bolt's default store costs every request an Error.
   const app = new WaygateApp(
     { token: env.SLACK_BOT_TOKEN, receiver, clientOptions, logger: bLogger, deferInitialization: true, convoStore: false },
-    () => {
-      logger.warn({ problem: 'actions: missing or empty' }, 'malformed block_actions payload ignored');
-      metrics.actions.inc({ action: 'malformed', outcome: 'ignored' });
+    {
+      onUnroutable: () => {
+        logger.warn({ problem: 'actions: missing or empty' }, 'malformed block_actions payload ignored');
+        metrics.actions.inc({ action: 'malformed', outcome: 'ignored' });
+      },
+      firstTime: (body, retryNum) => {
+        const key = requestKey(body);
+        if (key === undefined) return true;
+        try {
+          if (replays.firstTime(key)) return true;
+        } catch (err) {
+          // The command's own transaction will meet the same database; refusing every request here would
+          // only hide that behind a misleading "already handled".
+          logger.error({ err }, 'could not check a Slack request for replay; handling it');
+          return true;
+        }
+        const { type } = body as { type?: unknown };
+        const kind = typeof type === 'string' ? type : 'command';
+        logger.warn({ type: kind, retryNum }, 'Slack request handled before (a replay or a retry); answered without running it again');
+        metrics.slackReplays.inc({ type: kind });
+        return false;
+      },
     },
   );
   app.error(async (err) => {

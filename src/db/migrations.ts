@@ -336,6 +336,19 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 8,
+    name: 'signed Slack requests already handled',
+    sql: `
+      -- trigger_id (or event_id) of every signed Slack request, kept for the signature window: a replay of
+      -- the same signed bytes, or Slack's own retry, is answered without running it again, across restarts.
+      CREATE TABLE slack_requests_seen (
+        key     TEXT    PRIMARY KEY,
+        seen_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX slack_requests_seen_at ON slack_requests_seen (seen_at);
+    `,
+  },
+  {
     version: 9,
     name: 'who acknowledged or resolved an incident: a Slack user or a PagerDuty name',
     sql: `

@@ -15,6 +15,12 @@ export class Metrics {
     labelNames: ['action', 'outcome'] as const,
     registers: [this.registry],
   });
+  readonly slackReplays = new Counter({
+    name: 'waygate_slack_replays_total',
+    help: 'Signed Slack requests handled before (replays, Slack retries), answered without running them again, by payload type',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
   readonly denials = new Counter({
     name: 'waygate_permission_denials_total',
     help: 'Commands, buttons and steps refused by the permission policy, by permission and rule',
