@@ -11,7 +11,7 @@ import { SlackSender, type MessageSender } from '../outbox/slack-delivery.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { RoleResolver } from '../auth/roles.js';
 import { Metrics } from '../http/metrics.js';
-import { RoutesServer } from '../http/routes-server.js';
+import { DEFAULT_SERVER_LIMITS, RoutesServer } from '../http/routes-server.js';
 import { InflightWork } from '../lifecycle/inflight.js';
 import { boltLogger } from '../slack/bolt-logger.js';
 import { readVersion } from '../version.js';
@@ -164,7 +164,13 @@ export function createCore(opts: CoreOptions): Core {
           installerOptions: { port: env.PORT, clientOptions: { slackApiUrl: env.SLACK_API_URL } },
           logger: bLogger,
         })
-      : new HTTPReceiver({ signingSecret: env.SLACK_SIGNING_SECRET ?? '', logger: bLogger, processBeforeResponse: false });
+      : new HTTPReceiver({
+          signingSecret: env.SLACK_SIGNING_SECRET ?? '',
+          logger: bLogger,
+          processBeforeResponse: false,
+          // The server admits a body by its declared length; this caps a chunked one at the same size.
+          bodyLimit: DEFAULT_SERVER_LIMITS.bodyBytes,
+        });
   // Our own server answers the modules' routes directly and hands everything else (POST /slack/events) to
   // Bolt's receiver. In Socket Mode it serves only our routes.
   const server = new RoutesServer([], receiver instanceof HTTPReceiver ? (req, res) => receiver.requestListener(req, res) : undefined);

@@ -25,15 +25,25 @@ function reply(res: ServerResponse, status: number, body: Record<string, unknown
   res.end(JSON.stringify(body));
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer | 'too_large'> {
+/**
+ * The body, unless it is too large (told by its Content-Length before a byte is read) or the sender gave up
+ * half-way: an unsigned sender that never finishes is not worth a log line per connection.
+ */
+async function readBody(req: IncomingMessage): Promise<Buffer | 'too_large' | 'aborted'> {
+  if (Number(req.headers['content-length'] ?? 0) > BODY_LIMIT_BYTES) return 'too_large';
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > BODY_LIMIT_BYTES) return 'too_large';
-    chunks.push(chunk);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > BODY_LIMIT_BYTES) return 'too_large';
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    if (req.destroyed) return 'aborted';
+    throw err;
   }
-  return Buffer.concat(chunks);
+  return Buffer.concat(chunks, size);
 }
 
 /**
@@ -50,8 +60,14 @@ export function pagerDutyWebhookRoute(deps: WebhookRouteDeps): CustomRoute {
       return reply(res, 503, { error: 'PagerDuty webhooks are not configured (PAGERDUTY_WEBHOOK_SECRET)' });
     }
     const body = await readBody(req);
+    if (body === 'aborted') {
+      outcome('rejected');
+      return;
+    }
     if (body === 'too_large') {
       outcome('rejected');
+      // Close the connection: reading the rest of an oversized body only to discard it is the sender's win.
+      res.setHeader('connection', 'close');
       return reply(res, 413, { error: 'body too large' });
     }
     if (!verifyPagerDutySignature(deps.secrets, body, req.headers['x-pagerduty-signature'] as string | undefined)) {
