@@ -50,10 +50,11 @@ export interface SignedRequest {
 
 /**
  * The slash-command form body Slack posts for `/waygate help`, field for field as in
- * standins/slack/request-signer.ts, signed for `timestampSec`. Bolt accepts a timestamp for 5 minutes,
- * so one signed request can be replayed for a whole run.
+ * standins/slack/request-signer.ts, signed for `timestampSec`. Each `sequence` gives the request its own
+ * trigger_id, as each command a user types has: Waygate answers a request it has seen before without
+ * running it, so replaying one signed request would measure only that.
  */
-export function signedHelpCommand(timestampSec: number, responseUrl: string): SignedRequest {
+export function signedHelpCommand(timestampSec: number, responseUrl: string, sequence = 0): SignedRequest {
   const body = new URLSearchParams({
     token: 'STANDINVERIFICATIONTOKEN',
     team_id: 'T0STANDIN',
@@ -66,7 +67,7 @@ export function signedHelpCommand(timestampSec: number, responseUrl: string): Si
     text: 'help',
     api_app_id: 'A0WAYGATE',
     response_url: responseUrl,
-    trigger_id: `${timestampSec}.1234567890.0123456789abcdef0123456789abcdef`,
+    trigger_id: `${timestampSec}.${sequence}.0123456789abcdef0123456789abcdef`,
   }).toString();
   return {
     body,
