@@ -10,6 +10,11 @@
  *     ≥ 1,000 events/s and ≥ 0.5× the baseline's throughput. Afterwards each app's SQLite file must hold a
  *     row for every event it acknowledged.
  *
+ *  3. PagerDuty webhook latency at a fixed rate: the same deliveries sent open loop at BENCH_RATE events/s
+ *     (1,000) whatever the server is doing, Waygate (which applies the events to incidents meanwhile, in the
+ *     same process) against the same baseline. Latency counts from when each request was due, so a stalled
+ *     event loop shows in full. Targets: Waygate's p99 ≤ 2× the baseline's and under 50 ms.
+ *
  * Every app runs as its own process (bench/servers.ts), fresh for each benchmark. Each is first checked to
  * answer one request correctly, then warmed up; then autocannon (closed loop, N keep-alive connections)
  * loads the pair in alternating slices (A, B, B, A, …) until each has had the full duration, so background
@@ -20,7 +25,8 @@
  *
  * Knobs (environment): BENCH_DURATION seconds of load per app (10), BENCH_CONNECTIONS (50),
  * BENCH_WARMUP seconds per app (2), BENCH_SLICE seconds per alternating slice (1), BENCH_ONLY
- * (`ack`, `webhook` or `outbox`: run one benchmark).
+ * (`ack`, `webhook`, `webhook-rate` or `outbox`: run one benchmark), BENCH_RATE events/s for benchmark 3 (1000),
+ * BENCH_RATE_CONNECTIONS keep-alive connections it may open (32).
  */
 // eslint-disable-next-line no-restricted-imports -- a benchmark needs each server in its own process (own event loop, heap and GC), and src/runner is for the bot's own jobs.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -43,12 +49,15 @@ import {
   type ServerKind,
   type SignedRequest,
 } from './fixtures.js';
+import { fixedRate } from './fixed-rate.js';
 import { APPLIED_BODY, WebhookEventSource, checkDurability, verifyWebhook, waygateHealth, type Durability, type HealthSummary } from './webhook.js';
 import { outboxBenchmark } from './outbox.js';
 
 const TARGET_P99_RATIO = 1.2;
 const TARGET_WEBHOOK_EVENTS_PER_S = 1000;
 const TARGET_WEBHOOK_THROUGHPUT_RATIO = 0.5;
+const TARGET_RATE_P99_RATIO = 2;
+const TARGET_RATE_P99_MS = 50;
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = dirname(BENCH_DIR);
 const SERVER_ENTRY = join(BENCH_DIR, 'servers.ts');
@@ -69,7 +78,9 @@ const DURATION_S = envNumber('BENCH_DURATION', 10, false);
 const CONNECTIONS = envNumber('BENCH_CONNECTIONS', 50, true);
 const WARMUP_S = envNumber('BENCH_WARMUP', 2, false);
 const SLICE_S = envNumber('BENCH_SLICE', 1, false);
-const BENCHMARKS = ['ack', 'webhook', 'outbox'] as const;
+const RATE = envNumber('BENCH_RATE', 1000, false);
+const RATE_CONNECTIONS = envNumber('BENCH_RATE_CONNECTIONS', 32, true);
+const BENCHMARKS = ['ack', 'webhook', 'webhook-rate', 'outbox'] as const;
 type BenchmarkName = (typeof BENCHMARKS)[number];
 const ONLY = ((): BenchmarkName | undefined => {
   const raw = process.env.BENCH_ONLY;
@@ -664,6 +675,149 @@ async function webhookBenchmark(): Promise<boolean> {
   }
 }
 
+// ---- benchmark 3: PagerDuty webhook latency at a fixed rate ----
+
+/** One open-loop slice against one app; its answers count as acknowledged for the durability check. */
+async function rateSlice(server: ServerChild, source: WebhookEventSource, seconds: number, into: Totals | undefined): Promise<void> {
+  const ids = new WeakMap<object, string>();
+  const cpuBefore = processCpuMs(server.ready.pid);
+  const result = await fixedRate({
+    url: server.url,
+    rate: RATE,
+    seconds,
+    connections: RATE_CONNECTIONS,
+    next: () => {
+      const delivery = source.next();
+      const request = { path: WEBHOOK_PATH, headers: delivery.headers, body: delivery.body };
+      ids.set(request, delivery.eventId);
+      return request;
+    },
+    check: (_status, body, request) => {
+      const ok = body === APPLIED_BODY;
+      const id = ids.get(request);
+      if (ok && id !== undefined) source.acked.add(id);
+      return ok;
+    },
+  });
+  if (!into) {
+    const problems = problemsOf({ ...result, requests: result.samples.length });
+    if (problems.length > 0) throw new Error(`${server.kind} warm-up failed: ${problems.join(', ')}`);
+    return;
+  }
+  const cpuAfter = processCpuMs(server.ready.pid);
+  for (const v of result.samples) into.samples.push(v);
+  into.seconds += result.seconds;
+  into.non2xx += result.non2xx;
+  into.errors += result.errors;
+  into.timeouts += result.timeouts;
+  into.mismatches += result.mismatches;
+  into.serverCpuMs = addCpu(into.serverCpuMs, cpuBefore, cpuAfter);
+  into.sliceRates.push(result.samples.length / result.seconds);
+  if (result.maxSendLagMs > 20) console.log(`  (the load generator fell ${result.maxSendLagMs.toFixed(0)} ms behind its schedule in a ${server.kind} slice)`);
+}
+
+/** Returns whether the run was valid. */
+async function webhookRateBenchmark(): Promise<boolean> {
+  console.log(`== 3. PagerDuty webhook latency at a fixed ${RATE.toLocaleString('en-US')} events/s: signed incident.triggered → POST /pagerduty/webhook, Waygate vs node:http + SQLite ==`);
+  console.log(
+    `Load:   ${RATE} events/s open loop (evenly spaced) over up to ${RATE_CONNECTIONS} keep-alive connections, ${DURATION_S} s per app in alternating ${SLICE_S} s slices, ` +
+      `after ${WARMUP_S} s warm-up each; latency from when each request was due to its answer\n`,
+  );
+  const dataRoot = mkdtempSync(join(os.tmpdir(), 'waygate-bench-rate-'));
+  dataRoots.add(dataRoot);
+  const servers: ServerChild[] = [];
+  const sources = { 'webhook-baseline': new WebhookEventSource(1), waygate: new WebhookEventSource(1) };
+  let stopped = false;
+  try {
+    for (const kind of ['webhook-baseline', 'waygate'] as const) {
+      const dir = join(dataRoot, kind);
+      mkdirSync(dir);
+      servers.push(await startServer(kind, dir));
+    }
+    const [baselineServer, waygateServer] = servers as [ServerChild, ServerChild];
+    const healthBefore = await waygateHealth(waygateServer.url);
+    if (healthBefore.status !== 'ok') throw new Error(`waygate GET /health is ${healthBefore.status} before any load`);
+    for (const [server, source] of [[baselineServer, sources['webhook-baseline']], [waygateServer, sources.waygate]] as const) {
+      await verifyWebhook(server.kind, server.url, source);
+      await rateSlice(server, source, WARMUP_S, undefined);
+    }
+    await waitForInboxDrained(waygateServer.url);
+
+    const apps = [
+      { server: baselineServer, source: sources['webhook-baseline'] },
+      { server: waygateServer, source: sources.waygate },
+    ] as const;
+    const totals = apps.map(
+      ({ server }): Totals => ({
+        kind: server.kind,
+        samples: [],
+        seconds: 0,
+        non2xx: 0,
+        errors: 0,
+        timeouts: 0,
+        mismatches: 0,
+        serverCpuMs: 0,
+        idleCpuMs: undefined,
+        idleSeconds: 0,
+        sliceRates: [],
+        drainSeconds: 0,
+      }),
+    );
+    const slices = Math.max(1, Math.round(DURATION_S / SLICE_S));
+    for (let i = 0; i < slices; i++) {
+      for (const index of i % 2 === 0 ? [0, 1] : [1, 0]) {
+        const app = apps[index]!;
+        const t = totals[index]!;
+        await rateSlice(app.server, app.source, DURATION_S / slices, t);
+        if (app.server.kind === 'waygate') {
+          const drainStart = performance.now();
+          await waitForInboxDrained(app.server.url);
+          t.drainSeconds += (performance.now() - drainStart) / 1000;
+        }
+      }
+    }
+    const results: [Measurement, Measurement] = [summarize(totals[0]!), summarize(totals[1]!)];
+    const [b, w] = results;
+
+    await Promise.all(servers.map(stopServer));
+    stopped = true;
+    const durability = {
+      baseline: checkDurability(baselineServer.ready.dbPath, sources['webhook-baseline'], false),
+      waygate: checkDurability(waygateServer.ready.dbPath, sources.waygate, true),
+    };
+
+    console.log(table(results, 'event'));
+    for (const m of results) console.log(`${m.kind} events/s per slice: ${m.sliceRates.map((r) => r.toFixed(0)).join(' ')}`);
+    console.log('Durability (SQLite files read after the apps stopped):');
+    console.log(durabilityLine(b.kind, durability.baseline));
+    console.log(durabilityLine(w.kind, durability.waygate));
+    console.log(`Waygate applied the events to incidents while they arrived; ${w.drainSeconds.toFixed(2)} s of catching up after its slices in all.`);
+    const ratio = w.p99 / b.p99;
+    const verdict = (ok: boolean): string => (ok ? 'MET' : 'MISSED');
+    console.log(
+      `\n${alignedTable(
+        ['target', 'measured', 'result'],
+        [
+          [`Waygate p99 ≤ ${TARGET_RATE_P99_RATIO}x the baseline's`, `${ratio.toFixed(2)}x (${ms(w.p99)} vs ${ms(b.p99)} ms)`, verdict(ratio <= TARGET_RATE_P99_RATIO)],
+          [`Waygate p99 < ${TARGET_RATE_P99_MS} ms`, `${ms(w.p99)} ms`, verdict(w.p99 < TARGET_RATE_P99_MS)],
+        ],
+      )}`,
+    );
+    // Every delivery is answered in this benchmark (nothing is cut off at a slice's end), so none may be unanswered.
+    const unanswered = (kind: string, d: Durability): string[] => (d.committedUnanswered > 0 ? [`${kind}: ${d.committedUnanswered} committed events were never answered`] : []);
+    return reportValidity(results, [
+      ...durabilityProblems(b.kind, durability.baseline),
+      ...durabilityProblems(w.kind, durability.waygate),
+      ...unanswered(b.kind, durability.baseline),
+      ...unanswered(w.kind, durability.waygate),
+    ]);
+  } finally {
+    if (!stopped) await Promise.all(servers.map(stopServer));
+    rmSync(dataRoot, { recursive: true, force: true });
+    dataRoots.delete(dataRoot);
+  }
+}
+
 async function main(): Promise<void> {
   console.log('Waygate benchmarks');
   console.log(machine());
@@ -672,6 +826,8 @@ async function main(): Promise<void> {
   if (ONLY === undefined || ONLY === 'ack') valid = (await ackBenchmark()) && valid;
   if (ONLY === undefined) console.log('');
   if (ONLY === undefined || ONLY === 'webhook') valid = (await webhookBenchmark()) && valid;
+  if (ONLY === undefined) console.log('');
+  if (ONLY === undefined || ONLY === 'webhook-rate') valid = (await webhookRateBenchmark()) && valid;
   if (ONLY === undefined) console.log('');
   if (ONLY === undefined || ONLY === 'outbox') valid = (await outboxBenchmark()) && valid;
   if (!valid) process.exitCode = 1;

@@ -16,6 +16,13 @@ export interface IngestOptions {
   onProcessed?: (result: string) => void;
 }
 
+/** What one slice of applying the inbox did. */
+export interface InboxSlice {
+  applied: number;
+  /** False once the inbox was seen empty. */
+  more: boolean;
+}
+
 /** PagerDuty events in: committed to the inbox before the 2xx, applied later in arrival order. */
 export class IncidentIngest {
   readonly inbox: WebhookInbox;
@@ -40,20 +47,26 @@ export class IncidentIngest {
     this.acceptedListeners.push(listener);
   }
 
-  /** Applies up to `limit` queued events in arrival order, in one transaction; returns how many. */
-  processInbox(limit: number): number {
+  /**
+   * Applies queued events in arrival order, in one transaction: up to `limit`, and no more once `budgetMs` of
+   * the clock has passed (at least one, so the inbox always moves). `more` says whether events may be left.
+   */
+  processInbox(limit: number, budgetMs = Number.POSITIVE_INFINITY): InboxSlice {
     const { db, clock, logger, lifecycle } = this.opts;
-    const now = clock.nowMs();
-    return db.transaction(() => {
+    const started = clock.nowMs();
+    return db.transaction((): InboxSlice => {
       const entries = this.inbox.pending(limit);
+      let applied = 0;
       for (const { seq, event } of entries) {
+        if (applied > 0 && clock.nowMs() - started >= budgetMs) return { applied, more: true };
+        const now = clock.nowMs();
         let result: string;
         try {
           // A savepoint per event: one malformed event is recorded as failed without undoing the batch.
           result = db.transaction(() => {
-            const applied = lifecycle.applyEvent(event, now);
-            this.opts.follow(applied.changes, now);
-            return applied.result;
+            const outcome = lifecycle.applyEvent(event, now);
+            this.opts.follow(outcome.changes, now);
+            return outcome.result;
           })();
         } catch (err) {
           // A damaged or full database is not this event's fault: roll the batch back so it stays queued.
@@ -63,8 +76,9 @@ export class IncidentIngest {
         }
         this.opts.onProcessed?.(result);
         this.inbox.markProcessed(seq, result, now);
+        applied++;
       }
-      return entries.length;
+      return { applied, more: entries.length === limit };
     })();
   }
 }

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
-import { InboxProcessor, MAX_APPLY_LAG_MS } from '../../src/incidents/inbox-processor.js';
+import { InboxProcessor, MAX_APPLY_LAG_MS, SLICE_MAX_EVENTS } from '../../src/incidents/inbox-processor.js';
 import type { IncidentEvent } from '../../src/incidents/events.js';
-import { startTestBot, type TestBot } from '../helpers/bot.js';
+import { PD_WEBHOOK_SECRET, startTestBot, type TestBot } from '../helpers/bot.js';
 
 const START = '2026-03-02T08:00:00.000Z';
 
@@ -64,5 +64,45 @@ describe('InboxProcessor', () => {
     await processor.stop();
     expect(incidents.open()).toHaveLength(60);
     expect(ingest.inbox.pendingCount()).toBe(0);
+  });
+
+  it('applies an overdue backlog in short slices that yield, so a webhook arriving meanwhile is answered before the backlog is done', async () => {
+    const clock = new ManualClock(START);
+    bot = await startTestBot({ clock, env: { PAGERDUTY_WEBHOOK_SECRET: PD_WEBHOOK_SECRET } });
+    const b = bot;
+    const ingest = b.waygate.incidentIngest;
+    const BACKLOG = 300;
+    for (let n = 1; n <= BACKLOG; n++) await ingest.inbox.acceptSoon(trigger(n), clock.nowMs());
+    // Overdue: the processor applies even while requests are in flight, as it must during a flood.
+    clock.advance(MAX_APPLY_LAG_MS);
+
+    // The most events applied between two turns of the event loop: what a request arriving then waits behind.
+    let largestTurn = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      let before = ingest.inbox.pendingCount();
+      while (sampling) {
+        await new Promise((r) => setImmediate(r));
+        const now = ingest.inbox.pendingCount();
+        largestTurn = Math.max(largestTurn, before - now);
+        before = now;
+      }
+    })();
+
+    b.waygate.inboxProcessor.nudge();
+    await b.slack.waitFor(() => ingest.inbox.pendingCount() < BACKLOG || undefined);
+    const res = await b.pdSigner.send(
+      b.pdSigner.incidentEvent('incident.triggered', { id: 'PLATE01', number: 9001, priority: 'P1' }, { eventId: 'EVLATE01', occurredAt: clock.now().toISOString() }),
+    );
+    const pendingAtAnswer = ingest.inbox.pendingCount();
+    await b.waygate.inboxProcessor.whenIdle();
+    sampling = false;
+    await sampler;
+
+    expect(res.status).toBe(200);
+    expect(pendingAtAnswer).toBeGreaterThan(BACKLOG / 2);
+    expect(largestTurn).toBeGreaterThan(0);
+    expect(largestTurn).toBeLessThanOrEqual(SLICE_MAX_EVENTS);
+    expect(b.waygate.services.incidents.open()).toHaveLength(BACKLOG + 1);
   });
 });

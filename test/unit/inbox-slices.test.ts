@@ -1,0 +1,70 @@
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AuditLog } from '../../src/audit/audit-log.js';
+import { ManualClock } from '../../src/clock/clock.js';
+import { fileConfigSchema } from '../../src/config/schema.js';
+import { openDatabase, type Db } from '../../src/db/database.js';
+import { BusinessCalendar } from '../../src/incidents/business-calendar.js';
+import type { IncidentEvent } from '../../src/incidents/events.js';
+import { IncidentRepository } from '../../src/incidents/incident-repository.js';
+import { IncidentIngest } from '../../src/incidents/ingest.js';
+import { IncidentLifecycle } from '../../src/incidents/lifecycle.js';
+
+const START = Date.parse('2026-03-02T08:00:00.000Z');
+
+function trigger(n: number): IncidentEvent {
+  return {
+    eventId: `EV${n}`,
+    type: 'incident.triggered',
+    occurredAt: START,
+    agentName: null,
+    incidentId: `PX${n}`,
+    incident: { id: `PX${n}`, number: n, title: `t${n}`, status: 'triggered', priorityName: 'P3', urgency: 'low', service: null, htmlUrl: null, assignees: [], createdAt: START },
+  };
+}
+
+describe('applying the webhook inbox in slices', () => {
+  let db: Db;
+  let clock: ManualClock;
+  let ingest: IncidentIngest;
+  /** How long applying one event takes, on the injected clock. */
+  let costMs: number;
+
+  beforeEach(() => {
+    db = openDatabase(':memory:');
+    clock = new ManualClock(START);
+    costMs = 0;
+    const file = fileConfigSchema.parse({});
+    const lifecycle = new IncidentLifecycle({
+      repo: new IncidentRepository(db),
+      clock,
+      audit: new AuditLog(db, clock),
+      alertsChannel: undefined,
+      sla: file.sla,
+      calendar: new BusinessCalendar(file.businessHours, file.timezone),
+      urgencyPriority: file.incidents.urgencyPriority,
+      syncToPagerDuty: false,
+    });
+    ingest = new IncidentIngest({ db, clock, logger: pino({ level: 'silent' }), lifecycle, follow: () => clock.advance(costMs) });
+    for (let n = 1; n <= 40; n++) ingest.inbox.accept(trigger(n), clock.nowMs());
+  });
+  afterEach(() => db.close());
+
+  it('applies up to the limit when events are quick, and says whether more are waiting', () => {
+    expect(ingest.processInbox(25, 5)).toEqual({ applied: 25, more: true });
+    expect(ingest.processInbox(25, 5)).toEqual({ applied: 15, more: false });
+    expect(ingest.inbox.pendingCount()).toBe(0);
+  });
+
+  it('ends a slice once its time budget is spent, leaving the rest queued in order', () => {
+    costMs = 2;
+    expect(ingest.processInbox(25, 5)).toEqual({ applied: 3, more: true });
+    expect(ingest.inbox.pendingCount()).toBe(37);
+    expect(ingest.inbox.pending(1)[0]?.event.eventId).toBe('EV4');
+  });
+
+  it('always applies at least one event, however slow, so the inbox keeps moving', () => {
+    costMs = 50;
+    expect(ingest.processInbox(25, 5)).toEqual({ applied: 1, more: true });
+  });
+});
