@@ -22,6 +22,8 @@ describe('pagerDutyUrl', () => {
     'https://acme.pagerduty.com/incidents/Q1 <!channel>',
     'https://acme.pagerduty.com/incidents/Q1>',
     'HTTPS://user@acme.pagerduty.com/',
+    'https://',
+    '//acme.pagerduty.com/incidents/Q1',
     `https://acme.pagerduty.com/${'a'.repeat(PAGERDUTY_URL_LIMIT)}`,
   ])('refuses %s', (raw) => {
     expect(pagerDutyUrl(raw)).toBeNull();
