@@ -764,6 +764,12 @@ async function webhookRateBenchmark(): Promise<boolean> {
       }),
     );
     const slices = Math.max(1, Math.round(DURATION_S / SLICE_S));
+    const pids = [process.pid, baselineServer.ready.pid, waygateServer.ready.pid];
+    const ownCpu = (): number | undefined =>
+      pids.map(processCpuMs).reduce<number | undefined>((sum, v) => (sum === undefined || v === undefined ? undefined : sum + v), 0);
+    const machineBefore = machineTimes();
+    const ownBefore = ownCpu();
+    const wallStart = performance.now();
     for (let i = 0; i < slices; i++) {
       for (const index of i % 2 === 0 ? [0, 1] : [1, 0]) {
         const app = apps[index]!;
@@ -776,6 +782,9 @@ async function webhookRateBenchmark(): Promise<boolean> {
         }
       }
     }
+    const wallMs = performance.now() - wallStart;
+    const machineAfter = machineTimes();
+    const ownAfter = ownCpu();
     const results: [Measurement, Measurement] = [summarize(totals[0]!), summarize(totals[1]!)];
     const [b, w] = results;
 
@@ -787,6 +796,14 @@ async function webhookRateBenchmark(): Promise<boolean> {
     };
 
     console.log(table(results, 'event'));
+    const background =
+      machineBefore && machineAfter && ownBefore !== undefined && ownAfter !== undefined
+        ? {
+            otherCores: Math.max(0, machineAfter.busyMs - machineBefore.busyMs - (ownAfter - ownBefore)) / wallMs,
+            stealCores: (machineAfter.stealMs - machineBefore.stealMs) / wallMs,
+          }
+        : undefined;
+    printBackground(results, background);
     for (const m of results) console.log(`${m.kind} events/s per slice: ${m.sliceRates.map((r) => r.toFixed(0)).join(' ')}`);
     console.log('Durability (SQLite files read after the apps stopped):');
     console.log(durabilityLine(b.kind, durability.baseline));
