@@ -17,8 +17,9 @@ const START = '2026-03-02T08:00:00.000Z';
 function damageTable(path: string, name: string, how: 'cells' | 'garbage'): void {
   const db = new Database(path, { readonly: true });
   const pageSize = db.pragma('page_size', { simple: true }) as number;
-  const root = db.prepare(`SELECT rootpage FROM sqlite_master WHERE name = ?`).pluck().get(name) as number;
+  const root = db.prepare(`SELECT rootpage FROM sqlite_master WHERE name = ?`).pluck().get(name) as number | undefined;
   db.close();
+  if (!root) throw new Error(`no table or index ${name} to damage`);
   const fd = openSync(path, 'r+');
   const bytes = how === 'cells' ? Buffer.from([0x0d, 0, 0, 0, 50, 0x0f, 0xf0, 0]) : Buffer.alloc(64, 0xab);
   writeSync(fd, bytes, 0, bytes.length, (root - 1) * pageSize);
@@ -133,7 +134,7 @@ describe('a damaged database', () => {
     bot = await startTestBot({ dir, slack, clock: new ManualClock(START) });
     const { db, store } = bot.waygate.services;
     store.checkpoint();
-    damageTable(join(dir, 'waygate.db'), 'outbox_pending', 'garbage');
+    damageTable(join(dir, 'waygate.db'), 'outbox_counts', 'garbage');
     damageTable(join(dir, 'waygate.db'), 'webhook_inbox_pending', 'garbage');
     db.pragma('shrink_memory');
     const res = await fetch(`${bot.url}/health`);

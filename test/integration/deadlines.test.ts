@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
-import { startTestBot, type TestBot } from '../helpers/bot.js';
+import { healthDetails, startTestBot, type TestBot } from '../helpers/bot.js';
 
 const START = Date.parse('2026-03-02T08:00:00Z');
 
@@ -31,8 +31,10 @@ describe('deadlines when the database keeps failing', () => {
       },
     });
     await bot.advanceTo(START + 60_000);
-    const health = async () => (await (await fetch(`${bot!.url}/health`)).json()) as { status: string; deadlines: { lastError: string | null } };
+    const health = () => healthDetails(bot!.url);
     expect(await health()).toMatchObject({ status: 'degraded', deadlines: { lastError: 'SQLITE_BUSY: database is locked' } });
+    // What a load balancer sees: degraded, and which part, without the error.
+    expect(await (await fetch(`${bot.url}/health`)).json()).toEqual({ status: 'degraded', version: expect.any(String), components: expect.objectContaining({ deadlines: 'degraded' }) });
 
     // A minute of a persistent error: retries back off (1 s, 2 s, 4 s, … 32 s), not thousands of tries.
     await bot.advanceTo(START + 120_000);
