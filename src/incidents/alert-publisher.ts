@@ -5,7 +5,7 @@ import { PAGERDUTY_BULK_LIMIT, type MessageContent } from '../outbox/types.js';
 import { lanes, messageKeys, type MessageKey } from '../core/keys.js';
 import type { Incident, IncidentRepository } from './incident-repository.js';
 import { renderAlert } from './alert-message.js';
-import { renderStorm } from './storm-message.js';
+import { renderStorm, STORM_SUMMARY_LIMITS } from './storm-message.js';
 import type { Change } from './lifecycle.js';
 
 /** Incidents listed by number in one grouped message, at most. */
@@ -156,7 +156,7 @@ export class AlertPublisher {
     storm ??= repo.startStorm(channel, now);
     repo.joinStorm(incidentId, storm.id);
     if (starting) {
-      const content = renderStorm(storm, repo.stormIncidents(storm.id));
+      const content = renderStorm(storm, repo.stormSummary(storm.id, STORM_SUMMARY_LIMITS));
       outbox.enqueue({ kind: 'post', payload: { channel, ...content }, messageKey: messageKeys.storm(storm.id), urgent: true });
     } else {
       this.updateStorm(channel, storm.id);
@@ -191,7 +191,7 @@ export class AlertPublisher {
       const ended = { ...storm, ended_at: clock.nowMs() };
       outbox.enqueue({
         kind: 'update',
-        payload: { channel, messageKey: messageKeys.storm(storm.id), ...renderStorm(ended, repo.stormIncidents(storm.id)) },
+        payload: { channel, messageKey: messageKeys.storm(storm.id), ...renderStorm(ended, repo.stormSummary(storm.id, STORM_SUMMARY_LIMITS)) },
       });
     })();
   }
@@ -231,6 +231,6 @@ export class AlertPublisher {
     const match = /^storm:(\d+)$/.exec(renderKey);
     if (!match) return null;
     const storm = this.opts.repo.getStorm(Number(match[1]));
-    return storm ? renderStorm(storm, this.opts.repo.stormIncidents(storm.id)) : null;
+    return storm ? renderStorm(storm, this.opts.repo.stormSummary(storm.id, STORM_SUMMARY_LIMITS)) : null;
   }
 }

@@ -1,0 +1,99 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase, type Db } from '../../src/db/database.js';
+import { IncidentRepository, type Incident } from '../../src/incidents/incident-repository.js';
+import { renderStorm } from '../../src/incidents/storm-message.js';
+import { validateMessage } from '../../standins/slack/block-kit.js';
+
+const START = Date.parse('2026-03-02T08:00:00.000Z');
+
+function incident(n: number, changes: Partial<Incident>): Incident {
+  return {
+    id: `PS${n}`,
+    number: n,
+    title: `incident ${n}`,
+    status: 'triggered',
+    priority: 'P3',
+    pd_priority: null,
+    urgency: 'high',
+    service: null,
+    html_url: null,
+    assignees: '[]',
+    created_at: START + n * 1000,
+    last_event_at: START,
+    last_pd_event_at: START,
+    acknowledged_at: null,
+    acknowledged_by: null,
+    acknowledged_source: null,
+    resolved_at: null,
+    resolved_by: null,
+    resolved_source: null,
+    sla_deadline: null,
+    sla_warn_at: null,
+    sla_state: 'running',
+    breached_at: null,
+    escalations: 0,
+    alert_channel: 'C0ALERTS',
+    alert_posted: 0,
+    pd_sync: null,
+    storm_id: 1,
+    storm_seq: n,
+    updated_at: START,
+    ...changes,
+  };
+}
+
+describe('the storm summary, counted in the database', () => {
+  let db: Db;
+  let repo: IncidentRepository;
+  beforeEach(() => {
+    db = openDatabase(':memory:');
+    repo = new IncidentRepository(db);
+  });
+  afterEach(() => db.close());
+
+  it('counts by priority, open and unacknowledged P1, lists the newest and the ones waiting in storm order', () => {
+    repo.insert(incident(1, { priority: 'P1', alert_posted: 1 }));
+    repo.insert(incident(2, { priority: 'P1', status: 'acknowledged' }));
+    repo.insert(incident(3, { priority: 'P2', status: 'resolved' }));
+    repo.insert(incident(4, { priority: 'P1' }));
+    repo.insert(incident(5, { priority: 'P3', created_at: START })); // the oldest, though numbered later
+    repo.insert(incident(6, { storm_id: 2, priority: 'P1' }));
+    repo.insert(incident(7, { storm_id: null, priority: 'P1' }));
+
+    expect(repo.stormSummary(1, { newest: 3, waitingLimit: 2 })).toEqual({
+      total: 5,
+      open: 4,
+      unacknowledgedP1: 2,
+      rev: 5,
+      byPriority: [
+        { priority: 'P1', count: 3 },
+        { priority: 'P2', count: 1 },
+        { priority: 'P3', count: 1 },
+      ],
+      newest: [
+        { priority: 'P1', number: 4, title: 'incident 4' },
+        { priority: 'P2', number: 3, title: 'incident 3' },
+        { priority: 'P1', number: 2, title: 'incident 2' },
+      ],
+      waitingCount: 4,
+      waiting: [5, 2],
+    });
+    expect(repo.stormSummary(3, { newest: 3, waitingLimit: 2 })).toMatchObject({ total: 0, open: 0, waiting: [], byPriority: [] });
+  });
+
+  it('renders a storm of 20,000 incidents as valid Block Kit, listing as many waiting numbers as fit', () => {
+    const insert = db.transaction(() => {
+      for (let n = 1; n <= 20_000; n++) repo.insert(incident(n, { priority: n % 10 === 0 ? 'P1' : 'P3' }));
+    });
+    insert();
+    const storm = { id: 1, channel: 'C0ALERTS', started_at: START, ended_at: null };
+    const content = renderStorm(storm, repo.stormSummary(1, { newest: 5, waitingLimit: 14_000 }));
+    expect(content.text).toBe('Alert storm: 20000 incidents (20000 open)');
+    expect(validateMessage(content)).toEqual([]);
+    const blocks = JSON.stringify(content.blocks);
+    expect(blocks).toContain('Not yet posted individually (20000):');
+    expect(blocks).toContain('#14000');
+    expect(blocks).not.toContain('#14001');
+    expect(blocks).toContain('Acknowledge all P1 (2000)');
+  });
+});
