@@ -96,6 +96,7 @@ export function compose(core: Core, modules: readonly WaygateModule[]): Composed
       deadlines.stop();
       for (const m of [...modules].reverse()) await m.stop?.();
       await dispatcher.stop();
+      core.replays.flush();
       core.db.close();
       core.instanceLock.release();
       logger.info('Waygate stopped');

@@ -35,6 +35,8 @@ export interface Core extends CoreServices {
   db: Db;
   /** This process's claim on the database; released after the database is closed. */
   instanceLock: InstanceLock;
+  /** Signed Slack requests already handled; written out before the database closes. */
+  replays: ReplayGuard;
   roles: RoleResolver;
   deadlines: Deadlines;
   executions: Executions;
@@ -146,7 +148,7 @@ export function createCore(opts: CoreOptions): Core {
   const inflight = new InflightWork();
   const executions = new Executions(db);
   const deadlines = new Deadlines(db, clock, logger);
-  const replays = new ReplayGuard(db, clock);
+  const replays = new ReplayGuard(db, clock, (err) => logger.error({ err }, 'could not record Slack requests for replay checks; they are remembered until a restart'));
 
   // The outbox owns retries and pacing, so the WebClient must neither retry nor queue on 429.
   const clientOptions: WebClientOptions = {
@@ -237,6 +239,7 @@ export function createCore(opts: CoreOptions): Core {
     logger,
     db,
     instanceLock,
+    replays,
     metrics,
     outbox,
     audit,

@@ -27,12 +27,35 @@ describe('ReplayGuard', () => {
     const { db, clock, guard } = setup();
     const rows = () => db.prepare(`SELECT key FROM slack_requests_seen ORDER BY key`).pluck().all();
     guard.firstTime('trigger:old');
+    guard.flush();
     clock.advance(REPLAY_WINDOW_MS + 1);
     guard.firstTime('trigger:new');
+    guard.flush();
     expect(rows()).toEqual(['trigger:new']);
-    clock.advance(REPLAY_WINDOW_MS + 1);
+    clock.advance(30_000);
     guard.firstTime('trigger:newer');
-    expect(rows()).toEqual(['trigger:newer']);
+    guard.flush();
+    expect(rows()).toEqual(['trigger:new', 'trigger:newer']);
+    clock.advance(REPLAY_WINDOW_MS + 1);
+    guard.firstTime('trigger:newest');
+    guard.flush();
+    expect(rows()).toEqual(['trigger:newest']);
+  });
+
+  it('writes the keys of one event-loop turn in one go, and a guard opened later on the same database still refuses them', async () => {
+    const { db, clock, guard } = setup();
+    const rows = () => db.prepare(`SELECT key FROM slack_requests_seen ORDER BY key`).pluck().all();
+    expect(guard.firstTime('trigger:a')).toBe(true);
+    expect(guard.firstTime('trigger:b')).toBe(true);
+    expect(rows()).toEqual([]); // decided in memory; written at the end of the turn
+    await new Promise((r) => setImmediate(r));
+    expect(rows()).toEqual(['trigger:a', 'trigger:b']);
+    clock.advance(60_000);
+    const afterRestart = new ReplayGuard(db, clock);
+    expect(afterRestart.firstTime('trigger:a')).toBe(false);
+    expect(afterRestart.firstTime('trigger:c')).toBe(true);
+    clock.advance(REPLAY_WINDOW_MS);
+    expect(new ReplayGuard(db, clock).firstTime('trigger:b')).toBe(true);
   });
 
   it('keys commands, clicks and modals by trigger_id, events by event_id, and nothing else', () => {
