@@ -24,6 +24,10 @@ export function openDatabase(path: string, migrations: readonly Migration[] = MI
     // Statement journals (every write that fires the outbox's bookkeeping triggers) stay in memory: on a temp
     // file they cost several times the write itself. Nothing here sorts or vacuums large temporary data.
     db.pragma('temp_store = MEMORY');
+    // The automatic checkpoint runs inside a commit, on the event loop that answers webhooks. Copying 250
+    // pages at a time instead of SQLite's default 1,000 makes each pause a quarter as long; under a
+    // 1,000 events/s flood that took the webhook p99 from about 1.6× to about 1.2× the bare receiver's.
+    db.pragma('wal_autocheckpoint = 250');
     checkIntact(db);
     migrate(db, migrations);
   } catch (err) {

@@ -83,12 +83,23 @@ export class IncidentRepository {
   private readonly insertStmt;
   private readonly getStmt;
   private readonly updates = new Map<string, Statement>();
+  /** Every other statement, compiled on first use: a storm calls several of them per event. */
+  private readonly statements = new Map<string, Statement>();
 
   constructor(private readonly db: Db) {
     this.insertStmt = db.prepare(
       `INSERT INTO incidents (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})`,
     );
     this.getStmt = db.prepare('SELECT * FROM incidents WHERE id = ?');
+  }
+
+  private sql(source: string): Statement {
+    let stmt = this.statements.get(source);
+    if (!stmt) {
+      stmt = this.db.prepare(source);
+      this.statements.set(source, stmt);
+    }
+    return stmt;
   }
 
   insert(incident: Incident): void {
@@ -101,7 +112,7 @@ export class IncidentRepository {
 
   /** PagerDuty numbers are unique per account; the newest wins if a stand-in ever repeats one. */
   getByNumber(number: number): Incident | undefined {
-    return this.db.prepare('SELECT * FROM incidents WHERE number = ? ORDER BY created_at DESC LIMIT 1').get(number) as
+    return this.sql('SELECT * FROM incidents WHERE number = ? ORDER BY created_at DESC LIMIT 1').get(number) as
       | Incident
       | undefined;
   }
@@ -121,15 +132,13 @@ export class IncidentRepository {
 
   listOpen(priority?: string): Incident[] {
     const where = priority ? `status != 'resolved' AND priority = ?` : `status != 'resolved'`;
-    return this.db
-      .prepare(`SELECT * FROM incidents WHERE ${where} ORDER BY ${PRIORITY_ORDER}, created_at`)
+    return this.sql(`SELECT * FROM incidents WHERE ${where} ORDER BY ${PRIORITY_ORDER}, created_at`)
       .all(...(priority ? [priority] : [])) as Incident[];
   }
 
   /** Ids and numbers of the unacknowledged incidents of a priority, oldest first: cheap even for thousands. */
   unacknowledged(priority: string): Array<Pick<Incident, 'id' | 'number'>> {
-    return this.db
-      .prepare(`SELECT id, number FROM incidents WHERE status = 'triggered' AND priority = ? ORDER BY created_at, number`)
+    return this.sql(`SELECT id, number FROM incidents WHERE status = 'triggered' AND priority = ? ORDER BY created_at, number`)
       .all(priority) as Array<Pick<Incident, 'id' | 'number'>>;
   }
 
@@ -141,52 +150,48 @@ export class IncidentRepository {
     timeToAckMs: number;
     outcome: 'met' | 'breached';
   }): void {
-    this.db
-      .prepare(
+    this.sql(
         `INSERT INTO incident_acks (incident_id, acked_by, source, acked_at, time_to_ack_ms, sla_outcome) VALUES (?, ?, ?, ?, ?, ?)`,
       )
       .run(ack.incidentId, ack.ackedBy, ack.source, ack.ackedAt, ack.timeToAckMs, ack.outcome);
   }
 
   acksOf(incidentId: string): Array<{ acked_by: string; source: string; acked_at: number; time_to_ack_ms: number; sla_outcome: string }> {
-    return this.db.prepare('SELECT * FROM incident_acks WHERE incident_id = ? ORDER BY id').all(incidentId) as never;
+    return this.sql('SELECT * FROM incident_acks WHERE incident_id = ? ORDER BY id').all(incidentId) as never;
   }
 
   activeStorm(channel: string): Storm | undefined {
-    return this.db
-      .prepare('SELECT * FROM storms WHERE channel = ? AND ended_at IS NULL ORDER BY id DESC LIMIT 1')
+    return this.sql('SELECT * FROM storms WHERE channel = ? AND ended_at IS NULL ORDER BY id DESC LIMIT 1')
       .get(channel) as Storm | undefined;
   }
 
   getStorm(id: number): Storm | undefined {
-    return this.db.prepare('SELECT * FROM storms WHERE id = ?').get(id) as Storm | undefined;
+    return this.sql('SELECT * FROM storms WHERE id = ?').get(id) as Storm | undefined;
   }
 
   startStorm(channel: string, now: number): Storm {
-    const info = this.db.prepare('INSERT INTO storms (channel, started_at) VALUES (?, ?)').run(channel, now);
+    const info = this.sql('INSERT INTO storms (channel, started_at) VALUES (?, ?)').run(channel, now);
     return { id: Number(info.lastInsertRowid), channel, started_at: now, ended_at: null };
   }
 
   endStorm(id: number, now: number): void {
-    this.db.prepare('UPDATE storms SET ended_at = ? WHERE id = ?').run(now, id);
+    this.sql('UPDATE storms SET ended_at = ? WHERE id = ?').run(now, id);
   }
 
   /** Makes the incident the storm's next member. */
   joinStorm(incidentId: string, stormId: number): void {
-    this.db
-      .prepare('UPDATE incidents SET storm_id = ?, storm_seq = (SELECT COALESCE(MAX(storm_seq), 0) + 1 FROM incidents WHERE storm_id = ?) WHERE id = ?')
+    this.sql('UPDATE incidents SET storm_id = ?, storm_seq = (SELECT COALESCE(MAX(storm_seq), 0) + 1 FROM incidents WHERE storm_id = ?) WHERE id = ?')
       .run(stormId, stormId, incidentId);
   }
 
   /** How many incidents have joined the storm so far (a summary's revision). */
   stormSize(stormId: number): number {
-    return this.db.prepare('SELECT COALESCE(MAX(storm_seq), 0) FROM incidents WHERE storm_id = ?').pluck().get(stormId) as number;
+    return this.sql('SELECT COALESCE(MAX(storm_seq), 0) FROM incidents WHERE storm_id = ?').pluck().get(stormId) as number;
   }
 
   /** Unacknowledged incidents of a priority among the storm's members, by their place: (after, upTo]. */
   stormTriggered(stormId: number, priority: string, after: number, upTo: number): Incident[] {
-    return this.db
-      .prepare(
+    return this.sql(
         `SELECT * FROM incidents WHERE storm_id = ? AND storm_seq > ? AND storm_seq <= ? AND priority = ? AND status = 'triggered' ORDER BY storm_seq`,
       )
       .all(stormId, after, upTo, priority) as Incident[];
@@ -197,18 +202,15 @@ export class IncidentRepository {
    * the event loop at 10,000 incidents, once per pacing interval, and held up webhooks meanwhile.
    */
   stormSummary(stormId: number, limits: { newest: number; waitingLimit: number }): StormSummary {
-    const byPriority = this.db
-      .prepare(
+    const byPriority = this.sql(
         `SELECT priority, COUNT(*) AS count, SUM(status != 'resolved') AS open, SUM(status = 'triggered') AS triggered,
                 SUM(alert_posted = 0) AS waiting, MAX(IFNULL(storm_seq, 0)) AS rev
          FROM incidents WHERE storm_id = ? GROUP BY priority ORDER BY priority`,
       )
       .all(stormId) as Array<{ priority: string; count: number; open: number; triggered: number; waiting: number; rev: number }>;
-    const newest = this.db
-      .prepare('SELECT priority, number, title FROM incidents WHERE storm_id = ? ORDER BY created_at DESC, number DESC LIMIT ?')
+    const newest = this.sql('SELECT priority, number, title FROM incidents WHERE storm_id = ? ORDER BY created_at DESC, number DESC LIMIT ?')
       .all(stormId, limits.newest) as StormSummary['newest'];
-    const waiting = this.db
-      .prepare('SELECT number FROM incidents WHERE storm_id = ? AND alert_posted = 0 ORDER BY created_at, number LIMIT ?')
+    const waiting = this.sql('SELECT number FROM incidents WHERE storm_id = ? AND alert_posted = 0 ORDER BY created_at, number LIMIT ?')
       .pluck()
       .all(stormId, limits.waitingLimit) as number[];
     const sum = (pick: (row: (typeof byPriority)[number]) => number): number => byPriority.reduce((total, row) => total + pick(row), 0);
@@ -226,16 +228,14 @@ export class IncidentRepository {
 
   /** The next storm incident without its own message, most urgent first. */
   nextUnposted(stormId: number): Incident | undefined {
-    return this.db
-      .prepare(
+    return this.sql(
         `SELECT * FROM incidents WHERE storm_id = ? AND alert_posted = 0 ORDER BY ${PRIORITY_ORDER}, created_at, number LIMIT 1`,
       )
       .get(stormId) as Incident | undefined;
   }
 
   countRecent(since: number): { opened: number; acknowledged: number; breached: number } {
-    return this.db
-      .prepare(
+    return this.sql(
         `SELECT SUM(created_at >= @since) AS opened, SUM(acknowledged_at >= @since) AS acknowledged,
                 SUM(breached_at >= @since) AS breached FROM incidents`,
       )
