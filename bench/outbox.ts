@@ -1,5 +1,5 @@
 /**
- * Benchmark 3: the outbox with a large backlog, in process (no HTTP): what a long Slack outage leaves behind.
+ * Benchmark 4: the outbox with a large backlog, in process (no HTTP): what a long Slack outage leaves behind.
  *
  * 300,000 pending rows: 100,000 alerts and 100,000 card refreshes in the alerts channel, 90,000 reports in
  * the ops channel, 5,000 response_url replies and 5,000 PagerDuty status changes (one lane each; PagerDuty
@@ -119,7 +119,7 @@ function previousVersion(dir: string): { fill: Timed; laneHeads: ReturnType<type
 
 /** Returns whether the run was valid. */
 export async function outboxBenchmark(): Promise<boolean> {
-  console.log(`== 3. Outbox with a backlog: ${TOTAL.toLocaleString('en-US')} pending rows, per-pump and stats() time ==`);
+  console.log(`== 4. Outbox with a backlog: ${TOTAL.toLocaleString('en-US')} pending rows, per-pump and stats() time ==`);
   const dir = mkdtempSync(join(os.tmpdir(), 'waygate-bench-outbox-'));
   const problems: string[] = [];
   try {

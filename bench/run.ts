@@ -1,9 +1,12 @@
 /**
- * `npm run bench`: two benchmarks, each comparing Waygate with a minimal app doing the same job, in the same
- * run and under the same load, and a third of the outbox alone with a large backlog (bench/outbox.ts).
+ * `npm run bench`: three benchmarks, each comparing Waygate with a minimal app doing the same job, in the same
+ * run and under the same load; a fourth of the outbox alone with a large backlog (bench/outbox.ts); and a
+ * fifth of `/waygate ack P1` with 10,000 open incidents against `/waygate help` on the same bot
+ * (bench/bulk-ack.ts).
  *
  *  1. Ack latency of a signed `/waygate help` slash command: Waygate against a bare Bolt app that acks
- *     immediately. One signed request is replayed. Target: Waygate's p99 ≤ 1.2× bare Bolt's.
+ *     immediately. Every request is signed with its own trigger_id, as Slack does (a replayed one is answered
+ *     without running). Target: Waygate's p99 ≤ 1.2× bare Bolt's.
  *  2. PagerDuty webhook ingest: distinct, individually signed `incident.triggered` deliveries to
  *     POST /pagerduty/webhook, Waygate (verify, validate, commit event + incident + outbox rows, then 200)
  *     against a bare node:http server that verifies the HMAC and inserts one SQLite row. Targets: Waygate
@@ -25,8 +28,9 @@
  *
  * Knobs (environment): BENCH_DURATION seconds of load per app (10), BENCH_CONNECTIONS (50),
  * BENCH_WARMUP seconds per app (2), BENCH_SLICE seconds per alternating slice (1), BENCH_ONLY
- * (`ack`, `webhook`, `webhook-rate` or `outbox`: run one benchmark), BENCH_RATE events/s for benchmark 3 (1000),
- * BENCH_RATE_CONNECTIONS keep-alive connections it may open (32).
+ * (`ack`, `webhook`, `webhook-rate`, `outbox` or `bulk-ack`: run one benchmark), BENCH_RATE events/s for benchmark 3 (1000),
+ * BENCH_RATE_CONNECTIONS keep-alive connections it may open (32), BENCH_PROFILE a folder for the servers'
+ * CPU profiles.
  */
 // eslint-disable-next-line no-restricted-imports -- a benchmark needs each server in its own process (own event loop, heap and GC), and src/runner is for the bot's own jobs.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -52,6 +56,7 @@ import {
 import { fixedRate } from './fixed-rate.js';
 import { APPLIED_BODY, WebhookEventSource, checkDurability, verifyWebhook, waygateHealth, type Durability, type HealthSummary } from './webhook.js';
 import { outboxBenchmark } from './outbox.js';
+import { bulkAckBenchmark } from './bulk-ack.js';
 
 const TARGET_P99_RATIO = 1.2;
 const TARGET_WEBHOOK_EVENTS_PER_S = 1000;
@@ -80,7 +85,7 @@ const WARMUP_S = envNumber('BENCH_WARMUP', 2, false);
 const SLICE_S = envNumber('BENCH_SLICE', 1, false);
 const RATE = envNumber('BENCH_RATE', 1000, false);
 const RATE_CONNECTIONS = envNumber('BENCH_RATE_CONNECTIONS', 32, true);
-const BENCHMARKS = ['ack', 'webhook', 'webhook-rate', 'outbox'] as const;
+const BENCHMARKS = ['ack', 'webhook', 'webhook-rate', 'outbox', 'bulk-ack'] as const;
 type BenchmarkName = (typeof BENCHMARKS)[number];
 const ONLY = ((): BenchmarkName | undefined => {
   const raw = process.env.BENCH_ONLY;
@@ -120,7 +125,9 @@ function startServer(kind: ServerKind, dataDir?: string): Promise<ServerChild> {
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production' };
   delete env[DATA_DIR_ENV];
   if (dataDir !== undefined) env[DATA_DIR_ENV] = dataDir;
-  const child = spawn(process.execPath, ['--import', 'tsx', SERVER_ENTRY, kind], {
+  // BENCH_PROFILE=<dir>: each server writes a V8 CPU profile there when it stops (open it in Chrome's DevTools).
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', SERVER_ENTRY, kind], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'inherit'],
     env,
@@ -847,6 +854,8 @@ async function main(): Promise<void> {
   if (ONLY === undefined || ONLY === 'webhook-rate') valid = (await webhookRateBenchmark()) && valid;
   if (ONLY === undefined) console.log('');
   if (ONLY === undefined || ONLY === 'outbox') valid = (await outboxBenchmark()) && valid;
+  if (ONLY === undefined) console.log('');
+  if (ONLY === undefined || ONLY === 'bulk-ack') valid = (await bulkAckBenchmark()) && valid;
   if (!valid) process.exitCode = 1;
 }
 
