@@ -19,6 +19,8 @@ import { pagerDutyModule } from './pagerduty/module.js';
 import { operationsModule } from './health/module.js';
 import { jobsModule } from './jobs/module.js';
 import { commandsModule } from './commands/module.js';
+import { OncallService } from './oncall/oncall-service.js';
+import { oncallModule } from './oncall/module.js';
 import { COMMANDS } from '../commands/index.js';
 import { JOBS } from '../jobs/index.js';
 
@@ -61,7 +63,8 @@ export function createWaygate(opts: WaygateOptions): Waygate {
   const core = createCore(opts);
   const { config } = core;
   const pagerDutyApi = config.env.PAGERDUTY_API_TOKEN !== undefined;
-  const incidents = incidentsModule(core, { syncToPagerDuty: pagerDutyApi });
+  const oncall = new OncallService(core.db, core.clock, config.file.oncall, config.file.timezone);
+  const incidents = incidentsModule(core, { syncToPagerDuty: pagerDutyApi, oncall });
   const operations = operationsModule(core, {
     incidents: incidents.facade,
     incidentsTracked: pagerDutyApi || config.webhookSecrets.length > 0,
@@ -74,11 +77,13 @@ export function createWaygate(opts: WaygateOptions): Waygate {
     health: operations.health,
     backups: operations.backups,
     maintenance: operations.maintenance,
+    oncall,
   };
   const jobs = jobsModule(core, context, opts.jobs ?? JOBS);
   const commands = commandsModule(core, { ...context, jobs: jobs.service }, opts.commands ?? COMMANDS);
   const composed = compose(core, [
     incidents.module,
+    oncallModule(core, oncall, incidents.facade),
     pagerDutyModule(core, incidents.facade),
     operations.module,
     jobs.module,

@@ -10,6 +10,7 @@ import type { HealthService } from './health/health-service.js';
 import type { BackupService } from './backup/backup-service.js';
 import type { MaintenanceService } from './maintenance/maintenance-service.js';
 import type { JobService } from './jobs/job-service.js';
+import type { OncallService } from './oncall/oncall-service.js';
 
 /** The database as commands and jobs may use it: transactions and upkeep, never another module's SQL. */
 export interface Store {
@@ -40,6 +41,8 @@ export interface JobFacades {
   health: HealthService;
   backups: BackupService;
   maintenance: MaintenanceService;
+  /** Who is on call (rotation and overrides). */
+  oncall: OncallService;
 }
 
 export type JobContext = CoreServices & JobFacades;

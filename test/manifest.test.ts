@@ -115,7 +115,8 @@ describe('manifest.yml', () => {
     const commands = manifest.features?.slash_commands ?? [];
     const waygate = commands.find((c) => c.command === '/waygate');
     expect(waygate).toBeDefined();
-    expect(waygate?.should_escape).toBe(false);
+    // Mentions arrive as <@U…|name>, so `/waygate oncall override @user` names a user id, not a display name.
+    expect(waygate?.should_escape).toBe(true);
     expect(waygate?.usage_hint).toMatch(/\bhelp\b/);
     const url = new URL(waygate?.url ?? '');
     expect(url.protocol).toBe('https:');

@@ -15,6 +15,9 @@ export const AUDIT_ACTIONS = [
   'digest.reviewed',
   /** From this entry on, the chain is keyed with the audit key it names (a switch-over or a key rotation). */
   'audit.keyed',
+  'incident.escalated',
+  'oncall.handoff',
+  'oncall.override',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

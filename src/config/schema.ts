@@ -1,3 +1,4 @@
+import { escalationSchema, oncallSchema } from '../oncall/schema.js';
 import { z } from 'zod';
 import { validate as isValidCron } from 'node-cron';
 import { durationSchema } from './duration.js';
@@ -146,6 +147,8 @@ export const fileConfigSchema = z
       .default({}),
     /** Deprecated: `permissions: { command.<verb>: [...] }` replaces it; still read, with a warning. */
     commandRoles: z.record(z.string(), z.array(z.string())).default({}),
+    oncall: oncallSchema.optional(),
+    escalation: escalationSchema,
     service: serviceSchema.prefault({}),
     backup: backupSchema.prefault({}),
     maintenance: maintenanceSchema.prefault({}),
@@ -197,6 +200,13 @@ export const fileConfigSchema = z
     };
     for (const [key, roles] of Object.entries(file.permissions)) check('permissions', key, roles);
     for (const [key, roles] of Object.entries(file.commandRoles)) check('commandRoles', key, roles);
+    file.escalation.forEach((step, i) =>
+      step.notify.forEach((audience, j) => {
+        if (audience !== 'channel' && !defined.includes(audience)) {
+          ctx.addIssue({ code: 'custom', path: ['escalation', i, 'notify', j], input: audience, message: `must be oncall, channel or a defined role (roles are ${defined.join(', ')})` });
+        }
+      }),
+    );
   });
 
 export type FileConfig = z.output<typeof fileConfigSchema>;

@@ -15,6 +15,7 @@ export const PERMISSIONS = {
   incidentResolve: 'incident.resolve',
   jobRun: 'job.run',
   digestReview: 'digest.review',
+  oncallOverride: 'oncall.override',
 } as const;
 
 export type PermissionName = string;

@@ -368,4 +368,20 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE r.incident_id = incidents.id AND r.actor = incidents.resolved_by AND r.source IN ('slack', 'pagerduty');
     `,
   },
+  {
+    version: 10,
+    name: 'on-call overrides',
+    sql: `
+      -- /waygate oncall override @user <duration>: someone takes the rotation's place for a while.
+      CREATE TABLE oncall_overrides (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id    TEXT    NOT NULL,
+        starts_at  INTEGER NOT NULL,
+        ends_at    INTEGER NOT NULL,
+        created_by TEXT    NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX oncall_overrides_ends ON oncall_overrides (ends_at);
+    `,
+  },
 ];

@@ -86,7 +86,7 @@ export function renderAlert(incident: Incident): MessageContent {
     `*Assigned:* ${assigneesOf(incident)}`,
     `*Opened:* ${slackDate(new Date(incident.created_at))}`,
   ].join('   ');
-  const notes = [syncLine(incident), incident.escalations > 0 && incident.status === 'triggered' ? `Escalated ${incident.escalations}×` : null]
+  const notes = [syncLine(incident), incident.escalations > 0 && incident.status === 'triggered' ? `🚨 Escalation level ${incident.escalations}` : null]
     .filter((n): n is string => Boolean(n));
   const buttons: Button[] = [];
   if (incident.status === 'triggered') {

@@ -108,13 +108,14 @@ export class AlertPublisher {
    * A line in the alert's thread, or in the channel when the alert has no message yet. `urgent` (reminders,
    * escalations, a reopened incident) lets it overtake everything else queued in the channel.
    */
-  threadNote(incident: Incident, text: string, urgent = false): void {
+  /** `broadcast`: also shown in the channel, so the people it mentions are notified. */
+  threadNote(incident: Incident, text: string, urgent = false, broadcast = false): void {
     const channel = incident.alert_channel;
     if (!channel) return;
     this.opts.outbox.enqueue({
       kind: 'post',
       payload: incident.alert_posted
-        ? { channel, text, threadKey: messageKeys.incident(incident.id) }
+        ? { channel, text, threadKey: messageKeys.incident(incident.id), ...(broadcast ? { broadcast } : {}) }
         : { channel, text: `${incident.priority} #${incident.number}: ${text}` },
       ...(urgent ? { urgent } : {}),
     });

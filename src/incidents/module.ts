@@ -1,3 +1,4 @@
+import type { OncallService } from '../oncall/oncall-service.js';
 import type { Core } from '../core/core.js';
 import type { WaygateModule } from '../core/module.js';
 import { PERMISSIONS } from '../core/policy.js';
@@ -28,7 +29,7 @@ export interface IncidentsModule {
  * `incident-sla` deadlines. PagerDuty events come in through the facade's accept(); Slack changes through
  * acknowledge()/resolve(); everything leaves as outbox rows.
  */
-export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean }): IncidentsModule {
+export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; oncall: OncallService }): IncidentsModule {
   const { db, clock, logger, outbox, audit, deadlines, roles, metrics, config, executions } = core;
   const file = config.file;
   const repo = new IncidentRepository(db);
@@ -44,7 +45,16 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean }):
     pagerDutyHost: file.incidents.pagerDutyHost,
   });
   const publisher = new AlertPublisher({ db, repo, clock, outbox, alertsChannel: file.channels.alerts, stormThreshold: file.incidents.stormThreshold });
-  const sla = new SlaEscalation({ repo, deadlines, audit, publisher, escalateTo: () => roles.mentionsFor(['oncall', 'lead']) });
+  const sla = new SlaEscalation({
+    repo,
+    deadlines,
+    audit,
+    publisher,
+    ladder: file.escalation,
+    onCall: () => opts.oncall.at()?.userId,
+    mentionsFor: (names) => roles.mentionsFor(names),
+    dm: (userId, text) => outbox.enqueue({ kind: 'post', payload: { channel: userId, text }, urgent: true }),
+  });
   const follow = (changes: readonly Change[], now: number): void => {
     publisher.publish(changes, now);
     sla.follow(changes);

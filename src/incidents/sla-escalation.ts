@@ -6,6 +6,7 @@ import type { Incident, IncidentRepository } from './incident-repository.js';
 import type { AlertPublisher } from './alert-publisher.js';
 import type { Change } from './lifecycle.js';
 import { formatDuration } from '../core/text.js';
+import type { EscalationStep } from '../oncall/schema.js';
 
 /** The deadline owner of SLA reminders and escalations. */
 export const SLA_DEADLINES = 'incident-sla';
@@ -14,14 +15,21 @@ const GROUP_FROM = 4;
 
 const warnKey = (id: string): string => `${id}:warn`;
 const breachKey = (id: string): string => `${id}:breach`;
+const stepKey = (id: string): string => `${id}:step`;
 
 export interface SlaEscalationOptions {
   repo: IncidentRepository;
   deadlines: Deadlines;
   audit: AuditLog;
   publisher: AlertPublisher;
-  /** `<@U…>` / `<!subteam^S…>` of the people to call when an SLA is breached. */
-  escalateTo: () => string[];
+  /** The escalation ladder (YAML `escalation:`): each step's multiple of the SLA window and its audiences. */
+  ladder: readonly EscalationStep[];
+  /** The one person on call now (rotation or override), if there is one. */
+  onCall: () => string | undefined;
+  /** `<@U…>` / `<!subteam^S…>` of a role's members. */
+  mentionsFor: (roles: readonly string[]) => string[];
+  /** Sends a direct message (through the outbox, in the caller's transaction). */
+  dm: (userId: string, text: string) => void;
 }
 
 /**
@@ -52,6 +60,41 @@ export class SlaEscalation {
     if (open && (incident.sla_state === 'running' || incident.sla_state === 'warned') && incident.sla_deadline !== null) {
       deadlines.schedule(SLA_DEADLINES, breachKey(incident.id), incident.sla_deadline);
     } else deadlines.cancel(SLA_DEADLINES, breachKey(incident.id));
+    const next = open ? this.stepAt(incident, incident.escalations) : null;
+    if (next !== null) deadlines.schedule(SLA_DEADLINES, stepKey(incident.id), next);
+    else deadlines.cancel(SLA_DEADLINES, stepKey(incident.id));
+  }
+
+  /**
+   * When escalation step `level` (0-based: how many have fired) falls due: its multiple of the incident's SLA
+   * window after it opened. Past the ladder's end the last step repeats every window.
+   */
+  private stepAt(incident: Incident, level: number): number | null {
+    const { ladder } = this.opts;
+    if (incident.sla_deadline === null || ladder.length === 0) return null;
+    const window = incident.sla_deadline - incident.created_at;
+    if (window <= 0) return null;
+    const last = ladder.length - 1;
+    const after = level <= last ? ladder[level]!.after : ladder[last]!.after + (level - last);
+    return incident.created_at + Math.round(after * window);
+  }
+
+  /** The mentions of one step's audiences: the on-call person (or the oncall role), roles, the channel. */
+  private audience(step: EscalationStep): string[] {
+    const mentions = new Set<string>();
+    for (const who of step.notify) {
+      if (who === 'channel') mentions.add('<!channel>');
+      else if (who === 'oncall') {
+        const person = this.opts.onCall();
+        for (const m of person ? [`<@${person}>`] : this.opts.mentionsFor(['oncall'])) mentions.add(m);
+      } else for (const m of this.opts.mentionsFor([who])) mentions.add(m);
+    }
+    return [...mentions];
+  }
+
+  private stepOf(level: number): EscalationStep {
+    const { ladder } = this.opts;
+    return ladder[Math.min(level, ladder.length - 1)]!;
   }
 
   /** Runs inside the transaction that marks the deadlines fired. */
@@ -59,39 +102,45 @@ export class SlaEscalation {
     const ids = [...new Set(due.map((d) => d.key.slice(0, d.key.lastIndexOf(':'))))];
     const incidents = ids
       .map((id) => this.opts.repo.get(id))
-      .filter((i): i is Incident => i !== undefined && i.status === 'triggered' && (i.sla_state === 'running' || i.sla_state === 'warned'))
+      .filter((i): i is Incident => i !== undefined && i.status === 'triggered')
       .sort((a, b) => (a.sla_deadline ?? 0) - (b.sla_deadline ?? 0));
-    const breaches = incidents.filter((i) => (i.sla_deadline ?? Infinity) <= now);
-    const reminders = incidents.filter((i) => (i.sla_deadline ?? Infinity) > now && i.sla_state === 'running');
+    const live = incidents.filter((i) => i.sla_state === 'running' || i.sla_state === 'warned');
+    const breaches = live.filter((i) => (i.sla_deadline ?? Infinity) <= now);
+    const reminders = live.filter((i) => (i.sla_deadline ?? Infinity) > now && i.sla_state === 'running');
     this.breach(breaches, now);
     this.remind(reminders, now);
+    const stepping = incidents
+      .map((i) => this.opts.repo.get(i.id)!)
+      .filter((i) => {
+        const at = this.stepAt(i, i.escalations);
+        return at !== null && at <= now;
+      });
+    this.escalate(stepping, now);
   }
 
   private remind(incidents: Incident[], now: number): void {
     const { repo, publisher } = this.opts;
     for (const incident of incidents) repo.update(incident.id, { sla_state: 'warned', updated_at: now });
+    // A reminder nobody is notified of is no reminder: it names the on-call and is shown in the channel.
+    const who = this.audience({ after: 0, notify: ['oncall'] }).join(' ');
+    const mention = who ? `${who} ` : '';
     if (incidents.length >= GROUP_FROM) {
       const earliest = Math.min(...incidents.map((i) => i.sla_deadline ?? now));
-      publisher.groupNote(`⏰ ${incidents.length} incidents are still unacknowledged; the first SLA deadline is in ${formatRemaining(earliest - now)}:`, incidents, true);
+      publisher.groupNote(`⏰ ${mention}${incidents.length} incidents are still unacknowledged; the first SLA deadline is in ${formatRemaining(earliest - now)}:`, incidents, true);
       return;
     }
     for (const incident of incidents) {
       const left = formatRemaining((incident.sla_deadline ?? now) - now);
-      publisher.threadNote(incident, `⏰ Still unacknowledged: ${left} left to acknowledge ${incident.priority} #${incident.number} within the SLA.`, true);
+      publisher.threadNote(incident, `⏰ ${mention}Still unacknowledged: ${left} left to acknowledge ${incident.priority} #${incident.number} within the SLA.`, true, true);
     }
   }
 
+  /** The SLA is breached: state, audit and card; the escalation step due at the same time does the calling. */
   private breach(incidents: Incident[], now: number): void {
-    if (incidents.length === 0) return;
     const { repo, audit, publisher, deadlines } = this.opts;
-    const mentions = this.opts.escalateTo().join(' ') || '(no oncall or lead configured)';
-    const lateNote = (deadline: number) =>
-      now - deadline > LATE_AFTER_MS
-        ? ` _(noticed late: Waygate was not running when the deadline passed ${formatRemaining(deadline - now).replace('overdue by ', '')} ago)_`
-        : '';
     for (const incident of incidents) {
       const late = now - (incident.sla_deadline ?? now) > LATE_AFTER_MS;
-      repo.update(incident.id, { sla_state: 'breached', breached_at: now, escalations: incident.escalations + 1, updated_at: now });
+      repo.update(incident.id, { sla_state: 'breached', breached_at: now, updated_at: now });
       deadlines.cancel(SLA_DEADLINES, warnKey(incident.id));
       audit.record({
         actor: 'waygate',
@@ -101,16 +150,58 @@ export class SlaEscalation {
       });
       publisher.publish([{ kind: 'changed', incidentId: incident.id }], now);
     }
-    if (incidents.length >= GROUP_FROM) {
-      const earliest = Math.min(...incidents.map((i) => i.sla_deadline ?? now));
-      publisher.groupNote(`🚨 SLA breached for ${incidents.length} incidents. ${mentions} please respond.${lateNote(earliest)}`, incidents, true);
+  }
+
+  /**
+   * Climbs one step of the ladder for each incident whose next step is due: mentions that step's audiences
+   * (in one message when many fall due together, so a storm does not become a mention storm), sends the
+   * on-call a direct message, audits it, and schedules the next step.
+   */
+  private escalate(incidents: Incident[], now: number): void {
+    if (incidents.length === 0) return;
+    const { repo, audit, publisher, deadlines, ladder } = this.opts;
+    const lateNote = (deadline: number) =>
+      now - deadline > LATE_AFTER_MS
+        ? ` _(noticed late: Waygate was not running when the deadline passed ${formatRemaining(deadline - now).replace('overdue by ', '')} ago)_`
+        : '';
+    const notices: Array<{ incident: Incident; level: number; mentions: string[]; dueAt: number; missedSince: number; announced: boolean }> = [];
+    for (const incident of incidents) {
+      // Steps missed while the bot was down are not sent one after another: the highest one due is.
+      let step = incident.escalations;
+      while ((this.stepAt(incident, step + 1) ?? Infinity) <= now) step++;
+      const level = step + 1;
+      const dueAt = this.stepAt(incident, step) ?? now;
+      const mentions = this.audience(this.stepOf(step));
+      repo.update(incident.id, { escalations: level, updated_at: now });
+      const updated = repo.get(incident.id)!;
+      const next = this.stepAt(updated, level);
+      if (next !== null) deadlines.schedule(SLA_DEADLINES, stepKey(incident.id), next);
+      audit.record({ actor: 'waygate', action: 'incident.escalated', subject: `#${incident.number}`, details: { id: incident.id, level, notified: mentions } });
+      publisher.publish([{ kind: 'changed', incidentId: incident.id }], now);
+      // "Noticed late" counts from the first step that was missed, not the one reached.
+      const missedSince = this.stepAt(incident, incident.escalations) ?? dueAt;
+      notices.push({ incident, level, mentions, dueAt, missedSince, announced: incident.escalations > 0 });
+    }
+    const stepName = (level: number) => (level <= ladder.length ? `escalation ${level} of ${ladder.length}` : `escalation ${level} (repeating step ${ladder.length})`);
+    const person = this.opts.onCall();
+    if (notices.length >= GROUP_FROM) {
+      const mentions = [...new Set(notices.flatMap((n) => n.mentions))].join(' ') || '(nobody to notify: configure oncall and lead)';
+      const earliest = Math.min(...notices.map((n) => n.missedSince));
+      const first = notices.every((n) => !n.announced);
+      const headline = first ? `🚨 SLA breached for ${notices.length} incidents.` : `🚨 ${notices.length} incidents are still unacknowledged past their SLA.`;
+      publisher.groupNote(`${headline} ${mentions} please respond.${lateNote(earliest)}`, notices.map((n) => n.incident), true);
+      if (person) this.opts.dm(person, `🚨 ${notices.length} incidents are still unacknowledged past their SLA. See the alerts channel, or \`/waygate incidents\`.`);
       return;
     }
-    for (const incident of incidents) {
-      const deadline = incident.sla_deadline ?? now;
-      const text = `🚨 SLA breached: ${incident.priority} ${incidentLink(incident)} was not acknowledged within ${formatDuration(deadline - incident.created_at)}. ${mentions} please respond.${lateNote(deadline)}`;
+    for (const { incident, level, mentions, dueAt, missedSince, announced } of notices) {
+      const who = mentions.join(' ') || '(nobody to notify: configure oncall and lead)';
+      const waited = formatDuration(dueAt - incident.created_at);
+      const text = !announced
+        ? `🚨 SLA breached: ${incident.priority} ${incidentLink(incident)} was not acknowledged within ${formatDuration((incident.sla_deadline ?? dueAt) - incident.created_at)}${level > 1 ? ` (${stepName(level)})` : ''}. ${who} please respond.${lateNote(missedSince)}`
+          : `🚨 Still unacknowledged after ${waited} (${stepName(level)}): ${incident.priority} ${incidentLink(incident)}. ${who} please respond.${lateNote(missedSince)}`;
       if (incident.alert_channel) publisher.postTo(incident.alert_channel, text, true);
       else publisher.post(text, undefined, true);
+      if (person) this.opts.dm(person, `🚨 ${incident.priority} ${incidentLink(incident)} is unacknowledged after ${waited} (${stepName(level)}). Acknowledge it in the alerts channel or with \`/waygate ack ${incident.number}\`.`);
     }
   }
 }

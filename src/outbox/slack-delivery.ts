@@ -89,13 +89,11 @@ export class SlackSender implements MessageSender {
 
   async post(payload: PostPayload, threadTs: string | undefined): Promise<DeliveredMessage> {
     try {
-      const res = await this.opts.client.chat.postMessage({
-        channel: payload.channel,
-        text: payload.text,
-        ...(payload.blocks ? { blocks: payload.blocks } : {}),
-        ...(threadTs ? { thread_ts: threadTs } : {}),
-        unfurl_links: false,
-      });
+      const base = { channel: payload.channel, text: payload.text, ...(payload.blocks ? { blocks: payload.blocks } : {}), unfurl_links: false };
+      // A broadcast reply is also shown in the channel, which is what makes Slack notify anyone.
+      const res = await this.opts.client.chat.postMessage(
+        threadTs === undefined ? base : payload.broadcast ? { ...base, thread_ts: threadTs, reply_broadcast: true } : { ...base, thread_ts: threadTs },
+      );
       return { channel: res.channel ?? payload.channel, ts: res.ts ?? '' };
     } catch (err) {
       throw classifySlackError(err);

@@ -15,6 +15,8 @@ export interface PostPayload extends MessageContent {
   channel: string;
   /** Reply in the thread of the message stored under this key. */
   threadKey?: MessageKey;
+  /** A thread reply also shown in the channel (`reply_broadcast`): Slack notifies only then. */
+  broadcast?: boolean;
 }
 
 export interface UpdatePayload extends MessageContent {

@@ -6,6 +6,8 @@ export interface StoredMessage {
   text: string;
   blocks: unknown;
   thread_ts?: string;
+  /** A thread reply also shown in the channel. */
+  reply_broadcast?: boolean;
   updates: number;
 }
 
@@ -34,6 +36,7 @@ export class MessageStore {
     const threadTs = nonEmpty(p.thread_ts);
     const msg: StoredMessage = { ts: this.nextTs(), text: stringOr(p.text, ''), blocks: p.blocks, updates: 0 };
     if (threadTs) msg.thread_ts = threadTs;
+    if (threadTs && (p.reply_broadcast === true || p.reply_broadcast === 'true')) msg.reply_broadcast = true;
     const list = this.channels.get(channel) ?? [];
     list.push(msg);
     this.channels.set(channel, list);

@@ -59,7 +59,7 @@ describe('/waygate over real HTTP', () => {
     expect(res.status).toBe(200);
     expect(res.json.response_type).toBe('ephemeral');
     expect(res.json.text).toContain("I don't know `/waygate frobnicate`");
-    expect(res.json.text).toContain('`help`, `ack`, `resolve`, `incidents`, `health`, `digest`, `backup`, `jobs`, `audit`');
+    expect(res.json.text).toContain('`help`, `ack`, `resolve`, `incidents`, `oncall`, `health`, `digest`, `backup`, `jobs`, `audit`');
   });
 
   it('answers bad arguments with the usage line of that verb', async () => {

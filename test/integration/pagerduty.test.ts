@@ -189,23 +189,56 @@ describe('PagerDuty bridge over real HTTP', () => {
     expect(alerts().some((m) => m.text.includes('SLA breached'))).toBe(false);
   });
 
-  it('reminds in the thread at 80 % of the window and escalates at the deadline, mentioning oncall and lead', async () => {
+  it('reminds the on-call at 80 % of the window in the thread and in the channel, then climbs the ladder: on-call at 1x, lead at 2x, the channel at 3x, repeating until acknowledged', async () => {
     await event('incident.triggered', { id: 'PS00001', number: 701, title: 'payments failing' });
     await bot.settle();
     await bot.advanceTo(Date.parse(START) + 4 * 60_000);
     await bot.settle();
     const reminder = alerts().find((m) => m.text.includes('Still unacknowledged'));
     expect(reminder?.thread_ts).toBe(alertFor(701)?.ts);
+    // A thread reply notifies nobody unless it mentions them and is also shown in the channel.
+    expect(reminder?.reply_broadcast).toBe(true);
+    expect(reminder?.text).toContain(`<@${USERS.oncall}>`);
     expect(reminder?.text).toContain('1 min left');
     await bot.advanceTo(Date.parse(START) + 5 * 60_000);
     await bot.settle();
-    const escalation = alerts().find((m) => m.text.includes('SLA breached'));
-    expect(escalation?.text).toContain('#701 payments failing');
-    expect(escalation?.text).toContain(`<@${USERS.oncall}>`);
-    expect(escalation?.text).toContain(`<@${USERS.lead}>`);
-    expect(escalation?.text).not.toContain('noticed late');
+    const escalations = () => alerts().filter((m) => m.thread_ts === undefined && m.text.startsWith('🚨'));
+    expect(escalations()).toHaveLength(1);
+    const first = escalations()[0];
+    expect(first?.text).toContain('SLA breached');
+    expect(first?.text).toContain('#701 payments failing');
+    expect(first?.text).toContain(`<@${USERS.oncall}>`);
+    expect(first?.text).not.toContain(`<@${USERS.lead}>`);
+    expect(first?.text).not.toContain('noticed late');
     expect(bot.waygate.services.incidents.open()[0]?.sla_state).toBe('breached');
     expect(JSON.stringify(alertFor(701)?.blocks)).toContain('SLA breached');
+    expect(JSON.stringify(alertFor(701)?.blocks)).toContain('Escalation level 1');
+
+    await bot.advanceTo(Date.parse(START) + 10 * 60_000);
+    await bot.settle();
+    expect(escalations()).toHaveLength(2);
+    expect(escalations()[1]?.text).toContain('escalation 2 of 3');
+    expect(escalations()[1]?.text).toContain(`<@${USERS.oncall}> <@${USERS.lead}>`);
+    expect(escalations()[1]?.text).not.toContain('<!channel>');
+    expect(JSON.stringify(alertFor(701)?.blocks)).toContain('Escalation level 2');
+
+    await bot.advanceTo(Date.parse(START) + 15 * 60_000);
+    await bot.settle();
+    expect(escalations()[2]?.text).toContain('escalation 3 of 3');
+    expect(escalations()[2]?.text).toContain('<!channel>');
+    await bot.advanceTo(Date.parse(START) + 20 * 60_000);
+    await bot.settle();
+    expect(escalations()[3]?.text).toContain('escalation 4 (repeating step 3)');
+    expect(escalations()[3]?.text).toContain('<!channel>');
+    const audited = bot.waygate.services.db.prepare(`SELECT details FROM audit_log WHERE action = 'incident.escalated' ORDER BY id`).pluck().all() as string[];
+    expect(audited.map((d) => (JSON.parse(d) as { level: number }).level)).toEqual([1, 2, 3, 4]);
+
+    // Acknowledging stops the ladder.
+    await ack('ack 701', USERS.oncall, bot.slack.responseUrl('stop'));
+    await bot.settle();
+    await bot.advanceTo(Date.parse(START) + 60 * 60_000);
+    await bot.settle();
+    expect(escalations()).toHaveLength(4);
   });
 
   it('groups reminders and escalations that fall due together into one message each', async () => {
@@ -298,6 +331,10 @@ describe('SLA timers across restarts', () => {
     const late = slack.messages('C0ALERTS').filter((m) => m.text.includes('SLA breached') && m.text.includes('#1002'));
     expect(late).toHaveLength(1);
     expect(late[0]?.text).toContain('noticed late');
+    // Down past three steps of the ladder: one message at the step reached, not one per step missed.
+    expect(late[0]?.text).toContain('escalation 4 (repeating step 3)');
+    expect(late[0]?.text).toContain('<!channel>');
+    expect(slack.messages('C0ALERTS').filter((m) => m.thread_ts === undefined && m.text.startsWith('🚨') && m.text.includes('#1002'))).toHaveLength(1);
     await bot.stop();
     await slack.close();
     await pd?.close();

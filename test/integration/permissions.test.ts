@@ -45,7 +45,7 @@ describe('one permission policy for every command and button', () => {
         service: { ...DEFAULT_YAML.service, logFile: join(dir, 'waygate.log'), database: join(dir, 'service.db') },
         backup: { dir: join(dir, 'backups'), configDir: null },
         // Open-to-everyone verbs restricted here, so that every verb has a role to be denied.
-        permissions: { 'command.help': ['lead'], 'command.incidents': ['lead'], 'command.health': ['lead'], 'command.jobs': ['lead'] },
+        permissions: { 'command.help': ['lead'], 'command.incidents': ['lead'], 'command.health': ['lead'], 'command.jobs': ['lead'], 'command.oncall': ['lead'] },
       },
     });
     bot.pd!.addIncident({ id: 'PPERM01', number: 801, status: 'triggered', title: 'disk full', priority: 'P1' });
@@ -74,6 +74,7 @@ describe('one permission policy for every command and button', () => {
     { text: 'incidents', roles: '*lead*', permission: 'command.incidents' },
     { text: 'health', roles: '*lead*', permission: 'command.health' },
     { text: 'jobs run housekeeping', roles: '*lead*', permission: 'command.jobs' },
+    { text: 'oncall override <@U0OPS> 4h', roles: '*lead*', permission: 'command.oncall' },
   ];
 
   it('covers every verb the bot has', () => {

@@ -1,0 +1,87 @@
+import { z } from 'zod';
+import { defineCommand, type Command, type CommandContext, type CommandReply } from '../src/commands/types.js';
+import { SLASH_COMMAND } from '../src/commands/router.js';
+import { slackDate } from '../src/slack/format.js';
+import { parseDuration } from '../src/config/duration.js';
+import { formatDuration } from '../src/core/text.js';
+import { PERMISSIONS } from '../src/core/policy.js';
+import { context, section, type Block } from '../src/core/blocks.js';
+
+/** Handoffs shown after the current turn. */
+const UPCOMING = 3;
+/** The longest override one command sets: longer cover belongs in the rotation. */
+const MAX_OVERRIDE_MS = 30 * 86_400_000;
+
+/** `<@U123|lena>` (a mention, as Slack escapes it) or a bare user id. */
+const userArg = z.string().transform((text, ctx) => {
+  // Slack escapes a mention as <@U123|name>; the id is what counts.
+  const id = text.startsWith('<@') && text.endsWith('>') ? text.slice(2, -1).split('|')[0]! : text;
+  if (!/^[UW][A-Z0-9]{2,}$/.test(id)) {
+    ctx.addIssue({ code: 'custom', message: `expected a person as @name (got "${text}")` });
+    return z.NEVER;
+  }
+  return id;
+});
+
+const durationArg = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms < 60_000 || ms > MAX_OVERRIDE_MS) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration from 1m to 30d such as 4h or 2d (got "${text}")` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const oncallArgs = z.union(
+  [
+    z.tuple([]).transform(() => ({ action: 'show' as const })),
+    z.tuple([z.literal('override'), userArg, durationArg]).transform(([, userId, ms]) => ({ action: 'override' as const, userId, ms })),
+  ],
+  { message: 'expected nothing, or `override @person <duration>`' },
+);
+
+function show(ctx: CommandContext): CommandReply {
+  const { oncall, config } = ctx;
+  const now = ctx.clock.nowMs();
+  const current = oncall.at(now);
+  if (!current) {
+    const members = ctx.config.file.roles.oncall ?? [];
+    const who = members.length > 0 ? members.map((m) => (m.startsWith('S') ? `<!subteam^${m}>` : `<@${m}>`)).join(', ') : 'nobody';
+    return { text: `No on-call rotation is configured; the \`oncall\` role is ${who}. Add \`oncall: {rotation, handoff, length}\` to the Waygate config to have one person on call at a time.` };
+  }
+  const tz = config.file.timezone;
+  const lines = [`*Now:* <@${current.userId}> until ${slackDate(new Date(current.until))}${current.source === 'override' ? ' _(override)_' : ''}`];
+  const upcoming = oncall.shifts(UPCOMING, now).slice(1);
+  if (upcoming.length > 0) lines.push('*Next handoffs:*', ...upcoming.map((s) => `• ${slackDate(new Date(s.startsAt))} → <@${s.userId}>`));
+  const overrides = oncall.overrides(now).filter((o) => o.starts_at > now || o.user_id !== current.userId || current.source !== 'override');
+  const blocks: Block[] = [section(lines.join('\n'))];
+  if (overrides.length > 0) {
+    blocks.push(context(overrides.map((o) => `Override: <@${o.user_id}> ${slackDate(new Date(o.starts_at))} – ${slackDate(new Date(o.ends_at))}`).join('\n')));
+  }
+  blocks.push(context(`Times in ${tz}. Cover for someone with \`${SLASH_COMMAND} oncall override @person 4h\`.`));
+  return { text: `On call now: <@${current.userId}>`, blocks };
+}
+
+async function override(ctx: CommandContext, userId: string, ms: number): Promise<CommandReply> {
+  const decision = await ctx.policy.check({ permission: PERMISSIONS.oncallOverride, user: ctx.userId, what: `\`${SLASH_COMMAND} oncall override\``, subject: userId });
+  if (!decision.allowed) return { text: decision.message };
+  const set = ctx.store.transaction(() => {
+    const o = ctx.oncall.override(userId, ms, ctx.userId);
+    ctx.audit.record({ actor: ctx.userId, action: 'oncall.override', subject: userId, details: { until: new Date(o.ends_at).toISOString() } });
+    const ops = ctx.config.file.channels.ops;
+    if (ops) ctx.outbox.enqueue({ kind: 'post', payload: { channel: ops, text: `🔁 <@${userId}> is on call for the next ${formatDuration(ms)} (set by <@${ctx.userId}>).` } });
+    return o;
+  });
+  return { text: `✅ <@${userId}> is on call until ${slackDate(new Date(set.ends_at))}; alerts and escalations go to them meanwhile.` };
+}
+
+export const oncall: Command = defineCommand({
+  name: 'oncall',
+  usage: `${SLASH_COMMAND} oncall [override @person <duration>]`,
+  summary: 'Who is on call now and at the next handoffs, or cover for someone (lead, oncall)',
+  roles: 'everyone',
+  args: oncallArgs,
+  run(ctx, args) {
+    return args.action === 'show' ? show(ctx) : override(ctx, args.userId, args.ms);
+  },
+});

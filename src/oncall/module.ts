@@ -1,0 +1,75 @@
+import type { Core } from '../core/core.js';
+import type { WaygateModule } from '../core/module.js';
+import type { DueDeadline } from '../core/deadlines.js';
+import type { IncidentFacade } from '../incidents/facade.js';
+import { incidentLink } from '../incidents/alert-message.js';
+import { slackDate } from '../slack/format.js';
+import { formatDuration } from '../core/text.js';
+import type { OncallService } from './oncall-service.js';
+
+/** The deadline owner of rotation handoffs. */
+export const HANDOFF_DEADLINES = 'oncall-handoff';
+/** Open incidents listed in the incoming person's message, at most. */
+const LISTED = 10;
+
+const turnKey = (index: number): string => `turn:${index}`;
+
+/**
+ * Rotation handoffs on the durable deadlines: at each one the incoming person gets a direct message with
+ * what is open, and the ops channel a one-line notice. Each handoff is one deadline, so a restart neither
+ * repeats nor skips it; handoffs missed while the bot was down are not announced late, only the turn under
+ * way when it comes back.
+ */
+export function oncallModule(core: Core, oncall: OncallService, incidents: IncidentFacade): WaygateModule {
+  const { deadlines, outbox, audit, config } = core;
+  const rotation = oncall.rotation;
+  const opsChannel = config.file.channels.ops;
+
+  const scheduleAfter = (index: number): void => {
+    if (rotation) deadlines.schedule(HANDOFF_DEADLINES, turnKey(index + 1), rotation.handoffAt(index + 1));
+  };
+
+  const handOff = (due: DueDeadline, now: number): void => {
+    if (!rotation) return;
+    const index = Number(due.key.slice('turn:'.length));
+    const current = rotation.shiftAt(now);
+    if (current.index !== index) {
+      scheduleAfter(current.index); // a turn that already ended while the bot was down: nothing to announce
+      return;
+    }
+    const incoming = rotation.shift(index);
+    const outgoing = rotation.shift(index - 1);
+    const until = slackDate(new Date(incoming.endsAt));
+    const open = incidents.open();
+    const listed = open.slice(0, LISTED).map((i) => `• *${i.priority}* ${incidentLink(i)} · open ${formatDuration(now - i.created_at)}`);
+    const more = open.length > LISTED ? `\n…and ${open.length - LISTED} more: \`/waygate incidents\`` : '';
+    const covering = oncall.at(now);
+    const coverNote = covering?.source === 'override' && covering.userId !== incoming.userId ? `\n<@${covering.userId}> is covering for you until ${slackDate(new Date(covering.until))}.` : '';
+    outbox.enqueue({
+      kind: 'post',
+      payload: {
+        channel: incoming.userId,
+        text:
+          `🔁 You are on call from now until ${until}.${coverNote}\n` +
+          (open.length === 0 ? 'Nothing is open. 🎉' : `${open.length} open incident(s):\n${listed.join('\n')}${more}`),
+      },
+    });
+    if (opsChannel) {
+      outbox.enqueue({ kind: 'post', payload: { channel: opsChannel, text: `🔁 On-call handoff: <@${incoming.userId}> takes over from <@${outgoing.userId}> until ${until}.` } });
+    }
+    audit.record({ actor: 'waygate', action: 'oncall.handoff', subject: incoming.userId, details: { from: outgoing.userId, until: new Date(incoming.endsAt).toISOString() } });
+    scheduleAfter(index);
+  };
+
+  deadlines.on(HANDOFF_DEADLINES, (due, now) => {
+    for (const d of due) handOff(d, now);
+  });
+
+  return {
+    name: 'oncall',
+    permissions: { 'oncall.override': ['lead', 'oncall'] },
+    start: () => {
+      if (rotation) scheduleAfter(rotation.shiftAt(core.clock.nowMs()).index);
+    },
+  };
+}

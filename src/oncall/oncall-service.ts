@@ -1,0 +1,70 @@
+import type { Db } from '../db/database.js';
+import type { Clock } from '../clock/clock.js';
+import { Rotation, type Shift } from './rotation.js';
+import type { OncallConfig } from './schema.js';
+
+export interface Override {
+  id: number;
+  user_id: string;
+  starts_at: number;
+  ends_at: number;
+  created_by: string;
+}
+
+/** Who is on call at a moment, and why. */
+export interface OnCall {
+  userId: string;
+  source: 'override' | 'rotation';
+  /** When this person's turn (or override) ends. */
+  until: number;
+}
+
+/**
+ * Who is on call: the newest override in force, else the YAML rotation's turn. Without a rotation nobody is
+ * "the" on-call, and callers fall back to the members of the `oncall` role.
+ */
+export class OncallService {
+  readonly rotation: Rotation | undefined;
+  private readonly active;
+  private readonly insert;
+  private readonly upcomingOverrides;
+
+  constructor(
+    db: Db,
+    private readonly clock: Clock,
+    config: OncallConfig | undefined,
+    timezone: string,
+  ) {
+    this.rotation = config ? new Rotation(config, timezone) : undefined;
+    this.active = db.prepare(`SELECT * FROM oncall_overrides WHERE starts_at <= ? AND ends_at > ? ORDER BY id DESC LIMIT 1`);
+    this.insert = db.prepare(`INSERT INTO oncall_overrides (user_id, starts_at, ends_at, created_by, created_at) VALUES (?, ?, ?, ?, ?)`);
+    this.upcomingOverrides = db.prepare(`SELECT * FROM oncall_overrides WHERE ends_at > ? ORDER BY starts_at, id`);
+  }
+
+  /** Who is on call at `at` (now by default); undefined without a rotation or override. */
+  at(at = this.clock.nowMs()): OnCall | undefined {
+    const override = this.active.get(at, at) as Override | undefined;
+    if (override) return { userId: override.user_id, source: 'override', until: override.ends_at };
+    const shift = this.rotation?.shiftAt(at);
+    return shift ? { userId: shift.userId, source: 'rotation', until: shift.endsAt } : undefined;
+  }
+
+  /** The rotation's current turn and the next `count` ones. */
+  shifts(count: number, from = this.clock.nowMs()): Shift[] {
+    const rotation = this.rotation;
+    if (!rotation) return [];
+    const current = rotation.shiftAt(from);
+    return Array.from({ length: count + 1 }, (_, i) => rotation.shift(current.index + i));
+  }
+
+  overrides(from = this.clock.nowMs()): Override[] {
+    return this.upcomingOverrides.all(from) as Override[];
+  }
+
+  /** `userId` is on call from now for `durationMs`, over the rotation; the caller commits it with its audit row. */
+  override(userId: string, durationMs: number, by: string): Override {
+    const now = this.clock.nowMs();
+    const info = this.insert.run(userId, now, now + durationMs, by, now);
+    return { id: Number(info.lastInsertRowid), user_id: userId, starts_at: now, ends_at: now + durationMs, created_by: by };
+  }
+}
