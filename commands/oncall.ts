@@ -3,7 +3,8 @@ import { defineCommand, type Command, type CommandContext, type CommandReply } f
 import { SLASH_COMMAND } from '../src/commands/router.js';
 import { slackDate } from '../src/slack/format.js';
 import { parseDuration } from '../src/config/duration.js';
-import { formatDuration } from '../src/core/text.js';
+import { escapeMrkdwn, formatDuration } from '../src/core/text.js';
+import type { PagerDutyShift } from '../src/oncall/pagerduty-oncalls.js';
 import { PERMISSIONS } from '../src/core/policy.js';
 import { context, section, type Block } from '../src/core/blocks.js';
 
@@ -40,7 +41,37 @@ const oncallArgs = z.union(
   { message: 'expected nothing, or `override @person <duration>`' },
 );
 
+/** From PagerDuty: its first level now and next, named by Slack mention where the e-mail matched. */
+function showPagerDuty(ctx: CommandContext): CommandReply | undefined {
+  const { oncall } = ctx;
+  const pd = oncall.pagerDuty;
+  if (!pd || oncall.rotation) return undefined; // a YAML rotation is the team's own answer
+  const now = ctx.clock.nowMs();
+  const { readAt, lastError } = pd.status();
+  const shifts = pd.firstLevel();
+  if (readAt === null) {
+    return { text: lastError ? `I could not read who is on call from PagerDuty: ${lastError}` : 'Still reading who is on call from PagerDuty; try again in a moment.' };
+  }
+  const who = (s: PagerDutyShift) => (s.slackUserId ? `<@${s.slackUserId}>` : `${escapeMrkdwn(s.name)} _(no Slack account with their PagerDuty e-mail)_`);
+  const until = (at: number) => (Number.isFinite(at) ? ` until ${slackDate(new Date(at))}` : '');
+  const current = shifts.filter((s) => s.startsAt <= now && s.endsAt > now);
+  const override = oncall.at(now);
+  const lines: string[] = [];
+  if (override?.source === 'override') lines.push(`*Now:* <@${override.userId}> until ${slackDate(new Date(override.until))} _(override)_`);
+  if (current.length === 0) lines.push('*PagerDuty:* nobody is on call at the first level right now.');
+  else lines.push(...current.map((s) => `*${override?.source === 'override' ? 'PagerDuty' : 'Now'}:* ${who(s)} · ${escapeMrkdwn(s.policy)}${until(s.endsAt)}`));
+  const next = shifts.filter((s) => s.startsAt > now).slice(0, UPCOMING);
+  if (next.length > 0) lines.push('*Next handoffs:*', ...next.map((s) => `• ${slackDate(new Date(s.startsAt))} → ${who(s)} · ${escapeMrkdwn(s.policy)}`));
+  const head = override?.source === 'override' ? `<@${override.userId}>` : current[0] ? who(current[0]) : 'nobody';
+  return {
+    text: `On call now: ${head}`,
+    blocks: [section(lines.join('\n')), context(`From PagerDuty, read ${slackDate(new Date(readAt))}${lastError ? ` (the last read failed: ${escapeMrkdwn(lastError)})` : ''}.`)],
+  };
+}
+
 function show(ctx: CommandContext): CommandReply {
+  const fromPagerDuty = showPagerDuty(ctx);
+  if (fromPagerDuty) return fromPagerDuty;
   const { oncall, config } = ctx;
   const now = ctx.clock.nowMs();
   const current = oncall.at(now);

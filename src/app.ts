@@ -21,6 +21,8 @@ import { jobsModule } from './jobs/module.js';
 import { commandsModule } from './commands/module.js';
 import { OncallService } from './oncall/oncall-service.js';
 import { oncallModule } from './oncall/module.js';
+import { PagerDutyOncalls } from './oncall/pagerduty-oncalls.js';
+import { PagerDutyClient } from './pagerduty/client.js';
 import { COMMANDS } from '../commands/index.js';
 import { JOBS } from '../jobs/index.js';
 
@@ -58,12 +60,34 @@ export interface Waygate {
   stop(): Promise<void>;
 }
 
+/** Who PagerDuty says is on call, when its API key is set: read in the background, matched to Slack by e-mail. */
+function pagerDutyOncalls(core: Core): PagerDutyOncalls | undefined {
+  const { env, file } = core.config;
+  if (!env.PAGERDUTY_API_TOKEN) return undefined;
+  const client = new PagerDutyClient({ token: env.PAGERDUTY_API_TOKEN, apiUrl: env.PAGERDUTY_API_URL, eventsUrl: env.PAGERDUTY_EVENTS_URL });
+  return new PagerDutyOncalls({
+    list: (opts) => client.listOncalls(opts),
+    slackUserByEmail: async (email) => {
+      try {
+        return (await core.app.client.users.lookupByEmail({ email })).user?.id;
+      } catch (err) {
+        if ((err as { data?: { error?: string } }).data?.error === 'users_not_found') return undefined;
+        throw err;
+      }
+    },
+    escalationPolicyIds: file.oncall?.escalationPolicies ?? [],
+    scheduleIds: file.oncall?.schedules ?? [],
+    clock: core.clock,
+    logger: core.logger,
+  });
+}
+
 /** The composition root: builds the core, then each feature module on the facades of those before it. */
 export function createWaygate(opts: WaygateOptions): Waygate {
   const core = createCore(opts);
   const { config } = core;
   const pagerDutyApi = config.env.PAGERDUTY_API_TOKEN !== undefined;
-  const oncall = new OncallService(core.db, core.clock, config.file.oncall, config.file.timezone);
+  const oncall = new OncallService(core.db, core.clock, config.file.oncall, config.file.timezone, pagerDutyOncalls(core));
   const incidents = incidentsModule(core, { syncToPagerDuty: pagerDutyApi, oncall });
   const operations = operationsModule(core, {
     incidents: incidents.facade,

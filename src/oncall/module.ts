@@ -70,6 +70,21 @@ export function oncallModule(core: Core, oncall: OncallService, incidents: Incid
     permissions: { 'oncall.override': ['lead', 'oncall'] },
     start: () => {
       if (rotation) scheduleAfter(rotation.shiftAt(core.clock.nowMs()).index);
+      // Not awaited: PagerDuty being slow must not hold up start-up; until the first read, the rotation or role answers.
+      void oncall.pagerDuty?.start();
+    },
+    stop: () => oncall.pagerDuty?.stop(),
+    health: () => {
+      const pd = oncall.pagerDuty?.status();
+      const current = oncall.at();
+      return {
+        oncall: {
+          value: {
+            now: current ? { user: current.userId, source: current.source, until: new Date(current.until).toISOString() } : null,
+            ...(pd ? { pagerDuty: { readAt: pd.readAt === null ? null : new Date(pd.readAt).toISOString(), lastError: pd.lastError } } : {}),
+          },
+        },
+      };
     },
   };
 }

@@ -1,7 +1,8 @@
 import type { Db } from '../db/database.js';
 import type { Clock } from '../clock/clock.js';
 import { Rotation, type Shift } from './rotation.js';
-import type { OncallConfig } from './schema.js';
+import type { OncallConfig, RotationConfig } from './schema.js';
+import type { PagerDutyOncalls, PagerDutyShift } from './pagerduty-oncalls.js';
 
 export interface Override {
   id: number;
@@ -14,14 +15,15 @@ export interface Override {
 /** Who is on call at a moment, and why. */
 export interface OnCall {
   userId: string;
-  source: 'override' | 'rotation';
+  source: 'override' | 'rotation' | 'pagerduty';
   /** When this person's turn (or override) ends. */
   until: number;
 }
 
 /**
- * Who is on call: the newest override in force, else the YAML rotation's turn. Without a rotation nobody is
- * "the" on-call, and callers fall back to the members of the `oncall` role.
+ * Who is on call: the newest override in force, else the YAML rotation's turn (configured on purpose, so it
+ * wins), else PagerDuty's first level (when its API key is set and the person has a Slack account with the
+ * same e-mail). Without any of them nobody is "the" on-call, and callers fall back to the `oncall` role.
  */
 export class OncallService {
   readonly rotation: Rotation | undefined;
@@ -34,8 +36,10 @@ export class OncallService {
     private readonly clock: Clock,
     config: OncallConfig | undefined,
     timezone: string,
+    /** PagerDuty's view, when its API key is set. */
+    readonly pagerDuty?: PagerDutyOncalls,
   ) {
-    this.rotation = config ? new Rotation(config, timezone) : undefined;
+    this.rotation = config?.rotation && config.handoff ? new Rotation(config as RotationConfig, timezone) : undefined;
     this.active = db.prepare(`SELECT * FROM oncall_overrides WHERE starts_at <= ? AND ends_at > ? ORDER BY id DESC LIMIT 1`);
     this.insert = db.prepare(`INSERT INTO oncall_overrides (user_id, starts_at, ends_at, created_by, created_at) VALUES (?, ?, ?, ?, ?)`);
     this.upcomingOverrides = db.prepare(`SELECT * FROM oncall_overrides WHERE ends_at > ? ORDER BY starts_at, id`);
@@ -46,7 +50,17 @@ export class OncallService {
     const override = this.active.get(at, at) as Override | undefined;
     if (override) return { userId: override.user_id, source: 'override', until: override.ends_at };
     const shift = this.rotation?.shiftAt(at);
-    return shift ? { userId: shift.userId, source: 'rotation', until: shift.endsAt } : undefined;
+    if (shift) return { userId: shift.userId, source: 'rotation', until: shift.endsAt };
+    const fromPagerDuty = this.pagerDutyAt(at);
+    return fromPagerDuty?.slackUserId ? { userId: fromPagerDuty.slackUserId, source: 'pagerduty', until: fromPagerDuty.endsAt } : undefined;
+  }
+
+  /** PagerDuty's first-level shift in force at `at`, matched to Slack or not. */
+  pagerDutyAt(at = this.clock.nowMs()): PagerDutyShift | undefined {
+    const shifts = this.pagerDuty?.firstLevel() ?? [];
+    // Several policies may each have someone: one matched to Slack comes first, so they can be mentioned.
+    const now = shifts.filter((s) => s.startsAt <= at && s.endsAt > at);
+    return now.find((s) => s.slackUserId !== undefined) ?? now[0];
   }
 
   /** The rotation's current turn and the next `count` ones. */

@@ -1,5 +1,5 @@
 import { DateTime } from 'luxon';
-import type { OncallConfig } from './schema.js';
+import type { RotationConfig } from './schema.js';
 
 const DAY_MS = 86_400_000;
 
@@ -21,7 +21,7 @@ export class Rotation {
   private readonly first: DateTime;
 
   constructor(
-    private readonly config: OncallConfig,
+    private readonly config: RotationConfig,
     private readonly timezone: string,
   ) {
     let day = DateTime.fromISO(config.start, { zone: timezone }).startOf('day');

@@ -20,8 +20,9 @@ const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
  */
 export const oncallSchema = z
   .object({
-    rotation: z.array(slackUser).min(1, { message: 'must name at least one Slack user' }),
-    handoff: z.string().transform((text, ctx): Handoff => {
+    rotation: z.array(slackUser).min(1, { message: 'must name at least one Slack user' }).optional(),
+    handoff: z.string().optional().transform((text, ctx): Handoff | undefined => {
+      if (text === undefined) return undefined;
       const words = text.trim().toLowerCase().split(/\s+/);
       const time = words.at(-1) ?? '';
       const day = words.length === 2 ? weekdayNames.indexOf(words[0] as (typeof weekdayNames)[number]) : words.length === 1 ? -2 : -1;
@@ -45,15 +46,25 @@ export const oncallSchema = z
         return days;
       }),
     start: z.string().regex(ISO_DATE, { message: 'must be a date written YYYY-MM-DD' }).default('2024-01-01'),
+    /** With PAGERDUTY_API_TOKEN: read who is on call from these escalation policies (none: the whole account's). */
+    escalationPolicies: z.array(z.string().min(1)).default([]),
+    /** …and/or these schedules. */
+    schedules: z.array(z.string().min(1)).default([]),
   })
   .strict()
   .superRefine((v, ctx) => {
-    if (v.handoff.weekday !== null && v.length % 7 !== 0) {
+    if ((v.rotation === undefined) !== (v.handoff === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [v.rotation === undefined ? 'rotation' : 'handoff'], message: 'rotation and handoff go together: name both, or neither' });
+      return;
+    }
+    if (v.handoff && v.handoff.weekday !== null && v.length % 7 !== 0) {
       ctx.addIssue({ code: 'custom', path: ['length'], message: 'must be whole weeks when the handoff names a weekday' });
     }
   });
 
 export type OncallConfig = z.output<typeof oncallSchema>;
+/** A rotation as the Rotation class needs it: people and a handoff. */
+export type RotationConfig = OncallConfig & { rotation: string[]; handoff: Handoff };
 
 /** `after` as a multiple of the priority's SLA window: "1x", "2x", "1.5x". */
 const multiple = z.string().transform((text, ctx) => {

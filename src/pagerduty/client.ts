@@ -139,6 +139,31 @@ export class PagerDutyClient {
     return all;
   }
 
+  /**
+   * GET /oncalls with users expanded (their e-mail matches them to Slack), overlapping since–until, for the
+   * escalation policies and schedules given (none: the whole account's), following offset pagination.
+   */
+  async listOncalls(opts: { since: Date; until: Date; escalationPolicyIds?: readonly string[]; scheduleIds?: readonly string[] }): Promise<unknown[]> {
+    const all: unknown[] = [];
+    for (let page = 0, offset = 0; page < MAX_PAGES; page++) {
+      const query = new URLSearchParams();
+      query.append('include[]', 'users');
+      for (const id of opts.escalationPolicyIds ?? []) query.append('escalation_policy_ids[]', id);
+      for (const id of opts.scheduleIds ?? []) query.append('schedule_ids[]', id);
+      query.set('since', opts.since.toISOString());
+      query.set('until', opts.until.toISOString());
+      query.set('limit', String(PAGE_LIMIT));
+      query.set('offset', String(offset));
+      const body = await this.rest('GET', `/oncalls?${query.toString()}`, undefined, undefined);
+      const { oncalls, more } = (body ?? {}) as { oncalls?: unknown; more?: unknown };
+      if (!Array.isArray(oncalls)) throw new DeliveryError({ kind: 'retryable', detail: 'PagerDuty GET /oncalls answered without an oncalls list' });
+      all.push(...(oncalls as unknown[]));
+      if (more !== true || oncalls.length === 0) break;
+      offset += oncalls.length;
+    }
+    return all;
+  }
+
   /** POST {eventsUrl}/v2/enqueue. Resolves with the dedup_key PagerDuty filed the event under. */
   async enqueueEvent(event: PagerDutyEvent): Promise<{ dedup_key: string }> {
     const what = 'Events API POST /v2/enqueue';

@@ -15,6 +15,7 @@ import { faultReply, type PagerDutyFault } from './faults.js';
 import { IncidentStore, type NewStandInIncident, type StandInIncident } from './incidents.js';
 import { recordCall, type PagerDutyRecordedCall, type PagerDutyTarget } from './recorder.js';
 import { RestApi, restError } from './rest-api.js';
+import { listOncalls, type StandInOncall } from './oncalls.js';
 
 export class PagerDutyStandIn {
   private readonly loopback: LoopbackServer;
@@ -23,6 +24,9 @@ export class PagerDutyStandIn {
   private readonly faults = new FaultQueue<PagerDutyTarget, PagerDutyFault>();
   private readonly rest: RestApi;
   private readonly eventsApi: EventsApi;
+  private oncallEntries: StandInOncall[] = [];
+  /** The stand-in's idea of now for GET /oncalls without `since` (a test sets it to its clock). */
+  now: () => number = () => Date.now();
 
   private constructor(
     private readonly server: http.Server,
@@ -30,7 +34,7 @@ export class PagerDutyStandIn {
     requireFrom: boolean,
   ) {
     this.loopback = new LoopbackServer(server);
-    this.rest = new RestApi({ token, requireFrom, incidents: this.incidents });
+    this.rest = new RestApi({ token, requireFrom, incidents: this.incidents, oncalls: (params) => listOncalls(this.oncallEntries, params, this.now()) });
     this.eventsApi = new EventsApi(this.incidents);
   }
 
@@ -62,6 +66,11 @@ export class PagerDutyStandIn {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /** Replaces who is on call (GET /oncalls). */
+  setOncalls(entries: StandInOncall[]): void {
+    this.oncallEntries = entries.map((e) => ({ ...e }));
+  }
+
   addIncident(incident: NewStandInIncident): StandInIncident {
     return this.incidents.add(incident);
   }
@@ -78,7 +87,7 @@ export class PagerDutyStandIn {
   /** All calls; or those of one kind ('rest' | 'events'); or those to one exact path (no query). */
   calls(filter?: string): PagerDutyRecordedCall[] {
     if (filter === undefined) return [...this.recorded];
-    if (filter === 'rest' || filter === 'events') return this.recorded.filter((c) => c.kind === filter);
+    if (filter === 'rest' || filter === 'events' || filter === 'oncalls') return this.recorded.filter((c) => c.kind === filter);
     return this.recorded.filter((c) => c.path === filter);
   }
 
@@ -126,6 +135,7 @@ export class PagerDutyStandIn {
 
   private reply(call: PagerDutyRecordedCall, url: URL): Reply {
     if (call.kind === 'unknown') return restError(404, 'Not Found', 2100);
+    if (call.kind === 'oncalls') return this.rest.handle(call, url);
     const fault = this.faults.take(call.kind);
     if (fault) return faultReply(call.kind, fault);
     return call.kind === 'events' ? this.eventsApi.handle(call) : this.rest.handle(call, url);

@@ -3,7 +3,8 @@ import type http from 'node:http';
 export type PagerDutyTarget = 'rest' | 'events';
 
 export interface PagerDutyRecordedCall {
-  kind: PagerDutyTarget | 'unknown';
+  /** `oncalls`: GET /oncalls, which the bot polls in the background; kept apart so `rest` counts what users cause. */
+  kind: PagerDutyTarget | 'oncalls' | 'unknown';
   method: string;
   /** Path without the query string. */
   path: string;
@@ -22,7 +23,7 @@ export interface PagerDutyRecordedCall {
 export function recordCall(req: http.IncomingMessage, url: URL, raw: string): PagerDutyRecordedCall {
   const path = url.pathname;
   return {
-    kind: path === '/v2/enqueue' ? 'events' : path === '/incidents' || path.startsWith('/incidents/') ? 'rest' : 'unknown',
+    kind: path === '/v2/enqueue' ? 'events' : path === '/oncalls' ? 'oncalls' : path === '/incidents' || path.startsWith('/incidents/') ? 'rest' : 'unknown',
     method: req.method ?? 'GET',
     path,
     search: url.search,

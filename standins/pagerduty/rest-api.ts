@@ -9,6 +9,8 @@ export interface RestApiOptions {
   /** Whether writes need a `From` header with the acting user's email, as PagerDuty's do. */
   requireFrom: boolean;
   incidents: IncidentStore;
+  /** GET /oncalls. */
+  oncalls?: (params: URLSearchParams) => Reply;
 }
 
 const BULK_LIMIT = 250;
@@ -38,6 +40,7 @@ export class RestApi {
     }
     // Accept: application/vnd.pagerduty+json;version=2 is recorded but, like PagerDuty on most endpoints, not enforced.
     const id = call.path.startsWith('/incidents/') ? decodeURIComponent(call.path.slice('/incidents/'.length)) : undefined;
+    if (call.method === 'GET' && call.path === '/oncalls' && this.opts.oncalls) return this.opts.oncalls(url.searchParams);
     if (call.method === 'GET') {
       if (id === undefined) return this.listIncidents(url.searchParams);
       const found = this.opts.incidents.find(id);

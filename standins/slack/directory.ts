@@ -45,6 +45,13 @@ export class Directory {
     return { ok: true, user: { id: user.id, name, real_name: name, tz: user.tz ?? 'UTC', profile } };
   }
 
+  /** users.lookupByEmail: needs users:read.email; case-insensitive, like Slack. */
+  lookupByEmail(p: Params): ApiResult {
+    const email = typeof p.email === 'string' ? p.email.toLowerCase() : '';
+    const user = [...this.users.values()].find((u) => u.email?.toLowerCase() === email);
+    return user ? this.usersInfo({ user: user.id }) : { ok: false, error: 'users_not_found' };
+  }
+
   conversationsOpen(p: Params): ApiResult {
     const users = stringOr(p.users, '')
       .split(',')

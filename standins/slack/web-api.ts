@@ -43,6 +43,7 @@ export class WebApi {
       'chat.update': (p) => messages.update(p),
       'chat.postEphemeral': (p) => messages.postEphemeral(p),
       'users.info': (p) => directory.usersInfo(p),
+      'users.lookupByEmail': (p) => directory.lookupByEmail(p),
       'conversations.open': (p) => directory.conversationsOpen(p),
       'usergroups.users.list': (p) => directory.usergroupUsers(p),
       'views.open': (p) => views.open(p),

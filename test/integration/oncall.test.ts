@@ -111,4 +111,46 @@ describe('who is on call', () => {
       `No on-call rotation is configured; the \`oncall\` role is <@${USERS.oncall}>. Add \`oncall: {rotation, handoff, length}\` to the Waygate config to have one person on call at a time.`,
     );
   });
+
+  it('answers from PagerDuty when its API key is set, matching people to Slack by e-mail, and mentions that person when escalating', async () => {
+    const b = (bot = await startTestBot({
+      clock: new ManualClock(START),
+      pagerDuty: true,
+      yaml: { ...DEFAULT_YAML, oncall: { escalationPolicies: ['PPOL1'] } },
+    }));
+    const day = 86_400_000;
+    const at = (ms: number) => new Date(Date.parse(START) + ms).toISOString();
+    const policy = { id: 'PPOL1', name: 'Payments primary' };
+    b.pd!.setOncalls([
+      { user: { id: 'PUPAT', name: 'Pat Pager', email: 'Pat@Example.com' }, escalationPolicy: policy, schedule: { id: 'PSCH1', name: 'Weekly' }, level: 1, start: at(-day), end: at(3 * day) },
+      { user: { id: 'PUQUI', name: 'Quinn Quill', email: 'quinn@example.com' }, escalationPolicy: policy, schedule: { id: 'PSCH1', name: 'Weekly' }, level: 1, start: at(3 * day), end: at(10 * day) },
+      { user: { id: 'PULEN', name: 'Lena Lead', email: 'lena@example.com' }, escalationPolicy: policy, schedule: null, level: 2, start: null, end: null },
+      { user: { id: 'PUOTH', name: 'Other Team', email: 'other@example.com' }, escalationPolicy: { id: 'PPOL9', name: 'Other' }, schedule: null, level: 1, start: null, end: null },
+    ]);
+    b.slack.addUser({ id: USERS.oncall, name: 'pat', email: 'pat@example.com' });
+    b.slack.addUser({ id: USERS.lead, name: 'lena', email: 'lena@example.com' });
+    await b.waygate.services.oncall.pagerDuty!.refresh();
+
+    const res = await command(b, 'oncall');
+    expect(res.json.text).toBe(`On call now: <@${USERS.oncall}>`);
+    const shown = JSON.stringify(res.json.blocks);
+    expect(shown).toContain(`*Now:* <@${USERS.oncall}> · Payments primary until <!date^${Date.parse(at(3 * day)) / 1000}^`);
+    expect(shown).toContain('→ Quinn Quill _(no Slack account with their PagerDuty e-mail)_ · Payments primary');
+    expect(shown).not.toContain('Other Team');
+    expect(shown).not.toContain('Lena Lead'); // the second level is not "on call"
+    const asked = b.pd!.calls('oncalls');
+    expect(asked.length).toBeGreaterThanOrEqual(1);
+    const query = new URLSearchParams(asked.at(-1)!.search);
+    expect(query.getAll('include[]')).toEqual(['users']);
+    expect(query.getAll('escalation_policy_ids[]')).toEqual(['PPOL1']);
+    expect([...new Set(b.slack.calls('users.lookupByEmail').map((c) => c.params.email))].sort()).toEqual(['lena@example.com', 'pat@example.com', 'quinn@example.com']);
+
+    await b.pdSigner.send(b.pdSigner.incidentEvent('incident.triggered', { id: 'PO3', number: 503, priority: 'P1', title: 'checkout down', created_at: START }, { occurredAt: START }));
+    await b.waygate.inboxProcessor.whenIdle();
+    await b.advanceTo(Date.parse(START) + 5 * 60_000);
+    await b.settle();
+    const breach = b.slack.messages('C0ALERTS').find((m) => m.text.startsWith('🚨 SLA breached'));
+    expect(breach?.text).toContain(`<@${USERS.oncall}> please respond`);
+    expect(dms(b, USERS.oncall).some((t) => t.includes('#503 checkout down'))).toBe(true);
+  });
 });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Rotation } from '../../src/oncall/rotation.js';
-import { oncallSchema } from '../../src/oncall/schema.js';
+import { oncallSchema, type RotationConfig } from '../../src/oncall/schema.js';
 
-const rotation = (input: Record<string, unknown>, tz = 'Europe/Berlin') => new Rotation(oncallSchema.parse(input), tz);
+const rotation = (input: Record<string, unknown>, tz = 'Europe/Berlin') => new Rotation(oncallSchema.parse(input) as RotationConfig, tz);
 const iso = (ms: number) => new Date(ms).toISOString();
 
 describe('an on-call rotation', () => {
@@ -42,5 +42,6 @@ describe('an on-call rotation', () => {
     expect(problems({ rotation: ['UANA'], handoff: 'mon 09:00', length: '3d' })).toEqual(['length: must be whole weeks when the handoff names a weekday']);
     expect(problems({ rotation: ['@ana'], handoff: '09:00' })).toEqual(['rotation.0: must be a Slack user id such as U0123ABCD']);
     expect(problems({ rotation: [], handoff: '09:00' })).toEqual(['rotation: must name at least one Slack user']);
+    expect(problems({ rotation: ['UANA'] })).toEqual(['handoff: rotation and handoff go together: name both, or neither']);
   });
 });
