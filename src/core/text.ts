@@ -43,9 +43,8 @@ export function escapeMrkdwn(text: string): string {
 
 export interface DurationOptions {
   /**
-   * Keep the seconds ("1.2 s", "2 min 5 s", never hours) where a reader compares the figure with a limit set in
-   * seconds, such as a command's run time or a timeout. Without it, values round to the largest unit
-   * ("2 min", "1.5 h"), which suits ages and response times.
+   * Keep the seconds ("1.2 s", "75 min 5 s", never hours) where a reader compares the figure with a limit set
+   * in seconds, such as a command's run time or a timeout. Without it, hours and days are used past an hour.
    */
   precise?: boolean;
 }
@@ -56,27 +55,26 @@ function tenths(value: number): string {
 }
 
 /**
- * "250 ms", "1.5 s", "12 s", "5 min", "1.5 h", "2 d"; with `precise`, "1.2 s", "10 s", "2 min 5 s".
- * Negative input reads as "0 ms". A value that rounds up to the next unit is shown in it ("1 min", not "60 s").
+ * Durations as people say them: "250 ms", "1 s", "1.5 s", "12 s", "4 min 59 s", "1 h 30 min", "2 d 3 h" — the
+ * two largest units, never "1.0 s", and never rounded up into a figure that misstates a limit ("4 min 59 s",
+ * not "5 min"). With `precise`, no hours: "75 min 5 s". Negative input reads as "0 ms".
  */
 export function formatDuration(ms: number, { precise = false }: DurationOptions = {}): string {
   const t = Math.max(0, ms);
   if (t < 1_000) return `${Math.round(t)} ms`;
-  if (t < 60_000) {
-    const seconds = precise ? tenths(t / 1_000) : (t / 1_000).toFixed(t < 10_000 ? 1 : 0);
-    if (seconds !== '60') return `${seconds} s`;
-  }
-  if (precise) {
-    const totalSeconds = Math.round(t / 1_000);
-    const minutes = Math.floor(totalSeconds / 60);
-    const seconds = totalSeconds % 60;
-    return seconds === 0 ? `${minutes} min` : `${minutes} min ${seconds} s`;
-  }
-  const minutes = Math.round(t / 60_000);
-  if (minutes < 60) return `${minutes} min`;
-  const hours = tenths(t / 3_600_000);
-  if (Number(hours) < 24) return `${hours} h`;
-  return `${tenths(t / 86_400_000)} d`;
+  // Tenths while they matter: under 10 s, or under a minute where a limit is set in seconds (`precise`).
+  if (t < 9_950 || (precise && t < 59_950)) return `${tenths(t / 1_000)} s`;
+  const totalSeconds = Math.round(t / 1_000);
+  if (totalSeconds < 60) return `${totalSeconds} s`;
+  if (precise || totalSeconds < 3_600) return compound(Math.floor(totalSeconds / 60), 'min', totalSeconds % 60, 's');
+  const totalMinutes = Math.round(t / 60_000);
+  if (totalMinutes < 24 * 60) return compound(Math.floor(totalMinutes / 60), 'h', totalMinutes % 60, 'min');
+  const totalHours = Math.round(t / 3_600_000);
+  return compound(Math.floor(totalHours / 24), 'd', totalHours % 24, 'h');
+}
+
+function compound(major: number, majorUnit: string, minor: number, minorUnit: string): string {
+  return minor === 0 ? `${major} ${majorUnit}` : `${major} ${majorUnit} ${minor} ${minorUnit}`;
 }
 
 /** A count as people read it in a message: 10000 → "10,000". */

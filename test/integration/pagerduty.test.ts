@@ -116,7 +116,7 @@ describe('PagerDuty bridge over real HTTP', () => {
       }),
     ]);
     expect(bot.pd!.incident('PA00001')?.status).toBe('acknowledged');
-    expect(JSON.stringify(alertFor(201)?.blocks)).toContain(`Acknowledged* by <@${USERS.oncall}> after 1 min (within SLA)`);
+    expect(JSON.stringify(alertFor(201)?.blocks)).toContain(`Acknowledged* by <@${USERS.oncall}> after 1 min 2 s (within SLA)`);
     expect(actionIds(alertFor(201)?.blocks)).not.toContain(`"action_id":"${INCIDENT_ACTIONS.acknowledge}"`);
 
     // Past the P1 deadline only the unacknowledged P2 is still timed; nothing escalates until its 15 minutes.
@@ -154,7 +154,7 @@ describe('PagerDuty bridge over real HTTP', () => {
     expect(JSON.stringify(list.json.blocks)).toContain(INCIDENT_ACTIONS.acknowledge);
     const incidents = await bot.signer.slashCommand({ text: 'incidents', userId: USERS.nobody, responseUrl: bot.slack.responseUrl() });
     expect(incidents.json.text).toBe('1 open incident(s)');
-    expect(JSON.stringify(incidents.json.blocks)).toContain('open 2 min · ⏳ 3 min 30 s left');
+    expect(JSON.stringify(incidents.json.blocks)).toContain('open 1 min 30 s · ⏳ 3 min 30 s left');
   });
 
   it('the Acknowledge button does the same as the command, and refuses someone without the role', async () => {

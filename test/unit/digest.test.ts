@@ -284,8 +284,8 @@ describe('formatting helpers', () => {
   it('gives backup ages in hours up to 3 days', () => {
     expect(formatAge(7 * 3_600_000)).toBe('7 h');
     expect(formatAge(26 * 3_600_000)).toBe('26 h');
-    expect(formatAge(80 * 3_600_000)).toBe('3.3 d');
-    expect(formatAge(90_000)).toBe('2 min');
+    expect(formatAge(80 * 3_600_000)).toBe('3 d 8 h');
+    expect(formatAge(90_000)).toBe('1 min 30 s');
   });
 });
 

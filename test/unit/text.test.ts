@@ -65,23 +65,25 @@ describe('formatDuration', () => {
     [0, '0 ms'],
     [250, '250 ms'],
     [999, '999 ms'],
-    [1_000, '1.0 s'],
+    [1_000, '1 s'],
     [1_500, '1.5 s'],
     [12_000, '12 s'],
     [60_000, '1 min'],
+    [299_000, '4 min 59 s'],
     [300_000, '5 min'],
     [3_600_000, '1 h'],
-    [5_400_000, '1.5 h'],
+    [5_400_000, '1 h 30 min'],
     [86_400_000, '1 d'],
     [172_800_000, '2 d'],
-    [129_600_000, '1.5 d'],
+    [129_600_000, '1 d 12 h'],
   ])('formats %d ms as %j', (ms, text) => {
     expect(formatDuration(ms)).toBe(text);
   });
 
   it.each([
+    [9_990, '10 s'],
     [59_990, '1 min'],
-    [3_590_000, '1 h'],
+    [3_599_600, '1 h'],
     [86_390_000, '1 d'],
   ])('shows %d ms, which rounds up to the next unit, in that unit (%j)', (ms, text) => {
     expect(formatDuration(ms)).toBe(text);
