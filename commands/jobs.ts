@@ -4,6 +4,7 @@ import { SLASH_COMMAND } from '../src/commands/router.js';
 import { slackDate } from '../src/slack/format.js';
 import type { JobInfo } from '../src/jobs/job-service.js';
 import { describeRun } from '../src/jobs/describe-run.js';
+import { describeSchedule } from '../src/jobs/describe-schedule.js';
 import { requestJobRun } from '../src/commands/request-job-run.js';
 import { PERMISSIONS } from '../src/core/policy.js';
 import type { Block } from '../src/outbox/types.js';
@@ -19,7 +20,7 @@ const jobsArgs = z.union(
 );
 
 function jobBlock(job: JobInfo, timezone: string): Block {
-  const schedule = job.schedule ? `\`${job.schedule}\` (${timezone})` : '_disabled_';
+  const schedule = job.schedule ? `${describeSchedule(job.schedule)}, ${timezone} time · \`${job.schedule}\`` : '_disabled_';
   const next = job.nextRunAt ? ` · next ${slackDate(job.nextRunAt)}` : '';
   const last = job.lastRun
     ? `last ${slackDate(new Date(job.lastRun.started_at))} ${describeRun(job.lastRun)}`

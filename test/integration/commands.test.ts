@@ -103,7 +103,7 @@ describe('/waygate over real HTTP', () => {
     const res = await command('jobs');
     expect(res.json.text).toContain('housekeeping');
     const blocks = JSON.stringify(res.json.blocks);
-    expect(blocks).toContain('`30 3 * * *` (Europe/Berlin)');
+    expect(blocks).toContain('At 03:30, every day, Europe/Berlin time · `30 3 * * *`');
     // 2026-03-03 03:30 in Berlin (UTC+1) is 02:30 UTC.
     expect(blocks).toContain(`<!date^${Date.parse('2026-03-03T02:30:00Z') / 1000}^`);
     expect(blocks).toContain('never run');
