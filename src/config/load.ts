@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { oneLine } from '../core/text.js';
-import { envSchema, fileConfigSchema, type EnvConfig, type FileConfig } from './schema.js';
+import { envSchema, fileConfigSchema, isValidTimeZone, type EnvConfig, type FileConfig } from './schema.js';
 
 export interface Config {
   env: EnvConfig;
@@ -15,6 +15,29 @@ export interface Config {
   webhookSecrets: string[];
   /** WAYGATE_AUDIT_KEY split on commas, the newest first; empty when the audit chain is not keyed. */
   auditKeys: string[];
+  /** Where `file.timezone` came from: the YAML file, the TZ variable, or the system's zone (logged at start). */
+  timezoneSource: 'config' | 'TZ' | 'system';
+}
+
+/** Zones that mean "nobody set one": a container's default. */
+const UNSET_ZONES = new Set(['UTC', 'Etc/UTC', 'Etc/Universal', 'Universal', 'Zulu', 'Etc/Zulu']);
+
+/**
+ * The zone for schedules, business hours and the 9 AM digest when the YAML names none: TZ when it is set,
+ * else the system's zone unless that is a container's UTC default. A silent UTC ran the Berlin team's
+ * "9 AM" digest at 10:00.
+ */
+function resolveTimezone(configured: string | undefined, rawEnv: Record<string, string | undefined>, systemZone: string): { zone: string; source: Config['timezoneSource'] } | { problem: string } {
+  if (configured) return { zone: configured, source: 'config' };
+  const tz = rawEnv.TZ?.trim().replace(/^:/, '');
+  if (tz) {
+    return isValidTimeZone(tz) ? { zone: tz, source: 'TZ' } : { problem: `env: TZ "${tz}" is not an IANA time zone such as Europe/Berlin; set it, or \`timezone\` in the config` };
+  }
+  if (!UNSET_ZONES.has(systemZone) && isValidTimeZone(systemZone)) return { zone: systemZone, source: 'system' };
+  return {
+    problem:
+      'config: timezone is required: the IANA zone of your schedules, business hours and the 9 AM digest (e.g. Europe/Berlin, or UTC to mean it); neither the TZ variable nor the system names one',
+  };
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
@@ -63,6 +86,7 @@ export function loadConfig(
   rawEnv: Record<string, string | undefined>,
   // eslint-disable-next-line security/detect-non-literal-fs-filename -- the path is the operator's WAYGATE_CONFIG
   readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
+  systemZone: string = Intl.DateTimeFormat().resolvedOptions().timeZone,
 ): ConfigResult {
   const problems: string[] = [];
   const env = envSchema.safeParse(rawEnv);
@@ -92,7 +116,9 @@ export function loadConfig(
   const file = fileConfigSchema.safeParse(fileValue, { reportInput: true });
   if (!file.success) problems.push(...describeIssues(file.error.issues, `config${path ? ` ${path}` : ''}`, true));
 
-  if (!env.success || !file.success || problems.length > 0) return { ok: false, problems };
+  const zone = file.success ? resolveTimezone(file.data.timezone, rawEnv, systemZone) : undefined;
+  if (zone && 'problem' in zone) problems.push(zone.problem);
+  if (!env.success || !file.success || !zone || 'problem' in zone || problems.length > 0) return { ok: false, problems };
   const e = env.data;
   const webhookSecrets = (e.PAGERDUTY_WEBHOOK_SECRET ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   const auditKeys = (e.WAYGATE_AUDIT_KEY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -101,6 +127,6 @@ export function loadConfig(
   );
   return {
     ok: true,
-    config: { env: e, file: file.data, mode: e.SLACK_APP_TOKEN ? 'socket' : 'http', secrets, webhookSecrets, auditKeys },
+    config: { env: e, file: { ...file.data, timezone: zone.zone }, mode: e.SLACK_APP_TOKEN ? 'socket' : 'http', secrets, webhookSecrets, auditKeys, timezoneSource: zone.source },
   };
 }

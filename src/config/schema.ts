@@ -78,7 +78,7 @@ export const AUDIT_KEY_MIN_LENGTH = 32;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-function isValidTimeZone(zone: string): boolean {
+export function isValidTimeZone(zone: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: zone });
     return true;
@@ -106,10 +106,8 @@ const cronOrDisabled = z.union([
 
 export const fileConfigSchema = z
   .object({
-    timezone: z
-      .string()
-      .refine(isValidTimeZone, { message: 'must be an IANA time zone such as Europe/Berlin or UTC' })
-      .default('UTC'),
+    /** Required unless TZ or the system's zone names one (loadConfig resolves it). */
+    timezone: z.string().refine(isValidTimeZone, { message: 'must be an IANA time zone such as Europe/Berlin or UTC' }).optional(),
     /** Channel aliases → ids: the built-in ones plus any a team adds. */
     channels: z
       .object({
@@ -209,7 +207,8 @@ export const fileConfigSchema = z
     );
   });
 
-export type FileConfig = z.output<typeof fileConfigSchema>;
+/** The YAML file as the bot uses it: `timezone` always resolved (from the file, TZ or the system). */
+export type FileConfig = Omit<z.output<typeof fileConfigSchema>, 'timezone'> & { timezone: string };
 
 const optionalNonEmpty = z
   .string()

@@ -124,6 +124,9 @@ export function createCore(opts: CoreOptions): Core {
   const { env, file } = config;
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? createLogger({ level: env.LOG_LEVEL, secrets: config.secrets });
+  if (config.timezoneSource !== 'config') {
+    logger.warn({ timezone: file.timezone, from: config.timezoneSource }, `no timezone in the config: using ${file.timezone} from ${config.timezoneSource === 'TZ' ? 'TZ' : "the system's zone"}`);
+  }
   // Before the database is even opened: a second instance must not migrate, check or write it.
   const instanceLock = lockDatabase(env.WAYGATE_DB, { pid: process.pid, host: hostname(), startedAt: clock.now().toISOString() });
   let db: Db;

@@ -176,7 +176,7 @@ describe('the keyed audit chain', () => {
 });
 
 describe('WAYGATE_AUDIT_KEY', () => {
-  const base = { SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_SIGNING_SECRET: 'test-signing-secret-0123456789' };
+  const base = { SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_SIGNING_SECRET: 'test-signing-secret-0123456789', TZ: 'UTC' };
 
   it('must be at least 32 characters, and the problem names the variable without echoing it', () => {
     const result = loadConfig({ ...base, WAYGATE_AUDIT_KEY: 'short-key' });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig, type Config, type ConfigResult } from '../../src/config/load.js';
 
-const BASE_ENV = { SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_SIGNING_SECRET: 's3cret-value-0123456789' };
+const BASE_ENV = { SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_SIGNING_SECRET: 's3cret-value-0123456789', TZ: 'UTC' };
 const CONFIG_PATH = '/etc/waygate/waygate.yml';
 
 /** An in-memory file system: unknown paths fail the way readFileSync does. */
@@ -16,7 +16,7 @@ function files(contents: Record<string, string>): (path: string) => string {
 }
 
 function withYaml(yaml: string, env: Record<string, string | undefined> = BASE_ENV): ConfigResult {
-  return loadConfig({ ...env, WAYGATE_CONFIG: CONFIG_PATH }, files({ [CONFIG_PATH]: yaml }));
+  return loadConfig({ TZ: 'UTC', ...env, WAYGATE_CONFIG: CONFIG_PATH }, files({ [CONFIG_PATH]: yaml }));
 }
 
 function ok(result: ConfigResult): Config {
@@ -50,7 +50,7 @@ describe('loadConfig: environment', () => {
   });
 
   it('selects Socket Mode when SLACK_APP_TOKEN is set, and then needs no signing secret', () => {
-    const config = ok(loadConfig({ SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_APP_TOKEN: 'xapp-1-test-app-token' }));
+    const config = ok(loadConfig({ TZ: 'UTC', SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_APP_TOKEN: 'xapp-1-test-app-token' }));
     expect(config.mode).toBe('socket');
   });
 
@@ -65,19 +65,19 @@ describe('loadConfig: environment', () => {
   });
 
   it('asks for SLACK_SIGNING_SECRET when neither it nor an app token is set', () => {
-    const list = problems(loadConfig({ SLACK_BOT_TOKEN: 'xoxb-test-token' }));
+    const list = problems(loadConfig({ TZ: 'UTC', SLACK_BOT_TOKEN: 'xoxb-test-token' }));
     expect(list).toHaveLength(1);
     expect(list[0]).toMatch(/^env: SLACK_SIGNING_SECRET /);
     expect(list[0]).toContain('SLACK_APP_TOKEN');
   });
 
   it('treats an empty signing secret like a missing one', () => {
-    const list = problems(loadConfig({ SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_SIGNING_SECRET: '' }));
+    const list = problems(loadConfig({ TZ: 'UTC', SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_SIGNING_SECRET: '' }));
     expect(list.join('\n')).toContain('SLACK_SIGNING_SECRET');
   });
 
   it('names SLACK_BOT_TOKEN when it is missing', () => {
-    const list = problems(loadConfig({ SLACK_SIGNING_SECRET: 's3cret-value-0123456789' }));
+    const list = problems(loadConfig({ TZ: 'UTC', SLACK_SIGNING_SECRET: 's3cret-value-0123456789' }));
     expect(list).toHaveLength(1);
     expect(list[0]).toMatch(/^env: SLACK_BOT_TOKEN /);
   });
@@ -371,14 +371,14 @@ outbox: { pace: 5 minutes }
   });
 
   it('reports a malformed bot token and a missing signing secret together', () => {
-    const list = problems(loadConfig({ SLACK_BOT_TOKEN: 'xoxp-test-user' }));
+    const list = problems(loadConfig({ TZ: 'UTC', SLACK_BOT_TOKEN: 'xoxp-test-user' }));
     expect(list).toHaveLength(2);
     expect(list[0]).toMatch(/^env: SLACK_BOT_TOKEN /);
     expect(list[1]).toMatch(/^env: SLACK_SIGNING_SECRET /);
   });
 
   it('still asks for the signing secret when other variables are also wrong', () => {
-    const list = problems(loadConfig({ PORT: 'eighty', LOG_LEVEL: 'loud' }));
+    const list = problems(loadConfig({ TZ: 'UTC', PORT: 'eighty', LOG_LEVEL: 'loud' }));
     for (const name of ['SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'PORT', 'LOG_LEVEL']) {
       expect(list.some((line) => line.startsWith(`env: ${name} `)), name).toBe(true);
     }
@@ -386,21 +386,21 @@ outbox: { pace: 5 minutes }
   });
 
   it('never echoes environment values back (they may be secrets)', () => {
-    const list = problems(loadConfig({ SLACK_BOT_TOKEN: 'xoxp-test-private-user-token', SLACK_APP_TOKEN: 'not-an-xapp-test-secret' }));
+    const list = problems(loadConfig({ TZ: 'UTC', SLACK_BOT_TOKEN: 'xoxp-test-private-user-token', SLACK_APP_TOKEN: 'not-an-xapp-test-secret' }));
     expect(list).toHaveLength(2);
     expect(list.join('\n')).not.toContain('xoxp-test-private-user-token');
     expect(list.join('\n')).not.toContain('not-an-xapp-test-secret');
   });
 
   it('reports environment problems even when the file is unreadable', () => {
-    const list = problems(loadConfig({ WAYGATE_CONFIG: '/missing.yml', SLACK_SIGNING_SECRET: 'x' }, files({})));
+    const list = problems(loadConfig({ TZ: 'UTC', WAYGATE_CONFIG: '/missing.yml', SLACK_SIGNING_SECRET: 'x' }, files({})));
     expect(list.some((l) => l.startsWith('env: SLACK_BOT_TOKEN'))).toBe(true);
     expect(list).toContain('config /missing.yml: cannot be read (ENOENT)');
   });
 });
 
 describe('edge cases found in review', () => {
-  const base = { SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_SIGNING_SECRET: 's3cret-value-0123456789' };
+  const base = { SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_SIGNING_SECRET: 's3cret-value-0123456789', TZ: 'UTC' };
   it('treats an empty PORT as unset (3000), not as port 0', () => {
     const r = loadConfig({ ...base, PORT: '' });
     expect(r.ok && r.config.env.PORT).toBe(3000);
@@ -419,4 +419,31 @@ describe('edge cases found in review', () => {
       expect(r.problems[0]).toContain('unknown key bad\\nkey');
     }
   });
+
+describe('the time zone', () => {
+  const env = { SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_SIGNING_SECRET: 's3cret-value-0123456789' };
+
+  it('is required when neither the config, TZ nor the system names one, and start-up says so', () => {
+    expect(problems(loadConfig(env, neverRead, 'Etc/UTC'))).toEqual([
+      'config: timezone is required: the IANA zone of your schedules, business hours and the 9 AM digest (e.g. Europe/Berlin, or UTC to mean it); neither the TZ variable nor the system names one',
+    ]);
+  });
+
+  it('comes from the config first, then TZ, then the system, and says which', () => {
+    const fromFile = ok(loadConfig({ ...env, TZ: 'America/New_York', WAYGATE_CONFIG: CONFIG_PATH }, files({ [CONFIG_PATH]: 'timezone: Europe/Berlin' }), 'Asia/Tokyo'));
+    expect([fromFile.file.timezone, fromFile.timezoneSource]).toEqual(['Europe/Berlin', 'config']);
+    const fromTz = ok(loadConfig({ ...env, TZ: 'America/New_York' }, neverRead, 'Asia/Tokyo'));
+    expect([fromTz.file.timezone, fromTz.timezoneSource]).toEqual(['America/New_York', 'TZ']);
+    const fromSystem = ok(loadConfig(env, neverRead, 'Asia/Tokyo'));
+    expect([fromSystem.file.timezone, fromSystem.timezoneSource]).toEqual(['Asia/Tokyo', 'system']);
+    // TZ=UTC is somebody's choice, unlike a container's default.
+    expect(ok(loadConfig({ ...env, TZ: 'UTC' }, neverRead, 'Etc/UTC')).file.timezone).toBe('UTC');
+  });
+
+  it('names TZ when it is not a zone', () => {
+    expect(problems(loadConfig({ ...env, TZ: 'Mars/Olympus' }, neverRead, 'Etc/UTC'))).toEqual([
+      'env: TZ "Mars/Olympus" is not an IANA time zone such as Europe/Berlin; set it, or `timezone` in the config',
+    ]);
+  });
+});
 });

@@ -41,7 +41,7 @@ describe('applying the webhook inbox in slices', () => {
       audit: new AuditLog(db, clock),
       alertsChannel: undefined,
       sla: file.sla,
-      calendar: new BusinessCalendar(file.businessHours, file.timezone),
+      calendar: new BusinessCalendar(file.businessHours, 'UTC'),
       urgencyPriority: file.incidents.urgencyPriority,
       syncToPagerDuty: false,
     });
