@@ -23,6 +23,8 @@ export interface DigestBackup {
   integrity: string | null;
   /** The newest backup is older than the configured limit (BackupConfig.maxAge). */
   tooOld: boolean;
+  /** Whether `backup.offsite` is set (SOP-BACK-001 step 4); a digest without one is not all green. */
+  offsiteConfigured?: boolean;
   /** Shown with "No backups found" and with the age warning when given. */
   dir?: string;
   maxAgeMs?: number;
@@ -168,6 +170,7 @@ function backupSection(d: DigestData): string {
       `⚠️ *Older than the limit*${b.maxAgeMs !== undefined ? ` of ${formatAge(b.maxAgeMs)}` : ''}: check the backup job.`,
     );
   }
+  if (b.offsiteConfigured === false) lines.push('⚠️ Offsite copy: not configured (SOP-BACK-001 step 4: set `backup.offsite`)');
   if (b.integrity === null) lines.push('Integrity: not checked');
   else lines.push(`Integrity: ${/^ok$/i.test(b.integrity.trim()) ? '✅ ok' : `⚠️ ${plain(b.integrity)}`}`);
   return lines.join('\n');
@@ -207,6 +210,7 @@ function fallbackText(d: DigestData, date: string): string {
   if (d.last24h.uptimePct !== null) parts.push(`uptime ${formatPercent(d.last24h.uptimePct)}`);
   if (!isFailure(d.logs) && d.logs.exists) parts.push(plural(d.logs.errorLines, 'ERROR line'));
   if (!isFailure(d.backup) && d.backup.tooOld) parts.push('backup too old');
+  if (!isFailure(d.backup) && d.backup.offsiteConfigured === false) parts.push('no offsite backup');
   if (d.failedJobs.length > 0) parts.push(plural(d.failedJobs.length, 'failed job'));
   return `Waygate daily health — ${date}: ${parts.join(', ')}`;
 }

@@ -152,6 +152,7 @@ export class HealthService {
         ageMs,
         integrity,
         tooOld: ageMs === null || ageMs > config.backup.maxAge,
+        offsiteConfigured: config.backup.offsite !== null,
         dir: config.backup.dir,
         maxAgeMs: config.backup.maxAge,
       };

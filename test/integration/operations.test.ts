@@ -127,6 +127,9 @@ describe('scheduled operations', () => {
     expect(report?.text).toContain('2 tables, 321 rows');
     expect(report?.text).toContain('Integrity check: ok');
     expect(report?.text).toMatch(/Config archive: `config_20260302\.tar\.gz` \d/);
+    // No offsite destination: SOP-BACK-001's step 4 is missing, so the report is not green.
+    expect(report?.text).toMatch(/^⚠️ \*Backup\*/);
+    expect(report?.text).toContain('Offsite copy: ⚠️ not configured: SOP-BACK-001 step 4 asks for one; set `backup.offsite`');
     const copy = new Database(join(dir, 'backups', 'waygate_20260302.db'), { readonly: true });
     expect(copy.prepare('SELECT COUNT(*) FROM tools').pluck().get()).toBe(321);
     expect(copy.pragma('integrity_check', { simple: true })).toBe('ok');

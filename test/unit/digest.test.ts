@@ -183,6 +183,16 @@ describe('renderDigest', () => {
     expect(text).toContain('backup too old');
   });
 
+  it('does not show a fresh, sound backup as all green while no offsite copy is configured', () => {
+    const fresh = { newest: { name: 'waygate_20260104.db', sizeBytes: 2048, modifiedAt: NOW - 7 * HOUR }, ageMs: 7 * HOUR, integrity: 'ok', tooOld: false };
+    const without = renderDigest(data({ backup: { ...fresh, offsiteConfigured: false } }), 1);
+    expect(sectionWith(without.blocks, 'Backups')).toContain('⚠️ Offsite copy: not configured (SOP-BACK-001 step 4: set `backup.offsite`)');
+    expect(without.text).toContain('no offsite backup');
+    const withOffsite = renderDigest(data({ backup: { ...fresh, offsiteConfigured: true } }), 1);
+    expect(sectionWith(withOffsite.blocks, 'Backups')).not.toContain('Offsite');
+    expect(withOffsite.text).not.toContain('offsite');
+  });
+
   it('mentions log rotation, clean logs, incidents with breaches and failed jobs', () => {
     const { blocks } = renderDigest(
       data({
