@@ -9,7 +9,7 @@ export const healthDigest: JobDefinition<JobContext> = {
   description: 'SOP-MAINT-001: the 9 AM digest — status, last 24 h, log errors, backups, incidents, failed jobs',
   defaultSchedule: '0 9 * * *',
   async run(ctx) {
-    const { id, channel } = await ctx.health.postDigest();
+    const { id, channel } = await ctx.health.postDigest({ scheduled: ctx.trigger === 'schedule' });
     return { summary: channel ? `digest #${id} posted` : `digest #${id} recorded (no digest or ops channel configured)` };
   },
   describeOutcome(run, ctx) {

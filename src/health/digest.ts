@@ -34,7 +34,12 @@ export interface DigestIncidents {
   open: number;
   acknowledged24h: number;
   breached24h: number;
+  /** The open ones, most urgent first (at most OPEN_LISTED): what is waiting for the team. */
+  waiting?: Array<{ priority: string; link: string; openedAt: number; status: 'triggered' | 'acknowledged'; breached: boolean }>;
 }
+
+/** Open incidents the digest names; the rest are counted. */
+export const OPEN_LISTED = 8;
 
 export interface DigestData {
   /** When the digest was made (epoch ms). */
@@ -146,12 +151,12 @@ function logsSection(d: DigestData): string {
   if (!logs.exists) return `*Logs*\n⚠️ Log file ${code(logs.path)} not found`;
   const lines = ['*Logs*'];
   if (logs.errorLines === 0) {
-    lines.push(`✅ No ERROR lines in ${code(logs.path)} since the last digest`);
+    lines.push(`✅ No ERROR lines in ${code(logs.path)} since the last daily digest`);
   } else {
-    lines.push(`⚠️ ${plural(logs.errorLines, 'ERROR line')} in ${code(logs.path)} since the last digest; most frequent:`);
+    lines.push(`⚠️ ${plural(logs.errorLines, 'ERROR line')} in ${code(logs.path)} since the last daily digest; most frequent:`);
     for (const t of logs.top) lines.push(`• ${t.count}× ${code(t.message)}`);
   }
-  if (logs.rotated) lines.push('_The log was rotated since the last digest; its new file was read from the start._');
+  if (logs.rotated) lines.push('_The log was rotated since the last daily digest; its new file was read from the start._');
   if (logs.truncated) lines.push('_Read stopped at the size limit; the rest is counted in the next digest._');
   return lines.join('\n');
 }
@@ -181,10 +186,14 @@ function incidentsSection(d: DigestData): string {
   if (i === null) return '*Incidents*\nNot tracked (PagerDuty is not configured).';
   if (isFailure(i)) return `*Incidents*\n⚠️ Could not read incidents: ${plain(i.error)}`;
   const icon = i.breached24h > 0 ? '🚨' : i.open > 0 ? '⚠️' : '✅';
-  return (
-    `*Incidents*\n${icon} Open: ${i.open} · acknowledged in the last 24 h: ${i.acknowledged24h}` +
-    ` · SLA breaches in the last 24 h: ${i.breached24h}`
-  );
+  const lines = [`*Incidents*\n${icon} Open: ${i.open} · acknowledged in the last 24 h: ${i.acknowledged24h} · SLA breaches in the last 24 h: ${i.breached24h}`];
+  for (const w of i.waiting ?? []) {
+    const state = w.status === 'triggered' ? (w.breached ? '🚨 unacknowledged, SLA breached' : '⏳ unacknowledged') : 'acknowledged';
+    lines.push(`• *${w.priority}* ${w.link} · open ${formatDuration(Math.max(0, d.now - w.openedAt))} · ${state}`);
+  }
+  const more = i.open - (i.waiting?.length ?? 0);
+  if (i.waiting && more > 0) lines.push(`…and ${more} more: \`/waygate incidents\``);
+  return lines.join('\n');
 }
 
 function failedJobsSection(d: DigestData): string {

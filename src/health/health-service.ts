@@ -15,7 +15,8 @@ import { HealthStore } from './health-store.js';
 import { checkHealth, HealthMonitor, type HealthCheckResult, type HealthObservation } from './health-check.js';
 import { scanErrors } from './log-scan.js';
 import { systemdState } from './systemd.js';
-import { renderDigest, type DigestData } from './digest.js';
+import { OPEN_LISTED, renderDigest, type DigestData } from './digest.js';
+import { incidentLink } from '../incidents/alert-message.js';
 
 const DAY_MS = 86_400_000;
 const LOG_OFFSET_KEY = 'digest.logOffset';
@@ -131,10 +132,9 @@ export class HealthService {
 
   /** Everything the digest shows; each source that fails says so instead of failing the digest. */
   async digestData(): Promise<DigestData> {
-    const { clock, config, runner, backups, incidents, db } = this.opts;
+    const { clock, config, runner, backups, incidents } = this.opts;
     const now = clock.nowMs();
     const [status, systemd] = await Promise.all([this.check(), systemdState(config.service.systemdUnit, runner)]);
-    const lastDigestAt = (db.prepare('SELECT MAX(at) FROM digests').pluck().get() as number | null) ?? now - DAY_MS;
     let logs: DigestData['logs'];
     try {
       logs = scanErrors(config.service.logFile, Number(this.store.get(LOG_OFFSET_KEY) ?? 0));
@@ -163,12 +163,25 @@ export class HealthService {
     if (this.opts.incidentsTracked) {
       try {
         const recent = incidents.countRecent(now - DAY_MS);
-        incidentSummary = { open: incidents.open().length, acknowledged24h: recent.acknowledged ?? 0, breached24h: recent.breached ?? 0 };
+        const open = incidents.open();
+        incidentSummary = {
+          open: open.length,
+          acknowledged24h: recent.acknowledged ?? 0,
+          breached24h: recent.breached ?? 0,
+          waiting: open.slice(0, OPEN_LISTED).map((i) => ({
+            priority: i.priority,
+            link: incidentLink(i),
+            openedAt: i.created_at,
+            status: i.status === 'acknowledged' ? 'acknowledged' : 'triggered',
+            breached: i.sla_state === 'breached',
+          })),
+        };
       } catch (err) {
         incidentSummary = { error: (err as Error).message };
       }
     }
-    const failedJobs = this.opts.executions.problemsSince('job', lastDigestAt).map((e) => ({ job: e.name, at: e.at, error: e.error }));
+    // A true trailing 24 h: counting since the previous digest let a manual digest at 08:55 hide a night of failures.
+    const failedJobs = this.opts.executions.problemsSince('job', now - DAY_MS).map((e) => ({ job: e.name, at: e.at, error: e.error }));
     return {
       now,
       timeZone: config.timezone,
@@ -186,8 +199,12 @@ export class HealthService {
     };
   }
 
-  /** Builds and posts the digest; the log is read from where the previous digest stopped. */
-  async postDigest(): Promise<{ id: number; data: DigestData; channel: string | null }> {
+  /**
+   * Builds and posts the digest; the log is read from where the previous scheduled digest stopped. Only a
+   * scheduled digest moves that point, so a digest asked for by hand neither shortens nor hides the next
+   * morning's window.
+   */
+  async postDigest({ scheduled = true }: { scheduled?: boolean } = {}): Promise<{ id: number; data: DigestData; channel: string | null }> {
     const data = await this.digestData();
     const { db, outbox, config, clock } = this.opts;
     const channel = config.channels.digest ?? config.channels.ops ?? null;
@@ -196,7 +213,7 @@ export class HealthService {
         .prepare('INSERT INTO digests (at, channel, data) VALUES (?, ?, ?)')
         .run(clock.nowMs(), channel, JSON.stringify(data));
       const digestId = Number(info.lastInsertRowid);
-      if ('nextOffset' in data.logs) this.store.set(LOG_OFFSET_KEY, String(data.logs.nextOffset));
+      if (scheduled && 'nextOffset' in data.logs) this.store.set(LOG_OFFSET_KEY, String(data.logs.nextOffset));
       if (channel) outbox.enqueue({ kind: 'post', payload: { channel, ...renderDigest(data, digestId) }, messageKey: digestKey(digestId) });
       return digestId;
     })();

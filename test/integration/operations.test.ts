@@ -185,10 +185,16 @@ describe('scheduled operations', () => {
     const backupAt = Date.parse('2026-03-02T01:00:00Z') / 1000;
     utimesSync(join(dir, 'backups', 'waygate_20260302.db'), backupAt, backupAt);
 
+    // A P1 from 08:40 that nobody acknowledged: the digest names it, not just counts it.
+    await bot.advanceTo('2026-03-02T07:40:00Z');
+    await bot.pdSigner.send(bot.pdSigner.incidentEvent('incident.triggered', { id: 'PD0900', number: 900, priority: 'P1', title: 'search is slow', created_at: '2026-03-02T07:40:00Z' }, { occurredAt: '2026-03-02T07:40:00Z' }));
+    await bot.waygate.inboxProcessor.whenIdle();
     await bot.advanceTo('2026-03-02T08:00:00Z'); // 09:00 in Berlin
     await bot.settle();
     const digest = bot.slack.messages('C0OPS').find((m) => m.text.startsWith('Waygate daily health'));
     const blocks = JSON.stringify(digest?.blocks);
+    expect(blocks).toContain('Open: 1');
+    expect(blocks).toMatch(/• \*P1\* <https:[^|]*PD0900\|#900 search is slow> · open 20 min · 🚨 unacknowledged, SLA breached/);
     expect(blocks).toContain('Waygate daily health — Mon 2 Mar 2026');
     expect(blocks).toContain('Healthy* — HTTP 200');
     expect(blocks).toContain('Uptime 75.0 % over 4 samples');
@@ -198,7 +204,6 @@ describe('scheduled operations', () => {
     expect(blocks).toContain('`waygate_20260302.db`');
     expect(blocks).toContain('7 h old');
     expect(blocks).toContain('Integrity: ✅ ok');
-    expect(blocks).toContain('Open: 0');
     expect(blocks).toContain(DIGEST_ACTIONS.reviewed);
     const head = bot.waygate.services.audit.recent(1)[0]?.hash ?? 'empty';
     expect(blocks).toContain(`Audit trail verified: ${bot.waygate.services.audit.recent(100).length}`);
@@ -210,6 +215,33 @@ describe('scheduled operations', () => {
     expect(JSON.stringify(reviewed?.blocks)).toContain(`Reviewed by <@${USERS.ops}>`);
     expect(JSON.stringify(reviewed?.blocks)).not.toContain(DIGEST_ACTIONS.reviewed);
     expect(bot.waygate.services.audit.recent(5).map((e) => e.action)).toContain('digest.reviewed');
+  });
+
+  it('a digest asked for by hand before 9 AM moves neither the failed-jobs nor the log window of the 9 AM digest', async () => {
+    writeFileSync(join(dir, 'not-a-dir'), 'a file where the backup folder should be');
+    const clock = new ManualClock('2026-03-02T00:30:00Z'); // 01:30 in Berlin
+    bot = await startTestBot({
+      dir,
+      clock,
+      yaml: yaml({ schedules: { backup: '0 2 * * *', 'health-digest': '0 9 * * *' }, backup: { dir: join(dir, 'not-a-dir', 'backups') } }),
+    });
+    writeFileSync(join(dir, 'waygate.log'), ['2026-03-02 01:00:01 ERROR db timeout', '2026-03-02 03:00:01 ERROR tool 42 failed', ''].join('\n'));
+    await bot.advanceTo('2026-03-02T07:55:00Z'); // the backup failed at 02:00; now 08:55
+    await bot.settle();
+    const manual = await bot.signer.slashCommand({ text: 'digest', userId: USERS.ops, responseUrl: bot.slack.responseUrl('manual') });
+    expect(manual.json.text).toContain('Building the health digest');
+    await bot.settle();
+    await bot.advanceTo('2026-03-02T08:00:00Z'); // 09:00: the scheduled digest
+    await bot.settle();
+    const digests = bot.slack.messages('C0OPS').filter((m) => m.text.startsWith('Waygate daily health'));
+    expect(digests).toHaveLength(2);
+    for (const digest of digests) {
+      const blocks = JSON.stringify(digest.blocks);
+      expect(blocks).toContain('*Failed jobs*');
+      expect(blocks).toContain('backup');
+      expect(blocks).not.toContain('None in the last 24 h');
+      expect(blocks).toContain('2 ERROR lines');
+    }
   });
 
   it('says plainly in the digest when the log file, the health endpoint and the backups are missing', async () => {
