@@ -52,7 +52,8 @@ export interface DigestData {
   /** systemdState(): 'active', 'failed', 'not checked (no unit configured)', … */
   systemd: string;
   systemdUnit?: string | null;
-  last24h: { uptimePct: number | null; p50Ms: number | null; p95Ms: number | null; samples: number };
+  /** `expectedSamples`: how many checks 24 h of the check's schedule makes (absent when it cannot be told). */
+  last24h: { uptimePct: number | null; p50Ms: number | null; p95Ms: number | null; samples: number; expectedSamples?: number; checkEveryMs?: number };
   logs: LogScan | Failure;
   backup: DigestBackup | Failure;
   /** null: incidents are not tracked (PagerDuty not configured). */
@@ -135,13 +136,20 @@ function statusSection(d: DigestData): string {
 function last24hSection(d: DigestData): string {
   const l = d.last24h;
   if (l.samples === 0) return '*Last 24 h*\nNo health samples in the last 24 h (the 5-minute check has not run).';
-  const parts = [`Uptime ${l.uptimePct === null ? 'n/a' : formatPercent(l.uptimePct)} over ${l.samples} samples`];
+  const uptime = l.uptimePct === null ? 'n/a' : formatPercent(l.uptimePct);
+  // An uptime over 72 checks of 288 says nothing about the 18 h nobody looked: say how much was seen.
+  const missing = l.expectedSamples !== undefined && l.checkEveryMs !== undefined ? l.expectedSamples - l.samples : 0;
+  const coverage =
+    l.expectedSamples !== undefined
+      ? ` — ${Math.min(l.samples, l.expectedSamples)} of ${l.expectedSamples} checks${missing > 0 && l.checkEveryMs !== undefined ? `; no checks for ${formatDuration(missing * l.checkEveryMs)} (Waygate or its check was not running)` : ''}`
+      : ` over ${l.samples} samples`;
+  const parts = [`Uptime ${uptime}${coverage}`];
   if (l.p50Ms !== null && l.p95Ms !== null) {
     parts.push(`response time p50 ${formatLatency(l.p50Ms)} · p95 ${formatLatency(l.p95Ms)}`);
   } else {
     parts.push('no response times (no sample got an HTTP answer)');
   }
-  const warn = l.uptimePct !== null && l.uptimePct < 100 ? '⚠️ ' : '';
+  const warn = (l.uptimePct !== null && l.uptimePct < 100) || missing > 0 ? '⚠️ ' : '';
   return `*Last 24 h*\n${warn}${parts.join(' · ')}`;
 }
 

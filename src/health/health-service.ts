@@ -23,6 +23,8 @@ const LOG_OFFSET_KEY = 'digest.logOffset';
 const SAMPLE_RETENTION_MS = 30 * DAY_MS;
 
 export interface HealthServiceOptions {
+  /** The health check job's cron schedule, for the digest's coverage; undefined when it is disabled. */
+  checkSchedule?: string;
   db: Db;
   clock: Clock;
   logger: Logger;
@@ -130,6 +132,18 @@ export class HealthService {
     }
   }
 
+  /**
+   * How many checks 24 h of the health check's schedule makes, for a schedule of the usual form
+   * ("*\/5 * * * *", every N minutes); other schedules leave coverage unsaid rather than guess it.
+   */
+  private expectedChecks(): { expectedSamples?: number; checkEveryMs?: number } {
+    const schedule = this.opts.checkSchedule;
+    const everyMinutes = schedule === undefined ? undefined : /^\*\/(\d{1,2}) \* \* \* \*$/.exec(schedule.trim())?.[1];
+    if (everyMinutes === undefined || 60 % Number(everyMinutes) !== 0) return {};
+    const checkEveryMs = Number(everyMinutes) * 60_000;
+    return { expectedSamples: DAY_MS / checkEveryMs, checkEveryMs };
+  }
+
   /** Everything the digest shows; each source that fails says so instead of failing the digest. */
   async digestData(): Promise<DigestData> {
     const { clock, config, runner, backups, incidents } = this.opts;
@@ -189,7 +203,7 @@ export class HealthService {
       status,
       systemd,
       systemdUnit: config.service.systemdUnit,
-      last24h: this.store.stats(now - DAY_MS),
+      last24h: { ...this.store.stats(now - DAY_MS), ...this.expectedChecks() },
       logs,
       backup,
       incidents: incidentSummary,

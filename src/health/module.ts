@@ -28,7 +28,10 @@ export function operationsModule(
   const file = config.file;
   const backups = new BackupService({ config: file.backup, databasePath: file.service.database, timezone: file.timezone, clock, runner: deps.runner });
   const maintenance = new MaintenanceService(file.maintenance, file.service.database, deps.runner);
+  // The job's own default (jobs/health-check.ts) unless YAML `schedules` changes or disables it.
+  const checkSchedule = file.schedules['health-check'] === undefined ? '*/5 * * * *' : file.schedules['health-check'] || undefined;
   const health = new HealthService({
+    ...(checkSchedule ? { checkSchedule } : {}),
     db,
     clock,
     logger,

@@ -193,6 +193,15 @@ describe('renderDigest', () => {
     expect(withOffsite.text).not.toContain('offsite');
   });
 
+  it('says how much of the 24 h the checks covered, so 72 good checks out of 288 do not read as a good day', () => {
+    const { blocks } = renderDigest(data({ last24h: { uptimePct: 100, p50Ms: 80, p95Ms: 120, samples: 72, expectedSamples: 288, checkEveryMs: 300_000 } }), 1);
+    const last = sectionWith(blocks, 'Last 24 h');
+    expect(last).toContain('⚠️ Uptime 100 % — 72 of 288 checks; no checks for 18 h (Waygate or its check was not running)');
+    const full = renderDigest(data({ last24h: { uptimePct: 100, p50Ms: 80, p95Ms: 120, samples: 288, expectedSamples: 288, checkEveryMs: 300_000 } }), 1);
+    expect(sectionWith(full.blocks, 'Last 24 h')).toContain('Uptime 100 % — 288 of 288 checks · response time');
+    expect(sectionWith(full.blocks, 'Last 24 h')).not.toContain('⚠️');
+  });
+
   it('mentions log rotation, clean logs, incidents with breaches and failed jobs', () => {
     const { blocks } = renderDigest(
       data({
