@@ -16,6 +16,8 @@ export const serviceSchema = z
     timeout: durationSchema.default(5_000),
     /** Consecutive failed samples before the service counts as down; one good sample ends the outage. */
     failuresBeforeDown: z.number().int().min(1, { message: 'must be at least 1' }).default(2),
+    /** After a failed check, check again this soon (not at the next 5-minute run), so an outage is declared within about a minute; 0 to wait for the schedule. */
+    recheckAfter: durationSchema.default(30_000),
     /** Events API v2 integration key (32 characters) for "Service down" alerts; null to skip PagerDuty. */
     pagerDutyRoutingKey: z.string().length(32, { message: 'must be a 32-character Events API v2 integration key' }).nullable().default(null),
   })

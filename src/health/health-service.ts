@@ -1,5 +1,5 @@
 import type { Db } from '../db/database.js';
-import type { Clock } from '../clock/clock.js';
+import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { Logger } from '../logging/logger.js';
 import type { Outbox } from '../outbox/outbox.js';
 import type { AuditLog } from '../audit/audit-log.js';
@@ -23,6 +23,8 @@ const LOG_OFFSET_KEY = 'digest.logOffset';
 const SAMPLE_RETENTION_MS = 30 * DAY_MS;
 
 export interface HealthServiceOptions {
+  /** Work started outside a request or job (the re-check): shutdown and tests wait for it. */
+  track?: <T>(task: Promise<T>) => Promise<T>;
   /** The health check job's cron schedule, for the digest's coverage; undefined when it is disabled. */
   checkSchedule?: string;
   db: Db;
@@ -78,7 +80,33 @@ export class HealthService {
       this.store.prune(clock.nowMs() - SAMPLE_RETENTION_MS);
       return obs;
     })();
+    this.recheckIfFailing(result, observation);
     return { result, observation };
+  }
+
+  /**
+   * A failed check that has not yet made the service "down" is checked again after `service.recheckAfter`
+   * instead of at the next 5-minute run, so an outage is declared (and its P1 clock started) within about a
+   * minute of the first failure. In memory: after a restart the schedule's next run does it.
+   */
+  private recheckIfFailing(result: HealthCheckResult, obs: HealthObservation): void {
+    const { recheckAfter } = this.opts.config.service;
+    if (result.ok || obs.state === 'down' || recheckAfter <= 0 || this.recheck || this.stopped) return;
+    this.recheck = this.opts.clock.setTimer(recheckAfter, () => {
+      this.recheck = undefined;
+      const run = this.sample().catch((err: unknown) => this.opts.logger.error({ err }, 'health re-check failed'));
+      void (this.opts.track ? this.opts.track(run) : run);
+    });
+  }
+
+  private recheck: TimerHandle | undefined;
+  private stopped = false;
+
+  /** Cancels a pending re-check (at shutdown). */
+  stop(): void {
+    this.stopped = true;
+    this.recheck?.cancel();
+    this.recheck = undefined;
   }
 
   private announce(obs: HealthObservation, result: HealthCheckResult, downSince: number | null): void {
@@ -88,7 +116,16 @@ export class HealthService {
     const now = clock.nowMs();
     if (obs.transition === 'down') {
       const since = obs.since ?? now;
-      if (channels.alerts) {
+      // Without a routing key PagerDuty cannot raise the incident, so Waygate opens its own P1: the same card,
+      // buttons, SLA and escalation as any P1. The card is the down message.
+      const local = service.pagerDutyRoutingKey ? undefined : this.opts.incidents.openLocal({
+        key: this.dedupKey,
+        title: `Waygate MCP is down: ${result.summary}`.slice(0, 250),
+        service: service.systemdUnit ?? 'waygate-mcp',
+        priority: 'P1',
+        at: since,
+      });
+      if (channels.alerts && !local) {
         outbox.enqueue({
           kind: 'post',
           payload: {
@@ -118,6 +155,7 @@ export class HealthService {
       return;
     }
     const lasted = formatDuration(now - (downSince ?? now));
+    if (!service.pagerDutyRoutingKey) this.opts.incidents.resolveLocal(this.dedupKey, now, 'Waygate (the service answers again)');
     if (channels.alerts) {
       outbox.enqueue({
         kind: 'post',

@@ -32,6 +32,7 @@ export function operationsModule(
   const checkSchedule = file.schedules['health-check'] === undefined ? '*/5 * * * *' : file.schedules['health-check'] || undefined;
   const health = new HealthService({
     ...(checkSchedule ? { checkSchedule } : {}),
+    track: (task) => core.inflight.track(task),
     db,
     clock,
     logger,
@@ -54,6 +55,7 @@ export function operationsModule(
       // SOP-MAINT-001 is owned by the operations team; on-call and leads do the daily check too.
       permissions: { [PERMISSIONS.digestReview]: ['ops', 'lead', 'oncall'] },
       actions: digestActions(health),
+      stop: () => health.stop(),
     },
   };
 }

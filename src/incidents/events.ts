@@ -16,7 +16,12 @@ export interface IncidentSnapshot {
   htmlUrl: string | null;
   assignees: string[];
   createdAt: number;
+  /** PagerDuty's incident key (an Events API alert's dedup key); absent in events stored by older versions. */
+  incidentKey?: string | null;
 }
+
+/** The dedup key prefix of Waygate's own "service down" alert: such an incident is a P1, whatever the urgency. */
+export const SERVICE_DOWN_KEY_PREFIX = 'waygate-mcp-down:';
 
 export interface IncidentEvent {
   eventId: string;

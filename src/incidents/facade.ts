@@ -3,7 +3,7 @@ import type { Clock } from '../clock/clock.js';
 import type { Priority } from '../config/sla-schema.js';
 import { incidentLink, listNumbers, who } from './alert-message.js';
 import type { Incident, IncidentRepository } from './incident-repository.js';
-import type { Change, ChangeResult, IncidentLifecycle, SlackChange } from './lifecycle.js';
+import { LOCAL_INCIDENT_PREFIX, type Change, type ChangeResult, type IncidentLifecycle, type SlackChange } from './lifecycle.js';
 import type { IncidentIngest } from './ingest.js';
 import type { IncidentEvent } from './events.js';
 import { formatCount, formatDuration } from '../core/text.js';
@@ -36,6 +36,65 @@ export interface StormTargets {
  */
 export class IncidentFacade {
   constructor(private readonly opts: IncidentFacadeOptions) {}
+
+  /**
+   * Opens an incident of Waygate's own (no PagerDuty routing key to raise one there): the same card,
+   * buttons, SLA and escalation as a PagerDuty incident. One per `key` while it is open. Runs in the
+   * caller's transaction.
+   */
+  openLocal(opts: { key: string; title: string; service: string; priority: Priority; at: number }): Incident {
+    const { repo, db } = this.opts;
+    return db.transaction(() => {
+      const open = repo.openLocal(opts.key);
+      if (open) return open;
+      const id = `${LOCAL_INCIDENT_PREFIX}${opts.key}:${opts.at}`;
+      this.applyLocal({
+        eventId: `${id}:triggered`,
+        type: 'incident.triggered',
+        occurredAt: opts.at,
+        agentName: 'Waygate',
+        incidentId: id,
+        incident: {
+          id,
+          number: repo.nextLocalNumber(),
+          title: opts.title,
+          status: 'triggered',
+          priorityName: opts.priority,
+          urgency: 'high',
+          service: opts.service,
+          htmlUrl: null,
+          assignees: [],
+          createdAt: opts.at,
+          incidentKey: opts.key,
+        },
+      });
+      return repo.get(id)!;
+    })();
+  }
+
+  /** Resolves the open incident of Waygate's own under `key` (the service recovered); false when none is open. */
+  resolveLocal(key: string, at: number, by: string): boolean {
+    const { repo, db } = this.opts;
+    return db.transaction(() => {
+      const open = repo.openLocal(key);
+      if (!open) return false;
+      this.applyLocal({
+        eventId: `${open.id}:resolved:${at}`,
+        type: 'incident.resolved',
+        occurredAt: at,
+        agentName: by,
+        incidentId: open.id,
+        incident: { id: open.id, number: open.number, title: open.title, status: 'resolved', priorityName: open.pd_priority, urgency: open.urgency, service: open.service, htmlUrl: null, assignees: [], createdAt: open.created_at, incidentKey: key },
+      });
+      return true;
+    })();
+  }
+
+  private applyLocal(event: IncidentEvent): void {
+    const now = this.opts.clock.nowMs();
+    const { changes } = this.opts.lifecycle.applyEvent(event, now);
+    this.opts.follow(changes, now);
+  }
 
   acknowledge(ids: readonly string[], slackUser: string, responseUrl?: string): ChangeResult[] {
     return this.changeFromSlack(ids, slackUser, responseUrl, 'acknowledged');

@@ -110,6 +110,16 @@ export class IncidentRepository {
     return this.getStmt.get(id) as Incident | undefined;
   }
 
+  /** The next number for an incident Waygate opens itself: above PagerDuty's, so they never collide in practice. */
+  nextLocalNumber(): number {
+    return (this.sql(`SELECT COALESCE(MAX(number), 9000000) + 1 FROM incidents WHERE id LIKE 'local:%'`).pluck().get() as number);
+  }
+
+  /** The open incident Waygate opened itself under `key`, if any. */
+  openLocal(key: string): Incident | undefined {
+    return this.sql(`SELECT * FROM incidents WHERE id LIKE ? AND status != 'resolved' ORDER BY created_at DESC LIMIT 1`).get(`local:${key}:%`) as Incident | undefined;
+  }
+
   /** PagerDuty numbers are unique per account; the newest wins if a stand-in ever repeats one. */
   getByNumber(number: number): Incident | undefined {
     return this.sql('SELECT * FROM incidents WHERE number = ? ORDER BY created_at DESC LIMIT 1').get(number) as

@@ -4,7 +4,7 @@ import type { Priority, SlaPolicy } from '../config/sla-schema.js';
 import type { BusinessCalendar } from './business-calendar.js';
 import { priorityFromIncident, slaOutcome, slaTimes } from './sla.js';
 import type { ActorSource, Incident, IncidentRepository } from './incident-repository.js';
-import type { ApplyResult, IncidentEvent, IncidentSnapshot } from './events.js';
+import { SERVICE_DOWN_KEY_PREFIX, type ApplyResult, type IncidentEvent, type IncidentSnapshot } from './events.js';
 import { escapeMrkdwn, truncate } from '../core/text.js';
 import { pagerDutyUrl } from './pagerduty-link.js';
 
@@ -127,7 +127,7 @@ export class IncidentLifecycle {
         }
         break;
       case 'incident.priority_updated': {
-        const priority = priorityFromIncident(snap.priorityName, snap.urgency, this.opts.urgencyPriority);
+        const priority = this.priorityOf(snap);
         update.priority = priority;
         update.pd_priority = snap.priorityName;
         if (existing.status === 'triggered' && priority !== existing.priority) {
@@ -155,9 +155,18 @@ export class IncidentLifecycle {
     return 'applied';
   }
 
+  /**
+   * PagerDuty's priority (P1…P5), else the urgency mapping; Waygate's own "service down" alert (its dedup
+   * key) is a P1 unless someone gave it a priority in PagerDuty, since PagerDuty files it by urgency alone.
+   */
+  private priorityOf(snap: IncidentSnapshot): Priority {
+    if (!snap.priorityName && snap.incidentKey?.startsWith(SERVICE_DOWN_KEY_PREFIX)) return 'P1';
+    return priorityFromIncident(snap.priorityName, snap.urgency, this.opts.urgencyPriority);
+  }
+
   private create(snap: IncidentSnapshot, event: IncidentEvent, now: number, out: Change[]): void {
     const { repo } = this.opts;
-    const priority = priorityFromIncident(snap.priorityName, snap.urgency, this.opts.urgencyPriority);
+    const priority = this.priorityOf(snap);
     const { deadline, warnAt } = slaTimes(this.opts.sla, this.opts.calendar, priority, new Date(snap.createdAt));
     const incident: Incident = {
       id: snap.id,
@@ -235,7 +244,7 @@ export class IncidentLifecycle {
       }
       // last_pd_event_at stays: PagerDuty's later events are ordered against PagerDuty's clock only.
       repo.update(id, { last_event_at: Math.max(incident.last_event_at, now), updated_at: now });
-      if (this.opts.syncToPagerDuty) {
+      if (this.opts.syncToPagerDuty && !isLocalIncident(id)) {
         repo.update(id, { pd_sync: 'pending' });
         changes.push({ kind: 'to_pagerduty', incidentId: id, status: to, slackUser, ...(responseUrl ? { responseUrl } : {}) });
       }
@@ -312,4 +321,10 @@ export class IncidentLifecycle {
 function resolvedChanges(incident: Incident, at: number, by: string, source: ActorSource): Partial<Incident> {
   const slaOpen = incident.sla_state === 'running' || incident.sla_state === 'warned';
   return { status: 'resolved', resolved_at: at, resolved_by: by, resolved_source: source, ...(slaOpen ? { sla_state: 'stopped' as const } : {}) };
+}
+
+/** Incidents Waygate opened itself (no PagerDuty routing key): PagerDuty has never heard of them. */
+export const LOCAL_INCIDENT_PREFIX = 'local:';
+export function isLocalIncident(id: string): boolean {
+  return id.startsWith(LOCAL_INCIDENT_PREFIX);
 }

@@ -47,6 +47,7 @@ export function toIncidentEvent(envelope: WebhookEnvelope): MappedEvent {
         htmlUrl: d.html_url ?? null,
         assignees: d.assignees.map((a) => a.summary ?? a.id),
         createdAt,
+        incidentKey: d.incident_key ?? null,
       },
     },
   };

@@ -114,6 +114,51 @@ describe('scheduled operations', () => {
     expect(runs).toBe(12);
   });
 
+  it('without a PagerDuty routing key, the service going down opens a P1 with card, buttons and escalation within a minute; recovery resolves it', async () => {
+    const clock = new ManualClock('2026-03-02T08:01:00Z');
+    bot = await startTestBot({ dir, clock, yaml: yaml({ schedules: { 'health-check': '*/5 * * * *' }, service: { pagerDutyRoutingKey: null } }) });
+    const b = bot;
+    const at = (minute: number, second = 0) => Date.parse('2026-03-02T08:00:00Z') + minute * 60_000 + second * 1_000;
+    const alerts = () => b.slack.messages('C0ALERTS');
+    await b.advanceTo(at(5));
+    service.setHealthy(false);
+    await b.advanceTo(at(10)); // the first failed check
+    await b.settle();
+    expect(alerts()).toEqual([]);
+    await b.advanceTo(at(10, 30)); // re-checked 30 s later: down
+    await b.settle();
+    const cards = alerts().filter((m) => m.text.includes('Waygate MCP is down'));
+    expect(cards).toHaveLength(1);
+    expect(cards[0]?.text).toContain('P1');
+    expect(JSON.stringify(cards[0]?.blocks)).toContain('"action_id":"incident.acknowledge"');
+    const incident = b.waygate.services.incidents.open()[0];
+    expect(incident).toMatchObject({ priority: 'P1', status: 'triggered', created_at: at(10) });
+    expect(incident?.sla_deadline).toBe(at(15)); // the P1 clock runs from the first failed check
+
+    await b.advanceTo(at(15, 30));
+    await b.settle();
+    expect(alerts().some((m) => m.text.startsWith('🚨 SLA breached') && m.text.includes(`<@${USERS.oncall}>`))).toBe(true);
+
+    service.setHealthy(true);
+    await b.advanceTo(at(20));
+    await b.settle();
+    expect(b.waygate.services.incidents.get(incident!.id)?.status).toBe('resolved');
+    expect(alerts().filter((m) => m.text.includes('Waygate MCP recovered'))).toHaveLength(1);
+    // One down message (the card, not counting its escalations) and one recovery message for the outage.
+    expect(alerts().filter((m) => m.thread_ts === undefined && !m.text.startsWith('🚨') && m.text.includes('Waygate MCP is down'))).toHaveLength(1);
+    expect(b.waygate.services.incidents.open()).toEqual([]);
+  });
+
+  it("with a routing key, PagerDuty's incident for Waygate's own down alert is a P1 although PagerDuty files it by urgency", async () => {
+    bot = await startTestBot({ dir, clock: new ManualClock('2026-03-02T08:01:00Z'), pagerDuty: true, yaml: yaml() });
+    const key = bot.waygate.services.health.dedupKey;
+    await bot.pdSigner.send(bot.pdSigner.incidentEvent('incident.triggered', { id: 'PDOWN1', number: 777, urgency: 'high', priority: null, incident_key: key, title: 'Service down: Waygate MCP' }));
+    await bot.pdSigner.send(bot.pdSigner.incidentEvent('incident.triggered', { id: 'POTHER', number: 778, urgency: 'high', priority: null, title: 'something else' }));
+    await bot.waygate.inboxProcessor.whenIdle();
+    expect(bot.waygate.services.incidents.get('PDOWN1')?.priority).toBe('P1');
+    expect(bot.waygate.services.incidents.get('POTHER')?.priority).toBe('P2'); // urgency mapping as before
+  });
+
   it('backs up at 02:00 local: the copy is sound with the same rows, and the report names size and integrity', async () => {
     makeServiceDb(join(dir, 'service.db'), 321);
     mkdirSync(join(dir, 'etc'));
