@@ -94,6 +94,7 @@ export function createWaygate(opts: WaygateOptions): Waygate {
     incidentsTracked: pagerDutyApi || config.webhookSecrets.length > 0,
     runner: opts.runner ?? new ExecaRunner(),
     ...(opts.fetchImpl ? { fetchImpl: opts.fetchImpl } : {}),
+    onCall: () => oncall.at()?.userId,
   });
   const context: JobContext = {
     ...coreServices(core),

@@ -53,6 +53,8 @@ export interface DigestData {
   systemd: string;
   systemdUnit?: string | null;
   /** `expectedSamples`: how many checks 24 h of the check's schedule makes (absent when it cannot be told). */
+  /** The Slack user on call when the digest was built (rotation, override or PagerDuty); null when nobody is. */
+  onCall?: string | null;
   last24h: { uptimePct: number | null; p50Ms: number | null; p95Ms: number | null; samples: number; expectedSamples?: number; checkEveryMs?: number };
   logs: LogScan | Failure;
   backup: DigestBackup | Failure;
@@ -113,6 +115,10 @@ function headerDate(now: number, zone: string | undefined): string {
   return DateTime.fromMillis(now, { zone: tz }).toFormat('ccc d LLL yyyy');
 }
 
+function onCallLine(d: DigestData): string | null {
+  return d.onCall ? `On call today: <@${d.onCall}>` : null;
+}
+
 function statusSection(d: DigestData): string {
   const s = d.status;
   const lines = ['*Current status*'];
@@ -130,6 +136,8 @@ function statusSection(d: DigestData): string {
   const unit = d.systemdUnit ? ` ${code(d.systemdUnit)}` : '';
   const icon = d.systemd === 'active' ? '✅' : /^(failed|inactive|deactivating)$/.test(d.systemd) ? '🔴' : '';
   lines.push(`systemd${unit}: ${icon ? `${icon} ` : ''}${plain(d.systemd, 150)}`);
+  const onCall = onCallLine(d);
+  if (onCall) lines.push(onCall);
   return lines.join('\n');
 }
 

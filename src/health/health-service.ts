@@ -23,6 +23,8 @@ const LOG_OFFSET_KEY = 'digest.logOffset';
 const SAMPLE_RETENTION_MS = 30 * DAY_MS;
 
 export interface HealthServiceOptions {
+  /** The Slack user on call now, for the digest. */
+  onCall?: () => string | undefined;
   /** Work started outside a request or job (the re-check): shutdown and tests wait for it. */
   track?: <T>(task: Promise<T>) => Promise<T>;
   /** The health check job's cron schedule, for the digest's coverage; undefined when it is disabled. */
@@ -246,6 +248,7 @@ export class HealthService {
       backup,
       incidents: incidentSummary,
       failedJobs,
+      onCall: this.opts.onCall?.() ?? null,
       reviewed: null,
       audit: this.opts.audit.verify(),
     };

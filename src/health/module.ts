@@ -22,7 +22,7 @@ export interface OperationsModule {
  */
 export function operationsModule(
   core: Core,
-  deps: { incidents: IncidentFacade; incidentsTracked: boolean; runner: ProcessRunner; fetchImpl?: typeof fetch },
+  deps: { incidents: IncidentFacade; incidentsTracked: boolean; runner: ProcessRunner; fetchImpl?: typeof fetch; onCall?: () => string | undefined },
 ): OperationsModule {
   const { db, clock, logger, outbox, audit, config, executions } = core;
   const file = config.file;
@@ -33,6 +33,7 @@ export function operationsModule(
   const health = new HealthService({
     ...(checkSchedule ? { checkSchedule } : {}),
     track: (task) => core.inflight.track(task),
+    ...(deps.onCall ? { onCall: deps.onCall } : {}),
     db,
     clock,
     logger,

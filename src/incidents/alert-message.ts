@@ -77,7 +77,8 @@ function syncLine(incident: Incident): string | null {
 }
 
 /** The alert message in the alerts channel, rebuilt from the incident on every change. */
-export function renderAlert(incident: Incident): MessageContent {
+/** `onCall`: the Slack user on call now, shown on an unacknowledged alert so readers know who is on it. */
+export function renderAlert(incident: Incident, onCall?: string): MessageContent {
   const icon = PRIORITY_ICON[incident.priority] ?? '⚪';
   const urgency = incident.urgency ? ` · ${incident.urgency} urgency` : '';
   const headline = `${icon} *${incident.priority}*${urgency} · ${incidentLink(incident)}`;
@@ -86,7 +87,11 @@ export function renderAlert(incident: Incident): MessageContent {
     `*Assigned:* ${assigneesOf(incident)}`,
     `*Opened:* ${slackDate(new Date(incident.created_at))}`,
   ].join('   ');
-  const notes = [syncLine(incident), incident.escalations > 0 && incident.status === 'triggered' ? `🚨 Escalation level ${incident.escalations}` : null]
+  const notes = [
+    incident.status === 'triggered' && onCall ? `On call: <@${onCall}>` : null,
+    syncLine(incident),
+    incident.escalations > 0 && incident.status === 'triggered' ? `🚨 Escalation level ${incident.escalations}` : null,
+  ]
     .filter((n): n is string => Boolean(n));
   const buttons: Button[] = [];
   if (incident.status === 'triggered') {

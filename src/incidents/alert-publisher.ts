@@ -18,6 +18,8 @@ export interface AlertPublisherOptions {
   outbox: Outbox;
   alertsChannel: string | undefined;
   stormThreshold: number;
+  /** The Slack user on call now, shown on unacknowledged alerts. */
+  onCall?: () => string | undefined;
 }
 
 /**
@@ -170,7 +172,7 @@ export class AlertPublisher {
     this.opts.repo.update(incidentId, { alert_posted: 1, alert_channel: channel });
     const incident = this.opts.repo.get(incidentId);
     if (!incident) return;
-    this.opts.outbox.enqueue({ kind: 'post', payload: { channel, ...renderAlert(incident) }, messageKey: messageKeys.incident(incidentId), urgent: true });
+    this.opts.outbox.enqueue({ kind: 'post', payload: { channel, ...renderAlert(incident, this.opts.onCall?.()) }, messageKey: messageKeys.incident(incidentId), urgent: true });
   }
 
   /**
@@ -209,7 +211,7 @@ export class AlertPublisher {
     if (incident.alert_posted) {
       this.opts.outbox.enqueue({
         kind: 'update',
-        payload: { channel: incident.alert_channel, messageKey: messageKeys.incident(incidentId), ...renderAlert(incident) },
+        payload: { channel: incident.alert_channel, messageKey: messageKeys.incident(incidentId), ...renderAlert(incident, this.opts.onCall?.()) },
       });
     }
     if (incident.storm_id !== null) {

@@ -44,7 +44,15 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; on
     syncToPagerDuty: opts.syncToPagerDuty,
     pagerDutyHost: file.incidents.pagerDutyHost,
   });
-  const publisher = new AlertPublisher({ db, repo, clock, outbox, alertsChannel: file.channels.alerts, stormThreshold: file.incidents.stormThreshold });
+  const publisher = new AlertPublisher({
+    db,
+    repo,
+    clock,
+    outbox,
+    alertsChannel: file.channels.alerts,
+    stormThreshold: file.incidents.stormThreshold,
+    onCall: () => opts.oncall.at()?.userId,
+  });
   const sla = new SlaEscalation({
     repo,
     deadlines,

@@ -30,6 +30,11 @@ describe('who is on call', () => {
     await b.pdSigner.send(b.pdSigner.incidentEvent('incident.triggered', { id: 'PO1', number: 501, priority: 'P3', title: 'disk filling', created_at: START }, { occurredAt: START }));
     await b.waygate.inboxProcessor.whenIdle();
 
+    await b.settle();
+    // The alert names who is on it.
+    const card = b.slack.messages('C0ALERTS').find((m) => m.text.includes('#501'));
+    expect(JSON.stringify(card?.blocks)).toContain(`On call: <@${USERS.oncall}>`);
+
     const now = await command(b, 'oncall');
     expect(now.status).toBe(200);
     expect(now.json.text).toBe(`On call now: <@${USERS.oncall}>`);

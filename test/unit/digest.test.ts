@@ -202,6 +202,11 @@ describe('renderDigest', () => {
     expect(sectionWith(full.blocks, 'Last 24 h')).not.toContain('⚠️');
   });
 
+  it('says who is on call today when someone is', () => {
+    expect(sectionWith(renderDigest(data({ onCall: 'U0ANA' }), 1).blocks, 'Current status')).toContain('On call today: <@U0ANA>');
+    expect(sectionWith(renderDigest(data({ onCall: null }), 1).blocks, 'Current status')).not.toContain('On call');
+  });
+
   it('mentions log rotation, clean logs, incidents with breaches and failed jobs', () => {
     const { blocks } = renderDigest(
       data({
