@@ -12,7 +12,7 @@ export const weeklyMaintenance: JobDefinition<JobContext> = {
     const parts: string[] = [];
     let databaseProblem: string | null = null;
     try {
-      parts.push(ctx.maintenance.vacuumServiceDatabase());
+      parts.push(ctx.maintenance.vacuumServiceDatabase(ctx.clock.nowMs(), ctx.config.file.timezone));
     } catch (err) {
       databaseProblem = `${service.database}: ${(err as Error).message}`;
       parts.push(`❌ *Database* \`${escapeMrkdwn(service.database)}\`: ${escapeMrkdwn((err as Error).message)}`);

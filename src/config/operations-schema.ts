@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { durationSchema } from './duration.js';
+import { parseTimeOfDay, weekdayNames } from './sla-schema.js';
 
 export const serviceSchema = z
   .object({
@@ -57,8 +58,21 @@ export const DEFAULT_MAINTENANCE_COMMANDS = {
   'security-scan': { run: ['./scripts/security-scan.sh'], timeout: 600_000 },
 } as const satisfies Record<string, CommandSpec>;
 
+const timeOfDay = z.string().refine((t) => parseTimeOfDay(t) !== undefined, { message: 'must be a time such as 14:00' });
+
+/** When the service may be disturbed (VACUUM locks its database): SOP-MAINT-002 runs on Tuesday at 2 PM. */
+export const maintenanceWindowSchema = z
+  .object({
+    days: z.array(z.enum(weekdayNames, { message: `must be one of ${weekdayNames.join(', ')}` })).min(1, { message: 'must name at least one day' }),
+    start: timeOfDay,
+    end: timeOfDay,
+  })
+  .strict()
+  .refine((w) => parseTimeOfDay(w.end)! > parseTimeOfDay(w.start)!, { message: 'end must be after start', path: ['end'] });
+
 export const maintenanceSchema = z
   .object({
+    window: maintenanceWindowSchema.default({ days: ['tue'], start: '14:00', end: '18:00' }),
     commands: z
       .object({
         outdated: commandSpecSchema.optional(),

@@ -3,7 +3,9 @@ import Database from 'better-sqlite3';
 import type { ProcessRunner } from '../runner/runner.js';
 import type { MaintenanceConfig } from '../config/operations-schema.js';
 import { runAndReport, type CommandReport } from './command-report.js';
+import { DateTime } from 'luxon';
 import { escapeMrkdwn, formatBytes } from '../core/text.js';
+import { parseTimeOfDay, weekdayNames } from '../config/sla-schema.js';
 
 export type MaintenanceCommand = keyof MaintenanceConfig['commands'];
 
@@ -37,19 +39,46 @@ export class MaintenanceService {
     return runAndReport(this.runner, label, this.config.commands[command]);
   }
 
-  /** VACUUM and ANALYZE on the service database, reporting the size change (SOP-MAINT-002 step 2). Throws on failure. */
-  vacuumServiceDatabase(): string {
+  /** Whether `at` falls inside `maintenance.window` in `timezone`. */
+  inWindow(at: number, timezone: string): boolean {
+    const { days, start, end } = this.config.window;
+    const local = DateTime.fromMillis(at, { zone: timezone });
+    const minutes = local.hour * 60 + local.minute;
+    return days.includes(weekdayNames[local.weekday - 1]!) && minutes >= parseTimeOfDay(start)! && minutes < parseTimeOfDay(end)!;
+  }
+
+  describeWindow(timezone: string): string {
+    const { days, start, end } = this.config.window;
+    return `${days.join(', ')} ${start}–${end} ${timezone}`;
+  }
+
+  /**
+   * VACUUM and ANALYZE on the service database (SOP-MAINT-002 step 2), only inside the maintenance window:
+   * VACUUM rewrites the whole file under an exclusive lock, which the live service would feel. Reports each
+   * one's effect apart (ANALYZE adds its statistics pages, which read as if VACUUM grew the file). Throws on
+   * failure.
+   */
+  vacuumServiceDatabase(at: number, timezone: string): string {
     const path = this.serviceDatabase;
+    if (!this.inWindow(at, timezone)) {
+      return `⏭️ *Database* \`${escapeMrkdwn(path)}\`: VACUUM and ANALYZE skipped, outside the maintenance window (${this.describeWindow(timezone)}); they run at the next maintenance inside it.`;
+    }
     const before = databaseBytes(path);
     const db = new Database(path, { fileMustExist: true });
+    let vacuumed: number;
     try {
       db.exec('VACUUM');
+      db.pragma('wal_checkpoint(TRUNCATE)');
+      vacuumed = databaseBytes(path);
       db.exec('ANALYZE');
       db.pragma('wal_checkpoint(TRUNCATE)');
     } finally {
       db.close();
     }
     const after = databaseBytes(path);
-    return `✅ *Database* \`${escapeMrkdwn(path)}\`: VACUUM and ANALYZE done, ${formatBytes(before)} → ${formatBytes(after)}`;
+    const freed = before - vacuumed;
+    const vacuum = `VACUUM ${formatBytes(before)} → ${formatBytes(vacuumed)}${freed > 0 ? ` (${formatBytes(freed)} freed)` : ' (nothing to free)'}`;
+    const analyze = `ANALYZE refreshed the query planner's statistics${after > vacuumed ? ` (+${formatBytes(after - vacuumed)})` : ''}`;
+    return `✅ *Database* \`${escapeMrkdwn(path)}\`: ${vacuum}; ${analyze}.`;
   }
 }
