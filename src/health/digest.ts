@@ -53,6 +53,13 @@ export interface DigestData {
   systemd: string;
   systemdUnit?: string | null;
   /** `expectedSamples`: how many checks 24 h of the check's schedule makes (absent when it cannot be told). */
+  /** Disk free where the service's database and the backups live, memory and load of this host. */
+  host?: {
+    disks: Array<{ label: string; path: string; freeBytes: number; totalBytes: number } | { label: string; path: string; error: string }>;
+    memory: { freeBytes: number; totalBytes: number };
+    load1: number;
+    cores: number;
+  };
   /** The Slack user on call when the digest was built (rotation, override or PagerDuty); null when nobody is. */
   onCall?: string | null;
   last24h: { uptimePct: number | null; p50Ms: number | null; p95Ms: number | null; samples: number; expectedSamples?: number; checkEveryMs?: number };
@@ -115,6 +122,22 @@ function headerDate(now: number, zone: string | undefined): string {
   return DateTime.fromMillis(now, { zone: tz }).toFormat('ccc d LLL yyyy');
 }
 
+/** Below this share of a disk free, the digest warns: a full disk stops backups and the service's writes. */
+const LOW_DISK_FRACTION = 0.1;
+
+function hostLines(d: DigestData): string[] {
+  const h = d.host;
+  if (!h) return [];
+  const disks = h.disks.map((disk) => {
+    if ('error' in disk) return `⚠️ ${disk.label} ${code(disk.path)}: ${plain(disk.error, 120)}`;
+    const share = disk.totalBytes > 0 ? disk.freeBytes / disk.totalBytes : 1;
+    return `${share < LOW_DISK_FRACTION ? '⚠️ ' : ''}${disk.label}: ${formatBytes(disk.freeBytes)} free of ${formatBytes(disk.totalBytes)} (${Math.floor(share * 100)} %)`;
+  });
+  const memory = `memory ${formatBytes(h.memory.freeBytes)} free of ${formatBytes(h.memory.totalBytes)}`;
+  const load = `load ${h.load1.toFixed(2)} on ${h.cores} core${h.cores === 1 ? '' : 's'}`;
+  return [`Disk free: ${disks.join(' · ')}`, `Host: ${memory} · ${load}`];
+}
+
 function onCallLine(d: DigestData): string | null {
   return d.onCall ? `On call today: <@${d.onCall}>` : null;
 }
@@ -136,6 +159,7 @@ function statusSection(d: DigestData): string {
   const unit = d.systemdUnit ? ` ${code(d.systemdUnit)}` : '';
   const icon = d.systemd === 'active' ? '✅' : /^(failed|inactive|deactivating)$/.test(d.systemd) ? '🔴' : '';
   lines.push(`systemd${unit}: ${icon ? `${icon} ` : ''}${plain(d.systemd, 150)}`);
+  lines.push(...hostLines(d));
   const onCall = onCallLine(d);
   if (onCall) lines.push(onCall);
   return lines.join('\n');

@@ -1,4 +1,7 @@
 import type { Db } from '../db/database.js';
+import { statfsSync } from 'node:fs';
+import { availableParallelism, freemem, loadavg, totalmem } from 'node:os';
+import { dirname } from 'node:path';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { Logger } from '../logging/logger.js';
 import type { Outbox } from '../outbox/outbox.js';
@@ -46,6 +49,20 @@ export interface HealthServiceOptions {
 }
 
 export const digestKey = messageKeys.digest;
+
+/** Disk, memory and load of this host for the digest; a folder that cannot be read says why. */
+function hostFacts(folders: Array<{ label: string; path: string }>): NonNullable<DigestData['host']> {
+  const disks = folders.map(({ label, path }) => {
+    try {
+      // eslint-disable-next-line security/detect-non-literal-fs-filename -- the operator's configured folders
+      const fs = statfsSync(path);
+      return { label, path, freeBytes: fs.bavail * fs.bsize, totalBytes: fs.blocks * fs.bsize };
+    } catch (err) {
+      return { label, path, error: (err as NodeJS.ErrnoException).code ?? (err as Error).message };
+    }
+  });
+  return { disks, memory: { freeBytes: freemem(), totalBytes: totalmem() }, load1: loadavg()[0] ?? 0, cores: availableParallelism() };
+}
 
 /**
  * SOP-MAINT-001: samples the service (speaking only when it goes down or comes back) and builds the daily
@@ -249,6 +266,10 @@ export class HealthService {
       incidents: incidentSummary,
       failedJobs,
       onCall: this.opts.onCall?.() ?? null,
+      host: hostFacts([
+        { label: 'database folder', path: dirname(config.service.database) },
+        { label: 'backups', path: config.backup.dir },
+      ]),
       reviewed: null,
       audit: this.opts.audit.verify(),
     };

@@ -242,6 +242,8 @@ describe('scheduled operations', () => {
     expect(blocks).toMatch(/• \*P1\* <https:[^|]*PD0900\|#900 search is slow> · open 20 min · 🚨 unacknowledged, SLA breached/);
     expect(blocks).toContain('Waygate daily health — Mon 2 Mar 2026');
     expect(blocks).toContain('Healthy* — HTTP 200');
+    expect(blocks).toMatch(/Disk free: (⚠️ )?database folder: [\d.]+ \S+ free of [\d.]+ \S+ \(\d+ %\) · (⚠️ )?backups: [\d.]+ \S+ free/);
+    expect(blocks).toMatch(/Host: memory [\d.]+ \S+ free of [\d.]+ \S+ · load [\d.]+ on \d+ cores?/);
     expect(blocks).toContain('Uptime 75.0 % over 4 samples');
     expect(blocks).toContain('p50 100 ms · p95 300 ms');
     expect(blocks).toContain('3 ERROR lines');

@@ -202,6 +202,29 @@ describe('renderDigest', () => {
     expect(sectionWith(full.blocks, 'Last 24 h')).not.toContain('⚠️');
   });
 
+  it('shows disk free for the database and backup folders, warning below 10 %, and the host\'s memory and load', () => {
+    const GiB = 1024 ** 3;
+    const { blocks } = renderDigest(
+      data({
+        host: {
+          disks: [
+            { label: 'database folder', path: '/var/lib/waygate', freeBytes: 20 * GiB, totalBytes: 50 * GiB },
+            { label: 'backups', path: '/backup/waygate', freeBytes: 2 * GiB, totalBytes: 40 * GiB },
+          ],
+          memory: { freeBytes: 3 * GiB, totalBytes: 8 * GiB },
+          load1: 0.5,
+          cores: 2,
+        },
+      }),
+      1,
+    );
+    const status = sectionWith(blocks, 'Current status');
+    expect(status).toContain('Disk free: database folder: 20.0 GiB free of 50.0 GiB (40 %) · ⚠️ backups: 2.0 GiB free of 40.0 GiB (5 %)');
+    expect(status).toContain('Host: memory 3.0 GiB free of 8.0 GiB · load 0.50 on 2 cores');
+    const missing = renderDigest(data({ host: { disks: [{ label: 'backups', path: '/backup/waygate', error: 'ENOENT' }], memory: { freeBytes: GiB, totalBytes: 2 * GiB }, load1: 0, cores: 1 } }), 1);
+    expect(sectionWith(missing.blocks, 'Current status')).toContain('Disk free: ⚠️ backups `/backup/waygate`: ENOENT');
+  });
+
   it('says who is on call today when someone is', () => {
     expect(sectionWith(renderDigest(data({ onCall: 'U0ANA' }), 1).blocks, 'Current status')).toContain('On call today: <@U0ANA>');
     expect(sectionWith(renderDigest(data({ onCall: null }), 1).blocks, 'Current status')).not.toContain('On call');
