@@ -54,7 +54,6 @@ export const digestKey = messageKeys.digest;
 function hostFacts(folders: Array<{ label: string; path: string }>): NonNullable<DigestData['host']> {
   const disks = folders.map(({ label, path }) => {
     try {
-      // eslint-disable-next-line security/detect-non-literal-fs-filename -- the operator's configured folders
       const fs = statfsSync(path);
       return { label, path, freeBytes: fs.bavail * fs.bsize, totalBytes: fs.blocks * fs.bsize };
     } catch (err) {
