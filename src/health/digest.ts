@@ -53,6 +53,8 @@ export interface DigestData {
   systemd: string;
   systemdUnit?: string | null;
   /** `expectedSamples`: how many checks 24 h of the check's schedule makes (absent when it cannot be told). */
+  /** The health URL's TLS certificate: when it expires, or why it could not be read; null for http. */
+  tls?: { validTo: number } | { error: string } | null;
   /** Disk free where the service's database and the backups live, memory and load of this host. */
   host?: {
     disks: Array<{ label: string; path: string; freeBytes: number; totalBytes: number } | { label: string; path: string; error: string }>;
@@ -138,6 +140,18 @@ function hostLines(d: DigestData): string[] {
   return [`Disk free: ${disks.join(' · ')}`, `Host: ${memory} · ${load}`];
 }
 
+/** A certificate expiring sooner than this gets a warning: time to renew before browsers and clients refuse it. */
+const CERT_WARN_MS = 14 * 86_400_000;
+
+function tlsLine(d: DigestData): string | null {
+  const t = d.tls;
+  if (!t) return null;
+  if ('error' in t) return `⚠️ TLS certificate could not be read: ${plain(t.error, 150)}`;
+  const left = t.validTo - d.now;
+  if (left <= 0) return `🔴 TLS certificate expired ${formatDuration(-left)} ago (${slackDate(new Date(t.validTo))})`;
+  return `${left < CERT_WARN_MS ? '⚠️ ' : ''}TLS certificate valid until ${slackDate(new Date(t.validTo))} (${formatDuration(left)} left)`;
+}
+
 function onCallLine(d: DigestData): string | null {
   return d.onCall ? `On call today: <@${d.onCall}>` : null;
 }
@@ -159,6 +173,8 @@ function statusSection(d: DigestData): string {
   const unit = d.systemdUnit ? ` ${code(d.systemdUnit)}` : '';
   const icon = d.systemd === 'active' ? '✅' : /^(failed|inactive|deactivating)$/.test(d.systemd) ? '🔴' : '';
   lines.push(`systemd${unit}: ${icon ? `${icon} ` : ''}${plain(d.systemd, 150)}`);
+  const tls = tlsLine(d);
+  if (tls) lines.push(tls);
   lines.push(...hostLines(d));
   const onCall = onCallLine(d);
   if (onCall) lines.push(onCall);

@@ -2,6 +2,8 @@ import type { Db } from '../db/database.js';
 import { statfsSync } from 'node:fs';
 import { availableParallelism, freemem, loadavg, totalmem } from 'node:os';
 import { dirname } from 'node:path';
+import { isIP } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { Logger } from '../logging/logger.js';
 import type { Outbox } from '../outbox/outbox.js';
@@ -49,6 +51,26 @@ export interface HealthServiceOptions {
 }
 
 export const digestKey = messageKeys.digest;
+
+/**
+ * When the certificate the health URL serves expires. Read without trusting it (an expired or self-signed
+ * certificate is exactly what this should report, not fail on).
+ */
+function certificateExpiry(url: URL, timeoutMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect(
+      { host: url.hostname, port: Number(url.port || 443), rejectUnauthorized: false, ...(isIP(url.hostname) ? {} : { servername: url.hostname }) },
+      () => {
+        const validTo = Date.parse(socket.getPeerCertificate().valid_to ?? '');
+        socket.end();
+        if (Number.isNaN(validTo)) reject(new Error('the server sent no certificate'));
+        else resolve(validTo);
+      },
+    );
+    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no TLS handshake within ${formatDuration(timeoutMs)}`)));
+    socket.once('error', reject);
+  });
+}
 
 /** Disk, memory and load of this host for the digest; a folder that cannot be read says why. */
 function hostFacts(folders: Array<{ label: string; path: string }>): NonNullable<DigestData['host']> {
@@ -204,7 +226,17 @@ export class HealthService {
   async digestData(): Promise<DigestData> {
     const { clock, config, runner, backups, incidents } = this.opts;
     const now = clock.nowMs();
-    const [status, systemd] = await Promise.all([this.check(), systemdState(config.service.systemdUnit, runner)]);
+    const healthUrl = new URL(config.service.healthUrl);
+    const [status, systemd, tls] = await Promise.all([
+      this.check(),
+      systemdState(config.service.systemdUnit, runner),
+      healthUrl.protocol === 'https:'
+        ? certificateExpiry(healthUrl, config.service.timeout).then(
+            (validTo) => ({ validTo }),
+            (err: unknown) => ({ error: (err as Error).message }),
+          )
+        : Promise.resolve(null),
+    ]);
     let logs: DigestData['logs'];
     try {
       logs = scanErrors(config.service.logFile, Number(this.store.get(LOG_OFFSET_KEY) ?? 0));
@@ -265,6 +297,7 @@ export class HealthService {
       incidents: incidentSummary,
       failedJobs,
       onCall: this.opts.onCall?.() ?? null,
+      tls,
       host: hostFacts([
         { label: 'database folder', path: dirname(config.service.database) },
         { label: 'backups', path: config.backup.dir },

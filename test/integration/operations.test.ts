@@ -1,4 +1,6 @@
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import selfsigned from 'selfsigned';
 import type { AddressInfo } from 'node:net';
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -288,6 +290,31 @@ describe('scheduled operations', () => {
       expect(blocks).toContain('backup');
       expect(blocks).not.toContain('None in the last 24 h');
       expect(blocks).toContain('2 ERROR lines');
+    }
+  });
+
+  it('warns in the digest when the health URL serves a TLS certificate that expires within 14 days', async () => {
+    // A real HTTPS health endpoint whose certificate expires 3 days after the bot's clock.
+    const now = Date.parse('2026-03-02T08:00:00Z');
+    const { cert, private: key } = await selfsigned.generate([{ name: 'commonName', value: 'localhost' }], {
+      notBeforeDate: new Date(now - 86_400_000),
+      notAfterDate: new Date(now + 3 * 86_400_000),
+    });
+    const https = createHttpsServer({ cert, key }, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"status":"healthy"}');
+    });
+    await new Promise<void>((r) => https.listen(0, '127.0.0.1', () => r()));
+    try {
+      const url = `https://localhost:${(https.address() as AddressInfo).port}/health`;
+      bot = await startTestBot({ dir, clock: new ManualClock(now), yaml: yaml({ service: { healthUrl: url } }) });
+      const res = await bot.signer.slashCommand({ text: 'digest', userId: USERS.ops, responseUrl: bot.slack.responseUrl('tls') });
+      expect(res.json.text).toContain('Building the health digest');
+      await bot.settle();
+      const digest = bot.slack.messages('C0OPS').find((m) => m.text.startsWith('Waygate daily health'));
+      expect(JSON.stringify(digest?.blocks)).toMatch(/⚠️ TLS certificate valid until <!date\^\d+\^[^>]+> \(3 d left\)/);
+    } finally {
+      await new Promise((r) => https.close(() => r(undefined)));
     }
   });
 

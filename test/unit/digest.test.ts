@@ -225,6 +225,16 @@ describe('renderDigest', () => {
     expect(sectionWith(missing.blocks, 'Current status')).toContain('Disk free: ⚠️ backups `/backup/waygate`: ENOENT');
   });
 
+  it('warns about a TLS certificate that expires within 14 days, and says when one has expired', () => {
+    const DAY = 24 * HOUR;
+    const status = (tls: DigestData['tls']) => sectionWith(renderDigest(data({ tls }), 1).blocks, 'Current status');
+    expect(status({ validTo: NOW + 90 * DAY })).toMatch(/\nTLS certificate valid until <!date\^\d+\^[^>]+> \(90 d left\)/);
+    expect(status({ validTo: NOW + 3 * DAY })).toMatch(/⚠️ TLS certificate valid until <!date\^\d+\^[^>]+> \(3 d left\)/);
+    expect(status({ validTo: NOW - 2 * DAY })).toMatch(/🔴 TLS certificate expired 2 d ago/);
+    expect(status({ error: 'ECONNREFUSED' })).toContain('⚠️ TLS certificate could not be read: ECONNREFUSED');
+    expect(status(null)).not.toContain('TLS');
+  });
+
   it('says who is on call today when someone is', () => {
     expect(sectionWith(renderDigest(data({ onCall: 'U0ANA' }), 1).blocks, 'Current status')).toContain('On call today: <@U0ANA>');
     expect(sectionWith(renderDigest(data({ onCall: null }), 1).blocks, 'Current status')).not.toContain('On call');
