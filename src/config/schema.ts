@@ -104,6 +104,11 @@ const cronOrDisabled = z.union([
   }),
 ]);
 
+/** A link shown in Slack: http(s), and nothing that would end Slack's `<url|label>` early. */
+const linkUrl = z
+  .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
+  .refine((u) => !/[<>|\s]/.test(u), { message: 'must not contain <, >, | or spaces' });
+
 export const fileConfigSchema = z
   .object({
     /** Required unless TZ or the system's zone names one (loadConfig resolves it). */
@@ -146,6 +151,11 @@ export const fileConfigSchema = z
     /** Deprecated: `permissions: { command.<verb>: [...] }` replaces it; still read, with a warning. */
     commandRoles: z.record(z.string(), z.array(z.string())).default({}),
     oncall: oncallSchema.optional(),
+    /** SOP appendix B: links shown on the digest and on alert cards. */
+    links: z
+      .object({ dashboard: linkUrl.optional(), runbook: linkUrl.optional(), repository: linkUrl.optional() })
+      .strict()
+      .default({}),
     escalation: escalationSchema,
     service: serviceSchema.prefault({}),
     backup: backupSchema.prefault({}),

@@ -111,3 +111,12 @@ export function redactCredentials(text: string): string {
     .replace(URL_USERINFO, '$1[REDACTED]@')
     .replace(QUERY_PARAM, (param: string, sep: string, name: string) => (SECRET_PARAM_NAME.test(name) ? `${sep}${name}=[REDACTED]` : param));
 }
+
+/** Configured links as one mrkdwn line: "<https://…|Dashboard> · <https://…|Runbook>"; empty when none. */
+export function linksLine(links: Readonly<Partial<Record<'dashboard' | 'runbook' | 'repository', string>>>): string {
+  const labels = { dashboard: 'Dashboard', runbook: 'Runbook', repository: 'Repository' } as const;
+  return (Object.keys(labels) as Array<keyof typeof labels>)
+    .filter((k) => links[k])
+    .map((k) => `<${links[k]}|${labels[k]}>`)
+    .join(' · ');
+}

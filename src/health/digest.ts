@@ -53,6 +53,8 @@ export interface DigestData {
   systemd: string;
   systemdUnit?: string | null;
   /** `expectedSamples`: how many checks 24 h of the check's schedule makes (absent when it cannot be told). */
+  /** `links:` of the config as one mrkdwn line (dashboard, runbook, repository); empty when none. */
+  links?: string;
   /** The health URL's TLS certificate: when it expires, or why it could not be read; null for http. */
   tls?: { validTo: number } | { error: string } | null;
   /** Disk free where the service's database and the backups live, memory and load of this host. */
@@ -311,7 +313,8 @@ export function renderDigest(data: DigestData, digestId: number): MessageContent
     section(incidentsSection(data)),
     section(failedJobsSection(data)),
   ];
-  if (data.audit) blocks.push(context(auditLine(data.audit)));
+  const footer = [data.audit ? auditLine(data.audit) : null, data.links || null].filter((t): t is string => t !== null);
+  if (footer.length > 0) blocks.push(context(...footer));
   if (data.reviewed === null) {
     blocks.push(actions(`digest:${digestId}`, [button({ actionId: DIGEST_ACTIONS.reviewed, text: 'Reviewed', style: 'primary', value: String(digestId) })]));
   } else {

@@ -14,7 +14,7 @@ import type { BackupService } from '../backup/backup-service.js';
 import type { IncidentFacade } from '../incidents/facade.js';
 import type { Executions } from '../core/executions.js';
 import { messageKeys } from '../core/keys.js';
-import { escapeMrkdwn, formatDuration, redactCredentials } from '../core/text.js';
+import { escapeMrkdwn, formatDuration, linksLine, redactCredentials } from '../core/text.js';
 import { slackDate } from '../slack/format.js';
 import { HealthStore } from './health-store.js';
 import { checkHealth, HealthMonitor, type HealthCheckResult, type HealthObservation } from './health-check.js';
@@ -297,6 +297,7 @@ export class HealthService {
       incidents: incidentSummary,
       failedJobs,
       onCall: this.opts.onCall?.() ?? null,
+      links: linksLine(config.links),
       tls,
       host: hostFacts([
         { label: 'database folder', path: dirname(config.service.database) },

@@ -20,6 +20,8 @@ export interface AlertPublisherOptions {
   stormThreshold: number;
   /** The Slack user on call now, shown on unacknowledged alerts. */
   onCall?: () => string | undefined;
+  /** The config's `links:` as one mrkdwn line, shown on open alerts. */
+  links?: string;
 }
 
 /**
@@ -172,7 +174,7 @@ export class AlertPublisher {
     this.opts.repo.update(incidentId, { alert_posted: 1, alert_channel: channel });
     const incident = this.opts.repo.get(incidentId);
     if (!incident) return;
-    this.opts.outbox.enqueue({ kind: 'post', payload: { channel, ...renderAlert(incident, this.opts.onCall?.()) }, messageKey: messageKeys.incident(incidentId), urgent: true });
+    this.opts.outbox.enqueue({ kind: 'post', payload: { channel, ...renderAlert(incident, this.opts.onCall?.(), this.opts.links) }, messageKey: messageKeys.incident(incidentId), urgent: true });
   }
 
   /**
@@ -211,7 +213,7 @@ export class AlertPublisher {
     if (incident.alert_posted) {
       this.opts.outbox.enqueue({
         kind: 'update',
-        payload: { channel: incident.alert_channel, messageKey: messageKeys.incident(incidentId), ...renderAlert(incident, this.opts.onCall?.()) },
+        payload: { channel: incident.alert_channel, messageKey: messageKeys.incident(incidentId), ...renderAlert(incident, this.opts.onCall?.(), this.opts.links) },
       });
     }
     if (incident.storm_id !== null) {

@@ -1,3 +1,4 @@
+import { linksLine } from '../core/text.js';
 import type { OncallService } from '../oncall/oncall-service.js';
 import type { Core } from '../core/core.js';
 import type { WaygateModule } from '../core/module.js';
@@ -52,6 +53,7 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; on
     alertsChannel: file.channels.alerts,
     stormThreshold: file.incidents.stormThreshold,
     onCall: () => opts.oncall.at()?.userId,
+    links: linksLine(file.links),
   });
   const sla = new SlaEscalation({
     repo,

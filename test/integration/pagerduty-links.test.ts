@@ -39,6 +39,19 @@ describe("the incident's PagerDuty link", () => {
   const blocksOf = (m: StoredMessage | undefined) => JSON.stringify(m?.blocks ?? []);
   const actionIds = (m: StoredMessage | undefined) => (blocksOf(m).match(/"action_id":"[^"]+"/g) ?? []).map((a) => a.slice('"action_id":"'.length, -1));
 
+  it("shows the team's configured links (dashboard, runbook, repository) on an open alert, not on a resolved one", async () => {
+    bot = await startTestBot({
+      clock: new ManualClock(START),
+      env: { PAGERDUTY_WEBHOOK_SECRET: PD_WEBHOOK_SECRET },
+      yaml: { ...DEFAULT_YAML, links: { dashboard: 'https://grafana.example.com/d/waygate', runbook: 'https://wiki.example.com/waygate/runbook' } },
+    });
+    const b = bot;
+    await send(b, 'incident.triggered', 4100, 'https://acme.pagerduty.com/incidents/PLNK4100');
+    expect(blocksOf(alertFor(b, 4100))).toContain('<https://grafana.example.com/d/waygate|Dashboard> · <https://wiki.example.com/waygate/runbook|Runbook>');
+    await send(b, 'incident.resolved', 4100, 'https://acme.pagerduty.com/incidents/PLNK4100');
+    expect(blocksOf(alertFor(b, 4100))).not.toContain('|Dashboard>');
+  });
+
   it('links an https URL on PagerDuty, in the headline and on a button', async () => {
     const b = await start();
     await send(b, 'incident.triggered', 4001, 'https://acme.pagerduty.com/incidents/PLNK4001');

@@ -446,4 +446,15 @@ describe('the time zone', () => {
     ]);
   });
 });
+
+describe('links', () => {
+  it('accepts http(s) links for the digest and alert cards, and refuses one that could break a Slack link', () => {
+    expect(ok(withYaml('links: { dashboard: "https://grafana.example.com/d/1", repository: "https://github.com/acme/waygate" }')).file.links).toEqual({
+      dashboard: 'https://grafana.example.com/d/1',
+      repository: 'https://github.com/acme/waygate',
+    });
+    expect(problems(withYaml('links: { runbook: "javascript:alert(1)" }')).join('\n')).toContain('links.runbook must be an http(s) URL');
+    expect(problems(withYaml('links: { wiki: "https://wiki.example.com" }')).join('\n')).toContain('unknown key links.wiki');
+  });
+});
 });

@@ -235,6 +235,11 @@ describe('renderDigest', () => {
     expect(status(null)).not.toContain('TLS');
   });
 
+  it('ends with the configured links', () => {
+    const { blocks } = renderDigest(data({ links: '<https://grafana.example.com/d/1|Dashboard>' }), 1);
+    expect(JSON.stringify(blocks.at(-2))).toContain('<https://grafana.example.com/d/1|Dashboard>');
+  });
+
   it('says who is on call today when someone is', () => {
     expect(sectionWith(renderDigest(data({ onCall: 'U0ANA' }), 1).blocks, 'Current status')).toContain('On call today: <@U0ANA>');
     expect(sectionWith(renderDigest(data({ onCall: null }), 1).blocks, 'Current status')).not.toContain('On call');
