@@ -110,6 +110,15 @@ export class IncidentRepository {
     return this.getStmt.get(id) as Incident | undefined;
   }
 
+  /** Per priority, of the incidents opened since `since`: mean time to acknowledge and resolve, and breaches. */
+  responseFigures(since: number): Array<{ priority: string; mttaMs: number | null; mttrMs: number | null; breaches: number }> {
+    return this.sql(
+      `SELECT priority, AVG(acknowledged_at - created_at) AS mttaMs, AVG(resolved_at - created_at) AS mttrMs,
+              SUM(breached_at IS NOT NULL) AS breaches
+       FROM incidents WHERE created_at >= ? GROUP BY priority ORDER BY priority`,
+    ).all(since) as Array<{ priority: string; mttaMs: number | null; mttrMs: number | null; breaches: number }>;
+  }
+
   /** The next number for an incident Waygate opens itself: above PagerDuty's, so they never collide in practice. */
   nextLocalNumber(): number {
     return (this.sql(`SELECT COALESCE(MAX(number), 9000000) + 1 FROM incidents WHERE id LIKE 'local:%'`).pluck().get() as number);

@@ -1,3 +1,4 @@
+import { registerResponseMetrics } from './response-metrics.js';
 import { linksLine } from '../core/text.js';
 import type { OncallService } from '../oncall/oncall-service.js';
 import type { Core } from '../core/core.js';
@@ -45,6 +46,7 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; on
     syncToPagerDuty: opts.syncToPagerDuty,
     pagerDutyHost: file.incidents.pagerDutyHost,
   });
+  registerResponseMetrics(metrics.registry, repo, clock);
   const publisher = new AlertPublisher({
     db,
     repo,
