@@ -158,4 +158,30 @@ describe('who is on call', () => {
     expect(breach?.text).toContain(`<@${USERS.oncall}> please respond`);
     expect(dms(b, USERS.oncall).some((t) => t.includes('#503 checkout down'))).toBe(true);
   });
+
+  it('keeps climbing the escalation ladder across a restart between steps, without repeating a step', async () => {
+    const clock = new ManualClock(START);
+    let b = (bot = await startTestBot({ clock, yaml: YAML, pagerDuty: true }));
+    const { dir, slack, pd } = b;
+    await b.pdSigner.send(b.pdSigner.incidentEvent('incident.triggered', { id: 'PR1', number: 601, priority: 'P1', title: 'queue stuck', created_at: START }, { occurredAt: START }));
+    await b.waygate.inboxProcessor.whenIdle();
+    await b.advanceTo(Date.parse(START) + 5 * 60_000);
+    await b.settle();
+    const steps = () => slack.messages('C0ALERTS').filter((m) => m.thread_ts === undefined && m.text.startsWith('🚨') && m.text.includes('#601'));
+    expect(steps()).toHaveLength(1);
+    expect(steps()[0]?.text).not.toContain(`<@${USERS.lead}>`);
+
+    await b.waygate.stop();
+    b = bot = await startTestBot({ clock, yaml: YAML, dir, slack, pagerDuty: pd });
+    await b.advanceTo(Date.parse(START) + 10 * 60_000);
+    await b.settle();
+    expect(steps()).toHaveLength(2);
+    expect(steps()[1]?.text).toContain('escalation 2 of 3');
+    expect(steps()[1]?.text).toContain(`<@${USERS.oncall}> <@${USERS.lead}>`);
+    expect(steps()[1]?.text).not.toContain('noticed late');
+    await b.stop();
+    bot = undefined;
+    await slack.close();
+    await pd?.close();
+  });
 });
