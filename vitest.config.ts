@@ -22,11 +22,11 @@ export default defineConfig({
       reporter: ['text-summary', 'text'],
       // Ratchet: raise these as coverage rises, never lower them. The incident domain pages people: stricter.
       thresholds: {
-        lines: 94,
-        branches: 80,
-        functions: 94,
-        statements: 92,
-        'src/incidents/**': { lines: 97, branches: 80, functions: 97, statements: 95 },
+        lines: 95,
+        branches: 82,
+        functions: 95,
+        statements: 93,
+        'src/incidents/**': { lines: 98, branches: 83, functions: 98, statements: 96 },
       },
     },
   },
