@@ -17,34 +17,23 @@ export function registerResponseMetrics(registry: Registry, repo: IncidentReposi
     if (!cached || now - cached.at >= 1_000 || now < cached.at) cached = { at: now, rows: repo.responseFigures(now - RESPONSE_WINDOW_MS) };
     return cached.rows;
   };
-  new Gauge({
-    name: 'waygate_incident_mtta_seconds',
-    help: 'Mean time to acknowledge incidents opened in the last 7 days, by priority',
-    labelNames: ['priority'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const r of figures()) if (r.mttaMs !== null) this.set({ priority: r.priority }, r.mttaMs / 1000);
-    },
-  });
-  new Gauge({
-    name: 'waygate_incident_mttr_seconds',
-    help: 'Mean time to resolve incidents opened in the last 7 days, by priority',
-    labelNames: ['priority'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const r of figures()) if (r.mttrMs !== null) this.set({ priority: r.priority }, r.mttrMs / 1000);
-    },
-  });
-  new Gauge({
-    name: 'waygate_incident_sla_breaches',
-    help: 'Incidents opened in the last 7 days whose acknowledgement SLA was breached, by priority',
-    labelNames: ['priority'] as const,
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const r of figures()) this.set({ priority: r.priority }, r.breaches);
-    },
-  });
+  type Row = ReturnType<IncidentRepository['responseFigures']>[number];
+  const gauge = (name: string, help: string, value: (row: Row) => number | null): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['priority'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const row of figures()) {
+          const v = value(row);
+          if (v !== null) this.set({ priority: row.priority }, v);
+        }
+      },
+    });
+  };
+  gauge('waygate_incident_mtta_seconds', 'Mean time to acknowledge incidents opened in the last 7 days, by priority', (r) => (r.mttaMs === null ? null : r.mttaMs / 1000));
+  gauge('waygate_incident_mttr_seconds', 'Mean time to resolve incidents opened in the last 7 days, by priority', (r) => (r.mttrMs === null ? null : r.mttrMs / 1000));
+  gauge('waygate_incident_sla_breaches', 'Incidents opened in the last 7 days whose acknowledgement SLA was breached, by priority', (r) => r.breaches);
 }
