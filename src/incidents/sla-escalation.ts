@@ -61,7 +61,11 @@ export class SlaEscalation {
       deadlines.schedule(SLA_DEADLINES, breachKey(incident.id), incident.sla_deadline);
     } else deadlines.cancel(SLA_DEADLINES, breachKey(incident.id));
     const next = open ? this.stepAt(incident, incident.escalations) : null;
-    if (next !== null) deadlines.schedule(SLA_DEADLINES, stepKey(incident.id), next);
+    // A first step due by the breach is fired by the breach deadline itself: one deadline row less per new
+    // incident, which a webhook flood writes thousands of times a minute.
+    const firedByBreach =
+      incident.escalations === 0 && incident.sla_state !== 'breached' && incident.sla_deadline !== null && next !== null && next <= incident.sla_deadline;
+    if (next !== null && !firedByBreach) deadlines.schedule(SLA_DEADLINES, stepKey(incident.id), next);
     else deadlines.cancel(SLA_DEADLINES, stepKey(incident.id));
   }
 
