@@ -2,6 +2,7 @@ import type { JobDefinition } from '../src/jobs/types.js';
 import type { JobContext } from '../src/context.js';
 import { formatBackupReport } from '../src/backup/backup-report.js';
 import { ReportedJobFailure } from '../src/jobs/reported-failure.js';
+import { offsiteSuffix } from '../src/backup/offsite-outcome.js';
 
 export const backup: JobDefinition<JobContext> = {
   name: 'backup',
@@ -16,7 +17,7 @@ export const backup: JobDefinition<JobContext> = {
       const message = `backup ${report.file.path} failed its integrity check: ${report.integrity}`;
       throw channel ? new ReportedJobFailure(message) : new Error(message);
     }
-    return { summary: `${report.file.name} (${report.rows} rows, integrity ${report.integrity})` };
+    return { summary: `${report.file.name} (${report.rows} rows, integrity ${report.integrity})${offsiteSuffix(report)}` };
   },
   describeOutcome(run) {
     if (run.outcome === 'ok') return `✅ Backup finished: ${run.summary ?? ''}`;

@@ -25,6 +25,8 @@ export interface DigestBackup {
   tooOld: boolean;
   /** Whether `backup.offsite` is set (SOP-BACK-001 step 4); a digest without one is not all green. */
   offsiteConfigured?: boolean;
+  /** How the last backup run's offsite copy went, when the run recorded it. */
+  lastOffsite?: { ok: true; at: number } | { ok: false; detail: string; at: number };
   /** Shown with "No backups found" and with the age warning when given. */
   dir?: string;
   maxAgeMs?: number;
@@ -234,6 +236,8 @@ function backupSection(d: DigestData): string {
     );
   }
   if (b.offsiteConfigured === false) lines.push('⚠️ Offsite copy: not configured (SOP-BACK-001 step 4: set `backup.offsite`)');
+  else if (b.lastOffsite?.ok === false) lines.push(`⚠️ Offsite copy of the last backup (${slackDate(new Date(b.lastOffsite.at))}) failed: ${plain(b.lastOffsite.detail, 200)}`);
+  else if (b.lastOffsite?.ok === true) lines.push(`Offsite copy of the last backup: ✅ ok (${slackDate(new Date(b.lastOffsite.at))})`);
   if (b.integrity === null) lines.push('Integrity: not checked');
   else lines.push(`Integrity: ${/^ok$/i.test(b.integrity.trim()) ? '✅ ok' : `⚠️ ${plain(b.integrity)}`}`);
   return lines.join('\n');
@@ -278,6 +282,7 @@ function fallbackText(d: DigestData, date: string): string {
   if (!isFailure(d.logs) && d.logs.exists) parts.push(plural(d.logs.errorLines, 'ERROR line'));
   if (!isFailure(d.backup) && d.backup.tooOld) parts.push('backup too old');
   if (!isFailure(d.backup) && d.backup.offsiteConfigured === false) parts.push('no offsite backup');
+  if (!isFailure(d.backup) && d.backup.lastOffsite?.ok === false) parts.push('offsite copy failed');
   if (d.failedJobs.length > 0) parts.push(plural(d.failedJobs.length, 'failed job'));
   return `Waygate daily health — ${date}: ${parts.join(', ')}`;
 }

@@ -20,7 +20,8 @@ import { HealthStore } from './health-store.js';
 import { checkHealth, HealthMonitor, type HealthCheckResult, type HealthObservation } from './health-check.js';
 import { scanErrors } from './log-scan.js';
 import { systemdState } from './systemd.js';
-import { OPEN_LISTED, renderDigest, type DigestData } from './digest.js';
+import { OPEN_LISTED, renderDigest, type DigestBackup, type DigestData } from './digest.js';
+import { offsiteOutcome } from '../backup/offsite-outcome.js';
 import { incidentLink } from '../incidents/alert-message.js';
 
 const DAY_MS = 86_400_000;
@@ -70,6 +71,13 @@ function certificateExpiry(url: URL, timeoutMs: number): Promise<number> {
     socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no TLS handshake within ${formatDuration(timeoutMs)}`)));
     socket.once('error', reject);
   });
+}
+
+/** The offsite outcome the newest backup run recorded, for the digest. */
+function lastOffsite(run: { status: string; summary: string | null; finished_at: number | null } | undefined): Pick<DigestBackup, 'lastOffsite'> {
+  const outcome = run?.status === 'ok' ? offsiteOutcome(run.summary) : undefined;
+  if (!outcome || run?.finished_at == null) return {};
+  return { lastOffsite: outcome.ok ? { ok: true, at: run.finished_at } : { ok: false, detail: outcome.detail, at: run.finished_at } };
 }
 
 /** Disk, memory and load of this host for the digest; a folder that cannot be read says why. */
@@ -255,6 +263,7 @@ export class HealthService {
         integrity,
         tooOld: ageMs === null || ageMs > config.backup.maxAge,
         offsiteConfigured: config.backup.offsite !== null,
+        ...lastOffsite(this.opts.executions.lastOf('job', 'backup')),
         dir: config.backup.dir,
         maxAgeMs: config.backup.maxAge,
       };

@@ -235,6 +235,15 @@ describe('renderDigest', () => {
     expect(status(null)).not.toContain('TLS');
   });
 
+  it('says whether the last backup reached its offsite copy', () => {
+    const fresh = { newest: { name: 'waygate_20260104.db', sizeBytes: 2048, modifiedAt: NOW - 7 * HOUR }, ageMs: 7 * HOUR, integrity: 'ok', tooOld: false, offsiteConfigured: true };
+    const failed = renderDigest(data({ backup: { ...fresh, lastOffsite: { ok: false, detail: 'rsync: connection refused', at: NOW - 7 * HOUR } } }), 1);
+    expect(sectionWith(failed.blocks, 'Backups')).toMatch(/⚠️ Offsite copy of the last backup \(<!date[^>]+>\) failed: rsync: connection refused/);
+    expect(failed.text).toContain('offsite copy failed');
+    const ok = renderDigest(data({ backup: { ...fresh, lastOffsite: { ok: true, at: NOW - 7 * HOUR } } }), 1);
+    expect(sectionWith(ok.blocks, 'Backups')).toContain('Offsite copy of the last backup: ✅ ok');
+  });
+
   it('ends with the configured links', () => {
     const { blocks } = renderDigest(data({ links: '<https://grafana.example.com/d/1|Dashboard>' }), 1);
     expect(JSON.stringify(blocks.at(-2))).toContain('<https://grafana.example.com/d/1|Dashboard>');
