@@ -113,12 +113,11 @@ export class SlaEscalation {
     const reminders = live.filter((i) => (i.sla_deadline ?? Infinity) > now && i.sla_state === 'running');
     this.breach(breaches, now);
     this.remind(reminders, now);
-    const stepping = incidents
-      .map((i) => this.opts.repo.get(i.id)!)
-      .filter((i) => {
-        const at = this.stepAt(i, i.escalations);
-        return at !== null && at <= now;
-      });
+    // The breach above changes neither an incident's escalations nor its window, which is all stepAt reads.
+    const stepping = incidents.filter((i) => {
+      const at = this.stepAt(i, i.escalations);
+      return at !== null && at <= now;
+    });
     this.escalate(stepping, now);
   }
 
@@ -177,8 +176,7 @@ export class SlaEscalation {
       const dueAt = this.stepAt(incident, step) ?? now;
       const mentions = this.audience(this.stepOf(step));
       repo.update(incident.id, { escalations: level, updated_at: now });
-      const updated = repo.get(incident.id)!;
-      const next = this.stepAt(updated, level);
+      const next = this.stepAt(incident, level);
       if (next !== null) deadlines.schedule(SLA_DEADLINES, stepKey(incident.id), next);
       audit.record({ actor: 'waygate', action: 'incident.escalated', subject: `#${incident.number}`, details: { id: incident.id, level, notified: mentions } });
       publisher.publish([{ kind: 'changed', incidentId: incident.id }], now);
