@@ -9,6 +9,11 @@ import { resolve } from './resolve.js';
 import { help } from './help.js';
 import { jobs } from './jobs.js';
 import { oncall } from './oncall.js';
+import { trigger } from './trigger.js';
+import { note } from './note.js';
+import { reassign } from './reassign.js';
+import { priority } from './priority.js';
+import { escalate } from './escalate.js';
 
 /** Every `/waygate` verb. A new verb is one file in this folder plus one line here. */
-export const COMMANDS: readonly Command[] = [help, ack, resolve, incidents, oncall, health, digest, backup, jobs, audit];
+export const COMMANDS: readonly Command[] = [help, ack, resolve, incidents, trigger, note, reassign, priority, escalate, oncall, health, digest, backup, jobs, audit];

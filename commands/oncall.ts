@@ -7,22 +7,12 @@ import { escapeMrkdwn, formatDuration } from '../src/core/text.js';
 import type { PagerDutyShift } from '../src/oncall/pagerduty-oncalls.js';
 import { PERMISSIONS } from '../src/core/policy.js';
 import { context, section, type Block } from '../src/core/blocks.js';
+import { userArg } from '../src/commands/args.js';
 
 /** Handoffs shown after the current turn. */
 const UPCOMING = 3;
 /** The longest override one command sets: longer cover belongs in the rotation. */
 const MAX_OVERRIDE_MS = 30 * 86_400_000;
-
-/** `<@U123|lena>` (a mention, as Slack escapes it) or a bare user id. */
-const userArg = z.string().transform((text, ctx) => {
-  // Slack escapes a mention as <@U123|name>; the id is what counts.
-  const id = text.startsWith('<@') && text.endsWith('>') ? text.slice(2, -1).split('|')[0]! : text;
-  if (!/^[UW][A-Z0-9]{2,}$/.test(id)) {
-    ctx.addIssue({ code: 'custom', message: `expected a person as @name (got "${text}")` });
-    return z.NEVER;
-  }
-  return id;
-});
 
 const durationArg = z.string().transform((text, ctx) => {
   const ms = parseDuration(text);

@@ -19,10 +19,12 @@ export const housekeeping: JobDefinition<JobContext> = {
       messages: ctx.outbox.pruneDelivered(DELIVERED_RETENTION_MS),
       history: ctx.store.pruneHistory(now - JOB_RUN_RETENTION_MS),
       webhookIds: ctx.incidents.pruneInbox(now - WEBHOOK_EVENT_RETENTION_MS),
+      // Echoes and declarations PagerDuty never answered within a month will not be answered.
+      slackChanges: ctx.incidents.pruneSlackChanges(now - WEBHOOK_EVENT_RETENTION_MS),
     }));
     ctx.store.checkpoint();
     return Promise.resolve({
-      summary: `removed ${removed.messages} delivered message(s), ${removed.webhookIds} old webhook id(s) and ${removed.history.executions} old job run record(s)`,
+      summary: `removed ${removed.messages} delivered message(s), ${removed.webhookIds} old webhook id(s), ${removed.slackChanges} unanswered change record(s) sent to PagerDuty and ${removed.history.executions} old job run record(s)`,
     });
   },
 };

@@ -18,6 +18,10 @@ export const AUDIT_ACTIONS = [
   'incident.escalated',
   'oncall.handoff',
   'oncall.override',
+  'incident.note_added',
+  'incident.reassigned',
+  'incident.priority_changed',
+  'incident.declared',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -5,7 +5,7 @@ import type { InflightWork } from '../lifecycle/inflight.js';
 import type { Clock } from '../clock/clock.js';
 import { ACK_BUDGET_MS, withinAckBudget } from '../core/ack-budget.js';
 import { asWaygateError } from '../core/errors.js';
-import { tokenize } from './tokenize.js';
+import { splitLeading, tokenize } from './tokenize.js';
 import { commandPermission, type Command, type CommandContext, type CommandReply } from './types.js';
 
 export const SLASH_COMMAND = '/waygate';
@@ -76,7 +76,7 @@ async function answer(
     what: `\`${SLASH_COMMAND} ${verb}\``,
   });
   if (!decision.allowed) return { reply: { text: decision.message }, outcome: 'denied', verb };
-  const parsed = target.parse(words);
+  const parsed = target.parse(target.freeTextAfter === undefined ? words : splitLeading(command.text ?? '', target.freeTextAfter + 1).slice(1));
   if (!parsed.ok) return { reply: usageReply(target, parsed.problem), outcome: 'usage', verb };
 
   // Object.assign, not spread: this runs on every command before the ack, and spread is slow on Node 20.

@@ -30,6 +30,11 @@ export interface CommandDefinition<A> {
   roles: Grant;
   /** Validates the words after the verb (already split with quotes respected). */
   args: z.ZodType<A, string[]>;
+  /**
+   * The last argument is prose: after the verb and this many words, the rest of the text is one word, as
+   * typed (quotes and apostrophes kept).
+   */
+  freeTextAfter?: number;
   run(ctx: CommandContext, args: A): CommandReply | Promise<CommandReply>;
 }
 
@@ -41,6 +46,7 @@ export interface Command {
   usage: string;
   summary: string;
   roles: Grant;
+  freeTextAfter?: number;
   parse(words: string[]): ParseResult;
   run(ctx: CommandContext, args: unknown): CommandReply | Promise<CommandReply>;
 }
@@ -56,6 +62,7 @@ export function defineCommand<A>(def: CommandDefinition<A>): Command {
     usage: def.usage,
     summary: def.summary,
     roles: def.roles,
+    ...(def.freeTextAfter !== undefined ? { freeTextAfter: def.freeTextAfter } : {}),
     parse(words) {
       const result = def.args.safeParse(words);
       if (result.success) return { ok: true, args: result.data };

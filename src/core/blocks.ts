@@ -122,6 +122,29 @@ export function textInput(opts: { blockId: string; label: string; multiline?: bo
   };
 }
 
+/** A choice of one Slack user in a modal; the user id arrives under `blockId`. */
+export function userSelect(opts: { blockId: string; label: string; initialUser?: string; hint?: string }): InputBlock {
+  return {
+    type: 'input',
+    block_id: checkedId(opts.blockId),
+    label: plain(opts.label, 2000),
+    ...(opts.hint ? { hint: plain(opts.hint, 2000) } : {}),
+    element: { type: 'users_select', action_id: 'value', ...(opts.initialUser ? { initial_user: opts.initialUser } : {}) },
+  };
+}
+
+/** A choice of one option in a modal; the option's value arrives under `blockId`. */
+export function staticSelect(opts: { blockId: string; label: string; options: ReadonlyArray<{ text: string; value: string }>; initial?: string }): InputBlock {
+  const options = opts.options.slice(0, 100).map(option);
+  const initial = options.find((o) => o.value === opts.initial);
+  return {
+    type: 'input',
+    block_id: checkedId(opts.blockId),
+    label: plain(opts.label, 2000),
+    element: { type: 'static_select', action_id: 'value', options, ...(initial ? { initial_option: initial } : {}) },
+  };
+}
+
 const MODAL_TEXT_LIMIT = 24;
 const PRIVATE_METADATA_LIMIT = 3000;
 

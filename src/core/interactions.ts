@@ -93,7 +93,8 @@ export interface ActionDefinition<V> {
   /** Decodes the element's value (a button or option value; for checkboxes, the block_id). */
   value: z.ZodType<V, string>;
   /** Checked before the handler runs; a denial is answered, counted and audited by the policy. */
-  permission?: { name: PermissionName; what: string; subject?: (value: V) => string };
+  /** `name` may depend on the value: one menu, options of different weight. */
+  permission?: { name: PermissionName | ((value: V) => PermissionName); what: string; subject?: (value: V) => string };
   /** True when the value was drawn from an older revision of the state (a stale message). */
   isStale?: (value: V) => boolean;
   handle(ctx: ActionContext, value: V): void | Promise<void>;
@@ -121,7 +122,7 @@ export function defineAction<V>(def: ActionDefinition<V>): Action {
       // learns nothing about whether it is current.
       if (def.permission) {
         const decision = await policy.check({
-          permission: def.permission.name,
+          permission: typeof def.permission.name === 'function' ? def.permission.name(value) : def.permission.name,
           user: ctx.userId,
           what: def.permission.what,
           ...(def.permission.subject ? { subject: def.permission.subject(value) } : {}),
@@ -210,6 +211,7 @@ const viewSubmissionSchema = z.object({
             value: z.string().nullish(),
             selected_option: z.object({ value: z.string() }).nullish(),
             selected_options: z.array(z.object({ value: z.string() })).optional(),
+            selected_user: z.string().nullish(),
           }),
         ),
       ),
@@ -224,7 +226,7 @@ function fieldValues(values: z.infer<typeof viewSubmissionSchema>['view']['state
     const element = Object.values(elements)[0];
     fields[blockId] = element?.selected_options
       ? element.selected_options.map((o) => o.value)
-      : (element?.selected_option?.value ?? (element?.value === '' ? null : (element?.value ?? null)));
+      : (element?.selected_option?.value ?? element?.selected_user ?? (element?.value === '' ? null : (element?.value ?? null)));
   }
   return fields;
 }

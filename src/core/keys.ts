@@ -4,12 +4,14 @@
  */
 
 /** A posted message that later updates or thread replies refer to. */
-export type MessageKey = `incident:${string}` | `storm:${number}` | `digest:${number}`;
+export type MessageKey = `incident:${string}` | `storm:${number}` | `digest:${number}` | `change:${string}`;
 
 export const messageKeys = {
   incident: (incidentId: string): MessageKey => `incident:${incidentId}`,
   storm: (stormId: number): MessageKey => `storm:${stormId}`,
   digest: (digestId: number): MessageKey => `digest:${digestId}`,
+  /** A thread line announcing a change made in Slack, updated when PagerDuty takes (or refuses) it. */
+  change: (id: string): MessageKey => `change:${id}`,
 } as const;
 
 /** Outbox lanes: rows of one lane are delivered strictly in order, one at a time. */

@@ -3,7 +3,7 @@ import type { Action, View } from './interactions.js';
 import type { Grant, PermissionName } from './policy.js';
 import type { MessageKey } from './keys.js';
 import type { DeliveryFailure, MessageContent, OutboxItem, OutboxRow } from '../outbox/types.js';
-import type { PagerDutyBulkStatusSender, PagerDutyEventSender, PagerDutyStatusSender } from '../outbox/slack-delivery.js';
+import type { PagerDutyBulkStatusSender, PagerDutyChangeSender, PagerDutyEventSender, PagerDutyStatusSender } from '../outbox/slack-delivery.js';
 
 export interface DeliveryHooks {
   /** A row of this kind was delivered. Runs after its commit. */
@@ -37,7 +37,7 @@ export interface WaygateModule {
   /** Hooks on outbox deliveries, by outbox kind. */
   delivery?: Partial<Record<OutboxItem['kind'], DeliveryHooks>>;
   /** Sends outbox rows the Slack sender does not (PagerDuty). */
-  senders?: { pagerDuty?: PagerDutyStatusSender; pagerDutyBulk?: PagerDutyBulkStatusSender; pagerDutyEvents?: PagerDutyEventSender };
+  senders?: { pagerDuty?: PagerDutyStatusSender; pagerDutyBulk?: PagerDutyBulkStatusSender; pagerDutyEvents?: PagerDutyEventSender; pagerDutyChange?: PagerDutyChangeSender };
   /** Sections of GET /health, by name. */
   health?: () => Record<string, HealthContribution>;
   start?(): void | Promise<void>;

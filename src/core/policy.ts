@@ -13,6 +13,10 @@ export type Grant = readonly RoleName[] | 'everyone';
 export const PERMISSIONS = {
   incidentAck: 'incident.ack',
   incidentResolve: 'incident.resolve',
+  incidentNote: 'incident.note',
+  incidentReassign: 'incident.reassign',
+  incidentPriority: 'incident.priority',
+  incidentEscalate: 'incident.escalate',
   jobRun: 'job.run',
   digestReview: 'digest.review',
   oncallOverride: 'oncall.override',

@@ -384,4 +384,30 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX oncall_overrides_ends ON oncall_overrides (ends_at);
     `,
   },
+  {
+    version: 11,
+    name: 'incident changes made in Slack',
+    sql: `
+      -- The Slack user an incident was assigned to from Slack, shown on the card until PagerDuty assigns someone.
+      ALTER TABLE incidents ADD COLUMN assigned_slack TEXT;
+      -- /waygate trigger through the Events API: the incident PagerDuty opens for the dedup key takes its
+      -- priority and declarer from here, never from the key (which anyone who can send events could forge).
+      CREATE TABLE incident_declarations (
+        dedup_key  TEXT    PRIMARY KEY,
+        slack_user TEXT    NOT NULL,
+        priority   TEXT    NOT NULL,
+        title      TEXT    NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      -- A change sent to PagerDuty from Slack comes back as a webhook; it is shown once, when made.
+      CREATE TABLE pagerduty_echoes (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        incident_id TEXT    NOT NULL,
+        kind        TEXT    NOT NULL CHECK (kind IN ('note', 'reassign')),
+        fingerprint TEXT    NOT NULL,
+        created_at  INTEGER NOT NULL
+      );
+      CREATE INDEX pagerduty_echoes_match ON pagerduty_echoes (incident_id, kind, fingerprint);
+    `,
+  },
 ];

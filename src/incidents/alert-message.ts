@@ -1,9 +1,9 @@
 import type { MessageContent } from '../outbox/types.js';
 import { slackDate } from '../slack/format.js';
 import type { ActorSource, Incident } from './incident-repository.js';
-import { INCIDENT_ACTIONS } from './actions.js';
+import { INCIDENT_ACTIONS, menuValue } from './actions.js';
 import { escapeMrkdwn, formatCount, formatDuration, truncate } from '../core/text.js';
-import { actions, button, context, section, type Block } from '../core/blocks.js';
+import { actions, button, context, overflow, section, type Block } from '../core/blocks.js';
 import type { Button } from '@slack/types';
 import { mrkdwnUrl, pagerDutyUrl } from './pagerduty-link.js';
 
@@ -19,8 +19,10 @@ export function who(actor: string | null, source: ActorSource | null): string {
 }
 
 function assigneesOf(incident: Incident): string {
-  const names = JSON.parse(incident.assignees) as string[];
-  return names.length > 0 ? names.map(escapeMrkdwn).join(', ') : '_nobody_';
+  const names = (JSON.parse(incident.assignees) as string[]).map(escapeMrkdwn).join(', ');
+  // A Slack user id recorded from Slack itself (never a PagerDuty name) may be a mention.
+  if (incident.assigned_slack) return names ? `<@${incident.assigned_slack}> (PagerDuty: ${names})` : `<@${incident.assigned_slack}>`;
+  return names || '_nobody_';
 }
 
 /**
@@ -105,7 +107,21 @@ export function renderAlert(incident: Incident, onCall?: string, links = ''): Me
   if (url) buttons.push(button({ actionId: INCIDENT_ACTIONS.openInPagerDuty, text: 'Open in PagerDuty', url }));
   const blocks: Block[] = [section(`${headline}\n${statusLine(incident)}`), section(details)];
   if (notes.length > 0) blocks.push(context(...notes));
-  if (buttons.length > 0) blocks.push(actions(`incident:${incident.id}`, buttons));
+  const elements: Array<Button | ReturnType<typeof overflow>> = [...buttons];
+  if (incident.status !== 'resolved') {
+    elements.push(
+      overflow({
+        actionId: INCIDENT_ACTIONS.more,
+        options: [
+          { text: '📝 Add a note…', value: menuValue.encode('note', incident.number) },
+          { text: '👤 Reassign…', value: menuValue.encode('reassign', incident.number) },
+          { text: '↕️ Change priority…', value: menuValue.encode('priority', incident.number) },
+          { text: '📣 Escalate now', value: menuValue.encode('escalate', incident.number) },
+        ],
+      }),
+    );
+  }
+  if (elements.length > 0) blocks.push(actions(`incident:${incident.id}`, elements));
   // The text is what notifications show and Slack parses it like the blocks: a title carrying `<!channel>` must not page anyone.
   const text = `${incident.priority} #${incident.number} ${escapeMrkdwn(incident.title)}: ${incident.status}`;
   return { text: truncate(text, 3000), blocks };

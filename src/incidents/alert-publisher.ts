@@ -44,7 +44,18 @@ export class AlertPublisher {
           break;
         case 'note': {
           const incident = this.opts.repo.get(change.incidentId);
-          if (incident) this.threadNote(incident, change.text, change.urgent);
+          if (incident) this.threadNote(incident, change.text, change.urgent, false, change.key);
+          break;
+        }
+        case 'pd_change': {
+          const incident = this.opts.repo.get(change.incidentId);
+          if (!incident) break;
+          // The line was posted only where the incident has a channel.
+          const line = change.line && incident.alert_channel ? { ...change.line, channel: incident.alert_channel } : undefined;
+          this.opts.outbox.enqueue({
+            kind: 'pd_change',
+            payload: { incidentId: incident.id, number: incident.number, change: change.change, slackUser: change.slackUser, ...(line ? { line } : {}) },
+          });
           break;
         }
         case 'to_pagerduty':
@@ -113,10 +124,11 @@ export class AlertPublisher {
    * escalations, a reopened incident) lets it overtake everything else queued in the channel.
    */
   /** `broadcast`: also shown in the channel, so the people it mentions are notified. */
-  threadNote(incident: Incident, text: string, urgent = false, broadcast = false): void {
+  threadNote(incident: Incident, text: string, urgent = false, broadcast = false, messageKey?: MessageKey): void {
     const channel = incident.alert_channel;
     if (!channel) return;
     this.opts.outbox.enqueue({
+      ...(messageKey ? { messageKey } : {}),
       kind: 'post',
       payload: incident.alert_posted
         ? { channel, text, threadKey: messageKeys.incident(incident.id), ...(broadcast ? { broadcast } : {}) }

@@ -9,6 +9,10 @@ import type { IncidentEvent } from './events.js';
 import { formatCount, formatDuration } from '../core/text.js';
 import type { MessageContent } from '../outbox/types.js';
 import { BULK_BATCH, type BulkChanges } from './bulk-change.js';
+import type { SlaEscalation } from './sla-escalation.js';
+import type { Outbox } from '../outbox/outbox.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import { declaredKey } from './lifecycle.js';
 
 export type { ChangeResult as AckResult } from './lifecycle.js';
 
@@ -20,7 +24,21 @@ export interface IncidentFacadeOptions {
   ingest: IncidentIngest;
   follow: (changes: readonly Change[], now: number) => void;
   bulk: BulkChanges;
+  sla: SlaEscalation;
+  outbox: Outbox;
+  audit: AuditLog;
+  /** Events API integration key (YAML service.pagerDutyRoutingKey): declarations go to PagerDuty through it. */
+  routingKey: string | null;
 }
+
+/** What became of a change asked for from Slack. */
+export type SlackEdit = { outcome: 'done'; incident: Incident } | { outcome: 'resolved'; incident: Incident } | { outcome: 'unchanged'; incident: Incident };
+
+/** Where a declared incident was opened. */
+export type Declared = { via: 'pagerduty'; dedupKey: string } | { via: 'local'; incident: Incident };
+
+/** The Events API severity that carries a declared priority's intent (PagerDuty maps it to urgency). */
+const SEVERITY: Record<Priority, 'critical' | 'error' | 'warning' | 'info'> = { P1: 'critical', P2: 'error', P3: 'warning', P4: 'info', P5: 'info' };
 
 /** The PagerDuty incidents the storm summary's "Acknowledge all P1" acts on, and what it leaves alone. */
 export interface StormTargets {
@@ -94,6 +112,100 @@ export class IncidentFacade {
     const now = this.opts.clock.nowMs();
     const { changes } = this.opts.lifecycle.applyEvent(event, now);
     this.opts.follow(changes, now);
+  }
+
+  /**
+   * Declares an incident from Slack (`/waygate trigger`): through the Events API when a routing key is
+   * configured (PagerDuty opens it, and its webhook brings the card), otherwise as an incident of Waygate's own.
+   */
+  declare(opts: { priority: Priority; title: string; slackUser: string }): Declared {
+    const { db, clock, repo, audit, outbox, routingKey } = this.opts;
+    const now = clock.nowMs();
+    if (routingKey) {
+      const dedupKey = declaredKey();
+      db.transaction(() => {
+        repo.declare({ dedup_key: dedupKey, slack_user: opts.slackUser, priority: opts.priority, title: opts.title, created_at: now });
+        audit.record({ actor: opts.slackUser, action: 'incident.declared', subject: opts.priority, details: { title: opts.title, dedupKey, via: 'pagerduty' } });
+        outbox.enqueue({
+          kind: 'pd_event',
+          payload: {
+            routing_key: routingKey,
+            event_action: 'trigger',
+            dedup_key: dedupKey,
+            payload: {
+              summary: opts.title,
+              source: 'Waygate (declared in Slack)',
+              severity: SEVERITY[opts.priority],
+              timestamp: new Date(now).toISOString(),
+              custom_details: { priority: opts.priority, declared_by_slack_user: opts.slackUser },
+            },
+          },
+        });
+      })();
+      return { via: 'pagerduty', dedupKey };
+    }
+    return db.transaction((): Declared => {
+      const key = declaredKey();
+      const incident = this.openLocal({ key, title: opts.title, service: 'declared in Slack', priority: opts.priority, at: now });
+      audit.record({ actor: opts.slackUser, action: 'incident.declared', subject: `#${incident.number}`, details: { id: incident.id, title: opts.title, via: 'local' } });
+      this.opts.follow([{ kind: 'note', incidentId: incident.id, text: `📣 Declared from Slack by <@${opts.slackUser}>.` }], now);
+      return { via: 'local', incident };
+    })();
+  }
+
+  /** Whether changes made here to this incident go to PagerDuty too (it is PagerDuty's, and a token is set). */
+  syncsToPagerDuty(incident: Incident): boolean {
+    return this.opts.lifecycle.synced(incident);
+  }
+
+  /** Adds a note (thread, and PagerDuty's log when it is PagerDuty's). */
+  addNote(id: string, slackUser: string, content: string): SlackEdit {
+    return this.edit(id, (incident, now) => ({ changes: this.opts.lifecycle.noteFromSlack(incident, slackUser, content, now) }), { allowResolved: true });
+  }
+
+  /** Assigns it to a Slack user (in PagerDuty, the user with that user's e-mail). */
+  reassign(id: string, slackUser: string, assignee: string): SlackEdit {
+    return this.edit(id, (incident, now) => {
+      if (incident.assigned_slack === assignee) return null;
+      const changes = this.opts.lifecycle.reassignFromSlack(incident, slackUser, assignee, now);
+      if (assignee !== slackUser) {
+        const state = incident.status === 'triggered' ? ' It is not acknowledged yet.' : '';
+        this.opts.outbox.enqueue({
+          kind: 'post',
+          payload: { channel: assignee, text: `👤 <@${slackUser}> assigned ${incident.priority} ${incidentLink(incident)} to you.${state} Its thread is in the alerts channel; \`/waygate ack ${incident.number}\` acknowledges it.` },
+          urgent: true,
+        });
+      }
+      return { changes };
+    });
+  }
+
+  /** Changes its priority; an unacknowledged incident's SLA is re-computed for the new one. */
+  setPriority(id: string, slackUser: string, priority: Priority): SlackEdit {
+    return this.edit(id, (incident, now) => (incident.priority === priority ? null : { changes: this.opts.lifecycle.priorityFromSlack(incident, slackUser, priority, now) }));
+  }
+
+  /** Calls the next escalation step's audiences now. */
+  escalateNow(id: string, slackUser: string): SlackEdit {
+    return this.edit(id, (incident, now) => {
+      this.opts.sla.escalateNow(incident, slackUser, now);
+      return { changes: [] };
+    });
+  }
+
+  /** One change from Slack in one transaction; `change` returns null when there is nothing to change. */
+  private edit(id: string, change: (incident: Incident, now: number) => { changes: Change[] } | null, opts: { allowResolved?: boolean } = {}): SlackEdit {
+    const { db, clock, repo, follow } = this.opts;
+    return db.transaction((): SlackEdit => {
+      const incident = repo.get(id);
+      if (!incident) throw new Error(`no incident ${id}`);
+      if (incident.status === 'resolved' && !opts.allowResolved) return { outcome: 'resolved', incident };
+      const now = clock.nowMs();
+      const done = change(incident, now);
+      if (!done) return { outcome: 'unchanged', incident };
+      follow(done.changes, now);
+      return { outcome: 'done', incident: repo.get(id) ?? incident };
+    })();
   }
 
   acknowledge(ids: readonly string[], slackUser: string, responseUrl?: string): ChangeResult[] {
@@ -209,6 +321,11 @@ export class IncidentFacade {
   /** Webhook events accepted but not yet applied (normally 0; grows briefly in a flood). */
   inboxPending(): number {
     return this.opts.ingest.inbox.pendingCount();
+  }
+
+  /** Forgets records of changes sent to PagerDuty (echoes, declarations) that it never answered. */
+  pruneSlackChanges(olderThan: number): number {
+    return this.opts.repo.pruneSlackChanges(olderThan);
   }
 
   /** Forgets applied webhook event ids older than the cut-off; unapplied ones stay. */

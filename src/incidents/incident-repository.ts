@@ -42,8 +42,22 @@ export interface Incident {
   storm_id: number | null;
   /** Its place in the storm (1, 2, …), in the order incidents joined it. */
   storm_seq: number | null;
+  /** The Slack user it was assigned to from Slack, until PagerDuty assigns someone else. */
+  assigned_slack: string | null;
   updated_at: number;
 }
+
+/** An incident declared from Slack through the Events API, waiting for (or matched to) PagerDuty's incident. */
+export interface Declaration {
+  dedup_key: string;
+  slack_user: string;
+  priority: Priority;
+  title: string;
+  created_at: number;
+}
+
+/** A change made in Slack whose webhook from PagerDuty is still to come back. */
+export type EchoKind = 'note' | 'reassign';
 
 export interface Storm {
   id: number;
@@ -73,7 +87,7 @@ const COLUMNS = [
   'id', 'number', 'title', 'status', 'priority', 'pd_priority', 'urgency', 'service', 'html_url', 'assignees',
   'created_at', 'last_event_at', 'last_pd_event_at', 'acknowledged_at', 'acknowledged_by', 'acknowledged_source', 'resolved_at', 'resolved_by', 'resolved_source',
   'sla_deadline', 'sla_warn_at', 'sla_state', 'breached_at', 'escalations', 'alert_channel', 'alert_posted',
-  'pd_sync', 'storm_id', 'storm_seq', 'updated_at',
+  'pd_sync', 'storm_id', 'storm_seq', 'assigned_slack', 'updated_at',
 ] as const satisfies readonly (keyof Incident)[];
 
 const PRIORITY_ORDER = `CASE priority WHEN 'P1' THEN 1 WHEN 'P2' THEN 2 WHEN 'P3' THEN 3 WHEN 'P4' THEN 4 ELSE 5 END`;
@@ -117,6 +131,37 @@ export class IncidentRepository {
               SUM(breached_at IS NOT NULL) AS breaches
        FROM incidents WHERE created_at >= ? GROUP BY priority ORDER BY priority`,
     ).all(since) as Array<{ priority: string; mttaMs: number | null; mttrMs: number | null; breaches: number }>;
+  }
+
+  /** Remembers a change sent to PagerDuty, so its webhook is not shown a second time. */
+  expectEcho(incidentId: string, kind: EchoKind, fingerprint: string, now: number): void {
+    this.sql('INSERT INTO pagerduty_echoes (incident_id, kind, fingerprint, created_at) VALUES (?, ?, ?, ?)').run(incidentId, kind, fingerprint, now);
+  }
+
+  /** Whether this webhook is the echo of a change made in Slack; forgets the match (an echo comes once). */
+  takeEcho(incidentId: string, kind: EchoKind, fingerprint: string): boolean {
+    const id = this.sql('SELECT id FROM pagerduty_echoes WHERE incident_id = ? AND kind = ? AND fingerprint = ? ORDER BY id LIMIT 1').pluck().get(incidentId, kind, fingerprint) as
+      | number
+      | undefined;
+    if (id === undefined) return false;
+    this.sql('DELETE FROM pagerduty_echoes WHERE id = ?').run(id);
+    return true;
+  }
+
+  /** Forgets echoes and declarations older than the cut-off (PagerDuty never answered them). */
+  pruneSlackChanges(olderThan: number): number {
+    return (
+      this.sql('DELETE FROM pagerduty_echoes WHERE created_at < ?').run(olderThan).changes +
+      this.sql('DELETE FROM incident_declarations WHERE created_at < ?').run(olderThan).changes
+    );
+  }
+
+  declare(declaration: Declaration): void {
+    this.sql('INSERT INTO incident_declarations (dedup_key, slack_user, priority, title, created_at) VALUES (@dedup_key, @slack_user, @priority, @title, @created_at)').run(declaration);
+  }
+
+  declaration(dedupKey: string): Declaration | undefined {
+    return this.sql('SELECT * FROM incident_declarations WHERE dedup_key = ?').get(dedupKey) as Declaration | undefined;
   }
 
   /** The next number for an incident Waygate opens itself: above PagerDuty's, so they never collide in practice. */

@@ -7,6 +7,10 @@ import type { ActorSource, Incident, IncidentRepository } from './incident-repos
 import { SERVICE_DOWN_KEY_PREFIX, type ApplyResult, type IncidentEvent, type IncidentSnapshot } from './events.js';
 import { escapeMrkdwn, truncate } from '../core/text.js';
 import { pagerDutyUrl } from './pagerduty-link.js';
+import { createHash, randomUUID } from 'node:crypto';
+import { messageKeys, type MessageKey } from '../core/keys.js';
+import type { ChangeLine, PagerDutyIncidentChange } from '../outbox/types.js';
+import { slackDate } from '../slack/format.js';
 
 /**
  * What a state change means for the world outside the incidents table, in order. The alert publisher turns
@@ -17,8 +21,13 @@ export type Change =
   | { kind: 'opened'; incidentId: string }
   /** The alert (and storm summary) must be redrawn. */
   | { kind: 'changed'; incidentId: string }
-  /** A line in the alert's thread; `urgent` when it asks someone to act now, as a new alert does. */
-  | { kind: 'note'; incidentId: string; text: string; urgent?: boolean }
+  /**
+   * A line in the alert's thread; `urgent` when it asks someone to act now, as a new alert does. `key`: the
+   * line is updated later (whether PagerDuty took the change it announces).
+   */
+  | { kind: 'note'; incidentId: string; text: string; urgent?: boolean; key?: MessageKey }
+  /** A change made in Slack beyond status (note, assignment, priority) that PagerDuty must hear about. */
+  | { kind: 'pd_change'; incidentId: string; change: PagerDutyIncidentChange; slackUser: string; line?: Omit<ChangeLine, 'channel'> }
   /**
    * A change made in Slack that PagerDuty must hear about. Changes of one user to one state are sent to
    * PagerDuty together, unless `alone` (PagerDuty refused them together).
@@ -131,10 +140,7 @@ export class IncidentLifecycle {
         update.priority = priority;
         update.pd_priority = snap.priorityName;
         if (existing.status === 'triggered' && priority !== existing.priority) {
-          const { deadline, warnAt } = slaTimes(this.opts.sla, this.opts.calendar, priority, new Date(existing.created_at));
-          update.sla_deadline = deadline.getTime();
-          update.sla_warn_at = warnAt.getTime();
-          if (existing.sla_state !== 'breached') update.sla_state = existing.sla_state === 'warned' && warnAt.getTime() <= now ? 'warned' : 'running';
+          Object.assign(update, this.slaFor(existing, priority, now));
           note(`Priority changed from ${existing.priority} to ${priority}; acknowledge by the new deadline.`);
         }
         break;
@@ -142,6 +148,10 @@ export class IncidentLifecycle {
       case 'incident.escalated':
       case 'incident.reassigned':
       case 'incident.delegated': {
+        // The echo of an assignment made in Slack: the thread said so when it was made.
+        if (event.type === 'incident.reassigned' && repo.takeEcho(existing.id, 'reassign', '')) break;
+        // PagerDuty assigned someone of its own accord: its assignees are the truth now.
+        update.assigned_slack = null;
         const verb = event.type.slice('incident.'.length);
         const to = snap.assignees.length > 0 ? snap.assignees.map(escapeMrkdwn).join(', ') : 'nobody';
         note(`📣 ${verb.charAt(0).toUpperCase()}${verb.slice(1)} in PagerDuty; now assigned to ${to}.`);
@@ -161,6 +171,9 @@ export class IncidentLifecycle {
    */
   private priorityOf(snap: IncidentSnapshot): Priority {
     if (!snap.priorityName && snap.incidentKey?.startsWith(SERVICE_DOWN_KEY_PREFIX)) return 'P1';
+    // Declared from Slack through the Events API, which cannot carry a priority: the declaration has it.
+    const declared = !snap.priorityName && snap.incidentKey?.startsWith(DECLARED_KEY_PREFIX) ? this.opts.repo.declaration(snap.incidentKey) : undefined;
+    if (declared) return declared.priority;
     return priorityFromIncident(snap.priorityName, snap.urgency, this.opts.urgencyPriority);
   }
 
@@ -198,6 +211,7 @@ export class IncidentLifecycle {
       pd_sync: null,
       storm_id: null,
       storm_seq: null,
+      assigned_slack: null,
       updated_at: now,
     };
     repo.insert(incident);
@@ -215,11 +229,15 @@ export class IncidentLifecycle {
       return; // nothing for anyone to do: no alert
     }
     out.push({ kind: 'opened', incidentId: snap.id });
+    const declared = snap.incidentKey?.startsWith(DECLARED_KEY_PREFIX) ? repo.declaration(snap.incidentKey) : undefined;
+    if (declared) out.push({ kind: 'note', incidentId: snap.id, text: `📣 Declared from Slack by <@${declared.slack_user}>.` });
   }
 
   private annotate(event: IncidentEvent, out: Change[]): ApplyResult {
     const incident = event.incidentId ? this.opts.repo.get(event.incidentId) : undefined;
     if (!incident || !event.note) return 'ignored';
+    // A note added from Slack is in the thread already.
+    if (this.opts.repo.takeEcho(incident.id, 'note', noteFingerprint(event.note))) return 'applied';
     out.push({
       kind: 'note',
       incidentId: incident.id,
@@ -293,6 +311,69 @@ export class IncidentLifecycle {
     return [{ kind: 'changed', incidentId }];
   }
 
+  /** The SLA of an unacknowledged incident whose priority changed: the new window, counted from when it opened. */
+  private slaFor(existing: Incident, priority: Priority, now: number): Partial<Incident> {
+    const { deadline, warnAt } = slaTimes(this.opts.sla, this.opts.calendar, priority, new Date(existing.created_at));
+    const update: Partial<Incident> = { sla_deadline: deadline.getTime(), sla_warn_at: warnAt.getTime() };
+    if (existing.sla_state !== 'breached') update.sla_state = existing.sla_state === 'warned' && warnAt.getTime() <= now ? 'warned' : 'running';
+    return update;
+  }
+
+  /** Whether a change made here goes to PagerDuty too. */
+  synced(incident: Incident): boolean {
+    return this.opts.syncToPagerDuty && !isLocalIncident(incident.id);
+  }
+
+  /**
+   * The thread line announcing a change made here and, when PagerDuty must hear of it, the change on its way
+   * there; the line then says whether PagerDuty took it.
+   */
+  private announce(incident: Incident, text: string, slackUser: string, change: PagerDutyIncidentChange | null, out: Change[]): void {
+    if (!change || !this.synced(incident)) {
+      out.push({ kind: 'note', incidentId: incident.id, text });
+      return;
+    }
+    const key = messageKeys.change(randomUUID());
+    out.push({ kind: 'note', incidentId: incident.id, text: `${text} · _sending to PagerDuty…_`, key });
+    out.push({ kind: 'pd_change', incidentId: incident.id, change, slackUser, line: { messageKey: key, text } });
+  }
+
+  /** A note from Slack: in the thread at once, and in PagerDuty's incident log. */
+  noteFromSlack(incident: Incident, slackUser: string, content: string, now: number): Change[] {
+    const out: Change[] = [];
+    this.opts.audit.record({ actor: slackUser, action: 'incident.note_added', subject: `#${incident.number}`, details: { id: incident.id, note: truncate(content, 500) } });
+    if (this.synced(incident)) this.opts.repo.expectEcho(incident.id, 'note', noteFingerprint(content), now);
+    this.announce(incident, `📝 Note from <@${slackUser}>: ${escapeMrkdwn(truncate(content, 2500))}`, slackUser, { kind: 'note', content }, out);
+    this.opts.repo.update(incident.id, { updated_at: now });
+    return out;
+  }
+
+  /** Assigns it to a Slack user (in PagerDuty, the user with the same e-mail). */
+  reassignFromSlack(incident: Incident, slackUser: string, assignee: string, now: number): Change[] {
+    const out: Change[] = [];
+    this.opts.repo.update(incident.id, { assigned_slack: assignee, updated_at: now });
+    this.opts.audit.record({ actor: slackUser, action: 'incident.reassigned', subject: `#${incident.number}`, details: { id: incident.id, assignee } });
+    if (this.synced(incident)) this.opts.repo.expectEcho(incident.id, 'reassign', '', now);
+    this.announce(incident, `👤 <@${slackUser}> assigned #${incident.number} to <@${assignee}>.`, slackUser, { kind: 'reassign', slackAssignee: assignee }, out);
+    out.push({ kind: 'changed', incidentId: incident.id });
+    return out;
+  }
+
+  /** A new priority: its SLA window replaces the old one (counted from when the incident opened). */
+  priorityFromSlack(incident: Incident, slackUser: string, priority: Priority, now: number): Change[] {
+    const out: Change[] = [];
+    const update: Partial<Incident> = { priority, updated_at: now };
+    if (incident.status === 'triggered') Object.assign(update, this.slaFor(incident, priority, now));
+    this.opts.repo.update(incident.id, update);
+    this.opts.audit.record({ actor: slackUser, action: 'incident.priority_changed', subject: `#${incident.number}`, details: { id: incident.id, from: incident.priority, to: priority } });
+    const deadline = update.sla_deadline;
+    const sla =
+      deadline === undefined || deadline === null ? '' : deadline <= now ? ' The new SLA window has already passed.' : ` Acknowledge by ${slackDate(new Date(deadline))}.`;
+    this.announce(incident, `↕️ <@${slackUser}> changed the priority of #${incident.number} from ${incident.priority} to ${priority}.${sla}`, slackUser, { kind: 'priority', priority }, out);
+    out.push({ kind: 'changed', incidentId: incident.id });
+    return out;
+  }
+
   private markAcknowledged(incident: Incident, at: number, by: string, source: ActorSource): void {
     const outcome = incident.sla_deadline ? slaOutcome(new Date(incident.sla_deadline), new Date(at)) : 'met';
     this.opts.repo.update(incident.id, {
@@ -321,6 +402,19 @@ export class IncidentLifecycle {
 function resolvedChanges(incident: Incident, at: number, by: string, source: ActorSource): Partial<Incident> {
   const slaOpen = incident.sla_state === 'running' || incident.sla_state === 'warned';
   return { status: 'resolved', resolved_at: at, resolved_by: by, resolved_source: source, ...(slaOpen ? { sla_state: 'stopped' as const } : {}) };
+}
+
+/** The dedup key prefix of incidents declared from Slack through the Events API. */
+export const DECLARED_KEY_PREFIX = 'waygate-declared:';
+
+/** A new dedup key for a declaration. */
+export function declaredKey(): string {
+  return `${DECLARED_KEY_PREFIX}${randomUUID()}`;
+}
+
+/** How a note is recognised when PagerDuty sends it back (content only: PagerDuty keeps it as sent). */
+function noteFingerprint(content: string): string {
+  return createHash('sha256').update(content).digest('hex');
 }
 
 /** Incidents Waygate opened itself (no PagerDuty routing key): PagerDuty has never heard of them. */

@@ -12,7 +12,7 @@ import { SlaEscalation } from './sla-escalation.js';
 import { IncidentIngest } from './ingest.js';
 import { InboxProcessor } from './inbox-processor.js';
 import { IncidentFacade } from './facade.js';
-import { incidentActions } from './slack-actions.js';
+import { incidentActions, incidentMenu } from './slack-actions.js';
 import { BulkChanges } from './bulk-change.js';
 
 /** Events wait at most about a second to be applied; minutes mean the processor is stuck. */
@@ -83,8 +83,9 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; on
   ingest.onAccepted(() => processor.nudge());
   core.server.onIdle(() => processor.nudge());
   const bulk = new BulkChanges({ db, clock, logger, executions, outbox, acknowledge: (ids, user, url) => facade.acknowledge(ids, user, url) });
-  const facade: IncidentFacade = new IncidentFacade({ db, clock, repo, lifecycle, ingest, follow, bulk });
+  const facade: IncidentFacade = new IncidentFacade({ db, clock, repo, lifecycle, ingest, follow, bulk, sla, outbox, audit, routingKey: file.service.pagerDutyRoutingKey });
   const incidentGrant = ['oncall', 'lead', 'ops'] as const;
+  const menu = incidentMenu(facade, () => opts.oncall.at()?.userId);
   const drain = (row: { lane: string }): void => {
     if (publisher.isAlertsLane(row.lane)) publisher.drainStorm();
   };
@@ -95,8 +96,16 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; on
     ingest,
     module: {
       name: 'incidents',
-      permissions: { [PERMISSIONS.incidentAck]: incidentGrant, [PERMISSIONS.incidentResolve]: incidentGrant },
-      actions: incidentActions(facade),
+      permissions: {
+        [PERMISSIONS.incidentAck]: incidentGrant,
+        [PERMISSIONS.incidentResolve]: incidentGrant,
+        [PERMISSIONS.incidentNote]: incidentGrant,
+        [PERMISSIONS.incidentReassign]: incidentGrant,
+        [PERMISSIONS.incidentPriority]: incidentGrant,
+        [PERMISSIONS.incidentEscalate]: incidentGrant,
+      },
+      actions: [...incidentActions(facade), ...menu.actions],
+      views: menu.views,
       renderers: { storm: (key) => publisher.renderStorm(key) },
       // A delivery in the alerts channel may let a storm post its next alert.
       delivery: { post: { delivered: drain }, update: { delivered: drain }, ephemeral: { delivered: drain } },

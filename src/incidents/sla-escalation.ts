@@ -45,7 +45,7 @@ export class SlaEscalation {
   follow(changes: readonly Change[]): void {
     const seen = new Set<string>();
     for (const change of changes) {
-      if (change.kind === 'note' || seen.has(change.incidentId)) continue;
+      if (change.kind === 'note' || change.kind === 'pd_change' || seen.has(change.incidentId)) continue;
       seen.add(change.incidentId);
       const incident = this.opts.repo.get(change.incidentId);
       if (incident) this.sync(incident);
@@ -99,6 +99,27 @@ export class SlaEscalation {
   private stepOf(level: number): EscalationStep {
     const { ladder } = this.opts;
     return ladder[Math.min(level, ladder.length - 1)]!;
+  }
+
+  /**
+   * Someone asked for the next step now (`/waygate escalate`, the card's menu): its audiences are called
+   * at once, and the ladder goes on from the level reached. Returns the level reached.
+   */
+  escalateNow(incident: Incident, by: string, now: number): number {
+    const { repo, audit, publisher, deadlines, ladder } = this.opts;
+    const level = incident.escalations + 1;
+    const mentions = this.audience(this.stepOf(incident.escalations));
+    repo.update(incident.id, { escalations: level, updated_at: now });
+    const next = incident.status === 'triggered' ? this.stepAt(incident, level) : null;
+    if (next !== null) deadlines.schedule(SLA_DEADLINES, stepKey(incident.id), next);
+    audit.record({ actor: by, action: 'incident.escalated', subject: `#${incident.number}`, details: { id: incident.id, level, notified: mentions, manual: true } });
+    publisher.publish([{ kind: 'changed', incidentId: incident.id }], now);
+    const who = mentions.join(' ') || '(nobody to notify: configure oncall and lead)';
+    const step = level <= ladder.length ? `escalation ${level} of ${ladder.length}` : `escalation ${level}`;
+    publisher.threadNote(repo.get(incident.id) ?? incident, `📣 <@${by}> escalated ${incident.priority} ${incidentLink(incident)} now (${step}). ${who} please respond.`, true, true);
+    const person = this.opts.onCall();
+    if (person && person !== by) this.opts.dm(person, `📣 <@${by}> escalated ${incident.priority} ${incidentLink(incident)} to you (${step}). See its thread in the alerts channel.`);
+    return level;
   }
 
   /** Runs inside the transaction that marks the deadlines fired. */

@@ -1,10 +1,13 @@
 import { z } from 'zod';
-import { defineAction, type Action } from '../core/interactions.js';
+import { defineAction, defineView, type Action, type View } from '../core/interactions.js';
 import { PERMISSIONS } from '../core/policy.js';
-import { INCIDENT_ACTIONS, stormAckValue } from './actions.js';
+import { INCIDENT_ACTIONS, INCIDENT_VIEWS, menuValue, stormAckValue, type MenuOp } from './actions.js';
 import type { AckResult, IncidentFacade } from './facade.js';
 import { listNumbers } from './alert-message.js';
-import { formatCount } from '../core/text.js';
+import { escapeMrkdwn, formatCount, truncate } from '../core/text.js';
+import { modal, section, staticSelect, textInput, userSelect } from '../core/blocks.js';
+import type { Incident } from './incident-repository.js';
+import { editReplies } from './edit-replies.js';
 import type { MessageContent } from '../outbox/types.js';
 
 const incidentId = z.string().regex(/^[A-Z0-9]{2,64}$/, { message: 'expected a PagerDuty incident id' });
@@ -83,4 +86,113 @@ function stormReport(results: readonly AckResult[], joinedLater: number): string
     );
   }
   return lines.join('\n');
+}
+
+/** What each option of the card's menu needs. */
+const MENU_PERMISSIONS: Record<MenuOp, string> = {
+  note: PERMISSIONS.incidentNote,
+  reassign: PERMISSIONS.incidentReassign,
+  priority: PERMISSIONS.incidentPriority,
+  escalate: PERMISSIONS.incidentEscalate,
+};
+
+const PRIORITY_OPTIONS = (['P1', 'P2', 'P3', 'P4', 'P5'] as const).map((p) => ({ text: p, value: p }));
+
+/**
+ * The card's overflow menu: a note, a reassignment and a priority change open a modal (with the click's
+ * trigger_id, which lives 3 s); "Escalate now" acts at once.
+ */
+export function incidentMenu(incidents: IncidentFacade, onCall: () => string | undefined): { actions: Action[]; views: View[] } {
+  const target = (number: number): Incident | undefined => {
+    const incident = incidents.findByNumber(number);
+    return incident && incident.status !== 'resolved' ? incident : undefined;
+  };
+  const menu = defineAction({
+    id: INCIDENT_ACTIONS.more,
+    value: menuValue.schema,
+    permission: { name: (v) => MENU_PERMISSIONS[v.op], what: 'that menu option', subject: (v) => `#${v.number}` },
+    async handle(ctx, { op, number }) {
+      const incident = target(number);
+      if (!incident) {
+        ctx.tell(`#${number} is resolved or gone; nothing was done.`);
+        return;
+      }
+      const metadata = incident.id;
+      const about = `${incident.priority} #${incident.number} ${truncate(incident.title, 150)}`;
+      switch (op) {
+        case 'note':
+          await ctx.openModal(
+            modal({ callbackId: INCIDENT_VIEWS.note, title: 'Add a note', submit: 'Add note', metadata, blocks: [section(escapeMrkdwn(about)), textInput({ blockId: 'note', label: 'Note', multiline: true, placeholder: 'What you found, did or decided' })] }),
+          );
+          return;
+        case 'reassign': {
+          const person = onCall();
+          await ctx.openModal(
+            modal({
+              callbackId: INCIDENT_VIEWS.reassign,
+              title: 'Reassign',
+              submit: 'Reassign',
+              metadata,
+              blocks: [section(escapeMrkdwn(about)), userSelect({ blockId: 'assignee', label: 'Assign to', ...(person ? { initialUser: person, hint: 'Preselected: whoever is on call now.' } : {}) })],
+            }),
+          );
+          return;
+        }
+        case 'priority':
+          await ctx.openModal(
+            modal({
+              callbackId: INCIDENT_VIEWS.priority,
+              title: 'Change priority',
+              submit: 'Change',
+              metadata,
+              blocks: [section(escapeMrkdwn(about)), staticSelect({ blockId: 'priority', label: 'Priority', options: PRIORITY_OPTIONS, initial: incident.priority })],
+            }),
+          );
+          return;
+        case 'escalate':
+          ctx.tell(editReplies.escalate(incidents.escalateNow(incident.id, ctx.userId)));
+          return;
+      }
+    },
+  });
+  const incidentMeta = z.string().min(1);
+  /** The incident a modal is about, unless it was resolved while the modal was open. */
+  const open = (id: string): Incident | undefined => {
+    const incident = incidents.get(id);
+    return incident && incident.status !== 'resolved' ? incident : undefined;
+  };
+  const gone = (field: string) => ({ errors: { [field]: 'This incident has been resolved meanwhile; nothing was changed.' } });
+  const views: View[] = [
+    defineView({
+      callbackId: INCIDENT_VIEWS.note,
+      metadata: incidentMeta,
+      fields: z.object({ note: z.string({ message: 'Write the note' }).trim().min(1, { message: 'Write the note' }).max(2500, { message: 'At most 2,500 characters' }) }),
+      permission: { name: PERMISSIONS.incidentNote, what: 'adding a note' },
+      handle(ctx, id, { note }) {
+        if (!incidents.get(id)) return gone('note');
+        incidents.addNote(id, ctx.userId, note);
+      },
+    }),
+    defineView({
+      callbackId: INCIDENT_VIEWS.reassign,
+      metadata: incidentMeta,
+      fields: z.object({ assignee: z.string({ message: 'Choose someone' }).regex(/^[UW][A-Z0-9]{2,}$/, { message: 'Choose someone' }) }),
+      permission: { name: PERMISSIONS.incidentReassign, what: 'reassigning an incident' },
+      handle(ctx, id, { assignee }) {
+        if (!open(id)) return gone('assignee');
+        incidents.reassign(id, ctx.userId, assignee);
+      },
+    }),
+    defineView({
+      callbackId: INCIDENT_VIEWS.priority,
+      metadata: incidentMeta,
+      fields: z.object({ priority: z.enum(['P1', 'P2', 'P3', 'P4', 'P5'], { message: 'Choose a priority' }) }),
+      permission: { name: PERMISSIONS.incidentPriority, what: 'changing the priority' },
+      handle(ctx, id, { priority }) {
+        if (!open(id)) return gone('priority');
+        incidents.setPriority(id, ctx.userId, priority);
+      },
+    }),
+  ];
+  return { actions: [menu], views };
 }

@@ -2,7 +2,7 @@ import type { Db } from '../db/database.js';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { Logger } from '../logging/logger.js';
 import type { Outbox } from './outbox.js';
-import type { MessageSender, PagerDutyBulkStatusSender, PagerDutyEventSender, PagerDutyStatusSender } from './slack-delivery.js';
+import type { MessageSender, PagerDutyBulkStatusSender, PagerDutyChangeSender, PagerDutyEventSender, PagerDutyStatusSender } from './slack-delivery.js';
 import {
   DeliveryError,
   type DeferredUpdatePayload,
@@ -21,6 +21,7 @@ export interface DispatcherOptions {
   pagerDuty?: PagerDutyStatusSender;
   pagerDutyBulk?: PagerDutyBulkStatusSender;
   pagerDutyEvents?: PagerDutyEventSender;
+  pagerDutyChange?: PagerDutyChangeSender;
   /** Renders a deferred update's content at send time; null when there is nothing to show any more. */
   renderDeferred?: (renderKey: string) => MessageContent | null;
   clock: Clock;
@@ -368,6 +369,10 @@ export class OutboxDispatcher {
       case 'pd_event':
         if (!this.opts.pagerDutyEvents) throw new DeliveryError({ kind: 'permanent', detail: 'PagerDuty Events API is not configured' });
         await this.opts.pagerDutyEvents(payload as unknown as Parameters<PagerDutyEventSender>[0]);
+        return undefined;
+      case 'pd_change':
+        if (!this.opts.pagerDutyChange) throw new DeliveryError({ kind: 'permanent', detail: 'PagerDuty is not configured' });
+        await this.opts.pagerDutyChange(payload as unknown as Parameters<PagerDutyChangeSender>[0]);
         return undefined;
       default:
         throw new DeliveryError({ kind: 'permanent', detail: `unknown outbox kind ${String(row.kind)}` });

@@ -182,6 +182,9 @@ export function laneOf(item: OutboxItem): Lane {
       return lanes.response(item.payload.responseUrl);
     case 'pd_status':
       return lanes.pagerDutyIncident(item.payload.incidentId);
+    case 'pd_change':
+      // Behind any acknowledgement or resolution of the same incident made before it.
+      return lanes.pagerDutyIncident(item.payload.incidentId);
     case 'pd_status_bulk':
       return lanes.pagerDutyBulk(item.payload.incidentIds[0] ?? '');
     case 'pd_event':

@@ -9,12 +9,14 @@ import {
   type PagerDutyStatusPayload,
   type PagerDutyBulkStatusPayload,
   type PagerDutyEventPayload,
+  type PagerDutyChangePayload,
 } from './types.js';
 
 /** Tells PagerDuty about a change made in Slack; throws DeliveryError like the Slack sender. */
 export type PagerDutyStatusSender = (payload: PagerDutyStatusPayload) => Promise<void>;
 export type PagerDutyBulkStatusSender = (payload: PagerDutyBulkStatusPayload) => Promise<void>;
 export type PagerDutyEventSender = (payload: PagerDutyEventPayload) => Promise<void>;
+export type PagerDutyChangeSender = (payload: PagerDutyChangePayload) => Promise<void>;
 
 /** The side effects the dispatcher performs. One implementation talks to Slack; tests use the same one. */
 export interface MessageSender {

@@ -59,6 +59,29 @@ export interface PagerDutyStatusPayload {
   responseUrl?: string;
 }
 
+/** A change to a PagerDuty incident made in Slack, beyond its status. */
+export type PagerDutyIncidentChange =
+  | { kind: 'note'; content: string }
+  /** Assign it to the PagerDuty user whose e-mail this Slack user has. */
+  | { kind: 'reassign'; slackAssignee: string }
+  | { kind: 'priority'; priority: string };
+
+/** The thread line that announced a change; it says whether PagerDuty took it. */
+export interface ChangeLine {
+  channel: string;
+  messageKey: MessageKey;
+  text: string;
+}
+
+export interface PagerDutyChangePayload {
+  incidentId: string;
+  number: number;
+  change: PagerDutyIncidentChange;
+  /** The Slack user who made the change; their e-mail becomes PagerDuty's `From`. */
+  slackUser: string;
+  line?: ChangeLine;
+}
+
 /** PagerDuty's bulk incident update (`PUT /incidents`) takes at most this many incidents per request. */
 export const PAGERDUTY_BULK_LIMIT = 250;
 
@@ -103,7 +126,8 @@ export type OutboxItem =
   | { kind: 'respond'; payload: RespondPayload }
   | { kind: 'pd_status'; payload: PagerDutyStatusPayload }
   | { kind: 'pd_status_bulk'; payload: PagerDutyBulkStatusPayload }
-  | { kind: 'pd_event'; payload: PagerDutyEventPayload };
+  | { kind: 'pd_event'; payload: PagerDutyEventPayload }
+  | { kind: 'pd_change'; payload: PagerDutyChangePayload };
 
 export interface OutboxRow {
   id: number;

@@ -86,6 +86,7 @@ export class PagerDutyClient {
   private readonly timeoutMs: number;
   private readonly pdjsRetryDelayMs: number;
   private readonly fetchImpl: typeof fetch;
+  private priorities: Map<string, string> | undefined;
 
   constructor(opts: PagerDutyClientOptions) {
     this.token = opts.token;
@@ -116,6 +117,43 @@ export class PagerDutyClient {
       const incidents = unique.slice(i, i + BULK_UPDATE_LIMIT).map((id) => ({ id, type: 'incident_reference', status }));
       await this.rest('PUT', '/incidents', from, { incidents });
     }
+  }
+
+  /** POST /incidents/{id}/notes on behalf of `fromEmail`; resolves with the note's id. */
+  async addNote(incidentId: string, content: string, fromEmail?: string): Promise<string | undefined> {
+    const body = await this.rest('POST', `/incidents/${encodeURIComponent(incidentId)}/notes`, this.from(fromEmail), { note: { content } });
+    const id = (body as { note?: { id?: unknown } } | undefined)?.note?.id;
+    return typeof id === 'string' ? id : undefined;
+  }
+
+  /** PUT /incidents/{id}: assigns it to one PagerDuty user, or sets its priority, on behalf of `fromEmail`. */
+  async updateIncident(incidentId: string, change: { assigneeId: string } | { priorityId: string }, fromEmail?: string): Promise<void> {
+    const incident =
+      'assigneeId' in change
+        ? { type: 'incident_reference', assignments: [{ assignee: { id: change.assigneeId, type: 'user_reference' } }] }
+        : { type: 'incident_reference', priority: { id: change.priorityId, type: 'priority_reference' } };
+    await this.rest('PUT', `/incidents/${encodeURIComponent(incidentId)}`, this.from(fromEmail), { incident });
+  }
+
+  /** The PagerDuty user with exactly this e-mail (GET /users?query= matches parts of names and e-mails too). */
+  async userIdByEmail(email: string): Promise<string | undefined> {
+    const body = await this.rest('GET', `/users?${new URLSearchParams({ query: email }).toString()}`, undefined, undefined);
+    const users = (body as { users?: Array<{ id?: unknown; email?: unknown }> } | undefined)?.users ?? [];
+    const match = users.find((u) => typeof u.email === 'string' && u.email.toLowerCase() === email.toLowerCase());
+    return typeof match?.id === 'string' ? match.id : undefined;
+  }
+
+  /** The id of the account's priority with this name (P1…); accounts may rename or lack them. */
+  async priorityIdByName(name: string): Promise<string | undefined> {
+    let id = this.priorities?.get(name);
+    if (id === undefined) {
+      // Unknown or never read: the account's list may have changed since.
+      const body = await this.rest('GET', '/priorities', undefined, undefined);
+      const list = (body as { priorities?: Array<{ id?: unknown; name?: unknown }> } | undefined)?.priorities ?? [];
+      this.priorities = new Map(list.flatMap((p) => (typeof p.id === 'string' && typeof p.name === 'string' ? [[p.name, p.id] as const] : [])));
+      id = this.priorities.get(name);
+    }
+    return id;
   }
 
   /** GET /incidents for triggered and acknowledged incidents, following offset pagination. */
@@ -193,7 +231,7 @@ export class PagerDutyClient {
   }
 
   /** One REST call; resolves with the parsed JSON body (undefined for an empty one) of a 2xx answer. */
-  private async rest(method: 'GET' | 'PUT', pathAndQuery: string, from: string | undefined, body: unknown): Promise<unknown> {
+  private async rest(method: 'GET' | 'PUT' | 'POST', pathAndQuery: string, from: string | undefined, body: unknown): Promise<unknown> {
     const what = `${method} ${pathAndQuery.split('?')[0] ?? pathAndQuery}`;
     const res = await this.viaPdjs(`${this.apiUrl}${pathAndQuery}`, what, method, from, body);
     if (res.status < 200 || res.status >= 300) throw this.failure(what, res);
@@ -201,7 +239,7 @@ export class PagerDutyClient {
   }
 
   /** One REST call through pdjs (Authorization and Accept headers are pdjs'); network trouble is retryable. */
-  private async viaPdjs(url: string, what: string, method: 'GET' | 'PUT', from: string | undefined, body: unknown): Promise<RawResponse> {
+  private async viaPdjs(url: string, what: string, method: 'GET' | 'PUT' | 'POST', from: string | undefined, body: unknown): Promise<RawResponse> {
     type PdjsResponse = { status: number; headers: Headers; data?: unknown };
     let res: PdjsResponse;
     try {

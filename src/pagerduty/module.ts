@@ -1,6 +1,6 @@
 import type { Core } from '../core/core.js';
 import type { WaygateModule } from '../core/module.js';
-import type { PagerDutyBulkStatusPayload, PagerDutyStatusPayload } from '../outbox/types.js';
+import { DeliveryError, type PagerDutyBulkStatusPayload, type PagerDutyChangePayload, type PagerDutyStatusPayload } from '../outbox/types.js';
 import type { IncidentFacade } from '../incidents/facade.js';
 import { PagerDutyClient } from './client.js';
 import { FromEmailResolver } from './from-email.js';
@@ -31,6 +31,39 @@ export function pagerDutyModule(core: Core, incidents: IncidentFacade): WaygateM
   const trouble = (payload: { responseUrl?: string }, text: string): void => {
     if (payload.responseUrl) outbox.enqueue({ kind: 'respond', payload: { responseUrl: payload.responseUrl, text } });
   };
+  /** Sends a note, assignment or priority made in Slack. */
+  const sendChange = async (c: PagerDutyClient, p: PagerDutyChangePayload): Promise<void> => {
+    const from = await fromEmail.emailFor(p.slackUser);
+    switch (p.change.kind) {
+      case 'note':
+        await c.addNote(p.incidentId, p.change.content, from);
+        return;
+      case 'reassign': {
+        // The assignee's own e-mail, never the fallback From: that would assign the bot's account.
+        let email: string | undefined;
+        try {
+          email = (await app.client.users.info({ user: p.change.slackAssignee })).user?.profile?.email;
+        } catch (err) {
+          throw new DeliveryError({ kind: 'retryable', detail: `could not read the e-mail of ${p.change.slackAssignee}: ${(err as Error).message}` });
+        }
+        if (!email) throw new DeliveryError({ kind: 'permanent', detail: `Slack has no e-mail for the assignee (${p.change.slackAssignee}) to find them in PagerDuty` });
+        const assigneeId = await c.userIdByEmail(email);
+        if (!assigneeId) throw new DeliveryError({ kind: 'permanent', detail: `no PagerDuty user has the e-mail of the assignee (${p.change.slackAssignee})` });
+        await c.updateIncident(p.incidentId, { assigneeId }, from);
+        return;
+      }
+      case 'priority': {
+        const priorityId = await c.priorityIdByName(p.change.priority);
+        if (!priorityId) throw new DeliveryError({ kind: 'permanent', detail: `the PagerDuty account has no priority named ${p.change.priority}` });
+        await c.updateIncident(p.incidentId, { priorityId }, from);
+        return;
+      }
+    }
+  };
+  /** The thread line that announced a change now says what PagerDuty made of it. */
+  const settleLine = (p: PagerDutyChangePayload, outcome: string): void => {
+    if (p.line) outbox.enqueue({ kind: 'update', payload: { channel: p.line.channel, messageKey: p.line.messageKey, text: `${p.line.text} · ${outcome}` } });
+  };
   const changeOf = (status: 'acknowledged' | 'resolved'): string => (status === 'acknowledged' ? 'acknowledgement' : 'resolution');
 
   return {
@@ -51,6 +84,7 @@ export function pagerDutyModule(core: Core, incidents: IncidentFacade): WaygateM
         ? {
             pagerDuty: async (p: PagerDutyStatusPayload) => client.setIncidentStatus(p.incidentId, p.status, await fromEmail.emailFor(p.slackUser)),
             pagerDutyBulk: async (p: PagerDutyBulkStatusPayload) => client.setIncidentsStatus(p.incidentIds, p.status, await fromEmail.emailFor(p.slackUser)),
+            pagerDutyChange: (p: PagerDutyChangePayload) => sendChange(client, p),
           }
         : {}),
     },
@@ -91,6 +125,17 @@ export function pagerDutyModule(core: Core, incidents: IncidentFacade): WaygateM
           } else if (row.attempts === 0 && failure.kind === 'retryable') {
             trouble(payload, `PagerDuty did not take the ${what} yet (${failure.detail}). It stands here, and I'll keep retrying until PagerDuty has it.`);
           }
+        },
+      },
+      pd_change: {
+        delivered: (row) => settleLine(JSON.parse(row.payload) as PagerDutyChangePayload, '✓ _in PagerDuty_'),
+        failed: (row, failure, final) => {
+          metrics.pagerDutyApiErrors.inc({ kind: failure.kind });
+          if (!final) return;
+          const payload = JSON.parse(row.payload) as PagerDutyChangePayload;
+          // PagerDuty's error text may quote what it was sent: it must not turn into mentions or links.
+          const detail = escapeMrkdwn(failure.detail);
+          settleLine(payload, `⚠️ PagerDuty did not take it (${detail}); it stands here, please check the incident in PagerDuty.`);
         },
       },
       pd_event: {

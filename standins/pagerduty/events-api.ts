@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Reply } from '../shared/reply.js';
-import type { IncidentStore } from './incidents.js';
+import type { IncidentStore, StandInIncident } from './incidents.js';
 import type { PagerDutyRecordedCall } from './recorder.js';
 
 const ROUTING_KEY_LENGTH = 32;
@@ -20,7 +20,11 @@ function invalidEvent(...errors: string[]): Reply {
 export class EventsApi {
   private generated = 0;
 
-  constructor(private readonly incidents: IncidentStore) {}
+  constructor(
+    private readonly incidents: IncidentStore,
+    /** Called with an incident a trigger opened. */
+    private readonly onOpened?: (incident: StandInIncident) => void,
+  ) {}
 
   handle(call: PagerDutyRecordedCall): Reply {
     if (call.method !== 'POST') return { status: 405, body: { status: 'error', message: 'Method Not Allowed' } };
@@ -56,13 +60,15 @@ export class EventsApi {
     if (action === 'trigger') {
       if (open || !payload) return;
       const number = this.incidents.nextNumber;
-      this.incidents.add({
+      const opened = this.incidents.add({
         id: `QSTANDIN${String(number).padStart(6, '0')}`,
         number,
         title: payload.summary,
         urgency: payload.severity === 'critical' || payload.severity === 'error' ? 'high' : 'low',
         incident_key: key,
       });
+      const stored = this.incidents.find(opened.id);
+      if (stored) this.onOpened?.(stored);
       return;
     }
     if (!open) return;

@@ -11,6 +11,10 @@ export interface StandInIncident {
   incident_key: string | null;
   /** The From address of the last status change made over REST. */
   lastChangedBy?: string;
+  /** Who it is assigned to (PagerDuty user id and name). */
+  assignees: Array<{ id: string; summary: string }>;
+  /** Notes added over REST, oldest first. */
+  notes: Array<{ id: string; content: string; from: string }>;
 }
 
 export interface NewStandInIncident {
@@ -22,6 +26,7 @@ export interface NewStandInIncident {
   priority?: string | null;
   urgency?: 'high' | 'low';
   incident_key?: string | null;
+  assignees?: Array<{ id: string; summary: string }>;
 }
 
 /** The account's incidents, shared by the REST API (which reads and changes them) and the Events API (which opens them). */
@@ -44,10 +49,12 @@ export class IncidentStore {
       priority: incident.priority ?? null,
       urgency: incident.urgency ?? 'high',
       incident_key: incident.incident_key ?? null,
+      assignees: incident.assignees ?? [],
+      notes: [],
     };
     this.next = Math.max(this.next, stored.number + 1);
     this.incidents.set(stored.id, stored);
-    return { ...stored };
+    return { ...stored, assignees: [...stored.assignees], notes: [...stored.notes] };
   }
 
   /** The stored incident itself, for the APIs to change; callers outside hand out copies. */

@@ -6,3 +6,4 @@ export type { PagerDutyRecordedCall, PagerDutyTarget } from './recorder.js';
 export { buildAnnotatedEvent, buildIncidentEvent, buildPingEvent, type EventOptions, type IncidentInput } from './webhook-events.js';
 export { PagerDutyWebhookSigner, type WebhookResponse, type WebhookSendOptions } from './webhook-signer.js';
 export type { StandInOncall } from './oncalls.js';
+export type { StandInUser } from './rest-api.js';

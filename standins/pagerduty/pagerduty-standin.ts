@@ -14,8 +14,11 @@ import { EventsApi } from './events-api.js';
 import { faultReply, type PagerDutyFault } from './faults.js';
 import { IncidentStore, type NewStandInIncident, type StandInIncident } from './incidents.js';
 import { recordCall, type PagerDutyRecordedCall, type PagerDutyTarget } from './recorder.js';
-import { RestApi, restError } from './rest-api.js';
+import { RestApi, restError, type RestChange, type StandInUser } from './rest-api.js';
 import { listOncalls, type StandInOncall } from './oncalls.js';
+import { buildAnnotatedEvent, buildIncidentEvent } from './webhook-events.js';
+import { userReference } from './references.js';
+import type { PagerDutyWebhookSigner } from './webhook-signer.js';
 
 export class PagerDutyStandIn {
   private readonly loopback: LoopbackServer;
@@ -25,6 +28,11 @@ export class PagerDutyStandIn {
   private readonly rest: RestApi;
   private readonly eventsApi: EventsApi;
   private oncallEntries: StandInOncall[] = [];
+  private userEntries: StandInUser[] = [];
+  private webhookSigner: PagerDutyWebhookSigner | undefined;
+  private readonly pendingWebhooks = new Set<Promise<void>>();
+  /** Webhooks sent because of REST writes: event type and the bot's answer (or the error). */
+  readonly webhookDeliveries: Array<{ eventType: string; incidentId: string; status: number | string }> = [];
   /** The stand-in's idea of now for GET /oncalls without `since` (a test sets it to its clock). */
   now: () => number = () => Date.now();
 
@@ -34,8 +42,15 @@ export class PagerDutyStandIn {
     requireFrom: boolean,
   ) {
     this.loopback = new LoopbackServer(server);
-    this.rest = new RestApi({ token, requireFrom, incidents: this.incidents, oncalls: (params) => listOncalls(this.oncallEntries, params, this.now()) });
-    this.eventsApi = new EventsApi(this.incidents);
+    this.rest = new RestApi({
+      token,
+      requireFrom,
+      incidents: this.incidents,
+      oncalls: (params) => listOncalls(this.oncallEntries, params, this.now()),
+      users: () => this.users(),
+      onChange: (change) => this.notify(change),
+    });
+    this.eventsApi = new EventsApi(this.incidents, (incident) => this.notify({ kind: 'triggered', incident, from: '' }));
   }
 
   /** `token`: the REST API key demanded (none: any non-empty `Token token=…`); `requireFrom` defaults to true. */
@@ -69,6 +84,73 @@ export class PagerDutyStandIn {
   /** Replaces who is on call (GET /oncalls). */
   setOncalls(entries: StandInOncall[]): void {
     this.oncallEntries = entries.map((e) => ({ ...e }));
+  }
+
+  /** Replaces the account's users (GET /users, assignments); users on call are users too. */
+  setUsers(users: StandInUser[]): void {
+    this.userEntries = users.map((u) => ({ ...u }));
+  }
+
+  private users(): StandInUser[] {
+    const all = new Map(this.userEntries.map((u) => [u.id, u]));
+    for (const o of this.oncallEntries) if (!all.has(o.user.id)) all.set(o.user.id, { ...o.user });
+    return [...all.values()];
+  }
+
+  /**
+   * From now on, each REST write (status, reassignment, priority, note) is followed by the signed Webhooks v3
+   * event PagerDuty would send for it, as a subscription to every incident event does.
+   */
+  sendWebhooksTo(signer: PagerDutyWebhookSigner): void {
+    this.webhookSigner = signer;
+  }
+
+  /** Resolves when every webhook sent so far has been answered. */
+  async webhooksIdle(): Promise<void> {
+    while (this.pendingWebhooks.size > 0) await Promise.all([...this.pendingWebhooks]);
+  }
+
+  private notify(change: RestChange): void {
+    const signer = this.webhookSigner;
+    if (!signer) return;
+    const i = change.incident;
+    const user = this.users().find((u) => u.email === change.from);
+    // A trigger from an integration has no user behind it.
+    const agent = change.kind === 'triggered' ? null : user ? { id: user.id, summary: user.name } : { id: 'PAPIUSR', summary: change.from || 'API' };
+    const opts = { occurredAt: new Date(this.now()).toISOString(), agent };
+    const eventType =
+      change.kind === 'triggered'
+        ? 'incident.triggered'
+        : change.kind === 'status'
+          ? `incident.${change.status}`
+          : change.kind === 'reassigned' ? 'incident.reassigned' : change.kind === 'priority' ? 'incident.priority_updated' : 'incident.annotated';
+    const body =
+      change.kind === 'note'
+        ? buildAnnotatedEvent(i.id, change.content, { ...opts, noteId: change.noteId })
+        : buildIncidentEvent(
+            eventType,
+            {
+              id: i.id,
+              number: i.number,
+              title: i.title,
+              status: i.status,
+              urgency: i.urgency,
+              incident_key: i.incident_key ?? undefined,
+              ...(i.priority ? { priority: i.priority } : {}),
+              assignees: i.assignees.map((a) => userReference(a) as never),
+            },
+            opts,
+          );
+    const sent = signer
+      .send(body)
+      .then((res) => {
+        this.webhookDeliveries.push({ eventType, incidentId: i.id, status: res.status });
+      })
+      .catch((err: unknown) => {
+        this.webhookDeliveries.push({ eventType, incidentId: i.id, status: err instanceof Error ? err.message : String(err) });
+      })
+      .finally(() => this.pendingWebhooks.delete(sent));
+    this.pendingWebhooks.add(sent);
   }
 
   addIncident(incident: NewStandInIncident): StandInIncident {

@@ -23,7 +23,7 @@ export interface PagerDutyRecordedCall {
 export function recordCall(req: http.IncomingMessage, url: URL, raw: string): PagerDutyRecordedCall {
   const path = url.pathname;
   return {
-    kind: path === '/v2/enqueue' ? 'events' : path === '/oncalls' ? 'oncalls' : path === '/incidents' || path.startsWith('/incidents/') ? 'rest' : 'unknown',
+    kind: path === '/v2/enqueue' ? 'events' : path === '/oncalls' ? 'oncalls' : path === '/incidents' || path.startsWith('/incidents/') || path === '/priorities' || path === '/users' ? 'rest' : 'unknown',
     method: req.method ?? 'GET',
     path,
     search: url.search,

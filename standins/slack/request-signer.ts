@@ -36,7 +36,10 @@ export interface SlashCommandInput {
 }
 
 /** What a user typed or picked in a modal: block_id → action_id → element state, as Slack sends it. */
-export type ViewStateValues = Record<string, Record<string, { type: string; value?: string | null; selected_option?: { value: string } | null; selected_options?: Array<{ value: string }> }>>;
+export type ViewStateValues = Record<
+  string,
+  Record<string, { type: string; value?: string | null; selected_option?: { text?: { type: string; text: string }; value: string } | null; selected_options?: Array<{ value: string }>; selected_user?: string | null }>
+>;
 
 export interface ViewSubmissionInput {
   callbackId: string;

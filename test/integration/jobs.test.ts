@@ -92,11 +92,14 @@ describe('housekeeping', () => {
       insertOutbox.run('failed', now, now - 40 * day, null);
       db.prepare(`INSERT INTO webhook_inbox (event_id, event, received_at, processed_at) VALUES ('old', '{}', ?, ?), ('new', '{}', ?, ?), ('queued', '{}', ?, NULL)`).run(now - 31 * day, now - 31 * day, now - day, now - day, now - 40 * day);
       db.prepare(`INSERT INTO executions (kind, name, trigger, queued_at, finished_at, status) VALUES ('job', 'x', 'schedule', ?, ?, 'ok'), ('job', 'x', 'schedule', ?, ?, 'ok')`).run(now - 91 * day, now - 91 * day, now - day, now - day);
+      // A change sent to PagerDuty a month ago whose webhook never came back, and one of yesterday's.
+      db.prepare(`INSERT INTO pagerduty_echoes (incident_id, kind, fingerprint, created_at) VALUES ('P1', 'reassign', '', ?), ('P2', 'reassign', '', ?)`).run(now - 31 * day, now - day);
       audit.record({ actor: 'U0OPS', action: 'backup.run' });
       const started = bot.waygate.services.jobs.run('housekeeping', 'manual', 'U0OPS');
       if (!started.started) throw new Error(started.reason);
       const run = await started.done;
-      expect(run.summary).toBe('removed 1 delivered message(s), 1 old webhook id(s) and 1 old job run record(s)');
+      expect(run.summary).toBe('removed 1 delivered message(s), 1 old webhook id(s), 1 unanswered change record(s) sent to PagerDuty and 1 old job run record(s)');
+      expect(db.prepare(`SELECT incident_id FROM pagerduty_echoes`).pluck().all()).toEqual(['P2']);
       expect(db.prepare(`SELECT status FROM outbox ORDER BY id`).pluck().all()).toEqual(['delivered', 'failed']);
       // A processed id past retention goes; an event not yet applied stays, however old.
       expect(db.prepare(`SELECT event_id FROM webhook_inbox ORDER BY seq`).pluck().all()).toEqual(['new', 'queued']);

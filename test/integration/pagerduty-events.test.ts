@@ -96,7 +96,7 @@ describe('PagerDuty events on an incident the bot already shows', () => {
       const alert = alertFor(1101);
       expect(alert?.text).toBe('P1 #1101 checkout errors: triggered');
       expect(blocksOf(alert)).toContain(`⏳ *Unacknowledged* — acknowledge by ${slackDate(at(15))}`);
-      expect(actionIds(alert)).toEqual([INCIDENT_ACTIONS.acknowledge, INCIDENT_ACTIONS.resolve, INCIDENT_ACTIONS.openInPagerDuty]);
+      expect(actionIds(alert)).toEqual([INCIDENT_ACTIONS.acknowledge, INCIDENT_ACTIONS.resolve, INCIDENT_ACTIONS.openInPagerDuty, INCIDENT_ACTIONS.more]);
 
       // The clock runs from the reopening: reminder at 80 % of 5 minutes, escalation at the new deadline.
       await until(at(13));
@@ -334,7 +334,7 @@ describe('PagerDuty events on an incident the bot already shows', () => {
       const alert = alertFor(1603);
       expect(alert?.text).toBe('P1 #1603 trigger lost: acknowledged');
       expect(blocksOf(alert)).toContain('✅ *Acknowledged* by Pat Pager after 2 min (within SLA)');
-      expect(actionIds(alert)).toEqual([INCIDENT_ACTIONS.resolve, INCIDENT_ACTIONS.openInPagerDuty]);
+      expect(actionIds(alert)).toEqual([INCIDENT_ACTIONS.resolve, INCIDENT_ACTIONS.openInPagerDuty, INCIDENT_ACTIONS.more]);
       await until(at(30));
       expect(channel()).toHaveLength(1);
     });
@@ -421,7 +421,7 @@ describe('PagerDuty events on an incident the bot already shows', () => {
       expect(thread(1652)).toEqual(['🔁 Reopened in PagerDuty by Pat Pager.']);
       const alert = alertFor(1652);
       expect(alert?.text).toBe('P1 #1652 payments timing out: triggered');
-      expect(actionIds(alert)).toEqual([INCIDENT_ACTIONS.acknowledge, INCIDENT_ACTIONS.resolve, INCIDENT_ACTIONS.openInPagerDuty]);
+      expect(actionIds(alert)).toEqual([INCIDENT_ACTIONS.acknowledge, INCIDENT_ACTIONS.resolve, INCIDENT_ACTIONS.openInPagerDuty, INCIDENT_ACTIONS.more]);
       // The window runs five minutes from the reopening, as PagerDuty stamped it.
       expect(blocksOf(alert)).toContain(`acknowledge by ${slackDate(at(7))}`);
       await until(at(6));

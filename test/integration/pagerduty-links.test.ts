@@ -80,7 +80,7 @@ describe("the incident's PagerDuty link", () => {
     expect(blocksOf(alert)).not.toContain('evil');
     expect(blocksOf(alert)).not.toContain('<!channel>');
     expect(blocksOf(alert)).not.toContain('hunter2');
-    expect(actionIds(alert)).toEqual([INCIDENT_ACTIONS.acknowledge, INCIDENT_ACTIONS.resolve]);
+    expect(actionIds(alert)).toEqual([INCIDENT_ACTIONS.acknowledge, INCIDENT_ACTIONS.resolve, INCIDENT_ACTIONS.more]);
   });
 
   it('still posts the alert when html_url is longer than Slack takes in a button, just without the link', async () => {
@@ -90,7 +90,7 @@ describe("the incident's PagerDuty link", () => {
     const alert = alertFor(b, 4003);
     expect(alert).toBeDefined();
     expect(blocksOf(alert)).not.toContain('aaaaaaaaaa');
-    expect(actionIds(alert)).toEqual([INCIDENT_ACTIONS.acknowledge, INCIDENT_ACTIONS.resolve]);
+    expect(actionIds(alert)).toEqual([INCIDENT_ACTIONS.acknowledge, INCIDENT_ACTIONS.resolve, INCIDENT_ACTIONS.more]);
     expect(b.waygate.services.outbox.stats().failed).toBe(0);
   });
 
@@ -101,7 +101,7 @@ describe("the incident's PagerDuty link", () => {
     const alert = alertFor(b, 4004);
     expect(blocksOf(alert)).toContain('*Acknowledged*');
     expect(blocksOf(alert)).not.toContain('evil.example');
-    expect(actionIds(alert)).toEqual([INCIDENT_ACTIONS.resolve]);
+    expect(actionIds(alert)).toEqual([INCIDENT_ACTIONS.resolve, INCIDENT_ACTIONS.more]);
     expect(b.waygate.services.outbox.stats().failed).toBe(0);
   });
 

@@ -49,6 +49,7 @@ describe('PagerDuty bridge over real HTTP', () => {
       `"action_id":"${INCIDENT_ACTIONS.acknowledge}"`,
       `"action_id":"${INCIDENT_ACTIONS.resolve}"`,
       `"action_id":"${INCIDENT_ACTIONS.openInPagerDuty}"`,
+      `"action_id":"${INCIDENT_ACTIONS.more}"`,
     ]);
     const blocks = JSON.stringify(alert?.blocks);
     expect(blocks).toContain(`<!date^${Date.parse(START) / 1000 + 300}^`); // 5 minutes for a P1

@@ -75,6 +75,11 @@ describe('one permission policy for every command and button', () => {
     { text: 'health', roles: '*lead*', permission: 'command.health' },
     { text: 'jobs run housekeeping', roles: '*lead*', permission: 'command.jobs' },
     { text: 'oncall override <@U0OPS> 4h', roles: '*lead*', permission: 'command.oncall' },
+    { text: 'trigger P1 Checkout is down', roles: '*oncall*, *lead* or *ops*', permission: 'command.trigger' },
+    { text: 'note 801 looking into it', roles: '*oncall*, *lead* or *ops*', permission: 'command.note' },
+    { text: 'reassign 801 oncall', roles: '*oncall*, *lead* or *ops*', permission: 'command.reassign' },
+    { text: 'priority 801 P2', roles: '*oncall*, *lead* or *ops*', permission: 'command.priority' },
+    { text: 'escalate 801', roles: '*oncall*, *lead* or *ops*', permission: 'command.escalate' },
   ];
 
   it('covers every verb the bot has', () => {
@@ -104,12 +109,21 @@ describe('one permission policy for every command and button', () => {
     { name: 'Acknowledge', actionId: INCIDENT_ACTIONS.acknowledge, value: () => 'PPERM01', channel: 'C0ALERTS', what: 'that button', roles: '*oncall*, *lead* or *ops*', permission: 'incident.ack' },
     { name: 'Resolve', actionId: INCIDENT_ACTIONS.resolve, value: () => 'PPERM01', channel: 'C0ALERTS', what: 'that button', roles: '*oncall*, *lead* or *ops*', permission: 'incident.resolve' },
     { name: 'Acknowledge all P1', actionId: INCIDENT_ACTIONS.acknowledgeAllP1, value: () => '1', channel: 'C0ALERTS', what: 'that button', roles: '*oncall*, *lead* or *ops*', permission: 'incident.ack' },
+    ...(['note', 'reassign', 'priority', 'escalate'] as const).map((op) => ({
+      name: `menu's ${op}`,
+      actionId: INCIDENT_ACTIONS.more,
+      value: () => `${op}:801`,
+      channel: 'C0ALERTS',
+      what: 'that menu option',
+      roles: '*oncall*, *lead* or *ops*',
+      permission: `incident.${op}`,
+    })),
     { name: 'Reviewed', actionId: DIGEST_ACTIONS.reviewed, value: () => '1', channel: 'C0OPS', what: 'marking the digest reviewed', roles: '*ops*, *lead* or *oncall*', permission: 'digest.review' },
   ];
 
   it.each(buttons)('the $name button as someone without the role: denied naming $roles, audited, nothing else changes', async ({ actionId, value, channel, what, roles, permission }) => {
     const before = effects(bot);
-    const responseId = `denied-${actionId}`;
+    const responseId = `denied-${actionId}-${value()}`;
     const res = await bot.signer.blockAction({
       actionId,
       value: value(),

@@ -348,4 +348,42 @@ describe('PagerDutyClient', () => {
       expect(f.detail).toContain('timed out');
     });
   });
+
+  describe('notes, assignments and priorities', () => {
+    beforeEach(() => {
+      standIn.setUsers([
+        { id: 'PANNA01', name: 'Anna Lee', email: 'anna.lee@example.com' },
+        { id: 'PANNA02', name: 'Ann Lee', email: 'ann@example.com' },
+      ]);
+    });
+
+    it('adds a note with POST /incidents/{id}/notes as the From user and returns its id', async () => {
+      const id = await client.addNote(INCIDENT, 'Rolled back v1.4.2', FROM);
+      expect(id).toMatch(/^PNOTE/);
+      expect(standIn.incident(INCIDENT)?.notes).toEqual([{ id, content: 'Rolled back v1.4.2', from: FROM }]);
+      expect(await failure(client.addNote('PNOPE', 'x', FROM))).toMatchObject({ kind: 'permanent' });
+    });
+
+    it('finds a user by the exact e-mail only, although PagerDuty’s query also matches parts of it', async () => {
+      expect(await client.userIdByEmail('ANN@example.com')).toBe('PANNA02');
+      expect(await client.userIdByEmail('lee@example.com')).toBeUndefined();
+    });
+
+    it('reads the account’s priorities once, and again only for a name it does not know', async () => {
+      expect(await client.priorityIdByName('P2')).toMatch(/^PPRI/);
+      expect(await client.priorityIdByName('P3')).toMatch(/^PPRI/);
+      expect(standIn.calls('/priorities')).toHaveLength(1);
+      expect(await client.priorityIdByName('SEV-1')).toBeUndefined();
+      expect(standIn.calls('/priorities')).toHaveLength(2);
+    });
+
+    it('reassigns and re-prioritises with PUT /incidents/{id}; PagerDuty refuses an unknown user as invalid input', async () => {
+      await client.updateIncident(INCIDENT, { assigneeId: 'PANNA01' }, FROM);
+      await client.updateIncident(INCIDENT, { priorityId: (await client.priorityIdByName('P4'))! }, FROM);
+      expect(standIn.incident(INCIDENT)).toMatchObject({ assignees: [{ id: 'PANNA01', summary: 'Anna Lee' }], priority: 'P4' });
+      const refused = await failure(client.updateIncident(INCIDENT, { assigneeId: 'PGHOST' }, FROM));
+      expect(refused).toMatchObject({ kind: 'permanent' });
+      expect(refused.detail).toContain('Assignee PGHOST not found');
+    });
+  });
 });

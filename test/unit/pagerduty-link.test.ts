@@ -72,6 +72,7 @@ describe('an alert for an incident stored before links were checked', () => {
     pd_sync: null,
     storm_id: null,
     storm_seq: null,
+    assigned_slack: null,
     updated_at: 0,
   });
 

@@ -37,6 +37,7 @@ function incident(n: number, changes: Partial<Incident>): Incident {
     pd_sync: null,
     storm_id: 1,
     storm_seq: n,
+    assigned_slack: null,
     updated_at: START,
     ...changes,
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { tokenize } from '../../src/commands/tokenize.js';
+import { splitLeading, tokenize } from '../../src/commands/tokenize.js';
 
 describe('tokenize', () => {
   it('splits plain words on whitespace', () => {
@@ -55,5 +55,17 @@ describe('tokenize', () => {
 
   it('produces an empty word for a lone opening quote at the end', () => {
     expect(tokenize('note "')).toEqual(['note', '']);
+  });
+});
+
+describe('splitLeading', () => {
+  it('keeps the rest of the text as typed: quotes, apostrophes and inner spacing are the user’s', () => {
+    expect(splitLeading('  note  #12   It\'s "the" DB  pool ', 2)).toEqual(['note', '#12', 'It\'s "the" DB  pool']);
+  });
+
+  it('gives fewer words when the text is short, and no empty rest', () => {
+    expect(splitLeading('note #12', 2)).toEqual(['note', '#12']);
+    expect(splitLeading('note', 2)).toEqual(['note']);
+    expect(splitLeading('', 2)).toEqual([]);
   });
 });
