@@ -34,6 +34,8 @@ export interface RunSpec {
   onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void;
   /** Written to stdin, which is then closed. Without it stdin is /dev/null. */
   input?: string;
+  /** Aborting it stops the whole process tree as a timeout does (SIGTERM, then SIGKILL after the grace). */
+  signal?: AbortSignal;
 }
 
 export interface RunResult {
@@ -43,6 +45,8 @@ export interface RunResult {
   exitCode: number | null;
   signal: string | null;
   timedOut: boolean;
+  /** Stopped because the caller's signal was aborted (a Cancel button). */
+  cancelled?: boolean;
   /** Why the process could not be started, e.g. "command not found: pip"; null when it started. */
   failedToStart: string | null;
   durationMs: number;
@@ -269,6 +273,7 @@ export class ExecaRunner implements ProcessRunner {
     const pid = subprocess.pid;
     let finished = false;
     let timedOut = false;
+    let cancelled = false;
     const timeoutSignal = AbortSignal.timeout(spec.timeoutMs);
     let graceSignal: AbortSignal | undefined;
     const forceKill = (): void => {
@@ -282,21 +287,32 @@ export class ExecaRunner implements ProcessRunner {
       subprocess.stdout?.destroy();
       subprocess.stderr?.destroy();
     };
-    const onTimeout = (): void => {
-      if (finished || pid === undefined) return;
-      timedOut = true;
+    const stop = (): void => {
+      if (finished || pid === undefined || graceSignal) return;
       signalGroup(pid, 'SIGTERM');
       graceSignal = AbortSignal.timeout(this.killGraceMs);
       graceSignal.addEventListener('abort', graceOver, { once: true });
     };
+    const onTimeout = (): void => {
+      if (finished || cancelled) return;
+      timedOut = true;
+      stop();
+    };
+    const onCancel = (): void => {
+      if (finished || timedOut) return;
+      cancelled = true;
+      stop();
+    };
     // Once the leader has died after a timeout, whatever is left of its group gets no further grace.
     const onExit = (): void => {
-      if (timedOut) forceKill();
+      if (timedOut || cancelled) forceKill();
     };
 
     if (pid !== undefined) {
       trackGroup(pid);
       timeoutSignal.addEventListener('abort', onTimeout, { once: true });
+      if (spec.signal?.aborted) onCancel();
+      else spec.signal?.addEventListener('abort', onCancel, { once: true });
       subprocess.on('exit', onExit);
       for (const name of ['stdout', 'stderr'] as const) {
         const stream: Readable | null = subprocess[name];
@@ -320,6 +336,7 @@ export class ExecaRunner implements ProcessRunner {
     const durationMs = performance.now() - started;
     finished = true;
     timeoutSignal.removeEventListener('abort', onTimeout);
+    spec.signal?.removeEventListener('abort', onCancel);
     graceSignal?.removeEventListener('abort', graceOver);
     subprocess.off('exit', onExit);
     if (pid !== undefined) {
@@ -341,10 +358,11 @@ export class ExecaRunner implements ProcessRunner {
     const exitCode = result.exitCode ?? null;
     return {
       argv,
-      ok: exitCode === 0 && !timedOut,
+      ok: exitCode === 0 && !timedOut && !cancelled,
       exitCode,
       signal: result.signal ?? null,
       timedOut,
+      cancelled,
       failedToStart: null,
       durationMs,
       output: output.toString(),
@@ -364,6 +382,7 @@ export function describeResult(r: RunResult): string {
   if (r.failedToStart !== null) return `could not start: ${r.failedToStart}`;
   const took = formatDuration(r.durationMs, { precise: true });
   if (r.timedOut) return `timed out after ${took} (killed)`;
+  if (r.cancelled) return `cancelled after ${took} (killed)`;
   if (r.exitCode !== null) return `exit ${r.exitCode} in ${took}`;
   if (r.signal !== null) return `killed by ${r.signal} after ${took}`;
   return `ended without an exit code after ${took}`;

@@ -290,6 +290,33 @@ describe('ExecaRunner: timeouts kill the whole tree', () => {
   });
 });
 
+describe('ExecaRunner: cancellation', () => {
+  it('stops the process and its grandchild when the caller aborts, and says it was cancelled', async () => {
+    const pidFile = join(dir, 'cancelled-grandchild.pid');
+    const path = script('cancel-tree.sh', 'sleep 60 &\necho $! > "$1"\necho started\nwait');
+    const cancel = new AbortController();
+    const r = await runner.run({
+      argv: [path, pidFile],
+      timeoutMs: 60_000,
+      signal: cancel.signal,
+      onOutput: (chunk) => {
+        if (chunk.includes('started')) cancel.abort();
+      },
+    });
+    expect(r).toMatchObject({ ok: false, timedOut: false, cancelled: true, failedToStart: null });
+    expect(describeResult(r)).toMatch(/^cancelled after \d+ ms \(killed\)$/);
+    expect(await waitUntilDead(readPid(pidFile))).toBe(true);
+  });
+
+  it('does not start anything useful for a signal aborted before the run: it is stopped at once', async () => {
+    const cancel = new AbortController();
+    cancel.abort();
+    const r = await runner.run({ argv: [NODE, '-e', 'setTimeout(() => console.log("late"), 30000)'], timeoutMs: 60_000, signal: cancel.signal });
+    expect(r).toMatchObject({ ok: false, cancelled: true });
+    expect(r.output).not.toContain('late');
+  });
+});
+
 describe('ExecaRunner: environment and cwd', () => {
   const saved = { ...process.env };
   afterEach(() => {
