@@ -32,7 +32,12 @@ export class LoopbackServer {
 
 /** Collects a request body, then hands it over as text. */
 export function onBody(req: http.IncomingMessage, handle: (raw: string) => void): void {
+  onBytes(req, (bytes) => handle(bytes.toString('utf8')));
+}
+
+/** Collects a request body, then hands it over as bytes (file uploads are binary). */
+export function onBytes(req: http.IncomingMessage, handle: (bytes: Buffer) => void): void {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => handle(Buffer.concat(chunks).toString('utf8')));
+  req.on('end', () => handle(Buffer.concat(chunks)));
 }

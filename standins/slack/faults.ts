@@ -4,7 +4,9 @@ export type Fault =
   | { kind: 'rate_limited'; retryAfterSeconds: number }
   | { kind: 'http_error'; status: number }
   | { kind: 'hang' }
-  | { kind: 'platform_error'; error: string };
+  | { kind: 'platform_error'; error: string }
+  /** The call takes effect, but its answer is lost: the client sees this HTTP status instead (Web API methods only). */
+  | { kind: 'lost_response'; status: number };
 
 /** What Slack answers in each failure mode: platform errors still come back as HTTP 200. */
 export function faultReply(fault: Fault): Reply {
@@ -21,5 +23,7 @@ export function faultReply(fault: Fault): Reply {
       return { status: 'hung' };
     case 'platform_error':
       return { status: 200, body: { ok: false, error: fault.error } };
+    case 'lost_response':
+      return { status: fault.status, body: `stand-in lost_response ${fault.status}` };
   }
 }

@@ -3,6 +3,7 @@ export { SlackStandIn } from './slack-standin.js';
 export type { StandInUser } from './directory.js';
 export type { Fault } from './faults.js';
 export type { StoredMessage } from './messages.js';
+export type { SharedFile } from './files.js';
 export { validateModal, type OpenedView } from './views.js';
 export type { ResponsePost } from './response-url.js';
 export type { EnvelopeType, SocketAck } from './socket-mode.js';

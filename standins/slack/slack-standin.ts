@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FaultQueue } from '../shared/faults.js';
-import { LoopbackServer, onBody } from '../shared/loopback-server.js';
+import { LoopbackServer, onBytes } from '../shared/loopback-server.js';
 import { sendReply, type Reply } from '../shared/reply.js';
 import { waitFor } from '../shared/wait-for.js';
 import { Directory, type StandInUser } from './directory.js';
@@ -18,6 +18,7 @@ import { ResponseUrls, type ResponsePost } from './response-url.js';
 import { SocketMode, type EnvelopeType, type SocketAck } from './socket-mode.js';
 import { WebApi, type RecordedCall } from './web-api.js';
 import { ViewStore, type OpenedView } from './views.js';
+import { FileStore, type SharedFile } from './files.js';
 
 export class SlackStandIn {
   private readonly loopback: LoopbackServer;
@@ -25,6 +26,7 @@ export class SlackStandIn {
   private readonly messageStore: MessageStore;
   private readonly directory: Directory;
   private readonly viewStore = new ViewStore();
+  private readonly fileStore: FileStore;
   private readonly webApi: WebApi;
   private readonly responseUrls: ResponseUrls;
   private readonly socketMode: SocketMode;
@@ -41,12 +43,14 @@ export class SlackStandIn {
       appId: opts.appId,
       origin: () => `ws://127.0.0.1:${this.port}`,
     });
+    this.fileStore = new FileStore(this.faults, (fileId) => `http://127.0.0.1:${this.port}/upload/${encodeURIComponent(fileId)}`);
     this.webApi = new WebApi({
       token: opts.token,
       faults: this.faults,
       messages: this.messageStore,
       directory: this.directory,
       views: this.viewStore,
+      files: this.fileStore,
       connectionsOpen: (bearer) => this.socketMode.connectionsOpen(bearer),
     });
     this.responseUrls = new ResponseUrls(this.faults);
@@ -107,6 +111,14 @@ export class SlackStandIn {
     return this.viewStore.list();
   }
 
+  /**
+   * Files shared with files.completeUploadExternal, oldest first, with their bytes. Only completed uploads are
+   * listed, and a shared file is not added to messages(): Slack shows it as a file message of its own.
+   */
+  files(): SharedFile[] {
+    return this.fileStore.list();
+  }
+
   /** Open Socket Mode connections (a client that reconnects briefly has two). */
   socketConnections(): number {
     return this.socketMode.connections();
@@ -136,11 +148,12 @@ export class SlackStandIn {
     this.responseUrls.reset();
     this.messageStore.clear();
     this.viewStore.clear();
+    this.fileStore.clear();
     this.faults.clear();
     this.socketMode.forgetAcks();
   }
 
-  /** `target` is a Web API method name or `response_url`. */
+  /** `target` is a Web API method name, `response_url` or `upload` (the POST to an upload URL). */
   failNext(target: string, fault: Fault, times = 1): void {
     this.faults.add(target, fault, times);
   }
@@ -168,8 +181,19 @@ export class SlackStandIn {
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    onBody(req, (raw) => {
+    onBytes(req, (bytes) => {
       const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
+      if (path.startsWith('/upload/')) {
+        // Uploads carry binary bytes (raw or multipart) and are read as such, not as text.
+        this.fileStore
+          .upload(decodeURIComponent(path.slice('/upload/'.length)), req.headers['content-type'] ?? '', bytes)
+          .then(
+            (reply) => sendReply(res, reply),
+            (e: unknown) => sendReply(res, { status: 500, body: `stand-in error: ${e instanceof Error ? e.message : String(e)}` }),
+          );
+        return;
+      }
+      const raw = bytes.toString('utf8');
       let reply: Reply;
       try {
         if (path.startsWith('/api/')) reply = this.webApi.handle(path.slice('/api/'.length), req, raw);

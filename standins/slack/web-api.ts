@@ -5,6 +5,7 @@ import type { Directory } from './directory.js';
 import { faultReply, type Fault } from './faults.js';
 import type { MessageStore } from './messages.js';
 import type { ViewStore } from './views.js';
+import type { FileStore } from './files.js';
 import { bearerOf, parseParams, type ApiResult, type Params } from './params.js';
 
 export interface RecordedCall {
@@ -22,6 +23,7 @@ export interface WebApiOptions {
   messages: MessageStore;
   directory: Directory;
   views: ViewStore;
+  files: FileStore;
   /** apps.connections.open, answered by Socket Mode with the app-level token. */
   connectionsOpen: (bearer: unknown) => ApiResult;
 }
@@ -36,7 +38,7 @@ export class WebApi {
   private readonly methods: Record<string, (p: Params) => ApiResult>;
 
   constructor(private readonly opts: WebApiOptions) {
-    const { messages, directory, views } = opts;
+    const { messages, directory, views, files } = opts;
     this.methods = {
       'auth.test': () => directory.authTest(),
       'chat.postMessage': (p) => messages.postMessage(p),
@@ -47,6 +49,8 @@ export class WebApi {
       'conversations.open': (p) => directory.conversationsOpen(p),
       'usergroups.users.list': (p) => directory.usergroupUsers(p),
       'views.open': (p) => views.open(p),
+      'files.getUploadURLExternal': (p) => files.getUploadUrl(p),
+      'files.completeUploadExternal': (p) => files.complete(p),
     };
   }
 
@@ -77,6 +81,10 @@ export class WebApi {
 
   private reply(method: string, req: http.IncomingMessage, params: Params | undefined): Reply {
     const fault = this.opts.faults.take(method);
+    if (fault?.kind === 'lost_response') {
+      this.reply(method, req, params);
+      return faultReply(fault);
+    }
     if (fault) return faultReply(fault);
     if (!params) return { status: 200, body: { ok: false, error: 'invalid_json' } };
     // The one method that takes the app-level token rather than the bot token.
