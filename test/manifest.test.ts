@@ -24,6 +24,7 @@ const EXPECTED_BOT_SCOPES = [
   'users:read',
   'users:read.email',
   'usergroups:read',
+  'files:write',
 ];
 
 interface SlashCommand {

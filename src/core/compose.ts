@@ -11,7 +11,7 @@ export interface Composed {
 }
 
 /** Outbox kinds that go to Slack (the rest go to PagerDuty and are the PagerDuty module's to count). */
-const SLACK_KINDS = new Set(['post', 'update', 'ephemeral', 'respond']);
+const SLACK_KINDS = new Set(['post', 'update', 'ephemeral', 'respond', 'file_upload']);
 
 /**
  * Wires modules into the core: permissions, routes, interactions, outbox renderers, senders and delivery

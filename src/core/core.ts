@@ -94,6 +94,12 @@ function responseHosts(apiUrl: string): string[] {
   return ['hooks.slack.com', new URL(apiUrl).host];
 }
 
+/** Slack's upload URLs are on files.<its API host> (files.slack.com); a stand-in hands out its own host. */
+function uploadHosts(apiUrl: string): string[] {
+  const host = new URL(apiUrl).host;
+  return [`files.${host}`, host];
+}
+
 /** YAML `permissions:`, with the deprecated `commandRoles.<verb>` folded in as `command.<verb>`. */
 function permissionOverrides(config: Config, logger: Logger): Record<string, Grant> {
   const { permissions, commandRoles } = config.file;
@@ -235,7 +241,11 @@ export function createCore(opts: CoreOptions): Core {
     checkpoint: () => void db.pragma('wal_checkpoint(TRUNCATE)'),
     pruneHistory: (olderThan) => ({ executions: executions.pruneFinished(olderThan), deadlines: deadlines.pruneFired(olderThan) }),
   };
-  const sender = opts.sender ?? new SlackSender({ client: app.client, allowedResponseHosts: responseHosts(env.SLACK_API_URL) });
+  const sender = opts.sender ?? new SlackSender({
+    client: app.client,
+    allowedResponseHosts: responseHosts(env.SLACK_API_URL),
+    allowedUploadHosts: uploadHosts(env.SLACK_API_URL),
+  });
   return {
     config,
     clock,

@@ -8,6 +8,8 @@ import {
   type DeferredUpdatePayload,
   type DeliveredMessage,
   type DeliveryFailure,
+  type FileUploadPayload,
+  type FileUploadProgress,
   type MessageContent,
   type OutboxRow,
   type UpdatePayload,
@@ -81,6 +83,7 @@ export class OutboxDispatcher {
   private readonly holdLane;
   private readonly emptyLane;
   private readonly resetLanes;
+  private readonly saveUploadProgress;
 
   constructor(private readonly opts: DispatcherOptions) {
     const { db } = opts;
@@ -107,6 +110,8 @@ export class OutboxDispatcher {
       `UPDATE outbox_lanes SET ready_at = MAX(paced_until, @until), waiting_priority = @priority WHERE lane = @lane`,
     );
     this.emptyLane = db.prepare(`UPDATE outbox_lanes SET pending = 0, top_priority = NULL, ready_at = NULL, waiting_priority = NULL WHERE lane = @lane`);
+    // A file upload's progress lives in its own row, so a retry (or the next start) continues that upload.
+    this.saveUploadProgress = db.prepare(`UPDATE outbox SET payload = json_set(payload, '$.progress', json(?)) WHERE id = ? AND status = 'pending'`);
     // Pace and backoff waits are kept across restarts only in the rows: every lane starts ready, as Slack's
     // burst allowance absorbs, and a row still backing off holds its lane again at the first look.
     this.resetLanes = db.prepare(
@@ -358,6 +363,9 @@ export class OutboxDispatcher {
         }
         await sender.respond(payload as unknown as Parameters<MessageSender['respond']>[0]);
         return undefined;
+      case 'file_upload':
+        await this.upload(row, payload as unknown as FileUploadPayload & { progress?: FileUploadProgress | null });
+        return undefined;
       case 'pd_status':
         if (!this.opts.pagerDuty) throw new DeliveryError({ kind: 'permanent', detail: 'PagerDuty is not configured' });
         await this.opts.pagerDuty(payload as unknown as Parameters<PagerDutyStatusSender>[0]);
@@ -376,6 +384,28 @@ export class OutboxDispatcher {
         return undefined;
       default:
         throw new DeliveryError({ kind: 'permanent', detail: `unknown outbox kind ${String(row.kind)}` });
+    }
+  }
+
+  private async upload(row: OutboxRow, payload: FileUploadPayload & { progress?: FileUploadProgress | null }): Promise<void> {
+    const { progress, ...file } = payload;
+    const { sender } = this.opts;
+    if (!sender.uploadFile) throw new DeliveryError({ kind: 'permanent', detail: 'this sender cannot upload files' });
+    const thread = file.threadKey ? this.lookup(file.threadKey) : undefined;
+    if (file.threadKey && !thread) throw new DeliveryError({ kind: 'permanent', detail: `thread parent ${file.threadKey} was never delivered` });
+    let current = progress ?? undefined;
+    const save = this.saveUploadProgress;
+    const outcome = await sender.uploadFile(file, thread?.ts, {
+      get current() {
+        return current;
+      },
+      save(next) {
+        save.run(JSON.stringify(next ?? null), row.id);
+        current = next;
+      },
+    });
+    if (outcome === 'shared_earlier') {
+      this.opts.logger.warn({ outboxId: row.id, fileId: current?.fileId }, 'file upload: an earlier attempt whose answer was lost shared the file');
     }
   }
 

@@ -70,7 +70,7 @@ export class Outbox {
     const lane = laneOf(item);
     const messageKey = item.kind === 'post' ? (item.messageKey ?? null) : item.kind === 'update' ? item.payload.messageKey : null;
     let priority: number = item.kind === 'update' ? OUTBOX_PRIORITY.refresh : item.kind === 'post' && item.urgent ? OUTBOX_PRIORITY.urgent : OUTBOX_PRIORITY.normal;
-    if (item.kind === 'post' && item.payload.threadKey) {
+    if ((item.kind === 'post' || item.kind === 'file_upload') && item.payload.threadKey) {
       // A reply overtaking its parent would have no thread to go to.
       const parent = this.parentPriority.get(item.payload.threadKey) as number | undefined;
       if (parent !== undefined) priority = Math.min(priority, parent);
@@ -177,6 +177,7 @@ export function laneOf(item: OutboxItem): Lane {
     case 'post':
     case 'update':
     case 'ephemeral':
+    case 'file_upload':
       return lanes.channel(item.payload.channel);
     case 'respond':
       return lanes.response(item.payload.responseUrl);

@@ -10,6 +10,8 @@ import {
   type PagerDutyBulkStatusPayload,
   type PagerDutyEventPayload,
   type PagerDutyChangePayload,
+  type FileUploadPayload,
+  type FileUploadProgress,
 } from './types.js';
 
 /** Tells PagerDuty about a change made in Slack; throws DeliveryError like the Slack sender. */
@@ -18,12 +20,26 @@ export type PagerDutyBulkStatusSender = (payload: PagerDutyBulkStatusPayload) =>
 export type PagerDutyEventSender = (payload: PagerDutyEventPayload) => Promise<void>;
 export type PagerDutyChangeSender = (payload: PagerDutyChangePayload) => Promise<void>;
 
+/** Where a file upload keeps its progress between attempts: its outbox row. */
+export interface UploadProgressStore {
+  readonly current: FileUploadProgress | undefined;
+  save(progress: FileUploadProgress | undefined): void;
+}
+
+/**
+ * `shared`: this attempt shared the file. `shared_earlier`: Slack no longer knows the file id an earlier
+ * attempt sent for completion without hearing back; it completes a file only once, so that attempt shared it.
+ */
+export type UploadOutcome = 'shared' | 'shared_earlier';
+
 /** The side effects the dispatcher performs. One implementation talks to Slack; tests use the same one. */
 export interface MessageSender {
   post(payload: PostPayload, threadTs: string | undefined): Promise<DeliveredMessage>;
   update(payload: UpdatePayload, target: DeliveredMessage): Promise<void>;
   ephemeral(payload: EphemeralPayload): Promise<void>;
   respond(payload: RespondPayload): Promise<void>;
+  /** Absent on senders that only count messages (benchmarks): file uploads then fail with that reason. */
+  uploadFile?(payload: FileUploadPayload, threadTs: string | undefined, progress: UploadProgressStore): Promise<UploadOutcome>;
 }
 
 /** Platform errors that are Slack's own trouble, worth another try; every other ok:false is final. */
@@ -74,8 +90,23 @@ export interface SlackSenderOptions {
   client: WebClient;
   /** Hosts a response_url may point at; Slack's own plus whatever the Web API base uses (a stand-in). */
   allowedResponseHosts: readonly string[];
+  /** Hosts an upload URL from files.getUploadURLExternal may point at (files.slack.com; a stand-in's own). */
+  allowedUploadHosts?: readonly string[];
   fetchImpl?: typeof fetch;
   responseTimeoutMs?: number;
+  uploadTimeoutMs?: number;
+}
+
+/** The Slack error code of a platform error (an `ok: false` answer), else undefined. */
+function platformCode(err: unknown): string | undefined {
+  const e = (err ?? {}) as SlackErrorShape;
+  return e.code === ErrorCode.PlatformError ? (e.data?.error ?? 'unknown_error') : undefined;
+}
+
+/** Slack answered and did nothing (an `ok: false` or a 429), as opposed to an answer that never came. */
+function refusedOutright(err: unknown): boolean {
+  const code = ((err ?? {}) as SlackErrorShape).code;
+  return code === ErrorCode.PlatformError || code === ErrorCode.RateLimitedError;
 }
 
 /**
@@ -126,6 +157,85 @@ export class SlackSender implements MessageSender {
     } catch (err) {
       throw classifySlackError(err);
     }
+  }
+
+  /**
+   * Slack's upload flow: files.getUploadURLExternal, the bytes POSTed to the URL it gives, then
+   * files.completeUploadExternal, which shares the file. The file id is saved once the bytes are with Slack,
+   * and a completion is marked before it is sent, so a retry completes the same file instead of uploading a
+   * second one; Slack completes a file only once (docs/decisions/013-file-uploads-through-the-outbox.md).
+   */
+  async uploadFile(payload: FileUploadPayload, threadTs: string | undefined, progress: UploadProgressStore): Promise<UploadOutcome> {
+    let fileId = progress.current?.fileId;
+    if (fileId === undefined) {
+      fileId = await this.uploadBytes(payload);
+      progress.save({ fileId, completing: false });
+    }
+    const answerLost = progress.current?.completing === true;
+    progress.save({ fileId, completing: true });
+    try {
+      await this.opts.client.files.completeUploadExternal({
+        files: [{ id: fileId, title: payload.title }],
+        channel_id: payload.channel,
+        ...(threadTs !== undefined ? { thread_ts: threadTs } : {}),
+        ...(payload.initialComment ? { initial_comment: payload.initialComment } : {}),
+      });
+      return 'shared';
+    } catch (err) {
+      if (platformCode(err) === 'file_not_found') {
+        if (answerLost) return 'shared_earlier';
+        // Never completed, yet gone: the upload expired (a long outage). The next attempt uploads it afresh.
+        progress.save(undefined);
+        throw new DeliveryError({ kind: 'retryable', detail: 'file_not_found: the upload expired before it was shared; uploading it again' });
+      }
+      if (refusedOutright(err)) progress.save({ fileId, completing: false });
+      throw classifySlackError(err);
+    }
+  }
+
+  /** Steps 1 and 2 of the upload: returns the id of a file whose bytes Slack holds, not yet shared. */
+  private async uploadBytes(payload: FileUploadPayload): Promise<string> {
+    const bytes = Buffer.from(payload.contentBase64, 'base64');
+    let target: { upload_url?: string; file_id?: string };
+    try {
+      target = await this.opts.client.files.getUploadURLExternal({ filename: payload.filename, length: bytes.length, alt_text: payload.altText });
+    } catch (err) {
+      throw classifySlackError(err);
+    }
+    if (!target.upload_url || !target.file_id) {
+      throw new DeliveryError({ kind: 'retryable', detail: 'files.getUploadURLExternal answered without an upload URL' });
+    }
+    let url: URL;
+    try {
+      url = new URL(target.upload_url);
+    } catch {
+      throw new DeliveryError({ kind: 'permanent', detail: 'the upload URL is not a URL' });
+    }
+    // The URL comes from Slack's answer; the bytes still go nowhere but Slack's own file host.
+    if (!(this.opts.allowedUploadHosts ?? []).includes(url.host)) {
+      throw new DeliveryError({ kind: 'permanent', detail: `upload URL host ${url.host} is not allowed` });
+    }
+    let res: Response;
+    try {
+      // No token: the URL itself authorises the upload, and a bearer token has no business leaving the Web API.
+      res = await this.fetchImpl(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream' },
+        body: new Uint8Array(bytes),
+        signal: AbortSignal.timeout(this.opts.uploadTimeoutMs ?? 30_000),
+      });
+    } catch (err) {
+      throw new DeliveryError({ kind: 'retryable', detail: `upload URL: ${(err as Error).message}` });
+    }
+    const text = await res.text().catch(() => '');
+    if (res.ok) return target.file_id;
+    if (res.status === 429) {
+      const after = Number(res.headers.get('retry-after') ?? '1');
+      const seconds = Math.max(1, Number.isFinite(after) ? after : 1);
+      throw new DeliveryError({ kind: 'rate_limited', retryAfterMs: seconds * 1000, detail: `upload URL rate limited, retry after ${seconds}s` });
+    }
+    const detail = `upload URL answered HTTP ${res.status}${text ? ` ${text.slice(0, 100)}` : ''}`;
+    throw new DeliveryError({ kind: res.status >= 500 || res.status === 408 ? 'retryable' : 'permanent', detail });
   }
 
   async respond(payload: RespondPayload): Promise<void> {

@@ -37,6 +37,34 @@ export interface DeferredUpdatePayload {
   renderKey: MessageKey;
 }
 
+/**
+ * A file shared in a channel, or in the thread of a message queued earlier. The bytes travel in the row
+ * (base64), so a restart loses nothing; keep files small (a chart, not a log).
+ */
+export interface FileUploadPayload {
+  channel: string;
+  /** Share in the thread of the message stored under this key. */
+  threadKey?: MessageKey;
+  filename: string;
+  title: string;
+  /** What a screen reader says instead of the image. */
+  altText: string;
+  /** The file's bytes, base64. */
+  contentBase64: string;
+  /** Text of the message that carries the file. */
+  initialComment?: string;
+}
+
+/**
+ * How far a file upload got, kept in its row so a retry never uploads or shares a second copy: once the bytes
+ * are with Slack (`fileId`), retries only complete that file; `completing` says a completion was sent whose
+ * answer never came, so Slack may already have shared it.
+ */
+export interface FileUploadProgress {
+  fileId: string;
+  completing: boolean;
+}
+
 export interface EphemeralPayload extends MessageContent {
   channel: string;
   user: string;
@@ -127,7 +155,8 @@ export type OutboxItem =
   | { kind: 'pd_status'; payload: PagerDutyStatusPayload }
   | { kind: 'pd_status_bulk'; payload: PagerDutyBulkStatusPayload }
   | { kind: 'pd_event'; payload: PagerDutyEventPayload }
-  | { kind: 'pd_change'; payload: PagerDutyChangePayload };
+  | { kind: 'pd_change'; payload: PagerDutyChangePayload }
+  | { kind: 'file_upload'; payload: FileUploadPayload };
 
 export interface OutboxRow {
   id: number;
