@@ -4,7 +4,7 @@
  */
 
 /** A posted message that later updates or thread replies refer to. */
-export type MessageKey = `incident:${string}` | `storm:${number}` | `digest:${number}` | `change:${string}`;
+export type MessageKey = `incident:${string}` | `storm:${number}` | `digest:${number}` | `change:${string}` | `review:${number}`;
 
 export const messageKeys = {
   incident: (incidentId: string): MessageKey => `incident:${incidentId}`,
@@ -12,6 +12,8 @@ export const messageKeys = {
   digest: (digestId: number): MessageKey => `digest:${digestId}`,
   /** A thread line announcing a change made in Slack, updated when PagerDuty takes (or refuses) it. */
   change: (id: string): MessageKey => `change:${id}`,
+  /** The weekly performance review of one weekly-maintenance run; its chart goes in the thread. */
+  review: (runId: number): MessageKey => `review:${runId}`,
 } as const;
 
 /** Outbox lanes: rows of one lane are delivered strictly in order, one at a time. */

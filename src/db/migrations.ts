@@ -410,4 +410,19 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX pagerduty_echoes_match ON pagerduty_echoes (incident_id, kind, fingerprint);
     `,
   },
+  {
+    version: 12,
+    name: 'ERROR lines counted by each scheduled digest',
+    sql: `
+      -- The log is read incrementally (from the byte where the previous scheduled digest stopped) and rotated
+      -- weekly, so last week's lines cannot be counted again later: each scheduled digest keeps its count,
+      -- and the weekly performance review adds up those of each week.
+      CREATE TABLE log_error_counts (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        counted_at  INTEGER NOT NULL,
+        error_lines INTEGER NOT NULL
+      );
+      CREATE INDEX log_error_counts_at ON log_error_counts (counted_at);
+    `,
+  },
 ];

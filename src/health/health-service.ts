@@ -16,7 +16,7 @@ import type { Executions } from '../core/executions.js';
 import { messageKeys } from '../core/keys.js';
 import { escapeMrkdwn, formatDuration, linksLine, redactCredentials } from '../core/text.js';
 import { slackDate } from '../slack/format.js';
-import { HealthStore } from './health-store.js';
+import { HealthStore, type HealthStats } from './health-store.js';
 import { checkHealth, HealthMonitor, type HealthCheckResult, type HealthObservation } from './health-check.js';
 import { scanErrors } from './log-scan.js';
 import { systemdState } from './systemd.js';
@@ -27,6 +27,8 @@ import { incidentLink } from '../incidents/alert-message.js';
 const DAY_MS = 86_400_000;
 const LOG_OFFSET_KEY = 'digest.logOffset';
 const SAMPLE_RETENTION_MS = 30 * DAY_MS;
+/** SOP-MAINT-001 checks the service every 5 minutes. */
+const SOP_CHECK_EVERY_MS = 5 * 60_000;
 
 export interface HealthServiceOptions {
   /** The Slack user on call now, for the digest. */
@@ -52,6 +54,14 @@ export interface HealthServiceOptions {
 }
 
 export const digestKey = messageKeys.digest;
+
+/** What the weekly performance review reads about the service for one span. */
+export interface ServiceFigures extends HealthStats {
+  /** Checks the health check's schedule makes in the span; absent when its schedule is not every N minutes. */
+  expectedSamples?: number;
+  /** ERROR lines counted by the scheduled digests that ran in the span, and how many digests those were. */
+  errors: { digests: number; errorLines: number };
+}
 
 /**
  * When the certificate the health URL serves expires. Read without trusting it (an expired or self-signed
@@ -219,15 +229,27 @@ export class HealthService {
   }
 
   /**
-   * How many checks 24 h of the health check's schedule makes, for a schedule of the usual form
-   * ("*\/5 * * * *", every N minutes); other schedules leave coverage unsaid rather than guess it.
+   * How many checks a span of `periodMs` of the health check's schedule makes, for a schedule of the usual
+   * form ("*\/5 * * * *", every N minutes); other schedules leave coverage unsaid rather than guess it.
    */
-  private expectedChecks(): { expectedSamples?: number; checkEveryMs?: number } {
+  private expectedChecks(periodMs: number = DAY_MS, disabledEveryMs?: number): { expectedSamples?: number; checkEveryMs?: number } {
     const schedule = this.opts.checkSchedule;
+    if (schedule === undefined && disabledEveryMs !== undefined) return { expectedSamples: Math.floor(periodMs / disabledEveryMs), checkEveryMs: disabledEveryMs };
     const everyMinutes = schedule === undefined ? undefined : /^\*\/(\d{1,2}) \* \* \* \*$/.exec(schedule.trim())?.[1];
     if (everyMinutes === undefined || 60 % Number(everyMinutes) !== 0) return {};
     const checkEveryMs = Number(everyMinutes) * 60_000;
-    return { expectedSamples: DAY_MS / checkEveryMs, checkEveryMs };
+    return { expectedSamples: Math.floor(periodMs / checkEveryMs), checkEveryMs };
+  }
+
+  /**
+   * The service's figures for [from, until): uptime with how many checks ran of those the schedule makes,
+   * latency percentiles, and the ERROR lines counted by the scheduled digests that ran in that span. With
+   * the check switched off, the SOP's one check every 5 minutes is what was expected and did not happen.
+   */
+  figures(from: number, until: number): ServiceFigures {
+    const { expectedSamples } = this.expectedChecks(until - from, SOP_CHECK_EVERY_MS);
+    const stats = this.store.stats(from, until);
+    return { ...stats, ...(expectedSamples !== undefined ? { expectedSamples } : {}), errors: this.store.errorCounts(from, until) };
   }
 
   /** Everything the digest shows; each source that fails says so instead of failing the digest. */
@@ -331,7 +353,10 @@ export class HealthService {
         .prepare('INSERT INTO digests (at, channel, data) VALUES (?, ?, ?)')
         .run(clock.nowMs(), channel, JSON.stringify(data));
       const digestId = Number(info.lastInsertRowid);
-      if (scheduled && 'nextOffset' in data.logs) this.store.set(LOG_OFFSET_KEY, String(data.logs.nextOffset));
+      if (scheduled && 'nextOffset' in data.logs) {
+        this.store.set(LOG_OFFSET_KEY, String(data.logs.nextOffset));
+        if (data.logs.exists) this.store.recordErrorCount(data.now, data.logs.errorLines);
+      }
       if (channel) outbox.enqueue({ kind: 'post', payload: { channel, ...renderDigest(data, digestId) }, messageKey: digestKey(digestId) });
       return digestId;
     })();

@@ -1,6 +1,7 @@
 /**
- * Durable record of the SOP-MAINT-001 health samples (one every 5 minutes) and of the small facts the
- * health monitor and the daily digest keep between runs (`service_state`).
+ * Durable record of the SOP-MAINT-001 health samples (one every 5 minutes), of the small facts the health
+ * monitor and the daily digest keep between runs (`service_state`), and of the ERROR lines each scheduled
+ * digest counted (`log_error_counts`).
  */
 import type { Db } from '../db/database.js';
 
@@ -83,19 +84,19 @@ export class HealthStore {
     }));
   }
 
-  /** Uptime and latency percentiles of the samples taken at or after `sinceMs`. */
-  stats(sinceMs: number): HealthStats {
+  /** Uptime and latency percentiles of the samples taken at or after `sinceMs` and before `untilMs`. */
+  stats(sinceMs: number, untilMs: number = Number.MAX_SAFE_INTEGER): HealthStats {
     const counts = this.db
-      .prepare('SELECT COUNT(*) AS samples, COALESCE(SUM(ok), 0) AS okSamples FROM health_samples WHERE at >= ?')
-      .get(sinceMs) as { samples: number; okSamples: number };
+      .prepare('SELECT COUNT(*) AS samples, COALESCE(SUM(ok), 0) AS okSamples FROM health_samples WHERE at >= ? AND at < ?')
+      .get(sinceMs, untilMs) as { samples: number; okSamples: number };
     const latencies = this.db
       .prepare(
         `SELECT latency_ms FROM health_samples
-          WHERE at >= ? AND http_status IS NOT NULL AND latency_ms IS NOT NULL
+          WHERE at >= ? AND at < ? AND http_status IS NOT NULL AND latency_ms IS NOT NULL
           ORDER BY latency_ms`,
       )
       .pluck()
-      .all(sinceMs) as number[];
+      .all(sinceMs, untilMs) as number[];
     return {
       samples: counts.samples,
       okSamples: counts.okSamples,
@@ -117,8 +118,21 @@ export class HealthStore {
       .run(key, value);
   }
 
-  /** Deletes the samples taken before `olderThanMs` (epoch ms); returns how many went. */
+  /** Keeps how many ERROR lines a scheduled digest counted in the log since the previous one. */
+  recordErrorCount(countedAt: number, errorLines: number): void {
+    this.db.prepare('INSERT INTO log_error_counts (counted_at, error_lines) VALUES (?, ?)').run(countedAt, errorLines);
+  }
+
+  /** The ERROR lines counted by the scheduled digests that ran at or after `sinceMs` and before `untilMs`. */
+  errorCounts(sinceMs: number, untilMs: number): { digests: number; errorLines: number } {
+    return this.db
+      .prepare('SELECT COUNT(*) AS digests, COALESCE(SUM(error_lines), 0) AS errorLines FROM log_error_counts WHERE counted_at >= ? AND counted_at < ?')
+      .get(sinceMs, untilMs) as { digests: number; errorLines: number };
+  }
+
+  /** Deletes the samples and error counts from before `olderThanMs` (epoch ms); returns how many samples went. */
   prune(olderThanMs: number): number {
+    this.db.prepare('DELETE FROM log_error_counts WHERE counted_at < ?').run(olderThanMs);
     return this.db.prepare('DELETE FROM health_samples WHERE at < ?').run(olderThanMs).changes;
   }
 

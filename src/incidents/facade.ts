@@ -318,6 +318,11 @@ export class IncidentFacade {
     return this.opts.repo.countRecent(since);
   }
 
+  /** Per priority, of the incidents opened in [since, until): counts, MTTA, MTTR and SLA breaches. */
+  responseFigures(since: number, until: number): ReturnType<IncidentRepository['responseFigures']> {
+    return this.opts.repo.responseFigures(since, until);
+  }
+
   /** Webhook events accepted but not yet applied (normally 0; grows briefly in a flood). */
   inboxPending(): number {
     return this.opts.ingest.inbox.pendingCount();

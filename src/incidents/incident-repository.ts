@@ -92,6 +92,18 @@ const COLUMNS = [
 
 const PRIORITY_ORDER = `CASE priority WHEN 'P1' THEN 1 WHEN 'P2' THEN 2 WHEN 'P3' THEN 3 WHEN 'P4' THEN 4 ELSE 5 END`;
 
+/** Response figures of the incidents of one priority opened in a span (`/metrics`, the weekly review). */
+export interface ResponseFigures {
+  priority: string;
+  incidents: number;
+  acknowledged: number;
+  resolved: number;
+  /** Means over the incidents acknowledged (resolved); null when none was. */
+  mttaMs: number | null;
+  mttrMs: number | null;
+  breaches: number;
+}
+
 /** Incidents, their acknowledgements, seen webhook events and alert storms. */
 export class IncidentRepository {
   private readonly insertStmt;
@@ -124,13 +136,17 @@ export class IncidentRepository {
     return this.getStmt.get(id) as Incident | undefined;
   }
 
-  /** Per priority, of the incidents opened since `since`: mean time to acknowledge and resolve, and breaches. */
-  responseFigures(since: number): Array<{ priority: string; mttaMs: number | null; mttrMs: number | null; breaches: number }> {
+  /**
+   * Per priority, of the incidents opened at or after `since` and before `until`: how many, how many were
+   * acknowledged and resolved, mean time to acknowledge and to resolve, and SLA breaches.
+   */
+  responseFigures(since: number, until: number = Number.MAX_SAFE_INTEGER): ResponseFigures[] {
     return this.sql(
-      `SELECT priority, AVG(acknowledged_at - created_at) AS mttaMs, AVG(resolved_at - created_at) AS mttrMs,
+      `SELECT priority, COUNT(*) AS incidents, COUNT(acknowledged_at) AS acknowledged, COUNT(resolved_at) AS resolved,
+              AVG(acknowledged_at - created_at) AS mttaMs, AVG(resolved_at - created_at) AS mttrMs,
               SUM(breached_at IS NOT NULL) AS breaches
-       FROM incidents WHERE created_at >= ? GROUP BY priority ORDER BY priority`,
-    ).all(since) as Array<{ priority: string; mttaMs: number | null; mttrMs: number | null; breaches: number }>;
+       FROM incidents WHERE created_at >= ? AND created_at < ? GROUP BY priority ORDER BY priority`,
+    ).all(since, until) as ResponseFigures[];
   }
 
   /** Remembers a change sent to PagerDuty, so its webhook is not shown a second time. */

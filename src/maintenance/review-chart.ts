@@ -15,6 +15,8 @@ export interface ChartWeek {
 
 export interface ReviewChartData {
   title: string;
+  /** A line under the title, e.g. what a day on the axis covers. */
+  caption?: string;
   /** One label per day slot, oldest first (both weeks share them: the same weekday, seven days apart). */
   dayLabels: string[];
   thisWeek: ChartWeek;
@@ -151,6 +153,7 @@ export function reviewChartSvg(d: ReviewChartData): string {
   const body = [
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
     text(24, 32, d.title, `font-size="16" font-weight="600" fill="${INK}"`),
+    d.caption ? text(24, 52, d.caption, `font-size="12" fill="${MUTED}"`) : '',
     legend(d),
     uptimePanel({ left: 64, top: 104, width: CHART_WIDTH - 96, height: 110 }, d),
     incidentPanel({ left: 64, top: 280, width: CHART_WIDTH - 96, height: 110 }, d),

@@ -91,7 +91,8 @@ describe('scheduled maintenance jobs', () => {
       const after = statSync(serviceDb()).size;
       expect(after).toBeLessThan(before);
       const [report, ...others] = texts(b, 'C0OPS');
-      expect(others).toEqual([]);
+      // The performance review follows the maintenance report (test/integration/weekly-review.test.ts).
+      expect(others).toEqual([expect.stringMatching(/^Weekly performance review — Tue 3 Mar 2026: /)]);
       expect(report).toContain('🧰 *Weekly maintenance*');
       // VACUUM's effect apart from ANALYZE's, whose statistics pages would otherwise read as if VACUUM grew the file.
       expect(report).toContain(`✅ *Database* \`${serviceDb()}\`: VACUUM ${formatBytes(before)} → `);
@@ -110,7 +111,7 @@ describe('scheduled maintenance jobs', () => {
       db.close();
 
       const [done] = b.slack.responsePosts('wm');
-      expect(done?.body.text).toMatch(/^`weekly-maintenance` run #1 finished ✅ ok .*: database maintained; outdated check ran$/);
+      expect(done?.body.text).toMatch(/^`weekly-maintenance` run #1 finished ✅ ok .*: database maintained; outdated check ran; performance review posted$/);
       expect(await jobLine(b, 'weekly-maintenance')).toContain('✅ ok');
     });
 
@@ -157,8 +158,10 @@ describe('scheduled maintenance jobs', () => {
       await b.advanceTo('2026-03-03T13:05:00Z');
       await b.settle();
       const ops = texts(b, 'C0OPS');
-      expect(ops).toHaveLength(1);
+      expect(ops).toHaveLength(2);
       expect(ops[0]).toContain('🧰 *Weekly maintenance*');
+      // The review is still posted: it reads Waygate's own records, not the service database.
+      expect(ops[1]).toMatch(/^Weekly performance review — /);
       expect(ops[0]).toContain(`❌ *Database* \`${serviceDb()}\`: unable to open database file`);
       // The other half of the SOP step still ran.
       expect(ops[0]).toContain('✅ *Outdated dependencies* `pip list --outdated`');
@@ -180,7 +183,7 @@ describe('scheduled maintenance jobs', () => {
       const b = await start('2026-03-03T13:30:00Z');
       await command(b, 'jobs run weekly-maintenance', USERS.ops, b.slack.responseUrl('wm'));
       await b.settle();
-      expect(texts(b, 'C0OPS')).toEqual([expect.stringContaining('❌ *Database*')]);
+      expect(texts(b, 'C0OPS')).toEqual([expect.stringContaining('❌ *Database*'), expect.stringMatching(/^Weekly performance review — /)]);
       const [done] = b.slack.responsePosts('wm');
       expect(done?.body.text).toContain('`weekly-maintenance` run #1 finished ❌ failed');
       expect(done?.body.text).toContain('database maintenance failed');
