@@ -37,6 +37,8 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/manifest.yml ./manifest.yml
+# Procedure definitions (data, read at start-up).
+COPY sops ./sops
 
 # tini as PID 1 reaps the processes maintenance commands leave behind and forwards SIGTERM to node.
 RUN apt-get update \

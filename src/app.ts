@@ -25,6 +25,9 @@ import { PagerDutyOncalls } from './oncall/pagerduty-oncalls.js';
 import { PagerDutyClient } from './pagerduty/client.js';
 import { COMMANDS } from '../commands/index.js';
 import { JOBS } from '../jobs/index.js';
+import { builtInSopsDir, loadCatalog } from './sops/catalog.js';
+import { sopsModule } from './sops/module.js';
+import type { SopEngine } from './sops/engine.js';
 
 export interface WaygateOptions {
   config: Config;
@@ -36,6 +39,10 @@ export interface WaygateOptions {
   sender?: MessageSender;
   /** Replaces the process runner (tests record argv instead of running maintenance commands). */
   runner?: ProcessRunner;
+  /** Runs procedure scripts (default: the real runner, also in tests, which use fixture scripts). */
+  scriptRunner?: ProcessRunner;
+  /** Where the procedure definitions are (default: the `sops/` folder shipped with Waygate). */
+  sopsDir?: string;
   /** The fetch used for service health checks. */
   fetchImpl?: typeof fetch;
   /** Modules composed after the built-in ones, on the same core (tests of the core's seams; a local sandbox). */
@@ -52,6 +59,8 @@ export interface Waygate {
   inflight: InflightWork;
   /** Applies accepted PagerDuty events; tests wait on it. */
   inboxProcessor: InboxProcessor;
+  /** Runs procedures; tests wait on its scripts. */
+  sops: SopEngine;
   /** The PagerDuty inbox, for tests that drive the processor directly. */
   incidentIngest: IncidentIngest;
   /** Starts listening (HTTP: on `port`, default from config) and the background loops. */
@@ -84,6 +93,9 @@ function pagerDutyOncalls(core: Core): PagerDutyOncalls | undefined {
 
 /** The composition root: builds the core, then each feature module on the facades of those before it. */
 export function createWaygate(opts: WaygateOptions): Waygate {
+  // Checked before anything opens the database: a bad file stops start-up naming the file and the field.
+  const catalog = loadCatalog(opts.sopsDir ?? builtInSopsDir());
+  if (!catalog.ok) throw new Error(`procedure definitions are invalid:\n${catalog.problems.join('\n')}`);
   const core = createCore(opts);
   const { config } = core;
   const pagerDutyApi = config.env.PAGERDUTY_API_TOKEN !== undefined;
@@ -104,14 +116,16 @@ export function createWaygate(opts: WaygateOptions): Waygate {
     maintenance: operations.maintenance,
     oncall,
   };
+  const sops = sopsModule(core, { definitions: catalog.definitions, incidents: incidents.facade, runner: opts.scriptRunner ?? new ExecaRunner() });
   const jobs = jobsModule(core, context, opts.jobs ?? JOBS);
-  const commands = commandsModule(core, { ...context, jobs: jobs.service }, opts.commands ?? COMMANDS);
+  const commands = commandsModule(core, { ...context, jobs: jobs.service, sops: sops.engine }, opts.commands ?? COMMANDS);
   const composed = compose(core, [
     incidents.module,
     oncallModule(core, oncall, incidents.facade),
     pagerDutyModule(core, incidents.facade),
     operations.module,
     jobs.module,
+    sops.module,
     commands,
     ...(opts.extraModules?.(core) ?? []),
   ]);
@@ -121,6 +135,7 @@ export function createWaygate(opts: WaygateOptions): Waygate {
     dispatcher: composed.dispatcher,
     inflight: core.inflight,
     inboxProcessor: incidents.processor,
+    sops: sops.engine,
     incidentIngest: incidents.ingest,
     start: (port = config.env.PORT) => composed.start(port),
     stop: () => composed.stop(),

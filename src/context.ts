@@ -11,6 +11,7 @@ import type { BackupService } from './backup/backup-service.js';
 import type { MaintenanceService } from './maintenance/maintenance-service.js';
 import type { JobService } from './jobs/job-service.js';
 import type { OncallService } from './oncall/oncall-service.js';
+import type { SopEngine } from './sops/engine.js';
 
 /** The database as commands and jobs may use it: transactions and upkeep, never another module's SQL. */
 export interface Store {
@@ -50,5 +51,8 @@ export type JobContext = CoreServices & JobFacades;
 /** The job runner as commands see it. */
 export type JobsFacade = Pick<JobService<JobContext>, 'list' | 'has' | 'isRunning' | 'names' | 'request' | 'runQueued'>;
 
+/** Procedure runs as commands see them. */
+export type SopsFacade = Pick<SopEngine, 'start' | 'get' | 'active' | 'definition'>;
+
 /** What commands use: the core and every module's facade. */
-export type CommandServices = CoreServices & JobFacades & { jobs: JobsFacade };
+export type CommandServices = CoreServices & JobFacades & { jobs: JobsFacade; sops: SopsFacade };

@@ -22,6 +22,12 @@ export const AUDIT_ACTIONS = [
   'incident.reassigned',
   'incident.priority_changed',
   'incident.declared',
+  'sop.started',
+  'sop.step',
+  'sop.approved',
+  'sop.rejected',
+  'sop.override',
+  'sop.ended',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { validate as isValidCron } from 'node-cron';
 import { durationSchema } from './duration.js';
 import { businessHoursSchema, priorityNames, slaSchema } from './sla-schema.js';
-import { backupSchema, maintenanceSchema, serviceSchema } from './operations-schema.js';
+import { backupSchema, maintenanceSchema, maintenanceWindowSchema, serviceSchema } from './operations-schema.js';
+import { scriptsSchema } from '../sops/scripts.js';
 
 /** The roles every installation has; teams add their own under `roles:` (e.g. `release-manager`). */
 export const BUILT_IN_ROLES = ['lead', 'oncall', 'ops', 'security', 'admin'] as const;
@@ -160,6 +161,19 @@ export const fileConfigSchema = z
     service: serviceSchema.prefault({}),
     backup: backupSchema.prefault({}),
     maintenance: maintenanceSchema.prefault({}),
+    /** The allow-list of scripts procedures may run (SOP-OPS-001/002): name → argv, timeout, working directory. */
+    scripts: scriptsSchema,
+    /** When production deploys may run (in `timezone`); a lead may override with a reason. */
+    maintenanceWindow: maintenanceWindowSchema.default({ days: ['tue', 'thu'], start: '14:00', end: '16:00' }),
+    approvals: z
+      .object({
+        /** A hotfix request not approved within this is escalated to the leads in the channel. */
+        hotfixReviewWithin: durationSchema.default(60 * 60_000),
+        /** An approval request nobody decided expires after this. */
+        requestExpiresAfter: durationSchema.default(24 * 60 * 60_000),
+      })
+      .strict()
+      .prefault({}),
     sla: slaSchema.prefault({}),
     businessHours: businessHoursSchema.prefault({}),
     incidents: z

@@ -4,7 +4,14 @@
  */
 
 /** A posted message that later updates or thread replies refer to. */
-export type MessageKey = `incident:${string}` | `storm:${number}` | `digest:${number}` | `change:${string}` | `review:${number}`;
+export type MessageKey =
+  | `incident:${string}`
+  | `storm:${number}`
+  | `digest:${number}`
+  | `change:${string}`
+  | `review:${number}`
+  | `sop:${number}`
+  | `sop-output:${string}`;
 
 export const messageKeys = {
   incident: (incidentId: string): MessageKey => `incident:${incidentId}`,
@@ -14,6 +21,10 @@ export const messageKeys = {
   change: (id: string): MessageKey => `change:${id}`,
   /** The weekly performance review of one weekly-maintenance run; its chart goes in the thread. */
   review: (runId: number): MessageKey => `review:${runId}`,
+  /** A procedure run's one message (its thread holds the run's lines). */
+  sopRun: (runId: number): MessageKey => `sop:${runId}`,
+  /** The live output of one execution of a run's script step. */
+  sopOutput: (runId: number, step: number, executionId: number): MessageKey => `sop-output:${runId}:${step}:${executionId}`,
 } as const;
 
 /** Outbox lanes: rows of one lane are delivered strictly in order, one at a time. */

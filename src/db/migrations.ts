@@ -425,4 +425,30 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX log_error_counts_at ON log_error_counts (counted_at);
     `,
   },
+  {
+    version: 13,
+    name: 'procedure runs',
+    sql: `
+      -- A run pins the definition it started with (snapshot and content hash): editing a file never changes
+      -- a run in flight. state is the run's JSON (steps, ticks, approvals, script outcomes).
+      CREATE TABLE sop_runs (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        definition_id   TEXT    NOT NULL,
+        definition_hash TEXT    NOT NULL,
+        definition      TEXT    NOT NULL,
+        requester       TEXT    NOT NULL,
+        params          TEXT    NOT NULL,
+        channel         TEXT    NOT NULL,
+        environment     TEXT,
+        status          TEXT    NOT NULL,
+        state           TEXT    NOT NULL,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL
+      );
+      -- One open run per environment: the second request is refused by the database itself.
+      CREATE UNIQUE INDEX sop_runs_one_per_environment ON sop_runs (environment) WHERE status = 'active' AND environment IS NOT NULL;
+      CREATE INDEX sop_runs_definition ON sop_runs (definition_id, id);
+      CREATE INDEX sop_runs_status ON sop_runs (status);
+    `,
+  },
 ];

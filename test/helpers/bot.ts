@@ -139,14 +139,22 @@ export async function startTestBot(opts: TestBotOptions = {}): Promise<TestBot> 
     : {};
   const loaded = loadConfig({ ...testEnv(dir, slack, opts.yaml ?? DEFAULT_YAML), ...pdEnv, ...opts.env });
   if (!loaded.ok) throw new Error(`test config invalid: ${loaded.problems.join('; ')}`);
-  const waygate = createWaygate({
-    config: loaded.config,
-    clock,
-    logger: pino({ level: 'silent' }),
-    // Maintenance commands are recorded, not run, unless a test brings a runner of its own.
-    runner: new RecordingRunner(() => ({ ok: true, exitCode: 0, output: '' })),
-    ...opts.overrides,
-  });
+  let waygate: Waygate;
+  try {
+    waygate = createWaygate({
+      config: loaded.config,
+      clock,
+      logger: pino({ level: 'silent' }),
+      // Maintenance commands are recorded, not run, unless a test brings a runner of its own.
+      runner: new RecordingRunner(() => ({ ok: true, exitCode: 0, output: '' })),
+      ...opts.overrides,
+    });
+  } catch (err) {
+    // A bot that cannot be built (a test of start-up refusals) leaves no stand-in listening.
+    if (ownsSlack) await slack.close();
+    if (ownsPd) await pd?.close();
+    throw err;
+  }
   let port: number;
   try {
     ({ port } = await waygate.start(opts.port ?? 0));

@@ -76,6 +76,40 @@ describe('work asked for just before a crash', { timeout: 60_000 }, () => {
     ]);
   });
 
+  it('shows a hotfix whose deploy script was running when the bot was SIGKILLed as interrupted, with Retry/Skip/Abort, and never re-runs it', async () => {
+    const started = join(dir, 'deploy-started');
+    const deploy = join(dir, 'deploy.sh');
+    writeFileSync(deploy, `#!/bin/sh\necho "$$" >> '${started}'\necho deploying\nexec sleep 600\n`);
+    chmodSync(deploy, 0o755);
+    const env = { ...testEnv(dir, slack, { ...yaml(), scripts: { 'emergency-deploy': { run: [deploy, '{ref}'], timeout: '30m' } } }), LOG_LEVEL: 'info' };
+
+    const first = spawnBot(env);
+    running.push(first);
+    const signer = new SlackRequestSigner({ url: `http://127.0.0.1:${await first.ready}`, signingSecret: SIGNING_SECRET });
+    expect((await signer.slashCommand({ text: 'hotfix main crash test', userId: USERS.oncall, responseUrl: slack.responseUrl() })).json.text).toContain('Started *Hotfix* run #1');
+    const runMessage = () => slack.messages('C0OPS').find((m) => !m.thread_ts && m.text.startsWith('Hotfix run #1'));
+    const approve = await slack.waitFor(() => {
+      const blocks = (runMessage()?.blocks ?? []) as Array<{ elements?: Array<{ action_id?: string; value?: string }> }>;
+      return blocks.flatMap((b) => b.elements ?? []).find((e) => e.action_id === 'sop.approve')?.value;
+    }, 10_000);
+    await signer.blockAction({ actionId: 'sop.approve', value: approve, userId: USERS.lead, channelId: 'C0OPS', messageTs: runMessage()!.ts, responseUrl: slack.responseUrl() });
+    await slack.waitFor(() => existsSync(started) || undefined, 10_000);
+    first.child.kill('SIGKILL');
+    expect((await first.exited).signal).toBe('SIGKILL');
+    // The dead bot's script would linger for ten minutes.
+    process.kill(Number(readFileSync(started, 'utf8').trim()), 'SIGKILL');
+
+    const second = spawnBot(env);
+    running.push(second);
+    await second.ready;
+    await slack.waitFor(() => JSON.stringify(runMessage()?.blocks ?? []).includes('interrupted: Waygate stopped while it ran') || undefined, 10_000);
+    const shown = JSON.stringify(runMessage()?.blocks);
+    for (const id of ['sop.retry', 'sop.skip', 'sop.abort']) expect(shown).toContain(`"action_id":"${id}"`);
+    expect(slack.messages('C0OPS').map((m) => m.text)).toContainEqual(expect.stringContaining('⚠️ Waygate stopped while step 2 was running. It was not re-run'));
+    // Started once, before the crash; not again on its own.
+    expect(readFileSync(started, 'utf8').trim().split('\n')).toHaveLength(1);
+  });
+
   it('tells the asker when a queued run names a job this version no longer has', async () => {
     const clock = new ManualClock('2026-03-02T08:00:00Z');
     const first = await startTestBot({ dir, slack, clock });

@@ -33,7 +33,7 @@ describe('GET /health on the public port', () => {
     expect(await res.json()).toEqual({
       status: 'ok',
       version: '0.1.0',
-      components: { database: 'ok', inbox: 'ok', oncall: 'ok', pagerduty: 'ok', jobs: 'ok', outbox: 'ok', deadlines: 'ok' },
+      components: { database: 'ok', inbox: 'ok', oncall: 'ok', pagerduty: 'ok', jobs: 'ok', outbox: 'ok', deadlines: 'ok', procedures: 'ok' },
     });
   });
 

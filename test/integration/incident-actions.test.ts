@@ -210,6 +210,9 @@ describe('acting on incidents from Slack beyond ack and resolve', () => {
     expect((await command(b, 'priority #9000001 P1')).json.text).toBe('#9000001 "Disk full" on db-2 is already P1.');
     await menu(b, 9000001, 'escalate', USERS.lead);
     await b.settle();
+    expect((await command(b, 'escalate #9000001', USERS.ops)).json.text).toBe('📣 Escalated #9000001 "Disk full" on db-2 to level 2; see its thread.');
+    expect((await command(b, 'escalate #12')).json.text).toBe('There is no incident #12. `/waygate incidents` lists the open ones.');
+    await b.settle();
 
     const texts = thread(b, 9000001).map((m) => m.text);
     expect(texts).toContain(`📝 Note from <@${USERS.oncall}>: Cleared /var/log; 20 % free now`);
@@ -220,7 +223,7 @@ describe('acting on incidents from Slack beyond ack and resolve', () => {
     expect(escalation?.reply_broadcast).toBe(true);
     const blocks = JSON.stringify(card(b, 9000001)?.blocks);
     expect(blocks).toContain(`*Assigned:* <@${USERS.ops}>`);
-    expect(blocks).toContain('Escalation level 1');
+    expect(blocks).toContain('Escalation level 2');
     expect(b.slack.messages(USERS.oncall).map((m) => m.text)).toContainEqual(expect.stringContaining(`<@${USERS.lead}> escalated P1`));
     expect(b.slack.messages(USERS.ops).map((m) => m.text)).toContainEqual(expect.stringContaining('assigned P2 #9000001'));
     expect(b.waygate.services.audit.recent(50).filter((e) => e.subject === '#9000001').map((e) => e.action)).toEqual(
@@ -243,9 +246,22 @@ describe('acting on incidents from Slack beyond ack and resolve', () => {
     expect(res.status).toBe(200);
     await b.settle();
     expect(b.slack.responsePosts().map((p) => (p.body as { text?: string }).text)).toContainEqual(expect.stringContaining('that menu option needs the *oncall*, *lead* or *ops* role'));
-    expect(card(b, 9000001)?.blocks).not.toContain('Escalation level');
+    expect(JSON.stringify(card(b, 9000001)?.blocks)).not.toContain('Escalation level');
 
     await command(b, 'resolve 9000001');
     expect((await command(b, 'priority #9000001 P1')).json.text).toBe('#9000001 Flaky job is resolved; its priority was not changed.');
+    expect((await command(b, 'reassign #9000001 oncall')).json.text).toBe('#9000001 Flaky job is resolved; it was not reassigned.');
+    expect((await command(b, 'escalate #9000001')).json.text).toBe('#9000001 Flaky job is resolved; nobody was called.');
+    // A note is still welcome on a resolved incident (what was found afterwards).
+    expect((await command(b, 'note #9000001 Root cause: cron overlap')).json.text).toBe('📝 Added your note to #9000001 Flaky job.');
+    // The menu of a card drawn before the incident was resolved does nothing, and says so.
+    const late = b.slack.responseUrl('late-menu');
+    await b.signer.blockAction({ actionId: INCIDENT_ACTIONS.more, type: 'overflow', selectedOption: 'note:9000001', userId: USERS.oncall, channelId: 'C0ALERTS', messageTs: card(b, 9000001)!.ts, responseUrl: late });
+    await b.settle();
+    expect(b.slack.responsePosts('late-menu').map((p) => (p.body as { text?: string }).text)).toEqual(['#9000001 is resolved or gone; nothing was done.']);
+    // Reassigning to the same person again changes nothing.
+    await command(b, 'trigger P4 Another', USERS.oncall);
+    await command(b, `reassign #9000002 <@${USERS.ops}>`);
+    expect((await command(b, `reassign #9000002 <@${USERS.ops}>`)).json.text).toBe(`#9000002 Another is already assigned to <@${USERS.ops}>.`);
   });
 });

@@ -45,7 +45,7 @@ describe('one permission policy for every command and button', () => {
         service: { ...DEFAULT_YAML.service, logFile: join(dir, 'waygate.log'), database: join(dir, 'service.db') },
         backup: { dir: join(dir, 'backups'), configDir: null },
         // Open-to-everyone verbs restricted here, so that every verb has a role to be denied.
-        permissions: { 'command.help': ['lead'], 'command.incidents': ['lead'], 'command.health': ['lead'], 'command.jobs': ['lead'], 'command.oncall': ['lead'] },
+        permissions: { 'command.help': ['lead'], 'command.incidents': ['lead'], 'command.health': ['lead'], 'command.jobs': ['lead'], 'command.oncall': ['lead'], 'command.sop': ['lead'] },
       },
     });
     bot.pd!.addIncident({ id: 'PPERM01', number: 801, status: 'triggered', title: 'disk full', priority: 'P1' });
@@ -80,6 +80,8 @@ describe('one permission policy for every command and button', () => {
     { text: 'reassign 801 oncall', roles: '*oncall*, *lead* or *ops*', permission: 'command.reassign' },
     { text: 'priority 801 P2', roles: '*oncall*, *lead* or *ops*', permission: 'command.priority' },
     { text: 'escalate 801', roles: '*oncall*, *lead* or *ops*', permission: 'command.escalate' },
+    { text: 'hotfix main broken login', roles: '*oncall*, *lead* or *ops*', permission: 'command.hotfix' },
+    { text: 'sop runs', roles: '*lead*', permission: 'command.sop' },
   ];
 
   it('covers every verb the bot has', () => {

@@ -32,6 +32,8 @@ export function startProductionBuild(): ProductionBuild {
   // there, as in the image. node_modules is a link: rmSync removes the link, never what it points to.
   copyFileSync(join(REPO, 'package.json'), join(root, 'package.json'));
   symlinkSync(join(REPO, 'node_modules'), join(root, 'node_modules'), 'dir');
+  // The procedure definitions sit beside dist/, as the Dockerfile copies them.
+  symlinkSync(join(REPO, 'sops'), join(root, 'sops'), 'dir');
   const child = spawn('npm', ['run', 'build', '--silent', '--', '--outDir', dist], {
     cwd: REPO,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,379 @@
+import type { Db } from '../db/database.js';
+import type { Clock, TimerHandle } from '../clock/clock.js';
+import type { Logger } from '../logging/logger.js';
+import type { Outbox } from '../outbox/outbox.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { Deadlines, DueDeadline } from '../core/deadlines.js';
+import type { Executions } from '../core/executions.js';
+import type { ProcessRunner, RunResult } from '../runner/runner.js';
+import { formatDuration, truncate } from '../core/text.js';
+import type { ApprovalSetting, Guard, PinnedDefinition } from './definition.js';
+import { buildArgv, paramProblem, type ScriptSpec } from './scripts.js';
+import { initialState, transition, type DeadlineKind, type Effect, type Run, type RunInput, type ScriptOutcome } from './run-state.js';
+import type { RunStore } from './run-store.js';
+import { renderRun } from './run-message.js';
+import { messageKeys, type MessageKey } from '../core/keys.js';
+
+/** The deadline owner of procedure reminders, escalations and expiries. */
+export const SOP_DEADLINES = 'sop-run';
+/** The execution kind of a procedure's script step. */
+export const SCRIPT_EXECUTION = 'sop-script';
+/** Live output is redrawn at most this often (Slack's chat.update is rate limited, and people read slowly). */
+export const OUTPUT_REFRESH_MS = 1_000;
+/** Lines of output shown in the thread while a script runs. */
+const TAIL_LINES = 20;
+/** A Slack section takes 3,000 characters; the code block and the status line need some of them. */
+const TAIL_CHARS = 2_600;
+const VERIFY_TIMEOUT_MS = 10_000;
+const VERIFY_INTERVAL_MS = 5_000;
+
+export interface SopEngineOptions {
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+  outbox: Outbox;
+  audit: AuditLog;
+  deadlines: Deadlines;
+  executions: Executions;
+  runner: ProcessRunner;
+  store: RunStore;
+  definitions: ReadonlyMap<string, PinnedDefinition>;
+  /** Channel aliases → ids. */
+  channels: Readonly<Record<string, string | undefined>>;
+  scripts: Readonly<Record<string, ScriptSpec>>;
+  /** The service health URL the `verify` steps check. */
+  healthUrl: string;
+  /** Why a guard blocks now, or null. */
+  guards: (guard: Guard) => string | null;
+  describeRoles: (roles: readonly string[]) => string;
+  /** YAML `approvals:` settings a definition may name. */
+  settings: Readonly<Record<ApprovalSetting, number>>;
+  /** Shares a text file in a thread (output too long for a message); absent: the output is cut, and says so. */
+  shareFile?: (opts: { channel: string; threadKey: MessageKey; filename: string; title: string; content: string }) => void;
+}
+
+export type StartOutcome = { ok: true; run: Run } | { ok: false; problem: string };
+export type ApplyOutcome = { ok: true; run: Run } | { ok: false; problem: string };
+
+/**
+ * Runs procedures: starts runs, applies inputs (clicks, deadlines, script and check results) through the
+ * pure transitions, and commits each new state with everything it causes in one transaction. Scripts and
+ * health checks run after that commit; their results come back as inputs.
+ */
+export class SopEngine {
+  private readonly running = new Map<string, AbortController>();
+  private readonly work = new Set<Promise<unknown>>();
+  private stopping = false;
+
+  constructor(private readonly opts: SopEngineOptions) {
+    opts.deadlines.on(SOP_DEADLINES, (due, now) => this.onDeadlines(due, now));
+  }
+
+  definition(id: string): PinnedDefinition | undefined {
+    return this.opts.definitions.get(id);
+  }
+
+  get(runId: number): Run | undefined {
+    return this.opts.store.get(runId);
+  }
+
+  active(): Run[] {
+    return this.opts.store.active();
+  }
+
+  /**
+   * Starts a run of a definition: its parameters are checked first (a refused value starts nothing), then
+   * the run, its message and its first step commit together.
+   */
+  start(opts: { definitionId: string; requester: string; params: Record<string, string>; note?: string }): StartOutcome {
+    const pinned = this.opts.definitions.get(opts.definitionId);
+    if (!pinned) return { ok: false, problem: `There is no procedure \`${opts.definitionId}\`.` };
+    const { definition } = pinned;
+    for (const [name, kind] of Object.entries(definition.params)) {
+      const value = opts.params[name];
+      if (value === undefined) return { ok: false, problem: `\`${name}\` is missing.` };
+      const problem = paramProblem(name, kind, value);
+      if (problem) return { ok: false, problem: `Refused: ${problem}. Nothing was started.` };
+    }
+    for (const step of definition.steps) {
+      if (step.kind !== 'script') continue;
+      const spec = this.opts.scripts[step.script];
+      if (!spec) return { ok: false, problem: `The script \`${step.script}\` is not in the \`scripts:\` section of the config; nothing was started.` };
+      const built = buildArgv(spec, opts.params, definition.params);
+      if ('problem' in built) return { ok: false, problem: `Refused: ${built.problem}. Nothing was started.` };
+    }
+    const channel = this.opts.channels[definition.channel];
+    if (!channel) return { ok: false, problem: `The channel \`${definition.channel}\` of this procedure is not configured under \`channels:\`.` };
+    const now = this.opts.clock.nowMs();
+    const { db, store } = this.opts;
+    return db.transaction((): StartOutcome => {
+      const draft: Omit<Run, 'id'> = { definition, definitionHash: pinned.hash, requester: opts.requester, params: opts.params, channel, createdAt: now, state: initialState(definition) };
+      const id = store.insert(draft, definition.environment ?? null, now);
+      if (id === undefined) {
+        const holder = store.holderOf(definition.environment ?? '');
+        return {
+          ok: false,
+          problem: holder
+            ? `\`${definition.environment}\` is held by run #${holder.runId} (${holder.title}) of <@${holder.requester}> since <!date^${Math.floor(holder.since / 1000)}^{date_short_pretty} {time}|${new Date(holder.since).toISOString()}>; one run per environment at a time.`
+            : `\`${definition.environment}\` is held by another run.`,
+        };
+      }
+      const run: Run = { ...draft, id };
+      this.opts.outbox.enqueue({ kind: 'post', payload: { channel, ...renderRun(run, this.opts.describeRoles) }, messageKey: messageKeys.sopRun(id) });
+      if (opts.note) this.opts.outbox.enqueue({ kind: 'post', payload: { channel, text: opts.note, threadKey: messageKeys.sopRun(id) } });
+      const applied = this.commit(run, { type: 'start' }, now);
+      return applied.ok ? applied : { ok: false, problem: applied.problem };
+    })();
+  }
+
+  /** Applies one input to a run in one transaction; a refusal changes nothing and says why. */
+  apply(runId: number, input: RunInput): ApplyOutcome {
+    const { db, store, clock } = this.opts;
+    return db.transaction((): ApplyOutcome => {
+      const run = store.get(runId);
+      if (!run) return { ok: false, problem: `There is no run #${runId}.` };
+      return this.commit(run, input, clock.nowMs());
+    })();
+  }
+
+  /** Inside a transaction: the transition, the new state and every effect that is a row. */
+  private commit(run: Run, input: RunInput, now: number): ApplyOutcome {
+    const result = transition(run, input, { now, guards: this.opts.guards, describeRoles: this.opts.describeRoles, setting: (name) => this.opts.settings[name] });
+    if ('refused' in result) return { ok: false, problem: result.refused };
+    const next: Run = { ...run, state: result.state };
+    this.opts.store.save(run.id, result.state, now);
+    const after: Array<() => void> = [];
+    for (const effect of result.effects) this.effect(next, effect, now, after);
+    // What runs outside the transaction starts once it has committed (the caller's transaction ends first).
+    if (after.length > 0) queueMicrotask(() => after.forEach((fn) => fn()));
+    return { ok: true, run: next };
+  }
+
+  private effect(run: Run, effect: Effect, now: number, after: Array<() => void>): void {
+    const { outbox, audit, deadlines, executions } = this.opts;
+    const threadKey = messageKeys.sopRun(run.id);
+    switch (effect.kind) {
+      case 'render':
+        outbox.enqueue({ kind: 'update', payload: { channel: run.channel, messageKey: threadKey, ...renderRun(run, this.opts.describeRoles) } });
+        return;
+      case 'thread':
+        outbox.enqueue({ kind: 'post', payload: { channel: run.channel, text: effect.text, threadKey, ...(effect.broadcast ? { broadcast: true } : {}) } });
+        return;
+      case 'audit':
+        audit.record({ actor: effect.actor, action: effect.action, subject: `${run.definition.id} #${run.id}`, details: effect.details });
+        return;
+      case 'schedule':
+        deadlines.schedule(SOP_DEADLINES, deadlineKey(run.id, effect.step, effect.what), effect.at);
+        return;
+      case 'cancel_deadlines':
+        for (const what of ['remind', 'escalate', 'expire'] as const) deadlines.cancel(SOP_DEADLINES, deadlineKey(run.id, effect.step, what));
+        return;
+      case 'notify': {
+        const channel = effect.to === 'requester' ? run.requester : this.opts.channels[effect.to];
+        if (channel) outbox.enqueue({ kind: 'post', payload: { channel, text: `${effect.text} (${run.definition.title} run #${run.id})` } });
+        return;
+      }
+      case 'run_script': {
+        const step = run.definition.steps[effect.step];
+        if (step?.kind !== 'script') return;
+        const executionId = executions.start({ kind: SCRIPT_EXECUTION, name: `${run.id}:${effect.step}`, trigger: 'manual', by: run.requester, at: now });
+        const outputKey = messageKeys.sopOutput(run.id, effect.step, executionId);
+        outbox.enqueue({ kind: 'post', payload: { channel: run.channel, text: `⏳ \`${step.script}\` started…`, threadKey }, messageKey: outputKey });
+        after.push(() => this.runScript(run, effect.step, executionId));
+        return;
+      }
+      case 'kill_script':
+        after.push(() => this.running.get(`${run.id}:${effect.step}`)?.abort(effect.by));
+        return;
+      case 'verify':
+        after.push(() => this.verify(run, effect.step));
+        return;
+    }
+  }
+
+  private track(task: Promise<unknown>): void {
+    this.work.add(task);
+    void task.finally(() => this.work.delete(task));
+  }
+
+  /** Runs a script step with its output streamed into the thread; its end comes back as an input. */
+  private runScript(run: Run, stepIndex: number, executionId: number): void {
+    const step = run.definition.steps[stepIndex];
+    if (step?.kind !== 'script') return;
+    const spec = this.opts.scripts[step.script];
+    const built = spec ? buildArgv(spec, run.params, run.definition.params) : { problem: `script ${step.script} is not configured` };
+    const cancel = new AbortController();
+    const key = `${run.id}:${stepIndex}`;
+    this.running.set(key, cancel);
+    const live = new LiveOutput(this.opts, run, messageKeys.sopOutput(run.id, stepIndex, executionId), step.script);
+    const task = (async () => {
+      const result: RunResult =
+        'problem' in built || !spec
+          ? { argv: [], ok: false, exitCode: null, signal: null, timedOut: false, failedToStart: 'problem' in built ? built.problem : 'not configured', durationMs: 0, output: '' }
+          : await this.opts.runner.run({
+              argv: built.argv,
+              timeoutMs: spec.timeout,
+              ...(spec.cwd ? { cwd: spec.cwd } : {}),
+              maxOutputBytes: 8 * 1024 * 1024,
+              signal: cancel.signal,
+              onOutput: (chunk) => live.push(chunk),
+            });
+      this.running.delete(key);
+      // Shutting down: the run is left running in the database, and the next start marks it interrupted.
+      if (this.stopping) return;
+      const cancelledBy = result.cancelled ? String(cancel.signal.reason ?? 'someone') : null;
+      const outcome: ScriptOutcome = {
+        executionId,
+        exitCode: result.exitCode,
+        timedOut: result.timedOut,
+        cancelledBy,
+        failedToStart: result.failedToStart,
+        durationMs: Math.round(result.durationMs),
+      };
+      const now = this.opts.clock.nowMs();
+      this.opts.db.transaction(() => {
+        live.finish(result, cancelledBy);
+        this.opts.executions.finish(executionId, now, result.ok ? 'ok' : 'failed', describeOutcome(outcome), result.ok ? null : describeOutcome(outcome));
+        const applied = this.apply(run.id, { type: 'script_done', step: stepIndex, outcome });
+        if (!applied.ok) this.opts.logger.warn({ runId: run.id, step: stepIndex, problem: applied.problem }, 'script result not applied');
+      })();
+    })().catch((err: unknown) => this.opts.logger.error({ err, runId: run.id }, 'procedure script failed'));
+    this.track(task);
+  }
+
+  /** Checks the service's health URL, a few attempts apart; the outcome comes back as an input. */
+  private verify(run: Run, stepIndex: number): void {
+    const step = run.definition.steps[stepIndex];
+    if (step?.kind !== 'verify') return;
+    const task = (async () => {
+      let detail = '';
+      let ok = false;
+      for (let attempt = 1; attempt <= step.attempts && !this.stopping; attempt++) {
+        if (attempt > 1) await new Promise<void>((resolve) => this.opts.clock.setTimer(VERIFY_INTERVAL_MS, resolve));
+        try {
+          const res = await fetch(this.opts.healthUrl, { signal: AbortSignal.timeout(VERIFY_TIMEOUT_MS), redirect: 'manual' });
+          await res.body?.cancel();
+          ok = res.status === step.expectStatus;
+          detail = `health URL answered ${res.status}${ok ? '' : ` (expected ${step.expectStatus})`} on attempt ${attempt} of ${step.attempts}`;
+        } catch (err) {
+          detail = `health URL did not answer (${(err as Error).message}) on attempt ${attempt} of ${step.attempts}`;
+        }
+        if (ok) break;
+      }
+      if (this.stopping) return;
+      const applied = this.apply(run.id, { type: 'verify_done', step: stepIndex, ok, detail });
+      if (!applied.ok) this.opts.logger.warn({ runId: run.id, problem: applied.problem }, 'verify result not applied');
+    })().catch((err: unknown) => this.opts.logger.error({ err, runId: run.id }, 'procedure check failed'));
+    this.track(task);
+  }
+
+  private onDeadlines(due: readonly DueDeadline[], _now: number): void {
+    for (const d of due) {
+      const [runId, step, what] = d.key.split(':');
+      const applied = this.apply(Number(runId), { type: 'deadline', step: Number(step), what: what as DeadlineKind });
+      if (!applied.ok && applied.problem !== 'moot') this.opts.logger.info({ key: d.key, problem: applied.problem }, 'procedure deadline had nothing to do');
+    }
+  }
+
+  /**
+   * After a restart: a script that was running when the bot died is shown as interrupted (never re-run on
+   * its own); a health check that was running is simply run again (it changes nothing).
+   */
+  recover(): void {
+    const now = this.opts.clock.nowMs();
+    for (const e of this.opts.executions.interruptRunning(SCRIPT_EXECUTION, now)) {
+      const [runId, step] = e.name.split(':').map(Number);
+      this.apply(runId ?? 0, { type: 'interrupted', step: step ?? 0 });
+    }
+    for (const run of this.active()) {
+      const step = run.definition.steps[run.state.step];
+      if (step?.kind === 'verify' && run.state.steps[run.state.step]?.status === 'running') this.verify(run, run.state.step);
+    }
+  }
+
+  /** Resolves when every script and check started so far has finished and been applied. */
+  async whenIdle(): Promise<void> {
+    while (this.work.size > 0) await Promise.allSettled([...this.work]);
+  }
+
+  /** Stops running scripts without recording an outcome: the next start shows them interrupted. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const controller of this.running.values()) controller.abort('shutdown');
+    await this.whenIdle();
+  }
+}
+
+function deadlineKey(runId: number, step: number, what: DeadlineKind): string {
+  return `${runId}:${step}:${what}`;
+}
+
+function describeOutcome(o: ScriptOutcome): string {
+  if (o.failedToStart) return `could not start: ${o.failedToStart}`;
+  if (o.cancelledBy) return `cancelled after ${formatDuration(o.durationMs)}`;
+  if (o.timedOut) return `timed out after ${formatDuration(o.durationMs)} and was stopped`;
+  return `exit ${o.exitCode ?? '?'} after ${formatDuration(o.durationMs)}`;
+}
+
+/**
+ * A running script's output in the run's thread: the last lines in a code block with the time so far,
+ * redrawn at most once a second through the outbox; at the end the exit status and duration, and the
+ * whole output as a file when it is longer than a message shows.
+ */
+class LiveOutput {
+  private text = '';
+  private timer: TimerHandle | undefined;
+  private readonly startedAt: number;
+
+  constructor(
+    private readonly opts: SopEngineOptions,
+    private readonly run: Run,
+    private readonly key: MessageKey,
+    private readonly script: string,
+  ) {
+    this.startedAt = opts.clock.nowMs();
+  }
+
+  push(chunk: string): void {
+    this.text += chunk;
+    // Keep what can still be shown or shared; the runner keeps its own capped copy as well.
+    if (this.text.length > 8 * 1024 * 1024) this.text = this.text.slice(-8 * 1024 * 1024);
+    this.timer ??= this.opts.clock.setTimer(OUTPUT_REFRESH_MS, () => {
+      this.timer = undefined;
+      this.draw(`⏳ \`${this.script}\` running for ${formatDuration(this.opts.clock.nowMs() - this.startedAt)}`);
+    });
+  }
+
+  finish(result: RunResult, cancelledBy: string | null): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+    const text = this.text || result.output;
+    this.text = text;
+    const took = formatDuration(result.durationMs);
+    const status = result.failedToStart
+      ? `❌ \`${this.script}\` could not start: ${result.failedToStart}`
+      : cancelledBy
+        ? `🛑 \`${this.script}\` cancelled by <@${cancelledBy}> after ${took}`
+        : result.timedOut
+          ? `❌ \`${this.script}\` timed out after ${took}; it and everything it started were stopped`
+          : result.exitCode === 0
+            ? `✅ \`${this.script}\` finished: exit 0 after ${took}`
+            : `❌ \`${this.script}\` failed: exit ${result.exitCode ?? '?'} after ${took}`;
+    const shared = text.length > TAIL_CHARS && this.opts.shareFile !== undefined;
+    this.draw(shared ? `${status} — the whole output (${text.split('\n').length} lines) is attached below` : status);
+    if (shared) {
+      this.opts.shareFile?.({ channel: this.run.channel, threadKey: messageKeys.sopRun(this.run.id), filename: `${this.script}-run-${this.run.id}.log`, title: `${this.script} output (run #${this.run.id})`, content: text });
+    }
+  }
+
+  private draw(status: string): void {
+    const lines = this.text.replace(/\r?\n$/, '').split(/\r?\n/);
+    let tail = lines.slice(-TAIL_LINES).join('\n');
+    const cut = tail.length > TAIL_CHARS || lines.length > TAIL_LINES;
+    if (tail.length > TAIL_CHARS) tail = tail.slice(-TAIL_CHARS);
+    // A code block ends at three backticks; output containing them must not end it early.
+    tail = tail.replace(/```/g, 'ˋˋˋ');
+    const body = this.text === '' ? '' : `\n\`\`\`\n${cut ? '…\n' : ''}${tail}\n\`\`\``;
+    this.opts.outbox.enqueue({ kind: 'update', payload: { channel: this.run.channel, messageKey: this.key, text: truncate(`${status}${body}`, 2_990) } });
+  }
+}

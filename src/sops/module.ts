@@ -1,0 +1,85 @@
+import { DateTime } from 'luxon';
+import type { Core } from '../core/core.js';
+import type { WaygateModule } from '../core/module.js';
+import { describeRoles } from '../core/policy.js';
+import type { IncidentFacade } from '../incidents/facade.js';
+import type { ProcessRunner } from '../runner/runner.js';
+import { parseTimeOfDay, weekdayNames } from '../config/sla-schema.js';
+import { incidentLink } from '../incidents/alert-message.js';
+import { approversOf } from './run-state.js';
+import type { Guard, PinnedDefinition } from './definition.js';
+import { SopEngine } from './engine.js';
+import { RunStore } from './run-store.js';
+import { sopActions } from './slack-actions.js';
+import { sopPermissions } from './permissions.js';
+
+export interface SopsModule {
+  module: WaygateModule;
+  engine: SopEngine;
+}
+
+/**
+ * Procedures as data (SOP-OPS-001/002 first): the run engine on the durable deadlines and execution
+ * records, its buttons and modals, and one permission pair per definition (`sop.<id>.start`, `.approve`).
+ */
+export function sopsModule(core: Core, opts: { definitions: ReadonlyMap<string, PinnedDefinition>; incidents: IncidentFacade; runner: ProcessRunner }): SopsModule {
+  const { config, clock } = core;
+  const file = config.file;
+  const window = file.maintenanceWindow;
+  const guards = (guard: Guard): string | null => {
+    switch (guard) {
+      case 'maintenanceWindow': {
+        const local = DateTime.fromMillis(clock.nowMs(), { zone: file.timezone });
+        const minutes = local.hour * 60 + local.minute;
+        const inside = window.days.includes(weekdayNames[local.weekday - 1]!) && minutes >= parseTimeOfDay(window.start)! && minutes < parseTimeOfDay(window.end)!;
+        return inside ? null : `outside the maintenance window (${window.days.join(', ')} ${window.start}–${window.end} ${file.timezone})`;
+      }
+      case 'noOpenP1': {
+        const open = opts.incidents.open('P1');
+        return open.length === 0 ? null : `deploy freeze: ${open.length === 1 ? 'a P1 incident is' : `${open.length} P1 incidents are`} open (${open.slice(0, 3).map(incidentLink).join(', ')})`;
+      }
+    }
+  };
+  const store = new RunStore(core.db);
+  const engine = new SopEngine({
+    db: core.db,
+    clock,
+    logger: core.logger,
+    outbox: core.outbox,
+    audit: core.audit,
+    deadlines: core.deadlines,
+    executions: core.executions,
+    runner: opts.runner,
+    store,
+    definitions: opts.definitions,
+    channels: file.channels,
+    scripts: file.scripts,
+    healthUrl: file.service.healthUrl,
+    guards,
+    describeRoles: (roles) => `a ${describeRoles(roles)}`,
+    // Output longer than a message shows is shared whole, as a file in the run's thread, never cut silently.
+    shareFile: ({ channel, threadKey, filename, title, content }) =>
+      core.outbox.enqueue({ kind: 'file_upload', payload: { channel, threadKey, filename, title, altText: title, contentBase64: Buffer.from(content, 'utf8').toString('base64') } }),
+    settings: { 'approvals.hotfixReviewWithin': file.approvals.hotfixReviewWithin, 'approvals.requestExpiresAfter': file.approvals.requestExpiresAfter },
+  });
+  const permissions: Record<string, readonly string[]> = {};
+  for (const { definition } of opts.definitions.values()) {
+    const names = sopPermissions(definition.id);
+    permissions[names.start] = definition.permissions.start;
+    const approvers = definition.steps.flatMap((s) => (s.kind === 'approval' ? approversOf(definition, s) : []));
+    permissions[names.approve] = definition.permissions.approve ?? (approvers.length > 0 ? [...new Set(approvers)] : ['lead']);
+  }
+  const { actions, views } = sopActions(engine, core.policy);
+  return {
+    engine,
+    module: {
+      name: 'sops',
+      permissions,
+      actions,
+      views,
+      health: () => ({ procedures: { value: { definitions: opts.definitions.size, openRuns: engine.active().length } } }),
+      start: () => engine.recover(),
+      stop: () => engine.stop(),
+    },
+  };
+}
