@@ -100,7 +100,9 @@ export function createWaygate(opts: WaygateOptions): Waygate {
   const { config } = core;
   const pagerDutyApi = config.env.PAGERDUTY_API_TOKEN !== undefined;
   const oncall = new OncallService(core.db, core.clock, config.file.oncall, config.file.timezone, pagerDutyOncalls(core));
-  const incidents = incidentsModule(core, { syncToPagerDuty: pagerDutyApi, oncall });
+  // Alert cards name recent deployments; the procedures module, built later, answers.
+  let recentChanges: () => string = () => '';
+  const incidents = incidentsModule(core, { syncToPagerDuty: pagerDutyApi, oncall, recentChanges: () => recentChanges() });
   const operations = operationsModule(core, {
     incidents: incidents.facade,
     incidentsTracked: pagerDutyApi || config.webhookSecrets.length > 0,
@@ -116,7 +118,8 @@ export function createWaygate(opts: WaygateOptions): Waygate {
     maintenance: operations.maintenance,
     oncall,
   };
-  const sops = sopsModule(core, { definitions: catalog.definitions, incidents: incidents.facade, runner: opts.scriptRunner ?? new ExecaRunner() });
+  const sops = sopsModule(core, { definitions: catalog.definitions, incidents: incidents.facade, health: operations.health, runner: opts.scriptRunner ?? new ExecaRunner() });
+  recentChanges = () => sops.engine.recentChangesLine();
   const jobs = jobsModule(core, context, opts.jobs ?? JOBS);
   const commands = commandsModule(core, { ...context, jobs: jobs.service, sops: sops.engine }, opts.commands ?? COMMANDS);
   const composed = compose(core, [

@@ -174,6 +174,13 @@ export const fileConfigSchema = z
       })
       .strict()
       .prefault({}),
+    deploy: z
+      .object({
+        /** After a production deploy, how long the service is watched before a summary is posted. */
+        watchFor: durationSchema.default(24 * 60 * 60_000),
+      })
+      .strict()
+      .prefault({}),
     sla: slaSchema.prefault({}),
     businessHours: businessHoursSchema.prefault({}),
     incidents: z

@@ -80,7 +80,7 @@ function syncLine(incident: Incident): string | null {
 
 /** The alert message in the alerts channel, rebuilt from the incident on every change. */
 /** `onCall`: the Slack user on call now, shown on an unacknowledged alert so readers know who is on it. */
-export function renderAlert(incident: Incident, onCall?: string, links = ''): MessageContent {
+export function renderAlert(incident: Incident, onCall?: string, links = '', recentChanges = ''): MessageContent {
   const icon = PRIORITY_ICON[incident.priority] ?? '⚪';
   const urgency = incident.urgency ? ` · ${incident.urgency} urgency` : '';
   const headline = `${icon} *${incident.priority}*${urgency} · ${incidentLink(incident)}`;
@@ -93,6 +93,7 @@ export function renderAlert(incident: Incident, onCall?: string, links = ''): Me
     incident.status === 'triggered' && onCall ? `On call: <@${onCall}>` : null,
     syncLine(incident),
     incident.escalations > 0 && incident.status === 'triggered' ? `🚨 Escalation level ${incident.escalations}` : null,
+    incident.status !== 'resolved' && recentChanges ? recentChanges : null,
     incident.status !== 'resolved' && links ? links : null,
   ]
     .filter((n): n is string => Boolean(n));

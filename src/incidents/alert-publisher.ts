@@ -22,6 +22,8 @@ export interface AlertPublisherOptions {
   onCall?: () => string | undefined;
   /** The config's `links:` as one mrkdwn line, shown on open alerts. */
   links?: string;
+  /** Deployments of the last 24 h (SOP-MON-001's initial assessment), as a line for open alert cards. */
+  recentChanges?: () => string;
 }
 
 /**
@@ -186,7 +188,7 @@ export class AlertPublisher {
     this.opts.repo.update(incidentId, { alert_posted: 1, alert_channel: channel });
     const incident = this.opts.repo.get(incidentId);
     if (!incident) return;
-    this.opts.outbox.enqueue({ kind: 'post', payload: { channel, ...renderAlert(incident, this.opts.onCall?.(), this.opts.links) }, messageKey: messageKeys.incident(incidentId), urgent: true });
+    this.opts.outbox.enqueue({ kind: 'post', payload: { channel, ...renderAlert(incident, this.opts.onCall?.(), this.opts.links, this.opts.recentChanges?.()) }, messageKey: messageKeys.incident(incidentId), urgent: true });
   }
 
   /**
@@ -225,7 +227,7 @@ export class AlertPublisher {
     if (incident.alert_posted) {
       this.opts.outbox.enqueue({
         kind: 'update',
-        payload: { channel: incident.alert_channel, messageKey: messageKeys.incident(incidentId), ...renderAlert(incident, this.opts.onCall?.(), this.opts.links) },
+        payload: { channel: incident.alert_channel, messageKey: messageKeys.incident(incidentId), ...renderAlert(incident, this.opts.onCall?.(), this.opts.links, this.opts.recentChanges?.()) },
       });
     }
     if (incident.storm_id !== null) {

@@ -314,6 +314,11 @@ export class IncidentFacade {
     return this.opts.repo.acksOf(id);
   }
 
+  /** Incidents opened in [since, until), oldest first. */
+  openedBetween(since: number, until: number): Incident[] {
+    return this.opts.repo.openedBetween(since, until);
+  }
+
   countRecent(since: number): ReturnType<IncidentRepository['countRecent']> {
     return this.opts.repo.countRecent(since);
   }

@@ -314,6 +314,10 @@ export class IncidentRepository {
       .get(stormId) as Incident | undefined;
   }
 
+  openedBetween(since: number, until: number): Incident[] {
+    return this.sql('SELECT * FROM incidents WHERE created_at >= ? AND created_at < ? ORDER BY created_at LIMIT 100').all(since, until) as Incident[];
+  }
+
   countRecent(since: number): { opened: number; acknowledged: number; breached: number } {
     return this.sql(
         `SELECT SUM(created_at >= @since) AS opened, SUM(acknowledged_at >= @since) AS acknowledged,

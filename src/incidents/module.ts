@@ -31,7 +31,7 @@ export interface IncidentsModule {
  * `incident-sla` deadlines. PagerDuty events come in through the facade's accept(); Slack changes through
  * acknowledge()/resolve(); everything leaves as outbox rows.
  */
-export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; oncall: OncallService }): IncidentsModule {
+export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; oncall: OncallService; recentChanges?: () => string }): IncidentsModule {
   const { db, clock, logger, outbox, audit, deadlines, roles, metrics, config, executions } = core;
   const file = config.file;
   const repo = new IncidentRepository(db);
@@ -56,6 +56,7 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; on
     stormThreshold: file.incidents.stormThreshold,
     onCall: () => opts.oncall.at()?.userId,
     links: linksLine(file.links),
+    ...(opts.recentChanges ? { recentChanges: opts.recentChanges } : {}),
   });
   const sla = new SlaEscalation({
     repo,

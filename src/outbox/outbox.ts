@@ -1,7 +1,7 @@
 import type { Db } from '../db/database.js';
 import type { Clock } from '../clock/clock.js';
-import { OUTBOX_PRIORITY, type DeferredUpdatePayload, type OutboxItem, type OutboxRow } from './types.js';
-import { lanes, type Lane } from '../core/keys.js';
+import { OUTBOX_PRIORITY, type DeferredUpdatePayload, type DeliveredMessage, type OutboxItem, type OutboxRow } from './types.js';
+import { lanes, type Lane, type MessageKey } from '../core/keys.js';
 
 const PRIORITIES_DESCENDING = Object.values(OUTBOX_PRIORITY).sort((a, b) => b - a);
 
@@ -87,6 +87,11 @@ export class Outbox {
   onEnqueue(listener: () => void): () => void {
     this.nudgeListeners.add(listener);
     return () => this.nudgeListeners.delete(listener);
+  }
+
+  /** Where the message posted under `key` ended up, once delivered. */
+  delivered(key: MessageKey): DeliveredMessage | undefined {
+    return this.db.prepare('SELECT channel, ts FROM slack_messages WHERE key = ?').get(key) as DeliveredMessage | undefined;
   }
 
   /** For /health and /metrics: counters the schema keeps and one index seek, however long the backlog. */

@@ -11,12 +11,21 @@ export const SOP_ACTIONS = {
   retry: 'sop.retry',
   skip: 'sop.skip',
   abort: 'sop.abort',
+  rollback: 'sop.rollback',
 } as const;
 
 export const SOP_VIEWS = {
   reject: 'sop.reject_reason',
   override: 'sop.override_reason',
+  /** Links asked for by checklist items ticked in one click. */
+  itemInputs: 'sop.item_inputs',
 } as const;
+
+/** The run a Rollback button rolls back. */
+export const rollbackValue = jsonValue(z.object({ run: z.number().int().positive() }));
+
+/** What a checklist click carried, kept while the modal asks for the links it needs. */
+export const tickMetadata = jsonValue(z.object({ run: z.number().int().positive(), step: z.number().int().nonnegative(), rev: z.number().int().nonnegative(), selected: z.array(z.string()).max(10) }));
 
 /** What every button of a run carries: the run, the step and the revision the message was drawn at. */
 export const stepValue = jsonValue(z.object({ run: z.number().int().positive(), step: z.number().int().nonnegative(), rev: z.number().int().nonnegative() }));

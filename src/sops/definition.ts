@@ -11,7 +11,7 @@ const id = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, { message: 'must be lower-
 const roles = z.array(z.string().min(1)).min(1);
 
 /** Conditions the engine checks before a step; the reason is shown when one blocks. */
-export const GUARDS = ['maintenanceWindow', 'noOpenP1'] as const;
+export const GUARDS = ['maintenanceWindow', 'noOpenP1', 'passedStaging'] as const;
 export type Guard = (typeof GUARDS)[number];
 
 const base = {
@@ -25,16 +25,25 @@ const checklistStep = z.object({
   ...base,
   kind: z.literal('checklist'),
   items: z
-    .array(z.object({ id, text: z.string().min(1).max(150) }))
+    .array(
+      z.object({
+        id,
+        text: z.string().min(1).max(150),
+        /** Ticking it asks for a link (a change ticket), shown with the tick. */
+        input: z.literal('link').optional(),
+      }),
+    )
     .min(1)
     .max(10, { message: 'at most 10 items (Slack shows 10 checkboxes in one group)' }),
+  /** While items are open, the requester is reminded this often (a hotfix's follow-up: daily). */
+  remindEvery: durationSchema.optional(),
 });
 
-/** Settings of the YAML `approvals:` section a definition may name instead of a fixed duration. */
-export const APPROVAL_SETTINGS = ['approvals.hotfixReviewWithin', 'approvals.requestExpiresAfter'] as const;
-export type ApprovalSetting = (typeof APPROVAL_SETTINGS)[number];
+/** Settings of the YAML file a definition may name instead of a fixed duration. */
+export const SETTINGS = ['approvals.hotfixReviewWithin', 'approvals.requestExpiresAfter', 'deploy.watchFor'] as const;
+export type Setting = (typeof SETTINGS)[number];
 /** A duration, or the name of a setting the operator tunes (resolved when the run starts). */
-const timing = z.union([z.enum(APPROVAL_SETTINGS), durationSchema]);
+const timing = z.union([z.enum(SETTINGS), durationSchema]);
 
 const approvalStep = z.object({
   ...base,
@@ -56,6 +65,25 @@ const scriptStep = z.object({
   kind: z.literal('script'),
   /** A name from the YAML `scripts:` allow-list, never a command. */
   script: z.string().min(1),
+  /** Skipped (and said so) when the script is not configured, instead of refusing to start. */
+  optional: z.boolean().default(false),
+});
+
+const remindStep = z.object({
+  ...base,
+  kind: z.literal('remind'),
+  /** How long after the step is reached the reminder is posted; the run goes on meanwhile. */
+  after: durationSchema,
+  /** A channel alias from `channels:`, or `requester`. */
+  to: z.string().min(1),
+  text: z.string().min(1).max(2000),
+});
+
+const watchStep = z.object({
+  ...base,
+  kind: z.literal('watch'),
+  /** How long to watch; then a summary (uptime, error lines, incidents opened since) goes to the thread. */
+  for: z.union([z.literal('deploy.watchFor'), durationSchema]),
 });
 
 const verifyStep = z.object({
@@ -74,7 +102,7 @@ const notifyStep = z.object({
   text: z.string().min(1).max(2000),
 });
 
-export const stepSchema = z.discriminatedUnion('kind', [checklistStep, approvalStep, scriptStep, verifyStep, notifyStep]);
+export const stepSchema = z.discriminatedUnion('kind', [checklistStep, approvalStep, scriptStep, verifyStep, notifyStep, remindStep, watchStep]);
 export type Step = z.infer<typeof stepSchema>;
 
 /** Parameters a run is started with; each kind has one validation rule, applied before anything runs. */
@@ -94,6 +122,8 @@ export const definitionSchema = z
     permissions: z.object({ start: roles, approve: roles.optional() }),
     /** Environment held while a run is open: one run per environment at a time. */
     environment: z.string().regex(/^[a-z][a-z0-9-]*$/).optional(),
+    /** The procedure a finished run offers as **Rollback** (started with the same parameters). */
+    rollback: id.optional(),
     steps: z.array(stepSchema).min(1).max(30),
   })
   .superRefine((def, ctx) => {

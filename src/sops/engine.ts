@@ -7,7 +7,7 @@ import type { Deadlines, DueDeadline } from '../core/deadlines.js';
 import type { Executions } from '../core/executions.js';
 import type { ProcessRunner, RunResult } from '../runner/runner.js';
 import { formatDuration, truncate } from '../core/text.js';
-import type { ApprovalSetting, Guard, PinnedDefinition } from './definition.js';
+import type { Setting, Guard, PinnedDefinition } from './definition.js';
 import { buildArgv, paramProblem, type ScriptSpec } from './scripts.js';
 import { initialState, transition, type DeadlineKind, type Effect, type Run, type RunInput, type ScriptOutcome } from './run-state.js';
 import type { RunStore } from './run-store.js';
@@ -43,11 +43,15 @@ export interface SopEngineOptions {
   scripts: Readonly<Record<string, ScriptSpec>>;
   /** The service health URL the `verify` steps check. */
   healthUrl: string;
-  /** Why a guard blocks now, or null. */
-  guards: (guard: Guard) => string | null;
+  /** Why a guard blocks now for this run, or null. */
+  guards: (guard: Guard, run: Run) => string | null;
+  /** One health check for a watch's close look, not recorded as a sample (it would skew uptime coverage). */
+  probe: () => Promise<{ ok: boolean; detail: string }>;
+  /** The watch after a deploy: what the service did since `since` (uptime, error lines, incidents opened). */
+  watchSummary: (since: number, until: number) => string;
   describeRoles: (roles: readonly string[]) => string;
   /** YAML `approvals:` settings a definition may name. */
-  settings: Readonly<Record<ApprovalSetting, number>>;
+  settings: Readonly<Record<Setting, number>>;
   /** Shares a text file in a thread (output too long for a message); absent: the output is cut, and says so. */
   shareFile?: (opts: { channel: string; threadKey: MessageKey; filename: string; title: string; content: string }) => void;
 }
@@ -82,6 +86,28 @@ export class SopEngine {
   }
 
   /**
+   * Production changes of the last 24 hours, for alert cards (SOP-MON-001: "check recent changes"): each
+   * run with its version or ref, who, when, and a link to its thread. Empty when there were none.
+   */
+  recentChangesLine(): string {
+    const now = this.opts.clock.nowMs();
+    const runs = this.opts.store.changedSince('production', now - 24 * 3_600_000).slice(0, 3);
+    if (runs.length === 0) return '';
+    const parts = runs.map((r) => {
+      const what = r.params.version ?? r.params.ref ?? '';
+      const where = this.opts.outbox.delivered(messageKeys.sopRun(r.id));
+      const label = `${r.definition.title} \`${what}\` by <@${r.requester}> <!date^${Math.floor(r.createdAt / 1000)}^{ago}|${new Date(r.createdAt).toISOString()}>`;
+      return where ? `${label} (<https://slack.com/archives/${where.channel}/p${where.ts.replace('.', '')}|thread>)` : label;
+    });
+    return `Recent changes: ${parts.join('; ')}`;
+  }
+
+  /** The newest runs of these procedures, newest first. */
+  recent(definitionIds: readonly string[], limit: number): Run[] {
+    return this.opts.store.recent(definitionIds, limit);
+  }
+
+  /**
    * Starts a run of a definition: its parameters are checked first (a refused value starts nothing), then
    * the run, its message and its first step commit together.
    */
@@ -98,6 +124,7 @@ export class SopEngine {
     for (const step of definition.steps) {
       if (step.kind !== 'script') continue;
       const spec = this.opts.scripts[step.script];
+      if (!spec && step.optional) continue;
       if (!spec) return { ok: false, problem: `The script \`${step.script}\` is not in the \`scripts:\` section of the config; nothing was started.` };
       const built = buildArgv(spec, opts.params, definition.params);
       if ('problem' in built) return { ok: false, problem: `Refused: ${built.problem}. Nothing was started.` };
@@ -126,6 +153,30 @@ export class SopEngine {
     })();
   }
 
+  /**
+   * **Rollback** on a finished run: starts its definition's rollback procedure with the same parameters and
+   * marks the run as rolled back, in one transaction.
+   */
+  rollback(runId: number, by: string): StartOutcome {
+    const { db, store, clock } = this.opts;
+    return db.transaction((): StartOutcome => {
+      const run = store.get(runId);
+      const target = run?.definition.rollback;
+      if (!run || !target) return { ok: false, problem: 'This run offers no rollback.' };
+      if (run.state.status !== 'done') return { ok: false, problem: 'Only a completed run can be rolled back.' };
+      if (run.state.rolledBack) return { ok: false, problem: `Run #${run.id} was already rolled back by <@${run.state.rolledBack.by}> (run #${run.state.rolledBack.runId}).` };
+      const started = this.start({ definitionId: target, requester: by, params: run.params, note: `↩️ Rollback of ${run.definition.title.toLowerCase()} run #${run.id}, asked for by <@${by}>.` });
+      if (!started.ok) return started;
+      const now = clock.nowMs();
+      const state = { ...run.state, rolledBack: { runId: started.run.id, by, at: now }, revision: run.state.revision + 1 };
+      store.save(run.id, state, now);
+      this.opts.audit.record({ actor: by, action: 'sop.step', subject: `${run.definition.id} #${run.id}`, details: { rollback: started.run.id } });
+      this.opts.outbox.enqueue({ kind: 'update', payload: { channel: run.channel, messageKey: messageKeys.sopRun(run.id), ...renderRun({ ...run, state }, this.opts.describeRoles) } });
+      this.opts.outbox.enqueue({ kind: 'post', payload: { channel: run.channel, text: `↩️ <@${by}> started a rollback: run #${started.run.id}.`, threadKey: messageKeys.sopRun(run.id), broadcast: true } });
+      return started;
+    })();
+  }
+
   /** Applies one input to a run in one transaction; a refusal changes nothing and says why. */
   apply(runId: number, input: RunInput): ApplyOutcome {
     const { db, store, clock } = this.opts;
@@ -138,7 +189,13 @@ export class SopEngine {
 
   /** Inside a transaction: the transition, the new state and every effect that is a row. */
   private commit(run: Run, input: RunInput, now: number): ApplyOutcome {
-    const result = transition(run, input, { now, guards: this.opts.guards, describeRoles: this.opts.describeRoles, setting: (name) => this.opts.settings[name] });
+    const result = transition(run, input, {
+      now,
+      guards: this.opts.guards,
+      hasScript: (name) => Object.hasOwn(this.opts.scripts, name),
+      describeRoles: this.opts.describeRoles,
+      setting: (name) => this.opts.settings[name],
+    });
     if ('refused' in result) return { ok: false, problem: result.refused };
     const next: Run = { ...run, state: result.state };
     this.opts.store.save(run.id, result.state, now);
@@ -166,11 +223,12 @@ export class SopEngine {
         deadlines.schedule(SOP_DEADLINES, deadlineKey(run.id, effect.step, effect.what), effect.at);
         return;
       case 'cancel_deadlines':
-        for (const what of ['remind', 'escalate', 'expire'] as const) deadlines.cancel(SOP_DEADLINES, deadlineKey(run.id, effect.step, what));
+        for (const what of ['remind', 'escalate', 'expire', 'watch', 'probe'] as const) deadlines.cancel(SOP_DEADLINES, deadlineKey(run.id, effect.step, what));
         return;
       case 'notify': {
         const channel = effect.to === 'requester' ? run.requester : this.opts.channels[effect.to];
         if (channel) outbox.enqueue({ kind: 'post', payload: { channel, text: `${effect.text} (${run.definition.title} run #${run.id})` } });
+        else outbox.enqueue({ kind: 'post', payload: { channel: run.channel, text: `⚠️ \`channels.${effect.to}\` is not configured, so nobody was notified there.`, threadKey } });
         return;
       }
       case 'run_script': {
@@ -187,6 +245,20 @@ export class SopEngine {
         return;
       case 'verify':
         after.push(() => this.verify(run, effect.step));
+        return;
+      case 'probe':
+        after.push(() => {
+          const task = this.opts
+            .probe()
+            .catch((err: unknown) => ({ ok: false, detail: (err as Error).message }))
+            .then((r) => {
+              if (!this.stopping) this.apply(run.id, { type: 'probe_result', step: effect.step, ok: r.ok, detail: r.detail });
+            });
+          this.track(task);
+        });
+        return;
+      case 'watch_summary':
+        outbox.enqueue({ kind: 'post', payload: { channel: run.channel, text: `📊 Since the deploy: ${this.opts.watchSummary(effect.since, now)}`, threadKey } });
         return;
     }
   }

@@ -6,7 +6,11 @@ import type { IncidentFacade } from '../incidents/facade.js';
 import type { ProcessRunner } from '../runner/runner.js';
 import { parseTimeOfDay, weekdayNames } from '../config/sla-schema.js';
 import { incidentLink } from '../incidents/alert-message.js';
-import { approversOf } from './run-state.js';
+import { approversOf, type Run } from './run-state.js';
+import type { HealthService } from '../health/health-service.js';
+
+/** The procedure whose completed runs count as "passed staging". */
+const STAGING = 'deploy-staging';
 import type { Guard, PinnedDefinition } from './definition.js';
 import { SopEngine } from './engine.js';
 import { RunStore } from './run-store.js';
@@ -22,11 +26,15 @@ export interface SopsModule {
  * Procedures as data (SOP-OPS-001/002 first): the run engine on the durable deadlines and execution
  * records, its buttons and modals, and one permission pair per definition (`sop.<id>.start`, `.approve`).
  */
-export function sopsModule(core: Core, opts: { definitions: ReadonlyMap<string, PinnedDefinition>; incidents: IncidentFacade; runner: ProcessRunner }): SopsModule {
+export function sopsModule(
+  core: Core,
+  opts: { definitions: ReadonlyMap<string, PinnedDefinition>; incidents: IncidentFacade; health: Pick<HealthService, 'figures' | 'check'>; runner: ProcessRunner },
+): SopsModule {
   const { config, clock } = core;
   const file = config.file;
   const window = file.maintenanceWindow;
-  const guards = (guard: Guard): string | null => {
+  const store = new RunStore(core.db);
+  const guards = (guard: Guard, run: Run): string | null => {
     switch (guard) {
       case 'maintenanceWindow': {
         const local = DateTime.fromMillis(clock.nowMs(), { zone: file.timezone });
@@ -38,9 +46,20 @@ export function sopsModule(core: Core, opts: { definitions: ReadonlyMap<string, 
         const open = opts.incidents.open('P1');
         return open.length === 0 ? null : `deploy freeze: ${open.length === 1 ? 'a P1 incident is' : `${open.length} P1 incidents are`} open (${open.slice(0, 3).map(incidentLink).join(', ')})`;
       }
+      case 'passedStaging': {
+        const version = run.params.version ?? '';
+        return store.completedWith(STAGING, 'version', version) ? null : `\`${version}\` has not passed staging (no completed \`/waygate deploy staging ${version}\`)`;
+      }
     }
   };
-  const store = new RunStore(core.db);
+  /** What the service did during a deploy's watch, in one line. */
+  const watchSummary = (since: number, until: number): string => {
+    const f = opts.health.figures(since, until);
+    const uptime = f.uptimePct === null ? 'no health checks ran' : `uptime ${f.uptimePct.toFixed(1)} % (${f.okSamples} of ${f.samples} checks ok)`;
+    const opened = opts.incidents.openedBetween(since, until);
+    const incidents = opened.length === 0 ? 'no incidents opened' : `${opened.length} incident(s) opened: ${opened.slice(0, 5).map(incidentLink).join(', ')}`;
+    return `${uptime}; ${f.errors.errorLines} ERROR line(s) counted; ${incidents}.`;
+  };
   const engine = new SopEngine({
     db: core.db,
     clock,
@@ -56,11 +75,20 @@ export function sopsModule(core: Core, opts: { definitions: ReadonlyMap<string, 
     scripts: file.scripts,
     healthUrl: file.service.healthUrl,
     guards,
+    watchSummary,
+    probe: async () => {
+      const r = await opts.health.check();
+      return { ok: r.ok, detail: r.ok ? `HTTP ${r.httpStatus ?? '?'}` : r.summary };
+    },
     describeRoles: (roles) => `a ${describeRoles(roles)}`,
     // Output longer than a message shows is shared whole, as a file in the run's thread, never cut silently.
     shareFile: ({ channel, threadKey, filename, title, content }) =>
       core.outbox.enqueue({ kind: 'file_upload', payload: { channel, threadKey, filename, title, altText: title, contentBase64: Buffer.from(content, 'utf8').toString('base64') } }),
-    settings: { 'approvals.hotfixReviewWithin': file.approvals.hotfixReviewWithin, 'approvals.requestExpiresAfter': file.approvals.requestExpiresAfter },
+    settings: {
+      'approvals.hotfixReviewWithin': file.approvals.hotfixReviewWithin,
+      'approvals.requestExpiresAfter': file.approvals.requestExpiresAfter,
+      'deploy.watchFor': file.deploy.watchFor,
+    },
   });
   const permissions: Record<string, readonly string[]> = {};
   for (const { definition } of opts.definitions.values()) {

@@ -2,7 +2,7 @@ import type { MessageContent } from '../outbox/types.js';
 import { actions, button, checkboxes, confirm, context, section, type Block } from '../core/blocks.js';
 import { escapeMrkdwn, formatDuration, truncate } from '../core/text.js';
 import { slackDate } from '../slack/format.js';
-import { SOP_ACTIONS, stepValue } from './actions.js';
+import { SOP_ACTIONS, rollbackValue, stepValue } from './actions.js';
 import type { Step } from './definition.js';
 import { approversOf, type Run, type StepState } from './run-state.js';
 
@@ -43,7 +43,7 @@ function waitingFor(run: Run, describeRoles: (roles: readonly string[]) => strin
     case 'failed':
       return 'failed: Retry, Skip or Abort';
     case 'running':
-      return step.kind === 'script' ? `running \`${step.script}\`${since}` : `checking the service${since}`;
+      return step.kind === 'script' ? `running \`${step.script}\`${since}` : step.kind === 'watch' ? `watching the service after the deploy${since}` : `checking the service${since}`;
     default:
       break;
   }
@@ -113,7 +113,10 @@ export function renderRun(run: Run, describeRoles: (roles: readonly string[]) =>
           }),
         ],
       });
-      const ticked = step.items.flatMap((item) => (s.ticks?.[item.id] ? [`${escapeMrkdwn(item.text)}: <@${s.ticks[item.id]!.by}> ${ago(s.ticks[item.id]!.at)}`] : []));
+      const ticked = step.items.flatMap((item) => {
+        const tick = s.ticks?.[item.id];
+        return tick ? [`${escapeMrkdwn(item.text)}: <@${tick.by}> ${ago(tick.at)}${tick.value ? ` (<${tick.value}|link>)` : ''}`] : [];
+      });
       if (ticked.length > 0) blocks.push(context(truncate(`Ticked — ${ticked.join(' · ')}`, 2000)));
     }
     const buttons = [];
@@ -138,6 +141,21 @@ export function renderRun(run: Run, describeRoles: (roles: readonly string[]) =>
       );
     }
     blocks.push(actions(`sop-run:${run.id}:${state.revision}`, buttons));
+  }
+  if (state.status === 'done' && definition.rollback) {
+    blocks.push(
+      state.rolledBack
+        ? context(`↩️ Rolled back by <@${state.rolledBack.by}> ${ago(state.rolledBack.at)} (run #${state.rolledBack.runId})`)
+        : actions(`sop-done:${run.id}`, [
+            button({
+              actionId: SOP_ACTIONS.rollback,
+              text: 'Rollback',
+              style: 'danger',
+              value: rollbackValue.encode({ run: run.id }),
+              confirm: confirm({ title: 'Roll back?', text: `This starts \`${definition.rollback}\` with the same parameters.`, confirm: 'Roll back', deny: 'Keep it' }),
+            }),
+          ]),
+    );
   }
   const text = `${definition.title} run #${run.id}: ${state.status === 'active' ? `step ${state.step + 1} of ${total}` : state.status}`;
   return { text, blocks };

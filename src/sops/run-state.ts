@@ -3,7 +3,7 @@
  * The engine commits the new state and every effect (messages, audit rows, deadlines, executions) in one
  * transaction, then starts what runs outside it (a script, a health check).
  */
-import type { ApprovalSetting, Definition, Guard, Step } from './definition.js';
+import type { Setting, Definition, Guard, Step } from './definition.js';
 
 export type RunStatus = 'active' | 'done' | 'failed' | 'aborted' | 'rejected' | 'expired';
 export type StepStatus = 'pending' | 'active' | 'held' | 'running' | 'done' | 'skipped' | 'failed' | 'interrupted';
@@ -11,6 +11,8 @@ export type StepStatus = 'pending' | 'active' | 'held' | 'running' | 'done' | 's
 export interface Stamp {
   by: string;
   at: number;
+  /** What the person entered with it (a checklist item's link). */
+  value?: string;
 }
 
 export interface ScriptOutcome {
@@ -37,6 +39,8 @@ export interface StepState {
   script?: ScriptOutcome;
   /** Verify: what the health check said. */
   detail?: string;
+  /** During a watch's first hour: whether the last close look failed. */
+  probeFailing?: boolean;
   /** Who retried, skipped or aborted an interrupted or failed step. */
   decidedBy?: Stamp & { decision: 'retry' | 'skip' | 'abort' };
 }
@@ -49,6 +53,8 @@ export interface RunState {
   revision: number;
   steps: StepState[];
   endedAt?: number;
+  /** A finished run someone rolled back: the rollback's run. */
+  rolledBack?: { runId: number; by: string; at: number };
 }
 
 export interface Run {
@@ -64,7 +70,7 @@ export interface Run {
 
 export type RunInput =
   | { type: 'start' }
-  | { type: 'tick'; step: number; selected: readonly string[]; by: string }
+  | { type: 'tick'; step: number; selected: readonly string[]; by: string; values?: Readonly<Record<string, string>> }
   | { type: 'approve'; step: number; by: string }
   | { type: 'reject'; step: number; by: string; reason: string }
   | { type: 'override'; step: number; by: string; reason: string }
@@ -72,10 +78,12 @@ export type RunInput =
   | { type: 'verify_done'; step: number; ok: boolean; detail: string }
   | { type: 'deadline'; step: number; what: DeadlineKind }
   | { type: 'interrupted'; step: number }
+  /** A close look at the service during a watch's first hour. */
+  | { type: 'probe_result'; step: number; ok: boolean; detail: string }
   | { type: 'decide'; step: number; decision: 'retry' | 'skip' | 'abort'; by: string }
   | { type: 'cancel'; by: string };
 
-export type DeadlineKind = 'remind' | 'escalate' | 'expire';
+export type DeadlineKind = 'remind' | 'escalate' | 'expire' | 'watch' | 'probe';
 
 export type Effect =
   /** Redraw the run's message. */
@@ -90,20 +98,35 @@ export type Effect =
   /** Stop the step's running script (the whole process tree). */
   | { kind: 'kill_script'; step: number; by: string }
   | { kind: 'verify'; step: number }
+  /** Check the service now (a watch's close look); the result comes back as `probe_result`. */
+  | { kind: 'probe'; step: number }
+  /** The watch after a deploy ended: a summary of the service since `since` goes to the thread. */
+  | { kind: 'watch_summary'; step: number; since: number }
   | { kind: 'notify'; to: string; text: string };
 
 /** What the engine knows of the world when a step is entered: the reason each guard blocks, or null. */
 export interface TransitionContext {
   now: number;
-  guards: (guard: Guard) => string | null;
+  guards: (guard: Guard, run: Run) => string | null;
+  /** Whether the YAML `scripts:` section has this script. */
+  hasScript: (name: string) => boolean;
   /** Human words for a role list, e.g. "*lead*". */
   describeRoles: (roles: readonly string[]) => string;
   /** The duration of a setting a definition names (`approvals.hotfixReviewWithin`). */
-  setting: (name: ApprovalSetting) => number;
+  setting: (name: Setting) => number;
 }
 
 export type Refusal = { refused: string };
 export type Transition = { state: RunState; effects: Effect[] } | Refusal;
+
+/** During the first hour of a watch the service is checked every minute (SOP-OPS-001: monitor closely). */
+export const PROBE_EVERY_MS = 60_000;
+export const PROBE_FOR_MS = 60 * 60_000;
+
+function formatAgo(ms: number): string {
+  const minutes = Math.round(ms / 60_000);
+  return minutes < 1 ? 'under a minute' : `${minutes} min`;
+}
 
 export function initialState(definition: Definition): RunState {
   return { status: 'active', step: 0, revision: 0, steps: definition.steps.map(() => ({ status: 'pending' })) };
@@ -126,6 +149,9 @@ export function transition(run: Run, input: RunInput, ctx: TransitionContext): T
   const state = clone(run.state);
   const effects: Effect[] = [];
   const { definition } = run;
+  // A reminder step's post is due whatever came after it, unless the run was stopped.
+  const reminder = input.type === 'deadline' && input.what === 'remind' && definition.steps[input.step]?.kind === 'remind';
+  if (reminder) return remindLater(run, state, input.step);
   if (input.type !== 'start' && state.status !== 'active') return { refused: `This ${definition.title.toLowerCase()} has ended (${state.status}); nothing was done.` };
   const current = (step: number): StepState | Refusal => {
     if (step !== state.step) return { refused: 'That step is no longer the current one; nothing was done. The run’s message shows where it stands.' };
@@ -148,7 +174,9 @@ export function transition(run: Run, input: RunInput, ctx: TransitionContext): T
       let changed = false;
       for (const item of step.items) {
         if (selected.has(item.id) && !ticks[item.id]) {
-          ticks[item.id] = { by: input.by, at: ctx.now };
+          const value = input.values?.[item.id];
+          if (item.input && !value) return { refused: `“${item.text}” needs its link; tick it again and give the link.` };
+          ticks[item.id] = { by: input.by, at: ctx.now, ...(value ? { value } : {}) };
           changed = true;
         } else if (!selected.has(item.id) && ticks[item.id]) {
           delete ticks[item.id];
@@ -161,6 +189,7 @@ export function transition(run: Run, input: RunInput, ctx: TransitionContext): T
       if (step.items.every((item) => ticks[item.id])) {
         s.status = 'done';
         s.finishedAt = ctx.now;
+        effects.push({ kind: 'cancel_deadlines', step: input.step });
         effects.push({ kind: 'audit', action: 'sop.step', actor: input.by, details: { step: step.id, ticks } });
         enterNext();
       }
@@ -248,6 +277,25 @@ export function transition(run: Run, input: RunInput, ctx: TransitionContext): T
     case 'deadline': {
       const s = state.steps[input.step];
       const step = definition.steps[input.step];
+      if (input.what === 'watch') {
+        if (input.step !== state.step || step?.kind !== 'watch' || s?.status !== 'running') return { refused: 'moot' };
+        s.status = 'done';
+        s.finishedAt = ctx.now;
+        effects.push({ kind: 'watch_summary', step: input.step, since: s.startedAt ?? ctx.now });
+        enterNext();
+        break;
+      }
+      if (input.what === 'probe') {
+        if (input.step !== state.step || step?.kind !== 'watch' || s?.status !== 'running') return { refused: 'moot' };
+        return { state, effects: [{ kind: 'probe', step: input.step }] };
+      }
+      if (input.what === 'remind' && step?.kind === 'checklist') {
+        if (input.step !== state.step || s?.status !== 'active' || !step.remindEvery) return { refused: 'moot' };
+        const open = step.items.filter((item) => !s.ticks?.[item.id]);
+        effects.push({ kind: 'notify', to: 'requester', text: `📋 ${step.title} is still open (${open.length} of ${step.items.length}): ${open.map((i) => i.text).join('; ')}.` });
+        effects.push({ kind: 'schedule', step: input.step, what: 'remind', at: ctx.now + step.remindEvery });
+        return { state, effects };
+      }
       if (input.step !== state.step || step?.kind !== 'approval' || s?.status !== 'active') return { refused: 'moot' };
       const who = ctx.describeRoles(approversOf(definition, step));
       if (input.what === 'remind') effects.push({ kind: 'thread', text: `⏰ Still waiting for ${who} to approve (requested by <@${run.requester}>).`, broadcast: true });
@@ -258,6 +306,17 @@ export function transition(run: Run, input: RunInput, ctx: TransitionContext): T
         end(state, 'expired', 'waygate', ctx, effects);
       }
       break;
+    }
+    case 'probe_result': {
+      const s = state.steps[input.step];
+      if (input.step !== state.step || s?.status !== 'running' || definition.steps[input.step]?.kind !== 'watch') return { refused: 'moot' };
+      const was = s.probeFailing === true;
+      s.probeFailing = !input.ok;
+      if (!input.ok && !was) effects.push({ kind: 'thread', text: `⚠️ <@${run.requester}> the service failed a health check ${formatAgo(ctx.now - (s.startedAt ?? ctx.now))} after the deploy: ${input.detail}. Consider Rollback once the run completes, or act now.`, broadcast: true });
+      if (input.ok && was) effects.push({ kind: 'thread', text: `✅ The service answers its health check again (${input.detail}).` });
+      // A close look every minute for the first hour; the summary deadline covers the rest of the watch.
+      if (ctx.now + PROBE_EVERY_MS <= (s.startedAt ?? ctx.now) + PROBE_FOR_MS) effects.push({ kind: 'schedule', step: input.step, what: 'probe', at: ctx.now + PROBE_EVERY_MS });
+      return { state, effects };
     }
     case 'interrupted': {
       const s = state.steps[input.step];
@@ -323,7 +382,7 @@ function enter(run: Run, state: RunState, index: number, effects: Effect[], ctx:
   const overridden = new Set((s.overrides ?? []).map((o) => o.guard));
   const held = step.when.flatMap((guard) => {
     if (overridden.has(guard)) return [];
-    const reason = ctx.guards(guard);
+    const reason = ctx.guards(guard, run);
     return reason ? [{ guard, reason }] : [];
   });
   if (held.length > 0) {
@@ -335,21 +394,43 @@ function enter(run: Run, state: RunState, index: number, effects: Effect[], ctx:
   switch (step.kind) {
     case 'checklist':
       s.status = 'active';
+      if (step.remindEvery) effects.push({ kind: 'schedule', step: index, what: 'remind', at: ctx.now + step.remindEvery });
+      return;
+    case 'remind':
+      s.status = 'done';
+      s.finishedAt = ctx.now;
+      effects.push({ kind: 'schedule', step: index, what: 'remind', at: ctx.now + step.after });
+      enter(run, state, index + 1, effects, ctx);
       return;
     case 'approval': {
       s.status = 'active';
       const who = ctx.describeRoles(approversOf(definition, step));
       effects.push({ kind: 'thread', text: `🙋 <@${run.requester}> asks ${who} to approve: ${step.title}.`, broadcast: true });
-      const after = (t: number | ApprovalSetting): number => (typeof t === 'number' ? t : ctx.setting(t));
+      const after = (t: number | Setting): number => (typeof t === 'number' ? t : ctx.setting(t));
       if (step.remindAfter !== undefined) effects.push({ kind: 'schedule', step: index, what: 'remind', at: ctx.now + after(step.remindAfter) });
       if (step.escalateAfter !== undefined) effects.push({ kind: 'schedule', step: index, what: 'escalate', at: ctx.now + after(step.escalateAfter) });
       if (step.expiresAfter !== undefined) effects.push({ kind: 'schedule', step: index, what: 'expire', at: ctx.now + after(step.expiresAfter) });
       return;
     }
     case 'script':
+      if (step.optional && !ctx.hasScript(step.script)) {
+        s.status = 'skipped';
+        s.finishedAt = ctx.now;
+        s.detail = `skipped: \`${step.script}\` is not configured`;
+        enter(run, state, index + 1, effects, ctx);
+        return;
+      }
       s.status = 'running';
       effects.push({ kind: 'run_script', step: index });
       return;
+    case 'watch': {
+      s.status = 'running';
+      const ms = typeof step.for === 'number' ? step.for : ctx.setting(step.for);
+      effects.push({ kind: 'schedule', step: index, what: 'watch', at: ctx.now + ms });
+      effects.push({ kind: 'schedule', step: index, what: 'probe', at: ctx.now + PROBE_EVERY_MS });
+      effects.push({ kind: 'thread', text: `👀 Watching the service until <!date^${Math.floor((ctx.now + ms) / 1000)}^{date_short_pretty} {time}|${new Date(ctx.now + ms).toISOString()}>; a summary follows here.` });
+      return;
+    }
     case 'verify':
       s.status = 'running';
       effects.push({ kind: 'verify', step: index });
@@ -361,4 +442,11 @@ function enter(run: Run, state: RunState, index: number, effects: Effect[], ctx:
       enter(run, state, index + 1, effects, ctx);
       return;
   }
+}
+
+/** A `remind` step's deadline: its message, unless the run was stopped (aborted, rejected, expired). */
+function remindLater(run: Run, state: RunState, index: number): Transition {
+  const step = run.definition.steps[index];
+  if (step?.kind !== 'remind' || ['aborted', 'rejected', 'expired'].includes(state.status)) return { refused: 'moot' };
+  return { state, effects: [{ kind: 'notify', to: step.to, text: step.text }] };
 }

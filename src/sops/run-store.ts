@@ -72,6 +72,26 @@ export class RunStore {
     return (this.db.prepare(`SELECT * FROM sop_runs WHERE status = 'active' ORDER BY id`).all() as Row[]).map(fromRow);
   }
 
+  /** The newest runs of these definitions, newest first. */
+  recent(definitionIds: readonly string[], limit: number): Run[] {
+    const marks = definitionIds.map(() => '?').join(', ');
+    return (this.db.prepare(`SELECT * FROM sop_runs WHERE definition_id IN (${marks}) ORDER BY id DESC LIMIT ?`).all(...definitionIds, limit) as Row[]).map(fromRow);
+  }
+
+  /** Runs that held this environment, started since `since`, newest first (changes to it). */
+  changedSince(environment: string, since: number): Run[] {
+    return (this.db.prepare('SELECT * FROM sop_runs WHERE environment = ? AND created_at >= ? ORDER BY id DESC LIMIT 10').all(environment, since) as Row[]).map(fromRow);
+  }
+
+  /** Whether a run of this definition with this parameter value completed (a version that passed staging). */
+  completedWith(definitionId: string, param: string, value: string): boolean {
+    return (
+      this.db
+        .prepare(`SELECT 1 FROM sop_runs WHERE definition_id = ? AND status = 'done' AND json_extract(params, '$.' || ?) = ? LIMIT 1`)
+        .get(definitionId, param, value) !== undefined
+    );
+  }
+
   holderOf(environment: string): EnvironmentHolder | undefined {
     const row = this.db.prepare(`SELECT * FROM sop_runs WHERE status = 'active' AND environment = ?`).get(environment) as Row | undefined;
     return row ? { runId: row.id, requester: row.requester, since: row.created_at, title: (JSON.parse(row.definition) as Definition).title } : undefined;

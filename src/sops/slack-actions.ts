@@ -3,7 +3,7 @@ import { defineAction, defineView, type Action, type ActionContext, type View } 
 import type { Policy } from '../core/policy.js';
 import { modal, section, textInput } from '../core/blocks.js';
 import { escapeMrkdwn } from '../core/text.js';
-import { SOP_ACTIONS, SOP_VIEWS, stepValue, type StepValue } from './actions.js';
+import { SOP_ACTIONS, SOP_VIEWS, rollbackValue, stepValue, tickMetadata, type StepValue } from './actions.js';
 import type { SopEngine } from './engine.js';
 import type { Run, RunInput } from './run-state.js';
 import { sopPermissions } from './permissions.js';
@@ -53,8 +53,34 @@ export function sopActions(engine: SopEngine, policy: Policy): { actions: Action
       permission: { name: (v) => sopPermissions(defOf(v)).start, what: 'ticking this checklist', subject: (v) => `${defOf(v)} #${v.run}` },
       // Ticks are checked against the run's current state, not the revision: two people ticking different
       // boxes of one checklist at once must both count.
-      handle(ctx, v) {
+      async handle(ctx, v) {
+        const run = runOf(v);
+        const step = run?.definition.steps[v.step];
+        const ticks = run?.state.steps[v.step]?.ticks ?? {};
+        // Newly ticked items that need a link (a change ticket) ask for it first; the tick waits for the modal.
+        const needing = step?.kind === 'checklist' ? step.items.filter((item) => item.input && ctx.selected.includes(item.id) && !ticks[item.id]) : [];
+        if (run && needing.length > 0 && run.state.step === v.step) {
+          await ctx.openModal(
+            modal({
+              callbackId: SOP_VIEWS.itemInputs,
+              title: 'Links',
+              submit: 'Tick',
+              metadata: tickMetadata.encode({ ...v, selected: ctx.selected.slice(0, 10) }),
+              blocks: needing.map((item) => textInput({ blockId: item.id, label: `${item.text}: link`, placeholder: 'https://…' })),
+            }),
+          );
+          return;
+        }
         applyAndTell(ctx, v, { type: 'tick', step: v.step, selected: ctx.selected, by: ctx.userId });
+      },
+    }),
+    defineAction({
+      id: SOP_ACTIONS.rollback,
+      value: rollbackValue.schema,
+      permission: { name: (v) => sopPermissions(engine.get(v.run)?.definition.id ?? 'unknown').approve, what: 'rolling back', subject: (v) => `run #${v.run}` },
+      handle(ctx, v) {
+        const started = engine.rollback(v.run, ctx.userId);
+        if (!started.ok) ctx.tell(started.problem);
       },
     }),
     // Approval is judged on the run's state (already approved? by the requester?), so a second click says why.
@@ -121,6 +147,28 @@ export function sopActions(engine: SopEngine, policy: Policy): { actions: Action
 
   const views: View[] = [
     defineView({
+      callbackId: SOP_VIEWS.itemInputs,
+      metadata: tickMetadata.schema,
+      fields: z.record(z.string(), z.union([z.string(), z.array(z.string()), z.null()])),
+      async handle(ctx, m, fields) {
+        const run = engine.get(m.run);
+        if (!run) return { errors: {} };
+        const errors: Record<string, string> = {};
+        const values: Record<string, string> = {};
+        for (const [item, value] of Object.entries(fields)) {
+          const link = typeof value === 'string' ? value.trim() : '';
+          if (!isLink(link)) errors[item] = 'Give an http(s) link';
+          else values[item] = link;
+        }
+        if (Object.keys(errors).length > 0) return { errors };
+        const decision = await policy.check({ permission: sopPermissions(run.definition.id).start, user: ctx.userId, what: 'ticking this checklist', subject: `${run.definition.id} #${run.id}` });
+        const first = Object.keys(fields)[0] ?? '';
+        if (!decision.allowed) return { errors: { [first]: decision.message } };
+        const outcome = engine.apply(m.run, { type: 'tick', step: m.step, selected: m.selected, by: ctx.userId, values });
+        return outcome.ok ? undefined : { errors: { [first]: outcome.problem } };
+      },
+    }),
+    defineView({
       callbackId: SOP_VIEWS.reject,
       metadata: stepValue.schema,
       fields: reasonField('reason'),
@@ -150,4 +198,14 @@ async function decideInModal(engine: SopEngine, policy: Policy, user: string, ru
   if (!decision.allowed) return { errors: { reason: decision.message } };
   const outcome = engine.apply(v.run, input);
   return outcome.ok ? undefined : { errors: { reason: outcome.problem } };
+}
+
+/** A link shown in Slack as `<url|link>`: http(s), and nothing that would end Slack's markup early. */
+function isLink(text: string): boolean {
+  if (!/^https?:\/\/\S+$/.test(text) || /[<>|]/.test(text) || text.length > 500) return false;
+  try {
+    return ['http:', 'https:'].includes(new URL(text).protocol);
+  } catch {
+    return false;
+  }
 }

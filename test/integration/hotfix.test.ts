@@ -126,6 +126,12 @@ describe('hotfixes that leads approve with buttons (SOP-OPS-002)', () => {
     expect(after).toContain(`approved by <@${LEAD2}>`);
     expect(after).toContain('health URL answered 200 on attempt 1 of 3');
 
+    // The follow-up is reminded to the requester daily until it is complete.
+    await b.advanceTo(b.clock.nowMs() + 24 * 3_600_000 + 1_000);
+    await settle(b);
+    const reminder = '📋 Follow-up is still open (4 of 4): Post-mortem written; Fix merged back to develop; Root-cause analysis scheduled; CHANGELOG updated. (Hotfix run #1)';
+    expect(b.slack.messages(USERS.lead).map((m) => m.text)).toEqual([reminder]);
+
     // The follow-up checklist records who ticked what; the run completes when all is ticked.
     const tick = (selected: string[]) =>
       b.signer.blockAction({
@@ -145,6 +151,10 @@ describe('hotfixes that leads approve with buttons (SOP-OPS-002)', () => {
     await tick(['post-mortem', 'backport', 'root-cause', 'changelog']);
     await settle(b);
     expect(runMessage(b)?.text).toBe('Hotfix run #1: done');
+    // Complete: no more reminders.
+    await b.advanceTo(b.clock.nowMs() + 3 * 24 * 3_600_000);
+    await settle(b);
+    expect(b.slack.messages(USERS.lead).map((m) => m.text)).toEqual([reminder]);
     const actions = b.waygate.services.audit.recent(50).filter((e) => e.action.startsWith('sop.')).map((e) => [e.action, e.actor]);
     expect(actions).toEqual(expect.arrayContaining([['sop.started', USERS.lead], ['sop.approved', LEAD2], ['sop.ended', USERS.lead]]));
   });
@@ -247,6 +257,46 @@ describe('hotfixes that leads approve with buttons (SOP-OPS-002)', () => {
     await click(again, SOP_ACTIONS.approve, USERS.lead);
     await settle(again);
     expect(runsLogged()).toEqual(['main']);
+  });
+
+  it('an approval request nobody decides expires after approvals.requestExpiresAfter; its buttons then do nothing', async () => {
+    const b = await start(fixture('deploy.sh', 'echo deployed'));
+    await command(b, 'hotfix main forgotten', USERS.oncall);
+    await settle(b);
+    const stale = buttonValue(b, SOP_ACTIONS.approve);
+    await b.advanceTo(Date.parse(START) + 24 * 3_600_000 + 1_000);
+    await settle(b);
+    expect(runMessage(b)?.text).toBe('Hotfix run #1: expired');
+    expect(thread(b).map((m) => m.text)).toContain('⌛ The approval request expired; start a new one if it is still needed.');
+    const id = 'late-approve';
+    await b.signer.blockAction({ actionId: SOP_ACTIONS.approve, value: stale, userId: USERS.lead, channelId: 'C0OPS', messageTs: runMessage(b)!.ts, responseUrl: b.slack.responseUrl(id) });
+    await settle(b);
+    expect(told(b, id)).toEqual(['This hotfix has ended (expired); nothing was done.']);
+    expect(runsLogged()).toEqual([]);
+  });
+
+  it('streams a slowly printing script into its thread as it runs, then shows how it ended', async () => {
+    const [a, b2] = [join(dir, 'a'), join(dir, 'b')];
+    const b = await start(fixture('deploy.sh', `echo "building"\nwhile [ ! -f "${a}" ]; do sleep 0.02; done\necho "uploading"\nwhile [ ! -f "${b2}" ]; do sleep 0.02; done\necho "released"`));
+    await command(b, 'hotfix main slow-print', USERS.oncall);
+    await settle(b);
+    await click(b, SOP_ACTIONS.approve, USERS.lead);
+    await b.settle();
+    const output = () => thread(b).find((m) => m.text.includes('`emergency-deploy`'))?.text ?? '';
+    const shows = (line: string) =>
+      b.slack.waitFor(async () => {
+        b.clock.advance(1_000);
+        await b.settle();
+        return output().includes(line);
+      }, 10_000);
+    await shows('building');
+    expect(output()).toMatch(/^⏳ `emergency-deploy` running for \d+ s\n```\nbuilding\n```$/);
+    writeFileSync(a, '');
+    await shows('uploading');
+    expect(output()).toMatch(/^⏳ `emergency-deploy` running for \d+ s\n```\nbuilding\nuploading\n```$/);
+    writeFileSync(b2, '');
+    await settle(b);
+    expect(output()).toMatch(/^✅ `emergency-deploy` finished: exit 0 after .+\n```\nbuilding\nuploading\nreleased\n```$/);
   });
 
   it('redraws live output at most once a second, and shares output too long for a message as a file', async () => {

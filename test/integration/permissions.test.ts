@@ -82,6 +82,7 @@ describe('one permission policy for every command and button', () => {
     { text: 'escalate 801', roles: '*oncall*, *lead* or *ops*', permission: 'command.escalate' },
     { text: 'hotfix main broken login', roles: '*oncall*, *lead* or *ops*', permission: 'command.hotfix' },
     { text: 'sop runs', roles: '*lead*', permission: 'command.sop' },
+    { text: 'deploy log', roles: '*ops* or *lead*', permission: 'command.deploy' },
   ];
 
   it('covers every verb the bot has', () => {

@@ -7,6 +7,7 @@ const NOW = Date.parse('2026-03-03T14:00:00Z');
 const ctx = (over: Partial<TransitionContext> = {}): TransitionContext => ({
   now: NOW,
   guards: () => null,
+  hasScript: () => true,
   describeRoles: (roles) => roles.join('/'),
   setting: () => 3_600_000,
   ...over,
@@ -72,5 +73,23 @@ describe('procedure transitions', () => {
   it('rejects a definition naming a step twice or an approval without approvers, naming the field', () => {
     const bad = parseDefinition(`id: x\ntitle: X\nowner: lead\nchannel: ops\npermissions: { start: [lead] }\nsteps:\n  - { id: a, kind: approval, title: A }\n  - { id: a, kind: notify, title: N, to: ops, text: hi }\n`);
     expect(bad).toEqual({ ok: false, problems: ['steps.0.approvers: an approval step needs approvers, or the definition permissions.approve', 'steps.1.id: step id a is used twice'] });
+  });
+
+  it('a remind step posts later without holding the run, even after the run completed, but not after it was stopped', () => {
+    const parsed = parseDefinition(
+      `id: r\ntitle: R\nowner: lead\nchannel: ops\npermissions: { start: [lead] }\nsteps:\n  - { id: later, kind: remind, title: Later, after: 7d, to: requester, text: Write the post-mortem }\n  - { id: c, kind: checklist, title: C, items: [{ id: x, text: X }] }\n`,
+    );
+    if (!parsed.ok) throw new Error(parsed.problems.join('; '));
+    const run: Run = { id: 2, definition: parsed.pinned.definition, definitionHash: parsed.pinned.hash, requester: 'UREQ', params: {}, channel: 'C1', createdAt: NOW, state: initialState(parsed.pinned.definition) };
+    const t = transition(run, { type: 'start' }, ctx());
+    if ('refused' in t) throw new Error(t.refused);
+    expect(t.state.step).toBe(1);
+    expect(t.effects).toContainEqual({ kind: 'schedule', step: 0, what: 'remind', at: NOW + 7 * 86_400_000 });
+    const done = step({ ...run, state: t.state }, { type: 'tick', step: 1, selected: ['x'], by: 'UREQ' });
+    expect(done.state.status).toBe('done');
+    const due = transition(done, { type: 'deadline', step: 0, what: 'remind' }, ctx());
+    expect(due).toMatchObject({ effects: [{ kind: 'notify', to: 'requester', text: 'Write the post-mortem' }] });
+    const stopped = step({ ...run, state: t.state }, { type: 'cancel', by: 'UREQ' });
+    expect(transition(stopped, { type: 'deadline', step: 0, what: 'remind' }, ctx())).toEqual({ refused: 'moot' });
   });
 });
