@@ -1,12 +1,11 @@
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import { SOP_ACTIONS, SOP_VIEWS } from '../../src/sops/actions.js';
 import { DEFAULT_YAML, USERS, startTestBot, type TestBot } from '../helpers/bot.js';
+import { startHealthServer, type HealthServer } from '../helpers/health-server.js';
 
 // Tuesday 3 March 2026, 15:00 in Berlin: inside the default maintenance window (tue, thu 14:00–16:00).
 const TUESDAY = '2026-03-03T14:00:00.000Z';
@@ -20,22 +19,16 @@ type Block = { type: string; block_id?: string; elements?: Array<{ type?: string
 describe('production deploys behind the checklist (SOP-OPS-001)', () => {
   let bot: TestBot | undefined;
   let dir: string;
-  let health: http.Server;
-  let healthStatus = 200;
+  let health: HealthServer;
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'waygate-deploy-'));
-    healthStatus = 200;
-    health = http.createServer((_req, res) => {
-      res.writeHead(healthStatus, { 'content-type': 'application/json' });
-      res.end('{"status":"ok"}');
-    });
-    await new Promise<void>((resolve) => health.listen(0, '127.0.0.1', resolve));
+    health = await startHealthServer();
   });
   afterEach(async () => {
     await bot?.stop();
     bot = undefined;
-    await new Promise((resolve) => health.close(resolve));
+    await health.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -53,7 +46,7 @@ describe('production deploys behind the checklist (SOP-OPS-001)', () => {
       ...DEFAULT_YAML,
       channels: { ...DEFAULT_YAML.channels, announcements: 'C0ANNOUNCE' },
       roles: { ...DEFAULT_YAML.roles, lead: [USERS.lead, LEAD2] },
-      service: { ...DEFAULT_YAML.service, healthUrl: `http://127.0.0.1:${(health.address() as AddressInfo).port}/health` },
+      service: { ...DEFAULT_YAML.service, healthUrl: health.url },
       scripts: Object.fromEntries(
         ['deploy-staging', 'test-staging', 'deploy-production', 'rollback-production'].map((name) => [name, { run: [fixture(name), ...(name.startsWith('deploy') ? ['{version}'] : [])], timeout: '10s' }]),
       ),
@@ -131,7 +124,7 @@ describe('production deploys behind the checklist (SOP-OPS-001)', () => {
 
     // The first hour is watched closely: a failing check is said at once (once), and so is the recovery.
     const deployedAt = b.clock.nowMs();
-    healthStatus = 503;
+    health.status = 503;
     await b.advanceTo(deployedAt + 2 * 60_000 + 1_000);
     await settle(b);
     await b.advanceTo(deployedAt + 3 * 60_000 + 2_000);
@@ -139,7 +132,7 @@ describe('production deploys behind the checklist (SOP-OPS-001)', () => {
     const failures = thread(b, 2).filter((t) => t.includes('failed a health check'));
     expect(failures).toHaveLength(1);
     expect(failures[0]).toMatch(/^⚠️ <@U0OPS> the service failed a health check \d+ min after the deploy: /);
-    healthStatus = 200;
+    health.status = 200;
     await b.advanceTo(deployedAt + 5 * 60_000);
     await settle(b);
     expect(thread(b, 2)).toContain('✅ The service answers its health check again (HTTP 200).');

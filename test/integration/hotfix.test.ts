@@ -1,12 +1,11 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import { SOP_ACTIONS, SOP_VIEWS } from '../../src/sops/actions.js';
 import { DEFAULT_YAML, USERS, startTestBot, type TestBot } from '../helpers/bot.js';
+import { startHealthServer, type HealthServer } from '../helpers/health-server.js';
 
 // Tuesday 3 March 2026, 15:00 in Berlin.
 const START = '2026-03-03T14:00:00.000Z';
@@ -26,22 +25,16 @@ function isGone(pid: number): boolean {
 describe('hotfixes that leads approve with buttons (SOP-OPS-002)', () => {
   let bot: TestBot | undefined;
   let dir: string;
-  let health: http.Server;
-  let healthStatus = 200;
+  let health: HealthServer;
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'waygate-hotfix-'));
-    healthStatus = 200;
-    health = http.createServer((_req, res) => {
-      res.writeHead(healthStatus, { 'content-type': 'application/json' });
-      res.end('{"status":"ok"}');
-    });
-    await new Promise<void>((resolve) => health.listen(0, '127.0.0.1', resolve));
+    health = await startHealthServer();
   });
   afterEach(async () => {
     await bot?.stop();
     bot = undefined;
-    await new Promise((resolve) => health.close(resolve));
+    await health.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -58,7 +51,7 @@ describe('hotfixes that leads approve with buttons (SOP-OPS-002)', () => {
     const yaml = {
       ...DEFAULT_YAML,
       roles: { ...DEFAULT_YAML.roles, lead: [USERS.lead, LEAD2] },
-      service: { ...DEFAULT_YAML.service, healthUrl: `http://127.0.0.1:${(health.address() as AddressInfo).port}/health` },
+      service: { ...DEFAULT_YAML.service, healthUrl: health.url },
       scripts: { 'emergency-deploy': { run: [script, '{ref}'], timeout: opts.timeout ?? '30s' } },
     };
     return (bot = await startTestBot({ clock: new ManualClock(START), yaml, ...(opts.sopsDir ? { overrides: { sopsDir: opts.sopsDir } } : {}) }));
@@ -246,7 +239,7 @@ describe('hotfixes that leads approve with buttons (SOP-OPS-002)', () => {
       clock,
       dir: dataDir,
       slack,
-      yaml: { ...DEFAULT_YAML, scripts: { 'emergency-deploy': { run: [join(dir, 'deploy.sh'), '{ref}'], timeout: '30s' } }, service: { ...DEFAULT_YAML.service, healthUrl: `http://127.0.0.1:${(health.address() as AddressInfo).port}/health` } },
+      yaml: { ...DEFAULT_YAML, scripts: { 'emergency-deploy': { run: [join(dir, 'deploy.sh'), '{ref}'], timeout: '30s' } }, service: { ...DEFAULT_YAML.service, healthUrl: health.url } },
     }));
     await again.advanceTo(Date.parse(START) + 46 * 60_000);
     await settle(again);
@@ -343,7 +336,7 @@ describe('hotfixes that leads approve with buttons (SOP-OPS-002)', () => {
     writeFileSync(join(sopsDir, 'hotfix.yml'), original.replace('title: Emergency deploy', 'title: Deploy it NOW').replace(/ {2}- id: follow-up[\s\S]*$/, ''));
     const { dir: dataDir, slack, clock } = b;
     await b.waygate.stop();
-    const again = (bot = await startTestBot({ clock, dir: dataDir, slack, yaml: { ...DEFAULT_YAML, scripts: { 'emergency-deploy': { run: [join(dir, 'deploy.sh'), '{ref}'] } }, service: { ...DEFAULT_YAML.service, healthUrl: `http://127.0.0.1:${(health.address() as AddressInfo).port}/health` } }, overrides: { sopsDir } }));
+    const again = (bot = await startTestBot({ clock, dir: dataDir, slack, yaml: { ...DEFAULT_YAML, scripts: { 'emergency-deploy': { run: [join(dir, 'deploy.sh'), '{ref}'] } }, service: { ...DEFAULT_YAML.service, healthUrl: health.url } }, overrides: { sopsDir } }));
     await click(again, SOP_ACTIONS.approve, USERS.lead);
     await settle(again);
     const shown = JSON.stringify(runMessage(again)?.blocks);
