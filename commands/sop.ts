@@ -1,13 +1,19 @@
 import { z } from 'zod';
 import { defineCommand, type Command, type CommandContext, type CommandReply } from '../src/commands/types.js';
 import { SLASH_COMMAND } from '../src/commands/router.js';
-import { escapeMrkdwn } from '../src/core/text.js';
+import { escapeMrkdwn, truncate } from '../src/core/text.js';
 import { slackDate } from '../src/slack/format.js';
 import { sopPermissions } from '../src/sops/permissions.js';
+import { CATEGORIES } from '../src/sops/definition.js';
+import { SOP_ACTIONS, startValue } from '../src/sops/actions.js';
+import { actions, button, context, header, section, type Block } from '../src/core/blocks.js';
+import { describeRoles } from '../src/core/policy.js';
 
 const sopArgs = z.union(
   [
+    z.tuple([]).transform(() => ({ action: 'catalog' as const })),
     z.tuple([z.literal('runs')]).transform(() => ({ action: 'runs' as const })),
+    z.tuple([z.string().regex(/^(SOP-[A-Za-z]+-\d{3}|[a-z][a-z0-9-]*)$/)]).transform(([id]) => ({ action: 'show' as const, id })),
     z
       .tuple([z.literal('run'), z.string().regex(/^[a-z][a-z0-9-]*$/)], z.string().regex(/^[a-z][a-z0-9]*=.+$/s, { message: 'parameters are name=value' }))
       .transform(([, id, ...pairs]) => ({
@@ -16,7 +22,7 @@ const sopArgs = z.union(
         params: Object.fromEntries(pairs.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)])),
       })),
   ],
-  { message: 'expected `runs`, or `run <procedure> name=value …`' },
+  { message: 'expected nothing (the catalog), an SOP id such as SOP-SEC-001, `runs`, or `run <procedure> name=value …`' },
 );
 
 function listRuns(ctx: CommandContext): CommandReply {
@@ -41,13 +47,66 @@ export async function startRun(ctx: CommandContext, id: string, params: Record<s
   return { text: `Started *${escapeMrkdwn(pinned.definition.title)}* run #${started.run.id}; follow it in <#${channel}>.` };
 }
 
+/** The SOP catalog: every procedure of the manual by chapter, with its owner and frequency. */
+function catalog(ctx: CommandContext): CommandReply {
+  const entries = ctx.sops.catalog();
+  const blocks: Block[] = [header('Standard operating procedures')];
+  for (const category of CATEGORIES) {
+    const inCategory = entries.filter((d) => d.category === category);
+    if (inCategory.length === 0) continue;
+    const lines = inCategory.map((d) => `• *${d.sop ?? d.id}* ${escapeMrkdwn(d.title)} — ${escapeMrkdwn(d.owner)}, ${escapeMrkdwn(d.frequency ?? 'as needed')}${d.automated ? ' _(runs itself)_' : ''}`);
+    blocks.push(section(`*${category}*\n${lines.join('\n')}`));
+  }
+  const others = ctx.sops.definitions().filter((d) => !d.category && d.sop === undefined);
+  if (others.length > 0) blocks.push(section(`*Your team's procedures*\n${others.map((d) => `• \`${d.id}\` ${escapeMrkdwn(d.title)} — ${escapeMrkdwn(d.owner)}`).join('\n')}`));
+  blocks.push(context(`\`${SLASH_COMMAND} sop <SOP id>\` shows one, with a Start button where you may start it.`));
+  return { text: `${entries.length} standard operating procedures`, blocks };
+}
+
+/** One procedure: what it is for, its steps, who may start and approve it, and Start where the caller may. */
+async function show(ctx: CommandContext, id: string): Promise<CommandReply> {
+  const definition = ctx.sops.definitions().find((d) => d.id === id || d.sop === id.toUpperCase());
+  if (!definition) return { text: `There is no procedure \`${escapeMrkdwn(id)}\`. \`${SLASH_COMMAND} sop\` lists them.` };
+  const permissions = sopPermissions(definition.id);
+  const about = [
+    `*${definition.sop ? `${definition.sop} ` : ''}${escapeMrkdwn(definition.title)}*`,
+    definition.purpose ? escapeMrkdwn(definition.purpose) : null,
+    `*Owner:* ${escapeMrkdwn(definition.owner)}   *Frequency:* ${escapeMrkdwn(definition.frequency ?? 'as needed')}   *Channel:* ${escapeMrkdwn(definition.channel)}`,
+    definition.automated ? `🤖 ${escapeMrkdwn(definition.automated)}` : null,
+  ].filter((l): l is string => l !== null);
+  const steps = definition.steps.map((step, i) => {
+    const items = step.kind === 'checklist' ? `: ${step.items.map((item) => escapeMrkdwn(item.text)).join('; ')}` : '';
+    return `${i + 1}. ${escapeMrkdwn(step.title)} _(${step.kind})_${items}`;
+  });
+  const blocks: Block[] = [section(about.join('\n')), section(truncate(steps.join('\n'), 2900))];
+  const mayStart = await ctx.policy.holds(ctx.userId, permissions.start);
+  const params = Object.keys(definition.params);
+  if (mayStart && params.length === 0) {
+    blocks.push(actions(`sop-start:${definition.id}`, [button({ actionId: SOP_ACTIONS.start, text: 'Start', style: 'primary', value: startValue.encode({ definition: definition.id }) })]));
+  } else if (mayStart) {
+    blocks.push(context(`Start it with \`${SLASH_COMMAND} sop run ${definition.id} ${params.map((p) => `${p}=…`).join(' ')}\`.`));
+  } else {
+    blocks.push(context(`Starting it needs the ${describeRoles(ctx.policy.grantOf(permissions.start) === 'everyone' ? [] : (ctx.policy.grantOf(permissions.start) as string[]))} role.`));
+  }
+  return { text: `${definition.sop ?? definition.id} ${definition.title}`, blocks };
+}
+
 export const sop: Command = defineCommand({
   name: 'sop',
-  usage: `${SLASH_COMMAND} sop runs | sop run <procedure> [name=value …]`,
-  summary: 'Open procedure runs, or start a procedure by its id',
+  usage: `${SLASH_COMMAND} sop [<SOP id>] | sop runs | sop run <procedure> [name=value …]`,
+  summary: 'The SOP catalog, one procedure with its steps, open runs, or start a procedure',
   roles: 'everyone',
   args: sopArgs,
   run(ctx, args) {
-    return args.action === 'runs' ? listRuns(ctx) : startRun(ctx, args.id, args.params);
+    switch (args.action) {
+      case 'catalog':
+        return catalog(ctx);
+      case 'show':
+        return show(ctx, args.id);
+      case 'runs':
+        return listRuns(ctx);
+      case 'run':
+        return startRun(ctx, args.id, args.params);
+    }
   },
 });

@@ -25,7 +25,7 @@ import { PagerDutyOncalls } from './oncall/pagerduty-oncalls.js';
 import { PagerDutyClient } from './pagerduty/client.js';
 import { COMMANDS } from '../commands/index.js';
 import { JOBS } from '../jobs/index.js';
-import { builtInSopsDir, loadCatalog } from './sops/catalog.js';
+import { builtInSopsDir, loadCatalogs } from './sops/catalog.js';
 import { sopsModule } from './sops/module.js';
 import type { SopEngine } from './sops/engine.js';
 
@@ -94,7 +94,12 @@ function pagerDutyOncalls(core: Core): PagerDutyOncalls | undefined {
 /** The composition root: builds the core, then each feature module on the facades of those before it. */
 export function createWaygate(opts: WaygateOptions): Waygate {
   // Checked before anything opens the database: a bad file stops start-up naming the file and the field.
-  const catalog = loadCatalog(opts.sopsDir ?? builtInSopsDir());
+  const { file } = opts.config;
+  const catalog = loadCatalogs(opts.sopsDir ?? builtInSopsDir(), file.sops.dir, {
+    scripts: Object.keys(file.scripts),
+    roles: Object.keys(file.roles),
+    channels: Object.entries(file.channels).flatMap(([alias, id]) => (id ? [alias] : [])),
+  });
   if (!catalog.ok) throw new Error(`procedure definitions are invalid:\n${catalog.problems.join('\n')}`);
   const core = createCore(opts);
   const { config } = core;

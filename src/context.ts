@@ -52,7 +52,7 @@ export type JobContext = CoreServices & JobFacades;
 export type JobsFacade = Pick<JobService<JobContext>, 'list' | 'has' | 'isRunning' | 'names' | 'request' | 'runQueued'>;
 
 /** Procedure runs as commands see them. */
-export type SopsFacade = Pick<SopEngine, 'start' | 'get' | 'active' | 'definition' | 'recent'>;
+export type SopsFacade = Pick<SopEngine, 'start' | 'get' | 'active' | 'definition' | 'definitions' | 'catalog' | 'recent'>;
 
 /** What commands use: the core and every module's facade. */
 export type CommandServices = CoreServices & JobFacades & { jobs: JobsFacade; sops: SopsFacade };

@@ -174,6 +174,11 @@ export const fileConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** Procedures of the team's own: a folder of definition files, checked against this config at start-up. */
+    sops: z
+      .object({ dir: z.string().startsWith('/', { message: 'must be an absolute path' }).nullable().default(null) })
+      .strict()
+      .prefault({}),
     deploy: z
       .object({
         /** After a production deploy, how long the service is watched before a summary is posted. */

@@ -45,7 +45,7 @@ export type Decision = { allowed: true } | { allowed: false; message: string };
 
 export interface PolicyOptions {
   /** Decides role membership (YAML `roles`, Slack user groups). */
-  roles: { allows(userId: string, allowed: Grant): Promise<boolean> };
+  roles: { allows(userId: string, allowed: Grant): Promise<boolean>; rolesOf(userId: string): Promise<Set<RoleName>> };
   /** YAML `permissions:` (and the deprecated `commandRoles:`, already folded in). */
   overrides: Readonly<Record<PermissionName, Grant>>;
   audit: AuditLog;
@@ -86,6 +86,11 @@ export class Policy {
     const grant = this.opts.overrides[permission] ?? this.defaults.get(permission);
     if (grant === undefined) throw new Error(`permission ${permission} was never defined`);
     return grant;
+  }
+
+  /** The roles a user holds (listed by id, or through a user group), for `/waygate whoami`. */
+  async rolesOf(user: string): Promise<string[]> {
+    return [...(await this.opts.roles.rolesOf(user))].sort();
   }
 
   /** Whether the user holds the permission by role; no audit (for listing what a user may do). */

@@ -12,6 +12,8 @@ export const SOP_ACTIONS = {
   skip: 'sop.skip',
   abort: 'sop.abort',
   rollback: 'sop.rollback',
+  /** The catalog's Start, for procedures without parameters. */
+  start: 'sop.start',
 } as const;
 
 export const SOP_VIEWS = {
@@ -20,6 +22,9 @@ export const SOP_VIEWS = {
   /** Links asked for by checklist items ticked in one click. */
   itemInputs: 'sop.item_inputs',
 } as const;
+
+/** The procedure a Start button starts. */
+export const startValue = jsonValue(z.object({ definition: z.string().regex(/^[a-z][a-z0-9-]*$/) }));
 
 /** The run a Rollback button rolls back. */
 export const rollbackValue = jsonValue(z.object({ run: z.number().int().positive() }));

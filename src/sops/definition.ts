@@ -35,8 +35,10 @@ const checklistStep = z.object({
     )
     .min(1)
     .max(10, { message: 'at most 10 items (Slack shows 10 checkboxes in one group)' }),
-  /** While items are open, the requester is reminded this often (a hotfix's follow-up: daily). */
+  /** While items are open, someone is reminded this often (a hotfix's follow-up: daily). */
   remindEvery: durationSchema.optional(),
+  /** Who: `requester` (default), or a channel alias. */
+  remindTo: z.string().min(1).default('requester'),
 });
 
 /** Settings of the YAML file a definition may name instead of a fixed duration. */
@@ -105,8 +107,11 @@ const notifyStep = z.object({
 export const stepSchema = z.discriminatedUnion('kind', [checklistStep, approvalStep, scriptStep, verifyStep, notifyStep, remindStep, watchStep]);
 export type Step = z.infer<typeof stepSchema>;
 
+/** The SOP document's chapters, in its order: the catalog groups by them. */
+export const CATEGORIES = ['Development', 'Deployment', 'Maintenance', 'Monitoring', 'Security', 'Backup', 'Documentation', 'Training', 'Compliance'] as const;
+
 /** Parameters a run is started with; each kind has one validation rule, applied before anything runs. */
-export const PARAM_KINDS = ['version', 'ref', 'text'] as const;
+export const PARAM_KINDS = ['version', 'ref', 'text', 'user', 'link'] as const;
 export type ParamKind = (typeof PARAM_KINDS)[number];
 
 export const definitionSchema = z
@@ -115,6 +120,12 @@ export const definitionSchema = z
     title: z.string().min(1).max(150),
     /** SOP reference, e.g. SOP-OPS-002. */
     sop: z.string().regex(/^SOP-[A-Z]+-\d{3}$/).optional(),
+    /** Where the SOP catalog lists it, and what it says of it (the document's words). */
+    category: z.enum(CATEGORIES).optional(),
+    purpose: z.string().max(300).optional(),
+    frequency: z.string().max(100).optional(),
+    /** How Waygate already does it by itself (a job, alert cards), shown in the catalog. */
+    automated: z.string().max(300).optional(),
     owner: z.string().min(1),
     /** Channel alias the run's message goes to. */
     channel: z.string().min(1),
@@ -122,6 +133,8 @@ export const definitionSchema = z
     permissions: z.object({ start: roles, approve: roles.optional() }),
     /** Environment held while a run is open: one run per environment at a time. */
     environment: z.string().regex(/^[a-z][a-z0-9-]*$/).optional(),
+    /** When the run ends, its timeline (who ticked, approved and ran what, when) is posted as its report. */
+    report: z.boolean().default(false),
     /** The procedure a finished run offers as **Rollback** (started with the same parameters). */
     rollback: id.optional(),
     steps: z.array(stepSchema).min(1).max(30),

@@ -6,10 +6,10 @@ import type { AuditLog } from '../audit/audit-log.js';
 import type { Deadlines, DueDeadline } from '../core/deadlines.js';
 import type { Executions } from '../core/executions.js';
 import type { ProcessRunner, RunResult } from '../runner/runner.js';
-import { formatDuration, truncate } from '../core/text.js';
-import type { Setting, Guard, PinnedDefinition } from './definition.js';
+import { escapeMrkdwn, formatDuration, truncate } from '../core/text.js';
+import type { Definition, Setting, Guard, PinnedDefinition } from './definition.js';
 import { buildArgv, paramProblem, type ScriptSpec } from './scripts.js';
-import { initialState, transition, type DeadlineKind, type Effect, type Run, type RunInput, type ScriptOutcome } from './run-state.js';
+import { initialState, timeline, transition, type DeadlineKind, type Effect, type Run, type RunInput, type ScriptOutcome } from './run-state.js';
 import type { RunStore } from './run-store.js';
 import { renderRun } from './run-message.js';
 import { messageKeys, type MessageKey } from '../core/keys.js';
@@ -75,6 +75,18 @@ export class SopEngine {
 
   definition(id: string): PinnedDefinition | undefined {
     return this.opts.definitions.get(id);
+  }
+
+  /** Every definition, in file order. */
+  definitions(): Definition[] {
+    return [...this.opts.definitions.values()].map((p) => p.definition);
+  }
+
+  /** The SOP catalog: definitions that stand for one SOP of the manual (those with a category), by SOP id. */
+  catalog(): Definition[] {
+    return this.definitions()
+      .filter((d) => d.category !== undefined && d.sop !== undefined)
+      .sort((a, b) => (a.sop ?? '').localeCompare(b.sop ?? ''));
   }
 
   get(runId: number): Run | undefined {
@@ -257,6 +269,25 @@ export class SopEngine {
           this.track(task);
         });
         return;
+      case 'report': {
+        const events = timeline(run);
+        const when = (at: number) => `${new Date(at).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
+        const params = Object.entries(run.params).map(([k, v]) => `${k}: ${v}`).join(', ');
+        const markdown = [
+          `# ${run.definition.title} — run #${run.id}`,
+          '',
+          `${params ? `${params}\n\n` : ''}Started ${when(run.createdAt)} by ${run.requester}; ${run.state.status}${run.state.endedAt !== undefined ? ` ${when(run.state.endedAt)}` : ''}.`,
+          '',
+          '## Timeline',
+          '',
+          ...events.map((e) => `- ${when(e.at)} — ${e.who} — ${e.what}`),
+          '',
+        ].join('\n');
+        const lines = events.map((e) => `• <!date^${Math.floor(e.at / 1000)}^{date_short_pretty} {time}|${when(e.at)}> ${e.who === 'waygate' ? 'Waygate' : `<@${e.who}>`}: ${escapeMrkdwn(e.what)}`);
+        outbox.enqueue({ kind: 'post', payload: { channel: run.channel, text: truncate(`📄 *Report of run #${run.id}*\n${lines.join('\n')}`, 2_900), threadKey } });
+        this.opts.shareFile?.({ channel: run.channel, threadKey, filename: `${run.definition.id}-run-${run.id}.md`, title: `${run.definition.title} run #${run.id}: report`, content: markdown });
+        return;
+      }
       case 'watch_summary':
         outbox.enqueue({ kind: 'post', payload: { channel: run.channel, text: `📊 Since the deploy: ${this.opts.watchSummary(effect.since, now)}`, threadKey } });
         return;

@@ -88,7 +88,13 @@ export function renderRun(run: Run, describeRoles: (roles: readonly string[]) =>
   const { definition, state } = run;
   const total = definition.steps.length;
   const params = Object.entries(run.params)
-    .map(([k, v]) => `${k} \`${escapeMrkdwn(truncate(v, 100))}\``)
+    .map(([k, v]) => {
+      const kind = definition.params[k];
+      // A person is shown as a mention; a link as a link (both checked by their rule before the run began).
+      if (kind === 'user') return `${k} <@${v}>`;
+      if (kind === 'link') return `${k} <${v}|${escapeMrkdwn(truncate(v, 80))}>`;
+      return `${k} \`${escapeMrkdwn(truncate(v, 100))}\``;
+    })
     .join(', ');
   const title = `*${escapeMrkdwn(definition.title)}*${params ? ` (${params})` : ''} — run #${run.id}, started by <@${run.requester}> ${ago(run.createdAt)}`;
   const where =

@@ -102,7 +102,9 @@ export type Effect =
   | { kind: 'probe'; step: number }
   /** The watch after a deploy ended: a summary of the service since `since` goes to the thread. */
   | { kind: 'watch_summary'; step: number; since: number }
-  | { kind: 'notify'; to: string; text: string };
+  | { kind: 'notify'; to: string; text: string }
+  /** The run ended and its definition asks for a report: its timeline goes to the thread and as a file. */
+  | { kind: 'report' };
 
 /** What the engine knows of the world when a step is entered: the reason each guard blocks, or null. */
 export interface TransitionContext {
@@ -292,7 +294,7 @@ export function transition(run: Run, input: RunInput, ctx: TransitionContext): T
       if (input.what === 'remind' && step?.kind === 'checklist') {
         if (input.step !== state.step || s?.status !== 'active' || !step.remindEvery) return { refused: 'moot' };
         const open = step.items.filter((item) => !s.ticks?.[item.id]);
-        effects.push({ kind: 'notify', to: 'requester', text: `📋 ${step.title} is still open (${open.length} of ${step.items.length}): ${open.map((i) => i.text).join('; ')}.` });
+        effects.push({ kind: 'notify', to: step.remindTo, text: `📋 ${step.title} is still open (${open.length} of ${step.items.length}): ${open.map((i) => i.text).join('; ')}.` });
         effects.push({ kind: 'schedule', step: input.step, what: 'remind', at: ctx.now + step.remindEvery });
         return { state, effects };
       }
@@ -357,7 +359,30 @@ export function transition(run: Run, input: RunInput, ctx: TransitionContext): T
     }
   }
   state.revision++;
+  if (run.state.status === 'active' && state.status !== 'active' && definition.report) effects.push({ kind: 'report' });
   return { state, effects };
+}
+
+/** Everything that happened in a run, oldest first: who ticked, approved, decided and ran what, when. */
+export function timeline(run: Run): Array<{ at: number; who: string; what: string }> {
+  const events: Array<{ at: number; who: string; what: string }> = [{ at: run.createdAt, who: run.requester, what: `started ${run.definition.title}` }];
+  run.definition.steps.forEach((step, i) => {
+    const s = run.state.steps[i];
+    if (!s) return;
+    if (step.kind === 'checklist') {
+      for (const item of step.items) {
+        const tick = s.ticks?.[item.id];
+        if (tick) events.push({ at: tick.at, who: tick.by, what: `${step.title}: ${item.text}${tick.value ? ` (${tick.value})` : ''}` });
+      }
+    }
+    for (const a of s.approvals ?? []) events.push({ at: a.at, who: a.by, what: `approved: ${step.title}` });
+    if (s.rejection) events.push({ at: s.rejection.at, who: s.rejection.by, what: `rejected: ${s.rejection.reason}` });
+    for (const o of s.overrides ?? []) events.push({ at: o.at, who: o.by, what: `overrode ${o.guard}: ${o.reason}` });
+    if (s.decidedBy) events.push({ at: s.decidedBy.at, who: s.decidedBy.by, what: `${s.decidedBy.decision}: ${step.title}` });
+    if (s.script && s.finishedAt !== undefined) events.push({ at: s.finishedAt, who: 'waygate', what: `${step.title}: exit ${s.script.exitCode ?? '?'}` });
+  });
+  if (run.state.endedAt !== undefined) events.push({ at: run.state.endedAt, who: 'waygate', what: `ended: ${run.state.status}` });
+  return events.sort((a, b) => a.at - b.at);
 }
 
 function end(state: RunState, status: Exclude<RunStatus, 'active'>, by: string, ctx: TransitionContext, effects: Effect[]): void {

@@ -55,11 +55,23 @@ export const PARAM_RULES: Record<ParamKind, { rule: string; check: (value: strin
       /^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/.test(v) && !v.includes('..') && !v.includes('//') && !v.endsWith('/') && !v.endsWith('.lock') && !v.endsWith('.'),
   },
   text: { rule: 'any text (it is only ever shown, never passed to a script)', check: (v) => v.trim().length > 0 && v.length <= 500 },
+  user: { rule: 'a person as @name', check: (v) => /^[UW][A-Z0-9]{2,}$/.test(v) },
+  link: {
+    rule: 'an http(s) link',
+    check: (v) => {
+      if (!/^https?:\/\/\S+$/.test(v) || /[<>|]/.test(v) || v.length > 500) return false;
+      try {
+        return ['http:', 'https:'].includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+  },
 };
 
 /** Why a parameter value is refused, naming the rule; null when it may be used. */
 export function paramProblem(name: string, kind: ParamKind, value: string): string | null {
-  if (kind !== 'text') {
+  if (kind === 'version' || kind === 'ref') {
     if (value.startsWith('-')) return `\`${name}\` may not start with \`-\` (it would read as an option): expected ${PARAM_RULES[kind].rule}`;
     if (/[\r\n\0]/.test(value)) return `\`${name}\` may not contain line breaks: expected ${PARAM_RULES[kind].rule}`;
     if (SHELL_META.test(value)) return `\`${name}\` may not contain shell characters or spaces: expected ${PARAM_RULES[kind].rule}`;

@@ -3,7 +3,7 @@ import { defineAction, defineView, type Action, type ActionContext, type View } 
 import type { Policy } from '../core/policy.js';
 import { modal, section, textInput } from '../core/blocks.js';
 import { escapeMrkdwn } from '../core/text.js';
-import { SOP_ACTIONS, SOP_VIEWS, rollbackValue, stepValue, tickMetadata, type StepValue } from './actions.js';
+import { SOP_ACTIONS, SOP_VIEWS, rollbackValue, startValue, stepValue, tickMetadata, type StepValue } from './actions.js';
 import type { SopEngine } from './engine.js';
 import type { Run, RunInput } from './run-state.js';
 import { sopPermissions } from './permissions.js';
@@ -72,6 +72,15 @@ export function sopActions(engine: SopEngine, policy: Policy): { actions: Action
           return;
         }
         applyAndTell(ctx, v, { type: 'tick', step: v.step, selected: ctx.selected, by: ctx.userId });
+      },
+    }),
+    defineAction({
+      id: SOP_ACTIONS.start,
+      value: startValue.schema,
+      permission: { name: (v) => sopPermissions(v.definition).start, what: 'starting this procedure', subject: (v) => v.definition },
+      handle(ctx, v) {
+        const started = engine.start({ definitionId: v.definition, requester: ctx.userId, params: {} });
+        ctx.tell(started.ok ? `Started *${started.run.definition.title}* run #${started.run.id}; follow it in <#${started.run.channel}>.` : started.problem);
       },
     }),
     defineAction({

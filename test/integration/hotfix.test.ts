@@ -122,7 +122,7 @@ describe('hotfixes that leads approve with buttons (SOP-OPS-002)', () => {
     // The follow-up is reminded to the requester daily until it is complete.
     await b.advanceTo(b.clock.nowMs() + 24 * 3_600_000 + 1_000);
     await settle(b);
-    const reminder = '📋 Follow-up is still open (4 of 4): Post-mortem written; Fix merged back to develop; Root-cause analysis scheduled; CHANGELOG updated. (Hotfix run #1)';
+    const reminder = '📋 Follow-up is still open (4 of 4): Create post-mortem; Backport to develop; Schedule root cause analysis; Update CHANGELOG. (Hotfix run #1)';
     expect(b.slack.messages(USERS.lead).map((m) => m.text)).toEqual([reminder]);
 
     // The follow-up checklist records who ticked what; the run completes when all is ticked.
@@ -140,7 +140,7 @@ describe('hotfixes that leads approve with buttons (SOP-OPS-002)', () => {
     await tick(['post-mortem', 'backport']);
     await settle(b);
     expect(JSON.stringify(runMessage(b)?.blocks)).toContain('(2 of 4 left)');
-    expect(JSON.stringify(runMessage(b)?.blocks)).toContain(`Post-mortem written: <@${USERS.lead}>`);
+    expect(JSON.stringify(runMessage(b)?.blocks)).toContain(`Create post-mortem: <@${USERS.lead}>`);
     await tick(['post-mortem', 'backport', 'root-cause', 'changelog']);
     await settle(b);
     expect(runMessage(b)?.text).toBe('Hotfix run #1: done');

@@ -45,7 +45,7 @@ describe('one permission policy for every command and button', () => {
         service: { ...DEFAULT_YAML.service, logFile: join(dir, 'waygate.log'), database: join(dir, 'service.db') },
         backup: { dir: join(dir, 'backups'), configDir: null },
         // Open-to-everyone verbs restricted here, so that every verb has a role to be denied.
-        permissions: { 'command.help': ['lead'], 'command.incidents': ['lead'], 'command.health': ['lead'], 'command.jobs': ['lead'], 'command.oncall': ['lead'], 'command.sop': ['lead'] },
+        permissions: { 'command.help': ['lead'], 'command.incidents': ['lead'], 'command.health': ['lead'], 'command.jobs': ['lead'], 'command.oncall': ['lead'], 'command.sop': ['lead'], 'command.whoami': ['lead'] },
       },
     });
     bot.pd!.addIncident({ id: 'PPERM01', number: 801, status: 'triggered', title: 'disk full', priority: 'P1' });
@@ -83,6 +83,10 @@ describe('one permission policy for every command and button', () => {
     { text: 'hotfix main broken login', roles: '*oncall*, *lead* or *ops*', permission: 'command.hotfix' },
     { text: 'sop runs', roles: '*lead*', permission: 'command.sop' },
     { text: 'deploy log', roles: '*ops* or *lead*', permission: 'command.deploy' },
+    { text: 'whoami', roles: '*lead*', permission: 'command.whoami' },
+    { text: 'security someone logged in', roles: '*security*, *lead* or *oncall*', permission: 'command.security' },
+    { text: 'review https://example.com/pr/1', roles: '*lead*, *ops* or *oncall*', permission: 'command.review' },
+    { text: 'onboard', roles: '*lead*', permission: 'command.onboard' },
   ];
 
   it('covers every verb the bot has', () => {

@@ -11,6 +11,7 @@ const MEMBERS: Record<string, string[]> = { lead: ['U0ANA', 'U0BEN'], ops: ['U0O
 const roles = {
   allows: (user: string, grant: Grant) =>
     Promise.resolve(grant === 'everyone' || (MEMBERS.admin ?? []).includes(user) || grant.some((r) => (MEMBERS[r] ?? []).includes(user))),
+  rolesOf: (user: string) => Promise.resolve(new Set(Object.keys(MEMBERS).filter((r) => (MEMBERS[r] ?? []).includes(user)))),
 };
 
 describe('Policy', () => {
