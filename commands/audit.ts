@@ -4,6 +4,7 @@ import { SLASH_COMMAND } from '../src/commands/router.js';
 import { slackDate } from '../src/slack/format.js';
 import { escapeMrkdwn } from '../src/core/text.js';
 import { section } from '../src/core/blocks.js';
+import { brokenEntryText } from '../src/audit/describe.js';
 
 const auditArgs = z.union(
   [
@@ -38,7 +39,7 @@ export const audit: Command = defineCommand({
   run(ctx, args) {
     if (args.action === 'verify') {
       const result = ctx.audit.verify();
-      if (!result.ok) return { text: `❌ Audit trail broken at entry #${result.brokenAt}: ${result.reason}. Treat this as a security incident.` };
+      if (!result.ok) return { text: `❌ Audit trail broken at ${brokenEntryText(result)}: ${result.reason}. Treat this as a security incident.` };
       const k = result.keying;
       if (k?.keyed) {
         const before = k.before > 0 ? ` The ${k.before} entries before #${k.since} were written before the key was set: they are hash-chained only, and the keyed chain seals them.` : '';

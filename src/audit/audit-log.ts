@@ -89,7 +89,24 @@ export type AuditKeying =
 export type AuditVerification =
   /** `keying` is absent only in digests stored before the chain could be keyed. */
   | { ok: true; entries: number; head: string | null; keying?: AuditKeying }
-  | { ok: false; brokenAt: number; reason: string };
+  /**
+   * `entry` is the row at `brokenAt` when it exists (an edited or re-linked row), so a reader can find it;
+   * absent when the break is rows missing after the last one, or in digests stored before it was kept.
+   */
+  | { ok: false; brokenAt: number; reason: string; entry?: BrokenEntry };
+
+/** The row a broken chain breaks at, as the verifier found it (its content may be the tampered one). */
+export interface BrokenEntry {
+  id: number;
+  at: number;
+  actor: string;
+  action: string;
+  subject: string | null;
+}
+
+function brokenEntry(row: AuditRow): BrokenEntry {
+  return { id: row.id, at: row.at, actor: row.actor, action: row.action, subject: row.subject };
+}
 
 /**
  * Append-only, hash-chained audit trail: each entry's hash covers the one before it, so editing or deleting a
@@ -179,20 +196,20 @@ export class AuditLog {
     let segment: { id: string; key: string } | undefined;
     let keyedFrom: { id: number; before: number } | undefined;
     for (const row of this.db.prepare('SELECT * FROM audit_log ORDER BY id').iterate() as Iterable<AuditRow>) {
-      if (row.prev_hash !== prev) return { ok: false, brokenAt: row.id, reason: 'previous-hash link broken' };
+      if (row.prev_hash !== prev) return { ok: false, brokenAt: row.id, reason: 'previous-hash link broken', entry: brokenEntry(row) };
       if (row.action === SWITCH_OVER) {
         const keyId = keyIdIn(row.details) ?? 'unknown';
         const key = this.keysById.get(keyId);
         if (key === undefined) {
           if (this.keysById.size === 0) return this.keyMissing(row.id, count, prev);
-          return { ok: false, brokenAt: row.id, reason: `keyed with audit key ${keyId}, which is not configured in WAYGATE_AUDIT_KEY` };
+          return { ok: false, brokenAt: row.id, reason: `keyed with audit key ${keyId}, which is not configured in WAYGATE_AUDIT_KEY`, entry: brokenEntry(row) };
         }
         segment = { id: keyId, key };
         keyedFrom ??= { id: row.id, before: count };
       }
       const expected = segment ? keyedHash(segment.key, prev, row) : plainHash(prev, row);
       if (expected !== row.hash) {
-        return { ok: false, brokenAt: row.id, reason: segment ? 'content does not match its HMAC' : 'content does not match hash' };
+        return { ok: false, brokenAt: row.id, reason: segment ? 'content does not match its HMAC' : 'content does not match hash', entry: brokenEntry(row) };
       }
       prev = row.hash;
       count++;

@@ -9,6 +9,7 @@ import { slackDate } from '../slack/format.js';
 import type { HealthCheckResult } from './health-check.js';
 import type { LogScan } from './log-scan.js';
 import type { AuditVerification } from '../audit/audit-log.js';
+import { brokenEntryText } from '../audit/describe.js';
 import { actions, button, context, header, section, type Block } from '../core/blocks.js';
 
 /** Action ids of the digest's buttons: one place for the Block Kit builder and the handler. */
@@ -292,7 +293,7 @@ function fallbackText(d: DigestData, date: string): string {
  * section cut to Slack's 3000 characters. Every source that could not be read says so instead of vanishing.
  */
 function auditLine(a: NonNullable<DigestData['audit']>): string {
-  if (!a.ok) return `🚨 Audit trail broken at entry #${a.brokenAt}: ${plain(a.reason)}. Treat this as a security incident.`;
+  if (!a.ok) return `🚨 Audit trail broken at ${brokenEntryText(a)}: ${plain(a.reason)}. Treat this as a security incident.`;
   const entries = `${a.entries} ${a.entries === 1 ? 'entry' : 'entries'}`;
   const head = `head \`${a.head?.slice(0, 16) ?? 'empty'}\``;
   const k = a.keying;
