@@ -28,6 +28,8 @@ export const AUDIT_ACTIONS = [
   'sop.rejected',
   'sop.override',
   'sop.ended',
+  /** Someone took a copy of the trail out of Slack (`/waygate audit export`): who, and which days. */
+  'audit.exported',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -38,7 +40,7 @@ export interface AuditEntry {
   details?: Record<string, unknown>;
 }
 
-interface AuditRow {
+export interface AuditRow {
   id: number;
   at: number;
   actor: string;
@@ -187,6 +189,16 @@ export class AuditLog {
 
   recent(limit: number): AuditRow[] {
     return this.db.prepare('SELECT * FROM audit_log ORDER BY id DESC LIMIT ?').all(limit) as AuditRow[];
+  }
+
+  /** How many entries were recorded in [from, until) (epoch ms). */
+  countBetween(from: number, until: number): number {
+    return this.db.prepare('SELECT COUNT(*) FROM audit_log WHERE at >= ? AND at < ?').pluck().get(from, until) as number;
+  }
+
+  /** The entries recorded in [from, until) (epoch ms), oldest first. */
+  between(from: number, until: number): AuditRow[] {
+    return this.db.prepare('SELECT * FROM audit_log WHERE at >= ? AND at < ? ORDER BY id').all(from, until) as AuditRow[];
   }
 
   verify(): AuditVerification {

@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
+import type { AuditEntry } from '../../src/audit/audit-log.js';
 import { startTestBot, USERS, type TestBot } from '../helpers/bot.js';
+import { parseCsv } from '../support/csv.js';
 
 const START = '2026-03-02T08:00:00.000Z';
 
@@ -47,5 +49,117 @@ describe('the audit trail, seen from Slack', () => {
     db().prepare('DELETE FROM audit_log WHERE id = 3').run();
     const res = await command('audit verify');
     expect(res.json.text).toBe('❌ Audit trail broken at entry #3: entries after #2 are missing (the id counter is at #3). Treat this as a security incident.');
+  });
+});
+
+describe('/waygate audit export', () => {
+  // 23:00 on 28 February in Berlin (DEFAULT_YAML's timezone): the day before the exported range.
+  const EARLY = '2026-02-28T22:00:00.000Z';
+  let bot: TestBot;
+  beforeEach(async () => {
+    bot = await startTestBot({ clock: new ManualClock(EARLY) });
+  });
+  afterEach(async () => {
+    await bot.stop();
+  });
+
+  const command = (text: string, userId: string = USERS.security) => bot.signer.slashCommand({ text, userId, responseUrl: bot.slack.responseUrl() });
+  const recordAt = (at: string, entry: AuditEntry) => {
+    bot.clock.set(at);
+    bot.waygate.services.audit.record(entry);
+  };
+  type Row = { id: number; at: number; actor: string; action: string; subject: string | null; details: string; hash: string; prev_hash: string };
+  const rowsWhere = (sql: string) => bot.waygate.services.db.prepare(`SELECT * FROM audit_log WHERE ${sql} ORDER BY id`).all() as Row[];
+
+  /** Rows on both sides of each edge of 1–2 March in Berlin, and values that need quoting. */
+  const recordAroundTheRange = () => {
+    recordAt('2026-02-28T22:59:59.999Z', { actor: 'U0OPS', action: 'job.run', subject: 'before' });
+    recordAt('2026-02-28T23:00:00.000Z', { actor: 'U0OPS', action: 'job.run', subject: 'first, "in range"' });
+    recordAt('2026-03-01T12:00:00.000Z', { actor: '=cmd|calc', action: 'sop.override', subject: 'two\nlines', details: { reason: 'a, "b"\r\nc' } });
+    recordAt('2026-03-02T22:59:59.999Z', { actor: 'U0LEAD', action: 'sop.approved', subject: 'last in range' });
+    recordAt('2026-03-02T23:00:00.000Z', { actor: 'U0OPS', action: 'job.run', subject: 'after' });
+    bot.clock.set('2026-03-03T09:00:00.000Z');
+  };
+
+  it('sends the caller a CSV and a JSON file holding exactly the rows of those days in the configured zone', async () => {
+    recordAroundTheRange();
+    const expected = rowsWhere(`subject NOT IN ('before', 'after')`).filter((r) => r.at >= Date.parse('2026-02-28T23:00:00Z') && r.at < Date.parse('2026-03-02T23:00:00Z'));
+    expect(expected.map((r) => r.subject)).toEqual(['first, "in range"', 'two\nlines', 'last in range']);
+
+    const res = await command('audit export 2026-03-01 2026-03-02');
+    expect(res.json.text).toBe(
+      '📤 Exporting 3 audit entries from 2026-03-01 to 2026-03-02 (Europe/Berlin): `waygate-audit-2026-03-01-to-2026-03-02.csv` and `waygate-audit-2026-03-01-to-2026-03-02.json` will arrive in your direct messages with Waygate.',
+    );
+    await bot.settle();
+
+    const files = bot.slack.files();
+    expect(files.map((f) => [f.filename, f.channel])).toEqual([
+      ['waygate-audit-2026-03-01-to-2026-03-02.csv', USERS.security],
+      ['waygate-audit-2026-03-01-to-2026-03-02.json', USERS.security],
+    ]);
+    const [header, ...records] = parseCsv(files[0]!.bytes.toString('utf8'));
+    expect(header).toEqual(['id', 'at', 'actor', 'action', 'subject', 'details', 'hash']);
+    expect(records).toEqual(
+      expected.map((r) => [String(r.id), new Date(r.at).toISOString(), r.actor === '=cmd|calc' ? "'=cmd|calc" : r.actor, r.action, r.subject ?? '', r.details, r.hash]),
+    );
+
+    const json = JSON.parse(files[1]!.bytes.toString('utf8')) as { from: string; to: string; timezone: string; exportedBy: string; entries: Array<Record<string, unknown>> };
+    expect(json).toMatchObject({ from: '2026-03-01', to: '2026-03-02', timezone: 'Europe/Berlin', exportedBy: USERS.security });
+    expect(json.entries).toEqual(
+      expected.map((r) => ({ id: r.id, at: new Date(r.at).toISOString(), atMs: r.at, actor: r.actor, action: r.action, subject: r.subject, details: JSON.parse(r.details) as unknown, prevHash: r.prev_hash, hash: r.hash })),
+    );
+
+    // Taking the trail out is itself on the trail, after the rows it exported.
+    expect(rowsWhere(`action = 'audit.exported'`)).toEqual([
+      expect.objectContaining({ actor: USERS.security, subject: '2026-03-01 to 2026-03-02', details: JSON.stringify({ from: '2026-03-01', to: '2026-03-02', timezone: 'Europe/Berlin', entries: 3, firstId: expected[0]!.id, lastId: expected[2]!.id }) }),
+    ]);
+    expect(bot.waygate.services.audit.verify()).toMatchObject({ ok: true });
+  });
+
+  it('exports a single day when both dates are the same', async () => {
+    recordAroundTheRange();
+    const res = await command('audit export 2026-03-02 2026-03-02');
+    expect(res.json.text).toContain('📤 Exporting 1 audit entry from 2026-03-02 (Europe/Berlin)');
+    await bot.settle();
+    const [, ...records] = parseCsv(bot.slack.files()[0]!.bytes.toString('utf8'));
+    expect(records.map((r) => r[4])).toEqual(['last in range']);
+  });
+
+  it.each([
+    ['2026-3-1 2026-03-02', 'dates must be real days written YYYY-MM-DD, e.g. `2026-03-01`'],
+    ['2026-02-30 2026-03-02', 'dates must be real days written YYYY-MM-DD, e.g. `2026-03-01`'],
+    ['2026-03-02 2026-03-01', '2026-03-01 is before 2026-03-02'],
+    ['2025-03-01 2026-03-02', 'that is 367 days; an export covers at most 366'],
+  ])('refuses `%s` and says why, sending nothing', async (range, problem) => {
+    recordAroundTheRange();
+    const res = await command(`audit export ${range}`);
+    expect(res.json.text).toBe(`Cannot export: ${problem}. Usage: \`/waygate audit export <from> <to>\` (days in Europe/Berlin, both included).`);
+    await bot.settle();
+    expect(bot.slack.files()).toEqual([]);
+    expect(rowsWhere(`action = 'audit.exported'`)).toEqual([]);
+  });
+
+  it('accepts a whole leap year, and says when a range holds nothing', async () => {
+    const res = await command('audit export 2028-01-01 2028-12-31');
+    expect(res.json.text).toBe('No audit entries from 2028-01-01 to 2028-12-31 (Europe/Berlin): nothing to export.');
+  });
+
+  it('refuses a range holding more entries than one export carries', async () => {
+    const { MAX_EXPORT_ENTRIES } = await import('../../commands/audit.js');
+    bot.clock.set('2026-03-01T10:00:00.000Z');
+    const audit = bot.waygate.services.audit;
+    bot.waygate.services.db.transaction(() => {
+      for (let i = 0; i <= MAX_EXPORT_ENTRIES; i++) audit.record({ actor: 'U0OPS', action: 'job.run' });
+    })();
+    const res = await command('audit export 2026-03-01 2026-03-01');
+    expect(res.json.text).toBe(`${MAX_EXPORT_ENTRIES + 1} audit entries from 2026-03-01 (Europe/Berlin), more than the ${MAX_EXPORT_ENTRIES} one export carries: ask for a shorter range.`);
+  });
+
+  it('is refused to someone without the security role, like the rest of audit', async () => {
+    recordAroundTheRange();
+    const res = await command('audit export 2026-03-01 2026-03-02', USERS.ops);
+    expect(res.json.text).toContain('needs the *security* role');
+    await bot.settle();
+    expect(bot.slack.files()).toEqual([]);
   });
 });
