@@ -90,7 +90,8 @@ export type AuditKeying =
 
 export type AuditVerification =
   /** `keying` is absent only in digests stored before the chain could be keyed. */
-  | { ok: true; entries: number; head: string | null; keying?: AuditKeying }
+  /** `headId`: the id of the head entry (absent for an empty trail, and in digests stored before it was kept). */
+  | { ok: true; entries: number; head: string | null; headId?: number; keying?: AuditKeying }
   /**
    * `entry` is the row at `brokenAt` when it exists (an edited or re-linked row), so a reader can find it;
    * absent when the break is rows missing after the last one, or in digests stored before it was kept.
@@ -191,6 +192,11 @@ export class AuditLog {
     return this.db.prepare('SELECT * FROM audit_log ORDER BY id DESC LIMIT ?').all(limit) as AuditRow[];
   }
 
+  /** The hash of the entry with this id, if there is one: what an anchor posted earlier is checked against. */
+  hashOf(id: number): string | undefined {
+    return this.db.prepare('SELECT hash FROM audit_log WHERE id = ?').pluck().get(id) as string | undefined;
+  }
+
   /** How many entries were recorded in [from, until) (epoch ms). */
   countBetween(from: number, until: number): number {
     return this.db.prepare('SELECT COUNT(*) FROM audit_log WHERE at >= ? AND at < ?').pluck().get(from, until) as number;
@@ -238,13 +244,14 @@ export class AuditLog {
       return { ok: false, brokenAt: lastId + 1, reason: 'no entry is signed with the current audit key: the keyed entries were removed or the chain rewritten' };
     }
     const keying: AuditKeying = keyedFrom ? { keyed: true, since: keyedFrom.id, before: keyedFrom.before } : { keyed: false };
-    return { ok: true, entries: count, head: count > 0 ? prev : null, keying };
+    return { ok: true, entries: count, head: count > 0 ? prev : null, ...(count > 0 ? { headId: lastId } : {}), keying };
   }
 
   /** The chain is keyed from `from` on, and there is no key to check it: say how far it was checked. */
   private keyMissing(from: number, verified: number, prevHash: string): AuditVerification {
     const entries = this.db.prepare('SELECT COUNT(*) FROM audit_log').pluck().get() as number;
     const head = (this.last.get() as string | undefined) ?? prevHash;
-    return { ok: true, entries, head, keying: { keyed: false, keyMissingFrom: from, verified } };
+    const headId = this.db.prepare('SELECT MAX(id) FROM audit_log').pluck().get() as number | null;
+    return { ok: true, entries, head, ...(headId !== null ? { headId } : {}), keying: { keyed: false, keyMissingFrom: from, verified } };
   }
 }

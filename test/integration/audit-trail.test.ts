@@ -1,7 +1,11 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import type { AuditEntry } from '../../src/audit/audit-log.js';
-import { startTestBot, USERS, type TestBot } from '../helpers/bot.js';
+import type { StoredMessage } from '../../standins/slack/index.js';
+import { DEFAULT_YAML, startTestBot, USERS, type TestBot } from '../helpers/bot.js';
 import { parseCsv } from '../support/csv.js';
 
 const START = '2026-03-02T08:00:00.000Z';
@@ -161,5 +165,117 @@ describe('/waygate audit export', () => {
     expect(res.json.text).toContain('needs the *security* role');
     await bot.settle();
     expect(bot.slack.files()).toEqual([]);
+  });
+});
+
+describe("the digest's anchor check", () => {
+  let dir: string;
+  let bot: TestBot;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'waygate-anchor-'));
+    bot = await startTestBot({
+      clock: new ManualClock(START),
+      yaml: {
+        ...DEFAULT_YAML,
+        service: { ...DEFAULT_YAML.service, logFile: join(dir, 'waygate.log'), database: join(dir, 'service.db') },
+        backup: { dir: join(dir, 'backups'), configDir: null },
+      },
+    });
+    // The digest channel (C0OPS in DEFAULT_YAML) exists before the first digest, as it does in a workspace.
+    bot.slack.postAsUser('C0OPS', USERS.ops, 'good morning');
+  });
+  afterEach(async () => {
+    await bot.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const db = () => bot.waygate.services.db;
+  /** Posts a digest as an operator does, a day after the last, and returns its message. */
+  const postDigest = async (): Promise<StoredMessage> => {
+    bot.clock.advance(86_400_000);
+    const res = await bot.signer.slashCommand({ text: 'digest', userId: USERS.ops, responseUrl: bot.slack.responseUrl() });
+    expect(res.json.text).toContain('Building the health digest');
+    await bot.settle();
+    return bot.slack.messages('C0OPS').at(-1)!;
+  };
+  const footer = (m: StoredMessage) => JSON.stringify(m.blocks);
+  const anchoredId = (m: StoredMessage) => Number(/head #(\d+) `[0-9a-f]{16}`/.exec(footer(m))?.[1]);
+
+  it('posts the head with its id, and the next digest finds it still in the trail: no alarm', async () => {
+    const first = await postDigest();
+    const id = anchoredId(first);
+    expect(id).toBeGreaterThan(0);
+    expect(footer(first)).toContain(`head #${id} \`${bot.waygate.services.audit.hashOf(id)!.slice(0, 16)}\``);
+    expect(footer(first)).toContain('No earlier digest here to check the trail against');
+
+    const second = await postDigest();
+    expect(footer(second)).toContain(`Anchor of the previous digest (entry #${id}) still holds`);
+    expect(anchoredId(second)).toBeGreaterThan(id);
+    expect(bot.slack.calls('conversations.history').at(-1)?.params).toMatchObject({ channel: 'C0OPS' });
+    expect(bot.slack.messages('C0SEC')).toEqual([]);
+  });
+
+  it('raises an alarm in the security channel when the newest entries were deleted', async () => {
+    // Entries before the anchored one, which the cut leaves in place.
+    await bot.signer.slashCommand({ text: 'audit', userId: USERS.nobody, responseUrl: bot.slack.responseUrl() });
+    await bot.signer.slashCommand({ text: 'audit', userId: USERS.nobody, responseUrl: bot.slack.responseUrl() });
+    const first = await postDigest();
+    const id = anchoredId(first);
+    expect(id).toBeGreaterThan(2);
+    db().prepare('DELETE FROM audit_log WHERE id >= ?').run(id);
+
+    const second = await postDigest();
+    expect(footer(second)).toContain(`🚨 *Anchor of the previous digest (entry #${id}) broken*: entry #${id}, the head an earlier digest posted, is no longer in the trail`);
+    expect(second.text).toContain('audit trail tampered with');
+    const alarms = bot.slack.messages('C0SEC');
+    expect(alarms).toHaveLength(1);
+    expect(alarms[0]!.text).toContain(`🚨 *Audit trail tampered with*: the head the previous digest posted (entry #${id}, `);
+    expect(alarms[0]!.text).toContain('is no longer in the trail: the newest entries were deleted');
+    // New entries chained onto what was left, so the chain itself verifies: only the anchor shows the cut.
+    expect(footer(second)).toContain('Audit trail verified');
+    expect(alarms[0]!.text).not.toContain('the chain is broken');
+  });
+
+  it('catches a cut that also reset the id counter, which the chain alone cannot see', async () => {
+    const first = await postDigest();
+    const id = anchoredId(first);
+    db().prepare('DELETE FROM audit_log WHERE id >= ?').run(id);
+    db().prepare(`UPDATE sqlite_sequence SET seq = ? WHERE name = 'audit_log'`).run(id - 1);
+    expect(bot.waygate.services.audit.verify()).toMatchObject({ ok: true });
+
+    const second = await postDigest();
+    // New entries took the old ids: the chain verifies, but entry #id is not the one the digest posted.
+    expect(footer(second)).toContain('Audit trail verified');
+    expect(footer(second)).toContain(`no longer has the hash an earlier digest posted for it`);
+    const alarms = bot.slack.messages('C0SEC');
+    expect(alarms).toHaveLength(1);
+    expect(alarms[0]!.text).toContain(`the head the previous digest posted (entry #${id}, \`${/head #\d+ `([0-9a-f]{16})`/.exec(footer(first))![1]}\`) no longer holds`);
+    expect(alarms[0]!.text).not.toContain('the chain is broken');
+  });
+
+  it('raises the alarm for an edited entry too, naming it', async () => {
+    await postDigest();
+    db().prepare('UPDATE audit_log SET details = ? WHERE id = 1').run(JSON.stringify({ forged: true }));
+    await postDigest();
+    const alarms = bot.slack.messages('C0SEC');
+    expect(alarms).toHaveLength(1);
+    expect(alarms[0]!.text).toContain('the chain is broken at entry #1 (`digest.posted` by U0OPS, recorded <!date^');
+  });
+
+  it("ignores a person's message imitating an anchor: only the bot's own digests count", async () => {
+    const first = await postDigest();
+    const id = anchoredId(first);
+    bot.slack.postAsUser('C0OPS', USERS.nobody, 'Audit trail verified: 1 entry, head #1 `0000000000000000`');
+    const second = await postDigest();
+    expect(footer(second)).toContain(`Anchor of the previous digest (entry #${id}) still holds`);
+    expect(bot.slack.messages('C0SEC')).toEqual([]);
+  });
+
+  it('says so in the digest when the channel cannot be read, without an alarm', async () => {
+    await postDigest();
+    bot.slack.failNext('conversations.history', { kind: 'platform_error', error: 'missing_scope' });
+    const second = await postDigest();
+    expect(footer(second)).toContain('⚠️ Could not read the previous digest to check the trail against it: missing_scope');
+    expect(bot.slack.messages('C0SEC')).toEqual([]);
   });
 });
