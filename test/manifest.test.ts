@@ -25,6 +25,7 @@ const EXPECTED_BOT_SCOPES = [
   'users:read.email',
   'usergroups:read',
   'files:write',
+  'channels:history',
 ];
 
 interface SlashCommand {

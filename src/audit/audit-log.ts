@@ -28,6 +28,8 @@ export const AUDIT_ACTIONS = [
   'sop.rejected',
   'sop.override',
   'sop.ended',
+  /** Someone took a copy of the trail out of Slack (`/waygate audit export`): who, and which days. */
+  'audit.exported',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
@@ -38,7 +40,7 @@ export interface AuditEntry {
   details?: Record<string, unknown>;
 }
 
-interface AuditRow {
+export interface AuditRow {
   id: number;
   at: number;
   actor: string;
@@ -88,8 +90,26 @@ export type AuditKeying =
 
 export type AuditVerification =
   /** `keying` is absent only in digests stored before the chain could be keyed. */
-  | { ok: true; entries: number; head: string | null; keying?: AuditKeying }
-  | { ok: false; brokenAt: number; reason: string };
+  /** `headId`: the id of the head entry (absent for an empty trail, and in digests stored before it was kept). */
+  | { ok: true; entries: number; head: string | null; headId?: number; keying?: AuditKeying }
+  /**
+   * `entry` is the row at `brokenAt` when it exists (an edited or re-linked row), so a reader can find it;
+   * absent when the break is rows missing after the last one, or in digests stored before it was kept.
+   */
+  | { ok: false; brokenAt: number; reason: string; entry?: BrokenEntry };
+
+/** The row a broken chain breaks at, as the verifier found it (its content may be the tampered one). */
+export interface BrokenEntry {
+  id: number;
+  at: number;
+  actor: string;
+  action: string;
+  subject: string | null;
+}
+
+function brokenEntry(row: AuditRow): BrokenEntry {
+  return { id: row.id, at: row.at, actor: row.actor, action: row.action, subject: row.subject };
+}
 
 /**
  * Append-only, hash-chained audit trail: each entry's hash covers the one before it, so editing or deleting a
@@ -172,6 +192,21 @@ export class AuditLog {
     return this.db.prepare('SELECT * FROM audit_log ORDER BY id DESC LIMIT ?').all(limit) as AuditRow[];
   }
 
+  /** The hash of the entry with this id, if there is one: what an anchor posted earlier is checked against. */
+  hashOf(id: number): string | undefined {
+    return this.db.prepare('SELECT hash FROM audit_log WHERE id = ?').pluck().get(id) as string | undefined;
+  }
+
+  /** How many entries were recorded in [from, until) (epoch ms). */
+  countBetween(from: number, until: number): number {
+    return this.db.prepare('SELECT COUNT(*) FROM audit_log WHERE at >= ? AND at < ?').pluck().get(from, until) as number;
+  }
+
+  /** The entries recorded in [from, until) (epoch ms), oldest first. */
+  between(from: number, until: number): AuditRow[] {
+    return this.db.prepare('SELECT * FROM audit_log WHERE at >= ? AND at < ? ORDER BY id').all(from, until) as AuditRow[];
+  }
+
   verify(): AuditVerification {
     let prev = GENESIS;
     let count = 0;
@@ -179,20 +214,20 @@ export class AuditLog {
     let segment: { id: string; key: string } | undefined;
     let keyedFrom: { id: number; before: number } | undefined;
     for (const row of this.db.prepare('SELECT * FROM audit_log ORDER BY id').iterate() as Iterable<AuditRow>) {
-      if (row.prev_hash !== prev) return { ok: false, brokenAt: row.id, reason: 'previous-hash link broken' };
+      if (row.prev_hash !== prev) return { ok: false, brokenAt: row.id, reason: 'previous-hash link broken', entry: brokenEntry(row) };
       if (row.action === SWITCH_OVER) {
         const keyId = keyIdIn(row.details) ?? 'unknown';
         const key = this.keysById.get(keyId);
         if (key === undefined) {
           if (this.keysById.size === 0) return this.keyMissing(row.id, count, prev);
-          return { ok: false, brokenAt: row.id, reason: `keyed with audit key ${keyId}, which is not configured in WAYGATE_AUDIT_KEY` };
+          return { ok: false, brokenAt: row.id, reason: `keyed with audit key ${keyId}, which is not configured in WAYGATE_AUDIT_KEY`, entry: brokenEntry(row) };
         }
         segment = { id: keyId, key };
         keyedFrom ??= { id: row.id, before: count };
       }
       const expected = segment ? keyedHash(segment.key, prev, row) : plainHash(prev, row);
       if (expected !== row.hash) {
-        return { ok: false, brokenAt: row.id, reason: segment ? 'content does not match its HMAC' : 'content does not match hash' };
+        return { ok: false, brokenAt: row.id, reason: segment ? 'content does not match its HMAC' : 'content does not match hash', entry: brokenEntry(row) };
       }
       prev = row.hash;
       count++;
@@ -209,13 +244,14 @@ export class AuditLog {
       return { ok: false, brokenAt: lastId + 1, reason: 'no entry is signed with the current audit key: the keyed entries were removed or the chain rewritten' };
     }
     const keying: AuditKeying = keyedFrom ? { keyed: true, since: keyedFrom.id, before: keyedFrom.before } : { keyed: false };
-    return { ok: true, entries: count, head: count > 0 ? prev : null, keying };
+    return { ok: true, entries: count, head: count > 0 ? prev : null, ...(count > 0 ? { headId: lastId } : {}), keying };
   }
 
   /** The chain is keyed from `from` on, and there is no key to check it: say how far it was checked. */
   private keyMissing(from: number, verified: number, prevHash: string): AuditVerification {
     const entries = this.db.prepare('SELECT COUNT(*) FROM audit_log').pluck().get() as number;
     const head = (this.last.get() as string | undefined) ?? prevHash;
-    return { ok: true, entries, head, keying: { keyed: false, keyMissingFrom: from, verified } };
+    const headId = this.db.prepare('SELECT MAX(id) FROM audit_log').pluck().get() as number | null;
+    return { ok: true, entries, head, ...(headId !== null ? { headId } : {}), keying: { keyed: false, keyMissingFrom: from, verified } };
   }
 }

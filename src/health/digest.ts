@@ -9,6 +9,8 @@ import { slackDate } from '../slack/format.js';
 import type { HealthCheckResult } from './health-check.js';
 import type { LogScan } from './log-scan.js';
 import type { AuditVerification } from '../audit/audit-log.js';
+import { brokenEntryText } from '../audit/describe.js';
+import { anchorText, type AuditAnchor } from '../audit/anchor.js';
 import { actions, button, context, header, section, type Block } from '../core/blocks.js';
 
 /** Action ids of the digest's buttons: one place for the Block Kit builder and the handler. */
@@ -80,7 +82,17 @@ export interface DigestData {
    * deleting the newest entries (which a hash chain alone cannot reveal) shows against yesterday's digest.
    */
   audit?: AuditVerification;
+  /** The previous digest's anchor, read back from Slack, checked against the trail; absent in older digests. */
+  anchorCheck?: AnchorCheck;
 }
+
+/** How the trail compares with the head an earlier digest posted (read back from its Slack message). */
+export type AnchorCheck =
+  | { state: 'held'; anchor: AuditAnchor }
+  /** The trail was cut back or rewritten since: an alarm went to the security channel. */
+  | { state: 'broken'; anchor: AuditAnchor; reason: string }
+  | { state: 'none' }
+  | { state: 'unreadable'; error: string };
 
 const MAX_FAILED_JOBS = 10;
 const ERROR_CHARS = 200;
@@ -284,6 +296,7 @@ function fallbackText(d: DigestData, date: string): string {
   if (!isFailure(d.backup) && d.backup.offsiteConfigured === false) parts.push('no offsite backup');
   if (!isFailure(d.backup) && d.backup.lastOffsite?.ok === false) parts.push('offsite copy failed');
   if (d.failedJobs.length > 0) parts.push(plural(d.failedJobs.length, 'failed job'));
+  if (d.audit?.ok === false || d.anchorCheck?.state === 'broken') parts.push('audit trail tampered with');
   return `Waygate daily health — ${date}: ${parts.join(', ')}`;
 }
 
@@ -292,9 +305,10 @@ function fallbackText(d: DigestData, date: string): string {
  * section cut to Slack's 3000 characters. Every source that could not be read says so instead of vanishing.
  */
 function auditLine(a: NonNullable<DigestData['audit']>): string {
-  if (!a.ok) return `🚨 Audit trail broken at entry #${a.brokenAt}: ${plain(a.reason)}. Treat this as a security incident.`;
+  if (!a.ok) return `🚨 Audit trail broken at ${brokenEntryText(a)}: ${plain(a.reason)}. Treat this as a security incident.`;
   const entries = `${a.entries} ${a.entries === 1 ? 'entry' : 'entries'}`;
-  const head = `head \`${a.head?.slice(0, 16) ?? 'empty'}\``;
+  // With the head's id the line is an anchor the next digest reads back and checks (src/audit/anchor.ts).
+  const head = a.head !== null && a.headId !== undefined ? anchorText({ id: a.headId, head: a.head }) : `head \`${a.head?.slice(0, 16) ?? 'empty'}\``;
   const k = a.keying;
   if (k === undefined) return `🔏 Audit trail verified: ${entries}, ${head}`;
   if (k.keyed) {
@@ -305,6 +319,20 @@ function auditLine(a: NonNullable<DigestData['audit']>): string {
     return `⚠️ Audit trail checked up to entry #${k.keyMissingFrom - 1} (${`${k.verified} ${k.verified === 1 ? 'entry' : 'entries'}`}); entries from #${k.keyMissingFrom} are keyed, but WAYGATE_AUDIT_KEY is not set to check them`;
   }
   return `🔓 Audit trail verified: ${entries}, ${head}; the chain is not keyed: set WAYGATE_AUDIT_KEY so that someone who can write the database cannot rewrite it unnoticed`;
+}
+
+/** Never the anchor's own form ("head #N `…`"): the reader takes the first anchor in a message as its head. */
+function anchorCheckLine(c: AnchorCheck): string {
+  switch (c.state) {
+    case 'held':
+      return `Anchor of the previous digest (entry #${c.anchor.id}) still holds`;
+    case 'broken':
+      return `🚨 *Anchor of the previous digest (entry #${c.anchor.id}) broken*: ${plain(c.reason, 300)}. Raised in the security channel.`;
+    case 'none':
+      return 'No earlier digest here to check the trail against';
+    case 'unreadable':
+      return `⚠️ Could not read the previous digest to check the trail against it: ${plain(c.error, 150)}`;
+  }
 }
 
 export function renderDigest(data: DigestData, digestId: number): MessageContent & { blocks: Block[] } {
@@ -318,7 +346,8 @@ export function renderDigest(data: DigestData, digestId: number): MessageContent
     section(incidentsSection(data)),
     section(failedJobsSection(data)),
   ];
-  const footer = [data.audit ? auditLine(data.audit) : null, data.links || null].filter((t): t is string => t !== null);
+  const audit = data.audit ? auditLine(data.audit) + (data.anchorCheck ? ` · ${anchorCheckLine(data.anchorCheck)}` : '') : null;
+  const footer = [audit, data.links || null].filter((t): t is string => t !== null);
   if (footer.length > 0) blocks.push(context(...footer));
   if (data.reviewed === null) {
     blocks.push(actions(`digest:${digestId}`, [button({ actionId: DIGEST_ACTIONS.reviewed, text: 'Reviewed', style: 'primary', value: String(digestId) })]));

@@ -23,6 +23,10 @@ import { systemdState } from './systemd.js';
 import { OPEN_LISTED, renderDigest, type DigestBackup, type DigestData } from './digest.js';
 import { offsiteOutcome } from '../backup/offsite-outcome.js';
 import { incidentLink } from '../incidents/alert-message.js';
+import { anchorMismatch } from '../audit/anchor.js';
+import { brokenEntryText } from '../audit/describe.js';
+import type { PreviousAnchor } from './anchor-reader.js';
+import type { AnchorCheck } from './digest.js';
 
 const DAY_MS = 86_400_000;
 const LOG_OFFSET_KEY = 'digest.logOffset';
@@ -51,6 +55,8 @@ export interface HealthServiceOptions {
   /** Whether incidents are tracked at all (PagerDuty configured); the digest says so otherwise. */
   incidentsTracked: boolean;
   fetchImpl?: typeof fetch;
+  /** Reads the newest anchor the bot posted in a channel back from Slack; without it the anchor is not checked. */
+  readAnchor?: (channel: string) => Promise<PreviousAnchor>;
 }
 
 export const digestKey = messageKeys.digest;
@@ -256,6 +262,7 @@ export class HealthService {
   async digestData(): Promise<DigestData> {
     const { clock, config, runner, backups, incidents } = this.opts;
     const now = clock.nowMs();
+    const anchorCheck = await this.checkAnchor();
     const healthUrl = new URL(config.service.healthUrl);
     const [status, systemd, tls] = await Promise.all([
       this.check(),
@@ -336,7 +343,39 @@ export class HealthService {
       ]),
       reviewed: null,
       audit: this.opts.audit.verify(),
+      ...(anchorCheck ? { anchorCheck } : {}),
     };
+  }
+
+  /**
+   * Reads the previous digest back from Slack and checks the trail still holds the head it posted, at the same
+   * id. A hash chain alone cannot show its newest entries deleted (or, unkeyed, everything recomputed); a copy
+   * of the head outside the database can. Read before the new digest is posted, so it finds the previous one.
+   */
+  private async checkAnchor(): Promise<AnchorCheck | undefined> {
+    const { readAnchor, config } = this.opts;
+    const channel = config.channels.digest ?? config.channels.ops;
+    if (!readAnchor || !channel) return undefined;
+    const previous = await readAnchor(channel);
+    if (previous.state !== 'found') return previous;
+    const reason = anchorMismatch(this.opts.audit, previous.anchor);
+    return reason === undefined ? { state: 'held', anchor: previous.anchor } : { state: 'broken', anchor: previous.anchor, reason };
+  }
+
+  /** Tampering the digest found goes to the security channel too (else alerts): the digest channel is for the daily check. */
+  private raiseAuditAlarm(data: DigestData): void {
+    const { config, outbox, logger } = this.opts;
+    const problems: string[] = [];
+    if (data.anchorCheck?.state === 'broken') {
+      problems.push(`the head the previous digest posted (entry #${data.anchorCheck.anchor.id}, \`${data.anchorCheck.anchor.head}\`) no longer holds: ${escapeMrkdwn(data.anchorCheck.reason)}`);
+    }
+    if (data.audit && !data.audit.ok) problems.push(`the chain is broken at ${brokenEntryText(data.audit)}: ${escapeMrkdwn(data.audit.reason)}`);
+    if (problems.length === 0) return;
+    logger.error({ anchorCheck: data.anchorCheck, audit: data.audit }, 'the audit trail was tampered with');
+    const channel = config.channels.security ?? config.channels.alerts;
+    if (!channel) return;
+    const text = `🚨 *Audit trail tampered with*: ${problems.join('; and ')}. Treat this as a security incident: compare the trail with the database backups and \`/waygate audit export\`s taken before.`;
+    outbox.enqueue({ kind: 'post', payload: { channel, text }, urgent: true });
   }
 
   /**
@@ -358,6 +397,7 @@ export class HealthService {
         if (data.logs.exists) this.store.recordErrorCount(data.now, data.logs.errorLines);
       }
       if (channel) outbox.enqueue({ kind: 'post', payload: { channel, ...renderDigest(data, digestId) }, messageKey: digestKey(digestId) });
+      this.raiseAuditAlarm(data);
       return digestId;
     })();
     return { id, data, channel };

@@ -7,6 +7,7 @@ import { BackupService } from '../backup/backup-service.js';
 import { MaintenanceService } from '../maintenance/maintenance-service.js';
 import { HealthService } from './health-service.js';
 import { digestActions } from './slack-actions.js';
+import { anchorReader } from './anchor-reader.js';
 
 export interface OperationsModule {
   module: WaygateModule;
@@ -46,6 +47,7 @@ export function operationsModule(
     executions,
     incidentsTracked: deps.incidentsTracked,
     ...(deps.fetchImpl ? { fetchImpl: deps.fetchImpl } : {}),
+    readAnchor: anchorReader(core.app.client),
   });
   return {
     health,

@@ -9,7 +9,13 @@ export interface StoredMessage {
   /** A thread reply also shown in the channel. */
   reply_broadcast?: boolean;
   updates: number;
+  /** Set only on a message a person posted (userMessage()); the bot's own carry no field. */
+  user?: string;
 }
+
+/** Slack's default page of conversations.history, and the most one page may hold. */
+const HISTORY_DEFAULT_LIMIT = 100;
+const HISTORY_MAX_LIMIT = 999;
 
 /** The channels' message history behind chat.postMessage, chat.update and chat.postEphemeral. */
 export class MessageStore {
@@ -26,6 +32,60 @@ export class MessageStore {
   /** Forgets every message; timestamps keep increasing, so none is ever reused. */
   clear(): void {
     this.channels.clear();
+  }
+
+  /** A message a person posted in the channel (not through the bot's token), as a test sets the scene. */
+  userMessage(channel: string, user: string, text: string): StoredMessage {
+    const msg: StoredMessage = { ts: this.nextTs(), text, blocks: undefined, updates: 0, user };
+    const list = this.channels.get(channel) ?? [];
+    list.push(msg);
+    this.channels.set(channel, list);
+    return { ...msg };
+  }
+
+  /**
+   * conversations.history as Slack answers it: the channel's messages newest first, thread replies left out
+   * unless broadcast, `oldest`/`latest` exclusive unless `inclusive`, pages of `limit` (default 100) with an
+   * opaque cursor. A channel nothing was ever posted in is `channel_not_found`.
+   */
+  history(p: Params): ApiResult {
+    const channel = nonEmpty(p.channel);
+    const list = channel === undefined ? undefined : this.channels.get(channel);
+    if (!list) return { ok: false, error: 'channel_not_found' };
+    const limitParam = p.limit === undefined || p.limit === '' ? HISTORY_DEFAULT_LIMIT : Number(p.limit);
+    if (!Number.isInteger(limitParam) || limitParam < 0) return { ok: false, error: 'invalid_limit' };
+    // Slack treats 0 as its default, and caps larger pages.
+    const limit = limitParam === 0 ? HISTORY_DEFAULT_LIMIT : Math.min(limitParam, HISTORY_MAX_LIMIT);
+    const inclusive = p.inclusive === true || p.inclusive === 'true' || p.inclusive === '1';
+    const oldest = nonEmpty(typeof p.oldest === 'number' ? String(p.oldest) : p.oldest);
+    const latest = nonEmpty(typeof p.latest === 'number' ? String(p.latest) : p.latest);
+    let before: number | undefined;
+    const cursor = nonEmpty(p.cursor);
+    if (cursor !== undefined) {
+      const decoded = /^before:(\d+\.\d{6})$/.exec(Buffer.from(cursor, 'base64').toString('utf8'))?.[1];
+      if (decoded === undefined) return { ok: false, error: 'invalid_cursor' };
+      before = Number(decoded);
+    }
+    const visible = list
+      .filter((m) => m.thread_ts === undefined || m.thread_ts === m.ts || m.reply_broadcast === true)
+      .filter((m) => {
+        const ts = Number(m.ts);
+        if (oldest !== undefined && (inclusive ? ts < Number(oldest) : ts <= Number(oldest))) return false;
+        if (latest !== undefined && (inclusive ? ts > Number(latest) : ts >= Number(latest))) return false;
+        return before === undefined || ts < before;
+      })
+      .reverse();
+    const page = visible.slice(0, limit);
+    const hasMore = visible.length > page.length;
+    const last = page.at(-1);
+    const nextCursor = hasMore && last ? Buffer.from(`before:${last.ts}`, 'utf8').toString('base64') : '';
+    return {
+      ok: true,
+      messages: page.map((m) => this.messageView(m)),
+      has_more: hasMore,
+      pin_count: 0,
+      response_metadata: { next_cursor: nextCursor },
+    };
   }
 
   postMessage(p: Params): ApiResult {
@@ -70,14 +130,16 @@ export class MessageStore {
   }
 
   private messageView(m: StoredMessage): ApiResult {
+    // A person's message has no bot_id and no blocks unless they sent some, as Slack shows it.
+    const author = m.user !== undefined ? { user: m.user } : { user: this.botUserId, bot_id: 'B0WAYGATE' };
     return {
       type: 'message',
       text: m.text,
-      blocks: m.blocks,
+      ...(m.blocks !== undefined ? { blocks: m.blocks } : {}),
       ts: m.ts,
-      user: this.botUserId,
-      bot_id: 'B0WAYGATE',
+      ...author,
       ...(m.thread_ts ? { thread_ts: m.thread_ts } : {}),
+      ...(m.updates > 0 ? { edited: { user: author.user, ts: m.ts } } : {}),
     };
   }
 }

@@ -106,6 +106,11 @@ export class SlackStandIn {
     return this.messageStore.messages(channel);
   }
 
+  /** Posts a message in a channel as a person (not the bot), e.g. one that imitates the bot's. */
+  postAsUser(channel: string, user: string, text: string): StoredMessage {
+    return this.messageStore.userMessage(channel, user, text);
+  }
+
   /** Modals the bot opened with views.open, oldest first. */
   views(): OpenedView[] {
     return this.viewStore.list();

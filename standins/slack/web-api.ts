@@ -44,6 +44,7 @@ export class WebApi {
       'chat.postMessage': (p) => messages.postMessage(p),
       'chat.update': (p) => messages.update(p),
       'chat.postEphemeral': (p) => messages.postEphemeral(p),
+      'conversations.history': (p) => messages.history(p),
       'users.info': (p) => directory.usersInfo(p),
       'users.lookupByEmail': (p) => directory.lookupByEmail(p),
       'conversations.open': (p) => directory.conversationsOpen(p),

@@ -19,7 +19,7 @@ describe('/waygate over real HTTP', () => {
     expect(res.json.response_type).toBe('ephemeral');
     expect(res.json.text).toContain('/waygate help');
     expect(res.json.text).toContain('/waygate jobs [run <name>]');
-    expect(res.json.text).toContain('/waygate audit [verify]');
+    expect(res.json.text).toContain('/waygate audit [verify | export <from> <to>]');
   });
 
   it('leaves out of `help` the verbs the caller has no role for, and says so', async () => {

@@ -50,7 +50,7 @@ describe('/waygate over real Socket Mode', () => {
     const text = String(ack.payload?.text);
     expect(text).toContain('/waygate help');
     expect(text).toContain('/waygate jobs');
-    expect(text).toContain('/waygate audit [verify]');
+    expect(text).toContain('/waygate audit [verify | export <from> <to>]');
     expect(slack.socketAcks()).toMatchObject([{ envelope_id: ack.envelope_id, type: 'slash_commands' }]);
   });
 

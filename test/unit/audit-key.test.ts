@@ -103,7 +103,7 @@ describe('the keyed audit chain', () => {
     expect(first).toMatchObject({ id: 1, actor: 'waygate', action: 'audit.keyed', prev_hash: GENESIS });
     expect(JSON.parse(first!.details)).toMatchObject({ previous: 'unkeyed', entriesBefore: 0 });
     expect(rest).toHaveLength(3);
-    expect(audit.verify()).toEqual({ ok: true, entries: 4, head: rows()[3]!.hash, keying: { keyed: true, since: 1, before: 0 } });
+    expect(audit.verify()).toEqual({ ok: true, entries: 4, head: rows()[3]!.hash, headId: rows()[3]!.id, keying: { keyed: true, since: 1, before: 0 } });
   });
 
   it('never writes the key to the database', () => {

@@ -93,28 +93,39 @@ describe('AuditLog', () => {
     recordThree();
     const target = rows()[1]!;
     db.prepare('UPDATE audit_log SET details = ? WHERE id = ?').run(JSON.stringify({ for: '1m' }), target.id);
-    expect(audit.verify()).toEqual({ ok: false, brokenAt: target.id, reason: 'content does not match hash' });
+    expect(audit.verify()).toEqual({
+      ok: false,
+      brokenAt: target.id,
+      reason: 'content does not match hash',
+      entry: { id: target.id, at: target.at, actor: target.actor, action: target.action, subject: target.subject },
+    });
   });
 
   it('detects an edited actor at the edited row', () => {
     recordThree();
     const target = rows()[0]!;
     db.prepare('UPDATE audit_log SET actor = ? WHERE id = ?').run('U0MALLORY', target.id);
-    expect(audit.verify()).toEqual({ ok: false, brokenAt: target.id, reason: 'content does not match hash' });
+    // The row as it is now: the verifier names the edited content, which is what a reader finds in the table.
+    expect(audit.verify()).toEqual({
+      ok: false,
+      brokenAt: target.id,
+      reason: 'content does not match hash',
+      entry: { id: target.id, at: target.at, actor: 'U0MALLORY', action: target.action, subject: target.subject },
+    });
   });
 
   it('detects a deleted middle row at the row that followed it', () => {
     recordThree();
     const [, middle, last] = rows();
     db.prepare('DELETE FROM audit_log WHERE id = ?').run(middle!.id);
-    expect(audit.verify()).toEqual({ ok: false, brokenAt: last!.id, reason: 'previous-hash link broken' });
+    expect(audit.verify()).toMatchObject({ ok: false, brokenAt: last!.id, reason: 'previous-hash link broken', entry: { id: last!.id, action: last!.action } });
   });
 
   it('detects a deleted first row', () => {
     recordThree();
     const [first, second] = rows();
     db.prepare('DELETE FROM audit_log WHERE id = ?').run(first!.id);
-    expect(audit.verify()).toEqual({ ok: false, brokenAt: second!.id, reason: 'previous-hash link broken' });
+    expect(audit.verify()).toMatchObject({ ok: false, brokenAt: second!.id, reason: 'previous-hash link broken', entry: { id: second!.id } });
   });
 
   it('returns recent entries newest first, limited to the count asked for', () => {

@@ -368,6 +368,10 @@ describe('audit line in the digest', () => {
     expect(ok).toContain('Audit trail verified: 12 entries, head `abababababababab`');
     const broken = JSON.stringify(renderDigest({ ...base, audit: { ok: false, brokenAt: 7, reason: 'content does not match hash' } }, 1).blocks);
     expect(broken).toContain('Audit trail broken at entry #7: content does not match hash');
+    const entry = { id: 7, at: Date.parse('2026-03-02T08:00:00Z'), actor: 'U0ADMIN', action: 'job.run', subject: null };
+    const named = JSON.stringify(renderDigest({ ...base, audit: { ok: false, brokenAt: 7, reason: 'content does not match hash', entry } }, 1).blocks);
+    expect(named).toContain('Audit trail broken at entry #7 (`job.run` by U0ADMIN, recorded <!date^');
+    expect(named).not.toContain('<@U0ADMIN>');
   });
 });
 

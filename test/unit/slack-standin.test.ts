@@ -394,3 +394,54 @@ describe('SlackStandIn Socket Mode via the real SocketModeClient', () => {
     expect(Date.now() - started).toBeLessThan(1000);
   });
 });
+
+describe('SlackStandIn conversations.history', () => {
+  let standIn: SlackStandIn;
+  let client: InstanceType<typeof WebClient>;
+  beforeEach(async () => {
+    standIn = await SlackStandIn.start({ token: TOKEN, botUserId: 'U0BOT' });
+    client = new WebClient(TOKEN, { slackApiUrl: standIn.apiUrl, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true, logLevel: LogLevel.ERROR });
+  });
+  afterEach(() => standIn.close());
+
+  it('answers newest first, with the author, leaving thread replies out unless broadcast', async () => {
+    const first = await client.chat.postMessage({ channel: 'C1', text: 'one', blocks: [section('*one*')] });
+    await client.chat.postMessage({ channel: 'C1', text: 'reply', thread_ts: first.ts! });
+    const broadcast = await client.chat.postMessage({ channel: 'C1', text: 'shown', thread_ts: first.ts!, reply_broadcast: true });
+    const person = standIn.postAsUser('C1', 'U0HUMAN', 'hello');
+    await client.chat.update({ channel: 'C1', ts: first.ts!, text: 'one, edited' });
+
+    const res = await client.conversations.history({ channel: 'C1' });
+    expect(res).toMatchObject({ ok: true, has_more: false, response_metadata: { next_cursor: '' } });
+    expect(res.messages).toEqual([
+      { type: 'message', text: 'hello', ts: person.ts, user: 'U0HUMAN' },
+      { type: 'message', text: 'shown', ts: broadcast.ts, user: 'U0BOT', bot_id: 'B0WAYGATE', thread_ts: first.ts },
+      { type: 'message', text: 'one, edited', blocks: [section('*one*')], ts: first.ts, user: 'U0BOT', bot_id: 'B0WAYGATE', edited: { user: 'U0BOT', ts: first.ts } },
+    ]);
+  });
+
+  it('pages with limit and cursor, and bounds by oldest and latest', async () => {
+    const ts: string[] = [];
+    for (let i = 0; i < 5; i++) ts.push((await client.chat.postMessage({ channel: 'C1', text: `m${i}` })).ts!);
+    const page1 = await client.conversations.history({ channel: 'C1', limit: 2 });
+    expect(page1.messages?.map((m) => m.text)).toEqual(['m4', 'm3']);
+    expect(page1.has_more).toBe(true);
+    const page2 = await client.conversations.history({ channel: 'C1', limit: 2, cursor: page1.response_metadata!.next_cursor! });
+    expect(page2.messages?.map((m) => m.text)).toEqual(['m2', 'm1']);
+    const page3 = await client.conversations.history({ channel: 'C1', limit: 2, cursor: page2.response_metadata!.next_cursor! });
+    expect(page3).toMatchObject({ has_more: false, response_metadata: { next_cursor: '' } });
+    expect(page3.messages?.map((m) => m.text)).toEqual(['m0']);
+
+    const between = await client.conversations.history({ channel: 'C1', oldest: ts[1]!, latest: ts[3]! });
+    expect(between.messages?.map((m) => m.text)).toEqual(['m2']);
+    const inclusive = await client.conversations.history({ channel: 'C1', oldest: ts[1]!, latest: ts[3]!, inclusive: true });
+    expect(inclusive.messages?.map((m) => m.text)).toEqual(['m3', 'm2', 'm1']);
+  });
+
+  it('answers channel_not_found for a channel it does not know, and rejects a bad cursor or limit', async () => {
+    expect(await rejection(client.conversations.history({ channel: 'C0NOPE' }))).toMatchObject({ code: ErrorCode.PlatformError, data: { ok: false, error: 'channel_not_found' } });
+    await client.chat.postMessage({ channel: 'C1', text: 'x' });
+    expect(await rejection(client.conversations.history({ channel: 'C1', cursor: 'bm9wZQ==' }))).toMatchObject({ data: { error: 'invalid_cursor' } });
+    expect(await rejection(client.conversations.history({ channel: 'C1', limit: -1 }))).toMatchObject({ data: { error: 'invalid_limit' } });
+  });
+});

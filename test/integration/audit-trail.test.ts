@@ -1,0 +1,281 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/clock/clock.js';
+import type { AuditEntry } from '../../src/audit/audit-log.js';
+import type { StoredMessage } from '../../standins/slack/index.js';
+import { DEFAULT_YAML, startTestBot, USERS, type TestBot } from '../helpers/bot.js';
+import { parseCsv } from '../support/csv.js';
+
+const START = '2026-03-02T08:00:00.000Z';
+
+describe('the audit trail, seen from Slack', () => {
+  let bot: TestBot;
+  beforeEach(async () => {
+    bot = await startTestBot({ clock: new ManualClock(START) });
+  });
+  afterEach(async () => {
+    await bot.stop();
+  });
+
+  const command = (text: string, userId: string = USERS.security) => bot.signer.slashCommand({ text, userId, responseUrl: bot.slack.responseUrl() });
+  const db = () => bot.waygate.services.db;
+
+  /** Three denials a minute apart: three audit rows whose time tells them apart. */
+  const recordThree = async () => {
+    for (let i = 0; i < 3; i++) {
+      await command('audit', USERS.nobody);
+      bot.clock.advance(60_000);
+    }
+  };
+
+  it('verify names the row whose content was edited: its id, action and when it was recorded', async () => {
+    await recordThree();
+    db().prepare('UPDATE audit_log SET details = ? WHERE id = 2').run(JSON.stringify({ forged: true }));
+    const res = await command('audit verify');
+    const at = Math.floor((Date.parse(START) + 60_000) / 1000);
+    expect(res.json.text).toBe(
+      `❌ Audit trail broken at entry #2 (\`permission.denied\` by U0NOBODY, recorded <!date^${at}^{date_short_pretty} {time}|2026-03-02 08:01 UTC>, subject command.audit): content does not match hash. Treat this as a security incident.`,
+    );
+  });
+
+  it('verify names an edited actor as plain text, so a forged user id pings nobody', async () => {
+    await recordThree();
+    db().prepare('UPDATE audit_log SET actor = ? WHERE id = 3').run(USERS.admin);
+    const res = await command('audit verify');
+    expect(res.json.text).toContain(`broken at entry #3 (\`permission.denied\` by ${USERS.admin}, recorded <!date^`);
+    expect(res.json.text).not.toContain(`<@${USERS.admin}>`);
+  });
+
+  it('verify says which entries are missing when the newest were deleted', async () => {
+    await recordThree();
+    db().prepare('DELETE FROM audit_log WHERE id = 3').run();
+    const res = await command('audit verify');
+    expect(res.json.text).toBe('❌ Audit trail broken at entry #3: entries after #2 are missing (the id counter is at #3). Treat this as a security incident.');
+  });
+});
+
+describe('/waygate audit export', () => {
+  // 23:00 on 28 February in Berlin (DEFAULT_YAML's timezone): the day before the exported range.
+  const EARLY = '2026-02-28T22:00:00.000Z';
+  let bot: TestBot;
+  beforeEach(async () => {
+    bot = await startTestBot({ clock: new ManualClock(EARLY) });
+  });
+  afterEach(async () => {
+    await bot.stop();
+  });
+
+  const command = (text: string, userId: string = USERS.security) => bot.signer.slashCommand({ text, userId, responseUrl: bot.slack.responseUrl() });
+  const recordAt = (at: string, entry: AuditEntry) => {
+    bot.clock.set(at);
+    bot.waygate.services.audit.record(entry);
+  };
+  type Row = { id: number; at: number; actor: string; action: string; subject: string | null; details: string; hash: string; prev_hash: string };
+  const rowsWhere = (sql: string) => bot.waygate.services.db.prepare(`SELECT * FROM audit_log WHERE ${sql} ORDER BY id`).all() as Row[];
+
+  /** Rows on both sides of each edge of 1–2 March in Berlin, and values that need quoting. */
+  const recordAroundTheRange = () => {
+    recordAt('2026-02-28T22:59:59.999Z', { actor: 'U0OPS', action: 'job.run', subject: 'before' });
+    recordAt('2026-02-28T23:00:00.000Z', { actor: 'U0OPS', action: 'job.run', subject: 'first, "in range"' });
+    recordAt('2026-03-01T12:00:00.000Z', { actor: '=cmd|calc', action: 'sop.override', subject: 'two\nlines', details: { reason: 'a, "b"\r\nc' } });
+    recordAt('2026-03-02T22:59:59.999Z', { actor: 'U0LEAD', action: 'sop.approved', subject: 'last in range' });
+    recordAt('2026-03-02T23:00:00.000Z', { actor: 'U0OPS', action: 'job.run', subject: 'after' });
+    bot.clock.set('2026-03-03T09:00:00.000Z');
+  };
+
+  it('sends the caller a CSV and a JSON file holding exactly the rows of those days in the configured zone', async () => {
+    recordAroundTheRange();
+    const expected = rowsWhere(`subject NOT IN ('before', 'after')`).filter((r) => r.at >= Date.parse('2026-02-28T23:00:00Z') && r.at < Date.parse('2026-03-02T23:00:00Z'));
+    expect(expected.map((r) => r.subject)).toEqual(['first, "in range"', 'two\nlines', 'last in range']);
+
+    const res = await command('audit export 2026-03-01 2026-03-02');
+    expect(res.json.text).toBe(
+      '📤 Exporting 3 audit entries from 2026-03-01 to 2026-03-02 (Europe/Berlin): `waygate-audit-2026-03-01-to-2026-03-02.csv` and `waygate-audit-2026-03-01-to-2026-03-02.json` will arrive in your direct messages with Waygate.',
+    );
+    await bot.settle();
+
+    const files = bot.slack.files();
+    expect(files.map((f) => [f.filename, f.channel])).toEqual([
+      ['waygate-audit-2026-03-01-to-2026-03-02.csv', USERS.security],
+      ['waygate-audit-2026-03-01-to-2026-03-02.json', USERS.security],
+    ]);
+    const [header, ...records] = parseCsv(files[0]!.bytes.toString('utf8'));
+    expect(header).toEqual(['id', 'at', 'actor', 'action', 'subject', 'details', 'hash']);
+    expect(records).toEqual(
+      expected.map((r) => [String(r.id), new Date(r.at).toISOString(), r.actor === '=cmd|calc' ? "'=cmd|calc" : r.actor, r.action, r.subject ?? '', r.details, r.hash]),
+    );
+
+    const json = JSON.parse(files[1]!.bytes.toString('utf8')) as { from: string; to: string; timezone: string; exportedBy: string; entries: Array<Record<string, unknown>> };
+    expect(json).toMatchObject({ from: '2026-03-01', to: '2026-03-02', timezone: 'Europe/Berlin', exportedBy: USERS.security });
+    expect(json.entries).toEqual(
+      expected.map((r) => ({ id: r.id, at: new Date(r.at).toISOString(), atMs: r.at, actor: r.actor, action: r.action, subject: r.subject, details: JSON.parse(r.details) as unknown, prevHash: r.prev_hash, hash: r.hash })),
+    );
+
+    // Taking the trail out is itself on the trail, after the rows it exported.
+    expect(rowsWhere(`action = 'audit.exported'`)).toEqual([
+      expect.objectContaining({ actor: USERS.security, subject: '2026-03-01 to 2026-03-02', details: JSON.stringify({ from: '2026-03-01', to: '2026-03-02', timezone: 'Europe/Berlin', entries: 3, firstId: expected[0]!.id, lastId: expected[2]!.id }) }),
+    ]);
+    expect(bot.waygate.services.audit.verify()).toMatchObject({ ok: true });
+  });
+
+  it('exports a single day when both dates are the same', async () => {
+    recordAroundTheRange();
+    const res = await command('audit export 2026-03-02 2026-03-02');
+    expect(res.json.text).toContain('📤 Exporting 1 audit entry from 2026-03-02 (Europe/Berlin)');
+    await bot.settle();
+    const [, ...records] = parseCsv(bot.slack.files()[0]!.bytes.toString('utf8'));
+    expect(records.map((r) => r[4])).toEqual(['last in range']);
+  });
+
+  it.each([
+    ['2026-3-1 2026-03-02', 'dates must be real days written YYYY-MM-DD, e.g. `2026-03-01`'],
+    ['2026-02-30 2026-03-02', 'dates must be real days written YYYY-MM-DD, e.g. `2026-03-01`'],
+    ['2026-03-02 2026-03-01', '2026-03-01 is before 2026-03-02'],
+    ['2025-03-01 2026-03-02', 'that is 367 days; an export covers at most 366'],
+  ])('refuses `%s` and says why, sending nothing', async (range, problem) => {
+    recordAroundTheRange();
+    const res = await command(`audit export ${range}`);
+    expect(res.json.text).toBe(`Cannot export: ${problem}. Usage: \`/waygate audit export <from> <to>\` (days in Europe/Berlin, both included).`);
+    await bot.settle();
+    expect(bot.slack.files()).toEqual([]);
+    expect(rowsWhere(`action = 'audit.exported'`)).toEqual([]);
+  });
+
+  it('accepts a whole leap year, and says when a range holds nothing', async () => {
+    const res = await command('audit export 2028-01-01 2028-12-31');
+    expect(res.json.text).toBe('No audit entries from 2028-01-01 to 2028-12-31 (Europe/Berlin): nothing to export.');
+  });
+
+  it('refuses a range holding more entries than one export carries', async () => {
+    const { MAX_EXPORT_ENTRIES } = await import('../../commands/audit.js');
+    bot.clock.set('2026-03-01T10:00:00.000Z');
+    const audit = bot.waygate.services.audit;
+    bot.waygate.services.db.transaction(() => {
+      for (let i = 0; i <= MAX_EXPORT_ENTRIES; i++) audit.record({ actor: 'U0OPS', action: 'job.run' });
+    })();
+    const res = await command('audit export 2026-03-01 2026-03-01');
+    expect(res.json.text).toBe(`${MAX_EXPORT_ENTRIES + 1} audit entries from 2026-03-01 (Europe/Berlin), more than the ${MAX_EXPORT_ENTRIES} one export carries: ask for a shorter range.`);
+  });
+
+  it('is refused to someone without the security role, like the rest of audit', async () => {
+    recordAroundTheRange();
+    const res = await command('audit export 2026-03-01 2026-03-02', USERS.ops);
+    expect(res.json.text).toContain('needs the *security* role');
+    await bot.settle();
+    expect(bot.slack.files()).toEqual([]);
+  });
+});
+
+describe("the digest's anchor check", () => {
+  let dir: string;
+  let bot: TestBot;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'waygate-anchor-'));
+    bot = await startTestBot({
+      clock: new ManualClock(START),
+      yaml: {
+        ...DEFAULT_YAML,
+        service: { ...DEFAULT_YAML.service, logFile: join(dir, 'waygate.log'), database: join(dir, 'service.db') },
+        backup: { dir: join(dir, 'backups'), configDir: null },
+      },
+    });
+    // The digest channel (C0OPS in DEFAULT_YAML) exists before the first digest, as it does in a workspace.
+    bot.slack.postAsUser('C0OPS', USERS.ops, 'good morning');
+  });
+  afterEach(async () => {
+    await bot.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const db = () => bot.waygate.services.db;
+  /** Posts a digest as an operator does, a day after the last, and returns its message. */
+  const postDigest = async (): Promise<StoredMessage> => {
+    bot.clock.advance(86_400_000);
+    const res = await bot.signer.slashCommand({ text: 'digest', userId: USERS.ops, responseUrl: bot.slack.responseUrl() });
+    expect(res.json.text).toContain('Building the health digest');
+    await bot.settle();
+    return bot.slack.messages('C0OPS').at(-1)!;
+  };
+  const footer = (m: StoredMessage) => JSON.stringify(m.blocks);
+  const anchoredId = (m: StoredMessage) => Number(/head #(\d+) `[0-9a-f]{16}`/.exec(footer(m))?.[1]);
+
+  it('posts the head with its id, and the next digest finds it still in the trail: no alarm', async () => {
+    const first = await postDigest();
+    const id = anchoredId(first);
+    expect(id).toBeGreaterThan(0);
+    expect(footer(first)).toContain(`head #${id} \`${bot.waygate.services.audit.hashOf(id)!.slice(0, 16)}\``);
+    expect(footer(first)).toContain('No earlier digest here to check the trail against');
+
+    const second = await postDigest();
+    expect(footer(second)).toContain(`Anchor of the previous digest (entry #${id}) still holds`);
+    expect(anchoredId(second)).toBeGreaterThan(id);
+    expect(bot.slack.calls('conversations.history').at(-1)?.params).toMatchObject({ channel: 'C0OPS' });
+    expect(bot.slack.messages('C0SEC')).toEqual([]);
+  });
+
+  it('raises an alarm in the security channel when the newest entries were deleted', async () => {
+    // Entries before the anchored one, which the cut leaves in place.
+    await bot.signer.slashCommand({ text: 'audit', userId: USERS.nobody, responseUrl: bot.slack.responseUrl() });
+    await bot.signer.slashCommand({ text: 'audit', userId: USERS.nobody, responseUrl: bot.slack.responseUrl() });
+    const first = await postDigest();
+    const id = anchoredId(first);
+    expect(id).toBeGreaterThan(2);
+    db().prepare('DELETE FROM audit_log WHERE id >= ?').run(id);
+
+    const second = await postDigest();
+    expect(footer(second)).toContain(`🚨 *Anchor of the previous digest (entry #${id}) broken*: entry #${id}, the head an earlier digest posted, is no longer in the trail`);
+    expect(second.text).toContain('audit trail tampered with');
+    const alarms = bot.slack.messages('C0SEC');
+    expect(alarms).toHaveLength(1);
+    expect(alarms[0]!.text).toContain(`🚨 *Audit trail tampered with*: the head the previous digest posted (entry #${id}, `);
+    expect(alarms[0]!.text).toContain('is no longer in the trail: the newest entries were deleted');
+    // New entries chained onto what was left, so the chain itself verifies: only the anchor shows the cut.
+    expect(footer(second)).toContain('Audit trail verified');
+    expect(alarms[0]!.text).not.toContain('the chain is broken');
+  });
+
+  it('catches a cut that also reset the id counter, which the chain alone cannot see', async () => {
+    const first = await postDigest();
+    const id = anchoredId(first);
+    db().prepare('DELETE FROM audit_log WHERE id >= ?').run(id);
+    db().prepare(`UPDATE sqlite_sequence SET seq = ? WHERE name = 'audit_log'`).run(id - 1);
+    expect(bot.waygate.services.audit.verify()).toMatchObject({ ok: true });
+
+    const second = await postDigest();
+    // New entries took the old ids: the chain verifies, but entry #id is not the one the digest posted.
+    expect(footer(second)).toContain('Audit trail verified');
+    expect(footer(second)).toContain(`no longer has the hash an earlier digest posted for it`);
+    const alarms = bot.slack.messages('C0SEC');
+    expect(alarms).toHaveLength(1);
+    expect(alarms[0]!.text).toContain(`the head the previous digest posted (entry #${id}, \`${/head #\d+ `([0-9a-f]{16})`/.exec(footer(first))![1]}\`) no longer holds`);
+    expect(alarms[0]!.text).not.toContain('the chain is broken');
+  });
+
+  it('raises the alarm for an edited entry too, naming it', async () => {
+    await postDigest();
+    db().prepare('UPDATE audit_log SET details = ? WHERE id = 1').run(JSON.stringify({ forged: true }));
+    await postDigest();
+    const alarms = bot.slack.messages('C0SEC');
+    expect(alarms).toHaveLength(1);
+    expect(alarms[0]!.text).toContain('the chain is broken at entry #1 (`digest.posted` by U0OPS, recorded <!date^');
+  });
+
+  it("ignores a person's message imitating an anchor: only the bot's own digests count", async () => {
+    const first = await postDigest();
+    const id = anchoredId(first);
+    bot.slack.postAsUser('C0OPS', USERS.nobody, 'Audit trail verified: 1 entry, head #1 `0000000000000000`');
+    const second = await postDigest();
+    expect(footer(second)).toContain(`Anchor of the previous digest (entry #${id}) still holds`);
+    expect(bot.slack.messages('C0SEC')).toEqual([]);
+  });
+
+  it('says so in the digest when the channel cannot be read, without an alarm', async () => {
+    await postDigest();
+    bot.slack.failNext('conversations.history', { kind: 'platform_error', error: 'missing_scope' });
+    const second = await postDigest();
+    expect(footer(second)).toContain('⚠️ Could not read the previous digest to check the trail against it: missing_scope');
+    expect(bot.slack.messages('C0SEC')).toEqual([]);
+  });
+});
