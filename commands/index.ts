@@ -17,6 +17,7 @@ import { escalate } from './escalate.js';
 import { sop } from './sop.js';
 import { hotfix } from './hotfix.js';
 import { deploy } from './deploy.js';
+import { key } from './key.js';
 
 /** Every `/waygate` verb. A new verb is one file in this folder plus one line here. */
-export const COMMANDS: readonly Command[] = [help, ack, resolve, incidents, trigger, note, reassign, priority, escalate, deploy, hotfix, sop, oncall, health, digest, backup, jobs, audit];
+export const COMMANDS: readonly Command[] = [help, ack, resolve, incidents, trigger, note, reassign, priority, escalate, deploy, hotfix, sop, oncall, health, digest, backup, jobs, audit, key];

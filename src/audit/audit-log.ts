@@ -28,6 +28,12 @@ export const AUDIT_ACTIONS = [
   'sop.rejected',
   'sop.override',
   'sop.ended',
+  /** API keys (SOP-SEC-002): name, owner and action only, never the key or its hash. */
+  'key.created',
+  'key.rotated',
+  'key.rotation_script',
+  'key.grace_ended',
+  'key.revoked',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
