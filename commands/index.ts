@@ -21,6 +21,7 @@ import { whoami } from './whoami.js';
 import { security } from './security.js';
 import { onboard } from './onboard.js';
 import { review } from './review.js';
+import { key } from './key.js';
 
 /** Every `/waygate` verb. A new verb is one file in this folder plus one line here. */
-export const COMMANDS: readonly Command[] = [help, ack, resolve, incidents, trigger, note, reassign, priority, escalate, deploy, hotfix, security, review, onboard, sop, oncall, health, digest, backup, jobs, audit, whoami];
+export const COMMANDS: readonly Command[] = [help, ack, resolve, incidents, trigger, note, reassign, priority, escalate, deploy, hotfix, security, review, onboard, sop, oncall, health, digest, backup, jobs, audit, key, whoami];

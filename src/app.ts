@@ -28,6 +28,7 @@ import { JOBS } from '../jobs/index.js';
 import { builtInSopsDir, loadCatalogs } from './sops/catalog.js';
 import { sopsModule } from './sops/module.js';
 import type { SopEngine } from './sops/engine.js';
+import { apiKeysModule } from './keys/module.js';
 
 export interface WaygateOptions {
   config: Config;
@@ -115,6 +116,8 @@ export function createWaygate(opts: WaygateOptions): Waygate {
     ...(opts.fetchImpl ? { fetchImpl: opts.fetchImpl } : {}),
     onCall: () => oncall.at()?.userId,
   });
+  const scriptRunner = opts.scriptRunner ?? new ExecaRunner();
+  const apiKeys = apiKeysModule(core, { runner: scriptRunner });
   const context: JobContext = {
     ...coreServices(core),
     incidents: incidents.facade,
@@ -122,8 +125,9 @@ export function createWaygate(opts: WaygateOptions): Waygate {
     backups: operations.backups,
     maintenance: operations.maintenance,
     oncall,
+    apiKeys: apiKeys.service,
   };
-  const sops = sopsModule(core, { definitions: catalog.definitions, incidents: incidents.facade, health: operations.health, runner: opts.scriptRunner ?? new ExecaRunner() });
+  const sops = sopsModule(core, { definitions: catalog.definitions, incidents: incidents.facade, health: operations.health, runner: scriptRunner });
   recentChanges = () => sops.engine.recentChangesLine();
   const jobs = jobsModule(core, context, opts.jobs ?? JOBS);
   const commands = commandsModule(core, { ...context, jobs: jobs.service, sops: sops.engine }, opts.commands ?? COMMANDS);
@@ -134,6 +138,7 @@ export function createWaygate(opts: WaygateOptions): Waygate {
     operations.module,
     jobs.module,
     sops.module,
+    apiKeys.module,
     commands,
     ...(opts.extraModules?.(core) ?? []),
   ]);

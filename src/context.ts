@@ -12,6 +12,7 @@ import type { MaintenanceService } from './maintenance/maintenance-service.js';
 import type { JobService } from './jobs/job-service.js';
 import type { OncallService } from './oncall/oncall-service.js';
 import type { SopEngine } from './sops/engine.js';
+import type { ApiKeyService } from './keys/api-keys.js';
 
 /** The database as commands and jobs may use it: transactions and upkeep, never another module's SQL. */
 export interface Store {
@@ -44,7 +45,12 @@ export interface JobFacades {
   maintenance: MaintenanceService;
   /** Who is on call (rotation and overrides). */
   oncall: OncallService;
+  /** API keys (SOP-SEC-002): the monthly review reads them, `/waygate key` manages them. */
+  apiKeys: ApiKeysFacade;
 }
+
+/** API keys as commands and jobs see them: no table, no hasher, no runner. */
+export type ApiKeysFacade = Pick<ApiKeyService, 'create' | 'rotate' | 'revoke' | 'verify' | 'list' | 'stale' | 'deliverRotated' | 'rotationScriptConfigured' | 'graceMs'>;
 
 export type JobContext = CoreServices & JobFacades;
 

@@ -30,6 +30,12 @@ export const AUDIT_ACTIONS = [
   'sop.ended',
   /** Someone took a copy of the trail out of Slack (`/waygate audit export`): who, and which days. */
   'audit.exported',
+  /** API keys (SOP-SEC-002): name, owner and action only, never the key or its hash. */
+  'key.created',
+  'key.rotated',
+  'key.rotation_script',
+  'key.grace_ended',
+  'key.revoked',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -76,6 +76,8 @@ function isHostName(host: string): boolean {
 
 /** Shortest accepted audit key: 32 characters, e.g. 128 bits as hex. */
 export const AUDIT_KEY_MIN_LENGTH = 32;
+/** Shortest accepted WAYGATE_KEY_HASH_SECRET: as long as an audit key, for the same reason. */
+export const KEY_HASH_SECRET_MIN_LENGTH = 32;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -177,6 +179,13 @@ export const fileConfigSchema = z
     /** Procedures of the team's own: a folder of definition files, checked against this config at start-up. */
     sops: z
       .object({ dir: z.string().startsWith('/', { message: 'must be an absolute path' }).nullable().default(null) })
+      .strict()
+      .prefault({}),
+    keys: z
+      .object({
+        /** After `/waygate key rotate`, how long the old key keeps working while its users switch (SOP-SEC-002). */
+        rotationGrace: durationSchema.default(24 * 60 * 60_000),
+      })
       .strict()
       .prefault({}),
     deploy: z
@@ -315,6 +324,13 @@ export const envSchema = z
       (v) => v === undefined || v.split(',').every((k) => k.trim().length >= AUDIT_KEY_MIN_LENGTH),
       { message: `must be at least ${AUDIT_KEY_MIN_LENGTH} characters (each key, when several are comma-separated); generate one with \`openssl rand -hex 32\`` },
     ),
+    /**
+     * The HMAC key API keys are hashed with (SOP-SEC-002). Never in the database, so a copy of the database
+     * alone cannot be used to test guesses; unset, each key is hashed with scrypt and its own salt instead.
+     */
+    WAYGATE_KEY_HASH_SECRET: optionalNonEmpty.refine((v) => v === undefined || v.length >= KEY_HASH_SECRET_MIN_LENGTH, {
+      message: `must be at least ${KEY_HASH_SECRET_MIN_LENGTH} characters; generate one with \`openssl rand -hex 32\``,
+    }),
     LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   });
 

@@ -451,4 +451,32 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sop_runs_status ON sop_runs (status);
     `,
   },
+  {
+    version: 14,
+    name: 'API keys',
+    sql: `
+      -- SOP-SEC-002. One row per key version: a rotation turns the active row into a 'grace' row (the old key
+      -- still works until grace_until) and adds a new active row. Only a salted or keyed hash of a key is
+      -- stored (see docs/decisions/016-api-key-storage.md); the key itself is shown once and never written.
+      CREATE TABLE api_keys (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        name          TEXT    NOT NULL,
+        owner         TEXT    NOT NULL,
+        hash          TEXT    NOT NULL,
+        created_by    TEXT    NOT NULL,
+        -- When the key of this name was first created; kept across rotations.
+        created_at    INTEGER NOT NULL,
+        -- When this version was issued by a rotation; null for the first version.
+        rotated_at    INTEGER,
+        status        TEXT    NOT NULL CHECK (status IN ('active', 'grace', 'revoked')),
+        grace_until   INTEGER,
+        revoked_at    INTEGER,
+        revoked_by    TEXT,
+        revoke_reason TEXT
+      );
+      -- One live key per name: a second create of the same name is refused by the database itself.
+      CREATE UNIQUE INDEX api_keys_active_name ON api_keys (name) WHERE status = 'active';
+      CREATE INDEX api_keys_name ON api_keys (name, status);
+    `,
+  },
 ];

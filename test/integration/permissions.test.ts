@@ -70,6 +70,7 @@ describe('one permission policy for every command and button', () => {
     { text: 'digest', roles: '*ops* or *lead*', permission: 'command.digest' },
     { text: 'backup now', roles: '*ops*', permission: 'command.backup' },
     { text: 'audit', roles: '*security*', permission: 'command.audit' },
+    { text: 'key list', roles: '*security* or *admin*', permission: 'command.key' },
     { text: 'help', roles: '*lead*', permission: 'command.help' },
     { text: 'incidents', roles: '*lead*', permission: 'command.incidents' },
     { text: 'health', roles: '*lead*', permission: 'command.health' },
