@@ -323,7 +323,10 @@ export class SopEngine {
             });
       this.running.delete(key);
       // Shutting down: the run is left running in the database, and the next start marks it interrupted.
-      if (this.stopping) return;
+      if (this.stopping) {
+        live.abandon();
+        return;
+      }
       const cancelledBy = result.cancelled ? String(cancel.signal.reason ?? 'someone') : null;
       const outcome: ScriptOutcome = {
         executionId,
@@ -445,6 +448,12 @@ class LiveOutput {
       this.timer = undefined;
       this.draw(`⏳ \`${this.script}\` running for ${formatDuration(this.opts.clock.nowMs() - this.startedAt)}`);
     });
+  }
+
+  /** The bot is stopping: no redraw may come after the database closed. */
+  abandon(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
   }
 
   finish(result: RunResult, cancelledBy: string | null): void {

@@ -252,6 +252,23 @@ describe('hotfixes that leads approve with buttons (SOP-OPS-002)', () => {
     expect(runsLogged()).toEqual(['main']);
   });
 
+  it('a graceful stop during the deploy stops the script and leaves the step interrupted, never re-run by the next start', async () => {
+    const b = await start(fixture('deploy.sh', `echo started\nwhile [ ! -f "${join(dir, 'never')}" ]; do sleep 0.05; done`));
+    await command(b, 'hotfix main stopped', USERS.oncall);
+    await settle(b);
+    await click(b, SOP_ACTIONS.approve, USERS.lead);
+    await b.settle();
+    await b.slack.waitFor(() => JSON.stringify(runMessage(b)?.blocks).includes('Cancel script'));
+    // Stopped while output is still being drawn.
+    await b.slack.waitFor(() => b.clock.pendingTimers() > 0);
+    const { dir: dataDir, slack, clock } = b;
+    await b.waygate.stop();
+    const again = (bot = await startTestBot({ clock, dir: dataDir, slack, yaml: { ...DEFAULT_YAML, scripts: { 'emergency-deploy': { run: [join(dir, 'deploy.sh'), '{ref}'] } }, service: { ...DEFAULT_YAML.service, healthUrl: health.url } } }));
+    await settle(again);
+    expect(JSON.stringify(runMessage(again)?.blocks)).toContain('interrupted: Waygate stopped while it ran; Retry, Skip or Abort');
+    expect(runsLogged()).toEqual(['main']);
+  });
+
   it('an approval request nobody decides expires after approvals.requestExpiresAfter; its buttons then do nothing', async () => {
     const b = await start(fixture('deploy.sh', 'echo deployed'));
     await command(b, 'hotfix main forgotten', USERS.oncall);
