@@ -60,14 +60,8 @@ export function collectReview(sources: ReviewSources, now: number, timeZone: str
   return { now, timeZone, thisWeek: week(sources, now - WEEK_MS), lastWeek: week(sources, now - 2 * WEEK_MS) };
 }
 
-export interface IncidentTotals {
-  incidents: number;
-  acknowledged: number;
-  resolved: number;
-  mttaMs: number | null;
-  mttrMs: number | null;
-  breaches: number;
-}
+/** The response figures of all priorities together. */
+export type IncidentTotals = Omit<ResponseFigures, 'priority'>;
 
 /** All priorities together; the means are weighted by how many incidents each priority's mean covers. */
 export function incidentTotals(rows: readonly ResponseFigures[]): IncidentTotals {

@@ -7,6 +7,7 @@ import { SOP_ACTIONS, SOP_VIEWS, rollbackValue, startValue, stepValue, tickMetad
 import type { SopEngine } from './engine.js';
 import type { Run, RunInput } from './run-state.js';
 import { sopPermissions } from './permissions.js';
+import { PARAM_RULES } from './scripts.js';
 
 const reasonField = (blockId: string) =>
   z.object({ [blockId]: z.string({ message: 'Give a reason' }).trim().min(3, { message: 'Give a reason (a few words)' }).max(500, { message: 'At most 500 characters' }) });
@@ -166,7 +167,7 @@ export function sopActions(engine: SopEngine, policy: Policy): { actions: Action
         const values: Record<string, string> = {};
         for (const [item, value] of Object.entries(fields)) {
           const link = typeof value === 'string' ? value.trim() : '';
-          if (!isLink(link)) errors[item] = 'Give an http(s) link';
+          if (!PARAM_RULES.link.check(link)) errors[item] = 'Give an http(s) link';
           else values[item] = link;
         }
         if (Object.keys(errors).length > 0) return { errors };
@@ -207,14 +208,4 @@ async function decideInModal(engine: SopEngine, policy: Policy, user: string, ru
   if (!decision.allowed) return { errors: { reason: decision.message } };
   const outcome = engine.apply(v.run, input);
   return outcome.ok ? undefined : { errors: { reason: outcome.problem } };
-}
-
-/** A link shown in Slack as `<url|link>`: http(s), and nothing that would end Slack's markup early. */
-function isLink(text: string): boolean {
-  if (!/^https?:\/\/\S+$/.test(text) || /[<>|]/.test(text) || text.length > 500) return false;
-  try {
-    return ['http:', 'https:'].includes(new URL(text).protocol);
-  } catch {
-    return false;
-  }
 }
