@@ -3,6 +3,7 @@ import { defineCommand, type Command, type CommandContext, type CommandReply } f
 import { SLASH_COMMAND } from '../src/commands/router.js';
 import { slackDate } from '../src/slack/format.js';
 import { BackupError } from '../src/backup/backup-service.js';
+import { describeRestoreTest } from '../src/backup/restore-test.js';
 import { requestJobRun } from '../src/commands/request-job-run.js';
 import { escapeMrkdwn, formatBytes } from '../src/core/text.js';
 import { section } from '../src/core/blocks.js';
@@ -12,8 +13,9 @@ const backupArgs = z.union(
     z.tuple([z.literal('now')]).transform(() => ({ action: 'now' as const })),
     z.tuple([z.literal('list')]).transform(() => ({ action: 'list' as const })),
     z.tuple([z.literal('verify'), z.string()]).transform(([, file]) => ({ action: 'verify' as const, file })),
+    z.tuple([z.literal('restore-test')]).transform(() => ({ action: 'restore-test' as const })),
   ],
-  { message: 'expected `now`, `list` or `verify <file>`' },
+  { message: 'expected `now`, `list`, `verify <file>` or `restore-test`' },
 );
 
 function list(ctx: CommandContext): CommandReply {
@@ -35,15 +37,28 @@ function verify(ctx: CommandContext, file: string): CommandReply {
   }
 }
 
+/** SOP-COMP-001's disaster recovery test, by hand: after the ack (a restore takes a while), in the channel. */
+function restoreTestNow(ctx: CommandContext): CommandReply {
+  ctx.afterAck(async () => {
+    const result = await ctx.backups.restoreTest();
+    ctx.store.transaction(() => {
+      ctx.audit.record({ actor: ctx.userId, action: 'backup.restore_test', subject: result.backup ?? 'none', details: { ok: result.ok, integrity: result.integrity, problems: result.problems } });
+      ctx.outbox.enqueue({ kind: 'respond', payload: { responseUrl: ctx.responseUrl, inChannel: true, text: `${describeRestoreTest(result)}\nAsked for by <@${ctx.userId}>.` } });
+    });
+  });
+  return { text: 'Restoring the newest backup into a scratch database to test it…' };
+}
+
 export const backup: Command = defineCommand({
   name: 'backup',
-  usage: `${SLASH_COMMAND} backup now | list | verify <file>`,
-  summary: 'Run a backup now, list backups, or check one (ops)',
+  usage: `${SLASH_COMMAND} backup now | list | verify <file> | restore-test`,
+  summary: 'Run a backup now, list backups, check one, or test restoring the newest (ops)',
   roles: ['ops'],
   args: backupArgs,
   run(ctx, args) {
     if (args.action === 'list') return list(ctx);
     if (args.action === 'verify') return verify(ctx, args.file);
+    if (args.action === 'restore-test') return restoreTestNow(ctx);
     if (ctx.jobs.isRunning('backup')) return { text: 'A backup is already running; I will not start a second one.' };
     return requestJobRun(ctx, 'backup', { audit: 'backup.run', started: 'Starting a backup now; the report follows here and in the ops channel.' });
   },

@@ -22,6 +22,7 @@ import { security } from './security.js';
 import { onboard } from './onboard.js';
 import { review } from './review.js';
 import { key } from './key.js';
+import { compliance } from './compliance.js';
 
 /** Every `/waygate` verb. A new verb is one file in this folder plus one line here. */
-export const COMMANDS: readonly Command[] = [help, ack, resolve, incidents, trigger, note, reassign, priority, escalate, deploy, hotfix, security, review, onboard, sop, oncall, health, digest, backup, jobs, audit, key, whoami];
+export const COMMANDS: readonly Command[] = [help, ack, resolve, incidents, trigger, note, reassign, priority, escalate, deploy, hotfix, security, review, onboard, sop, oncall, health, digest, backup, jobs, audit, key, compliance, whoami];

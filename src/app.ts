@@ -29,6 +29,8 @@ import { builtInSopsDir, loadCatalogs } from './sops/catalog.js';
 import { sopsModule } from './sops/module.js';
 import type { SopEngine } from './sops/engine.js';
 import { apiKeysModule } from './keys/module.js';
+import { automaticTasks } from './compliance/automatic-tasks.js';
+import { complianceModule } from './compliance/module.js';
 
 export interface WaygateOptions {
   config: Config;
@@ -118,6 +120,15 @@ export function createWaygate(opts: WaygateOptions): Waygate {
   });
   const scriptRunner = opts.scriptRunner ?? new ExecaRunner();
   const apiKeys = apiKeysModule(core, { runner: scriptRunner });
+  const sops = sopsModule(core, {
+    definitions: catalog.definitions,
+    incidents: incidents.facade,
+    health: operations.health,
+    runner: scriptRunner,
+    automatic: automaticTasks({ audit: core.audit, backups: operations.backups, timezone: config.file.timezone, now: () => core.clock.nowMs() }),
+  });
+  recentChanges = () => sops.engine.recentChangesLine();
+  const compliance = complianceModule(core, sops.engine);
   const context: JobContext = {
     ...coreServices(core),
     incidents: incidents.facade,
@@ -126,9 +137,8 @@ export function createWaygate(opts: WaygateOptions): Waygate {
     maintenance: operations.maintenance,
     oncall,
     apiKeys: apiKeys.service,
+    compliance,
   };
-  const sops = sopsModule(core, { definitions: catalog.definitions, incidents: incidents.facade, health: operations.health, runner: scriptRunner });
-  recentChanges = () => sops.engine.recentChangesLine();
   const jobs = jobsModule(core, context, opts.jobs ?? JOBS);
   const commands = commandsModule(core, { ...context, jobs: jobs.service, sops: sops.engine }, opts.commands ?? COMMANDS);
   const composed = compose(core, [

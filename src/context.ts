@@ -13,6 +13,7 @@ import type { JobService } from './jobs/job-service.js';
 import type { OncallService } from './oncall/oncall-service.js';
 import type { SopEngine } from './sops/engine.js';
 import type { ApiKeyService } from './keys/api-keys.js';
+import type { ComplianceService } from './compliance/compliance-service.js';
 
 /** The database as commands and jobs may use it: transactions and upkeep, never another module's SQL. */
 export interface Store {
@@ -47,6 +48,8 @@ export interface JobFacades {
   oncall: OncallService;
   /** API keys (SOP-SEC-002): the monthly review reads them, `/waygate key` manages them. */
   apiKeys: ApiKeysFacade;
+  /** The compliance calendar (SOP-COMP-001): the daily job posts and reminds, `/waygate compliance` reads. */
+  compliance: Pick<ComplianceService, 'runCalendar' | 'lists' | 'messageOf'>;
 }
 
 /** API keys as commands and jobs see them: no table, no hasher, no runner. */

@@ -36,6 +36,13 @@ export const AUDIT_ACTIONS = [
   'key.rotation_script',
   'key.grace_ended',
   'key.revoked',
+  /** SOP-COMP-001: the weekly reminder of overdue compliance items, and a disaster recovery test run by hand. */
+  'compliance.reminded',
+  'backup.restore_test',
+  /** Every `/waygate` command: who, the verb and its arguments, and how it ended (ok, usage, denied, error). */
+  'command.run',
+  /** Every click and modal submission: who, the element (action or callback id), how it ended. */
+  'interaction',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -14,7 +14,8 @@
  * second time on the same local day (a manual rerun) overwrites that day's files: the newer copy wins.
  */
 import Database from 'better-sqlite3';
-import { accessSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { accessSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DateTime, IANAZone } from 'luxon';
 import * as tar from 'tar';
@@ -22,6 +23,7 @@ import type { Clock } from '../clock/clock.js';
 import type { BackupConfig } from '../config/operations-schema.js';
 import { ErrorCode, WaygateError } from '../core/errors.js';
 import { describeResult, lastLines, type ProcessRunner } from '../runner/runner.js';
+import { restoreTest, type RestoreTestResult } from './restore-test.js';
 
 export interface BackupFile {
   name: string;
@@ -78,6 +80,8 @@ export interface BackupServiceOptions {
 
 const DATABASE_NAME = /^waygate_\d{8}\.db$/;
 const CONFIG_NAME = /^config_\d{8}\.tar\.gz$/;
+/** Monthly audit trail archives (SOP-COMP-001): never touched by retention. */
+const ARCHIVE_NAME = /^audit_\d{4}-\d{2}\.json$/;
 const DAY_MS = 24 * 3_600_000;
 const DEFAULT_RSYNC_TIMEOUT_MS = 30 * 60_000;
 /** integrity_check stops after this many problems; the report carries them all. */
@@ -169,6 +173,46 @@ export class BackupService {
   /** The newest database backup, if any. */
   newest(): BackupFile | undefined {
     return this.list().find((f) => f.kind === 'database');
+  }
+
+  /** The disaster recovery test on the newest database backup (see restore-test.ts). */
+  async restoreTest(): Promise<RestoreTestResult> {
+    let newest: BackupFile | undefined;
+    try {
+      newest = this.newest();
+    } catch (err) {
+      return { ok: false, backup: null, integrity: 'not restored', tables: [], problems: [err instanceof Error ? err.message : String(err)], durationMs: 0 };
+    }
+    if (!newest) return { ok: false, backup: null, integrity: 'not restored', tables: [], problems: [`there is no database backup in ${this.dir} to restore`], durationMs: 0 };
+    return restoreTest({ backupPath: newest.path, backupName: newest.name, livePath: this.databasePath, now: () => this.clock.nowMs() });
+  }
+
+  /**
+   * Writes an archive (`audit_YYYY-MM.json`) into the backup dir, and beside it `<name>.sha256` in the form
+   * `sha256sum -c` checks. Written under a temporary name and renamed, so a half-written file never carries
+   * the final name; writing the same month again replaces both files. Retention never deletes archives.
+   */
+  writeArchive(name: string, content: string): { path: string; sha256: string; sizeBytes: number } {
+    if (!ARCHIVE_NAME.test(name)) throw new BackupError(`not an archive name: "${name}" (expected audit_YYYY-MM.json)`, name);
+    this.ensureDir();
+    const path = join(this.dir, name);
+    const bytes = Buffer.from(content, 'utf8');
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    try {
+      for (const [target, data] of [
+        [path, bytes],
+        [`${path}.sha256`, Buffer.from(`${sha256}  ${name}\n`, 'utf8')],
+      ] as const) {
+        const tmp = join(this.dir, `.${basename(target)}.partial`);
+        // eslint-disable-next-line security/detect-non-literal-fs-filename -- built from the backup dir and a validated name
+        writeFileSync(tmp, data);
+        // eslint-disable-next-line security/detect-non-literal-fs-filename -- built from the backup dir and a validated name
+        renameSync(tmp, target);
+      }
+    } catch (err) {
+      throw new BackupError(`cannot write ${path}: ${reason(err)}`, path);
+    }
+    return { path, sha256, sizeBytes: bytes.length };
   }
 
   /**

@@ -50,6 +50,12 @@ export async function handleSlashCommand(
   const { reply, outcome, verb } = await answer(deps, command, deferred);
   await ack(toAckBody(reply));
   metrics.commands.inc({ verb, outcome });
+  // After the ack, off Slack's clock. What a command changed has rows of its own; this says it was asked.
+  try {
+    deps.services.audit.record({ actor: command.user_id, action: 'command.run', subject: verb, details: { text: (command.text ?? '').slice(0, 300), outcome } });
+  } catch (err) {
+    logger.error({ err, verb }, 'command could not be audited');
+  }
   for (const task of deferred) {
     void deps.inflight.track(task().catch((err: unknown) => logger.error({ err, verb }, 'work after ack failed')));
   }

@@ -100,6 +100,15 @@ const roleMember = z
     message: 'must be a Slack user id (U…/W…), a user-group id (S…) or "*"',
   });
 
+/** One Slack user (not a group, not everyone): someone Waygate can mention and write to. */
+const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, { message: 'must be a Slack user id (U… or W…)' });
+
+/** A calendar date, checked to exist (2027-02-30 is refused). */
+const isoDate = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'must be a date as YYYY-MM-DD' })
+  .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), { message: 'is not a calendar date' });
+
 const cronOrDisabled = z.union([
   z.literal(false),
   z.string().refine((expr) => isValidCron(expr), {
@@ -185,6 +194,19 @@ export const fileConfigSchema = z
       .object({
         /** After `/waygate key rotate`, how long the old key keeps working while its users switch (SOP-SEC-002). */
         rotationGrace: durationSchema.default(24 * 60 * 60_000),
+      })
+      .strict()
+      .prefault({}),
+    /** The compliance calendar (SOP-COMP-001): who answers for it, and the SOP document's own review. */
+    compliance: z
+      .object({
+        /** The Compliance Officer's Slack user id: told when lists are posted and when items are overdue. */
+        owner: slackUserId.nullable().default(null),
+        /**
+         * The SOP document's "Next Review" date; it is reviewed quarterly from there. The review is posted with
+         * the calendar of its month, due on that date, and reminded to the owner. null: no document review.
+         */
+        sopReviewFrom: isoDate.nullable().default('2025-04-14'),
       })
       .strict()
       .prefault({}),

@@ -226,6 +226,7 @@ export function createCore(opts: CoreOptions): Core {
   );
   const policy = new Policy({ roles, overrides: permissionOverrides(config, logger), audit, metrics, logger });
   const interactions = new Interactions({
+    audit,
     clock,
     policy,
     outbox,

@@ -10,6 +10,7 @@ import type { Policy, PermissionName } from './policy.js';
 import { withinAckBudget } from './ack-budget.js';
 import { VALUE_LIMIT } from './blocks.js';
 import { asWaygateError } from './errors.js';
+import type { AuditLog } from '../audit/audit-log.js';
 
 
 /** What a handler learns about the click, besides its decoded value. */
@@ -187,6 +188,8 @@ const blockActionsSchema = z.object({
 
 export interface InteractionDeps {
   clock: Clock;
+  /** Every click and modal submission is recorded: who, which element, how it ended. */
+  audit: Pick<AuditLog, 'record'>;
   policy: Policy;
   outbox: Outbox;
   logger: Logger;
@@ -303,7 +306,17 @@ export class Interactions {
       return;
     }
     metrics.actions.inc({ action: view.callbackId, outcome: result.done.outcome });
+    this.record(parsed.data.user.id, view.callbackId, result.done.outcome);
     await (result.done.close ? ack() : ack({ response_action: 'errors', errors: result.done.errors }));
+  }
+
+  /** The trail's row of an interaction; what it changed has rows of its own, written by its handler. */
+  private record(actor: string, element: string, outcome: string, value?: string): void {
+    try {
+      this.deps.audit.record({ actor, action: 'interaction', subject: element, details: { outcome, ...(value ? { value: value.slice(0, 200) } : {}) } });
+    } catch (err) {
+      this.deps.logger.error({ err, element }, 'interaction could not be audited');
+    }
   }
 
   private async dispatch(payload: z.infer<typeof blockActionsSchema>): Promise<void> {
@@ -336,8 +349,11 @@ export class Interactions {
     try {
       const outcome = await action.run(ctx, raw, { policy, logger });
       metrics.actions.inc({ action: action.id, outcome });
+      // A value the bot could not read changed nothing and is logged as a warning; every other click is recorded.
+      if (outcome !== 'malformed') this.record(ctx.userId, action.id, outcome, raw);
     } catch (err) {
       metrics.actions.inc({ action: action.id, outcome: 'error' });
+      this.record(ctx.userId, action.id, 'error', raw);
       const error = asWaygateError(err);
       logger.error({ err: error, code: error.code, actionId: action.id }, 'interaction handler failed');
       ctx.tell('Something went wrong handling that click. It has been logged.');

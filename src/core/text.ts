@@ -41,6 +41,15 @@ export function escapeMrkdwn(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/** The actor Waygate records for what it does itself (a scheduled list, an automatic checklist item). */
+export const WAYGATE_ACTOR = 'waygate';
+
+/** A Slack user id as a mention; Waygate itself, or any other recorded name, as plain text. */
+export function mention(actor: string): string {
+  if (actor === WAYGATE_ACTOR) return 'Waygate';
+  return /^[UW][A-Z0-9]{2,}$/.test(actor) ? `<@${actor}>` : escapeMrkdwn(actor);
+}
+
 export interface DurationOptions {
   /**
    * Keep the seconds ("1.2 s", "75 min 5 s", never hours) where a reader compares the figure with a limit set

@@ -479,4 +479,21 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX api_keys_name ON api_keys (name, status);
     `,
   },
+  {
+    version: 15,
+    name: 'compliance calendar',
+    sql: `
+      -- SOP-COMP-001: one row per posted list (key monthly:2026-12, quarterly:2027-Q1, annual:2027,
+      -- sop-review:2027-01-14) and per weekly reminder (reminder:2027-W01). The primary key makes each happen
+      -- once, also when the daily job runs twice or a restart repeats a day.
+      CREATE TABLE compliance_calendar (
+        key        TEXT    PRIMARY KEY,
+        kind       TEXT    NOT NULL,
+        run_id     INTEGER,
+        due_at     INTEGER,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX compliance_calendar_run ON compliance_calendar (run_id) WHERE run_id IS NOT NULL;
+    `,
+  },
 ];

@@ -21,6 +21,14 @@ const base = {
   when: z.array(z.enum(GUARDS)).default([]),
 };
 
+/**
+ * Checklist items Waygate does itself (SOP-COMP-001): `audit-archive` writes the previous month's audit
+ * trail to the backup folder with a checksum; `restore-test` restores the newest backup into a scratch
+ * database and checks it against the live one.
+ */
+export const AUTOMATIC_TASKS = ['audit-archive', 'restore-test'] as const;
+export type AutomaticTask = (typeof AUTOMATIC_TASKS)[number];
+
 const checklistStep = z.object({
   ...base,
   kind: z.literal('checklist'),
@@ -31,6 +39,11 @@ const checklistStep = z.object({
         text: z.string().min(1).max(150),
         /** Ticking it asks for a link (a change ticket), shown with the tick. */
         input: z.literal('link').optional(),
+        /**
+         * Waygate does this item itself when the checklist opens, and ticks it with the result (or says in
+         * the thread why it could not, leaving it for a person).
+         */
+        automatic: z.enum(AUTOMATIC_TASKS).optional(),
       }),
     )
     .min(1)

@@ -7,7 +7,7 @@ import type { Deadlines, DueDeadline } from '../core/deadlines.js';
 import type { Executions } from '../core/executions.js';
 import type { ProcessRunner, RunResult } from '../runner/runner.js';
 import { escapeMrkdwn, formatDuration, truncate } from '../core/text.js';
-import type { Definition, Setting, Guard, PinnedDefinition } from './definition.js';
+import type { AutomaticTask, Definition, Setting, Guard, PinnedDefinition } from './definition.js';
 import { buildArgv, paramProblem, type ScriptSpec } from './scripts.js';
 import { initialState, timeline, transition, type DeadlineKind, type Effect, type Run, type RunInput, type ScriptOutcome } from './run-state.js';
 import type { RunStore } from './run-store.js';
@@ -52,8 +52,23 @@ export interface SopEngineOptions {
   describeRoles: (roles: readonly string[]) => string;
   /** YAML `approvals:` settings a definition may name. */
   settings: Readonly<Record<Setting, number>>;
+  /** Checklist items Waygate does itself; an item whose task is missing here is left to a person. */
+  automatic?: Partial<Record<AutomaticTask, (run: Run) => Promise<{ ok: boolean; detail: string }>>>;
   /** Shares a text file in a thread (output too long for a message); absent: the output is cut, and says so. */
   shareFile?: (opts: { channel: string; threadKey: MessageKey; filename: string; title: string; content: string }) => void;
+}
+
+export interface StartOptions {
+  definitionId: string;
+  requester: string;
+  params: Record<string, string>;
+  /** A line posted in the run's thread as it starts. */
+  note?: string;
+  /**
+   * Only these steps of the definition, under this title (the compliance calendar posts the monthly list of
+   * SOP-COMP-001 on its own). The run pins the part, so its message and report show just that.
+   */
+  part?: { steps?: readonly string[]; title: string };
 }
 
 export type StartOutcome = { ok: true; run: Run } | { ok: false; problem: string };
@@ -123,10 +138,11 @@ export class SopEngine {
    * Starts a run of a definition: its parameters are checked first (a refused value starts nothing), then
    * the run, its message and its first step commit together.
    */
-  start(opts: { definitionId: string; requester: string; params: Record<string, string>; note?: string }): StartOutcome {
+  start(opts: StartOptions): StartOutcome {
     const pinned = this.opts.definitions.get(opts.definitionId);
     if (!pinned) return { ok: false, problem: `There is no procedure \`${opts.definitionId}\`.` };
-    const { definition } = pinned;
+    const definition = opts.part ? partOf(pinned.definition, opts.part) : pinned.definition;
+    if (definition.steps.length === 0) return { ok: false, problem: `\`${opts.definitionId}\` has none of the steps ${opts.part?.steps?.join(', ') ?? ''}.` };
     for (const [name, kind] of Object.entries(definition.params)) {
       const value = opts.params[name];
       if (value === undefined) return { ok: false, problem: `\`${name}\` is missing.` };
@@ -252,6 +268,11 @@ export class SopEngine {
         after.push(() => this.runScript(run, effect.step, executionId));
         return;
       }
+      case 'automatic': {
+        const task = this.opts.automatic?.[effect.task];
+        if (task) after.push(() => this.runAutomatic(run, effect.step, effect.item, task));
+        return;
+      }
       case 'kill_script':
         after.push(() => this.running.get(`${run.id}:${effect.step}`)?.abort(effect.by));
         return;
@@ -347,6 +368,17 @@ export class SopEngine {
     this.track(task);
   }
 
+  /** An automatic checklist item: the task runs outside the transaction, its result comes back as an input. */
+  private runAutomatic(run: Run, step: number, item: string, task: (run: Run) => Promise<{ ok: boolean; detail: string }>): void {
+    const work = (async () => {
+      const result = await task(run).catch((err: unknown) => ({ ok: false, detail: (err as Error).message }));
+      if (this.stopping) return;
+      const applied = this.apply(run.id, { type: 'automatic_done', step, item, ok: result.ok, detail: result.detail });
+      if (!applied.ok && applied.problem !== 'moot') this.opts.logger.warn({ runId: run.id, item, problem: applied.problem }, 'automatic item result not applied');
+    })().catch((err: unknown) => this.opts.logger.error({ err, runId: run.id, item }, 'automatic checklist item failed'));
+    this.track(work);
+  }
+
   /** Checks the service's health URL, a few attempts apart; the outcome comes back as an input. */
   private verify(run: Run, stepIndex: number): void {
     const step = run.definition.steps[stepIndex];
@@ -393,7 +425,15 @@ export class SopEngine {
     }
     for (const run of this.active()) {
       const step = run.definition.steps[run.state.step];
-      if (step?.kind === 'verify' && run.state.steps[run.state.step]?.status === 'running') this.verify(run, run.state.step);
+      const s = run.state.steps[run.state.step];
+      if (step?.kind === 'verify' && s?.status === 'running') this.verify(run, run.state.step);
+      // An automatic item the bot died during is done again: both tasks write or read nothing a repeat harms.
+      if (step?.kind === 'checklist' && s?.status === 'active') {
+        for (const item of step.items) {
+          const task = item.automatic ? this.opts.automatic?.[item.automatic] : undefined;
+          if (task && !s.ticks?.[item.id] && !s.automaticFailed?.[item.id]) this.runAutomatic(run, run.state.step, item.id, task);
+        }
+      }
     }
   }
 
@@ -408,6 +448,11 @@ export class SopEngine {
     for (const controller of this.running.values()) controller.abort('shutdown');
     await this.whenIdle();
   }
+}
+
+/** The steps of a definition a run of only part of it has, under the part's title. */
+function partOf(definition: Definition, part: NonNullable<StartOptions['part']>): Definition {
+  return { ...definition, title: part.title, steps: part.steps ? definition.steps.filter((s) => part.steps?.includes(s.id)) : definition.steps };
 }
 
 function deadlineKey(runId: number, step: number, what: DeadlineKind): string {

@@ -12,7 +12,7 @@ import type { HealthService } from '../health/health-service.js';
 /** The procedure whose completed runs count as "passed staging". */
 const STAGING = 'deploy-staging';
 import type { Guard, PinnedDefinition } from './definition.js';
-import { SopEngine } from './engine.js';
+import { SopEngine, type SopEngineOptions } from './engine.js';
 import { RunStore } from './run-store.js';
 import { sopActions } from './slack-actions.js';
 import { sopPermissions } from './permissions.js';
@@ -28,7 +28,13 @@ export interface SopsModule {
  */
 export function sopsModule(
   core: Core,
-  opts: { definitions: ReadonlyMap<string, PinnedDefinition>; incidents: IncidentFacade; health: Pick<HealthService, 'figures' | 'check'>; runner: ProcessRunner },
+  opts: {
+    definitions: ReadonlyMap<string, PinnedDefinition>;
+    incidents: IncidentFacade;
+    health: Pick<HealthService, 'figures' | 'check'>;
+    runner: ProcessRunner;
+    automatic?: SopEngineOptions['automatic'];
+  },
 ): SopsModule {
   const { config, clock } = core;
   const file = config.file;
@@ -81,6 +87,7 @@ export function sopsModule(
       return { ok: r.ok, detail: r.ok ? `HTTP ${r.httpStatus ?? '?'}` : r.summary };
     },
     describeRoles: (roles) => `a ${describeRoles(roles)}`,
+    ...(opts.automatic ? { automatic: opts.automatic } : {}),
     // Output longer than a message shows is shared whole, as a file in the run's thread, never cut silently.
     shareFile: ({ channel, threadKey, filename, title, content }) =>
       core.outbox.enqueue({ kind: 'file_upload', payload: { channel, threadKey, filename, title, altText: title, contentBase64: Buffer.from(content, 'utf8').toString('base64') } }),

@@ -1,6 +1,6 @@
 import type { MessageContent } from '../outbox/types.js';
 import { actions, button, checkboxes, confirm, context, section, type Block } from '../core/blocks.js';
-import { escapeMrkdwn, formatDuration, truncate } from '../core/text.js';
+import { escapeMrkdwn, formatDuration, mention, truncate } from '../core/text.js';
 import { slackDate } from '../slack/format.js';
 import { SOP_ACTIONS, rollbackValue, stepValue } from './actions.js';
 import type { Step } from './definition.js';
@@ -80,6 +80,12 @@ function stepLine(run: Run, step: Step, s: StepState, index: number): string {
   return parts.join(' — ');
 }
 
+/** What was entered with a tick: a link (a change ticket), or what Waygate did for an automatic item. */
+function tickValue(value: string | undefined): string {
+  if (!value) return '';
+  return /^https?:\/\//.test(value) ? ` (<${value}|link>)` : ` (${escapeMrkdwn(truncate(value, 300))})`;
+}
+
 /**
  * The run's one message: where it stands ("Step 3 of 7 — waiting for a lead's approval (requested 12 min
  * ago by @ana)"), every step with who did what and when, and the buttons of the current step.
@@ -96,7 +102,7 @@ export function renderRun(run: Run, describeRoles: (roles: readonly string[]) =>
       return `${k} \`${escapeMrkdwn(truncate(v, 100))}\``;
     })
     .join(', ');
-  const title = `*${escapeMrkdwn(definition.title)}*${params ? ` (${params})` : ''} — run #${run.id}, started by <@${run.requester}> ${ago(run.createdAt)}`;
+  const title = `*${escapeMrkdwn(definition.title)}*${params ? ` (${params})` : ''} — run #${run.id}, started by ${mention(run.requester)} ${ago(run.createdAt)}`;
   const where =
     state.status === 'active'
       ? `*Step ${state.step + 1} of ${total}* — ${waitingFor(run, describeRoles)}`
@@ -121,9 +127,11 @@ export function renderRun(run: Run, describeRoles: (roles: readonly string[]) =>
       });
       const ticked = step.items.flatMap((item) => {
         const tick = s.ticks?.[item.id];
-        return tick ? [`${escapeMrkdwn(item.text)}: <@${tick.by}> ${ago(tick.at)}${tick.value ? ` (<${tick.value}|link>)` : ''}`] : [];
+        return tick ? [`${escapeMrkdwn(item.text)}: ${mention(tick.by)} ${ago(tick.at)}${tickValue(tick.value)}`] : [];
       });
       if (ticked.length > 0) blocks.push(context(truncate(`Ticked — ${ticked.join(' · ')}`, 2000)));
+      const failed = Object.entries(s.automaticFailed ?? {}).map(([id, f]) => `${escapeMrkdwn(step.items.find((i) => i.id === id)?.text ?? id)}: Waygate could not do it ${ago(f.at)} — ${escapeMrkdwn(truncate(f.detail, 300))}`);
+      if (failed.length > 0) blocks.push(context(truncate(`⚠️ ${failed.join(' · ')}`, 2000)));
     }
     const buttons = [];
     if (step.kind === 'approval' && s.status === 'active') {

@@ -3,7 +3,7 @@
  * The engine commits the new state and every effect (messages, audit rows, deadlines, executions) in one
  * transaction, then starts what runs outside it (a script, a health check).
  */
-import type { Setting, Definition, Guard, Step } from './definition.js';
+import type { AutomaticTask, Setting, Definition, Guard, Step } from './definition.js';
 
 export type RunStatus = 'active' | 'done' | 'failed' | 'aborted' | 'rejected' | 'expired';
 export type StepStatus = 'pending' | 'active' | 'held' | 'running' | 'done' | 'skipped' | 'failed' | 'interrupted';
@@ -41,6 +41,8 @@ export interface StepState {
   detail?: string;
   /** During a watch's first hour: whether the last close look failed. */
   probeFailing?: boolean;
+  /** Checklist items Waygate does itself that could not be done: why, and when it tried. */
+  automaticFailed?: Record<string, { at: number; detail: string }>;
   /** Who retried, skipped or aborted an interrupted or failed step. */
   decidedBy?: Stamp & { decision: 'retry' | 'skip' | 'abort' };
 }
@@ -81,6 +83,8 @@ export type RunInput =
   /** A close look at the service during a watch's first hour. */
   | { type: 'probe_result'; step: number; ok: boolean; detail: string }
   | { type: 'decide'; step: number; decision: 'retry' | 'skip' | 'abort'; by: string }
+  /** An automatic checklist item finished: ticked by Waygate with `detail`, or left open with the reason. */
+  | { type: 'automatic_done'; step: number; item: string; ok: boolean; detail: string }
   | { type: 'cancel'; by: string };
 
 export type DeadlineKind = 'remind' | 'escalate' | 'expire' | 'watch' | 'probe';
@@ -93,6 +97,8 @@ export type Effect =
   | { kind: 'audit'; action: 'sop.started' | 'sop.step' | 'sop.approved' | 'sop.rejected' | 'sop.override' | 'sop.ended'; actor: string; details: Record<string, unknown> }
   | { kind: 'schedule'; step: number; what: DeadlineKind; at: number }
   | { kind: 'cancel_deadlines'; step: number }
+  /** Do an automatic checklist item once the transaction has committed; its end comes back as an input. */
+  | { kind: 'automatic'; step: number; item: string; task: AutomaticTask }
   /** Start the step's script once the transaction has committed. */
   | { kind: 'run_script'; step: number }
   /** Stop the step's running script (the whole process tree). */
@@ -188,13 +194,27 @@ export function transition(run: Run, input: RunInput, ctx: TransitionContext): T
       s.ticks = ticks;
       if (!changed) return { state, effects: [] };
       effects.push({ kind: 'render' });
-      if (step.items.every((item) => ticks[item.id])) {
-        s.status = 'done';
-        s.finishedAt = ctx.now;
-        effects.push({ kind: 'cancel_deadlines', step: input.step });
-        effects.push({ kind: 'audit', action: 'sop.step', actor: input.by, details: { step: step.id, ticks } });
-        enterNext();
+      completeChecklist(step, s, input.step, input.by, effects, ctx, enterNext);
+      break;
+    }
+    case 'automatic_done': {
+      const s = state.steps[input.step];
+      const step = definition.steps[input.step];
+      const item = step?.kind === 'checklist' ? step.items.find((i) => i.id === input.item) : undefined;
+      // A person ticked it meanwhile, or the run moved on: their word stands.
+      if (input.step !== state.step || step?.kind !== 'checklist' || !s || s.status !== 'active' || !item || s.ticks?.[item.id]) return { refused: 'moot' };
+      effects.push({ kind: 'audit', action: 'sop.step', actor: 'waygate', details: { step: step.id, item: item.id, automatic: item.automatic, ok: input.ok, detail: input.detail } });
+      if (!input.ok) {
+        s.automaticFailed = { ...s.automaticFailed, [item.id]: { at: ctx.now, detail: input.detail } };
+        effects.push({ kind: 'thread', text: `⚠️ ${item.text}: Waygate could not do it — ${input.detail}. Put it right and tick it by hand.`, broadcast: true });
+        effects.push({ kind: 'render' });
+        break;
       }
+      if (s.automaticFailed) delete s.automaticFailed[item.id];
+      s.ticks = { ...s.ticks, [item.id]: { by: 'waygate', at: ctx.now, value: input.detail } };
+      effects.push({ kind: 'thread', text: `🤖 ${item.text}: done by Waygate — ${input.detail}` });
+      effects.push({ kind: 'render' });
+      completeChecklist(step, s, input.step, 'waygate', effects, ctx, enterNext);
       break;
     }
     case 'approve': {
@@ -385,6 +405,25 @@ export function timeline(run: Run): Array<{ at: number; who: string; what: strin
   return events.sort((a, b) => a.at - b.at);
 }
 
+/** A checklist whose every item is ticked is done, and the run goes on. */
+function completeChecklist(
+  step: Extract<Step, { kind: 'checklist' }>,
+  s: StepState,
+  index: number,
+  by: string,
+  effects: Effect[],
+  ctx: TransitionContext,
+  enterNext: () => void,
+): void {
+  const ticks = s.ticks ?? {};
+  if (!step.items.every((item) => ticks[item.id])) return;
+  s.status = 'done';
+  s.finishedAt = ctx.now;
+  effects.push({ kind: 'cancel_deadlines', step: index });
+  effects.push({ kind: 'audit', action: 'sop.step', actor: by, details: { step: step.id, ticks } });
+  enterNext();
+}
+
 function end(state: RunState, status: Exclude<RunStatus, 'active'>, by: string, ctx: TransitionContext, effects: Effect[]): void {
   state.status = status;
   state.endedAt = ctx.now;
@@ -420,6 +459,9 @@ function enter(run: Run, state: RunState, index: number, effects: Effect[], ctx:
     case 'checklist':
       s.status = 'active';
       if (step.remindEvery) effects.push({ kind: 'schedule', step: index, what: 'remind', at: ctx.now + step.remindEvery });
+      for (const item of step.items) {
+        if (item.automatic && !s.ticks?.[item.id]) effects.push({ kind: 'automatic', step: index, item: item.id, task: item.automatic });
+      }
       return;
     case 'remind':
       s.status = 'done';

@@ -57,6 +57,7 @@ export const DEFAULT_YAML = {
     'weekly-maintenance': false,
     'log-rotation': false,
     'security-scan': false,
+    'compliance-calendar': false,
   },
   service: { healthUrl: 'http://127.0.0.1:9/health', systemdUnit: null },
 };

@@ -46,13 +46,13 @@ describe('the keyed audit trail, seen from Slack', () => {
 
   it('without a key, verify says the chain is unkeyed, and a recomputed forgery passes unnoticed', async () => {
     const b = await start({});
-    await command(b, 'audit', USERS.nobody); // a denial: one entry
+    await command(b, 'audit', USERS.nobody); // a denial and the command's own record: two entries
     await b.stop();
     bot = undefined;
     forgeEntry(join(dir, 'waygate.db'), 1, USERS.admin);
     const again = await start({});
     const res = await command(again, 'audit verify', USERS.security);
-    expect(res.json.text).toContain('✅ Audit trail intact: 1 entries, hash chain verified.');
+    expect(res.json.text).toContain('✅ Audit trail intact: 2 entries, hash chain verified.');
     expect(res.json.text).toContain('The chain is not keyed');
   });
 
@@ -65,15 +65,16 @@ describe('the keyed audit trail, seen from Slack', () => {
     const keyed = await start({ WAYGATE_AUDIT_KEY: AUDIT_KEY });
     await command(keyed, 'audit', USERS.nobody);
     const ok = await command(keyed, 'audit verify', USERS.security);
-    expect(ok.json.text).toContain('✅ Audit trail intact: 3 entries, keyed hash chain (HMAC-SHA256) verified.');
-    expect(ok.json.text).toContain('The 1 entries before #2 were written before the key was set');
+    // #1 the denial and #2 its command record, unkeyed; #3 the switch-over; #4 and #5 keyed.
+    expect(ok.json.text).toContain('✅ Audit trail intact: 5 entries, keyed hash chain (HMAC-SHA256) verified.');
+    expect(ok.json.text).toContain('The 2 entries before #3 were written before the key was set');
     await keyed.stop();
     bot = undefined;
 
-    forgeEntry(join(dir, 'waygate.db'), 3, USERS.admin);
+    forgeEntry(join(dir, 'waygate.db'), 4, USERS.admin);
     const after = await start({ WAYGATE_AUDIT_KEY: AUDIT_KEY });
     const res = await command(after, 'audit verify', USERS.security);
-    expect(res.json.text).toContain('❌ Audit trail broken at entry #2');
+    expect(res.json.text).toContain('❌ Audit trail broken at entry #3');
   });
 
   it('warns at start-up when the trail is keyed but the key is no longer set, and verify says what it could not check', async () => {

@@ -22,7 +22,10 @@ describe('the audit trail, seen from Slack', () => {
   const command = (text: string, userId: string = USERS.security) => bot.signer.slashCommand({ text, userId, responseUrl: bot.slack.responseUrl() });
   const db = () => bot.waygate.services.db;
 
-  /** Three denials a minute apart: three audit rows whose time tells them apart. */
+  /**
+   * Three denials a minute apart, each recorded with the request itself: rows 1, 3 and 5 are the denials
+   * (08:00, 08:01, 08:02), rows 2, 4 and 6 the `command.run` records of the same requests.
+   */
   const recordThree = async () => {
     for (let i = 0; i < 3; i++) {
       await command('audit', USERS.nobody);
@@ -32,27 +35,27 @@ describe('the audit trail, seen from Slack', () => {
 
   it('verify names the row whose content was edited: its id, action and when it was recorded', async () => {
     await recordThree();
-    db().prepare('UPDATE audit_log SET details = ? WHERE id = 2').run(JSON.stringify({ forged: true }));
+    db().prepare('UPDATE audit_log SET details = ? WHERE id = 3').run(JSON.stringify({ forged: true }));
     const res = await command('audit verify');
     const at = Math.floor((Date.parse(START) + 60_000) / 1000);
     expect(res.json.text).toBe(
-      `❌ Audit trail broken at entry #2 (\`permission.denied\` by U0NOBODY, recorded <!date^${at}^{date_short_pretty} {time}|2026-03-02 08:01 UTC>, subject command.audit): content does not match hash. Treat this as a security incident.`,
+      `❌ Audit trail broken at entry #3 (\`permission.denied\` by U0NOBODY, recorded <!date^${at}^{date_short_pretty} {time}|2026-03-02 08:01 UTC>, subject command.audit): content does not match hash. Treat this as a security incident.`,
     );
   });
 
   it('verify names an edited actor as plain text, so a forged user id pings nobody', async () => {
     await recordThree();
-    db().prepare('UPDATE audit_log SET actor = ? WHERE id = 3').run(USERS.admin);
+    db().prepare('UPDATE audit_log SET actor = ? WHERE id = 5').run(USERS.admin);
     const res = await command('audit verify');
-    expect(res.json.text).toContain(`broken at entry #3 (\`permission.denied\` by ${USERS.admin}, recorded <!date^`);
+    expect(res.json.text).toContain(`broken at entry #5 (\`permission.denied\` by ${USERS.admin}, recorded <!date^`);
     expect(res.json.text).not.toContain(`<@${USERS.admin}>`);
   });
 
   it('verify says which entries are missing when the newest were deleted', async () => {
     await recordThree();
-    db().prepare('DELETE FROM audit_log WHERE id = 3').run();
+    db().prepare('DELETE FROM audit_log WHERE id >= 5').run();
     const res = await command('audit verify');
-    expect(res.json.text).toBe('❌ Audit trail broken at entry #3: entries after #2 are missing (the id counter is at #3). Treat this as a security incident.');
+    expect(res.json.text).toBe('❌ Audit trail broken at entry #5: entries after #4 are missing (the id counter is at #6). Treat this as a security incident.');
   });
 });
 

@@ -27,7 +27,7 @@ describe('/waygate over real HTTP', () => {
     expect(res.json.text).toContain('/waygate jobs');
     expect(res.json.text).not.toContain('/waygate audit');
     expect(res.json.text).not.toContain('/waygate ack');
-    expect(res.json.text).toContain("16 more commands need a role you don't have");
+    expect(res.json.text).toContain("17 more commands need a role you don't have");
   });
 
   it('treats an empty command as help', async () => {
@@ -59,7 +59,7 @@ describe('/waygate over real HTTP', () => {
     expect(res.status).toBe(200);
     expect(res.json.response_type).toBe('ephemeral');
     expect(res.json.text).toContain("I don't know `/waygate frobnicate`");
-    expect(res.json.text).toContain('`help`, `ack`, `resolve`, `incidents`, `trigger`, `note`, `reassign`, `priority`, `escalate`, `deploy`, `hotfix`, `security`, `review`, `onboard`, `sop`, `oncall`, `health`, `digest`, `backup`, `jobs`, `audit`, `key`, `whoami`');
+    expect(res.json.text).toContain('`help`, `ack`, `resolve`, `incidents`, `trigger`, `note`, `reassign`, `priority`, `escalate`, `deploy`, `hotfix`, `security`, `review`, `onboard`, `sop`, `oncall`, `health`, `digest`, `backup`, `jobs`, `audit`, `key`, `compliance`, `whoami`');
   });
 
   it('answers bad arguments with the usage line of that verb', async () => {

@@ -20,14 +20,21 @@ function effects(bot: TestBot) {
     digests: db.prepare(`SELECT id, reviewed_by FROM digests ORDER BY id`).all(),
     pagerDutyCalls: bot.pd?.calls('rest').length,
     channelMessages: ['C0OPS', 'C0ALERTS', 'C0SEC'].map((c) => bot.slack.messages(c).length),
-    auditOtherThanDenials: bot.waygate.services.audit.recent(1000).filter((e) => e.action !== 'permission.denied').length,
+    // The trail's record of the request itself (command.run, interaction) is checked on its own below.
+    auditOtherThanDenials: bot.waygate.services.audit.recent(1000).filter((e) => !['permission.denied', 'command.run', 'interaction'].includes(e.action)).length,
   };
 }
 
 function lastDenial(bot: TestBot) {
-  const entry = bot.waygate.services.audit.recent(1)[0];
+  const entry = bot.waygate.services.audit.recent(3).find((e) => e.action === 'permission.denied');
   expect(entry?.action).toBe('permission.denied');
   return { actor: entry?.actor, details: JSON.parse(entry?.details ?? '{}') as { permission?: string; rule?: string } };
+}
+
+/** The trail's newest record of a request (a command or a click): who, what, and how it ended. */
+function lastRequest(bot: TestBot) {
+  const entry = bot.waygate.services.audit.recent(3).find((e) => e.action === 'command.run' || e.action === 'interaction');
+  return { actor: entry?.actor, action: entry?.action, subject: entry?.subject, outcome: (JSON.parse(entry?.details ?? '{}') as { outcome?: string }).outcome };
 }
 
 describe('one permission policy for every command and button', () => {
@@ -88,6 +95,7 @@ describe('one permission policy for every command and button', () => {
     { text: 'security someone logged in', roles: '*security*, *lead* or *oncall*', permission: 'command.security' },
     { text: 'review https://example.com/pr/1', roles: '*lead*, *ops* or *oncall*', permission: 'command.review' },
     { text: 'onboard', roles: '*lead*', permission: 'command.onboard' },
+    { text: 'compliance', roles: '*security* or *lead*', permission: 'command.compliance' },
   ];
 
   it('covers every verb the bot has', () => {
@@ -101,6 +109,7 @@ describe('one permission policy for every command and button', () => {
     expect(res.json.text).toBe(`Sorry, \`/waygate ${text.split(' ')[0]}\` needs the ${roles} role. ${ASK}`);
     await bot.settle();
     expect(lastDenial(bot)).toEqual({ actor: USERS.nobody, details: expect.objectContaining({ permission, rule: 'role' }) });
+    expect(lastRequest(bot)).toEqual({ actor: USERS.nobody, action: 'command.run', subject: text.split(' ')[0], outcome: 'denied' });
     expect(effects(bot)).toEqual(before);
   });
 
@@ -144,6 +153,7 @@ describe('one permission policy for every command and button', () => {
     await bot.settle();
     expect(bot.slack.responsePosts(responseId).map((p) => p.body.text)).toEqual([`Sorry, ${what} needs the ${roles} role. ${ASK}`]);
     expect(lastDenial(bot)).toEqual({ actor: USERS.nobody, details: expect.objectContaining({ permission, rule: 'role' }) });
+    expect(lastRequest(bot)).toEqual({ actor: USERS.nobody, action: 'interaction', subject: actionId, outcome: 'denied' });
     expect(effects(bot)).toEqual(before);
   });
 

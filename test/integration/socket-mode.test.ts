@@ -58,7 +58,7 @@ describe('/waygate over real Socket Mode', () => {
     const ack = await slack.sendEnvelope('slash_commands', slashCommand('frobnicate now'));
     expect(ack.payload).toMatchObject({ response_type: 'ephemeral' });
     expect(ack.payload?.text).toContain("I don't know `/waygate frobnicate`");
-    expect(ack.payload?.text).toContain('`help`, `ack`, `resolve`, `incidents`, `trigger`, `note`, `reassign`, `priority`, `escalate`, `deploy`, `hotfix`, `security`, `review`, `onboard`, `sop`, `oncall`, `health`, `digest`, `backup`, `jobs`, `audit`, `key`, `whoami`');
+    expect(ack.payload?.text).toContain('`help`, `ack`, `resolve`, `incidents`, `trigger`, `note`, `reassign`, `priority`, `escalate`, `deploy`, `hotfix`, `security`, `review`, `onboard`, `sop`, `oncall`, `health`, `digest`, `backup`, `jobs`, `audit`, `key`, `compliance`, `whoami`');
   });
 
   it('closes the connection on stop', async () => {

@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { defineCommand, type Command, type CommandContext, type CommandReply } from '../src/commands/types.js';
+import { SLASH_COMMAND } from '../src/commands/router.js';
+import { escapeMrkdwn, formatDuration, truncate } from '../src/core/text.js';
+import { slackDate } from '../src/slack/format.js';
+import { section, type Block } from '../src/core/blocks.js';
+import type { CalendarList } from '../src/compliance/compliance-service.js';
+
+function listLine(ctx: CommandContext, list: CalendarList, now: number): string {
+  const where = ctx.compliance.messageOf(list.run.id);
+  const title = where ? `<https://slack.com/archives/${where.channel}/p${where.ts.replace('.', '')}|${escapeMrkdwn(list.run.definition.title)}>` : escapeMrkdwn(list.run.definition.title);
+  const due = list.overdue ? `⚠️ *overdue by ${formatDuration(now - list.dueAt)}*` : `due ${slackDate(new Date(list.dueAt - 1), '{date_short_pretty}')}`;
+  const open = list.open.length === 0 ? 'all ticked' : `${list.open.length} open: ${list.open.map(escapeMrkdwn).join('; ')}`;
+  return truncate(`• ${title} (run #${list.run.id}) — ${due} — ${open}`, 600);
+}
+
+/** SOP-COMP-001: what the compliance calendar has open, overdue first. */
+function status(ctx: CommandContext): CommandReply {
+  const now = ctx.clock.nowMs();
+  const lists = ctx.compliance.lists();
+  if (lists.length === 0) {
+    return { text: '✅ No compliance list is open. The calendar posts the monthly, quarterly and annual lists on their first working day.' };
+  }
+  const overdue = lists.filter((l) => l.overdue);
+  const open = lists.filter((l) => !l.overdue);
+  const blocks: Block[] = [];
+  if (overdue.length > 0) blocks.push(section(truncate(`*Overdue (${overdue.length})*\n${overdue.map((l) => listLine(ctx, l, now)).join('\n')}`, 2900)));
+  if (open.length > 0) blocks.push(section(truncate(`*Open (${open.length})*\n${open.map((l) => listLine(ctx, l, now)).join('\n')}`, 2900)));
+  const text = `Compliance calendar: ${overdue.length} overdue, ${open.length} open.`;
+  return { text, blocks: [section(text), ...blocks] };
+}
+
+export const compliance: Command = defineCommand({
+  name: 'compliance',
+  usage: `${SLASH_COMMAND} compliance`,
+  summary: 'Show the open and overdue compliance lists (SOP-COMP-001)',
+  roles: ['security', 'lead'],
+  args: z.tuple([], { message: 'expected no arguments' }),
+  run(ctx) {
+    return status(ctx);
+  },
+});
