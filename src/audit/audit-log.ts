@@ -186,18 +186,28 @@ export class AuditLog {
   }
 
   record(entry: AuditEntry): void {
-    // The read of the previous hash and the insert must not interleave with another writer.
+    this.recordAll([entry]);
+  }
+
+  /** Appends entries in order, in one transaction (one commit for a batch of them). */
+  recordAll(entries: readonly AuditEntry[]): void {
+    if (entries.length === 0) return;
+    // The read of the previous hash and the inserts must not interleave with another writer.
     this.db.transaction(() => {
-      const prev_hash = (this.last.get() as string | undefined) ?? GENESIS;
-      const row = {
-        at: this.clock.nowMs(),
-        actor: entry.actor,
-        action: entry.action,
-        subject: entry.subject ?? null,
-        details: JSON.stringify(entry.details ?? {}),
-      };
-      const hash = this.writeKey ? keyedHash(this.writeKey.key, prev_hash, row) : plainHash(prev_hash, row);
-      this.insert.run({ ...row, prev_hash, hash });
+      let prev_hash = (this.last.get() as string | undefined) ?? GENESIS;
+      const at = this.clock.nowMs();
+      for (const entry of entries) {
+        const row = {
+          at,
+          actor: entry.actor,
+          action: entry.action,
+          subject: entry.subject ?? null,
+          details: JSON.stringify(entry.details ?? {}),
+        };
+        const hash = this.writeKey ? keyedHash(this.writeKey.key, prev_hash, row) : plainHash(prev_hash, row);
+        this.insert.run({ ...row, prev_hash, hash });
+        prev_hash = hash;
+      }
     })();
   }
 

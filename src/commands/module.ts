@@ -2,13 +2,16 @@ import type { Core } from '../core/core.js';
 import type { WaygateModule } from '../core/module.js';
 import type { CommandServices } from '../context.js';
 import { registerCommandRouter } from './router.js';
+import { AuditBatch } from '../audit/audit-batch.js';
 import { commandPermission, type Command } from './types.js';
 
 /** The `/waygate` verbs of commands/: each guarded by its `command.<verb>` permission. */
 export function commandsModule(core: Core, services: CommandServices, commands: readonly Command[]): WaygateModule {
-  registerCommandRouter(core.app, { services, commands, inflight: core.inflight });
+  const requests = new AuditBatch(core.audit, (err) => core.logger.error({ err }, 'commands could not be audited'));
+  registerCommandRouter(core.app, { services, commands, inflight: core.inflight, requests });
   return {
     name: 'commands',
+    stop: () => requests.flush(),
     permissions: Object.fromEntries(commands.map((c) => [commandPermission(c), c.roles])),
   };
 }

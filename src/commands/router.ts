@@ -6,12 +6,15 @@ import type { Clock } from '../clock/clock.js';
 import { ACK_BUDGET_MS, withinAckBudget } from '../core/ack-budget.js';
 import { asWaygateError } from '../core/errors.js';
 import { splitLeading, tokenize } from './tokenize.js';
+import type { AuditBatch } from '../audit/audit-batch.js';
 import { commandPermission, type Command, type CommandContext, type CommandReply } from './types.js';
 
 export const SLASH_COMMAND = '/waygate';
 
 export interface CommandRouterDeps {
   services: CommandServices;
+  /** Where the record of each command goes: written at the end of the turn, after the ack. */
+  requests: Pick<AuditBatch, 'add'>;
   commands: readonly Command[];
   inflight: InflightWork;
 }
@@ -51,11 +54,7 @@ export async function handleSlashCommand(
   await ack(toAckBody(reply));
   metrics.commands.inc({ verb, outcome });
   // After the ack, off Slack's clock. What a command changed has rows of its own; this says it was asked.
-  try {
-    deps.services.audit.record({ actor: command.user_id, action: 'command.run', subject: verb, details: { text: (command.text ?? '').slice(0, 300), outcome } });
-  } catch (err) {
-    logger.error({ err, verb }, 'command could not be audited');
-  }
+  deps.requests.add({ actor: command.user_id, action: 'command.run', subject: verb, details: { text: (command.text ?? '').slice(0, 300), outcome } });
   for (const task of deferred) {
     void deps.inflight.track(task().catch((err: unknown) => logger.error({ err, verb }, 'work after ack failed')));
   }

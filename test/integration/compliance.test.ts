@@ -142,7 +142,9 @@ describe('the compliance calendar (SOP-COMP-001)', () => {
     expect(reminders(b)).toEqual([
       `⏰ <@${OFFICER}> Overdue compliance items (SOP-COMP-001):\n• *Monthly compliance tasks — December 2026* (run #1, overdue by 3 d 9 h): Verify compliance controls\nTick them in each list's message as they are done.`,
     ]);
-    expect(b.slack.messages(OFFICER).map((m) => m.text)).toContainEqual(expect.stringMatching(/^⏰ /) && expect.stringContaining(`⏰ <@${OFFICER}> Overdue compliance items`));
+    expect(b.slack.messages(OFFICER).map((m) => m.text)).toContainEqual(expect.stringContaining(`⏰ <@${OFFICER}> Overdue compliance items`));
+    // The SOP document's own review reaches its owner.
+    expect(b.slack.messages(OFFICER).map((m) => m.text)).toContainEqual(expect.stringMatching(/^📋 SOP document quarterly review — due 14 January 2027 is posted in <#C0COMP>, due by <!date\^\d+\^\{date_long\}\|2027-01-14 22:59 UTC> \(run #\d+\)\.$/));
 
     // What is open and overdue, from Slack.
     const status = await b.signer.slashCommand({ text: 'compliance', userId: USERS.lead, responseUrl: b.slack.responseUrl() });

@@ -32,7 +32,7 @@ describe('the command router and the ack budget', () => {
     });
     const acks: Array<{ text: string }> = [];
     const handled = handleSlashCommand(
-      { services, commands: [slow], inflight: new InflightWork() },
+      { services, commands: [slow], inflight: new InflightWork(), requests: { add: () => undefined } },
       { text: 'slow', user_id: 'U0AMY', channel_id: 'C0CHAN', response_url: 'https://hooks.slack.com/x' },
       async (body) => void acks.push(body),
     );

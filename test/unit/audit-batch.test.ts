@@ -1,0 +1,55 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AuditBatch } from '../../src/audit/audit-batch.js';
+import { AuditLog } from '../../src/audit/audit-log.js';
+import { ManualClock } from '../../src/clock/clock.js';
+import { openDatabase, type Db } from '../../src/db/database.js';
+
+describe('AuditBatch: the record of each command, written at the end of the turn', () => {
+  let dir: string;
+  let db: Db;
+  let audit: AuditLog;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'waygate-audit-batch-'));
+    db = openDatabase(join(dir, 'waygate.db'));
+    audit = new AuditLog(db, new ManualClock('2026-03-02T09:00:00Z'));
+  });
+  afterEach(() => {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const actions = () => db.prepare('SELECT actor, subject FROM audit_log ORDER BY id').all();
+
+  it('writes the entries of one turn together, in order, chained like any other entries', async () => {
+    const batch = new AuditBatch(audit, (err) => {
+      throw err;
+    });
+    audit.record({ actor: 'U0FIRST', action: 'job.run', subject: 'before' });
+    batch.add({ actor: 'U0ANA', action: 'command.run', subject: 'help' });
+    batch.add({ actor: 'U0BEN', action: 'command.run', subject: 'whoami' });
+    expect(actions()).toHaveLength(1);
+    await new Promise((r) => setImmediate(r));
+    expect(actions()).toEqual([
+      { actor: 'U0FIRST', subject: 'before' },
+      { actor: 'U0ANA', subject: 'help' },
+      { actor: 'U0BEN', subject: 'whoami' },
+    ]);
+    expect(audit.verify()).toMatchObject({ ok: true, entries: 3 });
+  });
+
+  it('writes what is pending when flushed (the bot stopping), and reports a failed write instead of throwing', () => {
+    const failures: unknown[] = [];
+    const batch = new AuditBatch(audit, (err) => failures.push(err));
+    batch.add({ actor: 'U0ANA', action: 'command.run', subject: 'health' });
+    batch.flush();
+    expect(actions()).toEqual([{ actor: 'U0ANA', subject: 'health' }]);
+    db.close();
+    batch.add({ actor: 'U0ANA', action: 'command.run', subject: 'health' });
+    batch.flush();
+    expect(failures).toHaveLength(1);
+    db = openDatabase(join(dir, 'waygate.db'));
+  });
+});
