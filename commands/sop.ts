@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineCommand, type Command, type CommandContext, type CommandReply } from '../src/commands/types.js';
 import { SLASH_COMMAND } from '../src/commands/router.js';
-import { escapeMrkdwn, truncate } from '../src/core/text.js';
+import { escapeMrkdwn, mention, truncate } from '../src/core/text.js';
 import { slackDate } from '../src/slack/format.js';
 import { sopPermissions } from '../src/sops/permissions.js';
 import { CATEGORIES } from '../src/sops/definition.js';
@@ -30,7 +30,7 @@ function listRuns(ctx: CommandContext): CommandReply {
   if (runs.length === 0) return { text: 'No procedure runs are open.' };
   const lines = runs.slice(0, 30).map((r) => {
     const step = r.definition.steps[r.state.step];
-    return `• *${escapeMrkdwn(r.definition.title)}* run #${r.id} by <@${r.requester}>, started ${slackDate(new Date(r.createdAt))}: step ${r.state.step + 1} of ${r.definition.steps.length}${step ? ` (${escapeMrkdwn(step.title)})` : ''}`;
+    return `• *${escapeMrkdwn(r.definition.title)}* run #${r.id} by ${mention(r.requester)}, started ${slackDate(new Date(r.createdAt))}: step ${r.state.step + 1} of ${r.definition.steps.length}${step ? ` (${escapeMrkdwn(step.title)})` : ''}`;
   });
   return { text: `Open procedure runs:\n${lines.join('\n')}` };
 }

@@ -102,6 +102,9 @@ describe('the compliance calendar (SOP-COMP-001)', () => {
     expect(threadOf(b, december)[0]).toBe(`📅 Due by <!date^1798757999^{date_long}|2026-12-31 22:59 UTC>; owner <@${OFFICER}>. Tick each item as it is done; overdue items are reminded every week.`);
     expect(b.slack.messages(OFFICER).map((m) => m.text)).toEqual([`📋 Monthly compliance tasks — December 2026 is posted in <#${COMPLIANCE}>, due by <!date^1798757999^{date_long}|2026-12-31 22:59 UTC> (run #1).`]);
 
+    const runs = await b.signer.slashCommand({ text: 'sop runs', userId: USERS.lead, responseUrl: b.slack.responseUrl() });
+    expect(runs.json.text).toContain('*Monthly compliance tasks — December 2026* run #1 by Waygate, started');
+
     // Ticks over HTTP, each shown with who and when.
     b.clock.set('2026-12-01T09:15:00.000Z');
     await tick(b, december, USERS.security, ['review-access-logs']);
