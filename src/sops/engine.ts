@@ -18,6 +18,8 @@ import { messageKeys, type MessageKey } from '../core/keys.js';
 export const SOP_DEADLINES = 'sop-run';
 /** The execution kind of a procedure's script step. */
 export const SCRIPT_EXECUTION = 'sop-script';
+/** How long the alert cards' "recent changes" line is reused before it is read again. */
+const RECENT_CHANGES_TTL_MS = 1_000;
 /** Live output is redrawn at most this often (Slack's chat.update is rate limited, and people read slowly). */
 export const OUTPUT_REFRESH_MS = 1_000;
 /** Lines of output shown in the thread while a script runs. */
@@ -81,6 +83,7 @@ export type ApplyOutcome = { ok: true; run: Run } | { ok: false; problem: string
  */
 export class SopEngine {
   private readonly running = new Map<string, AbortController>();
+  private recentChanges: { at: number; line: string } | undefined;
   private readonly work = new Set<Promise<unknown>>();
   private stopping = false;
 
@@ -118,6 +121,16 @@ export class SopEngine {
    */
   recentChangesLine(): string {
     const now = this.opts.clock.nowMs();
+    // Alert cards ask on every render, and a webhook flood renders many: one read a second is enough, and a
+    // production run's change clears it at once.
+    const cached = this.recentChanges;
+    if (cached && now - cached.at < RECENT_CHANGES_TTL_MS && now >= cached.at) return cached.line;
+    const line = this.readRecentChanges(now);
+    this.recentChanges = { at: now, line };
+    return line;
+  }
+
+  private readRecentChanges(now: number): string {
     const runs = this.opts.store.changedSince('production', now - 24 * 3_600_000).slice(0, 3);
     if (runs.length === 0) return '';
     const parts = runs.map((r) => {
@@ -227,6 +240,7 @@ export class SopEngine {
     if ('refused' in result) return { ok: false, problem: result.refused };
     const next: Run = { ...run, state: result.state };
     this.opts.store.save(run.id, result.state, now);
+    if (run.definition.environment === 'production') this.recentChanges = undefined;
     const after: Array<() => void> = [];
     for (const effect of result.effects) this.effect(next, effect, now, after);
     // What runs outside the transaction starts once it has committed (the caller's transaction ends first).
