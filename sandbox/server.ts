@@ -23,6 +23,14 @@ import { PAGERDUTY_RESPONDER, SANDBOX_USERS } from './users.js';
 import { Workspace } from './workspace.js';
 
 export const DEFAULT_SANDBOX_DB = './data/sandbox.db';
+const WELCOME: Record<string, string> = {
+  alerts: 'Welcome to the sandbox! PagerDuty incidents land here: fire one from the side panel (Trigger P1), then try its buttons or `/waygate ack P1`.',
+  ops: 'Operations: job reports, deploys and hotfixes. Try `/waygate hotfix main login fix` as a lead, then approve it as the other lead.',
+  digest: 'The daily health digest is posted here at 9:00: run `health-digest` from the side panel, or move the clock a day forward.',
+  security: 'Security incidents and the nightly scan. Try `/waygate security suspicious logins` as Sam.',
+  compliance: 'Compliance checklists: try `/waygate sop run audit-preparation` as Sam or a lead.',
+  announcements: 'Stakeholders are told here when a production deploy is live.',
+};
 const PUBLIC_DIR = join(import.meta.dirname, 'public');
 const STATIC: Record<string, { file: string; type: string }> = {
   '/sandbox': { file: 'index.html', type: 'text/html; charset=utf-8' },
@@ -130,6 +138,9 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const clock = new SandboxClock();
   const secrets = freshSecrets();
   const service = await startSampleService(join(dirname(database), 'sandbox-service'), clock.now());
+  const backupDir = join(dirname(database), 'sandbox-backups');
+  // eslint-disable-next-line security/detect-non-literal-fs-filename -- the sandbox's own data folder
+  mkdirSync(backupDir, { recursive: true });
   const slack = await SlackStandIn.start({ token: SANDBOX_BOT_TOKEN });
   const pagerDuty = await PagerDutyStandIn.start({ token: secrets.pagerDutyToken });
   pagerDuty.now = () => clock.nowMs();
@@ -141,7 +152,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     slackApiUrl: slack.apiUrl,
     pagerDuty: { apiUrl: pagerDuty.apiUrl, eventsUrl: pagerDuty.eventsUrl, fromEmail: PAGERDUTY_RESPONDER.email },
     database,
-    service: { healthUrl: service.healthUrl, database: service.database, logFile: service.logFile, backupDir: join(dirname(database), 'sandbox-backups') },
+    service: { healthUrl: service.healthUrl, database: service.database, logFile: service.logFile, backupDir },
     logLevel: opts.logLevel ?? 'warn',
     timezone: localZone(),
   });
@@ -181,6 +192,11 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     (channel) => dmOf.get(channel) ?? channel,
     () => clock.nowMs(),
   );
+  // Each channel opens with a word from a person, as a real workspace's would (and the digest reads history).
+  for (const [channel, text] of Object.entries(WELCOME)) {
+    const id = (config.file.channels as Record<string, string | undefined>)[channel];
+    if (id) slack.postAsUser(id, 'U0LEO', text);
+  }
   const channels = [
     ...Object.entries(config.file.channels).flatMap(([alias, id]) => (typeof id === 'string' ? [{ id, name: alias, kind: 'channel' }] : [])),
     ...SANDBOX_USERS.map((u) => ({ id: dmOf.get(u.id)!, name: u.realName, kind: 'dm', user: u.id })),
@@ -359,12 +375,14 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     }
   }
 
-  function serveFile(res: http.ServerResponse, id: string): void {
+  /** A file the bot uploaded: a download, or (`?inline=1`, PNG only) the image itself for the page to show. */
+  function serveFile(res: http.ServerResponse, id: string, inline: boolean): void {
     const file = slack.files().find((f) => f.id === id);
     if (!file) throw new HttpError(404, 'no such file');
+    const png = file.filename.toLowerCase().endsWith('.png');
     res.writeHead(200, {
-      'content-type': 'application/octet-stream',
-      'content-disposition': `attachment; filename="${file.filename.replace(/[^\w.-]/g, '_')}"`,
+      'content-type': inline && png ? 'image/png' : 'application/octet-stream',
+      'content-disposition': `${inline && png ? 'inline' : 'attachment'}; filename="${file.filename.replace(/[^\w.-]/g, '_')}"`,
       'content-length': String(file.bytes.length),
     });
     res.end(file.bytes);
@@ -402,7 +420,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
         res.end(readFileSync(join(PUBLIC_DIR, asset.file)));
         return;
       }
-      if (method === 'GET' && path.startsWith('/sandbox/files/')) return serveFile(res, decodeURIComponent(path.slice('/sandbox/files/'.length)));
+      if (method === 'GET' && path.startsWith('/sandbox/files/')) return serveFile(res, decodeURIComponent(path.slice('/sandbox/files/'.length)), url.searchParams.get('inline') === '1');
       if (path.startsWith('/sandbox/api/')) return api(method, path, req, res, url);
       throw new HttpError(404, 'not found');
     })();

@@ -17,6 +17,7 @@ const state = {
   expanded: new Set(),
   unread: new Set(),
   modal: null,
+  scrollToEnd: true,
 };
 
 // ---- server calls ----
@@ -341,6 +342,12 @@ function messageNode(item) {
 
 function fileNode(file) {
   const node = el('div', 'file');
+  if (file.filename.toLowerCase().endsWith('.png')) {
+    const img = document.createElement('img');
+    img.src = `${file.url}?inline=1`;
+    img.alt = file.title ?? file.filename;
+    node.append(img, el('br'));
+  }
   const link = el('a', '', `📎 ${escapeHtml(file.title ?? file.filename)}`);
   link.href = file.url;
   link.setAttribute('download', file.filename);
@@ -354,7 +361,8 @@ async function refreshMessages() {
   if (key !== state.lastRender) {
     state.lastRender = key;
     const box = $('messages');
-    const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+    const atBottom = state.scrollToEnd || box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+    state.scrollToEnd = false;
     box.replaceChildren(...(messages.length === 0 ? [el('p', 'hint empty', 'Nothing here yet.')] : messages.map(messageNode)));
     if (atBottom) box.scrollTop = box.scrollHeight;
   }
@@ -445,6 +453,7 @@ function renderChannels() {
 
 function selectChannel(id) {
   state.channel = id;
+  state.scrollToEnd = true;
   state.unread.delete(id);
   state.lastRender = '';
   renderChannels();

@@ -93,8 +93,9 @@ describe('requests from the sandbox page reach the bot', { timeout: 30_000 }, ()
     const res = await fetch(`${origin}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     return { status: res.status, json: (await res.json()) as Record<string, any> };
   };
-  const timeline = async (channel: string, user: string) =>
-    ((await (await fetch(`${origin}/sandbox/api/messages?channel=${channel}&user=${user}`)).json()) as { messages: Array<{ kind: string; text: string }> }).messages;
+  /** What the bot said to `user` alone in a channel. */
+  const repliesTo = async (channel: string, user: string) =>
+    ((await (await fetch(`${origin}/sandbox/api/messages?channel=${channel}&user=${user}`)).json()) as { messages: Array<{ kind: string; text: string }> }).messages.filter((m) => m.kind === 'ephemeral');
   const helpCommands = async () => /waygate_commands_total\{verb="help",outcome="ok"\} (\d+)/.exec(await (await fetch(`${origin}/metrics`)).text())?.[1] ?? '0';
 
   it('only when signed with the bot’s signing secret, checked by Bolt as any Slack request is', async () => {
@@ -105,15 +106,15 @@ describe('requests from the sandbox page reach the bot', { timeout: 30_000 }, ()
     expect((await outsider.slashCommand(form, { badSignature: true })).status).toBe(401);
     expect((await outsider.slashCommand(form, { timestampSec: Math.floor(Date.now() / 1000) - 6 * 60 })).status).toBe(401);
     expect(await helpCommands()).toBe('0');
-    expect(await timeline('C0ALERTS', 'U0NICO')).toEqual([]);
+    expect(await repliesTo('C0ALERTS', 'U0NICO')).toEqual([]);
 
     // The page's command endpoint holds no secret of its own: the sandbox server signs, and the bot's handler answers.
     expect(await post('/sandbox/api/command', { user: 'U0NICO', channel: 'C0ALERTS', text: '/waygate help' })).toEqual({ status: 200, json: { status: 200 } });
     expect(await helpCommands()).toBe('1');
-    const [reply] = await timeline('C0ALERTS', 'U0NICO');
+    const [reply] = await repliesTo('C0ALERTS', 'U0NICO');
     expect(reply).toMatchObject({ kind: 'ephemeral', text: expect.stringContaining('`/waygate help`') });
     // Only Nico sees it.
-    expect(await timeline('C0ALERTS', 'U0OLIVIA')).toEqual([]);
+    expect(await repliesTo('C0ALERTS', 'U0OLIVIA')).toEqual([]);
   });
 
   it('never hands the page the secrets it signs with', async () => {
