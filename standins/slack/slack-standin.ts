@@ -226,11 +226,11 @@ export class SlackStandIn {
       try {
         if (path.startsWith('/api/')) {
           reply = this.webApi.handle(path.slice('/api/'.length), req, raw);
-          const call = this.webApi.calls().at(-1);
+          const call = this.observers.size > 0 ? this.webApi.lastCall() : undefined;
           if (call) this.emit({ kind: 'api', call });
         } else if (path.startsWith('/response/')) {
           reply = this.responseUrls.handle(decodeURIComponent(path.slice('/response/'.length)), raw);
-          const post = this.responseUrls.list().at(-1);
+          const post = this.observers.size > 0 ? this.responseUrls.last() : undefined;
           if (post) this.emit({ kind: 'response', post });
         } else reply = { status: 404, body: 'not_found' };
       } catch (e) {
