@@ -18,6 +18,7 @@ const state = {
   unread: new Set(),
   modal: null,
   scrollToEnd: true,
+  openMenu: null,
 };
 
 // ---- server calls ----
@@ -143,20 +144,26 @@ function overflow(element, blockId, where) {
   toggle.type = 'button';
   toggle.setAttribute('aria-label', 'More actions');
   const menu = el('ul', 'overflow-menu');
-  menu.hidden = true;
+  // A live update redraws the message; a menu someone opened stays open.
+  const key = `${where?.ts ?? where?.ephemeralId ?? ''}:${blockId ?? ''}:${element.action_id}`;
+  menu.hidden = state.openMenu !== key;
   for (const option of element.options ?? []) {
     const item = el('li');
     const choose = el('button', 'menu-item', escapeHtml(option.text?.text ?? option.value));
     choose.type = 'button';
     choose.addEventListener('click', () => {
       menu.hidden = true;
+      state.openMenu = null;
       if (option.url) window.open(option.url, '_blank', 'noopener');
       else if (where) sendAction(where, element, blockId, { selectedOption: option.value });
     });
     item.append(choose);
     menu.append(item);
   }
-  toggle.addEventListener('click', () => (menu.hidden = !menu.hidden));
+  toggle.addEventListener('click', () => {
+    menu.hidden = !menu.hidden;
+    state.openMenu = menu.hidden ? null : key;
+  });
   wrap.append(toggle, menu);
   return wrap;
 }

@@ -19,6 +19,8 @@ describe('the sandbox in a browser', { timeout: 60_000 }, () => {
   let sandbox: StartedProcess | undefined;
   let context: BrowserContext | undefined;
   let page: Page;
+  /** The P1 the escalation test left unacknowledged. */
+  let escalated = '';
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run installs it)`);
@@ -88,6 +90,19 @@ describe('the sandbox in a browser', { timeout: 60_000 }, () => {
     const breach = page.locator('article.message', { hasText: 'SLA breached' }).filter({ hasText: `#${number} ` });
     await breach.waitFor();
     expect(await breach.textContent()).toContain('@Olivia Okafor please respond');
+    escalated = number;
+  });
+
+  it('opens the modal the bot asks for from a card’s overflow menu, and submits it back to the bot', async () => {
+    const card = page.locator('#messages > article.message').filter({ hasText: `#${escalated} ` }).filter({ has: page.locator('.overflow-toggle') }).first();
+    await card.locator('.overflow-toggle').click();
+    await card.getByRole('button', { name: /Add a note/ }).click();
+    const modal = page.getByRole('dialog', { name: 'Add a note' });
+    await modal.locator('textarea').fill('Rolling back the 14:02 config change');
+    await modal.getByRole('button', { name: 'Submit' }).click();
+    await modal.waitFor({ state: 'detached' });
+    await card.locator('.thread-toggle').click();
+    await card.locator('.thread article.message', { hasText: 'Note from @Olivia Okafor: Rolling back the 14:02 config change' }).waitFor();
   });
 
   it('refuses a hotfix approval from someone without the lead role, and runs the script when a second lead approves', async () => {
@@ -115,5 +130,9 @@ describe('the sandbox in a browser', { timeout: 60_000 }, () => {
     await finished.waitFor();
     expect(await finished.textContent()).toContain('released main to production');
     await runCard.filter({ hasText: 'approved by @Lena Laurent' }).waitFor();
+
+    // The follow-up checklist: a tick is a signed block_actions request, and the card records who ticked.
+    await runCard.getByRole('checkbox', { name: 'Create post-mortem' }).click();
+    await runCard.filter({ hasText: 'Create post-mortem: @Lena Laurent' }).waitFor();
   });
 });
