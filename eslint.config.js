@@ -56,8 +56,8 @@ const STANDIN_FILES = ['standins/**'];
 // The production build compiles only what src/, commands/ and jobs/ import, so one such import would ship
 // stand-ins (and their devDependencies, such as ws) in dist/.
 const notFromProduct = {
-  group: ['**/standins/**', '**/test/**', '**/bench/**'],
-  message: 'product code must not import stand-ins, tests or benchmarks: they are not part of the production build',
+  group: ['**/standins/**', '**/sandbox/**', '**/test/**', '**/bench/**'],
+  message: 'product code must not import stand-ins, the sandbox, tests or benchmarks: they are not part of the production build',
 };
 // Stand-ins are a library (a local sandbox builds on them), so they cannot lean on test helpers.
 const notFromStandins = {
@@ -102,6 +102,17 @@ export default defineConfig(
         ['process', 'console', 'Buffer', 'URL', 'URLSearchParams', 'fetch', 'setTimeout', 'clearTimeout'].map(
           (name) => [name, 'readonly'],
         ),
+      ),
+    },
+  },
+
+  {
+    // The sandbox page's one script runs in the browser.
+    name: 'waygate/sandbox-page',
+    files: ['sandbox/public/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        ['document', 'window', 'EventSource', 'Option', 'setInterval', 'fetch', 'setTimeout', 'console'].map((name) => [name, 'readonly']),
       ),
     },
   },

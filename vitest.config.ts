@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 // Coverage globs match anywhere in a file's absolute path: a bare 'standins/**' would also drop every file
 // of a checkout whose path contains that text, so exclusions are anchored at the repository root.
 const root = fileURLToPath(new URL('.', import.meta.url));
-const NOT_PRODUCT = ['standins', 'test', 'bench'].map((dir) => `${root}${dir}/**`);
+const NOT_PRODUCT = ['standins', 'sandbox', 'test', 'bench'].map((dir) => `${root}${dir}/**`);
 
 export default defineConfig({
   test: {

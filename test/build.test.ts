@@ -1,6 +1,7 @@
 /**
  * The production build (`npm run build`: src/, commands/, jobs/) is what the image runs after
- * `npm prune --omit=dev`, so it may load nothing from devDependencies and must hold no stand-in or test code.
+ * `npm prune --omit=dev`, so it may load nothing from devDependencies and must hold no stand-in, sandbox or
+ * test code.
  * It is built once, into a temporary directory laid out like the image, then inspected and started; the
  * Docker files must not bring anything else into the image either.
  */
@@ -71,7 +72,7 @@ describe('the import scanner', () => {
 
 describe('the Docker build', () => {
   // Nothing in the test run builds the image, so these keep the two files honest about what reaches it.
-  it('copies what the production build compiles, and no stand-ins, tests or benchmarks', () => {
+  it('copies what the production build compiles, and no stand-ins, sandbox, tests or benchmarks', () => {
     const sources = readFileSync(join(REPO, 'Dockerfile'), 'utf8')
       .split('\n')
       .filter((line) => /^COPY\s/.test(line) && !line.includes('--from='))
@@ -79,14 +80,15 @@ describe('the Docker build', () => {
       .map((source) => source.replace(/^\.\/|\/$/g, ''));
     const { include } = JSON.parse(readFileSync(join(REPO, 'tsconfig.build.json'), 'utf8')) as { include: string[] };
     expect(sources).toEqual(expect.arrayContaining(include));
-    expect(sources.filter((s) => s === '.' || /^(standins|test|bench)(\/|$)/.test(s))).toEqual([]);
+    expect(sources.filter((s) => s === '.' || /^(standins|sandbox|test|bench)(\/|$)/.test(s))).toEqual([]);
+    expect(include.filter((dir) => /^(standins|sandbox|test|bench)(\/|$)/.test(dir))).toEqual([]);
   });
 
-  it('leaves stand-ins, tests and benchmarks out of the build context', () => {
+  it('leaves stand-ins, the sandbox, tests and benchmarks out of the build context', () => {
     const ignored = readFileSync(join(REPO, '.dockerignore'), 'utf8')
       .split('\n')
       .map((line) => line.trim().replace(/^\/|\/$/g, ''));
-    expect(ignored).toEqual(expect.arrayContaining(['standins', 'test', 'bench']));
+    expect(ignored).toEqual(expect.arrayContaining(['standins', 'sandbox', 'test', 'bench']));
   });
 });
 
@@ -142,10 +144,14 @@ describe('the production build', () => {
     expect([...packages]).toEqual(expect.arrayContaining(['@slack/bolt', 'better-sqlite3']));
   });
 
-  describe('started with `npm start`', () => {
+  describe('started as the image starts it (its CMD)', () => {
     let slack: SlackStandIn;
     let dir: string;
     let bot: BotProcess | undefined;
+    const cmd = (): string[] => {
+      const line = readFileSync(join(REPO, 'Dockerfile'), 'utf8').split('\n').find((l) => l.startsWith('CMD '));
+      return JSON.parse(line!.slice('CMD '.length)) as string[];
+    };
 
     beforeEach(async () => {
       slack = await SlackStandIn.start({ token: BOT_TOKEN });
@@ -153,7 +159,7 @@ describe('the production build', () => {
     });
     afterEach(async () => {
       if (bot && bot.child.exitCode === null && bot.child.signalCode === null) {
-        process.kill(-bot.child.pid!, 'SIGKILL'); // the whole group: npm and the bot under it
+        process.kill(-bot.child.pid!, 'SIGKILL');
       }
       await bot?.exited;
       await slack.close();
@@ -161,15 +167,29 @@ describe('the production build', () => {
     });
 
     it('runs the bot, which serves /health and /metrics and stops on SIGTERM', async () => {
-      bot = spawnBot({ ...testEnv(dir, slack, DEFAULT_YAML), LOG_LEVEL: 'info' }, { npmStartIn: build!.root });
+      expect(cmd()).toEqual(['node', 'dist/src/main.js']);
+      bot = spawnBot({ ...testEnv(dir, slack, DEFAULT_YAML), LOG_LEVEL: 'info' }, { commandIn: { cwd: build!.root, argv: cmd() } });
       const port = await bot.ready;
       const health = await fetchHealthDetails(`http://127.0.0.1:${port}`);
       expect(health.status).toBe(200);
       expect(await health.json()).toMatchObject({ status: 'ok', version: '0.1.0', database: { reachable: true } });
       expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toContain('waygate_commands_total');
-      process.kill(-bot.child.pid!, 'SIGTERM'); // npm and the bot share the group
+      process.kill(-bot.child.pid!, 'SIGTERM');
       await bot.exited;
       expect(bot.stdout.some((l) => l.includes('Waygate stopped'))).toBe(true);
+    });
+
+    it('with NODE_ENV=production and no Slack credentials, exits 1 naming the variables to set (there is no sandbox in the image)', async () => {
+      bot = spawnBot({ NODE_ENV: 'production', WAYGATE_DB: join(dir, 'waygate.db') }, { commandIn: { cwd: build!.root, argv: cmd() } });
+      const { code } = await bot.exited;
+      expect(code).toBe(1);
+      expect(bot.stderr).toEqual(
+        expect.arrayContaining([
+          'waygate: env: SLACK_BOT_TOKEN is required (the bot token, xoxb-…)',
+          'waygate: env: SLACK_SIGNING_SECRET is required for HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)',
+        ]),
+      );
+      expect(existsSync(join(dir, 'waygate.db'))).toBe(false);
     });
   });
 });

@@ -157,6 +157,31 @@ export class PagerDutyStandIn {
     return this.incidents.add(incident);
   }
 
+  /**
+   * Opens an incident as an alert reaching PagerDuty would, and sends its incident.triggered webhook when
+   * webhooks are on (sendWebhooksTo): a local sandbox fires alerts this way.
+   */
+  trigger(incident: NewStandInIncident): StandInIncident {
+    const added = this.incidents.add(incident);
+    const stored = this.incidents.find(added.id);
+    if (stored) this.notify({ kind: 'triggered', incident: stored, from: '' });
+    return added;
+  }
+
+  /**
+   * Acknowledges or resolves an incident as someone in PagerDuty's own web app does (`from`: their e-mail),
+   * and sends the webhook PagerDuty would. Returns false for an unknown incident.
+   */
+  changeStatus(id: string, status: 'acknowledged' | 'resolved', from: string): boolean {
+    const stored = this.incidents.find(id);
+    if (!stored) return false;
+    stored.status = status;
+    stored.lastChangedBy = from;
+    if (status === 'resolved') stored.assignees = [];
+    this.notify({ kind: 'status', incident: stored, status, from });
+    return true;
+  }
+
   incident(id: string): StandInIncident | undefined {
     const found = this.incidents.find(id);
     return found ? { ...found } : undefined;

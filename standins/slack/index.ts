@@ -1,5 +1,5 @@
 /** Slack stand-ins: a local Web API / response_url / Socket Mode server, a request signer and a Block Kit validator. */
-export { SlackStandIn } from './slack-standin.js';
+export { SlackStandIn, type SlackActivity } from './slack-standin.js';
 export type { StandInUser } from './directory.js';
 export type { Fault } from './faults.js';
 export type { StoredMessage } from './messages.js';

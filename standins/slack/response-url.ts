@@ -27,6 +27,11 @@ export class ResponseUrls {
     return id === undefined ? [...this.posts] : this.posts.filter((p) => p.id === id);
   }
 
+  /** The post answered last, if any. */
+  last(): ResponsePost | undefined {
+    return this.posts.at(-1);
+  }
+
   /** Forgets posts and how often each URL was used. */
   reset(): void {
     this.posts = [];

@@ -20,6 +20,9 @@ import { WebApi, type RecordedCall } from './web-api.js';
 import { ViewStore, type OpenedView } from './views.js';
 import { FileStore, type SharedFile } from './files.js';
 
+/** Something the bot did on the stand-in: a Web API call (with its answer) or a post to a response_url. */
+export type SlackActivity = { kind: 'api'; call: RecordedCall } | { kind: 'response'; post: ResponsePost };
+
 export class SlackStandIn {
   private readonly loopback: LoopbackServer;
   private readonly faults = new FaultQueue<string, Fault>();
@@ -30,6 +33,7 @@ export class SlackStandIn {
   private readonly webApi: WebApi;
   private readonly responseUrls: ResponseUrls;
   private readonly socketMode: SocketMode;
+  private readonly observers = new Set<(activity: SlackActivity) => void>();
 
   private constructor(
     private readonly server: http.Server,
@@ -180,6 +184,25 @@ export class SlackStandIn {
     this.directory.addUserGroup(id, userIds);
   }
 
+  /**
+   * Calls `listener` after each Web API call and response_url post has been answered, with what was recorded
+   * (a local sandbox shows the bot's messages live). Returns a function that stops the calls.
+   */
+  observe(listener: (activity: SlackActivity) => void): () => void {
+    this.observers.add(listener);
+    return () => this.observers.delete(listener);
+  }
+
+  private emit(activity: SlackActivity): void {
+    for (const listener of this.observers) {
+      try {
+        listener(activity);
+      } catch {
+        // An observer's failure is its own; the stand-in still answers the bot.
+      }
+    }
+  }
+
   /** Polls until fn yields something other than undefined/false; see waitFor in ../shared/wait-for.ts. */
   waitFor<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 5000): Promise<T> {
     return waitFor(fn, timeoutMs);
@@ -201,9 +224,15 @@ export class SlackStandIn {
       const raw = bytes.toString('utf8');
       let reply: Reply;
       try {
-        if (path.startsWith('/api/')) reply = this.webApi.handle(path.slice('/api/'.length), req, raw);
-        else if (path.startsWith('/response/')) reply = this.responseUrls.handle(decodeURIComponent(path.slice('/response/'.length)), raw);
-        else reply = { status: 404, body: 'not_found' };
+        if (path.startsWith('/api/')) {
+          reply = this.webApi.handle(path.slice('/api/'.length), req, raw);
+          const call = this.observers.size > 0 ? this.webApi.lastCall() : undefined;
+          if (call) this.emit({ kind: 'api', call });
+        } else if (path.startsWith('/response/')) {
+          reply = this.responseUrls.handle(decodeURIComponent(path.slice('/response/'.length)), raw);
+          const post = this.observers.size > 0 ? this.responseUrls.last() : undefined;
+          if (post) this.emit({ kind: 'response', post });
+        } else reply = { status: 404, body: 'not_found' };
       } catch (e) {
         reply = { status: 500, body: `stand-in error: ${e instanceof Error ? e.message : String(e)}` };
       }

@@ -59,6 +59,11 @@ export class WebApi {
     return method === undefined ? [...this.recorded] : this.recorded.filter((c) => c.method === method);
   }
 
+  /** The call answered last, if any. */
+  lastCall(): RecordedCall | undefined {
+    return this.recorded.at(-1);
+  }
+
   /** Limits chat.postMessage to a channel; `now` lets a test measure the window on its own clock. */
   limitChannel(channel: string, perSecond: number, now: () => number): void {
     this.limits.set(channel, { perSecond, sent: [], now });

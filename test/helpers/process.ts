@@ -16,20 +16,19 @@ export interface BotProcess {
 }
 
 /**
- * Starts the bot with the given environment: `src/main.ts` as `npm run dev` would, or with `npmStartIn`
- * exactly as an operator would, `npm start` in that production build (see startProductionBuild()), in its
- * own process group.
+ * Starts the bot with the given environment: `src/main.ts` as `npm run dev` would, or with `commandIn`
+ * exactly as the image does, its CMD (`node dist/src/main.js`) in that production build (see
+ * startProductionBuild()), in its own process group.
  */
-export function spawnBot(env: Record<string, string>, opts: { npmStartIn?: string } = {}): BotProcess {
-  // --ignore-scripts skips prestart: the build is already there, and rebuilding would write into the repository.
-  const [command, args, cwd] = opts.npmStartIn
-    ? ['npm', ['start', '--silent', '--ignore-scripts'], opts.npmStartIn]
+export function spawnBot(env: Record<string, string>, opts: { commandIn?: { cwd: string; argv: readonly string[] } } = {}): BotProcess {
+  const [command, args, cwd] = opts.commandIn
+    ? [opts.commandIn.argv[0] === 'node' ? process.execPath : (opts.commandIn.argv[0] ?? ''), opts.commandIn.argv.slice(1), opts.commandIn.cwd]
     : [process.execPath, ['--import', 'tsx', join(REPO, 'src', 'main.ts')], REPO];
   const child = spawn(command, args, {
     cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
-    detached: opts.npmStartIn !== undefined,
+    detached: opts.commandIn !== undefined,
   });
   const stdout: string[] = [];
   const stderr: string[] = [];

@@ -8,12 +8,13 @@ export interface ImportSite {
 }
 
 /**
- * Every place a JavaScript file loads another module: static imports (with or without bindings), re-exports,
- * dynamic import() and require(). Parsed rather than matched with a regular expression, so strings and
- * comments that look like imports do not count and multi-line imports do.
+ * Every place a JavaScript (or, with `language` 'ts', TypeScript) file loads another module: static imports
+ * (with or without bindings, type-only ones too), re-exports, dynamic import() and require(). Parsed rather
+ * than matched with a regular expression, so strings and comments that look like imports do not count and
+ * multi-line imports do.
  */
-export function importSites(code: string): ImportSite[] {
-  const file = ts.createSourceFile('module.js', code, ts.ScriptTarget.Latest, true, ts.ScriptKind.JS);
+export function importSites(code: string, language: 'js' | 'ts' = 'js'): ImportSite[] {
+  const file = ts.createSourceFile(`module.${language}`, code, ts.ScriptTarget.Latest, true, language === 'ts' ? ts.ScriptKind.TS : ts.ScriptKind.JS);
   const sites: ImportSite[] = [];
   const add = (node: ts.Node, kind: ImportSite['kind'], specifier: ts.Node | undefined): void => {
     sites.push({
