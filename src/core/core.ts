@@ -4,6 +4,7 @@ import type { Config } from '../config/load.js';
 import { systemClock, type Clock } from '../clock/clock.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { hostname } from 'node:os';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { openDatabase, type Db } from '../db/database.js';
 import { lockDatabase, type InstanceLock } from '../db/instance-lock.js';
 import { Outbox } from '../outbox/outbox.js';
@@ -184,7 +185,7 @@ export function createCore(opts: CoreOptions): Core {
         });
   // Our own server answers the modules' routes directly and hands everything else (POST /slack/events) to
   // Bolt's receiver. In Socket Mode it serves only our routes.
-  const server = new RoutesServer([], receiver instanceof HTTPReceiver ? (req, res) => receiver.requestListener(req, res) : undefined);
+  const server = new RoutesServer([], receiver instanceof HTTPReceiver ? (req, res) => boltOrNotFound(receiver, req, res, logger) : undefined);
   // Deferred so auth.test runs inside start(), where a rejected token stops start-up with a clear error,
   // instead of in the constructor, where its rejection would float unhandled.
   // convoStore off: Waygate keeps no conversation state, and Bolt's default store costs every request an Error.
@@ -271,4 +272,24 @@ export function createCore(opts: CoreOptions): Core {
     version: readVersion(),
     startedAt: clock.nowMs(),
   };
+}
+
+/**
+ * Bolt's receiver throws (synchronously, out of the request handler) for any path it does not serve, which
+ * would end the process: a `GET /` or `GET /favicon.ico` from anyone who can reach the port. Those are answered
+ * 404 here; anything else it throws is a 500 and a log line, never a crash.
+ */
+function boltOrNotFound(receiver: HTTPReceiver, req: IncomingMessage, res: ServerResponse, logger: Logger): void {
+  try {
+    receiver.requestListener(req, res);
+  } catch (err) {
+    const unserved = (err as { code?: unknown }).code === 'slack_bolt_http_receiver_deferred_request_error';
+    if (!unserved) logger.error({ err: { message: (err as Error).message }, method: req.method, path: (req.url ?? '').split('?')[0] }, 'HTTP request failed');
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.writeHead(unserved ? 404 : 500, { 'content-type': 'text/plain' });
+    res.end(unserved ? 'not found\n' : 'internal error\n');
+  }
 }
