@@ -28,7 +28,7 @@ const WELCOME: Record<string, string> = {
   ops: 'Operations: job reports, deploys and hotfixes. Try `/waygate hotfix main login fix` as a lead, then approve it as the other lead.',
   digest: 'The daily health digest is posted here at 9:00: run `health-digest` from the side panel, or move the clock a day forward.',
   security: 'Security incidents and the nightly scan. Try `/waygate security suspicious logins` as Sam.',
-  compliance: 'Compliance checklists: try `/waygate sop run audit-preparation` as Sam or a lead.',
+  compliance: 'The compliance calendar posts its lists here on the first working day of each month (run the `compliance-calendar` job, or move the clock); `/waygate compliance` as Carla shows what is open.',
   announcements: 'Stakeholders are told here when a production deploy is live.',
 };
 const PUBLIC_DIR = join(import.meta.dirname, 'public');
