@@ -30,6 +30,7 @@ import { sopsModule } from './sops/module.js';
 import type { SopEngine } from './sops/engine.js';
 import { apiKeysModule } from './keys/module.js';
 import { automaticTasks } from './compliance/automatic-tasks.js';
+import type { FlushScheduler } from './audit/audit-batch.js';
 import { complianceModule } from './compliance/module.js';
 
 export interface WaygateOptions {
@@ -48,6 +49,8 @@ export interface WaygateOptions {
   sopsDir?: string;
   /** The fetch used for service health checks. */
   fetchImpl?: typeof fetch;
+  /** When the records of commands are written (default: every 200 ms); tests write them at the end of the turn. */
+  requestRecords?: FlushScheduler;
   /** Modules composed after the built-in ones, on the same core (tests of the core's seams; a local sandbox). */
   extraModules?: (core: Core) => readonly WaygateModule[];
 }
@@ -140,7 +143,7 @@ export function createWaygate(opts: WaygateOptions): Waygate {
     compliance,
   };
   const jobs = jobsModule(core, context, opts.jobs ?? JOBS);
-  const commands = commandsModule(core, { ...context, jobs: jobs.service, sops: sops.engine }, opts.commands ?? COMMANDS);
+  const commands = commandsModule(core, { ...context, jobs: jobs.service, sops: sops.engine }, opts.commands ?? COMMANDS, opts.requestRecords);
   const composed = compose(core, [
     incidents.module,
     oncallModule(core, oncall, incidents.facade),

@@ -148,6 +148,8 @@ export async function startTestBot(opts: TestBotOptions = {}): Promise<TestBot> 
       logger: pino({ level: 'silent' }),
       // Maintenance commands are recorded, not run, unless a test brings a runner of its own.
       runner: new RecordingRunner(() => ({ ok: true, exitCode: 0, output: '' })),
+      // Each command's record is written at the end of its turn, so a test reads it without waiting 200 ms.
+      requestRecords: (flush) => setImmediate(flush),
       ...opts.overrides,
     });
   } catch (err) {

@@ -7,7 +7,7 @@ import { AuditLog } from '../../src/audit/audit-log.js';
 import { ManualClock } from '../../src/clock/clock.js';
 import { openDatabase, type Db } from '../../src/db/database.js';
 
-describe('AuditBatch: the record of each command, written at the end of the turn', () => {
+describe('AuditBatch: the record of each command, written a moment after its answer', () => {
   let dir: string;
   let db: Db;
   let audit: AuditLog;
@@ -23,15 +23,21 @@ describe('AuditBatch: the record of each command, written at the end of the turn
 
   const actions = () => db.prepare('SELECT actor, subject FROM audit_log ORDER BY id').all();
 
-  it('writes the entries of one turn together, in order, chained like any other entries', async () => {
-    const batch = new AuditBatch(audit, (err) => {
-      throw err;
-    });
+  it('writes the entries that arrived meanwhile together, in order, chained like any other entries', () => {
+    const due: Array<() => void> = [];
+    const batch = new AuditBatch(
+      audit,
+      (err) => {
+        throw err;
+      },
+      (flush) => due.push(flush),
+    );
     audit.record({ actor: 'U0FIRST', action: 'job.run', subject: 'before' });
     batch.add({ actor: 'U0ANA', action: 'command.run', subject: 'help' });
     batch.add({ actor: 'U0BEN', action: 'command.run', subject: 'whoami' });
     expect(actions()).toHaveLength(1);
-    await new Promise((r) => setImmediate(r));
+    expect(due).toHaveLength(1);
+    due[0]!();
     expect(actions()).toEqual([
       { actor: 'U0FIRST', subject: 'before' },
       { actor: 'U0ANA', subject: 'help' },
@@ -42,7 +48,7 @@ describe('AuditBatch: the record of each command, written at the end of the turn
 
   it('writes what is pending when flushed (the bot stopping), and reports a failed write instead of throwing', () => {
     const failures: unknown[] = [];
-    const batch = new AuditBatch(audit, (err) => failures.push(err));
+    const batch = new AuditBatch(audit, (err) => failures.push(err), () => undefined);
     batch.add({ actor: 'U0ANA', action: 'command.run', subject: 'health' });
     batch.flush();
     expect(actions()).toEqual([{ actor: 'U0ANA', subject: 'health' }]);
