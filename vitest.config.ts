@@ -22,10 +22,10 @@ export default defineConfig({
       reporter: ['text-summary', 'text'],
       // Ratchet: raise these as coverage rises, never lower them. The incident domain pages people: stricter.
       thresholds: {
-        lines: 95,
+        lines: 96,
         branches: 82,
-        functions: 95,
-        statements: 93,
+        functions: 96,
+        statements: 93.5,
         'src/incidents/**': { lines: 98, branches: 83, functions: 98, statements: 96 },
       },
     },
