@@ -182,7 +182,7 @@ describe('the compliance calendar (SOP-COMP-001)', () => {
     expect(blocksText(annual)).not.toContain('Disaster recovery test: Waygate <!date');
   });
 
-  it('posts nothing twice: a second run of the job on the same day leaves the calendar as it was', async () => {
+  it('posts nothing twice: a second run of the job on the same day, or after a restart, leaves the calendar as it was', async () => {
     const b = (bot = await startTestBot({ clock: new ManualClock('2026-12-01T07:00:00.000Z'), yaml: yaml(), dir }));
     await b.advanceTo('2026-12-01T08:00:30.000Z');
     await settle(b);
@@ -192,6 +192,16 @@ describe('the compliance calendar (SOP-COMP-001)', () => {
     await settle(b);
     expect(lists(b)).toHaveLength(1);
     expect(b.waygate.services.jobs.list().find((j) => j.name === 'compliance-calendar')?.lastRun?.summary).toBe('nothing due today');
+    await b.stop();
+
+    // The next morning, after a restart: December's list is still the one open list, and nothing is posted again.
+    const restarted = (bot = await startTestBot({ clock: new ManualClock('2026-12-02T07:00:00.000Z'), yaml: yaml(), dir }));
+    await restarted.advanceTo('2026-12-02T08:00:30.000Z');
+    await settle(restarted);
+    expect(lists(restarted)).toEqual([]);
+    expect(restarted.waygate.services.jobs.list().find((j) => j.name === 'compliance-calendar')?.lastRun?.summary).toBe('nothing due today');
+    const status = await restarted.signer.slashCommand({ text: 'compliance', userId: USERS.security, responseUrl: restarted.slack.responseUrl() });
+    expect(status.json.text).toBe('Compliance calendar: 0 overdue, 1 open.');
   });
 });
 
