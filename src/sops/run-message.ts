@@ -130,7 +130,8 @@ export function renderRun(run: Run, describeRoles: (roles: readonly string[]) =>
         return tick ? [`${escapeMrkdwn(item.text)}: ${mention(tick.by)} ${ago(tick.at)}${tickValue(tick.value)}`] : [];
       });
       if (ticked.length > 0) blocks.push(context(truncate(`Ticked — ${ticked.join(' · ')}`, 2000)));
-      const failed = Object.entries(s.automaticFailed ?? {}).map(([id, f]) => `${escapeMrkdwn(step.items.find((i) => i.id === id)?.text ?? id)}: Waygate could not do it ${ago(f.at)} — ${escapeMrkdwn(truncate(f.detail, 300))}`);
+      // Once someone ticks it by hand, the item's failure is history (the thread keeps it).
+      const failed = Object.entries(s.automaticFailed ?? {}).filter(([id]) => !s.ticks?.[id]).map(([id, f]) => `${escapeMrkdwn(step.items.find((i) => i.id === id)?.text ?? id)}: Waygate could not do it ${ago(f.at)} — ${escapeMrkdwn(truncate(f.detail, 300))}`);
       if (failed.length > 0) blocks.push(context(truncate(`⚠️ ${failed.join(' · ')}`, 2000)));
     }
     const buttons = [];

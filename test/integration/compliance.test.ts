@@ -180,6 +180,12 @@ describe('the compliance calendar (SOP-COMP-001)', () => {
     expect(threadOf(b, annual)).toContain(`⚠️ Disaster recovery test: Waygate could not do it — Restore test: there is no database backup in ${join(dir, 'backups')} to restore. Put it right and tick it by hand.`);
     expect(blocksText(annual)).toContain('Disaster recovery test: Waygate could not do it');
     expect(blocksText(annual)).not.toContain('Disaster recovery test: Waygate <!date');
+
+    // Done by hand after all: the tick says who, and the warning goes from the message.
+    await tick(b, annual, USERS.security, ['disaster-recovery-test']);
+    const after = blocksText(list(b, 'Annual compliance tasks — 2027'));
+    expect(after).toContain(`Disaster recovery test: <@${USERS.security}> <!date^`);
+    expect(after).not.toContain('Waygate could not do it');
   });
 
   it('posts nothing twice: a second run of the job on the same day, or after a restart, leaves the calendar as it was', async () => {
