@@ -2,13 +2,13 @@ import { z } from 'zod';
 import { defineCommand, type Command, type CommandContext, type CommandReply } from '../src/commands/types.js';
 import { SLASH_COMMAND } from '../src/commands/router.js';
 import { escapeMrkdwn, formatDuration, truncate } from '../src/core/text.js';
-import { slackDate } from '../src/slack/format.js';
+import { messageUrl, slackDate } from '../src/slack/format.js';
 import { section, type Block } from '../src/core/blocks.js';
 import type { CalendarList } from '../src/compliance/compliance-service.js';
 
 function listLine(ctx: CommandContext, list: CalendarList, now: number): string {
   const where = ctx.compliance.messageOf(list.run.id);
-  const title = where ? `<https://slack.com/archives/${where.channel}/p${where.ts.replace('.', '')}|${escapeMrkdwn(list.run.definition.title)}>` : escapeMrkdwn(list.run.definition.title);
+  const title = where ? `<${messageUrl(where)}|${escapeMrkdwn(list.run.definition.title)}>` : escapeMrkdwn(list.run.definition.title);
   const due = list.overdue ? `⚠️ *overdue by ${formatDuration(now - list.dueAt)}*` : `due ${slackDate(new Date(list.dueAt - 1), '{date_short_pretty}')}`;
   const open = list.open.length === 0 ? 'all ticked' : `${list.open.length} open: ${list.open.map(escapeMrkdwn).join('; ')}`;
   return truncate(`• ${title} (run #${list.run.id}) — ${due} — ${open}`, 600);

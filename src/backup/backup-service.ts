@@ -23,7 +23,7 @@ import type { Clock } from '../clock/clock.js';
 import type { BackupConfig } from '../config/operations-schema.js';
 import { ErrorCode, WaygateError } from '../core/errors.js';
 import { describeResult, lastLines, type ProcessRunner } from '../runner/runner.js';
-import { restoreTest, type RestoreTestResult } from './restore-test.js';
+import { quoteIdent, restoreTest, type RestoreTestResult } from './restore-test.js';
 
 export interface BackupFile {
   name: string;
@@ -393,10 +393,6 @@ function kindOf(name: string): BackupFile['kind'] | null {
   if (DATABASE_NAME.test(name)) return 'database';
   if (CONFIG_NAME.test(name)) return 'config';
   return null;
-}
-
-function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
 }
 
 function removeQuietly(path: string): void {

@@ -33,7 +33,8 @@ export interface RestoreTestResult {
 
 const MAX_INTEGRITY_PROBLEMS = 5;
 
-function quoteIdent(name: string): string {
+/** An SQL identifier, quoted. */
+export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 

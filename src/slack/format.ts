@@ -5,3 +5,7 @@ export function slackDate(at: Date, format = '{date_short_pretty} {time}'): stri
   return `<!date^${unix}^${format}|${fallback}>`;
 }
 
+/** A link to a message in its workspace: Slack redirects https://slack.com/archives/<channel>/p<ts> there. */
+export function messageUrl(where: { channel: string; ts: string }): string {
+  return `https://slack.com/archives/${where.channel}/p${where.ts.replace('.', '')}`;
+}

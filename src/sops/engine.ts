@@ -13,6 +13,7 @@ import { initialState, timeline, transition, type DeadlineKind, type Effect, typ
 import type { RunStore } from './run-store.js';
 import { renderRun } from './run-message.js';
 import { messageKeys, type MessageKey } from '../core/keys.js';
+import { messageUrl } from '../slack/format.js';
 
 /** The deadline owner of procedure reminders, escalations and expiries. */
 export const SOP_DEADLINES = 'sop-run';
@@ -137,7 +138,7 @@ export class SopEngine {
       const what = r.params.version ?? r.params.ref ?? '';
       const where = this.opts.outbox.delivered(messageKeys.sopRun(r.id));
       const label = `${r.definition.title} \`${what}\` by <@${r.requester}> <!date^${Math.floor(r.createdAt / 1000)}^{ago}|${new Date(r.createdAt).toISOString()}>`;
-      return where ? `${label} (<https://slack.com/archives/${where.channel}/p${where.ts.replace('.', '')}|thread>)` : label;
+      return where ? `${label} (<${messageUrl(where)}|thread>)` : label;
     });
     return `Recent changes: ${parts.join('; ')}`;
   }

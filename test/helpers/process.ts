@@ -3,6 +3,7 @@
 // eslint-disable-next-line no-restricted-imports
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { collectLines } from '../support/output-lines.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 
@@ -30,8 +31,6 @@ export function spawnBot(env: Record<string, string>, opts: { commandIn?: { cwd:
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: opts.commandIn !== undefined,
   });
-  const stdout: string[] = [];
-  const stderr: string[] = [];
   let resolveReady: (port: number) => void = () => undefined;
   let rejectReady: (err: Error) => void = () => undefined;
   const ready = new Promise<number>((resolve, reject) => {
@@ -40,22 +39,14 @@ export function spawnBot(env: Record<string, string>, opts: { commandIn?: { cwd:
   });
   // Tests that expect an early exit never await `ready`; its rejection is then not an error.
   ready.catch(() => undefined);
-  let buffered = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    buffered += chunk;
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    for (const line of lines) {
-      stdout.push(line);
-      try {
-        const entry = JSON.parse(line) as { msg?: string; port?: number };
-        if (entry.msg === 'Waygate is running' && typeof entry.port === 'number') resolveReady(entry.port);
-      } catch {
-        // not a log line
-      }
+  const { stdout, stderr } = collectLines(child, (line) => {
+    try {
+      const entry = JSON.parse(line) as { msg?: string; port?: number };
+      if (entry.msg === 'Waygate is running' && typeof entry.port === 'number') resolveReady(entry.port);
+    } catch {
+      // not a log line
     }
   });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => stderr.push(...chunk.split('\n').filter(Boolean)));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     // 'close', not 'exit': it waits until every process writing to our pipes (npm's child too) is done.
     child.on('close', (code, signal) => {

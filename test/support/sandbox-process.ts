@@ -3,6 +3,7 @@
 // eslint-disable-next-line no-restricted-imports
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { collectLines } from './output-lines.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 
@@ -28,8 +29,6 @@ export function npmStart(env: Record<string, string>): StartedProcess {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
-  const stdout: string[] = [];
-  const stderr: string[] = [];
   let resolveUrl: (url: string) => void = () => undefined;
   let rejectUrl: (err: Error) => void = () => undefined;
   const url = new Promise<string>((resolve, reject) => {
@@ -37,18 +36,10 @@ export function npmStart(env: Record<string, string>): StartedProcess {
     rejectUrl = reject;
   });
   url.catch(() => undefined);
-  let buffered = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    buffered += chunk;
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    for (const line of lines) {
-      stdout.push(line);
-      const found = /open (http:\/\/localhost:\d+\/sandbox)\b/.exec(line);
-      if (found?.[1]) resolveUrl(found[1]);
-    }
+  const { stdout, stderr } = collectLines(child, (line) => {
+    const found = /open (http:\/\/localhost:\d+\/sandbox)\b/.exec(line);
+    if (found?.[1]) resolveUrl(found[1]);
   });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => stderr.push(...chunk.split('\n').filter(Boolean)));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.on('close', (code, signal) => {
       rejectUrl(new Error(`npm start ended (${code ?? signal}) before printing the sandbox URL: ${[...stdout, ...stderr].join(' | ')}`));
