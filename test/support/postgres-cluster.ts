@@ -123,7 +123,8 @@ async function startCluster(binDir: string): Promise<PostgresHandle> {
     await runner.exec('initdb', ['-D', data, '-A', 'trust', '-U', 'waygate', '--no-sync', '-E', 'UTF8', '--locale=C']);
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
-    throw new Error(`initdb failed: ${explain(err)}`, { cause: err });
+    const hint = process.getuid?.() === 0 ? `\n(it runs as the postgres user, which must be able to enter ${tmpdir()}: set TMPDIR to a directory it can)` : '';
+    throw new Error(`initdb failed: ${explain(err)}${hint}`, { cause: err });
   }
   const stopNow = (): void => {
     try {
@@ -218,9 +219,9 @@ function freePort(): Promise<number> {
   });
 }
 
+/** execFile's message already holds the command line and its stderr. */
 function explain(err: unknown): string {
-  const e = err as { message?: string; stderr?: string; stdout?: string };
-  return [e.message, e.stderr, e.stdout].filter((s) => s !== undefined && s.trim() !== '').join('\n');
+  return err instanceof Error ? err.message.trim() : String(err);
 }
 
 function readTail(path: string): string {
