@@ -161,9 +161,11 @@ async function startCluster(binDir: string): Promise<PostgresHandle> {
             process.removeListener('exit', stopNow);
             try {
               await runner.exec('pg_ctl', ['-D', data, 'stop', '-m', 'immediate', '-w']);
-            } finally {
-              rmSync(dir, { recursive: true, force: true });
+            } catch {
+              // Already gone (a test killed it), or pg_ctl itself failed: make sure no server outlives the run.
+              killPostmaster(data);
             }
+            rmSync(dir, { recursive: true, force: true });
           })();
           return stopping;
         },
@@ -204,6 +206,16 @@ async function runnerFor(binDir: string, dir: string): Promise<Runner> {
     exec: async (program, args) => void (await run('runuser', asPostgres(program, args), options)),
     execSync: (program, args) => void execFileSync('runuser', asPostgres(program, args), { ...options, stdio: 'ignore' }),
   };
+}
+
+/** SIGKILLs the server from its pid file, if there is one and the process still exists. */
+function killPostmaster(data: string): void {
+  try {
+    const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    if (Number.isInteger(pid) && pid > 0) process.kill(pid, 'SIGKILL');
+  } catch {
+    // No pid file, or no such process.
+  }
 }
 
 /** A port nothing listens on right now: the one the kernel hands out for port 0. */
