@@ -11,6 +11,8 @@
  * first: it reads the token under a share lock, so the write rolls back when another replica took over,
  * and a takeover waits for guarded transactions already past the check to finish.
  */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { QueryResult, QueryResultRow } from 'pg';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 
@@ -119,7 +121,7 @@ export class LeaderLease {
     return rowCount === 1;
   }
 
-  /** The lease as it stands (for /health), or null before anyone took it. `leader` is false. */
+  /** The lease as it stands (for /health), or null before anyone took it. */
   async current(): Promise<Omit<LeaseState, 'leader'> & { expired: boolean } | null> {
     await this.ensureTable();
     const { rows } = await this.db.query<LeaseRow & { expired: boolean }>(
@@ -148,6 +150,14 @@ export async function assertToken(client: Queryable, mine: bigint): Promise<void
 export interface LeaseStore {
   tryAcquire(holder: string, ttlMs: number): Promise<LeaseState>;
   release(holder: string): Promise<boolean>;
+}
+
+/**
+ * A holder name no other replica has: host and pid say where it runs, the random part tells apart two
+ * processes that got the same pid (two containers) or one restarted with its old pid.
+ */
+export function replicaName(host: string = hostname(), pid: number = process.pid): string {
+  return `${host}:${pid}:${randomBytes(4).toString('hex')}`;
 }
 
 export type DemotionReason = 'another-holder' | 'renewal-failed' | 'lease-ran-out' | 'stopped';

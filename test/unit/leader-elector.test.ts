@@ -1,6 +1,13 @@
+import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
-import { LeaderElector, type LeaderElectorOptions, type LeaseState, type LeaseStore } from '../../src/cluster/leader-lease.js';
+import {
+  LeaderElector,
+  replicaName,
+  type LeaderElectorOptions,
+  type LeaseState,
+  type LeaseStore,
+} from '../../src/cluster/leader-lease.js';
 
 /**
  * A lease kept in memory and measured by the same ManualClock, with knobs for what PostgreSQL cannot be made
@@ -267,5 +274,13 @@ describe('LeaderElector', () => {
     const lease = new FakeLease(clock);
     expect(() => new LeaderElector({ lease, holder: 'a', clock, ttlMs: 3_000, renewEveryMs: 3_000 })).toThrow(RangeError);
     expect(() => new LeaderElector({ lease, holder: 'a', clock, renewEveryMs: 0 })).toThrow(/renewEveryMs \(0\)/);
+  });
+});
+
+describe('replicaName', () => {
+  it('names the host and pid, with a random part that differs between two processes with the same pid', () => {
+    expect(replicaName('bot-7f9c', 1)).toMatch(/^bot-7f9c:1:[0-9a-f]{8}$/);
+    expect(replicaName('bot-7f9c', 1)).not.toBe(replicaName('bot-7f9c', 1));
+    expect(replicaName().startsWith(`${hostname()}:${process.pid}:`)).toBe(true);
   });
 });
