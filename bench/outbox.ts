@@ -128,7 +128,7 @@ export async function outboxBenchmark(): Promise<boolean> {
     const outbox = new Outbox(db, clock);
     const fill = timed(() =>
       db.transaction(() => {
-        for (const item of backlog()) outbox.enqueue(item);
+        for (const item of backlog()) outbox.enqueueSync(item);
       })(),
     );
     console.log(`Filled through Outbox.enqueue (priorities, coalescing, bookkeeping triggers): ${perRow(fill)}`);

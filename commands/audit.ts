@@ -39,7 +39,7 @@ function exportRange(from: string, to: string, zone: string): ExportRange {
   return { ok: true, from: start.toMillis(), until: end.plus({ days: 1 }).startOf('day').toMillis() };
 }
 
-function exportTrail(ctx: CommandContext, from: string, to: string): CommandReply {
+async function exportTrail(ctx: CommandContext, from: string, to: string): Promise<CommandReply> {
   const zone = ctx.config.file.timezone;
   const range = exportRange(from, to, zone);
   if (!range.ok) return { text: `Cannot export: ${range.problem}. Usage: \`${SLASH_COMMAND} audit export <from> <to>\` (days in ${zone}, both included).` };
@@ -50,7 +50,7 @@ function exportTrail(ctx: CommandContext, from: string, to: string): CommandRepl
     return { text: `${count} audit entries from ${span} (${zone}), more than the ${MAX_EXPORT_ENTRIES} one export carries: ask for a shorter range.` };
   }
   const name = `waygate-audit-${from}-to-${to}`;
-  ctx.store.transaction(() => {
+  await ctx.store.transaction(async (tx) => {
     const rows = ctx.audit.between(range.from, range.until);
     const meta = { from, to, timezone: zone, exportedAt: ctx.clock.nowMs(), exportedBy: ctx.userId };
     const files = [
@@ -59,7 +59,7 @@ function exportTrail(ctx: CommandContext, from: string, to: string): CommandRepl
     ];
     // To the caller alone (a direct message): the trail names who did what, which the channel need not see.
     for (const f of files) {
-      ctx.outbox.enqueue({
+      await ctx.outbox.enqueue(tx, {
         kind: 'file_upload',
         payload: {
           channel: ctx.userId,
@@ -71,7 +71,7 @@ function exportTrail(ctx: CommandContext, from: string, to: string): CommandRepl
         },
       });
     }
-    ctx.audit.record({ actor: ctx.userId, action: 'audit.exported', subject: span, details: { from, to, timezone: zone, entries: rows.length, firstId: rows[0]?.id, lastId: rows.at(-1)?.id } });
+    await ctx.audit.record(tx, { actor: ctx.userId, action: 'audit.exported', subject: span, details: { from, to, timezone: zone, entries: rows.length, firstId: rows[0]?.id, lastId: rows.at(-1)?.id } });
   });
   return { text: `📤 Exporting ${count} audit ${count === 1 ? 'entry' : 'entries'} from ${span} (${zone}): \`${name}.csv\` and \`${name}.json\` will arrive in your direct messages with Waygate.` };
 }

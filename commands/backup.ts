@@ -41,9 +41,9 @@ function verify(ctx: CommandContext, file: string): CommandReply {
 function restoreTestNow(ctx: CommandContext): CommandReply {
   ctx.afterAck(async () => {
     const result = await ctx.backups.restoreTest();
-    ctx.store.transaction(() => {
-      ctx.audit.record({ actor: ctx.userId, action: 'backup.restore_test', subject: result.backup ?? 'none', details: { ok: result.ok, integrity: result.integrity, problems: result.problems } });
-      ctx.outbox.enqueue({ kind: 'respond', payload: { responseUrl: ctx.responseUrl, inChannel: true, text: `${describeRestoreTest(result)}\nAsked for by <@${ctx.userId}>.` } });
+    await ctx.store.transaction(async (tx) => {
+      await ctx.audit.record(tx, { actor: ctx.userId, action: 'backup.restore_test', subject: result.backup ?? 'none', details: { ok: result.ok, integrity: result.integrity, problems: result.problems } });
+      await ctx.outbox.enqueue(tx, { kind: 'respond', payload: { responseUrl: ctx.responseUrl, inChannel: true, text: `${describeRestoreTest(result)}\nAsked for by <@${ctx.userId}>.` } });
     });
   });
   return { text: 'Restoring the newest backup into a scratch database to test it…' };

@@ -18,7 +18,7 @@ export const health: Command = defineCommand({
       const icon = result.ok ? '🟢' : '🔴';
       const latency = result.latencyMs !== null ? ` in ${result.latencyMs} ms` : '';
       const known = state.state === 'down' ? ' The service has been marked down since the failed checks began.' : '';
-      ctx.outbox.enqueue({
+      ctx.outbox.enqueueSync({
         kind: 'respond',
         payload: {
           responseUrl: ctx.responseUrl,

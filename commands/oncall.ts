@@ -86,11 +86,11 @@ function show(ctx: CommandContext): CommandReply {
 async function override(ctx: CommandContext, userId: string, ms: number): Promise<CommandReply> {
   const decision = await ctx.policy.check({ permission: PERMISSIONS.oncallOverride, user: ctx.userId, what: `\`${SLASH_COMMAND} oncall override\``, subject: userId });
   if (!decision.allowed) return { text: decision.message };
-  const set = ctx.store.transaction(() => {
+  const set = await ctx.store.transaction(async (tx) => {
     const o = ctx.oncall.override(userId, ms, ctx.userId);
-    ctx.audit.record({ actor: ctx.userId, action: 'oncall.override', subject: userId, details: { until: new Date(o.ends_at).toISOString() } });
+    await ctx.audit.record(tx, { actor: ctx.userId, action: 'oncall.override', subject: userId, details: { until: new Date(o.ends_at).toISOString() } });
     const ops = ctx.config.file.channels.ops;
-    if (ops) ctx.outbox.enqueue({ kind: 'post', payload: { channel: ops, text: `🔁 <@${userId}> is on call for the next ${formatDuration(ms)} (set by <@${ctx.userId}>).` } });
+    if (ops) await ctx.outbox.enqueue(tx, { kind: 'post', payload: { channel: ops, text: `🔁 <@${userId}> is on call for the next ${formatDuration(ms)} (set by <@${ctx.userId}>).` } });
     return o;
   });
   return { text: `✅ <@${userId}> is on call until ${slackDate(new Date(set.ends_at))}; alerts and escalations go to them meanwhile.` };

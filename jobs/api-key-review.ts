@@ -14,24 +14,24 @@ export const apiKeyReview: JobDefinition<JobContext> = {
   name: 'api-key-review',
   description: 'SOP-SEC-002: lists API keys older than 30 days in the security channel and asks their owners to rotate them',
   defaultSchedule: '0 9 1 * *',
-  run(ctx) {
+  async run(ctx) {
     const now = ctx.clock.nowMs();
     const stale = ctx.apiKeys.stale(now, KEY_MAX_AGE_MS);
     const security = ctx.config.file.channels.security;
     const rotate = `Rotate with \`${SLASH_COMMAND} key rotate <name>\`, or revoke what is no longer used with \`${SLASH_COMMAND} key revoke <name> <reason>\`.`;
-    ctx.store.transaction(() => {
+    await ctx.store.transaction(async (tx) => {
       if (security) {
         const text =
           stale.length === 0
             ? '🔑 Monthly API key review: no key is older than 30 days.'
             : `🔑 Monthly API key review: ${stale.length} key(s) older than 30 days:\n${stale.map((k) => line(k, now)).join('\n')}\n${rotate}`;
-        ctx.outbox.enqueue({ kind: 'post', payload: { channel: security, text } });
+        await ctx.outbox.enqueue(tx, { kind: 'post', payload: { channel: security, text } });
       }
       const byOwner = new Map<string, ApiKeyInfo[]>();
       for (const k of stale) byOwner.set(k.owner, [...(byOwner.get(k.owner) ?? []), k]);
       for (const [owner, keys] of byOwner) {
         // A direct message: the channel of a post to a user id is their DM with the bot.
-        ctx.outbox.enqueue({
+        await ctx.outbox.enqueue(tx, {
           kind: 'post',
           payload: { channel: owner, text: `🔑 You own ${keys.length} API key(s) older than 30 days, due for rotation (SOP-SEC-002):\n${keys.map((k) => line(k, now)).join('\n')}\n${rotate}` },
         });

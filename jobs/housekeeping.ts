@@ -13,9 +13,10 @@ export const housekeeping: JobDefinition<JobContext> = {
   name: 'housekeeping',
   description: "Prunes the bot's own store: delivered messages after 7 days, seen webhook ids after 30, job history after 90",
   defaultSchedule: '30 3 * * *',
-  run(ctx) {
+  async run(ctx) {
     const now = ctx.clock.nowMs();
-    const removed = ctx.store.transaction(() => ({
+    // eslint-disable-next-line @typescript-eslint/require-await -- the prunes still run on the synchronous handle, inside this transaction, until their modules move to the data layer (decision 020)
+    const removed = await ctx.store.transaction(async () => ({
       messages: ctx.outbox.pruneDelivered(DELIVERED_RETENTION_MS),
       history: ctx.store.pruneHistory(now - JOB_RUN_RETENTION_MS),
       webhookIds: ctx.incidents.pruneInbox(now - WEBHOOK_EVENT_RETENTION_MS),
@@ -23,8 +24,8 @@ export const housekeeping: JobDefinition<JobContext> = {
       slackChanges: ctx.incidents.pruneSlackChanges(now - WEBHOOK_EVENT_RETENTION_MS),
     }));
     ctx.store.checkpoint();
-    return Promise.resolve({
+    return {
       summary: `removed ${removed.messages} delivered message(s), ${removed.webhookIds} old webhook id(s), ${removed.slackChanges} unanswered change record(s) sent to PagerDuty and ${removed.history.executions} old job run record(s)`,
-    });
+    };
   },
 };

@@ -74,7 +74,11 @@ export const weeklyMaintenance: JobDefinition<JobContext> = {
     const text = `🧰 *Weekly maintenance*\n${parts.join('\n')}`;
     const ops = channels.ops;
     // One transaction: the report, the review and its chart are queued together, in that order.
-    if (ops) ctx.store.transaction(() => [{ kind: 'post', payload: { channel: ops, text } } as OutboxItem, ...review].forEach((item) => ctx.outbox.enqueue(item)));
+    if (ops) {
+      await ctx.store.transaction(async (tx) => {
+        for (const item of [{ kind: 'post', payload: { channel: ops, text } } as OutboxItem, ...review]) await ctx.outbox.enqueue(tx, item);
+      });
+    }
     const problem = databaseProblem ? `database maintenance failed: ${databaseProblem}` : reviewProblem ? `performance review failed: ${reviewProblem}` : null;
     if (problem) throw ops ? new ReportedJobFailure(problem) : new Error(problem);
     const reviewed = ops ? '; performance review posted' : '; no ops channel for the performance review';

@@ -1,3 +1,4 @@
+import type { Deadlines } from './core/deadlines.js';
 import type { Config } from './config/load.js';
 import type { Clock } from './clock/clock.js';
 import type { Logger } from './logging/logger.js';
@@ -65,6 +66,8 @@ export interface Waygate {
   inflight: InflightWork;
   /** Applies accepted PagerDuty events; tests wait on it. */
   inboxProcessor: InboxProcessor;
+  /** Durable deadlines; tests wait for a firing the clock started. */
+  deadlines: Deadlines;
   /** Runs procedures; tests wait on its scripts. */
   sops: SopEngine;
   /** The PagerDuty inbox, for tests that drive the processor directly. */
@@ -159,6 +162,7 @@ export function createWaygate(opts: WaygateOptions): Waygate {
     app: core.app,
     services: { ...context, db: core.db, jobs: jobs.service },
     dispatcher: composed.dispatcher,
+    deadlines: core.deadlines,
     inflight: core.inflight,
     inboxProcessor: incidents.processor,
     sops: sops.engine,

@@ -1,3 +1,5 @@
+import type { Transaction } from 'kysely';
+import type { Schema } from './db/data-layer.js';
 import type { Config } from './config/load.js';
 import type { Clock } from './clock/clock.js';
 import type { Logger } from './logging/logger.js';
@@ -17,7 +19,11 @@ import type { ComplianceService } from './compliance/compliance-service.js';
 
 /** The database as commands and jobs may use it: transactions and upkeep, never another module's SQL. */
 export interface Store {
-  transaction<T>(fn: () => T): T;
+  /**
+   * Runs `fn` in one transaction of the data layer: the state it changes, the messages it queues and its audit
+   * rows commit together or not at all. `fn` must await only the database.
+   */
+  transaction<T>(fn: (tx: Transaction<Schema>) => Promise<T>): Promise<T>;
   /** Folds the write-ahead log back into the database file. */
   checkpoint(): void;
   /** Forgets finished execution records and fired deadlines older than the cut-off. */

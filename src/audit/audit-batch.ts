@@ -20,7 +20,7 @@ export class AuditBatch {
   private queued = false;
 
   constructor(
-    private readonly audit: Pick<AuditLog, 'recordAll'>,
+    private readonly audit: Pick<AuditLog, 'recordAllSync'>,
     private readonly onError: (err: unknown) => void,
     private readonly schedule: FlushScheduler,
   ) {}
@@ -38,7 +38,7 @@ export class AuditBatch {
     const entries = this.pending;
     this.pending = [];
     try {
-      this.audit.recordAll(entries);
+      this.audit.recordAllSync(entries);
     } catch (err) {
       this.onError(err);
     }

@@ -1,5 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
+import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
+import { DataLayer, first, run, type Executor } from '../db/data-layer.js';
 import type { Clock } from '../clock/clock.js';
 
 /** Every kind of audit row, so a reader of the trail (and a query) can rely on the names. */
@@ -140,12 +142,14 @@ export class AuditLog {
   /** The key new entries are chained with; none when no key is configured. */
   private readonly writeKey: { id: string; key: string } | undefined;
   private readonly keysById: Map<string, string>;
+  private readonly data: DataLayer;
 
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
     keys: readonly string[] = [],
   ) {
+    this.data = DataLayer.sqlite(db);
     this.last = db.prepare('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1').pluck();
     this.insert = db.prepare(
       `INSERT INTO audit_log (at, actor, action, subject, details, prev_hash, hash)
@@ -173,7 +177,7 @@ export class AuditLog {
       const previous = latest ? (keyIdIn(latest.details) ?? 'unknown') : 'unkeyed';
       if (previous === key.id) return;
       const entriesBefore = this.db.prepare('SELECT COUNT(*) FROM audit_log').pluck().get() as number;
-      this.record({ actor: 'waygate', action: SWITCH_OVER, details: { keyId: key.id, previous, entriesBefore } });
+      this.recordSync({ actor: 'waygate', action: SWITCH_OVER, details: { keyId: key.id, previous, entriesBefore } });
     })();
   }
 
@@ -185,30 +189,62 @@ export class AuditLog {
     return (this.db.prepare('SELECT MIN(id) FROM audit_log WHERE action = ?').pluck().get(SWITCH_OVER) as number | null) ?? null;
   }
 
-  record(entry: AuditEntry): void {
-    this.recordAll([entry]);
+  /** Appends an entry in the caller's transaction `ex` (in one of its own when `ex` is not a transaction). */
+  async record(ex: Executor, entry: AuditEntry): Promise<void> {
+    await this.recordAll(ex, [entry]);
   }
 
-  /** Appends entries in order, in one transaction (one commit for a batch of them). */
-  recordAll(entries: readonly AuditEntry[]): void {
+  /** Appends entries in order, in the caller's transaction or one of their own (one commit for a batch). */
+  async recordAll(ex: Executor, entries: readonly AuditEntry[]): Promise<void> {
     if (entries.length === 0) return;
     // The read of the previous hash and the inserts must not interleave with another writer.
+    await this.data.within(ex, async (tx) => {
+      const last = await first(tx, sql<{ hash: string }>`SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1`);
+      let prevHash = last?.hash ?? GENESIS;
+      for (const row of this.chain(entries)) {
+        const hash = this.link(prevHash, row);
+        await run(
+          tx,
+          sql`INSERT INTO audit_log (at, actor, action, subject, details, prev_hash, hash)
+              VALUES (${row.at}, ${row.actor}, ${row.action}, ${row.subject}, ${row.details}, ${prevHash}, ${hash})`,
+        );
+        prevHash = hash;
+      }
+    });
+  }
+
+  /** The synchronous form of record(), for code not yet on the data layer. */
+  recordSync(entry: AuditEntry): void {
+    this.recordAllSync([entry]);
+  }
+
+  /** The synchronous form of recordAll(), for code not yet on the data layer. */
+  recordAllSync(entries: readonly AuditEntry[]): void {
+    if (entries.length === 0) return;
     this.db.transaction(() => {
       let prev_hash = (this.last.get() as string | undefined) ?? GENESIS;
-      const at = this.clock.nowMs();
-      for (const entry of entries) {
-        const row = {
-          at,
-          actor: entry.actor,
-          action: entry.action,
-          subject: entry.subject ?? null,
-          details: JSON.stringify(entry.details ?? {}),
-        };
-        const hash = this.writeKey ? keyedHash(this.writeKey.key, prev_hash, row) : plainHash(prev_hash, row);
+      for (const row of this.chain(entries)) {
+        const hash = this.link(prev_hash, row);
         this.insert.run({ ...row, prev_hash, hash });
         prev_hash = hash;
       }
     })();
+  }
+
+  /** The rows entries become, stamped now. */
+  private chain(entries: readonly AuditEntry[]): RowContent[] {
+    const at = this.clock.nowMs();
+    return entries.map((entry) => ({
+      at,
+      actor: entry.actor,
+      action: entry.action,
+      subject: entry.subject ?? null,
+      details: JSON.stringify(entry.details ?? {}),
+    }));
+  }
+
+  private link(prevHash: string, row: RowContent): string {
+    return this.writeKey ? keyedHash(this.writeKey.key, prevHash, row) : plainHash(prevHash, row);
   }
 
   recent(limit: number): AuditRow[] {

@@ -6,14 +6,14 @@ import type { CommandContext, CommandReply } from './types.js';
  * a queued execution (with its audit row) before Slack gets the ack, starts right after the ack, and its
  * outcome goes back to the asker's response_url. A crash in between leaves the queued row for the next start.
  */
-export function requestJobRun(
+export async function requestJobRun(
   ctx: CommandContext,
   name: string,
   opts: { audit: AuditAction; started: string },
-): CommandReply {
-  const result = ctx.store.transaction(() => {
+): Promise<CommandReply> {
+  const result = await ctx.store.transaction(async (tx) => {
     const requested = ctx.jobs.request(name, ctx.userId, { responseUrl: ctx.responseUrl });
-    if (requested.queued) ctx.audit.record({ actor: ctx.userId, action: opts.audit, subject: name, details: { runId: requested.runId } });
+    if (requested.queued) await ctx.audit.record(tx, { actor: ctx.userId, action: opts.audit, subject: name, details: { runId: requested.runId } });
     return requested;
   });
   if (!result.queued) return { text: `Could not start \`${name}\`: ${result.reason}.` };

@@ -93,7 +93,7 @@ export class ComplianceService {
         if (!started.ok) return started.problem;
         insert.run(list.key, list.kind, started.run.id, list.dueAt, this.opts.clock.nowMs());
         if (this.opts.owner) {
-          this.opts.outbox.enqueue({ kind: 'post', payload: { channel: this.opts.owner, text: `📋 ${list.title} is posted in <#${this.opts.channel}>, due by ${due} (run #${started.run.id}).` } });
+          this.opts.outbox.enqueueSync({ kind: 'post', payload: { channel: this.opts.owner, text: `📋 ${list.title} is posted in <#${this.opts.channel}>, due by ${due} (run #${started.run.id}).` } });
         }
         return null;
       })();
@@ -108,9 +108,9 @@ export class ComplianceService {
         if (overdue.length === 0) return;
         outcome.reminded = overdue.length;
         const text = this.reminderText(overdue);
-        this.opts.outbox.enqueue({ kind: 'post', payload: { channel: this.opts.channel!, text } });
-        if (this.opts.owner) this.opts.outbox.enqueue({ kind: 'post', payload: { channel: this.opts.owner, text } });
-        this.opts.audit.record({ actor: WAYGATE_ACTOR, action: 'compliance.reminded', subject: week, details: { overdue: overdue.map((l) => l.key) } });
+        this.opts.outbox.enqueueSync({ kind: 'post', payload: { channel: this.opts.channel!, text } });
+        if (this.opts.owner) this.opts.outbox.enqueueSync({ kind: 'post', payload: { channel: this.opts.owner, text } });
+        this.opts.audit.recordSync({ actor: WAYGATE_ACTOR, action: 'compliance.reminded', subject: week, details: { overdue: overdue.map((l) => l.key) } });
       })();
     }
     return outcome;

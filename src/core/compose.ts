@@ -78,7 +78,7 @@ export function compose(core: Core, modules: readonly WaygateModule[]): Composed
         }
       }
       for (const m of modules) await m.start?.();
-      deadlines.start();
+      await deadlines.start();
       dispatcher.start();
       logger.info({ port: bound, mode: config.mode, version: core.version }, 'Waygate is running');
       return { port: bound };
@@ -93,7 +93,7 @@ export function compose(core: Core, modules: readonly WaygateModule[]): Composed
       }
       await server.close();
       await inflight.drain();
-      deadlines.stop();
+      await deadlines.stop();
       for (const m of [...modules].reverse()) await m.stop?.();
       await dispatcher.stop();
       core.replays.flush();

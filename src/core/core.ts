@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '../logging/logger.js';
 import { hostname } from 'node:os';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { openDatabase, type Db } from '../db/database.js';
+import { DataLayer } from '../db/data-layer.js';
 import { lockDatabase, type InstanceLock } from '../db/instance-lock.js';
 import { Outbox } from '../outbox/outbox.js';
 import { SlackSender, type MessageSender } from '../outbox/slack-delivery.js';
@@ -34,6 +35,8 @@ export interface CoreOptions {
 /** What every module is built from. `db` is for modules' own repositories only. */
 export interface Core extends CoreServices {
   db: Db;
+  /** The async data layer over `db` (decision 020): where modules' repositories are moving. */
+  data: DataLayer;
   /** This process's claim on the database; released after the database is closed. */
   instanceLock: InstanceLock;
   /** Signed Slack requests already handled; written out before the database closes. */
@@ -143,6 +146,7 @@ export function createCore(opts: CoreOptions): Core {
     instanceLock.release();
     throw err;
   }
+  const data = DataLayer.sqlite(db);
   const metrics = new Metrics();
   const outbox = new Outbox(db, clock);
   const audit = new AuditLog(db, clock, config.auditKeys);
@@ -239,9 +243,9 @@ export function createCore(opts: CoreOptions): Core {
     },
   });
   const store: Store = {
-    transaction: (fn) => db.transaction(fn)(),
+    transaction: (fn) => data.transaction(fn),
     checkpoint: () => void db.pragma('wal_checkpoint(TRUNCATE)'),
-    pruneHistory: (olderThan) => ({ executions: executions.pruneFinished(olderThan), deadlines: deadlines.pruneFired(olderThan) }),
+    pruneHistory: (olderThan) => ({ executions: executions.pruneFinishedSync(olderThan), deadlines: deadlines.pruneFired(olderThan) }),
   };
   const sender = opts.sender ?? new SlackSender({
     client: app.client,
@@ -253,6 +257,7 @@ export function createCore(opts: CoreOptions): Core {
     clock,
     logger,
     db,
+    data,
     instanceLock,
     replays,
     metrics,

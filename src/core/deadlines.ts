@@ -1,4 +1,7 @@
+import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
+import type { Transaction } from 'kysely';
+import { DataLayer, afterCommit, all, run, type Executor, type Schema } from '../db/data-layer.js';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { Logger } from '../logging/logger.js';
 
@@ -21,7 +24,7 @@ export interface DueDeadline {
  * Handles the deadlines of one owner that fell due together, inside the transaction that marks them
  * fired: whatever it writes (state, outbox rows, new deadlines) commits with the firing or not at all.
  */
-export type DeadlineHandler = (due: readonly DueDeadline[], now: number) => void;
+export type DeadlineHandler = (due: readonly DueDeadline[], now: number, tx: Transaction<Schema>) => void | Promise<void>;
 
 interface Row {
   id: number;
@@ -41,27 +44,24 @@ export class Deadlines {
   private timer: TimerHandle | undefined;
   private armedFor: number | null = null;
   private running = false;
+  private firing: Promise<number> | undefined;
   private retryMs = FIRST_RETRY_MS;
   private lastError: string | null = null;
   private readonly upsert;
   private readonly remove;
-  private readonly earliest;
-  private readonly dueRows;
-  private readonly markFired;
+  private readonly data: DataLayer;
 
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
     private readonly logger: Logger,
   ) {
+    this.data = DataLayer.sqlite(db);
     this.upsert = db.prepare(
       `INSERT INTO deadlines (owner, key, due_at, payload, created_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (owner, key) WHERE fired_at IS NULL DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload`,
     );
     this.remove = db.prepare('DELETE FROM deadlines WHERE owner = ? AND key = ? AND fired_at IS NULL');
-    this.earliest = db.prepare('SELECT MIN(due_at) FROM deadlines WHERE fired_at IS NULL').pluck();
-    this.dueRows = db.prepare('SELECT id, owner, key, due_at, payload FROM deadlines WHERE fired_at IS NULL AND due_at <= ? ORDER BY due_at, id');
-    this.markFired = db.prepare('UPDATE deadlines SET fired_at = ?, fired_late = ? WHERE id = ?');
   }
 
   /** Registers the code that handles an owner's deadlines; one handler per owner. */
@@ -70,28 +70,55 @@ export class Deadlines {
     this.handlers.set(owner, handler);
   }
 
-  /** Sets (or moves) the deadline `key` of `owner`. Call inside the transaction of the change that needs it. */
-  schedule(owner: string, key: string, dueAt: number, payload: unknown = {}): void {
-    this.upsert.run(owner, key, dueAt, JSON.stringify(payload), this.clock.nowMs());
-    // Arming early is harmless (a firing that finds nothing re-arms), so no need to wait for the commit.
-    if (this.running && (this.armedFor === null || dueAt < this.armedFor)) this.arm(dueAt);
+  /** Sets (or moves) the deadline `key` of `owner` in the transaction `ex` of the change that needs it. */
+  async schedule(ex: Executor, owner: string, key: string, dueAt: number, payload: unknown = {}): Promise<void> {
+    await run(
+      ex,
+      sql`INSERT INTO deadlines (owner, key, due_at, payload, created_at) VALUES (${owner}, ${key}, ${dueAt}, ${JSON.stringify(payload)}, ${this.clock.nowMs()})
+          ON CONFLICT (owner, key) WHERE fired_at IS NULL DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload`,
+    );
+    afterCommit(ex, () => this.armFor(dueAt));
   }
 
-  /** Drops a pending deadline; a no-op when there is none. Call inside the caller's transaction. */
-  cancel(owner: string, key: string): void {
+  /** Drops a pending deadline in the caller's transaction `ex`; a no-op when there is none. */
+  async cancel(ex: Executor, owner: string, key: string): Promise<void> {
+    await run(ex, sql`DELETE FROM deadlines WHERE owner = ${owner} AND key = ${key} AND fired_at IS NULL`);
+  }
+
+  /** The synchronous form of schedule(), for code not yet on the data layer; call inside its db.transaction(). */
+  scheduleSync(owner: string, key: string, dueAt: number, payload: unknown = {}): void {
+    this.upsert.run(owner, key, dueAt, JSON.stringify(payload), this.clock.nowMs());
+    // Arming early is harmless (a firing that finds nothing re-arms), so no need to wait for the commit.
+    this.armFor(dueAt);
+  }
+
+  /** The synchronous form of cancel(), for code not yet on the data layer. */
+  cancelSync(owner: string, key: string): void {
     this.remove.run(owner, key);
   }
 
-  start(): void {
-    this.running = true;
-    this.fire();
+  private armFor(dueAt: number): void {
+    if (this.running && (this.armedFor === null || dueAt < this.armedFor)) this.arm(dueAt);
   }
 
-  stop(): void {
+  /** Starts the timer; resolves once what fell due while Waygate was down has fired. */
+  async start(): Promise<void> {
+    this.running = true;
+    await this.fire();
+  }
+
+  /** Resolves once no firing is in progress (tests and the sandbox wait on it after moving the clock). */
+  async whenIdle(): Promise<void> {
+    while (this.firing) await this.firing;
+  }
+
+  /** Stops the timer; resolves once a firing in progress has finished, so the database can be closed. */
+  async stop(): Promise<void> {
     this.running = false;
     this.timer?.cancel();
     this.timer = undefined;
     this.armedFor = null;
+    await this.firing;
   }
 
   /** When the timer will next fire, or null; and the last firing error while it persists (for /health). */
@@ -99,15 +126,25 @@ export class Deadlines {
     return { nextDueAt: this.armedFor, lastError: this.lastError };
   }
 
-  /** Fires everything due now. Safe to call any time; returns how many deadlines fired. */
-  fire(): number {
+  /** Fires everything due now. Safe to call any time; resolves to how many deadlines fired. */
+  async fire(): Promise<number> {
     if (!this.running) return 0;
+    const firing = this.fireAndRearm();
+    this.firing = firing;
+    try {
+      return await firing;
+    } finally {
+      if (this.firing === firing) this.firing = undefined;
+    }
+  }
+
+  private async fireAndRearm(): Promise<number> {
     let fired = 0;
     try {
-      fired = this.fireDue();
+      fired = await this.fireDue();
       this.lastError = null;
       this.retryMs = FIRST_RETRY_MS;
-      this.rearm();
+      await this.rearm();
     } catch (err) {
       // A persistent database error must not become a hot loop: back off, and show it in /health.
       this.lastError = (err as Error).message;
@@ -118,14 +155,14 @@ export class Deadlines {
     return fired;
   }
 
-  private fireDue(): number {
+  private async fireDue(): Promise<number> {
     const now = this.clock.nowMs();
-    return this.db.transaction(() => {
-      const rows = this.dueRows.all(now) as Row[];
+    return this.data.transaction(async (tx) => {
+      const rows = await all(tx, sql<Row>`SELECT id, owner, key, due_at, payload FROM deadlines WHERE fired_at IS NULL AND due_at <= ${now} ORDER BY due_at, id`);
       const byOwner = new Map<string, DueDeadline[]>();
       for (const row of rows) {
         const late = now - row.due_at > LATE_AFTER_MS;
-        this.markFired.run(now, late ? 1 : 0, row.id);
+        await run(tx, sql`UPDATE deadlines SET fired_at = ${now}, fired_late = ${late ? 1 : 0} WHERE id = ${row.id}`);
         const list = byOwner.get(row.owner) ?? [];
         list.push({ owner: row.owner, key: row.key, dueAt: row.due_at, payload: JSON.parse(row.payload) as unknown, late });
         byOwner.set(row.owner, list);
@@ -136,14 +173,14 @@ export class Deadlines {
           this.logger.warn({ owner, count: due.length }, 'deadlines fell due with no handler; dropped');
           continue;
         }
-        handler(due, now);
+        await handler(due, now, tx);
       }
       return rows.length;
-    })();
+    });
   }
 
-  private rearm(): void {
-    const due = this.earliest.get() as number | null;
+  private async rearm(): Promise<void> {
+    const due = (await all(this.data.db, sql<{ due: number | null }>`SELECT MIN(due_at) AS due FROM deadlines WHERE fired_at IS NULL`))[0]?.due ?? null;
     if (due === null) {
       this.timer?.cancel();
       this.timer = undefined;
@@ -161,7 +198,7 @@ export class Deadlines {
       this.timer = undefined;
       this.armedFor = null;
       // Far deadlines are clamped by the timer, so it can fire early: fire() then just re-arms.
-      this.fire();
+      void this.fire();
     });
   }
 

@@ -1,4 +1,6 @@
+import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
+import { all, first, run, type Executor } from '../db/data-layer.js';
 
 export type ExecutionStatus = 'queued' | 'running' | 'ok' | 'failed' | 'interrupted';
 
@@ -41,8 +43,76 @@ export const INTERRUPTED_ERROR = 'the bot stopped while this run was in progress
 export class Executions {
   constructor(private readonly db: Db) {}
 
+  /** Records work someone asked for, in the caller's transaction; it runs after the ack (or after a restart). */
+  async queue(ex: Executor, e: { kind: string; name: string; trigger: Execution['trigger']; by: string | null; at: number; notify?: ExecutionNotify }): Promise<number> {
+    const row = await first(
+      ex,
+      sql<{ id: number }>`INSERT INTO executions (kind, name, trigger, triggered_by, queued_at, status, notify)
+        VALUES (${e.kind}, ${e.name}, ${e.trigger}, ${e.by}, ${e.at}, 'queued', ${e.notify ? JSON.stringify(e.notify) : null}) RETURNING id`,
+    );
+    return Number(row?.id);
+  }
+
+  /** Records work that starts right now (a schedule fired): one write, so no crash can leave it queued. */
+  async start(ex: Executor, e: { kind: string; name: string; trigger: Execution['trigger']; by: string | null; at: number }): Promise<number> {
+    const row = await first(
+      ex,
+      sql<{ id: number }>`INSERT INTO executions (kind, name, trigger, triggered_by, queued_at, started_at, status)
+        VALUES (${e.kind}, ${e.name}, ${e.trigger}, ${e.by}, ${e.at}, ${e.at}, 'running') RETURNING id`,
+    );
+    return Number(row?.id);
+  }
+
+  /** Closes queued rows that can never run (their job is gone from this version). */
+  async failQueued(ex: Executor, id: number, at: number, error: string): Promise<void> {
+    await run(ex, sql`UPDATE executions SET status = 'failed', finished_at = ${at}, error = ${error} WHERE id = ${id} AND status = 'queued'`);
+  }
+
+  /** Marks a queued row running; false when it was not queued (already taken, by this replica or another). */
+  async begin(ex: Executor, id: number, at: number): Promise<boolean> {
+    return (await run(ex, sql`UPDATE executions SET status = 'running', started_at = ${at} WHERE id = ${id} AND status = 'queued'`)) === 1;
+  }
+
+  async finish(ex: Executor, id: number, at: number, status: 'ok' | 'failed', summary: string | null, error: string | null): Promise<void> {
+    await run(ex, sql`UPDATE executions SET finished_at = ${at}, status = ${status}, summary = ${summary}, error = ${error} WHERE id = ${id}`);
+  }
+
+  /** Rows still running belong to a process that died: mark them interrupted and return them for reporting. */
+  async interruptRunning(ex: Executor, kind: string, at: number): Promise<Execution[]> {
+    const rows = await all(ex, sql<Row>`UPDATE executions SET status = 'interrupted', finished_at = ${at}, error = ${INTERRUPTED_ERROR}
+      WHERE kind = ${kind} AND status = 'running' RETURNING *`);
+    return rows.map((r) => fromRow(r) as Execution).sort((a, b) => a.id - b.id);
+  }
+
+  async queued(ex: Executor, kind: string): Promise<Execution[]> {
+    return (await all(ex, sql<Row>`SELECT * FROM executions WHERE kind = ${kind} AND status = 'queued' ORDER BY id`)).map((r) => fromRow(r) as Execution);
+  }
+
+  async get(ex: Executor, id: number): Promise<Execution | undefined> {
+    return fromRow(await first(ex, sql<Row>`SELECT * FROM executions WHERE id = ${id}`));
+  }
+
+  async lastOf(ex: Executor, kind: string, name: string): Promise<Execution | undefined> {
+    return fromRow(await first(ex, sql<Row>`SELECT * FROM executions WHERE kind = ${kind} AND name = ${name} ORDER BY id DESC LIMIT 1`));
+  }
+
+  /** Runs that failed or were interrupted, started at or after `since`, oldest first. */
+  async problemsSince(ex: Executor, kind: string, since: number): Promise<Array<{ name: string; at: number; error: string | null }>> {
+    return all(
+      ex,
+      sql<{ name: string; at: number; error: string | null }>`SELECT name, COALESCE(started_at, queued_at) AS at, error FROM executions
+        WHERE kind = ${kind} AND status IN ('failed', 'interrupted') AND COALESCE(started_at, queued_at) >= ${since} ORDER BY id`,
+    );
+  }
+
+  async pruneFinished(ex: Executor, olderThan: number): Promise<number> {
+    return run(ex, sql`DELETE FROM executions WHERE status NOT IN ('queued', 'running') AND finished_at < ${olderThan}`);
+  }
+
+  // The synchronous forms below serve code not yet on the data layer (decision 020).
+
   /** Records work someone asked for; it runs after the ack (or after a restart). */
-  queue(e: { kind: string; name: string; trigger: Execution['trigger']; by: string | null; at: number; notify?: ExecutionNotify }): number {
+  queueSync(e: { kind: string; name: string; trigger: Execution['trigger']; by: string | null; at: number; notify?: ExecutionNotify }): number {
     const info = this.db
       .prepare(
         `INSERT INTO executions (kind, name, trigger, triggered_by, queued_at, status, notify) VALUES (?, ?, ?, ?, ?, 'queued', ?)`,
@@ -52,7 +122,7 @@ export class Executions {
   }
 
   /** Records work that starts right now (a schedule fired): one write, so no crash can leave it queued. */
-  start(e: { kind: string; name: string; trigger: Execution['trigger']; by: string | null; at: number }): number {
+  startSync(e: { kind: string; name: string; trigger: Execution['trigger']; by: string | null; at: number }): number {
     const info = this.db
       .prepare(`INSERT INTO executions (kind, name, trigger, triggered_by, queued_at, started_at, status) VALUES (?, ?, ?, ?, ?, ?, 'running')`)
       .run(e.kind, e.name, e.trigger, e.by, e.at, e.at);
@@ -60,23 +130,23 @@ export class Executions {
   }
 
   /** Closes queued rows that can never run (their job is gone from this version). */
-  failQueued(id: number, at: number, error: string): void {
+  failQueuedSync(id: number, at: number, error: string): void {
     this.db.prepare(`UPDATE executions SET status = 'failed', finished_at = ?, error = ? WHERE id = ? AND status = 'queued'`).run(at, error, id);
   }
 
   /** Marks a queued row running; false when it was not queued (already taken). */
-  begin(id: number, at: number): boolean {
+  beginSync(id: number, at: number): boolean {
     return this.db.prepare(`UPDATE executions SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'`).run(at, id).changes === 1;
   }
 
-  finish(id: number, at: number, status: 'ok' | 'failed', summary: string | null, error: string | null): void {
+  finishSync(id: number, at: number, status: 'ok' | 'failed', summary: string | null, error: string | null): void {
     this.db
       .prepare(`UPDATE executions SET finished_at = ?, status = ?, summary = ?, error = ? WHERE id = ?`)
       .run(at, status, summary, error, id);
   }
 
   /** Rows still running belong to a process that died: mark them interrupted and return them for reporting. */
-  interruptRunning(kind: string, at: number): Execution[] {
+  interruptRunningSync(kind: string, at: number): Execution[] {
     const rows = (this.db.prepare(`SELECT * FROM executions WHERE kind = ? AND status = 'running' ORDER BY id`).all(kind) as Row[]).map(
       (r) => fromRow(r) as Execution,
     );
@@ -86,22 +156,22 @@ export class Executions {
     return rows.map((r) => ({ ...r, status: 'interrupted', finished_at: at, error: INTERRUPTED_ERROR }));
   }
 
-  queued(kind: string): Execution[] {
+  queuedSync(kind: string): Execution[] {
     return (this.db.prepare(`SELECT * FROM executions WHERE kind = ? AND status = 'queued' ORDER BY id`).all(kind) as Row[]).map(
       (r) => fromRow(r) as Execution,
     );
   }
 
-  get(id: number): Execution | undefined {
+  getSync(id: number): Execution | undefined {
     return fromRow(this.db.prepare('SELECT * FROM executions WHERE id = ?').get(id) as Row | undefined);
   }
 
-  lastOf(kind: string, name: string): Execution | undefined {
+  lastOfSync(kind: string, name: string): Execution | undefined {
     return fromRow(this.db.prepare('SELECT * FROM executions WHERE kind = ? AND name = ? ORDER BY id DESC LIMIT 1').get(kind, name) as Row | undefined);
   }
 
   /** Runs that failed or were interrupted, started at or after `since`, oldest first. */
-  problemsSince(kind: string, since: number): Array<{ name: string; at: number; error: string | null }> {
+  problemsSinceSync(kind: string, since: number): Array<{ name: string; at: number; error: string | null }> {
     return this.db
       .prepare(
         `SELECT name, COALESCE(started_at, queued_at) AS at, error FROM executions
@@ -110,7 +180,7 @@ export class Executions {
       .all(kind, since) as Array<{ name: string; at: number; error: string | null }>;
   }
 
-  pruneFinished(olderThan: number): number {
+  pruneFinishedSync(olderThan: number): number {
     return this.db.prepare(`DELETE FROM executions WHERE status NOT IN ('queued', 'running') AND finished_at < ?`).run(olderThan).changes;
   }
 }

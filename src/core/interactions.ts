@@ -189,7 +189,7 @@ const blockActionsSchema = z.object({
 export interface InteractionDeps {
   clock: Clock;
   /** Every click and modal submission is recorded: who, which element, how it ended. */
-  audit: Pick<AuditLog, 'record'>;
+  audit: Pick<AuditLog, 'recordSync'>;
   policy: Policy;
   outbox: Outbox;
   logger: Logger;
@@ -313,7 +313,7 @@ export class Interactions {
   /** The trail's row of an interaction; what it changed has rows of its own, written by its handler. */
   private record(actor: string, element: string, outcome: string, value?: string): void {
     try {
-      this.deps.audit.record({ actor, action: 'interaction', subject: element, details: { outcome, ...(value ? { value: value.slice(0, 200) } : {}) } });
+      this.deps.audit.recordSync({ actor, action: 'interaction', subject: element, details: { outcome, ...(value ? { value: value.slice(0, 200) } : {}) } });
     } catch (err) {
       this.deps.logger.error({ err, element }, 'interaction could not be audited');
     }
@@ -338,7 +338,7 @@ export class Interactions {
       triggerId: payload.trigger_id,
       selected: (element.selected_options ?? []).map((o) => o.value),
       tell: (text) => {
-        if (responseUrl) outbox.enqueue({ kind: 'respond', payload: { responseUrl, text } });
+        if (responseUrl) outbox.enqueueSync({ kind: 'respond', payload: { responseUrl, text } });
       },
       openModal: async (view) => {
         if (!payload.trigger_id) throw new Error('this interaction carries no trigger_id to open a modal with');

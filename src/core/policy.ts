@@ -119,7 +119,7 @@ export class Policy {
     }
     if (message === undefined) return { allowed: true };
     this.opts.metrics.denials.inc({ permission: req.permission, rule: rule ?? 'role' });
-    this.opts.audit.record({
+    this.opts.audit.recordSync({
       actor: req.user,
       action: 'permission.denied',
       subject: req.subject ?? req.permission,

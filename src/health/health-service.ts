@@ -190,7 +190,7 @@ export class HealthService {
         at: since,
       });
       if (channels.alerts && !local) {
-        outbox.enqueue({
+        outbox.enqueueSync({
           kind: 'post',
           payload: {
             channel: channels.alerts,
@@ -199,7 +199,7 @@ export class HealthService {
         });
       }
       if (service.pagerDutyRoutingKey) {
-        outbox.enqueue({
+        outbox.enqueueSync({
           kind: 'pd_event',
           payload: {
             routing_key: service.pagerDutyRoutingKey,
@@ -221,13 +221,13 @@ export class HealthService {
     const lasted = formatDuration(now - (downSince ?? now));
     if (!service.pagerDutyRoutingKey) this.opts.incidents.resolveLocal(this.dedupKey, now, 'Waygate (the service answers again)');
     if (channels.alerts) {
-      outbox.enqueue({
+      outbox.enqueueSync({
         kind: 'post',
         payload: { channel: channels.alerts, text: `🟢 *Waygate MCP recovered* after ${lasted} down (${escapeMrkdwn(result.summary)}).` },
       });
     }
     if (service.pagerDutyRoutingKey) {
-      outbox.enqueue({
+      outbox.enqueueSync({
         kind: 'pd_event',
         payload: { routing_key: service.pagerDutyRoutingKey, event_action: 'resolve', dedup_key: this.dedupKey },
       });
@@ -292,7 +292,7 @@ export class HealthService {
         integrity,
         tooOld: ageMs === null || ageMs > config.backup.maxAge,
         offsiteConfigured: config.backup.offsite !== null,
-        ...lastOffsite(this.opts.executions.lastOf('job', 'backup')),
+        ...lastOffsite(this.opts.executions.lastOfSync('job', 'backup')),
         dir: config.backup.dir,
         maxAgeMs: config.backup.maxAge,
       };
@@ -321,7 +321,7 @@ export class HealthService {
       }
     }
     // A true trailing 24 h: counting since the previous digest let a manual digest at 08:55 hide a night of failures.
-    const failedJobs = this.opts.executions.problemsSince('job', now - DAY_MS).map((e) => ({ job: e.name, at: e.at, error: e.error }));
+    const failedJobs = this.opts.executions.problemsSinceSync('job', now - DAY_MS).map((e) => ({ job: e.name, at: e.at, error: e.error }));
     return {
       now,
       timeZone: config.timezone,
@@ -375,7 +375,7 @@ export class HealthService {
     const channel = config.channels.security ?? config.channels.alerts;
     if (!channel) return;
     const text = `🚨 *Audit trail tampered with*: ${problems.join('; and ')}. Treat this as a security incident: compare the trail with the database backups and \`/waygate audit export\`s taken before.`;
-    outbox.enqueue({ kind: 'post', payload: { channel, text }, urgent: true });
+    outbox.enqueueSync({ kind: 'post', payload: { channel, text }, urgent: true });
   }
 
   /**
@@ -396,7 +396,7 @@ export class HealthService {
         this.store.set(LOG_OFFSET_KEY, String(data.logs.nextOffset));
         if (data.logs.exists) this.store.recordErrorCount(data.now, data.logs.errorLines);
       }
-      if (channel) outbox.enqueue({ kind: 'post', payload: { channel, ...renderDigest(data, digestId) }, messageKey: digestKey(digestId) });
+      if (channel) outbox.enqueueSync({ kind: 'post', payload: { channel, ...renderDigest(data, digestId) }, messageKey: digestKey(digestId) });
       this.raiseAuditAlarm(data);
       return digestId;
     })();
@@ -414,9 +414,9 @@ export class HealthService {
       if (row.reviewed_by) return 'already';
       const at = clock.nowMs();
       db.prepare('UPDATE digests SET reviewed_by = ?, reviewed_at = ? WHERE id = ?').run(userId, at, id);
-      audit.record({ actor: userId, action: 'digest.reviewed', subject: `digest #${id}` });
+      audit.recordSync({ actor: userId, action: 'digest.reviewed', subject: `digest #${id}` });
       const data = { ...(JSON.parse(row.data) as DigestData), reviewed: { by: userId, at } };
-      if (row.channel) outbox.enqueue({ kind: 'update', payload: { channel: row.channel, messageKey: digestKey(id), ...renderDigest(data, id) } });
+      if (row.channel) outbox.enqueueSync({ kind: 'update', payload: { channel: row.channel, messageKey: digestKey(id), ...renderDigest(data, id) } });
       return 'reviewed';
     })();
   }

@@ -54,7 +54,7 @@ export class AlertPublisher {
           if (!incident) break;
           // The line was posted only where the incident has a channel.
           const line = change.line && incident.alert_channel ? { ...change.line, channel: incident.alert_channel } : undefined;
-          this.opts.outbox.enqueue({
+          this.opts.outbox.enqueueSync({
             kind: 'pd_change',
             payload: { incidentId: incident.id, number: incident.number, change: change.change, slackUser: change.slackUser, ...(line ? { line } : {}) },
           });
@@ -92,7 +92,7 @@ export class AlertPublisher {
         continue;
       }
       for (let i = 0; i < group.length; i += PAGERDUTY_BULK_LIMIT) {
-        this.opts.outbox.enqueue({
+        this.opts.outbox.enqueueSync({
           kind: 'pd_status_bulk',
           payload: {
             incidentIds: group.slice(i, i + PAGERDUTY_BULK_LIMIT).map((c) => c.incidentId),
@@ -109,7 +109,7 @@ export class AlertPublisher {
   private tellPagerDutyAlone(change: Extract<Change, { kind: 'to_pagerduty' }>): void {
     const incident = this.opts.repo.get(change.incidentId);
     if (!incident) return;
-    this.opts.outbox.enqueue({
+    this.opts.outbox.enqueueSync({
       kind: 'pd_status',
       payload: {
         incidentId: change.incidentId,
@@ -129,7 +129,7 @@ export class AlertPublisher {
   threadNote(incident: Incident, text: string, urgent = false, broadcast = false, messageKey?: MessageKey): void {
     const channel = incident.alert_channel;
     if (!channel) return;
-    this.opts.outbox.enqueue({
+    this.opts.outbox.enqueueSync({
       ...(messageKey ? { messageKey } : {}),
       kind: 'post',
       payload: incident.alert_posted
@@ -140,7 +140,7 @@ export class AlertPublisher {
   }
 
   postTo(channel: string, text: string, urgent = false): void {
-    this.opts.outbox.enqueue({ kind: 'post', payload: { channel, text }, ...(urgent ? { urgent } : {}) });
+    this.opts.outbox.enqueueSync({ kind: 'post', payload: { channel, text }, ...(urgent ? { urgent } : {}) });
   }
 
   /** A message in the alerts channel. */
@@ -176,7 +176,7 @@ export class AlertPublisher {
     repo.joinStorm(incidentId, storm.id);
     if (starting) {
       const content = renderStorm(storm, repo.stormSummary(storm.id, STORM_SUMMARY_LIMITS));
-      outbox.enqueue({ kind: 'post', payload: { channel, ...content }, messageKey: messageKeys.storm(storm.id), urgent: true });
+      outbox.enqueueSync({ kind: 'post', payload: { channel, ...content }, messageKey: messageKeys.storm(storm.id), urgent: true });
     } else {
       this.updateStorm(channel, storm.id);
     }
@@ -188,7 +188,7 @@ export class AlertPublisher {
     this.opts.repo.update(incidentId, { alert_posted: 1, alert_channel: channel });
     const incident = this.opts.repo.get(incidentId);
     if (!incident) return;
-    this.opts.outbox.enqueue({ kind: 'post', payload: { channel, ...renderAlert(incident, this.opts.onCall?.(), this.opts.links, this.opts.recentChanges?.()) }, messageKey: messageKeys.incident(incidentId), urgent: true });
+    this.opts.outbox.enqueueSync({ kind: 'post', payload: { channel, ...renderAlert(incident, this.opts.onCall?.(), this.opts.links, this.opts.recentChanges?.()) }, messageKey: messageKeys.incident(incidentId), urgent: true });
   }
 
   /**
@@ -208,7 +208,7 @@ export class AlertPublisher {
       }
       repo.endStorm(storm.id, clock.nowMs());
       const ended = { ...storm, ended_at: clock.nowMs() };
-      outbox.enqueue({
+      outbox.enqueueSync({
         kind: 'update',
         payload: { channel, messageKey: messageKeys.storm(storm.id), ...renderStorm(ended, repo.stormSummary(storm.id, STORM_SUMMARY_LIMITS)) },
       });
@@ -225,7 +225,7 @@ export class AlertPublisher {
     const incident = this.opts.repo.get(incidentId);
     if (!incident?.alert_channel) return;
     if (incident.alert_posted) {
-      this.opts.outbox.enqueue({
+      this.opts.outbox.enqueueSync({
         kind: 'update',
         payload: { channel: incident.alert_channel, messageKey: messageKeys.incident(incidentId), ...renderAlert(incident, this.opts.onCall?.(), this.opts.links, this.opts.recentChanges?.()) },
       });
@@ -242,7 +242,7 @@ export class AlertPublisher {
    */
   private updateStorm(channel: string, stormId: number): void {
     const key = messageKeys.storm(stormId);
-    this.opts.outbox.enqueueDeferredUpdate({ channel, messageKey: key, renderKey: key });
+    this.opts.outbox.enqueueDeferredUpdateSync({ channel, messageKey: key, renderKey: key });
   }
 
   /** Renders a deferred storm update; null for keys that name no storm. */

@@ -50,7 +50,7 @@ export class BulkChanges {
   /** Records the request (call before the ack); the returned function does the work and reports it. */
   queue(request: BulkRequest): () => Promise<void> {
     const { executions, clock } = this.opts;
-    const id = executions.queue({
+    const id = executions.queueSync({
       kind: BULK_EXECUTION,
       name: request.what,
       trigger: 'manual',
@@ -63,7 +63,7 @@ export class BulkChanges {
 
   private async run(id: number, request: BulkRequest): Promise<void> {
     const { db, clock, logger, executions, outbox, acknowledge } = this.opts;
-    if (!executions.begin(id, clock.nowMs())) return;
+    if (!executions.beginSync(id, clock.nowMs())) return;
     const { ids, slackUser, responseUrl } = request;
     const results: ChangeResult[] = [];
     try {
@@ -75,8 +75,8 @@ export class BulkChanges {
     } catch (err) {
       logger.error({ err, what: request.what, done: results.length, of: ids.length }, 'bulk change failed');
       db.transaction(() => {
-        executions.finish(id, clock.nowMs(), 'failed', `${results.length} of ${ids.length}`, (err as Error).message);
-        outbox.enqueue({
+        executions.finishSync(id, clock.nowMs(), 'failed', `${results.length} of ${ids.length}`, (err as Error).message);
+        outbox.enqueueSync({
           kind: 'respond',
           payload: {
             responseUrl,
@@ -88,8 +88,8 @@ export class BulkChanges {
     }
     const report = request.report(results);
     db.transaction(() => {
-      executions.finish(id, clock.nowMs(), 'ok', `${results.length} of ${ids.length}`, null);
-      outbox.enqueue({ kind: 'respond', payload: { responseUrl, ...report } });
+      executions.finishSync(id, clock.nowMs(), 'ok', `${results.length} of ${ids.length}`, null);
+      outbox.enqueueSync({ kind: 'respond', payload: { responseUrl, ...report } });
     })();
   }
 
@@ -98,15 +98,15 @@ export class BulkChanges {
     const { db, clock, logger, executions, outbox } = this.opts;
     const unfinished = db.transaction(() => {
       const now = clock.nowMs();
-      const runs = executions.interruptRunning(BULK_EXECUTION, now);
-      for (const queued of executions.queued(BULK_EXECUTION)) {
-        executions.failQueued(queued.id, now, 'the bot stopped before this started');
+      const runs = executions.interruptRunningSync(BULK_EXECUTION, now);
+      for (const queued of executions.queuedSync(BULK_EXECUTION)) {
+        executions.failQueuedSync(queued.id, now, 'the bot stopped before this started');
         runs.push(queued);
       }
       for (const run of runs) {
         const responseUrl = run.notify?.responseUrl;
         if (!responseUrl) continue;
-        outbox.enqueue({
+        outbox.enqueueSync({
           kind: 'respond',
           payload: {
             responseUrl,

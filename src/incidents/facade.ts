@@ -125,8 +125,8 @@ export class IncidentFacade {
       const dedupKey = declaredKey();
       db.transaction(() => {
         repo.declare({ dedup_key: dedupKey, slack_user: opts.slackUser, priority: opts.priority, title: opts.title, created_at: now });
-        audit.record({ actor: opts.slackUser, action: 'incident.declared', subject: opts.priority, details: { title: opts.title, dedupKey, via: 'pagerduty' } });
-        outbox.enqueue({
+        audit.recordSync({ actor: opts.slackUser, action: 'incident.declared', subject: opts.priority, details: { title: opts.title, dedupKey, via: 'pagerduty' } });
+        outbox.enqueueSync({
           kind: 'pd_event',
           payload: {
             routing_key: routingKey,
@@ -147,7 +147,7 @@ export class IncidentFacade {
     return db.transaction((): Declared => {
       const key = declaredKey();
       const incident = this.openLocal({ key, title: opts.title, service: 'declared in Slack', priority: opts.priority, at: now });
-      audit.record({ actor: opts.slackUser, action: 'incident.declared', subject: `#${incident.number}`, details: { id: incident.id, title: opts.title, via: 'local' } });
+      audit.recordSync({ actor: opts.slackUser, action: 'incident.declared', subject: `#${incident.number}`, details: { id: incident.id, title: opts.title, via: 'local' } });
       this.opts.follow([{ kind: 'note', incidentId: incident.id, text: `📣 Declared from Slack by <@${opts.slackUser}>.` }], now);
       return { via: 'local', incident };
     })();
@@ -170,7 +170,7 @@ export class IncidentFacade {
       const changes = this.opts.lifecycle.reassignFromSlack(incident, slackUser, assignee, now);
       if (assignee !== slackUser) {
         const state = incident.status === 'triggered' ? ' It is not acknowledged yet.' : '';
-        this.opts.outbox.enqueue({
+        this.opts.outbox.enqueueSync({
           kind: 'post',
           payload: { channel: assignee, text: `👤 <@${slackUser}> assigned ${incident.priority} ${incidentLink(incident)} to you.${state} Its thread is in the alerts channel; \`/waygate ack ${incident.number}\` acknowledges it.` },
           urgent: true,

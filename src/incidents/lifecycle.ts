@@ -118,7 +118,7 @@ export class IncidentLifecycle {
         if (existing.status !== 'resolved') {
           // An acknowledgement made here that PagerDuty has not taken (or refused) is moot now.
           Object.assign(update, resolvedChanges(existing, event.occurredAt, agent, 'pagerduty'), { pd_sync: null });
-          this.opts.audit.record({ actor: agent, action: 'incident.resolved', subject: `#${existing.number}`, details: { id: existing.id, source: 'pagerduty' } });
+          this.opts.audit.recordSync({ actor: agent, action: 'incident.resolved', subject: `#${existing.number}`, details: { id: existing.id, source: 'pagerduty' } });
         } else if (existing.pd_sync === 'pending') update.pd_sync = 'synced';
         break;
       case 'incident.reopened':
@@ -215,7 +215,7 @@ export class IncidentLifecycle {
       updated_at: now,
     };
     repo.insert(incident);
-    this.opts.audit.record({
+    this.opts.audit.recordSync({
       actor: event.agentName ?? 'pagerduty',
       action: 'incident.opened',
       subject: `#${snap.number}`,
@@ -258,7 +258,7 @@ export class IncidentLifecycle {
       if (to === 'acknowledged') this.markAcknowledged(incident, now, slackUser, 'slack');
       else {
         repo.update(id, resolvedChanges(incident, now, slackUser, 'slack'));
-        this.opts.audit.record({ actor: slackUser, action: 'incident.resolved', subject: `#${incident.number}`, details: { id, source: 'slack' } });
+        this.opts.audit.recordSync({ actor: slackUser, action: 'incident.resolved', subject: `#${incident.number}`, details: { id, source: 'slack' } });
       }
       // last_pd_event_at stays: PagerDuty's later events are ordered against PagerDuty's clock only.
       repo.update(id, { last_event_at: Math.max(incident.last_event_at, now), updated_at: now });
@@ -341,7 +341,7 @@ export class IncidentLifecycle {
   /** A note from Slack: in the thread at once, and in PagerDuty's incident log. */
   noteFromSlack(incident: Incident, slackUser: string, content: string, now: number): Change[] {
     const out: Change[] = [];
-    this.opts.audit.record({ actor: slackUser, action: 'incident.note_added', subject: `#${incident.number}`, details: { id: incident.id, note: truncate(content, 500) } });
+    this.opts.audit.recordSync({ actor: slackUser, action: 'incident.note_added', subject: `#${incident.number}`, details: { id: incident.id, note: truncate(content, 500) } });
     if (this.synced(incident)) this.opts.repo.expectEcho(incident.id, 'note', noteFingerprint(content), now);
     this.announce(incident, `📝 Note from <@${slackUser}>: ${escapeMrkdwn(truncate(content, 2500))}`, slackUser, { kind: 'note', content }, out);
     this.opts.repo.update(incident.id, { updated_at: now });
@@ -352,7 +352,7 @@ export class IncidentLifecycle {
   reassignFromSlack(incident: Incident, slackUser: string, assignee: string, now: number): Change[] {
     const out: Change[] = [];
     this.opts.repo.update(incident.id, { assigned_slack: assignee, updated_at: now });
-    this.opts.audit.record({ actor: slackUser, action: 'incident.reassigned', subject: `#${incident.number}`, details: { id: incident.id, assignee } });
+    this.opts.audit.recordSync({ actor: slackUser, action: 'incident.reassigned', subject: `#${incident.number}`, details: { id: incident.id, assignee } });
     if (this.synced(incident)) this.opts.repo.expectEcho(incident.id, 'reassign', '', now);
     this.announce(incident, `👤 <@${slackUser}> assigned #${incident.number} to <@${assignee}>.`, slackUser, { kind: 'reassign', slackAssignee: assignee }, out);
     out.push({ kind: 'changed', incidentId: incident.id });
@@ -365,7 +365,7 @@ export class IncidentLifecycle {
     const update: Partial<Incident> = { priority, updated_at: now };
     if (incident.status === 'triggered') Object.assign(update, this.slaFor(incident, priority, now));
     this.opts.repo.update(incident.id, update);
-    this.opts.audit.record({ actor: slackUser, action: 'incident.priority_changed', subject: `#${incident.number}`, details: { id: incident.id, from: incident.priority, to: priority } });
+    this.opts.audit.recordSync({ actor: slackUser, action: 'incident.priority_changed', subject: `#${incident.number}`, details: { id: incident.id, from: incident.priority, to: priority } });
     const deadline = update.sla_deadline;
     const sla =
       deadline === undefined || deadline === null ? '' : deadline <= now ? ' The new SLA window has already passed.' : ` Acknowledge by ${slackDate(new Date(deadline))}.`;
@@ -385,7 +385,7 @@ export class IncidentLifecycle {
     });
     const timeToAckMs = Math.max(0, at - incident.created_at);
     this.opts.repo.recordAck({ incidentId: incident.id, ackedBy: by, source, ackedAt: at, timeToAckMs, outcome });
-    this.opts.audit.record({
+    this.opts.audit.recordSync({
       actor: by,
       action: 'incident.acknowledged',
       subject: `#${incident.number}`,

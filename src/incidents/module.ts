@@ -66,7 +66,7 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; on
     ladder: file.escalation,
     onCall: () => opts.oncall.at()?.userId,
     mentionsFor: (names) => roles.mentionsFor(names),
-    dm: (userId, text) => outbox.enqueue({ kind: 'post', payload: { channel: userId, text }, urgent: true }),
+    dm: (userId, text) => outbox.enqueueSync({ kind: 'post', payload: { channel: userId, text }, urgent: true }),
   });
   const follow = (changes: readonly Change[], now: number): void => {
     publisher.publish(changes, now);

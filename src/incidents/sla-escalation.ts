@@ -55,18 +55,18 @@ export class SlaEscalation {
   private sync(incident: Incident): void {
     const { deadlines } = this.opts;
     const open = incident.status === 'triggered';
-    if (open && incident.sla_state === 'running' && incident.sla_warn_at !== null) deadlines.schedule(SLA_DEADLINES, warnKey(incident.id), incident.sla_warn_at);
-    else deadlines.cancel(SLA_DEADLINES, warnKey(incident.id));
+    if (open && incident.sla_state === 'running' && incident.sla_warn_at !== null) deadlines.scheduleSync(SLA_DEADLINES, warnKey(incident.id), incident.sla_warn_at);
+    else deadlines.cancelSync(SLA_DEADLINES, warnKey(incident.id));
     if (open && (incident.sla_state === 'running' || incident.sla_state === 'warned') && incident.sla_deadline !== null) {
-      deadlines.schedule(SLA_DEADLINES, breachKey(incident.id), incident.sla_deadline);
-    } else deadlines.cancel(SLA_DEADLINES, breachKey(incident.id));
+      deadlines.scheduleSync(SLA_DEADLINES, breachKey(incident.id), incident.sla_deadline);
+    } else deadlines.cancelSync(SLA_DEADLINES, breachKey(incident.id));
     const next = open ? this.stepAt(incident, incident.escalations) : null;
     // A first step due by the breach is fired by the breach deadline itself: one deadline row less per new
     // incident, which a webhook flood writes thousands of times a minute.
     const firedByBreach =
       incident.escalations === 0 && incident.sla_state !== 'breached' && incident.sla_deadline !== null && next !== null && next <= incident.sla_deadline;
-    if (next !== null && !firedByBreach) deadlines.schedule(SLA_DEADLINES, stepKey(incident.id), next);
-    else deadlines.cancel(SLA_DEADLINES, stepKey(incident.id));
+    if (next !== null && !firedByBreach) deadlines.scheduleSync(SLA_DEADLINES, stepKey(incident.id), next);
+    else deadlines.cancelSync(SLA_DEADLINES, stepKey(incident.id));
   }
 
   /**
@@ -111,8 +111,8 @@ export class SlaEscalation {
     const mentions = this.audience(this.stepOf(incident.escalations));
     repo.update(incident.id, { escalations: level, updated_at: now });
     const next = incident.status === 'triggered' ? this.stepAt(incident, level) : null;
-    if (next !== null) deadlines.schedule(SLA_DEADLINES, stepKey(incident.id), next);
-    audit.record({ actor: by, action: 'incident.escalated', subject: `#${incident.number}`, details: { id: incident.id, level, notified: mentions, manual: true } });
+    if (next !== null) deadlines.scheduleSync(SLA_DEADLINES, stepKey(incident.id), next);
+    audit.recordSync({ actor: by, action: 'incident.escalated', subject: `#${incident.number}`, details: { id: incident.id, level, notified: mentions, manual: true } });
     publisher.publish([{ kind: 'changed', incidentId: incident.id }], now);
     const who = mentions.join(' ') || '(nobody to notify: configure oncall and lead)';
     const step = level <= ladder.length ? `escalation ${level} of ${ladder.length}` : `escalation ${level}`;
@@ -165,8 +165,8 @@ export class SlaEscalation {
     for (const incident of incidents) {
       const late = now - (incident.sla_deadline ?? now) > LATE_AFTER_MS;
       repo.update(incident.id, { sla_state: 'breached', breached_at: now, updated_at: now });
-      deadlines.cancel(SLA_DEADLINES, warnKey(incident.id));
-      audit.record({
+      deadlines.cancelSync(SLA_DEADLINES, warnKey(incident.id));
+      audit.recordSync({
         actor: 'waygate',
         action: 'incident.sla_breached',
         subject: `#${incident.number}`,
@@ -198,8 +198,8 @@ export class SlaEscalation {
       const mentions = this.audience(this.stepOf(step));
       repo.update(incident.id, { escalations: level, updated_at: now });
       const next = this.stepAt(incident, level);
-      if (next !== null) deadlines.schedule(SLA_DEADLINES, stepKey(incident.id), next);
-      audit.record({ actor: 'waygate', action: 'incident.escalated', subject: `#${incident.number}`, details: { id: incident.id, level, notified: mentions } });
+      if (next !== null) deadlines.scheduleSync(SLA_DEADLINES, stepKey(incident.id), next);
+      audit.recordSync({ actor: 'waygate', action: 'incident.escalated', subject: `#${incident.number}`, details: { id: incident.id, level, notified: mentions } });
       publisher.publish([{ kind: 'changed', incidentId: incident.id }], now);
       // "Noticed late" counts from the first step that was missed, not the one reached.
       const missedSince = this.stepAt(incident, incident.escalations) ?? dueAt;

@@ -89,12 +89,12 @@ export class JobService<C> {
     const { db, clock, logger, executions } = this.opts;
     const interrupted = db.transaction(() => {
       const now = clock.nowMs();
-      const runs = executions.interruptRunning(JOB_EXECUTION, now);
+      const runs = executions.interruptRunningSync(JOB_EXECUTION, now);
       for (const run of runs) this.notify(run);
       // Asked for under a version that had this job: say so instead of leaving the request queued forever.
-      for (const queued of executions.queued(JOB_EXECUTION).filter((q) => !this.jobs.has(q.name))) {
-        executions.failQueued(queued.id, now, `this version has no job called ${queued.name}`);
-        const failed = executions.get(queued.id);
+      for (const queued of executions.queuedSync(JOB_EXECUTION).filter((q) => !this.jobs.has(q.name))) {
+        executions.failQueuedSync(queued.id, now, `this version has no job called ${queued.name}`);
+        const failed = executions.getSync(queued.id);
         if (failed) this.notify(failed);
       }
       if (runs.length > 0) this.opts.onInterrupted?.(runs.map(toJobRun));
@@ -114,7 +114,7 @@ export class JobService<C> {
 
   list(): JobInfo[] {
     return [...this.jobs.values()].map(({ def, cron, nextAt }) => {
-      const last = this.opts.executions.lastOf(JOB_EXECUTION, def.name);
+      const last = this.opts.executions.lastOfSync(JOB_EXECUTION, def.name);
       return {
         name: def.name,
         description: def.description,
@@ -150,17 +150,17 @@ export class JobService<C> {
   request(name: string, by: string, notify: ExecutionNotify): RequestResult {
     if (!this.jobs.has(name)) return { queued: false, reason: `there is no job called \`${name}\`` };
     if (this.active.has(name)) return { queued: false, reason: `\`${name}\` is already running` };
-    const runId = this.opts.executions.queue({ kind: JOB_EXECUTION, name, trigger: 'manual', by, at: this.opts.clock.nowMs(), notify });
+    const runId = this.opts.executions.queueSync({ kind: JOB_EXECUTION, name, trigger: 'manual', by, at: this.opts.clock.nowMs(), notify });
     return { queued: true, runId };
   }
 
   /** Starts every queued run whose job is not running yet; resolves when those runs end. */
   runQueued(): Promise<JobRun[]> {
     const runs: Promise<JobRun>[] = [];
-    for (const queued of this.opts.executions.queued(JOB_EXECUTION)) {
+    for (const queued of this.opts.executions.queuedSync(JOB_EXECUTION)) {
       const job = this.jobs.get(queued.name);
       if (!job || this.active.has(queued.name)) continue;
-      if (!this.opts.executions.begin(queued.id, this.opts.clock.nowMs())) continue;
+      if (!this.opts.executions.beginSync(queued.id, this.opts.clock.nowMs())) continue;
       runs.push(this.execute(job.def, queued));
     }
     return Promise.all(runs);
@@ -172,15 +172,15 @@ export class JobService<C> {
     if (!job) return { started: false, reason: `there is no job called \`${name}\`` };
     if (this.active.has(name)) return { started: false, reason: `\`${name}\` is already running` };
     const { clock, executions } = this.opts;
-    const runId = executions.start({ kind: JOB_EXECUTION, name, trigger, by: triggeredBy, at: clock.nowMs() });
-    const record = executions.get(runId);
+    const runId = executions.startSync({ kind: JOB_EXECUTION, name, trigger, by: triggeredBy, at: clock.nowMs() });
+    const record = executions.getSync(runId);
     if (!record) return { started: false, reason: `run ${runId} vanished` };
     return { started: true, runId, done: this.execute(job.def, record) };
   }
 
   /** Forgets finished runs older than the cut-off (housekeeping). */
   pruneRuns(olderThan: number): number {
-    return this.opts.executions.pruneFinished(olderThan);
+    return this.opts.executions.pruneFinishedSync(olderThan);
   }
 
   private execute(def: JobDefinition<C>, record: Execution): Promise<JobRun> {
@@ -203,8 +203,8 @@ export class JobService<C> {
       }
       let finished: Execution | undefined;
       db.transaction(() => {
-        executions.finish(runId, clock.nowMs(), outcome, summary, error);
-        finished = executions.get(runId);
+        executions.finishSync(runId, clock.nowMs(), outcome, summary, error);
+        finished = executions.getSync(runId);
         if (!finished) return;
         this.notify(finished);
         this.opts.onRunFinished?.(toJobRun(finished), { failureReported });
@@ -225,7 +225,7 @@ export class JobService<C> {
     const def = this.jobs.get(run.name)?.def;
     const jobRun = toJobRun(run);
     const text = def?.describeOutcome?.(jobRun, this.opts.context) ?? `\`${run.name}\` run #${run.id} finished ${describeRun(jobRun)}`;
-    this.opts.outbox.enqueue({ kind: 'respond', payload: { responseUrl: url, text } });
+    this.opts.outbox.enqueueSync({ kind: 'respond', payload: { responseUrl: url, text } });
   }
 
   private arm(name: string): void {

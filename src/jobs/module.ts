@@ -26,13 +26,13 @@ export function jobsModule<C>(core: Core, context: C, definitions: readonly JobD
       metrics.jobFailures.inc({ job: run.job });
       // A scheduled job that fails silently is how a backup goes missing for a month: tell ops.
       if (run.trigger === 'schedule' && !failureReported && ops) {
-        outbox.enqueue({ kind: 'post', payload: { channel: ops, text: `Scheduled job \`${run.job}\` run #${run.id} ${describeRun(run)}` } });
+        outbox.enqueueSync({ kind: 'post', payload: { channel: ops, text: `Scheduled job \`${run.job}\` run #${run.id} ${describeRun(run)}` } });
       }
     },
     onInterrupted: (runs) => {
       if (!ops) return;
       const lines = runs.map((run) => `• \`${run.job}\` run #${run.id} (${run.trigger === 'manual' ? `started by <@${run.triggered_by ?? ''}>` : 'scheduled'})`);
-      outbox.enqueue({
+      outbox.enqueueSync({
         kind: 'post',
         payload: { channel: ops, text: `⚠️ Waygate restarted while these job runs were in progress; they did not finish:\n${lines.join('\n')}` },
       });

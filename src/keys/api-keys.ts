@@ -127,7 +127,7 @@ export class ApiKeyService {
     return this.db.transaction((): Issued => {
       if (this.activeByName.get(name)) return { ok: false, problem: `there is already a key named \`${name}\`: rotate or revoke it` };
       const id = Number(this.insert.run({ name, owner, hash, created_by: actor, created_at: now, rotated_at: null }).lastInsertRowid);
-      this.opts.audit.record({ actor, action: 'key.created', subject: name, details: { owner } });
+      this.opts.audit.recordSync({ actor, action: 'key.created', subject: name, details: { owner } });
       return { ok: true, key, info: info(this.byId.get(id) as Row) };
     })();
   }
@@ -142,9 +142,9 @@ export class ApiKeyService {
       const old = this.activeByName.get(name) as Row | undefined;
       if (!old) return { ok: false as const, problem: `there is no active key named \`${name}\`` };
       this.db.prepare("UPDATE api_keys SET status = 'grace', grace_until = ? WHERE id = ?").run(graceUntil, old.id);
-      this.opts.deadlines.schedule(GRACE_DEADLINES, graceKey(old.id), graceUntil);
+      this.opts.deadlines.scheduleSync(GRACE_DEADLINES, graceKey(old.id), graceUntil);
       const id = Number(this.insert.run({ name, owner: old.owner, hash, created_by: actor, created_at: old.created_at, rotated_at: now }).lastInsertRowid);
-      this.opts.audit.record({ actor, action: 'key.rotated', subject: name, details: { owner: old.owner, graceUntil: new Date(graceUntil).toISOString() } });
+      this.opts.audit.recordSync({ actor, action: 'key.rotated', subject: name, details: { owner: old.owner, graceUntil: new Date(graceUntil).toISOString() } });
       return { ok: true as const, key, info: info(this.byId.get(id) as Row), graceUntil };
     })();
   }
@@ -157,10 +157,10 @@ export class ApiKeyService {
       if (live.length === 0) return { ok: false as const, problem: `there is no live key named \`${name}\`` };
       for (const row of live) {
         this.markRevoked(row.id, now, actor, reason);
-        if (row.status === 'grace') this.opts.deadlines.cancel(GRACE_DEADLINES, graceKey(row.id));
+        if (row.status === 'grace') this.opts.deadlines.cancelSync(GRACE_DEADLINES, graceKey(row.id));
       }
       const owner = live[0]!.owner;
-      this.opts.audit.record({ actor, action: 'key.revoked', subject: name, details: { owner, reason, versions: live.length } });
+      this.opts.audit.recordSync({ actor, action: 'key.revoked', subject: name, details: { owner, reason, versions: live.length } });
       return { ok: true as const, versions: live.length, owner };
     })();
   }
@@ -201,7 +201,7 @@ export class ApiKeyService {
     }
     const result = await this.opts.runner.run({ argv: spec.run, timeoutMs: spec.timeout, ...(spec.cwd ? { cwd: spec.cwd } : {}), input: `${key}\n` });
     this.db.transaction(() => {
-      this.opts.audit.record({
+      this.opts.audit.recordSync({
         actor,
         action: 'key.rotation_script',
         subject: name,
@@ -219,7 +219,7 @@ export class ApiKeyService {
       const row = this.byId.get(Number(d.key.slice('key:'.length))) as Row | undefined;
       if (!row || row.status !== 'grace') continue; // revoked by hand meanwhile
       this.markRevoked(row.id, now, 'waygate', 'rotated: grace period ended');
-      this.opts.audit.record({ actor: 'waygate', action: 'key.grace_ended', subject: row.name, details: { owner: row.owner } });
+      this.opts.audit.recordSync({ actor: 'waygate', action: 'key.grace_ended', subject: row.name, details: { owner: row.owner } });
     }
   }
 

@@ -26,7 +26,7 @@ export function oncallModule(core: Core, oncall: OncallService, incidents: Incid
   const opsChannel = config.file.channels.ops;
 
   const scheduleAfter = (index: number): void => {
-    if (rotation) deadlines.schedule(HANDOFF_DEADLINES, turnKey(index + 1), rotation.handoffAt(index + 1));
+    if (rotation) deadlines.scheduleSync(HANDOFF_DEADLINES, turnKey(index + 1), rotation.handoffAt(index + 1));
   };
 
   const handOff = (due: DueDeadline, now: number): void => {
@@ -45,7 +45,7 @@ export function oncallModule(core: Core, oncall: OncallService, incidents: Incid
     const more = open.length > LISTED ? `\n…and ${open.length - LISTED} more: \`/waygate incidents\`` : '';
     const covering = oncall.at(now);
     const coverNote = covering?.source === 'override' && covering.userId !== incoming.userId ? `\n<@${covering.userId}> is covering for you until ${slackDate(new Date(covering.until))}.` : '';
-    outbox.enqueue({
+    outbox.enqueueSync({
       kind: 'post',
       payload: {
         channel: incoming.userId,
@@ -55,9 +55,9 @@ export function oncallModule(core: Core, oncall: OncallService, incidents: Incid
       },
     });
     if (opsChannel) {
-      outbox.enqueue({ kind: 'post', payload: { channel: opsChannel, text: `🔁 On-call handoff: <@${incoming.userId}> takes over from <@${outgoing.userId}> until ${until}.` } });
+      outbox.enqueueSync({ kind: 'post', payload: { channel: opsChannel, text: `🔁 On-call handoff: <@${incoming.userId}> takes over from <@${outgoing.userId}> until ${until}.` } });
     }
-    audit.record({ actor: 'waygate', action: 'oncall.handoff', subject: incoming.userId, details: { from: outgoing.userId, until: new Date(incoming.endsAt).toISOString() } });
+    audit.recordSync({ actor: 'waygate', action: 'oncall.handoff', subject: incoming.userId, details: { from: outgoing.userId, until: new Date(incoming.endsAt).toISOString() } });
     scheduleAfter(index);
   };
 

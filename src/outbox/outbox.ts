@@ -1,4 +1,6 @@
+import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
+import { DataLayer, afterCommit, first, run, type Executor } from '../db/data-layer.js';
 import type { Clock } from '../clock/clock.js';
 import { OUTBOX_PRIORITY, type DeferredUpdatePayload, type DeliveredMessage, type OutboxItem, type OutboxRow } from './types.js';
 import { lanes, type Lane, type MessageKey } from '../core/keys.js';
@@ -24,12 +26,14 @@ export class Outbox {
   private readonly newerUpdate;
   private readonly pendingUpdate;
   private readonly nudgeListeners = new Set<() => void>();
+  private readonly data: DataLayer;
   private nudgeQueued = false;
 
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
   ) {
+    this.data = DataLayer.sqlite(db);
     this.insert = db.prepare(
       `INSERT INTO outbox (lane, kind, payload, message_key, priority, next_attempt_at, created_at)
        VALUES (@lane, @kind, @payload, @messageKey, @priority, @now, @now)`,
@@ -65,22 +69,64 @@ export class Outbox {
     );
   }
 
-  enqueue(item: OutboxItem): number {
-    const now = this.clock.nowMs();
-    const lane = laneOf(item);
-    const messageKey = item.kind === 'post' ? (item.messageKey ?? null) : item.kind === 'update' ? item.payload.messageKey : null;
-    let priority: number = item.kind === 'update' ? OUTBOX_PRIORITY.refresh : item.kind === 'post' && item.urgent ? OUTBOX_PRIORITY.urgent : OUTBOX_PRIORITY.normal;
-    if ((item.kind === 'post' || item.kind === 'file_upload') && item.payload.threadKey) {
+  /**
+   * Queues a message in the caller's transaction `ex`: it is sent only if that transaction commits, and the
+   * dispatcher is woken once it has.
+   */
+  async enqueue(ex: Executor, item: OutboxItem): Promise<number> {
+    const { now, lane, messageKey, payload } = this.describe(item);
+    let priority = basePriority(item);
+    const threadKey = threadKeyOf(item);
+    if (threadKey !== undefined) {
+      const parent = await first(
+        ex,
+        sql<{ priority: number }>`SELECT priority FROM outbox WHERE status = 'pending' AND kind = 'post' AND message_key = ${threadKey} ORDER BY id LIMIT 1`,
+      );
+      if (parent !== undefined) priority = Math.min(priority, parent.priority);
+    }
+    if (item.kind === 'update') {
+      const waiting = await first(
+        ex,
+        sql`SELECT 1 FROM outbox WHERE status = 'pending' AND kind = 'update' AND message_key = ${messageKey} AND lane = ${lane} LIMIT 1`,
+      );
+      if (waiting !== undefined) {
+        await run(
+          ex,
+          sql`UPDATE outbox SET status = 'delivered', delivered_at = ${now}
+              WHERE status = 'pending' AND kind = 'update' AND message_key = ${messageKey} AND lane = ${lane}`,
+        );
+      }
+    }
+    const row = await first(
+      ex,
+      sql<{ id: number }>`INSERT INTO outbox (lane, kind, payload, message_key, priority, next_attempt_at, created_at)
+        VALUES (${lane}, ${item.kind}, ${payload}, ${messageKey}, ${priority}, ${now}, ${now}) RETURNING id`,
+    );
+    afterCommit(ex, () => this.queueNudge());
+    return Number(row?.id);
+  }
+
+  /** The synchronous form of enqueue(), for code not yet on the data layer; call inside its db.transaction(). */
+  enqueueSync(item: OutboxItem): number {
+    const { now, lane, messageKey, payload } = this.describe(item);
+    let priority = basePriority(item);
+    const threadKey = threadKeyOf(item);
+    if (threadKey !== undefined) {
       // A reply overtaking its parent would have no thread to go to.
-      const parent = this.parentPriority.get(item.payload.threadKey) as number | undefined;
+      const parent = this.parentPriority.get(threadKey) as number | undefined;
       if (parent !== undefined) priority = Math.min(priority, parent);
     }
     // The newest content of a message makes every older pending update of it pointless: a card refreshed
     // ten times while the channel is backed up is sent once.
     if (item.kind === 'update' && this.pendingUpdate.get(messageKey, lane) !== undefined) this.supersede.run({ now, messageKey, lane });
-    const info = this.insert.run({ lane, kind: item.kind, payload: JSON.stringify(item.payload), messageKey, priority, now });
+    const info = this.insert.run({ lane, kind: item.kind, payload, messageKey, priority, now });
     this.queueNudge();
     return Number(info.lastInsertRowid);
+  }
+
+  private describe(item: OutboxItem): { now: number; lane: Lane; messageKey: string | null; payload: string } {
+    const messageKey = item.kind === 'post' ? (item.messageKey ?? null) : item.kind === 'update' ? item.payload.messageKey : null;
+    return { now: this.clock.nowMs(), lane: laneOf(item), messageKey, payload: JSON.stringify(item.payload) };
   }
 
   /** Registers the dispatcher's wake-up. */
@@ -113,10 +159,22 @@ export class Outbox {
    * Queues a deferred update unless one for the same message is already waiting: that one will render the
    * newest state anyway. Returns whether a row was added (it replaces a waiting update with fixed content).
    */
-  enqueueDeferredUpdate(payload: DeferredUpdatePayload): boolean {
+  async enqueueDeferredUpdate(ex: Executor, payload: DeferredUpdatePayload): Promise<boolean> {
+    const waiting = await first(
+      ex,
+      sql`SELECT 1 FROM outbox WHERE status = 'pending' AND kind = 'update' AND message_key = ${payload.messageKey}
+            AND lane = ${lanes.channel(payload.channel)} AND ${this.data.jsonText('payload', 'renderKey')} IS NOT NULL LIMIT 1`,
+    );
+    if (waiting !== undefined) return false;
+    await this.enqueue(ex, { kind: 'update', payload });
+    return true;
+  }
+
+  /** The synchronous form of enqueueDeferredUpdate(), for code not yet on the data layer. */
+  enqueueDeferredUpdateSync(payload: DeferredUpdatePayload): boolean {
     const waiting = this.deferredWaiting.get(payload.messageKey, lanes.channel(payload.channel));
     if (waiting !== undefined) return false;
-    this.enqueue({ kind: 'update', payload });
+    this.enqueueSync({ kind: 'update', payload });
     return true;
   }
 
@@ -174,6 +232,16 @@ export class Outbox {
       for (const listener of this.nudgeListeners) listener();
     });
   }
+}
+
+function basePriority(item: OutboxItem): number {
+  if (item.kind === 'update') return OUTBOX_PRIORITY.refresh;
+  return item.kind === 'post' && item.urgent ? OUTBOX_PRIORITY.urgent : OUTBOX_PRIORITY.normal;
+}
+
+/** The message a post or upload replies under, if any. */
+function threadKeyOf(item: OutboxItem): string | undefined {
+  return (item.kind === 'post' || item.kind === 'file_upload') && item.payload.threadKey ? item.payload.threadKey : undefined;
 }
 
 /** Messages to one Slack channel share a lane (order + pacing); each response_url is its own lane. */

@@ -29,7 +29,7 @@ export function pagerDutyModule(core: Core, incidents: IncidentFacade): WaygateM
 
   /** Tells the Slack user who made a change when PagerDuty did not take it (once per change, not per retry). */
   const trouble = (payload: { responseUrl?: string }, text: string): void => {
-    if (payload.responseUrl) outbox.enqueue({ kind: 'respond', payload: { responseUrl: payload.responseUrl, text } });
+    if (payload.responseUrl) outbox.enqueueSync({ kind: 'respond', payload: { responseUrl: payload.responseUrl, text } });
   };
   /** Sends a note, assignment or priority made in Slack. */
   const sendChange = async (c: PagerDutyClient, p: PagerDutyChangePayload): Promise<void> => {
@@ -62,7 +62,7 @@ export function pagerDutyModule(core: Core, incidents: IncidentFacade): WaygateM
   };
   /** The thread line that announced a change now says what PagerDuty made of it. */
   const settleLine = (p: PagerDutyChangePayload, outcome: string): void => {
-    if (p.line) outbox.enqueue({ kind: 'update', payload: { channel: p.line.channel, messageKey: p.line.messageKey, text: `${p.line.text} · ${outcome}` } });
+    if (p.line) outbox.enqueueSync({ kind: 'update', payload: { channel: p.line.channel, messageKey: p.line.messageKey, text: `${p.line.text} · ${outcome}` } });
   };
   const changeOf = (status: 'acknowledged' | 'resolved'): string => (status === 'acknowledged' ? 'acknowledgement' : 'resolution');
 
@@ -143,7 +143,7 @@ export function pagerDutyModule(core: Core, incidents: IncidentFacade): WaygateM
           metrics.pagerDutyApiErrors.inc({ kind: failure.kind });
           // A page that PagerDuty refused (say, a wrong routing key) must not vanish quietly.
           if (final && file.channels.ops) {
-            outbox.enqueue({
+            outbox.enqueueSync({
               kind: 'post',
               payload: { channel: file.channels.ops, text: `⚠️ PagerDuty refused an Events API event (${escapeMrkdwn(failure.detail)}); check \`service.pagerDutyRoutingKey\`.` },
             });

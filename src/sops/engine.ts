@@ -188,8 +188,8 @@ export class SopEngine {
         };
       }
       const run: Run = { ...draft, id };
-      this.opts.outbox.enqueue({ kind: 'post', payload: { channel, ...renderRun(run, this.opts.describeRoles) }, messageKey: messageKeys.sopRun(id) });
-      if (opts.note) this.opts.outbox.enqueue({ kind: 'post', payload: { channel, text: opts.note, threadKey: messageKeys.sopRun(id) } });
+      this.opts.outbox.enqueueSync({ kind: 'post', payload: { channel, ...renderRun(run, this.opts.describeRoles) }, messageKey: messageKeys.sopRun(id) });
+      if (opts.note) this.opts.outbox.enqueueSync({ kind: 'post', payload: { channel, text: opts.note, threadKey: messageKeys.sopRun(id) } });
       const applied = this.commit(run, { type: 'start' }, now);
       return applied.ok ? applied : { ok: false, problem: applied.problem };
     })();
@@ -212,9 +212,9 @@ export class SopEngine {
       const now = clock.nowMs();
       const state = { ...run.state, rolledBack: { runId: started.run.id, by, at: now }, revision: run.state.revision + 1 };
       store.save(run.id, state, now);
-      this.opts.audit.record({ actor: by, action: 'sop.step', subject: `${run.definition.id} #${run.id}`, details: { rollback: started.run.id } });
-      this.opts.outbox.enqueue({ kind: 'update', payload: { channel: run.channel, messageKey: messageKeys.sopRun(run.id), ...renderRun({ ...run, state }, this.opts.describeRoles) } });
-      this.opts.outbox.enqueue({ kind: 'post', payload: { channel: run.channel, text: `↩️ <@${by}> started a rollback: run #${started.run.id}.`, threadKey: messageKeys.sopRun(run.id), broadcast: true } });
+      this.opts.audit.recordSync({ actor: by, action: 'sop.step', subject: `${run.definition.id} #${run.id}`, details: { rollback: started.run.id } });
+      this.opts.outbox.enqueueSync({ kind: 'update', payload: { channel: run.channel, messageKey: messageKeys.sopRun(run.id), ...renderRun({ ...run, state }, this.opts.describeRoles) } });
+      this.opts.outbox.enqueueSync({ kind: 'post', payload: { channel: run.channel, text: `↩️ <@${by}> started a rollback: run #${started.run.id}.`, threadKey: messageKeys.sopRun(run.id), broadcast: true } });
       return started;
     })();
   }
@@ -254,32 +254,32 @@ export class SopEngine {
     const threadKey = messageKeys.sopRun(run.id);
     switch (effect.kind) {
       case 'render':
-        outbox.enqueue({ kind: 'update', payload: { channel: run.channel, messageKey: threadKey, ...renderRun(run, this.opts.describeRoles) } });
+        outbox.enqueueSync({ kind: 'update', payload: { channel: run.channel, messageKey: threadKey, ...renderRun(run, this.opts.describeRoles) } });
         return;
       case 'thread':
-        outbox.enqueue({ kind: 'post', payload: { channel: run.channel, text: effect.text, threadKey, ...(effect.broadcast ? { broadcast: true } : {}) } });
+        outbox.enqueueSync({ kind: 'post', payload: { channel: run.channel, text: effect.text, threadKey, ...(effect.broadcast ? { broadcast: true } : {}) } });
         return;
       case 'audit':
-        audit.record({ actor: effect.actor, action: effect.action, subject: `${run.definition.id} #${run.id}`, details: effect.details });
+        audit.recordSync({ actor: effect.actor, action: effect.action, subject: `${run.definition.id} #${run.id}`, details: effect.details });
         return;
       case 'schedule':
-        deadlines.schedule(SOP_DEADLINES, deadlineKey(run.id, effect.step, effect.what), effect.at);
+        deadlines.scheduleSync(SOP_DEADLINES, deadlineKey(run.id, effect.step, effect.what), effect.at);
         return;
       case 'cancel_deadlines':
-        for (const what of ['remind', 'escalate', 'expire', 'watch', 'probe'] as const) deadlines.cancel(SOP_DEADLINES, deadlineKey(run.id, effect.step, what));
+        for (const what of ['remind', 'escalate', 'expire', 'watch', 'probe'] as const) deadlines.cancelSync(SOP_DEADLINES, deadlineKey(run.id, effect.step, what));
         return;
       case 'notify': {
         const channel = effect.to === 'requester' ? run.requester : this.opts.channels[effect.to];
-        if (channel) outbox.enqueue({ kind: 'post', payload: { channel, text: `${effect.text} (${run.definition.title} run #${run.id})` } });
-        else outbox.enqueue({ kind: 'post', payload: { channel: run.channel, text: `⚠️ \`channels.${effect.to}\` is not configured, so nobody was notified there.`, threadKey } });
+        if (channel) outbox.enqueueSync({ kind: 'post', payload: { channel, text: `${effect.text} (${run.definition.title} run #${run.id})` } });
+        else outbox.enqueueSync({ kind: 'post', payload: { channel: run.channel, text: `⚠️ \`channels.${effect.to}\` is not configured, so nobody was notified there.`, threadKey } });
         return;
       }
       case 'run_script': {
         const step = run.definition.steps[effect.step];
         if (step?.kind !== 'script') return;
-        const executionId = executions.start({ kind: SCRIPT_EXECUTION, name: `${run.id}:${effect.step}`, trigger: 'manual', by: run.requester, at: now });
+        const executionId = executions.startSync({ kind: SCRIPT_EXECUTION, name: `${run.id}:${effect.step}`, trigger: 'manual', by: run.requester, at: now });
         const outputKey = messageKeys.sopOutput(run.id, effect.step, executionId);
-        outbox.enqueue({ kind: 'post', payload: { channel: run.channel, text: `⏳ \`${step.script}\` started…`, threadKey }, messageKey: outputKey });
+        outbox.enqueueSync({ kind: 'post', payload: { channel: run.channel, text: `⏳ \`${step.script}\` started…`, threadKey }, messageKey: outputKey });
         after.push(() => this.runScript(run, effect.step, executionId));
         return;
       }
@@ -320,12 +320,12 @@ export class SopEngine {
           '',
         ].join('\n');
         const lines = events.map((e) => `• <!date^${Math.floor(e.at / 1000)}^{date_short_pretty} {time}|${when(e.at)}> ${e.who === 'waygate' ? 'Waygate' : `<@${e.who}>`}: ${escapeMrkdwn(e.what)}`);
-        outbox.enqueue({ kind: 'post', payload: { channel: run.channel, text: truncate(`📄 *Report of run #${run.id}*\n${lines.join('\n')}`, 2_900), threadKey } });
+        outbox.enqueueSync({ kind: 'post', payload: { channel: run.channel, text: truncate(`📄 *Report of run #${run.id}*\n${lines.join('\n')}`, 2_900), threadKey } });
         this.opts.shareFile?.({ channel: run.channel, threadKey, filename: `${run.definition.id}-run-${run.id}.md`, title: `${run.definition.title} run #${run.id}: report`, content: markdown });
         return;
       }
       case 'watch_summary':
-        outbox.enqueue({ kind: 'post', payload: { channel: run.channel, text: `📊 Since the deploy: ${this.opts.watchSummary(effect.since, now)}`, threadKey } });
+        outbox.enqueueSync({ kind: 'post', payload: { channel: run.channel, text: `📊 Since the deploy: ${this.opts.watchSummary(effect.since, now)}`, threadKey } });
         return;
     }
   }
@@ -375,7 +375,7 @@ export class SopEngine {
       const now = this.opts.clock.nowMs();
       this.opts.db.transaction(() => {
         live.finish(result, cancelledBy);
-        this.opts.executions.finish(executionId, now, result.ok ? 'ok' : 'failed', describeOutcome(outcome), result.ok ? null : describeOutcome(outcome));
+        this.opts.executions.finishSync(executionId, now, result.ok ? 'ok' : 'failed', describeOutcome(outcome), result.ok ? null : describeOutcome(outcome));
         const applied = this.apply(run.id, { type: 'script_done', step: stepIndex, outcome });
         if (!applied.ok) this.opts.logger.warn({ runId: run.id, step: stepIndex, problem: applied.problem }, 'script result not applied');
       })();
@@ -434,7 +434,7 @@ export class SopEngine {
    */
   recover(): void {
     const now = this.opts.clock.nowMs();
-    for (const e of this.opts.executions.interruptRunning(SCRIPT_EXECUTION, now)) {
+    for (const e of this.opts.executions.interruptRunningSync(SCRIPT_EXECUTION, now)) {
       const [runId, step] = e.name.split(':').map(Number);
       this.apply(runId ?? 0, { type: 'interrupted', step: step ?? 0 });
     }
@@ -546,6 +546,6 @@ class LiveOutput {
     // A code block ends at three backticks; output containing them must not end it early.
     tail = tail.replace(/```/g, 'ˋˋˋ');
     const body = this.text === '' ? '' : `\n\`\`\`\n${cut ? '…\n' : ''}${tail}\n\`\`\``;
-    this.opts.outbox.enqueue({ kind: 'update', payload: { channel: this.run.channel, messageKey: this.key, text: truncate(`${status}${body}`, 2_990) } });
+    this.opts.outbox.enqueueSync({ kind: 'update', payload: { channel: this.run.channel, messageKey: this.key, text: truncate(`${status}${body}`, 2_990) } });
   }
 }

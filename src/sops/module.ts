@@ -90,7 +90,7 @@ export function sopsModule(
     ...(opts.automatic ? { automatic: opts.automatic } : {}),
     // Output longer than a message shows is shared whole, as a file in the run's thread, never cut silently.
     shareFile: ({ channel, threadKey, filename, title, content }) =>
-      core.outbox.enqueue({ kind: 'file_upload', payload: { channel, threadKey, filename, title, altText: title, contentBase64: Buffer.from(content, 'utf8').toString('base64') } }),
+      core.outbox.enqueueSync({ kind: 'file_upload', payload: { channel, threadKey, filename, title, altText: title, contentBase64: Buffer.from(content, 'utf8').toString('base64') } }),
     settings: {
       'approvals.hotfixReviewWithin': file.approvals.hotfixReviewWithin,
       'approvals.requestExpiresAfter': file.approvals.requestExpiresAfter,

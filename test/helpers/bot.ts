@@ -182,6 +182,7 @@ export async function startTestBot(opts: TestBotOptions = {}): Promise<TestBot> 
       const { outbox, jobs } = waygate.services;
       for (let i = 0; i < 500; i++) {
         await waygate.inflight.drain();
+        await waygate.deadlines.whenIdle();
         await waygate.inboxProcessor.whenIdle();
         await jobs.whenIdle();
         await slack.waitFor(() => !waygate.dispatcher.busy());
@@ -197,10 +198,12 @@ export async function startTestBot(opts: TestBotOptions = {}): Promise<TestBot> 
       await waygate.inboxProcessor.whenIdle();
       for (let next = clock.nextTimerAt(); next !== null && next <= target; next = clock.nextTimerAt()) {
         clock.set(next);
+        await waygate.deadlines.whenIdle();
         await waygate.services.jobs.whenIdle();
         await slack.waitFor(() => !waygate.dispatcher.busy());
       }
       clock.set(target);
+      await waygate.deadlines.whenIdle();
       await waygate.services.jobs.whenIdle();
     },
     async stop() {

@@ -73,7 +73,7 @@ describe('/waygate audit export', () => {
   const command = (text: string, userId: string = USERS.security) => bot.signer.slashCommand({ text, userId, responseUrl: bot.slack.responseUrl() });
   const recordAt = (at: string, entry: AuditEntry) => {
     bot.clock.set(at);
-    bot.waygate.services.audit.record(entry);
+    bot.waygate.services.audit.recordSync(entry);
   };
   type Row = { id: number; at: number; actor: string; action: string; subject: string | null; details: string; hash: string; prev_hash: string };
   const rowsWhere = (sql: string) => bot.waygate.services.db.prepare(`SELECT * FROM audit_log WHERE ${sql} ORDER BY id`).all() as Row[];
@@ -156,7 +156,7 @@ describe('/waygate audit export', () => {
     bot.clock.set('2026-03-01T10:00:00.000Z');
     const audit = bot.waygate.services.audit;
     bot.waygate.services.db.transaction(() => {
-      for (let i = 0; i <= MAX_EXPORT_ENTRIES; i++) audit.record({ actor: 'U0OPS', action: 'job.run' });
+      for (let i = 0; i <= MAX_EXPORT_ENTRIES; i++) audit.recordSync({ actor: 'U0OPS', action: 'job.run' });
     })();
     const res = await command('audit export 2026-03-01 2026-03-01');
     expect(res.json.text).toBe(`${MAX_EXPORT_ENTRIES + 1} audit entries from 2026-03-01 (Europe/Berlin), more than the ${MAX_EXPORT_ENTRIES} one export carries: ask for a shorter range.`);

@@ -6,7 +6,7 @@ import type { MessageKey } from '../../src/core/keys.js';
 /** Queues items in one transaction, as a domain service would alongside its state change. */
 function enqueueAll(bot: TestBot, items: OutboxItem[]): void {
   const { db, outbox } = bot.waygate.services;
-  db.transaction(() => items.forEach((item) => outbox.enqueue(item)))();
+  db.transaction(() => items.forEach((item) => outbox.enqueueSync(item)))();
 }
 
 const post = (channel: string, text: string, extra: Partial<{ messageKey: MessageKey; threadKey: MessageKey }> = {}): OutboxItem => ({

@@ -32,7 +32,7 @@ describe('AuditBatch: the record of each command, written a moment after its ans
       },
       (flush) => due.push(flush),
     );
-    audit.record({ actor: 'U0FIRST', action: 'job.run', subject: 'before' });
+    audit.recordSync({ actor: 'U0FIRST', action: 'job.run', subject: 'before' });
     batch.add({ actor: 'U0ANA', action: 'command.run', subject: 'help' });
     batch.add({ actor: 'U0BEN', action: 'command.run', subject: 'whoami' });
     expect(actions()).toHaveLength(1);

@@ -70,11 +70,11 @@ describe('the keyed audit chain', () => {
     return new AuditLog(db, clock, keys);
   };
   function recordThree(audit: AuditLog): void {
-    audit.record({ actor: 'U0ALICE', action: 'job.run', subject: 'housekeeping' });
+    audit.recordSync({ actor: 'U0ALICE', action: 'job.run', subject: 'housekeeping' });
     clock.advance(60_000);
-    audit.record({ actor: 'U0BOB', action: 'digest.reviewed', subject: 'digest #1' });
+    audit.recordSync({ actor: 'U0BOB', action: 'digest.reviewed', subject: 'digest #1' });
     clock.advance(60_000);
-    audit.record({ actor: 'U0CAROL', action: 'backup.run' });
+    audit.recordSync({ actor: 'U0CAROL', action: 'backup.run' });
   }
 
   it('without a key, a recomputed chain still verifies, and verify says the chain is unkeyed', () => {
@@ -117,7 +117,7 @@ describe('the keyed audit chain', () => {
     it('seals the earlier entries with a switch-over entry: they verify as hash-chained, the rest as keyed', () => {
       recordThree(new AuditLog(db, clock));
       const audit = reopen([KEY]);
-      audit.record({ actor: 'U0DAVE', action: 'job.run' });
+      audit.recordSync({ actor: 'U0DAVE', action: 'job.run' });
       const list = rows();
       expect(list[3]).toMatchObject({ id: 4, action: 'audit.keyed', prev_hash: list[2]!.hash });
       expect(JSON.parse(list[3]!.details)).toMatchObject({ previous: 'unkeyed', entriesBefore: 3 });
@@ -137,7 +137,7 @@ describe('the keyed audit chain', () => {
     it('detects a trail cut back to the entries from before the key, even with the id counter reset', () => {
       recordThree(new AuditLog(db, clock));
       const audit = reopen([KEY]);
-      audit.record({ actor: 'U0DAVE', action: 'job.run' });
+      audit.recordSync({ actor: 'U0DAVE', action: 'job.run' });
       db.prepare('DELETE FROM audit_log WHERE id >= 4').run();
       expect(audit.verify()).toMatchObject({ ok: false, reason: expect.stringContaining('missing') });
       db.prepare(`UPDATE sqlite_sequence SET seq = 3 WHERE name = 'audit_log'`).run();
@@ -157,7 +157,7 @@ describe('the keyed audit chain', () => {
   it('rotates to a new key with another switch-over; entries under the old key verify while it is still configured', () => {
     recordThree(new AuditLog(db, clock, [KEY]));
     const rotated = reopen([NEXT_KEY, KEY]);
-    rotated.record({ actor: 'U0DAVE', action: 'job.run' });
+    rotated.recordSync({ actor: 'U0DAVE', action: 'job.run' });
     const list = rows();
     expect(list[4]).toMatchObject({ action: 'audit.keyed' });
     expect(JSON.parse(list[4]!.details)).toMatchObject({ entriesBefore: 4 });

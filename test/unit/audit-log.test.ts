@@ -40,11 +40,11 @@ describe('AuditLog', () => {
   const rows = (): RawRow[] => db.prepare('SELECT * FROM audit_log ORDER BY id').all() as RawRow[];
 
   function recordThree(): void {
-    audit.record({ actor: 'U0ALICE', action: 'job.run', subject: 'housekeeping', details: { manual: true } });
+    audit.recordSync({ actor: 'U0ALICE', action: 'job.run', subject: 'housekeeping', details: { manual: true } });
     clock.advance(60_000);
-    audit.record({ actor: 'U0BOB', action: 'digest.posted', subject: 'high-cpu', details: { for: '1h' } });
+    audit.recordSync({ actor: 'U0BOB', action: 'digest.posted', subject: 'high-cpu', details: { for: '1h' } });
     clock.advance(60_000);
-    audit.record({ actor: 'system', action: 'backup.run' });
+    audit.recordSync({ actor: 'system', action: 'backup.run' });
   }
 
   it('verifies an empty log as ok with zero entries', () => {
@@ -85,7 +85,7 @@ describe('AuditLog', () => {
     db.close();
     db = openDatabase(dbPath);
     audit = new AuditLog(db, clock);
-    audit.record({ actor: 'U0CAROL', action: 'job.run' });
+    audit.recordSync({ actor: 'U0CAROL', action: 'job.run' });
     expect(audit.verify()).toMatchObject({ ok: true, entries: 4 });
   });
 

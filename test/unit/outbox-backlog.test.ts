@@ -105,7 +105,7 @@ describe('outbox cost with a large backlog', () => {
       items.push({ kind: 'respond', payload: { responseUrl: `https://hooks.slack.com/actions/T1/${i}/x`, text: 'done' } });
       items.push({ kind: 'pd_status', payload: { incidentId: `PD${i}`, number: i, status: 'acknowledged', slackUser: 'U1' } });
     }
-    db.transaction(() => items.forEach((item) => outbox.enqueue(item)))();
+    db.transaction(() => items.forEach((item) => outbox.enqueueSync(item)))();
   }
 
   /** The plan SQLite chose for a statement, one line per step. */
@@ -120,11 +120,11 @@ describe('outbox cost with a large backlog', () => {
     // older ones), thread replies, storm summaries and their deferred updates, /health.
     outbox.pendingInLane(lanes.channel('CALERTS'));
     outbox.urgentPendingInLane(lanes.channel('CALERTS'), 3);
-    outbox.enqueue({ kind: 'update', payload: { channel: 'CALERTS', messageKey: 'incident:P9000', text: 'alert 9000 resolved' } });
-    outbox.enqueue({ kind: 'post', payload: { channel: 'CALERTS', text: 'reminder', threadKey: 'incident:P9001' }, urgent: true });
-    outbox.enqueue({ kind: 'post', payload: { channel: 'CSTORM', text: 'storm' }, messageKey: 'storm:1', urgent: true });
-    outbox.enqueueDeferredUpdate({ channel: 'CSTORM', messageKey: 'storm:1', renderKey: 'storm:1' });
-    outbox.enqueueDeferredUpdate({ channel: 'CSTORM', messageKey: 'storm:1', renderKey: 'storm:1' });
+    outbox.enqueueSync({ kind: 'update', payload: { channel: 'CALERTS', messageKey: 'incident:P9000', text: 'alert 9000 resolved' } });
+    outbox.enqueueSync({ kind: 'post', payload: { channel: 'CALERTS', text: 'reminder', threadKey: 'incident:P9001' }, urgent: true });
+    outbox.enqueueSync({ kind: 'post', payload: { channel: 'CSTORM', text: 'storm' }, messageKey: 'storm:1', urgent: true });
+    outbox.enqueueDeferredUpdateSync({ channel: 'CSTORM', messageKey: 'storm:1', renderKey: 'storm:1' });
+    outbox.enqueueDeferredUpdateSync({ channel: 'CSTORM', messageKey: 'storm:1', renderKey: 'storm:1' });
     await run();
     for (let second = 0; second < 5; second++) {
       clock.advance(1000);
@@ -185,11 +185,11 @@ describe('outbox cost with a large backlog', () => {
       failed: db.prepare(`SELECT COUNT(*) FROM outbox WHERE status = 'failed'`).pluck().get(),
       oldestPendingAt: db.prepare(`SELECT MIN(created_at) FROM outbox WHERE status = 'pending'`).pluck().get(),
     });
-    outbox.enqueue({ kind: 'post', payload: { channel: 'C1', text: 'card' }, messageKey: 'incident:A' });
+    outbox.enqueueSync({ kind: 'post', payload: { channel: 'C1', text: 'card' }, messageKey: 'incident:A' });
     clock.advance(10);
-    for (let i = 0; i < 3; i++) outbox.enqueue({ kind: 'update', payload: { channel: 'C1', messageKey: 'incident:A', text: `v${i}` } });
-    outbox.enqueue({ kind: 'pd_status', payload: { incidentId: 'PX', number: 1, status: 'resolved', slackUser: 'U1' } });
-    outbox.enqueue({ kind: 'respond', payload: { responseUrl: 'https://evil.example.com/x', text: 'no' } });
+    for (let i = 0; i < 3; i++) outbox.enqueueSync({ kind: 'update', payload: { channel: 'C1', messageKey: 'incident:A', text: `v${i}` } });
+    outbox.enqueueSync({ kind: 'pd_status', payload: { incidentId: 'PX', number: 1, status: 'resolved', slackUser: 'U1' } });
+    outbox.enqueueSync({ kind: 'respond', payload: { responseUrl: 'https://evil.example.com/x', text: 'no' } });
     expect(outbox.stats()).toEqual(brute());
     expect(outbox.stats().pending).toBe(4); // the two older updates were superseded
     expect(outbox.pendingInLane(lanes.channel('C1'))).toBe(2);

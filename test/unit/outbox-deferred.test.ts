@@ -53,10 +53,10 @@ describe('deferred updates (rendered when sent)', () => {
       giveUpAfterMs: 86_400_000,
       renderDeferred: (key): MessageContent | null => (key === 'storm:1' ? { text: `${count} incidents` } : null),
     });
-    outbox.enqueue({ kind: 'post', payload: { channel: 'C1', text: 'summary v0' }, messageKey: 'storm:1' });
+    outbox.enqueueSync({ kind: 'post', payload: { channel: 'C1', text: 'summary v0' }, messageKey: 'storm:1' });
     const added = [];
     for (count = 1; count <= 50; count++) {
-      added.push(outbox.enqueueDeferredUpdate({ channel: 'C1', messageKey: 'storm:1', renderKey: 'storm:1' }));
+      added.push(outbox.enqueueDeferredUpdateSync({ channel: 'C1', messageKey: 'storm:1', renderKey: 'storm:1' }));
     }
     count = 50;
     expect(added.filter(Boolean)).toHaveLength(1);

@@ -45,7 +45,7 @@ describe('priorities within an outbox lane', () => {
     respond: () => Promise.resolve(),
   };
 
-  const enqueueAll = (items: OutboxItem[]) => db.transaction(() => items.forEach((i) => outbox.enqueue(i)))();
+  const enqueueAll = (items: OutboxItem[]) => db.transaction(() => items.forEach((i) => outbox.enqueueSync(i)))();
   /** Lets the dispatcher work without moving the clock. */
   const run = async () => {
     for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));

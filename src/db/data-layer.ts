@@ -1,0 +1,119 @@
+import type { Database as SqliteHandle, Statement } from 'better-sqlite3';
+import { Kysely, SqliteDialect, sql, type RawBuilder, type Transaction } from 'kysely';
+
+/**
+ * Tables are reached through SQL written with Kysely's `sql` tag (the statements were SQLite's, and stay
+ * readable as SQL); the type is the seam where a typed schema can be added table by table.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- see above
+export interface Schema {}
+
+export type DialectName = 'sqlite' | 'postgres';
+
+/** What a statement runs on: the data layer itself (each statement its own transaction) or an open transaction. */
+export type Executor = Kysely<Schema> | Transaction<Schema>;
+
+const sqliteLayers = new WeakMap<SqliteHandle, DataLayer>();
+
+/** Callbacks that must wait for a transaction's commit (waking the dispatcher), keyed by the transaction. */
+const commitHooks = new WeakMap<Transaction<Schema>, Array<() => void>>();
+
+/**
+ * The one async data layer every repository goes through (decision 020). On SQLite it wraps the same
+ * better-sqlite3 handle the rest of the code still uses synchronously while modules move over one at a
+ * time: a transaction opened here is the handle's transaction, so a synchronous write made inside it
+ * commits or rolls back with it.
+ *
+ * A transaction's callback must only await the database: anything slower (Slack, PagerDuty, a process)
+ * would hold SQLite's single connection, or a PostgreSQL connection and its locks, for its whole duration.
+ */
+export class DataLayer {
+  private constructor(
+    readonly db: Kysely<Schema>,
+    readonly dialect: DialectName,
+  ) {}
+
+  /**
+   * Over an open better-sqlite3 handle; closing the data layer does not close the handle. One handle has one
+   * data layer: SQLite has one connection, and Kysely keeps it for one transaction at a time per instance.
+   */
+  static sqlite(handle: SqliteHandle): DataLayer {
+    let layer = sqliteLayers.get(handle);
+    if (layer === undefined) {
+      layer = new DataLayer(new Kysely<Schema>({ dialect: new SqliteDialect({ database: cachedStatements(handle) }) }), 'sqlite');
+      sqliteLayers.set(handle, layer);
+    }
+    return layer;
+  }
+
+  /** A JSON text column's top-level field as text (`column` is a trusted identifier, never user input). */
+  jsonText(column: string, field: string): RawBuilder<string | null> {
+    return this.dialect === 'postgres' ? sql<string | null>`(${sql.ref(column)}::jsonb ->> ${field})` : sql<string | null>`(${sql.ref(column)} ->> ${'$.' + field})`;
+  }
+
+  /** Runs `fn` in one transaction: everything it writes commits together, or nothing does. */
+  async transaction<T>(fn: (tx: Transaction<Schema>) => Promise<T>): Promise<T> {
+    const hooks: Array<() => void> = [];
+    const result = await this.db.transaction().execute(async (tx) => {
+      commitHooks.set(tx, hooks);
+      return fn(tx);
+    });
+    for (const hook of hooks) hook();
+    return result;
+  }
+
+  /** `fn` inside the caller's transaction when `ex` is one, else in a transaction of its own. */
+  async within<T>(ex: Executor, fn: (tx: Transaction<Schema>) => Promise<T>): Promise<T> {
+    return ex.isTransaction ? fn(ex as Transaction<Schema>) : this.transaction(fn);
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}
+
+/** Runs `hook` once the transaction `ex` commits (at once when `ex` is not a transaction); never on rollback. */
+export function afterCommit(ex: Executor, hook: () => void): void {
+  const hooks = ex.isTransaction ? commitHooks.get(ex as Transaction<Schema>) : undefined;
+  if (hooks) hooks.push(hook);
+  else hook();
+}
+
+/** Every row the query returns. */
+export async function all<T>(ex: Executor, query: RawBuilder<T>): Promise<T[]> {
+  return (await query.execute(ex)).rows;
+}
+
+/** The first row the query returns, or undefined. */
+export async function first<T>(ex: Executor, query: RawBuilder<T>): Promise<T | undefined> {
+  return (await query.execute(ex)).rows[0];
+}
+
+/** Runs a statement that returns no rows; resolves to how many rows it changed. */
+export async function run(ex: Executor, query: RawBuilder<unknown>): Promise<number> {
+  return Number((await query.execute(ex)).numAffectedRows ?? 0);
+}
+
+/** How many statements' compiled forms are kept; Waygate's SQL is a fixed set of texts, well below this. */
+const STATEMENT_CACHE_SIZE = 1_000;
+
+/**
+ * Kysely prepares every statement it runs; preparing costs SQLite more than running most of ours, so the
+ * compiled statements are kept by their text, as the hand-written repositories kept theirs.
+ */
+function cachedStatements(handle: SqliteHandle): { prepare(sql: string): Statement; close(): void } {
+  const cache = new Map<string, Statement>();
+  return {
+    prepare(sql) {
+      let statement = cache.get(sql);
+      if (statement === undefined) {
+        statement = handle.prepare(sql);
+        if (cache.size >= STATEMENT_CACHE_SIZE) cache.clear();
+        cache.set(sql, statement);
+      }
+      return statement;
+    },
+    // The handle belongs to whoever opened it (it is closed after the last synchronous user is done).
+    close() {},
+  };
+}
