@@ -29,8 +29,8 @@ function jobBlock(job: JobInfo, timezone: string): Block {
   return section(`*${job.name}* — ${escapeMrkdwn(job.description)}\n${schedule}${next}${running}\n${last}`);
 }
 
-function list(ctx: CommandContext): CommandReply {
-  const jobs = ctx.jobs.list();
+async function list(ctx: CommandContext): Promise<CommandReply> {
+  const jobs = await ctx.jobs.list();
   const text = `${jobs.length} scheduled jobs: ${jobs.map((j) => j.name).join(', ')}`;
   return {
     text,

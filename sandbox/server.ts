@@ -216,12 +216,12 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     return channel;
   }
 
-  function state() {
+  async function state() {
     return {
       users: SANDBOX_USERS.map((u) => ({ id: u.id, name: u.realName, role: u.role })),
       botUserId: 'U0WAYGATE',
       channels,
-      jobs: waygate.services.jobs.list().map((j) => ({ name: j.name, description: j.description, schedule: j.schedule, nextRunAt: j.nextRunAt?.getTime() ?? null, running: j.running })),
+      jobs: (await waygate.services.jobs.list()).map((j) => ({ name: j.name, description: j.description, schedule: j.schedule, nextRunAt: j.nextRunAt?.getTime() ?? null, running: j.running })),
       clock: { now: clock.nowMs(), offsetMs: clock.offsetMs(), timezone: config.file.timezone },
       service: { healthy: service.healthy },
       incidents: pagerDuty
@@ -334,7 +334,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   }
 
   async function api(method: string, path: string, req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
-    if (method === 'GET' && path === '/sandbox/api/state') return sendJson(res, 200, state());
+    if (method === 'GET' && path === '/sandbox/api/state') return sendJson(res, 200, await state());
     if (method === 'GET' && path === '/sandbox/api/events') return workspace.subscribe(res);
     if (method === 'GET' && path === '/sandbox/api/messages') {
       const channel = url.searchParams.get('channel') ?? '';
@@ -359,7 +359,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
         return sendJson(res, 200, { healthy: service.healthy });
       }
       case '/sandbox/api/jobs/run': {
-        const started = waygate.services.jobs.run(str(body, 'name'), 'manual', null);
+        const started = await waygate.services.jobs.run(str(body, 'name'), 'manual', null);
         if (started.started) void started.done.then(() => workspace.broadcast({ type: 'notice', text: `Job ${String(body.name)} finished.` }));
         return sendJson(res, 200, started.started ? { started: true } : { started: false, reason: started.reason });
       }

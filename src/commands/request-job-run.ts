@@ -12,7 +12,7 @@ export async function requestJobRun(
   opts: { audit: AuditAction; started: string },
 ): Promise<CommandReply> {
   const result = await ctx.store.transaction(async (tx) => {
-    const requested = ctx.jobs.request(name, ctx.userId, { responseUrl: ctx.responseUrl });
+    const requested = await ctx.jobs.request(tx, name, ctx.userId, { responseUrl: ctx.responseUrl });
     if (requested.queued) await ctx.audit.record(tx, { actor: ctx.userId, action: opts.audit, subject: name, details: { runId: requested.runId } });
     return requested;
   });

@@ -39,7 +39,7 @@ export interface WaygateModule {
   /** Sends outbox rows the Slack sender does not (PagerDuty). */
   senders?: { pagerDuty?: PagerDutyStatusSender; pagerDutyBulk?: PagerDutyBulkStatusSender; pagerDutyEvents?: PagerDutyEventSender; pagerDutyChange?: PagerDutyChangeSender };
   /** Sections of GET /health, by name. */
-  health?: () => Record<string, HealthContribution>;
+  health?: () => Record<string, HealthContribution> | Promise<Record<string, HealthContribution>>;
   start?(): void | Promise<void>;
   stop?(): void | Promise<void>;
 }

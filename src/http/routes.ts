@@ -48,10 +48,10 @@ export interface HealthSources {
   core: CoreServices & { db: Db; deadlines: Deadlines };
   dispatcher: { status(): DispatcherStatus };
   /** Each module's sections, by module name (a section that cannot be read is reported under that name). */
-  contributions: ReadonlyArray<{ module: string; health: () => Record<string, HealthContribution> }>;
+  contributions: ReadonlyArray<{ module: string; health: () => Record<string, HealthContribution> | Promise<Record<string, HealthContribution>> }>;
 }
 
-export function healthReport({ core, dispatcher, contributions }: HealthSources): HealthReport {
+export async function healthReport({ core, dispatcher, contributions }: HealthSources): Promise<HealthReport> {
   const now = core.clock.nowMs();
   const reachable = isDatabaseReachable(core.db);
   const { lastError, lastErrorAt } = dispatcher.status();
@@ -74,7 +74,7 @@ export function healthReport({ core, dispatcher, contributions }: HealthSources)
     }
     for (const { module, health } of contributions) {
       try {
-        for (const [name, part] of Object.entries(health())) {
+        for (const [name, part] of Object.entries(await health())) {
           sections[name] = part.value;
           components[name] = part.degraded === true ? 'degraded' : 'ok';
         }
@@ -122,6 +122,27 @@ function healthAudience(req: IncomingMessage, detailsToken: string | undefined):
   return timingSafeEqual(digest(presented), digest(detailsToken)) ? 'details' : { refused: 'invalid health details token' };
 }
 
+/** Answers GET /health: the public summary, or the whole report for a caller with the details token. */
+async function serveHealth(sources: HealthSources, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { core } = sources;
+  const audience = healthAudience(req, core.config.env.HEALTH_DETAILS_TOKEN);
+  if (typeof audience === 'object') {
+    send(res, 401, 'application/json', JSON.stringify({ error: audience.refused }), { 'www-authenticate': 'Bearer' });
+    return;
+  }
+  let report: HealthReport;
+  try {
+    report = await healthReport(sources);
+  } catch (err) {
+    core.logger.error({ err }, 'health report failed');
+    send(res, 503, 'application/json', JSON.stringify({ status: 'down', version: core.version, components: {} }));
+    return;
+  }
+  const { status, version, components } = report;
+  const body: PublicHealth | HealthReport = audience === 'details' ? report : { status, version, components };
+  send(res, status === 'down' ? 503 : 200, 'application/json', JSON.stringify(body));
+}
+
 /** GET /health and GET /metrics, served by the same HTTP server Bolt listens on. */
 export function operationalRoutes(sources: HealthSources): CustomRoute[] {
   const { core } = sources;
@@ -129,24 +150,7 @@ export function operationalRoutes(sources: HealthSources): CustomRoute[] {
     {
       path: '/health',
       method: ['GET'],
-      handler: (req, res) => {
-        const audience = healthAudience(req, core.config.env.HEALTH_DETAILS_TOKEN);
-        if (typeof audience === 'object') {
-          send(res, 401, 'application/json', JSON.stringify({ error: audience.refused }), { 'www-authenticate': 'Bearer' });
-          return;
-        }
-        let report: HealthReport;
-        try {
-          report = healthReport(sources);
-        } catch (err) {
-          core.logger.error({ err }, 'health report failed');
-          send(res, 503, 'application/json', JSON.stringify({ status: 'down', version: core.version, components: {} }));
-          return;
-        }
-        const { status, version, components } = report;
-        const body: PublicHealth | HealthReport = audience === 'details' ? report : { status, version, components };
-        send(res, status === 'down' ? 503 : 200, 'application/json', JSON.stringify(body));
-      },
+      handler: (req, res) => void serveHealth(sources, req, res),
     },
     {
       path: '/metrics',

@@ -1,4 +1,6 @@
+import type { Transaction } from 'kysely';
 import type { Db } from '../db/database.js';
+import { DataLayer, type Executor, type Schema } from '../db/data-layer.js';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { Logger } from '../logging/logger.js';
 import type { Outbox } from '../outbox/outbox.js';
@@ -25,7 +27,7 @@ export type StartResult = { started: true; runId: number; done: Promise<JobRun> 
 export type RequestResult = { queued: true; runId: number } | { queued: false; reason: string };
 
 /** Called inside the transaction that closes a run, so its follow-up messages commit with the record. */
-export type RunFinishedHook = (run: JobRun, info: { failureReported: boolean }) => void;
+export type RunFinishedHook = (run: JobRun, info: { failureReported: boolean }, tx: Transaction<Schema>) => Promise<void>;
 
 export interface JobServiceOptions<C> {
   definitions: readonly JobDefinition<C>[];
@@ -41,7 +43,7 @@ export interface JobServiceOptions<C> {
   /** Called for every finished run inside its closing transaction (metrics, failure alerts). */
   onRunFinished?: RunFinishedHook;
   /** Called at start-up, in one transaction, with the runs the last process left unfinished. */
-  onInterrupted?: (runs: readonly JobRun[]) => void;
+  onInterrupted?: (runs: readonly JobRun[], tx: Transaction<Schema>) => Promise<void>;
 }
 
 export function toJobRun(e: Execution): JobRun {
@@ -68,9 +70,13 @@ export function toJobRun(e: Execution): JobRun {
 export class JobService<C> {
   private readonly jobs = new Map<string, { def: JobDefinition<C>; cron: CronSchedule | null; timer?: TimerHandle; nextAt?: Date }>();
   private readonly active = new Map<string, Promise<JobRun>>();
+  /** Jobs whose run is being recorded (between the check that none is active and the run starting). */
+  private readonly claiming = new Map<string, Promise<unknown>>();
   private started = false;
+  private readonly data: DataLayer;
 
   constructor(private readonly opts: JobServiceOptions<C>) {
+    this.data = DataLayer.sqlite(opts.db);
     for (const def of opts.definitions) {
       const override = opts.schedules[def.name];
       const expression = override === undefined ? def.defaultSchedule : override;
@@ -83,23 +89,23 @@ export class JobService<C> {
     return Object.keys(this.opts.schedules).filter((name) => !this.jobs.has(name));
   }
 
-  start(): void {
+  async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    const { db, clock, logger, executions } = this.opts;
-    const interrupted = db.transaction(() => {
+    const { clock, logger, executions } = this.opts;
+    const interrupted = await this.data.transaction(async (tx) => {
       const now = clock.nowMs();
-      const runs = executions.interruptRunningSync(JOB_EXECUTION, now);
-      for (const run of runs) this.notify(run);
+      const runs = await executions.interruptRunning(tx, JOB_EXECUTION, now);
+      for (const run of runs) await this.notify(tx, run);
       // Asked for under a version that had this job: say so instead of leaving the request queued forever.
-      for (const queued of executions.queuedSync(JOB_EXECUTION).filter((q) => !this.jobs.has(q.name))) {
-        executions.failQueuedSync(queued.id, now, `this version has no job called ${queued.name}`);
-        const failed = executions.getSync(queued.id);
-        if (failed) this.notify(failed);
+      for (const queued of (await executions.queued(tx, JOB_EXECUTION)).filter((q) => !this.jobs.has(q.name))) {
+        await executions.failQueued(tx, queued.id, now, `this version has no job called ${queued.name}`);
+        const failed = await executions.get(tx, queued.id);
+        if (failed) await this.notify(tx, failed);
       }
-      if (runs.length > 0) this.opts.onInterrupted?.(runs.map(toJobRun));
+      if (runs.length > 0) await this.opts.onInterrupted?.(runs.map(toJobRun), tx);
       return runs.length;
-    })();
+    });
     if (interrupted > 0) logger.warn({ interrupted }, 'job runs interrupted by the last shutdown');
     for (const name of this.jobs.keys()) this.arm(name);
     // Runs asked for just before a crash: their rows say so; outcomes are reported when they finish.
@@ -112,18 +118,20 @@ export class JobService<C> {
     await this.whenIdle();
   }
 
-  list(): JobInfo[] {
-    return [...this.jobs.values()].map(({ def, cron, nextAt }) => {
-      const last = this.opts.executions.lastOfSync(JOB_EXECUTION, def.name);
-      return {
+  async list(): Promise<JobInfo[]> {
+    const infos: JobInfo[] = [];
+    for (const { def, cron, nextAt } of this.jobs.values()) {
+      const last = await this.opts.executions.lastOf(this.data.db, JOB_EXECUTION, def.name);
+      infos.push({
         name: def.name,
         description: def.description,
         schedule: cron?.expression ?? null,
         nextRunAt: cron ? (nextAt ?? cron.next(this.opts.clock.now())) : null,
         lastRun: last ? toJobRun(last) : undefined,
         running: this.active.has(def.name),
-      };
-    });
+      });
+    }
+    return infos;
   }
 
   has(name: string): boolean {
@@ -131,7 +139,7 @@ export class JobService<C> {
   }
 
   isRunning(name: string): boolean {
-    return this.active.has(name);
+    return this.active.has(name) || this.claiming.has(name);
   }
 
   names(): string[] {
@@ -140,51 +148,79 @@ export class JobService<C> {
 
   /** Resolves once no run is in progress (shutdown and tests). */
   async whenIdle(): Promise<void> {
-    while (this.active.size > 0) await Promise.allSettled([...this.active.values()]);
+    while (this.active.size > 0 || this.claiming.size > 0) await Promise.allSettled([...this.active.values(), ...this.claiming.values()]);
   }
 
   /**
    * Records that someone asked for a run; call before acking them. The run starts with runQueued() (after
    * the ack) or, should the bot die first, at the next start. Its outcome is reported to `notify`.
    */
-  request(name: string, by: string, notify: ExecutionNotify): RequestResult {
+  async request(ex: Executor, name: string, by: string, notify: ExecutionNotify): Promise<RequestResult> {
     if (!this.jobs.has(name)) return { queued: false, reason: `there is no job called \`${name}\`` };
-    if (this.active.has(name)) return { queued: false, reason: `\`${name}\` is already running` };
-    const runId = this.opts.executions.queueSync({ kind: JOB_EXECUTION, name, trigger: 'manual', by, at: this.opts.clock.nowMs(), notify });
+    if (this.isRunning(name)) return { queued: false, reason: `\`${name}\` is already running` };
+    const runId = await this.opts.executions.queue(ex, { kind: JOB_EXECUTION, name, trigger: 'manual', by, at: this.opts.clock.nowMs(), notify });
     return { queued: true, runId };
   }
 
   /** Starts every queued run whose job is not running yet; resolves when those runs end. */
-  runQueued(): Promise<JobRun[]> {
+  async runQueued(): Promise<JobRun[]> {
     const runs: Promise<JobRun>[] = [];
-    for (const queued of this.opts.executions.queuedSync(JOB_EXECUTION)) {
+    for (const queued of await this.opts.executions.queued(this.data.db, JOB_EXECUTION)) {
       const job = this.jobs.get(queued.name);
-      if (!job || this.active.has(queued.name)) continue;
-      if (!this.opts.executions.beginSync(queued.id, this.opts.clock.nowMs())) continue;
-      runs.push(this.execute(job.def, queued));
+      if (!job || this.isRunning(queued.name)) continue;
+      await this.claim(
+        queued.name,
+        () => this.opts.executions.begin(this.data.db, queued.id, this.opts.clock.nowMs()),
+        (begun) => begun && runs.push(this.execute(job.def, queued)),
+      );
     }
     return Promise.all(runs);
   }
 
   /** Starts a run now (schedules, and tests that run a job directly). */
-  run(name: string, trigger: JobRun['trigger'], triggeredBy: string | null): StartResult {
+  async run(name: string, trigger: JobRun['trigger'], triggeredBy: string | null): Promise<StartResult> {
     const job = this.jobs.get(name);
     if (!job) return { started: false, reason: `there is no job called \`${name}\`` };
-    if (this.active.has(name)) return { started: false, reason: `\`${name}\` is already running` };
+    if (this.isRunning(name)) return { started: false, reason: `\`${name}\` is already running` };
     const { clock, executions } = this.opts;
-    const runId = executions.startSync({ kind: JOB_EXECUTION, name, trigger, by: triggeredBy, at: clock.nowMs() });
-    const record = executions.getSync(runId);
-    if (!record) return { started: false, reason: `run ${runId} vanished` };
-    return { started: true, runId, done: this.execute(job.def, record) };
+    let result: StartResult = { started: false, reason: `\`${name}\` could not be recorded` };
+    await this.claim(
+      name,
+      () =>
+        this.data.transaction(async (tx) => {
+          const runId = await executions.start(tx, { kind: JOB_EXECUTION, name, trigger, by: triggeredBy, at: clock.nowMs() });
+          return executions.get(tx, runId);
+        }),
+      (record) => {
+        result = record ? { started: true, runId: record.id, done: this.execute(job.def, record) } : { started: false, reason: 'its run record vanished' };
+      },
+    );
+    return result;
+  }
+
+  /**
+   * Records a run's start (`record`) while the job counts as running, so two starts cannot both pass the
+   * check that it is not; `then` starts it before the claim is let go.
+   */
+  private async claim<T>(name: string, record: () => Promise<T>, then: (recorded: T) => unknown): Promise<T> {
+    const recording = record();
+    this.claiming.set(name, recording);
+    try {
+      const recorded = await recording;
+      then(recorded);
+      return recorded;
+    } finally {
+      this.claiming.delete(name);
+    }
   }
 
   /** Forgets finished runs older than the cut-off (housekeeping). */
-  pruneRuns(olderThan: number): number {
-    return this.opts.executions.pruneFinishedSync(olderThan);
+  async pruneRuns(olderThan: number): Promise<number> {
+    return this.opts.executions.pruneFinished(this.data.db, olderThan);
   }
 
   private execute(def: JobDefinition<C>, record: Execution): Promise<JobRun> {
-    const { clock, executions, logger, db } = this.opts;
+    const { clock, executions, logger } = this.opts;
     const runId = record.id;
     const name = def.name;
     const done = (async (): Promise<JobRun> => {
@@ -202,14 +238,18 @@ export class JobService<C> {
         logger.error({ job: name, runId, err: failure, code: failure.code }, 'job failed');
       }
       let finished: Execution | undefined;
-      db.transaction(() => {
-        executions.finishSync(runId, clock.nowMs(), outcome, summary, error);
-        finished = executions.getSync(runId);
-        if (!finished) return;
-        this.notify(finished);
-        this.opts.onRunFinished?.(toJobRun(finished), { failureReported });
-      })();
-      this.active.delete(name);
+      try {
+        finished = await this.data.transaction(async (tx) => {
+          await executions.finish(tx, runId, clock.nowMs(), outcome, summary, error);
+          const closed = await executions.get(tx, runId);
+          if (!closed) return undefined;
+          await this.notify(tx, closed);
+          await this.opts.onRunFinished?.(toJobRun(closed), { failureReported }, tx);
+          return closed;
+        });
+      } finally {
+        this.active.delete(name);
+      }
       if (!finished) throw new Error(`job run ${runId} vanished`);
       if (this.started) void this.runQueued();
       return toJobRun(finished);
@@ -219,13 +259,13 @@ export class JobService<C> {
   }
 
   /** Tells whoever asked for a run how it ended (inside the transaction that records the end). */
-  private notify(run: Execution): void {
+  private async notify(tx: Transaction<Schema>, run: Execution): Promise<void> {
     const url = run.notify?.responseUrl;
     if (!url) return;
     const def = this.jobs.get(run.name)?.def;
     const jobRun = toJobRun(run);
     const text = def?.describeOutcome?.(jobRun, this.opts.context) ?? `\`${run.name}\` run #${run.id} finished ${describeRun(jobRun)}`;
-    this.opts.outbox.enqueueSync({ kind: 'respond', payload: { responseUrl: url, text } });
+    await this.opts.outbox.enqueue(tx, { kind: 'respond', payload: { responseUrl: url, text } });
   }
 
   private arm(name: string): void {
@@ -237,9 +277,17 @@ export class JobService<C> {
     job.timer = clock.setTimer(at.getTime() - clock.nowMs(), () => {
       // Far deadlines are clamped by the timer, so a timer can fire early: then just wait again.
       if (clock.nowMs() < at.getTime()) return this.arm(name);
-      const result = this.run(name, 'schedule', null);
-      if (!result.started) this.opts.logger.warn({ job: name, reason: result.reason }, 'scheduled run skipped');
       this.arm(name);
+      void this.runScheduled(name);
     });
+  }
+
+  private async runScheduled(name: string): Promise<void> {
+    try {
+      const result = await this.run(name, 'schedule', null);
+      if (!result.started) this.opts.logger.warn({ job: name, reason: result.reason }, 'scheduled run skipped');
+    } catch (err) {
+      this.opts.logger.error({ job: name, err }, 'scheduled run could not be recorded');
+    }
   }
 }

@@ -20,19 +20,19 @@ export function jobsModule<C>(core: Core, context: C, definitions: readonly JobD
     outbox,
     executions,
     context,
-    onRunFinished: (run, { failureReported }) => {
+    onRunFinished: async (run, { failureReported }, tx) => {
       metrics.jobRuns.inc({ job: run.job, outcome: run.outcome });
       if (run.outcome !== 'failed') return;
       metrics.jobFailures.inc({ job: run.job });
       // A scheduled job that fails silently is how a backup goes missing for a month: tell ops.
       if (run.trigger === 'schedule' && !failureReported && ops) {
-        outbox.enqueueSync({ kind: 'post', payload: { channel: ops, text: `Scheduled job \`${run.job}\` run #${run.id} ${describeRun(run)}` } });
+        await outbox.enqueue(tx, { kind: 'post', payload: { channel: ops, text: `Scheduled job \`${run.job}\` run #${run.id} ${describeRun(run)}` } });
       }
     },
-    onInterrupted: (runs) => {
+    onInterrupted: async (runs, tx) => {
       if (!ops) return;
       const lines = runs.map((run) => `• \`${run.job}\` run #${run.id} (${run.trigger === 'manual' ? `started by <@${run.triggered_by ?? ''}>` : 'scheduled'})`);
-      outbox.enqueueSync({
+      await outbox.enqueue(tx, {
         kind: 'post',
         payload: { channel: ops, text: `⚠️ Waygate restarted while these job runs were in progress; they did not finish:\n${lines.join('\n')}` },
       });
@@ -41,10 +41,10 @@ export function jobsModule<C>(core: Core, context: C, definitions: readonly JobD
   for (const name of service.unknownScheduleNames()) {
     logger.warn({ job: name }, `schedules.${name} names no job in this version; it is ignored`);
   }
-  const jobsHealth = (): Record<string, unknown> => {
+  const jobsHealth = async (): Promise<Record<string, unknown>> => {
     const iso = (ms: number | null | undefined): string | null => (ms == null ? null : new Date(ms).toISOString());
     const jobs: Record<string, unknown> = {};
-    for (const job of service.list()) {
+    for (const job of await service.list()) {
       const run = job.lastRun;
       jobs[job.name] = {
         schedule: job.schedule,
@@ -59,7 +59,7 @@ export function jobsModule<C>(core: Core, context: C, definitions: readonly JobD
     module: {
       name: 'jobs',
       permissions: { [PERMISSIONS.jobRun]: ['ops', 'admin'] },
-      health: () => ({ jobs: { value: jobsHealth() } }),
+      health: async () => ({ jobs: { value: await jobsHealth() } }),
       start: () => service.start(),
       stop: () => service.stop(),
     },

@@ -249,7 +249,7 @@ describe('API keys (SOP-SEC-002), seen from Slack', () => {
     expect(dm[0]).toContain('You own 1 API key(s) older than 30 days');
     expect(dm[0]).toContain('*old-one*');
     expect(b.slack.messages(USERS.security)).toEqual([]);
-    const run = b.waygate.services.jobs.list().find((j) => j.name === 'api-key-review')?.lastRun;
+    const run = (await b.waygate.services.jobs.list()).find((j) => j.name === 'api-key-review')?.lastRun;
     expect(run?.summary).toBe('1 key(s) older than 30 days, 1 owner(s) told');
   });
 });

@@ -41,7 +41,7 @@ describe('/waygate over real HTTP', () => {
       { badSignature: true },
     );
     expect(res.status).toBe(401);
-    expect(bot.waygate.services.jobs.list()[0]?.lastRun).toBeUndefined();
+    expect((await bot.waygate.services.jobs.list())[0]?.lastRun).toBeUndefined();
     expect(bot.waygate.services.audit.recent(10)).toHaveLength(0);
   });
 
@@ -51,7 +51,7 @@ describe('/waygate over real HTTP', () => {
       { timestampSec: Math.floor(Date.now() / 1000) - 301 },
     );
     expect(res.status).toBe(401);
-    expect(bot.waygate.services.jobs.list()[0]?.lastRun).toBeUndefined();
+    expect((await bot.waygate.services.jobs.list())[0]?.lastRun).toBeUndefined();
   });
 
   it('answers an unknown verb with an ephemeral usage error listing the verbs', async () => {
@@ -77,7 +77,7 @@ describe('/waygate over real HTTP', () => {
   it('denies running a job to a user without ops, naming the roles', async () => {
     const res = await command('jobs run housekeeping', USERS.oncall);
     expect(res.json.text).toContain('needs the *ops* or *admin* role');
-    expect(bot.waygate.services.jobs.list()[0]?.lastRun).toBeUndefined();
+    expect((await bot.waygate.services.jobs.list())[0]?.lastRun).toBeUndefined();
   });
 
   it('lets an admin use a role-gated verb', async () => {
@@ -93,7 +93,7 @@ describe('/waygate over real HTTP', () => {
     const post = await bot.slack.waitFor(() => bot.slack.responsePosts('run-1').find((p) => p.status === 200));
     expect(post.body.text).toMatch(/`housekeeping` run #1 finished ✅ ok/);
     expect(post.body.response_type).toBe('ephemeral');
-    const job = bot.waygate.services.jobs.list().find((j) => j.name === 'housekeeping');
+    const job = (await bot.waygate.services.jobs.list()).find((j) => j.name === 'housekeeping');
     expect(job?.lastRun).toMatchObject({ outcome: 'ok', trigger: 'manual', triggered_by: USERS.ops });
     const audit = await command('audit', USERS.security);
     expect(audit.json.text).toContain(`<@${USERS.ops}> \`job.run\` housekeeping`);

@@ -197,7 +197,7 @@ describe('the compliance calendar (SOP-COMP-001)', () => {
     expect(again.status).toBe(200);
     await settle(b);
     expect(lists(b)).toHaveLength(1);
-    expect(b.waygate.services.jobs.list().find((j) => j.name === 'compliance-calendar')?.lastRun?.summary).toBe('nothing due today');
+    expect((await b.waygate.services.jobs.list()).find((j) => j.name === 'compliance-calendar')?.lastRun?.summary).toBe('nothing due today');
     await b.stop();
 
     // The next morning, after a restart: December's list is still the one open list, and nothing is posted again.
@@ -205,7 +205,7 @@ describe('the compliance calendar (SOP-COMP-001)', () => {
     await restarted.advanceTo('2026-12-02T08:00:30.000Z');
     await settle(restarted);
     expect(lists(restarted)).toEqual([]);
-    expect(restarted.waygate.services.jobs.list().find((j) => j.name === 'compliance-calendar')?.lastRun?.summary).toBe('nothing due today');
+    expect((await restarted.waygate.services.jobs.list()).find((j) => j.name === 'compliance-calendar')?.lastRun?.summary).toBe('nothing due today');
     const status = await restarted.signer.slashCommand({ text: 'compliance', userId: USERS.security, responseUrl: restarted.slack.responseUrl() });
     expect(status.json.text).toBe('Compliance calendar: 0 overdue, 1 open.');
   });

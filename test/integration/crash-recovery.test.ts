@@ -150,7 +150,7 @@ describe('work asked for just before a crash', { timeout: 60_000 }, () => {
       expect(report).toHaveLength(1);
       expect(report[0]).toMatch(/^✅ Backup finished: waygate_\d{8}.*\.db \(2 rows, integrity ok\); no offsite copy$/);
       expect(slack.messages('C0OPS').some((m) => m.text.includes('*Backup*'))).toBe(true);
-      const last = second.waygate.services.jobs.list().find((j) => j.name === 'backup')?.lastRun;
+      const last = (await second.waygate.services.jobs.list()).find((j) => j.name === 'backup')?.lastRun;
       expect(last).toMatchObject({ outcome: 'ok', trigger: 'manual', triggered_by: USERS.ops });
     } finally {
       await second.stop();

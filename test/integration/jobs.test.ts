@@ -72,7 +72,7 @@ describe('scheduled jobs', () => {
     const { dir, clock, slack } = bot;
     await bot.waygate.stop();
     bot = await startTestBot({ dir, clock, slack });
-    const last = bot.waygate.services.jobs.list().find((j) => j.name === 'housekeeping')?.lastRun;
+    const last = (await bot.waygate.services.jobs.list()).find((j) => j.name === 'housekeeping')?.lastRun;
     expect(last).toMatchObject({ outcome: 'interrupted', error: 'the bot stopped while this run was in progress' });
   });
 });
@@ -95,7 +95,7 @@ describe('housekeeping', () => {
       // A change sent to PagerDuty a month ago whose webhook never came back, and one of yesterday's.
       db.prepare(`INSERT INTO pagerduty_echoes (incident_id, kind, fingerprint, created_at) VALUES ('P1', 'reassign', '', ?), ('P2', 'reassign', '', ?)`).run(now - 31 * day, now - day);
       audit.recordSync({ actor: 'U0OPS', action: 'backup.run' });
-      const started = bot.waygate.services.jobs.run('housekeeping', 'manual', 'U0OPS');
+      const started = await bot.waygate.services.jobs.run('housekeeping', 'manual', 'U0OPS');
       if (!started.started) throw new Error(started.reason);
       const run = await started.done;
       expect(run.summary).toBe('removed 1 delivered message(s), 1 old webhook id(s), 1 unanswered change record(s) sent to PagerDuty and 1 old job run record(s)');
