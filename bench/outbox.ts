@@ -84,6 +84,20 @@ function sample(fn: () => unknown, times: number): { wall: Summary; cpu: Summary
   return { wall: summarise(runs.map((r) => r.wallMs)), cpu: summarise(runs.map((r) => r.cpuMs)) };
 }
 
+/** sample() for a query behind the async data layer: each run is timed until its promise settles. */
+async function sampleAsync(fn: () => Promise<unknown>, times: number): Promise<{ wall: Summary; cpu: Summary }> {
+  const runs: Timed[] = [];
+  for (let i = 0; i < times; i++) {
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    await fn();
+    const wallMs = performance.now() - started;
+    const used = process.cpuUsage(cpu);
+    runs.push({ wallMs, cpuMs: (used.user + used.system) / 1000 });
+  }
+  return { wall: summarise(runs.map((r) => r.wallMs)), cpu: summarise(runs.map((r) => r.cpuMs)) };
+}
+
 const both = (s: { wall: Summary; cpu: Summary }): string => `${fmt(s.wall)}; in CPU time p50 ${s.cpu.p50.toFixed(3)} ms, max ${s.cpu.max.toFixed(3)} ms`;
 
 /** Lets deliveries started by a pump finish (the stand-in senders answer at once). */
@@ -162,21 +176,21 @@ export async function outboxBenchmark(): Promise<boolean> {
     // the process's CPU time, which a busy machine's other processes do not inflate.
     const pumps: number[] = [];
     const pumpsCpu: number[] = [];
-    const target = dispatcher as unknown as { pump(): void };
+    const target = dispatcher as unknown as { pump(): Promise<void> };
     const pump = target.pump.bind(dispatcher);
-    target.pump = () => {
+    target.pump = async () => {
       const cpu = process.cpuUsage();
       const started = performance.now();
-      pump();
+      await pump();
       pumps.push(performance.now() - started);
       const used = process.cpuUsage(cpu);
       pumpsCpu.push((used.user + used.system) / 1000);
     };
 
-    const statsBefore = sample(() => outbox.stats(), 200);
+    const statsBefore = await sampleAsync(() => outbox.stats(), 200);
     const stormCheck = sample(() => outbox.urgentPendingInLane(lanes.channel('CALERTS'), 3), 200);
     const t = performance.now();
-    dispatcher.start();
+    await dispatcher.start();
     await settleTurns();
     const firstPass = performance.now() - t;
     const firstPumps = pumps.length;
@@ -185,12 +199,12 @@ export async function outboxBenchmark(): Promise<boolean> {
       await settleTurns();
     }
     await dispatcher.stop();
-    const statsAfter = sample(() => outbox.stats(), 200);
+    const statsAfter = await sampleAsync(() => outbox.stats(), 200);
     const steady = summarise(pumps.slice(firstPumps));
     const steadyCpu = summarise(pumpsCpu.slice(firstPumps));
     const first = summarise(pumps.slice(0, firstPumps));
 
-    const stats = outbox.stats();
+    const stats = (await outbox.stats());
     const counted = db.prepare(`SELECT COUNT(*) FROM outbox WHERE status = 'pending'`).pluck().get() as number;
     if (stats.pending !== counted) problems.push(`stats() says ${stats.pending} pending, the table holds ${counted}`);
     if (sent.pagerDuty !== ROWS.pagerDuty) problems.push(`${sent.pagerDuty} PagerDuty attempts, expected one per lane (${ROWS.pagerDuty})`);

@@ -79,7 +79,7 @@ export function compose(core: Core, modules: readonly WaygateModule[]): Composed
       }
       for (const m of modules) await m.start?.();
       await deadlines.start();
-      dispatcher.start();
+      await dispatcher.start();
       logger.info({ port: bound, mode: config.mode, version: core.version }, 'Waygate is running');
       return { port: bound };
     },

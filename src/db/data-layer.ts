@@ -46,6 +46,13 @@ export class DataLayer {
     return layer;
   }
 
+  /** A JSON text column's value with its top-level `field` set to the JSON text `json` (`column` is trusted). */
+  jsonWith(column: string, field: string, json: string): RawBuilder<string> {
+    return this.dialect === 'postgres'
+      ? sql<string>`jsonb_set(${sql.ref(column)}::jsonb, ${'{' + field + '}'}, ${json}::jsonb)::text`
+      : sql<string>`json_set(${sql.ref(column)}, ${'$.' + field}, json(${json}))`;
+  }
+
   /** A JSON text column's top-level field as text (`column` is a trusted identifier, never user input). */
   jsonText(column: string, field: string): RawBuilder<string | null> {
     return this.dialect === 'postgres' ? sql<string | null>`(${sql.ref(column)}::jsonb ->> ${field})` : sql<string | null>`(${sql.ref(column)} ->> ${'$.' + field})`;

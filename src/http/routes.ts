@@ -62,7 +62,7 @@ export async function healthReport({ core, dispatcher, contributions }: HealthSo
   // of the report stands, and /health never fails for it.
   if (reachable) {
     try {
-      const stats = core.outbox.stats();
+      const stats = await core.outbox.stats();
       outbox = {
         ...outbox,
         pending: stats.pending,
@@ -143,6 +143,28 @@ async function serveHealth(sources: HealthSources, req: IncomingMessage, res: Se
   send(res, status === 'down' ? 503 : 200, 'application/json', JSON.stringify(body));
 }
 
+/** Answers GET /metrics, with the outbox gauges read fresh. */
+async function serveMetrics(core: HealthSources['core'], res: ServerResponse): Promise<void> {
+  const { metrics } = core;
+  if (isDatabaseReachable(core.db)) {
+    try {
+      const stats = await core.outbox.stats();
+      metrics.outboxDepth.set(stats.pending);
+      metrics.outboxFailed.set(stats.failed);
+      metrics.outboxOldestAge.set(stats.oldestPendingAt == null ? 0 : (core.clock.nowMs() - stats.oldestPendingAt) / 1000);
+    } catch (err) {
+      // The gauges keep their last values; /health names the trouble.
+      core.logger.warn({ err }, 'outbox gauges not updated');
+    }
+  }
+  try {
+    send(res, 200, metrics.registry.contentType, await metrics.registry.metrics());
+  } catch (err) {
+    core.logger.error({ err }, 'metrics failed');
+    send(res, 500, 'text/plain', 'metrics unavailable\n');
+  }
+}
+
 /** GET /health and GET /metrics, served by the same HTTP server Bolt listens on. */
 export function operationalRoutes(sources: HealthSources): CustomRoute[] {
   const { core } = sources;
@@ -155,27 +177,7 @@ export function operationalRoutes(sources: HealthSources): CustomRoute[] {
     {
       path: '/metrics',
       method: ['GET'],
-      handler: (_req, res) => {
-        const { metrics } = core;
-        if (isDatabaseReachable(core.db)) {
-          try {
-            const stats = core.outbox.stats();
-            metrics.outboxDepth.set(stats.pending);
-            metrics.outboxFailed.set(stats.failed);
-            metrics.outboxOldestAge.set(stats.oldestPendingAt == null ? 0 : (core.clock.nowMs() - stats.oldestPendingAt) / 1000);
-          } catch (err) {
-            // The gauges keep their last values; /health names the trouble.
-            core.logger.warn({ err }, 'outbox gauges not updated');
-          }
-        }
-        metrics.registry
-          .metrics()
-          .then((text) => send(res, 200, metrics.registry.contentType, text))
-          .catch((err: unknown) => {
-            core.logger.error({ err }, 'metrics failed');
-            send(res, 500, 'text/plain', 'metrics unavailable\n');
-          });
-      },
+      handler: (_req, res) => void serveMetrics(core, res),
     },
   ];
 }

@@ -1,4 +1,6 @@
+import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
+import { DataLayer, first, run, type Executor } from '../db/data-layer.js';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { Logger } from '../logging/logger.js';
 import type { Outbox } from './outbox.js';
@@ -25,7 +27,7 @@ export interface DispatcherOptions {
   pagerDutyEvents?: PagerDutyEventSender;
   pagerDutyChange?: PagerDutyChangeSender;
   /** Renders a deferred update's content at send time; null when there is nothing to show any more. */
-  renderDeferred?: (renderKey: string) => MessageContent | null;
+  renderDeferred?: (renderKey: string) => MessageContent | null | Promise<MessageContent | null>;
   clock: Clock;
   logger: Logger;
   /** Minimum gap between two sends in one channel lane. */
@@ -74,57 +76,26 @@ export class OutboxDispatcher {
   private error: DispatcherStatus & { source: 'pump' | 'record' | null } = { lastError: null, lastErrorAt: null, source: null };
   /** Rows Slack or PagerDuty took whose delivery could not be written down yet: recorded, never sent again. */
   private readonly unrecorded = new Map<number, { at: number; delivered: DeliveredMessage | undefined }>();
-  private readonly markDelivered;
-  private readonly markRetry;
-  private readonly markFailed;
-  private readonly storeMessage;
-  private readonly findMessage;
-  private readonly paceLane;
-  private readonly holdLane;
-  private readonly emptyLane;
-  private readonly resetLanes;
-  private readonly saveUploadProgress;
+  private readonly data: DataLayer;
+  /** The pump in progress, if any; a nudge while it runs asks for one more pass after it. */
+  private pumping: Promise<void> | undefined;
+  private pumpAgain = false;
 
   constructor(private readonly opts: DispatcherOptions) {
-    const { db } = opts;
-    // Only pending rows: a newer update of the same message may have superseded a row while it was on the wire.
-    this.markDelivered = db.prepare(
-      `UPDATE outbox SET status = 'delivered', delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ? AND status = 'pending'`,
-    );
-    this.markRetry = db.prepare(
-      `UPDATE outbox SET attempts = attempts + ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND status = 'pending'`,
-    );
-    this.markFailed = db.prepare(
-      `UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ? AND status = 'pending'`,
-    );
-    this.storeMessage = db.prepare(
-      `INSERT OR REPLACE INTO slack_messages (key, channel, ts, created_at) VALUES (?, ?, ?, ?)`,
-    );
-    this.findMessage = db.prepare(`SELECT channel, ts FROM slack_messages WHERE key = ?`);
-    // A lane emptied by this very delivery stays out of the ready index until its next row comes.
-    this.paceLane = db.prepare(
-      `UPDATE outbox_lanes SET paced_until = @until, ready_at = IIF(pending > 0, @until, NULL), waiting_priority = NULL WHERE lane = @lane`,
-    );
-    // Until the row's backoff ends; a more urgent row queued meanwhile clears this (see the outbox triggers).
-    this.holdLane = db.prepare(
-      `UPDATE outbox_lanes SET ready_at = MAX(paced_until, @until), waiting_priority = @priority WHERE lane = @lane`,
-    );
-    this.emptyLane = db.prepare(`UPDATE outbox_lanes SET pending = 0, top_priority = NULL, ready_at = NULL, waiting_priority = NULL WHERE lane = @lane`);
-    // A file upload's progress lives in its own row, so a retry (or the next start) continues that upload.
-    this.saveUploadProgress = db.prepare(`UPDATE outbox SET payload = json_set(payload, '$.progress', json(?)) WHERE id = ? AND status = 'pending'`);
-    // Pace and backoff waits are kept across restarts only in the rows: every lane starts ready, as Slack's
-    // burst allowance absorbs, and a row still backing off holds its lane again at the first look.
-    this.resetLanes = db.prepare(
-      `UPDATE outbox_lanes SET paced_until = 0, ready_at = IIF(pending > 0, 0, NULL), waiting_priority = NULL
-       WHERE paced_until <> 0 OR ready_at <> 0 OR waiting_priority IS NOT NULL`,
-    );
+    this.data = DataLayer.sqlite(opts.db);
   }
 
-  start(): void {
+  async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
     try {
-      this.resetLanes.run();
+      // Pace and backoff waits are kept across restarts only in the rows: every lane starts ready, as Slack's
+      // burst allowance absorbs, and a row still backing off holds its lane again at the first look.
+      await run(
+        this.data.db,
+        sql`UPDATE outbox_lanes SET paced_until = 0, ready_at = CASE WHEN pending > 0 THEN 0 ELSE NULL END, waiting_priority = NULL
+            WHERE paced_until <> 0 OR ready_at <> 0 OR waiting_priority IS NOT NULL`,
+      );
     } catch (err) {
       this.refused('pump', err); // the lanes keep their old waits; the first pump that gets through moves on
     }
@@ -138,12 +109,13 @@ export class OutboxDispatcher {
     this.unsubscribe?.();
     this.timer?.cancel();
     this.timer = undefined;
+    await this.pumping;
     await Promise.allSettled([...this.inFlight.values()]);
   }
 
   /** True while any delivery is on the wire (tests and shutdown wait on it). */
   busy(): boolean {
-    return this.inFlight.size > 0 || this.pumpQueued;
+    return this.inFlight.size > 0 || this.pumpQueued || this.pumping !== undefined;
   }
 
   /** Shown on /health: the dispatcher itself is stuck, whatever the rows say. */
@@ -161,7 +133,23 @@ export class OutboxDispatcher {
     this.pumpQueued = true;
     setImmediate(() => {
       this.pumpQueued = false;
-      this.pump();
+      this.pumpSerially();
+    });
+  }
+
+  /** One pump at a time: the lanes it reads must not be handed out twice. */
+  private pumpSerially(): void {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = (async () => {
+      do {
+        this.pumpAgain = false;
+        await this.pump();
+      } while (this.pumpAgain && this.running);
+    })().finally(() => {
+      this.pumping = undefined;
     });
   }
 
@@ -170,7 +158,7 @@ export class OutboxDispatcher {
    * still backing off is held until then and not looked at again before; lanes in flight and lanes waiting
    * cost nothing here. Deliveries nudge when they finish; the timer covers the earliest waiting lane.
    */
-  private pump(): void {
+  private async pump(): Promise<void> {
     if (!this.running) return;
     const { outbox, clock } = this.opts;
     const now = clock.nowMs();
@@ -184,17 +172,18 @@ export class OutboxDispatcher {
       for (let progressed = true; progressed && this.inFlight.size < limit; ) {
         progressed = false;
         // In-flight lanes may fill part of the answer; `limit` rows always leave room for the free slots.
-        for (const lane of outbox.readyLanes(now, limit)) {
+        for (const lane of await outbox.readyLanes(now, limit)) {
           if (this.inFlight.size >= limit) break;
           if (this.inFlight.has(lane)) continue;
           progressed = true;
-          const row = outbox.nextRow(lane);
+          const row = await outbox.nextRow(lane);
           if (!row) {
-            this.emptyLane.run({ lane }); // its count was out of step with the rows, which are what counts
+            // Its count was out of step with the rows, which are what counts.
+            await run(this.data.db, sql`UPDATE outbox_lanes SET pending = 0, top_priority = NULL, ready_at = NULL, waiting_priority = NULL WHERE lane = ${lane}`);
             continue;
           }
           if (row.next_attempt_at > now) {
-            this.holdLane.run({ lane, until: row.next_attempt_at, priority: row.priority });
+            await this.holdLane(this.data.db, lane, row.next_attempt_at, row.priority);
             continue;
           }
           const delivery = this.deliver(row).finally(() => {
@@ -204,7 +193,7 @@ export class OutboxDispatcher {
           this.inFlight.set(lane, delivery);
         }
       }
-      wakeAt = outbox.nextReadyAt(now);
+      wakeAt = await outbox.nextReadyAt(now);
     } catch (err) {
       this.refused('pump', err);
       return;
@@ -248,19 +237,19 @@ export class OutboxDispatcher {
     const { clock, logger } = this.opts;
     const taken = this.unrecorded.get(row.id);
     if (taken) {
-      this.record(row, () => this.recordDelivered(row, taken.at, taken.delivered));
+      await this.record(() => this.recordDelivered(row, taken.at, taken.delivered));
       return;
     }
     let superseded: boolean;
     try {
-      superseded = row.kind === 'update' && this.opts.outbox.hasNewerUpdate(row);
+      superseded = row.kind === 'update' && (await this.opts.outbox.hasNewerUpdate(row));
     } catch (err) {
       this.refused('record', err);
       return;
     }
     // Superseded: the newer update carries this content too.
     if (superseded) {
-      this.record(row, () => this.recordDelivered(row, clock.nowMs(), undefined, false));
+      await this.record(() => this.recordDelivered(row, clock.nowMs(), undefined, false));
       return;
     }
     let delivered: DeliveredMessage | undefined;
@@ -274,19 +263,19 @@ export class OutboxDispatcher {
         'outbox delivery failed',
       );
       let final = false;
-      if (!this.record(row, () => (final = this.recordFailure(row, failure)))) return;
+      if (!(await this.record(async () => void (final = await this.recordFailure(row, failure))))) return;
       this.opts.onFailure?.(row, failure, final);
       return;
     }
     const at = clock.nowMs();
     this.unrecorded.set(row.id, { at, delivered });
-    this.record(row, () => this.recordDelivered(row, at, delivered));
+    await this.record(() => this.recordDelivered(row, at, delivered));
   }
 
   /** Runs a write of the dispatcher's own; false when the database refused it (the dispatcher then pauses). */
-  private record(row: OutboxRow, write: () => void): boolean {
+  private async record(write: () => Promise<void>): Promise<boolean> {
     try {
-      write();
+      await write();
     } catch (err) {
       this.refused('record', err);
       return false;
@@ -296,35 +285,58 @@ export class OutboxDispatcher {
   }
 
   /** `sent` is false for a row superseded before it went out: nothing was sent, so the lane need not wait. */
-  private recordDelivered(row: OutboxRow, at: number, delivered: DeliveredMessage | undefined, sent = true): void {
-    this.opts.db.transaction(() => {
-      this.markDelivered.run(at, row.id);
-      if (delivered && row.message_key) this.storeMessage.run(row.message_key, delivered.channel, delivered.ts, at);
-      if (sent) this.paceLane.run({ lane: row.lane, until: at + (row.lane.startsWith('channel:') ? this.opts.paceMs : 0) });
-    })();
+  private async recordDelivered(row: OutboxRow, at: number, delivered: DeliveredMessage | undefined, sent = true): Promise<void> {
+    await this.data.transaction(async (tx) => {
+      // Only pending rows: a newer update of the same message may have superseded a row while it was on the wire.
+      await run(tx, sql`UPDATE outbox SET status = 'delivered', delivered_at = ${at}, attempts = attempts + 1, last_error = NULL WHERE id = ${row.id} AND status = 'pending'`);
+      if (delivered && row.message_key) {
+        await run(
+          tx,
+          sql`INSERT INTO slack_messages (key, channel, ts, created_at) VALUES (${row.message_key}, ${delivered.channel}, ${delivered.ts}, ${at})
+              ON CONFLICT (key) DO UPDATE SET channel = excluded.channel, ts = excluded.ts, created_at = excluded.created_at`,
+        );
+      }
+      if (sent) await this.paceLane(tx, row.lane, at + (row.lane.startsWith('channel:') ? this.opts.paceMs : 0));
+    });
     this.unrecorded.delete(row.id);
     this.opts.onDelivered?.(row);
   }
 
+  /** No send on the lane before `until`; a lane emptied by this very delivery stays out of the ready index until its next row comes. */
+  private async paceLane(ex: Executor, lane: string, until: number): Promise<void> {
+    await run(ex, sql`UPDATE outbox_lanes SET paced_until = ${until}, ready_at = CASE WHEN pending > 0 THEN ${until} ELSE NULL END, waiting_priority = NULL WHERE lane = ${lane}`);
+  }
+
+  /** Until the row's backoff ends; a more urgent row queued meanwhile clears this (see the outbox triggers). */
+  private async holdLane(ex: Executor, lane: string, until: number, priority: number): Promise<void> {
+    await run(
+      ex,
+      sql`UPDATE outbox_lanes SET ready_at = CASE WHEN paced_until > ${until} THEN paced_until ELSE ${until} END, waiting_priority = ${priority} WHERE lane = ${lane}`,
+    );
+  }
+
   /** Records the failure; true when the row is given up for good. */
-  private recordFailure(row: OutboxRow, failure: DeliveryFailure): boolean {
+  private async recordFailure(row: OutboxRow, failure: DeliveryFailure): Promise<boolean> {
     const now = this.opts.clock.nowMs();
     const expired = now - row.created_at > this.opts.giveUpAfterMs;
     if (failure.kind === 'permanent' || (failure.kind === 'retryable' && expired)) {
-      this.markFailed.run(expired ? `gave up: ${failure.detail}` : failure.detail, row.id);
+      const reason = expired ? `gave up: ${failure.detail}` : failure.detail;
+      await run(this.data.db, sql`UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ${reason} WHERE id = ${row.id} AND status = 'pending'`);
       return true;
     }
-    this.opts.db.transaction(() => {
+    const retry = (tx: Executor, attempts: number, at: number): Promise<number> =>
+      run(tx, sql`UPDATE outbox SET attempts = attempts + ${attempts}, next_attempt_at = ${at}, last_error = ${failure.detail} WHERE id = ${row.id} AND status = 'pending'`);
+    await this.data.transaction(async (tx) => {
       if (failure.kind === 'rate_limited') {
         // Slack asked the whole lane to wait, however urgent the next row; not the row's fault, so no attempt.
-        this.paceLane.run({ lane: row.lane, until: now + failure.retryAfterMs });
-        this.markRetry.run(0, now + failure.retryAfterMs, failure.detail, row.id);
+        await this.paceLane(tx, row.lane, now + failure.retryAfterMs);
+        await retry(tx, 0, now + failure.retryAfterMs);
         return;
       }
       const retryAt = now + backoffMs(row.attempts + 1, this.opts.maxBackoffMs);
       // A row superseded while on the wire holds nothing back: its replacement may go.
-      if (this.markRetry.run(1, retryAt, failure.detail, row.id).changes > 0) this.holdLane.run({ lane: row.lane, until: retryAt, priority: row.priority });
-    })();
+      if ((await retry(tx, 1, retryAt)) > 0) await this.holdLane(tx, row.lane, retryAt, row.priority);
+    });
     return false;
   }
 
@@ -334,7 +346,7 @@ export class OutboxDispatcher {
     switch (row.kind) {
       case 'post': {
         const p = payload as unknown as Parameters<MessageSender['post']>[0];
-        const thread = p.threadKey ? this.lookup(p.threadKey) : undefined;
+        const thread = p.threadKey ? await this.lookup(p.threadKey) : undefined;
         if (p.threadKey && !thread) {
           throw new DeliveryError({ kind: 'permanent', detail: `thread parent ${p.threadKey} was never delivered` });
         }
@@ -342,12 +354,12 @@ export class OutboxDispatcher {
       }
       case 'update': {
         let p = payload as unknown as UpdatePayload | DeferredUpdatePayload;
-        const target = this.lookup(p.messageKey);
+        const target = await this.lookup(p.messageKey);
         if (!target) {
           throw new DeliveryError({ kind: 'permanent', detail: `message ${p.messageKey} was never delivered` });
         }
         if ('renderKey' in p) {
-          const content = this.opts.renderDeferred?.(p.renderKey);
+          const content = await this.opts.renderDeferred?.(p.renderKey);
           if (!content) return undefined; // nothing left to show: the update is moot
           p = { channel: p.channel, messageKey: p.messageKey, ...content };
         }
@@ -391,16 +403,19 @@ export class OutboxDispatcher {
     const { progress, ...file } = payload;
     const { sender } = this.opts;
     if (!sender.uploadFile) throw new DeliveryError({ kind: 'permanent', detail: 'this sender cannot upload files' });
-    const thread = file.threadKey ? this.lookup(file.threadKey) : undefined;
+    const thread = file.threadKey ? await this.lookup(file.threadKey) : undefined;
     if (file.threadKey && !thread) throw new DeliveryError({ kind: 'permanent', detail: `thread parent ${file.threadKey} was never delivered` });
     let current = progress ?? undefined;
-    const save = this.saveUploadProgress;
+    // A file upload's progress lives in its own row, so a retry (or the next start) continues that upload.
+    const save = async (next: FileUploadProgress | undefined): Promise<void> => {
+      await run(this.data.db, sql`UPDATE outbox SET payload = ${this.data.jsonWith('payload', 'progress', JSON.stringify(next ?? null))} WHERE id = ${row.id} AND status = 'pending'`);
+    };
     const outcome = await sender.uploadFile(file, thread?.ts, {
       get current() {
         return current;
       },
-      save(next) {
-        save.run(JSON.stringify(next ?? null), row.id);
+      async save(next) {
+        await save(next);
         current = next;
       },
     });
@@ -409,7 +424,7 @@ export class OutboxDispatcher {
     }
   }
 
-  private lookup(key: string): DeliveredMessage | undefined {
-    return this.findMessage.get(key) as DeliveredMessage | undefined;
+  private async lookup(key: string): Promise<DeliveredMessage | undefined> {
+    return first(this.data.db, sql<DeliveredMessage>`SELECT channel, ts FROM slack_messages WHERE key = ${key}`);
   }
 }

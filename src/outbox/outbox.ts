@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
-import { DataLayer, afterCommit, first, run, type Executor } from '../db/data-layer.js';
+import { DataLayer, afterCommit, all, first, run, type Executor } from '../db/data-layer.js';
 import type { Clock } from '../clock/clock.js';
 import { OUTBOX_PRIORITY, type DeferredUpdatePayload, type DeliveredMessage, type OutboxItem, type OutboxRow } from './types.js';
 import { lanes, type Lane, type MessageKey } from '../core/keys.js';
@@ -16,14 +16,9 @@ export class Outbox {
   private readonly insert;
   private readonly supersede;
   private readonly parentPriority;
-  private readonly statsQuery;
   private readonly lanePending;
-  private readonly readyLanesQuery;
-  private readonly nextRowQuery;
-  private readonly nextReadyQuery;
   private readonly urgentQuery;
   private readonly deferredWaiting;
-  private readonly newerUpdate;
   private readonly pendingUpdate;
   private readonly nudgeListeners = new Set<() => void>();
   private readonly data: DataLayer;
@@ -45,18 +40,7 @@ export class Outbox {
     this.parentPriority = db
       .prepare(`SELECT priority FROM outbox WHERE status = 'pending' AND kind = 'post' AND message_key = ? ORDER BY id LIMIT 1`)
       .pluck();
-    this.statsQuery = db.prepare(
-      `SELECT (SELECT n FROM outbox_counts WHERE status = 'pending') AS pending,
-              (SELECT MIN(created_at) FROM outbox WHERE status = 'pending') AS oldest,
-              (SELECT n FROM outbox_counts WHERE status = 'failed') AS failed`,
-    );
     this.lanePending = db.prepare(`SELECT pending FROM outbox_lanes WHERE lane = ?`).pluck();
-    this.readyLanesQuery = db.prepare(`SELECT lane FROM outbox_lanes WHERE top_priority = ? AND ready_at <= ? ORDER BY ready_at LIMIT ?`).pluck();
-    this.nextRowQuery = db.prepare(
-      `SELECT id, lane, kind, payload, message_key, priority, attempts, next_attempt_at, created_at
-       FROM outbox WHERE status = 'pending' AND lane = ? ORDER BY priority DESC, id LIMIT 1`,
-    );
-    this.nextReadyQuery = db.prepare(`SELECT MIN(ready_at) FROM outbox_lanes WHERE top_priority = ? AND ready_at > ?`).pluck();
     this.urgentQuery = db.prepare(`SELECT id FROM outbox WHERE status = 'pending' AND lane = ? AND priority >= ${OUTBOX_PRIORITY.urgent} LIMIT ?`);
     this.deferredWaiting = db.prepare(
       `SELECT 1 FROM outbox WHERE status = 'pending' AND kind = 'update' AND message_key = ? AND lane = ?
@@ -64,9 +48,6 @@ export class Outbox {
     );
     // A read first: most updates have nothing to replace, and a write statement costs far more than a seek.
     this.pendingUpdate = db.prepare(`SELECT 1 FROM outbox WHERE status = 'pending' AND kind = 'update' AND message_key = ? AND lane = ? LIMIT 1`);
-    this.newerUpdate = db.prepare(
-      `SELECT 1 FROM outbox WHERE status = 'pending' AND kind = 'update' AND message_key = ? AND lane = ? AND id > ? LIMIT 1`,
-    );
   }
 
   /**
@@ -141,9 +122,15 @@ export class Outbox {
   }
 
   /** For /health and /metrics: counters the schema keeps and one index seek, however long the backlog. */
-  stats(): { pending: number; oldestPendingAt: number | null; failed: number } {
-    const row = this.statsQuery.get() as { pending: number | null; oldest: number | null; failed: number | null };
-    return { pending: row.pending ?? 0, oldestPendingAt: row.oldest, failed: row.failed ?? 0 };
+  async stats(): Promise<{ pending: number; oldestPendingAt: number | null; failed: number }> {
+    const row = await first(
+      this.data.db,
+      sql<{ pending: number | null; oldest: number | null; failed: number | null }>`SELECT
+        (SELECT n FROM outbox_counts WHERE status = 'pending') AS pending,
+        (SELECT MIN(created_at) FROM outbox WHERE status = 'pending') AS oldest,
+        (SELECT n FROM outbox_counts WHERE status = 'failed') AS failed`,
+    );
+    return { pending: row?.pending ?? 0, oldestPendingAt: row?.oldest ?? null, failed: row?.failed ?? 0 };
   }
 
   pendingInLane(lane: Lane): number {
@@ -179,19 +166,27 @@ export class Outbox {
   }
 
   /** A newer pending update of the same message makes an older one pointless (alert storms update often). */
-  hasNewerUpdate(row: OutboxRow): boolean {
-    return this.newerUpdate.get(row.message_key, row.lane, row.id) !== undefined;
+  async hasNewerUpdate(row: OutboxRow): Promise<boolean> {
+    const newer = await first(
+      this.data.db,
+      sql`SELECT 1 FROM outbox WHERE status = 'pending' AND kind = 'update' AND message_key = ${row.message_key} AND lane = ${row.lane} AND id > ${row.id} LIMIT 1`,
+    );
+    return newer !== undefined;
   }
 
   /**
    * Up to `limit` lanes with rows waiting that may send at `now`: those holding urgent rows first, then by
    * how long they have been ready. One index range per priority.
    */
-  readyLanes(now: number, limit: number): string[] {
+  async readyLanes(now: number, limit: number): Promise<string[]> {
     const found: string[] = [];
     for (const priority of PRIORITIES_DESCENDING) {
       if (found.length >= limit) break;
-      found.push(...(this.readyLanesQuery.all(priority, now, limit - found.length) as string[]));
+      const rows = await all(
+        this.data.db,
+        sql<{ lane: string }>`SELECT lane FROM outbox_lanes WHERE top_priority = ${priority} AND ready_at <= ${now} ORDER BY ready_at LIMIT ${limit - found.length}`,
+      );
+      for (const row of rows) found.push(row.lane);
     }
     return found;
   }
@@ -201,26 +196,30 @@ export class Outbox {
    * are the least urgent and replies no more urgent than their parent, so no message overtakes the one it
    * refers to.
    */
-  nextRow(lane: string): OutboxRow | undefined {
-    return this.nextRowQuery.get(lane) as OutboxRow | undefined;
+  async nextRow(lane: string): Promise<OutboxRow | undefined> {
+    return first(
+      this.data.db,
+      sql<OutboxRow>`SELECT id, lane, kind, payload, message_key, priority, attempts, next_attempt_at, created_at
+        FROM outbox WHERE status = 'pending' AND lane = ${lane} ORDER BY priority DESC, id LIMIT 1`,
+    );
   }
 
   /** The earliest time after `now` at which a lane with rows waiting may send, or null. */
-  nextReadyAt(now: number): number | null {
+  async nextReadyAt(now: number): Promise<number | null> {
     let earliest: number | null = null;
     for (const priority of PRIORITIES_DESCENDING) {
-      const at = this.nextReadyQuery.get(priority, now) as number | null;
+      const at = (await first(this.data.db, sql<{ at: number | null }>`SELECT MIN(ready_at) AS at FROM outbox_lanes WHERE top_priority = ${priority} AND ready_at > ${now}`))?.at ?? null;
       if (at !== null && (earliest === null || at < earliest)) earliest = at;
     }
     return earliest;
   }
 
   /** Removes delivered rows older than the cut-off; pending and failed rows stay for inspection. */
-  pruneDelivered(olderThanMs: number): number {
+  async pruneDelivered(ex: Executor, olderThanMs: number): Promise<number> {
     const cutOff = this.clock.nowMs() - olderThanMs;
     // Lanes idle since the cut-off (every response_url is one) have no pacing left to remember.
-    this.db.prepare(`DELETE FROM outbox_lanes WHERE ready_at IS NULL AND paced_until < ?`).run(cutOff);
-    return this.db.prepare(`DELETE FROM outbox WHERE status = 'delivered' AND delivered_at < ?`).run(cutOff).changes;
+    await run(ex, sql`DELETE FROM outbox_lanes WHERE ready_at IS NULL AND paced_until < ${cutOff}`);
+    return run(ex, sql`DELETE FROM outbox WHERE status = 'delivered' AND delivered_at < ${cutOff}`);
   }
 
   private queueNudge(): void {

@@ -23,7 +23,8 @@ export type PagerDutyChangeSender = (payload: PagerDutyChangePayload) => Promise
 /** Where a file upload keeps its progress between attempts: its outbox row. */
 export interface UploadProgressStore {
   readonly current: FileUploadProgress | undefined;
-  save(progress: FileUploadProgress | undefined): void;
+  /** Resolves once the progress is written: a completion must be recorded before it is sent. */
+  save(progress: FileUploadProgress | undefined): Promise<void>;
 }
 
 /**
@@ -169,10 +170,10 @@ export class SlackSender implements MessageSender {
     let fileId = progress.current?.fileId;
     if (fileId === undefined) {
       fileId = await this.uploadBytes(payload);
-      progress.save({ fileId, completing: false });
+      await progress.save({ fileId, completing: false });
     }
     const answerLost = progress.current?.completing === true;
-    progress.save({ fileId, completing: true });
+    await progress.save({ fileId, completing: true });
     try {
       await this.opts.client.files.completeUploadExternal({
         files: [{ id: fileId, title: payload.title }],
@@ -185,10 +186,10 @@ export class SlackSender implements MessageSender {
       if (platformCode(err) === 'file_not_found') {
         if (answerLost) return 'shared_earlier';
         // Never completed, yet gone: the upload expired (a long outage). The next attempt uploads it afresh.
-        progress.save(undefined);
+        await progress.save(undefined);
         throw new DeliveryError({ kind: 'retryable', detail: 'file_not_found: the upload expired before it was shared; uploading it again' });
       }
-      if (refusedOutright(err)) progress.save({ fileId, completing: false });
+      if (refusedOutright(err)) await progress.save({ fileId, completing: false });
       throw classifySlackError(err);
     }
   }

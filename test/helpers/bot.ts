@@ -186,12 +186,12 @@ export async function startTestBot(opts: TestBotOptions = {}): Promise<TestBot> 
         await waygate.inboxProcessor.whenIdle();
         await jobs.whenIdle();
         await slack.waitFor(() => !waygate.dispatcher.busy());
-        if (outbox.stats().pending === 0) return;
+        if ((await outbox.stats()).pending === 0) return;
         const wake = waygate.dispatcher.nextWakeAt();
         if (wake !== null && wake > clock.nowMs()) clock.set(wake);
         else await new Promise((r) => setImmediate(r));
       }
-      throw new Error(`outbox did not settle: ${outbox.stats().pending} pending`);
+      throw new Error(`outbox did not settle: ${(await outbox.stats()).pending} pending`);
     },
     async advanceTo(when) {
       const target = new Date(when).getTime();

@@ -54,7 +54,7 @@ describe('alert storms', { timeout: 60_000 }, () => {
     expect(dripped.lastIndexOf('P1')).toBeLessThan(dripped.indexOf('P3'));
     const closed = b.slack.messages('C0ALERTS').find((m) => JSON.stringify(m.blocks).includes('Alert storm over'));
     expect(closed).toBeDefined();
-    expect(b.waygate.services.outbox.stats()).toMatchObject({ pending: 0, failed: 0 });
+    expect((await b.waygate.services.outbox.stats())).toMatchObject({ pending: 0, failed: 0 });
   });
 
   describe('the storm summary’s Acknowledge all P1 button', () => {

@@ -98,7 +98,7 @@ describe('the alerts channel under a backlog of card refreshes', () => {
     expect(cards().filter((m) => !JSON.stringify(m.blocks).includes('Resolved'))).toEqual([]);
     expect(b.slack.calls('chat.postMessage').filter((c) => c.status === 429)).toEqual([]);
     expect(b.slack.calls('chat.update').filter((c) => c.status === 429)).toEqual([]);
-    expect(b.waygate.services.outbox.stats()).toMatchObject({ pending: 0, failed: 0 });
+    expect((await b.waygate.services.outbox.stats())).toMatchObject({ pending: 0, failed: 0 });
     // 400 signed deliveries and some 600 paced Slack calls: room for a slow shared CI machine.
   }, 60_000);
 });

@@ -28,18 +28,18 @@ describe('file uploads through the outbox', () => {
   const calls = (method: string) => bot.slack.calls(method).map((c) => c.status);
 
   /** The one file the review's thread holds, bytes intact. */
-  const expectSharedOnce = () => {
+  const expectSharedOnce = async () => {
     const [review] = bot.slack.messages('C0OPS');
     const files = bot.slack.files();
     expect(files).toHaveLength(1);
     expect(files[0]).toMatchObject({ filename: 'review.png', title: 'Review chart', altText: 'bars by day', channel: 'C0OPS', threadTs: review?.ts, uploadedAs: 'raw' });
     expect(files[0]!.bytes.equals(BYTES)).toBe(true);
-    expect(bot.waygate.services.outbox.stats()).toMatchObject({ pending: 0, failed: 0 });
+    expect((await bot.waygate.services.outbox.stats())).toMatchObject({ pending: 0, failed: 0 });
   };
 
   it('shares the file in the thread of the message queued with it, through the three upload calls', async () => {
     await deliver();
-    expectSharedOnce();
+    await expectSharedOnce();
     expect(calls('files.getUploadURLExternal')).toEqual([200]);
     expect(calls('files.completeUploadExternal')).toEqual([200]);
     expect(bot.slack.calls('files.getUploadURLExternal')[0]?.params).toMatchObject({ filename: 'review.png', length: String(BYTES.length), alt_text: 'bars by day' });
@@ -48,14 +48,14 @@ describe('file uploads through the outbox', () => {
   it('waits out a 429 on files.getUploadURLExternal and shares the file once', async () => {
     bot.slack.failNext('files.getUploadURLExternal', { kind: 'rate_limited', retryAfterSeconds: 2 });
     await deliver();
-    expectSharedOnce();
+    await expectSharedOnce();
     expect(calls('files.getUploadURLExternal')).toEqual([429, 200]);
   });
 
   it('after a 429 on completion, completes the file it already uploaded instead of uploading another', async () => {
     bot.slack.failNext('files.completeUploadExternal', { kind: 'rate_limited', retryAfterSeconds: 1 });
     await deliver();
-    expectSharedOnce();
+    await expectSharedOnce();
     expect(calls('files.getUploadURLExternal')).toEqual([200]);
     expect(calls('files.completeUploadExternal')).toEqual([429, 200]);
   });
@@ -63,7 +63,7 @@ describe('file uploads through the outbox', () => {
   it('retries a completion that failed with a 500 and shares the file once', async () => {
     bot.slack.failNext('files.completeUploadExternal', { kind: 'http_error', status: 500 });
     await deliver();
-    expectSharedOnce();
+    await expectSharedOnce();
     expect(calls('files.getUploadURLExternal')).toEqual([200]);
     expect(calls('files.completeUploadExternal')).toEqual([500, 200]);
   });
@@ -71,7 +71,7 @@ describe('file uploads through the outbox', () => {
   it('does not share a second copy when a completion took effect but its answer was lost', async () => {
     bot.slack.failNext('files.completeUploadExternal', { kind: 'lost_response', status: 503 });
     await deliver();
-    expectSharedOnce();
+    await expectSharedOnce();
     // The retry asked Slack to complete the same file again, which Slack does only once.
     expect(calls('files.getUploadURLExternal')).toEqual([200]);
     expect(calls('files.completeUploadExternal')).toEqual([503, 200]);
@@ -81,7 +81,7 @@ describe('file uploads through the outbox', () => {
   it('uploads again with a fresh URL when the POST of the bytes failed', async () => {
     bot.slack.failNext('upload', { kind: 'http_error', status: 503 });
     await deliver();
-    expectSharedOnce();
+    await expectSharedOnce();
     expect(calls('files.getUploadURLExternal')).toEqual([200, 200]);
     expect(calls('files.completeUploadExternal')).toEqual([200]);
   });
@@ -89,7 +89,7 @@ describe('file uploads through the outbox', () => {
   it('uploads again when an upload that was never completed has expired', async () => {
     bot.slack.failNext('files.completeUploadExternal', { kind: 'platform_error', error: 'file_not_found' });
     await deliver();
-    expectSharedOnce();
+    await expectSharedOnce();
     expect(calls('files.getUploadURLExternal')).toEqual([200, 200]);
     expect(calls('files.completeUploadExternal')).toEqual([200, 200]);
   });
@@ -101,7 +101,7 @@ describe('file uploads through the outbox', () => {
     await bot.settle();
     expect(bot.slack.files()).toEqual([]);
     expect(bot.slack.messages('C0OPS').map((m) => m.text)).toEqual(['weekly review', 'after']);
-    expect(outbox.stats()).toMatchObject({ pending: 0, failed: 1 });
+    expect((await outbox.stats())).toMatchObject({ pending: 0, failed: 1 });
     const metrics = await (await fetch(`${bot.url}/metrics`)).text();
     expect(metrics).toContain('waygate_slack_api_errors_total{kind="permanent"} 1');
   });

@@ -46,7 +46,7 @@ describe('outbox delivery to Slack', () => {
     await bot.settle();
     expect(texts('C0OPS')).toEqual(['first', 'second', 'third']);
     expect(bot.slack.calls('chat.postMessage')).toHaveLength(4);
-    expect(bot.waygate.services.outbox.stats()).toMatchObject({ pending: 0, failed: 0 });
+    expect((await bot.waygate.services.outbox.stats())).toMatchObject({ pending: 0, failed: 0 });
   });
 
   it('paces one channel to one message per second while other channels go at once', async () => {

@@ -91,7 +91,7 @@ describe("the incident's PagerDuty link", () => {
     expect(alert).toBeDefined();
     expect(blocksOf(alert)).not.toContain('aaaaaaaaaa');
     expect(actionIds(alert)).toEqual([INCIDENT_ACTIONS.acknowledge, INCIDENT_ACTIONS.resolve, INCIDENT_ACTIONS.more]);
-    expect(b.waygate.services.outbox.stats().failed).toBe(0);
+    expect((await b.waygate.services.outbox.stats()).failed).toBe(0);
   });
 
   it('drops a link that a later event replaces with a bad one, and the message keeps updating', async () => {
@@ -102,7 +102,7 @@ describe("the incident's PagerDuty link", () => {
     expect(blocksOf(alert)).toContain('*Acknowledged*');
     expect(blocksOf(alert)).not.toContain('evil.example');
     expect(actionIds(alert)).toEqual([INCIDENT_ACTIONS.resolve, INCIDENT_ACTIONS.more]);
-    expect(b.waygate.services.outbox.stats().failed).toBe(0);
+    expect((await b.waygate.services.outbox.stats()).failed).toBe(0);
   });
 
   it('accepts only the configured account host when incidents.pagerDutyHost is set', async () => {

@@ -214,7 +214,7 @@ describe('the weekly performance review', () => {
     expect(readPng(chart.bytes)).toMatchObject({ width: 1600, height: 880 });
     expect(b.slack.calls('files.getUploadURLExternal')).toHaveLength(2);
     expect(b.slack.calls('files.completeUploadExternal')).toHaveLength(2);
-    expect(b.waygate.services.outbox.stats()).toMatchObject({ pending: 0, failed: 0 });
+    expect((await b.waygate.services.outbox.stats())).toMatchObject({ pending: 0, failed: 0 });
   });
 
   it('is posted by a weekly-maintenance run asked for in Slack, and says what it has no data for', async () => {
@@ -252,6 +252,6 @@ describe('the weekly performance review', () => {
     expect(b.slack.files()).toHaveLength(1);
     expect(b.slack.files()[0]).toMatchObject({ channel: 'C0OPS', threadTs: review.ts });
     expect(readPng(b.slack.files()[0]!.bytes).width).toBe(1600);
-    expect(b.waygate.services.outbox.stats()).toMatchObject({ pending: 0, failed: 0 });
+    expect((await b.waygate.services.outbox.stats())).toMatchObject({ pending: 0, failed: 0 });
   });
 });

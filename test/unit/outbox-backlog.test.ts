@@ -12,6 +12,7 @@ import { ManualClock } from '../../src/clock/clock.js';
 import type { MessageSender } from '../../src/outbox/slack-delivery.js';
 import { DeliveryError, type OutboxItem } from '../../src/outbox/types.js';
 import { lanes, type MessageKey } from '../../src/core/keys.js';
+import { DataLayer } from '../../src/db/data-layer.js';
 
 /**
  * The outbox's cost must not grow with its backlog: a long Slack or PagerDuty outage leaves hundreds of
@@ -114,7 +115,7 @@ describe('outbox cost with a large backlog', () => {
 
   it('uses an index for every statement on the outbox table, never a scan, a sort or a count of its rows', async () => {
     fillBacklog();
-    dispatcher.start(); // forgets the pacing of a previous run: one pass over the lanes, once per start
+    await dispatcher.start(); // forgets the pacing of a previous run: one pass over the lanes, once per start
     recording = true;
     // What the rest of the bot does while the backlog stands: the storm check, card refreshes (replacing
     // older ones), thread replies, storm summaries and their deferred updates, /health.
@@ -129,7 +130,7 @@ describe('outbox cost with a large backlog', () => {
     for (let second = 0; second < 5; second++) {
       clock.advance(1000);
       await run();
-      outbox.stats();
+      (await outbox.stats());
     }
     recording = false;
     expect(db.prepare(`SELECT status FROM outbox WHERE message_key = 'storm:1' AND kind = 'update'`).pluck().get()).toBe('delivered');
@@ -154,7 +155,7 @@ describe('outbox cost with a large backlog', () => {
     /** Statements run while the two paced channels deliver for five seconds, the other lanes waiting. */
     const statementsWith = async (waitingLanes: number) => {
       fillBacklog({ alerts: 1_000, oneRowLanes: waitingLanes });
-      dispatcher.start();
+      await dispatcher.start();
       // Every lane is looked at once: responses go out, PagerDuty lanes start waiting an hour.
       for (let i = 0; i < 1000 && (sent < waitingLanes + 2 || dispatcher.busy()); i++) await run();
       clock.advance(1000);
@@ -190,26 +191,26 @@ describe('outbox cost with a large backlog', () => {
     for (let i = 0; i < 3; i++) outbox.enqueueSync({ kind: 'update', payload: { channel: 'C1', messageKey: 'incident:A', text: `v${i}` } });
     outbox.enqueueSync({ kind: 'pd_status', payload: { incidentId: 'PX', number: 1, status: 'resolved', slackUser: 'U1' } });
     outbox.enqueueSync({ kind: 'respond', payload: { responseUrl: 'https://evil.example.com/x', text: 'no' } });
-    expect(outbox.stats()).toEqual(brute());
-    expect(outbox.stats().pending).toBe(4); // the two older updates were superseded
+    expect((await outbox.stats())).toEqual(brute());
+    expect((await outbox.stats()).pending).toBe(4); // the two older updates were superseded
     expect(outbox.pendingInLane(lanes.channel('C1'))).toBe(2);
 
-    dispatcher.start();
+    await dispatcher.start();
     await run();
     clock.advance(1000);
     await run();
-    expect(outbox.stats()).toEqual(brute());
+    expect((await outbox.stats())).toEqual(brute());
     expect(outbox.pendingInLane(lanes.channel('C1'))).toBe(0);
 
     db.prepare(`UPDATE outbox SET status = 'failed' WHERE kind = 'pd_status'`).run();
-    expect(outbox.stats()).toEqual(brute());
-    expect(outbox.stats()).toMatchObject({ pending: 0, failed: 1, oldestPendingAt: null });
+    expect((await outbox.stats())).toEqual(brute());
+    expect((await outbox.stats())).toMatchObject({ pending: 0, failed: 1, oldestPendingAt: null });
 
     clock.advance(8 * 86_400_000);
-    expect(outbox.pruneDelivered(7 * 86_400_000)).toBeGreaterThan(0);
-    expect(outbox.stats()).toEqual(brute());
+    expect(await outbox.pruneDelivered(DataLayer.sqlite(db).db, 7 * 86_400_000)).toBeGreaterThan(0);
+    expect((await outbox.stats())).toEqual(brute());
     db.prepare(`DELETE FROM outbox WHERE status = 'failed'`).run();
-    expect(outbox.stats()).toEqual(brute());
+    expect((await outbox.stats())).toEqual(brute());
   });
 
   it('takes over the queue of a database from before priorities: counts, lanes and order', async () => {
@@ -227,7 +228,7 @@ describe('outbox cost with a large backlog', () => {
     await close();
     db = openDatabase(path);
     outbox = new Outbox(db, clock);
-    expect(outbox.stats()).toEqual({ pending: 2, failed: 1, oldestPendingAt: 2 });
+    expect((await outbox.stats())).toEqual({ pending: 2, failed: 1, oldestPendingAt: 2 });
     expect(outbox.pendingInLane(channel)).toBe(2);
     const order: string[] = [];
     dispatcher = new OutboxDispatcher({
@@ -240,12 +241,12 @@ describe('outbox cost with a large backlog', () => {
       maxBackoffMs: 60_000,
       giveUpAfterMs: 86_400_000,
     });
-    dispatcher.start();
+    await dispatcher.start();
     await run();
     clock.advance(1000);
     await run();
     // The refresh, queued first, now waits for the post.
     expect(order).toEqual(['new alert', 'card acknowledged']);
-    expect(outbox.stats()).toMatchObject({ pending: 0, failed: 1 });
+    expect((await outbox.stats())).toMatchObject({ pending: 0, failed: 1 });
   });
 });

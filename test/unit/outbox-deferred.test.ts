@@ -60,11 +60,11 @@ describe('deferred updates (rendered when sent)', () => {
     }
     count = 50;
     expect(added.filter(Boolean)).toHaveLength(1);
-    expect(outbox.stats().pending).toBe(2);
+    expect((await outbox.stats()).pending).toBe(2);
 
-    dispatcher.start();
+    await dispatcher.start();
     const idle = async () => {
-      for (let i = 0; i < 100 && (dispatcher.busy() || outbox.stats().pending > 0); i++) {
+      for (let i = 0; i < 100 && (dispatcher.busy() || (await outbox.stats()).pending > 0); i++) {
         await new Promise((r) => setImmediate(r));
         const wake = dispatcher.nextWakeAt();
         if (!dispatcher.busy() && wake !== null) clock.set(Math.max(wake, clock.nowMs()));

@@ -52,7 +52,7 @@ describe('priorities within an outbox lane', () => {
   };
   /** Delivers everything, moving the clock over pacing gaps and backoffs. */
   const drain = async () => {
-    for (let i = 0; i < 200 && (dispatcher.busy() || outbox.stats().pending > 0); i++) {
+    for (let i = 0; i < 200 && (dispatcher.busy() || (await outbox.stats()).pending > 0); i++) {
       await new Promise((r) => setImmediate(r));
       const wake = dispatcher.nextWakeAt();
       if (!dispatcher.busy() && wake !== null) clock.set(Math.max(wake, clock.nowMs()));
@@ -76,7 +76,7 @@ describe('priorities within an outbox lane', () => {
 
   it('sends urgent rows first, then the rest, refreshes last, and never an update before its post or a reply before its parent', async () => {
     enqueueAll([post('card B', { key: 'incident:B' })]);
-    dispatcher.start();
+    await dispatcher.start();
     await drain();
     sent = [];
 
@@ -101,12 +101,12 @@ describe('priorities within an outbox lane', () => {
       // The card's older refresh was replaced by the newer one while both waited.
       'update B resolved',
     ]);
-    expect(outbox.stats()).toMatchObject({ pending: 0, failed: 0 });
+    expect((await outbox.stats())).toMatchObject({ pending: 0, failed: 0 });
   });
 
   it('lets a new alert pass a refresh Slack keeps refusing, but holds a reply until its parent is through', async () => {
     enqueueAll([post('card X', { key: 'incident:X' })]);
-    dispatcher.start();
+    await dispatcher.start();
     await drain();
     sent = [];
 
@@ -131,7 +131,7 @@ describe('priorities within an outbox lane', () => {
     failing.clear();
     await drain();
     expect(sent).toEqual(['post NEW P1', 'post card Y', 'reply escalation for Y', 'update X acknowledged']);
-    expect(outbox.stats()).toMatchObject({ pending: 0, failed: 0 });
+    expect((await outbox.stats())).toMatchObject({ pending: 0, failed: 0 });
   });
 
   it('gives the next free slot to a channel with an urgent row before 1,000 PagerDuty lanes that were ready earlier', async () => {
@@ -148,7 +148,7 @@ describe('priorities within an outbox lane', () => {
     };
     try {
       enqueueAll([post('card', { key: 'incident:C' })]);
-      narrow.start();
+      await narrow.start();
       await run();
       // A bulk acknowledgement: 1,000 status changes for PagerDuty, each its own lane, while the channel is paced.
       enqueueAll(Array.from({ length: 1000 }, (_, i): OutboxItem => ({ kind: 'pd_status', payload: { incidentId: `PD${i}`, number: i, status: 'acknowledged', slackUser: 'U1' } })));

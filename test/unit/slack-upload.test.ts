@@ -21,6 +21,7 @@ function memoryProgress(): UploadProgressStore & { saved: Array<FileUploadProgre
     save(next) {
       saved.push(next);
       current = next;
+      return Promise.resolve();
     },
   };
 }
