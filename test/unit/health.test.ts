@@ -338,6 +338,21 @@ describe('HealthMonitor', () => {
     expect((await sample(m2, bad)).transition).toBe('down');
   });
 
+  it('records in the caller\'s transaction: a rollback takes the sample and the state with it', async () => {
+    const m = monitor(1);
+    await sample(m, good);
+    clock.advance(MIN5);
+    await expect(
+      DataLayer.sqlite(db).transaction(async (tx) => {
+        expect((await m.observe(tx, bad)).transition).toBe('down');
+        throw new Error('the announcement failed');
+      }),
+    ).rejects.toThrow('the announcement failed');
+    expect(await m.current(ex())).toMatchObject({ state: 'up', consecutiveFailures: 0 });
+    expect(await new HealthStore(db).samplesSince(ex(), 0)).toHaveLength(1);
+    expect((await sample(m, bad)).transition).toBe('down');
+  });
+
   it('treats unreadable persisted state as unknown', async () => {
     await new HealthStore(db).set(ex(), HEALTH_STATE_KEY, '{garbage');
     expect(await monitor().current(ex())).toEqual({ state: 'unknown', since: null, consecutiveFailures: 0 });
