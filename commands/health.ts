@@ -14,16 +14,18 @@ export const health: Command = defineCommand({
     const url = redactCredentials(ctx.config.file.service.healthUrl);
     ctx.afterAck(async () => {
       const result = await ctx.health.check();
-      const state = ctx.health.monitor.current();
+      const state = await ctx.health.current();
       const icon = result.ok ? '🟢' : '🔴';
       const latency = result.latencyMs !== null ? ` in ${result.latencyMs} ms` : '';
       const known = state.state === 'down' ? ' The service has been marked down since the failed checks began.' : '';
-      ctx.outbox.enqueueSync({
-        kind: 'respond',
-        payload: {
-          responseUrl: ctx.responseUrl,
-          text: `${icon} ${escapeMrkdwn(url)}: ${result.ok ? 'healthy' : 'failing'}${latency} — ${escapeMrkdwn(result.summary)}.${known}`,
-        },
+      await ctx.store.transaction(async (tx) => {
+        await ctx.outbox.enqueue(tx, {
+          kind: 'respond',
+          payload: {
+            responseUrl: ctx.responseUrl,
+            text: `${icon} ${escapeMrkdwn(url)}: ${result.ok ? 'healthy' : 'failing'}${latency} — ${escapeMrkdwn(result.summary)}.${known}`,
+          },
+        });
       });
     });
     return { text: `Checking ${escapeMrkdwn(url)}…` };

@@ -12,7 +12,7 @@ export const backup: JobDefinition<JobContext> = {
     const report = await ctx.backups.run();
     const text = formatBackupReport(report, ctx.config.file.backup.dir);
     const channel = ctx.config.file.channels.ops;
-    if (channel) ctx.outbox.enqueueSync({ kind: 'post', payload: { channel, text } });
+    if (channel) await ctx.store.transaction(async (tx) => ctx.outbox.enqueue(tx, { kind: 'post', payload: { channel, text } }));
     if (report.integrity !== 'ok') {
       const message = `backup ${report.file.path} failed its integrity check: ${report.integrity}`;
       throw channel ? new ReportedJobFailure(message) : new Error(message);

@@ -14,7 +14,7 @@ import { renderReviewChart } from '../src/maintenance/review-chart.js';
  */
 async function performanceReview(ctx: JobContext & JobRunInfo, channel: string): Promise<OutboxItem[]> {
   const now = ctx.clock.nowMs();
-  const data: ReviewData = collectReview(
+  const data: ReviewData = await collectReview(
     { service: (from, until) => ctx.health.figures(from, until), incidents: (from, until) => ctx.incidents.responseFigures(from, until) },
     now,
     ctx.config.file.timezone,

@@ -219,7 +219,8 @@ export class BackupService {
    * integrity_check and table/row counts of one database backup, opened read-only. `name` must be a plain
    * file name like waygate_20260302.db. Throws BackupError for any other name, a missing file, or a file
    * SQLite cannot read at all (not a database, header destroyed). When the check finds problems, `rows` is a
-   * best-effort count that skips tables it cannot read.
+   * best-effort count that skips tables it cannot read. On better-sqlite3, not the data layer (decision 020):
+   * a backup is a SQLite file of the service's database, not Waygate's store.
    */
   verify(name: string): VerifyResult {
     if (!DATABASE_NAME.test(name)) {

@@ -61,7 +61,11 @@ export function tableCounts(db: Database.Database): Map<string, number | null> {
   return counts;
 }
 
-/** Restores `backupPath` into a scratch file, checks it, compares it with `livePath`. Never throws. */
+/**
+ * Restores `backupPath` into a scratch file, checks it, compares it with `livePath`. Never throws. Stays on
+ * better-sqlite3 (decision 020): it reads SQLite files (a backup, a scratch copy, the live service database)
+ * through SQLite's own backup API and pragmas, not Waygate's store, so the data layer has no part in it.
+ */
 export async function restoreTest(opts: { backupPath: string; backupName: string; livePath: string; now: () => number }): Promise<RestoreTestResult> {
   const started = opts.now();
   const scratchDir = mkdtempSync(join(tmpdir(), 'waygate-restore-test-'));

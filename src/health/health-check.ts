@@ -5,6 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Clock } from '../clock/clock.js';
 import { formatDuration, oneLine, redactCredentials, truncate } from '../core/text.js';
+import type { Executor } from '../db/data-layer.js';
 import type { HealthStore } from './health-store.js';
 
 export interface HealthCheckResult {
@@ -210,17 +211,20 @@ export class HealthMonitor {
   }
 
   /** Where things stand without taking a sample. */
-  current(): Omit<HealthObservation, 'transition'> {
-    const s = parseState(this.store.get(HEALTH_STATE_KEY));
+  async current(ex: Executor): Promise<Omit<HealthObservation, 'transition'>> {
+    const s = parseState(await this.store.get(ex, HEALTH_STATE_KEY));
     return { state: s.state, since: s.since, consecutiveFailures: s.consecutiveFailures };
   }
 
-  /** Records the sample (taken now, by the clock) and returns the resulting state and any transition. */
-  observe(result: HealthCheckResult): HealthObservation {
+  /**
+   * Records the sample (taken now, by the clock) and returns the resulting state and any transition, in the
+   * caller's transaction `ex` (in one of its own when `ex` is not a transaction).
+   */
+  async observe(ex: Executor, result: HealthCheckResult): Promise<HealthObservation> {
     const at = this.clock.nowMs();
-    return this.store.transaction(() => {
-      this.store.record({ at, ok: result.ok, httpStatus: result.httpStatus, latencyMs: result.latencyMs, summary: result.summary });
-      const prev = parseState(this.store.get(HEALTH_STATE_KEY));
+    return this.store.within(ex, async (tx) => {
+      await this.store.record(tx, { at, ok: result.ok, httpStatus: result.httpStatus, latencyMs: result.latencyMs, summary: result.summary });
+      const prev = parseState(await this.store.get(tx, HEALTH_STATE_KEY));
       const next: PersistedState = { ...prev };
       let transition: HealthObservation['transition'] = null;
       if (result.ok) {
@@ -240,7 +244,7 @@ export class HealthMonitor {
           next.since = next.failingSince;
         }
       }
-      this.store.set(HEALTH_STATE_KEY, JSON.stringify(next));
+      await this.store.set(tx, HEALTH_STATE_KEY, JSON.stringify(next));
       return { transition, state: next.state, since: next.since, consecutiveFailures: next.consecutiveFailures };
     });
   }

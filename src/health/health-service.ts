@@ -1,10 +1,12 @@
-import type { Db } from '../db/database.js';
+import { sql, type Transaction } from 'kysely';
 import { statfsSync } from 'node:fs';
 import { availableParallelism, freemem, loadavg, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { isIP } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { Clock, TimerHandle } from '../clock/clock.js';
+import type { Db } from '../db/database.js';
+import { DataLayer, first, run, type Schema } from '../db/data-layer.js';
 import type { Logger } from '../logging/logger.js';
 import type { Outbox } from '../outbox/outbox.js';
 import type { AuditLog } from '../audit/audit-log.js';
@@ -116,8 +118,10 @@ function hostFacts(folders: Array<{ label: string; path: string }>): NonNullable
 export class HealthService {
   readonly store: HealthStore;
   readonly monitor: HealthMonitor;
+  private readonly data: DataLayer;
 
   constructor(private readonly opts: HealthServiceOptions) {
+    this.data = DataLayer.sqlite(opts.db);
     this.store = new HealthStore(opts.db);
     this.monitor = new HealthMonitor({ store: this.store, clock: opts.clock, failuresBeforeDown: opts.config.service.failuresBeforeDown });
   }
@@ -133,17 +137,25 @@ export class HealthService {
     return checkHealth(healthUrl, timeout, this.opts.fetchImpl);
   }
 
-  /** One sample: recorded, and on a transition announced (Slack + PagerDuty) in the same transaction. */
+  /** Where things stand without taking a sample. */
+  current(): Promise<Omit<HealthObservation, 'transition'>> {
+    return this.monitor.current(this.data.db);
+  }
+
+  /**
+   * One sample: the HTTP check first, outside any transaction; then recorded, and on a transition announced
+   * (Slack + PagerDuty) in one transaction.
+   */
   async sample(): Promise<{ result: HealthCheckResult; observation: HealthObservation }> {
     const result = await this.check();
-    const { db, clock } = this.opts;
-    const observation = db.transaction(() => {
-      const before = this.monitor.current();
-      const obs = this.monitor.observe(result);
-      if (obs.transition) this.announce(obs, result, before.state === 'down' ? before.since : null);
-      this.store.prune(clock.nowMs() - SAMPLE_RETENTION_MS);
+    const { clock } = this.opts;
+    const observation = await this.data.transaction(async (tx) => {
+      const before = await this.monitor.current(tx);
+      const obs = await this.monitor.observe(tx, result);
+      if (obs.transition) await this.announce(tx, obs, result, before.state === 'down' ? before.since : null);
+      await this.store.prune(tx, clock.nowMs() - SAMPLE_RETENTION_MS);
       return obs;
-    })();
+    });
     this.recheckIfFailing(result, observation);
     return { result, observation };
   }
@@ -173,7 +185,7 @@ export class HealthService {
     this.recheck = undefined;
   }
 
-  private announce(obs: HealthObservation, result: HealthCheckResult, downSince: number | null): void {
+  private async announce(tx: Transaction<Schema>, obs: HealthObservation, result: HealthCheckResult, downSince: number | null): Promise<void> {
     const { outbox, config, clock } = this.opts;
     const { service, channels } = config;
     const url = redactCredentials(service.healthUrl);
@@ -181,7 +193,8 @@ export class HealthService {
     if (obs.transition === 'down') {
       const since = obs.since ?? now;
       // Without a routing key PagerDuty cannot raise the incident, so Waygate opens its own P1: the same card,
-      // buttons, SLA and escalation as any P1. The card is the down message.
+      // buttons, SLA and escalation as any P1. The card is the down message. (The incidents facade still writes
+      // on the synchronous handle, which joins this transaction: decision 020.)
       const local = service.pagerDutyRoutingKey ? undefined : this.opts.incidents.openLocal({
         key: this.dedupKey,
         title: `Waygate MCP is down: ${result.summary}`.slice(0, 250),
@@ -190,7 +203,7 @@ export class HealthService {
         at: since,
       });
       if (channels.alerts && !local) {
-        outbox.enqueueSync({
+        await outbox.enqueue(tx, {
           kind: 'post',
           payload: {
             channel: channels.alerts,
@@ -199,7 +212,7 @@ export class HealthService {
         });
       }
       if (service.pagerDutyRoutingKey) {
-        outbox.enqueueSync({
+        await outbox.enqueue(tx, {
           kind: 'pd_event',
           payload: {
             routing_key: service.pagerDutyRoutingKey,
@@ -221,13 +234,13 @@ export class HealthService {
     const lasted = formatDuration(now - (downSince ?? now));
     if (!service.pagerDutyRoutingKey) this.opts.incidents.resolveLocal(this.dedupKey, now, 'Waygate (the service answers again)');
     if (channels.alerts) {
-      outbox.enqueueSync({
+      await outbox.enqueue(tx, {
         kind: 'post',
         payload: { channel: channels.alerts, text: `🟢 *Waygate MCP recovered* after ${lasted} down (${escapeMrkdwn(result.summary)}).` },
       });
     }
     if (service.pagerDutyRoutingKey) {
-      outbox.enqueueSync({
+      await outbox.enqueue(tx, {
         kind: 'pd_event',
         payload: { routing_key: service.pagerDutyRoutingKey, event_action: 'resolve', dedup_key: this.dedupKey },
       });
@@ -252,15 +265,24 @@ export class HealthService {
    * latency percentiles, and the ERROR lines counted by the scheduled digests that ran in that span. With
    * the check switched off, the SOP's one check every 5 minutes is what was expected and did not happen.
    */
-  figures(from: number, until: number): ServiceFigures {
+  async figures(from: number, until: number): Promise<ServiceFigures> {
+    const ex = this.data.db;
     const { expectedSamples } = this.expectedChecks(until - from, SOP_CHECK_EVERY_MS);
-    const stats = this.store.stats(from, until);
-    return { ...stats, ...(expectedSamples !== undefined ? { expectedSamples } : {}), errors: this.store.errorCounts(from, until) };
+    const stats = await this.store.stats(ex, from, until);
+    return { ...stats, ...(expectedSamples !== undefined ? { expectedSamples } : {}), errors: await this.store.errorCounts(ex, from, until) };
+  }
+
+  /** The synchronous form of figures(), for the SOP engine's deploy watch until the sops module moves (decision 020). */
+  figuresSync(from: number, until: number): ServiceFigures {
+    const { expectedSamples } = this.expectedChecks(until - from, SOP_CHECK_EVERY_MS);
+    const stats = this.store.statsSync(from, until);
+    return { ...stats, ...(expectedSamples !== undefined ? { expectedSamples } : {}), errors: this.store.errorCountsSync(from, until) };
   }
 
   /** Everything the digest shows; each source that fails says so instead of failing the digest. */
   async digestData(): Promise<DigestData> {
-    const { clock, config, runner, backups, incidents } = this.opts;
+    const { clock, config, runner, backups, incidents, executions } = this.opts;
+    const ex = this.data.db;
     const now = clock.nowMs();
     const anchorCheck = await this.checkAnchor();
     const healthUrl = new URL(config.service.healthUrl);
@@ -276,7 +298,7 @@ export class HealthService {
     ]);
     let logs: DigestData['logs'];
     try {
-      logs = scanErrors(config.service.logFile, Number(this.store.get(LOG_OFFSET_KEY) ?? 0));
+      logs = scanErrors(config.service.logFile, Number((await this.store.get(ex, LOG_OFFSET_KEY)) ?? 0));
     } catch (err) {
       logs = { error: `could not read ${config.service.logFile}: ${(err as Error).message}` };
     }
@@ -292,7 +314,7 @@ export class HealthService {
         integrity,
         tooOld: ageMs === null || ageMs > config.backup.maxAge,
         offsiteConfigured: config.backup.offsite !== null,
-        ...lastOffsite(this.opts.executions.lastOfSync('job', 'backup')),
+        ...lastOffsite(await executions.lastOf(ex, 'job', 'backup')),
         dir: config.backup.dir,
         maxAgeMs: config.backup.maxAge,
       };
@@ -321,7 +343,7 @@ export class HealthService {
       }
     }
     // A true trailing 24 h: counting since the previous digest let a manual digest at 08:55 hide a night of failures.
-    const failedJobs = this.opts.executions.problemsSinceSync('job', now - DAY_MS).map((e) => ({ job: e.name, at: e.at, error: e.error }));
+    const failedJobs = (await executions.problemsSince(ex, 'job', now - DAY_MS)).map((e) => ({ job: e.name, at: e.at, error: e.error }));
     return {
       now,
       timeZone: config.timezone,
@@ -329,7 +351,7 @@ export class HealthService {
       status,
       systemd,
       systemdUnit: config.service.systemdUnit,
-      last24h: { ...this.store.stats(now - DAY_MS), ...this.expectedChecks() },
+      last24h: { ...(await this.store.stats(ex, now - DAY_MS)), ...this.expectedChecks() },
       logs,
       backup,
       incidents: incidentSummary,
@@ -363,7 +385,7 @@ export class HealthService {
   }
 
   /** Tampering the digest found goes to the security channel too (else alerts): the digest channel is for the daily check. */
-  private raiseAuditAlarm(data: DigestData): void {
+  private async raiseAuditAlarm(tx: Transaction<Schema>, data: DigestData): Promise<void> {
     const { config, outbox, logger } = this.opts;
     const problems: string[] = [];
     if (data.anchorCheck?.state === 'broken') {
@@ -375,7 +397,7 @@ export class HealthService {
     const channel = config.channels.security ?? config.channels.alerts;
     if (!channel) return;
     const text = `🚨 *Audit trail tampered with*: ${problems.join('; and ')}. Treat this as a security incident: compare the trail with the database backups and \`/waygate audit export\`s taken before.`;
-    outbox.enqueueSync({ kind: 'post', payload: { channel, text }, urgent: true });
+    await outbox.enqueue(tx, { kind: 'post', payload: { channel, text }, urgent: true });
   }
 
   /**
@@ -385,39 +407,37 @@ export class HealthService {
    */
   async postDigest({ scheduled = true }: { scheduled?: boolean } = {}): Promise<{ id: number; data: DigestData; channel: string | null }> {
     const data = await this.digestData();
-    const { db, outbox, config, clock } = this.opts;
+    const { outbox, config, clock } = this.opts;
     const channel = config.channels.digest ?? config.channels.ops ?? null;
-    const id = db.transaction(() => {
-      const info = db
-        .prepare('INSERT INTO digests (at, channel, data) VALUES (?, ?, ?)')
-        .run(clock.nowMs(), channel, JSON.stringify(data));
-      const digestId = Number(info.lastInsertRowid);
+    const id = await this.data.transaction(async (tx) => {
+      const row = await first(tx, sql<{ id: number }>`INSERT INTO digests (at, channel, data) VALUES (${clock.nowMs()}, ${channel}, ${JSON.stringify(data)}) RETURNING id`);
+      const digestId = Number(row?.id);
       if (scheduled && 'nextOffset' in data.logs) {
-        this.store.set(LOG_OFFSET_KEY, String(data.logs.nextOffset));
-        if (data.logs.exists) this.store.recordErrorCount(data.now, data.logs.errorLines);
+        await this.store.set(tx, LOG_OFFSET_KEY, String(data.logs.nextOffset));
+        if (data.logs.exists) await this.store.recordErrorCount(tx, data.now, data.logs.errorLines);
       }
-      if (channel) outbox.enqueueSync({ kind: 'post', payload: { channel, ...renderDigest(data, digestId) }, messageKey: digestKey(digestId) });
-      this.raiseAuditAlarm(data);
+      if (channel) await outbox.enqueue(tx, { kind: 'post', payload: { channel, ...renderDigest(data, digestId) }, messageKey: digestKey(digestId) });
+      await this.raiseAuditAlarm(tx, data);
       return digestId;
-    })();
+    });
     return { id, data, channel };
   }
 
   /** The SOP's "document status": records who reviewed the digest and shows it on the message. */
-  markReviewed(id: number, userId: string): 'reviewed' | 'already' | 'not_found' {
-    const { db, outbox, clock, audit } = this.opts;
-    return db.transaction(() => {
-      const row = db.prepare('SELECT channel, data, reviewed_by FROM digests WHERE id = ?').get(id) as
-        | { channel: string | null; data: string; reviewed_by: string | null }
-        | undefined;
+  async markReviewed(id: number, userId: string): Promise<'reviewed' | 'already' | 'not_found'> {
+    const { outbox, clock, audit } = this.opts;
+    return this.data.transaction(async (tx) => {
+      const row = await first(tx, sql<{ channel: string | null; data: string; reviewed_by: string | null }>`SELECT channel, data, reviewed_by FROM digests WHERE id = ${id}`);
       if (!row) return 'not_found';
       if (row.reviewed_by) return 'already';
       const at = clock.nowMs();
-      db.prepare('UPDATE digests SET reviewed_by = ?, reviewed_at = ? WHERE id = ?').run(userId, at, id);
-      audit.recordSync({ actor: userId, action: 'digest.reviewed', subject: `digest #${id}` });
+      // Only the first of two clicks at once marks it: on PostgreSQL both could have read it unreviewed.
+      const marked = await run(tx, sql`UPDATE digests SET reviewed_by = ${userId}, reviewed_at = ${at} WHERE id = ${id} AND reviewed_by IS NULL`);
+      if (marked === 0) return 'already';
+      await audit.record(tx, { actor: userId, action: 'digest.reviewed', subject: `digest #${id}` });
       const data = { ...(JSON.parse(row.data) as DigestData), reviewed: { by: userId, at } };
-      if (row.channel) outbox.enqueueSync({ kind: 'update', payload: { channel: row.channel, messageKey: digestKey(id), ...renderDigest(data, id) } });
+      if (row.channel) await outbox.enqueue(tx, { kind: 'update', payload: { channel: row.channel, messageKey: digestKey(id), ...renderDigest(data, id) } });
       return 'reviewed';
-    })();
+    });
   }
 }

@@ -3,7 +3,9 @@
  * monitor and the daily digest keep between runs (`service_state`), and of the ERROR lines each scheduled
  * digest counted (`log_error_counts`).
  */
+import { sql, type Transaction } from 'kysely';
 import type { Db } from '../db/database.js';
+import { DataLayer, all, first, run, type Executor, type Schema } from '../db/data-layer.js';
 
 export interface HealthSample {
   /** When the sample was taken (epoch ms). */
@@ -52,28 +54,31 @@ export function nearestRank(sortedAscending: readonly number[], p: number): numb
   return sortedAscending[Math.min(rank, sortedAscending.length) - 1] ?? null;
 }
 
+/**
+ * Every method runs on the executor it is given: the `tx` of the caller's transaction, or the data layer's
+ * root for a statement of its own (decision 020).
+ */
 export class HealthStore {
-  constructor(private readonly db: Db) {}
+  private readonly data: DataLayer;
+
+  constructor(private readonly db: Db) {
+    this.data = DataLayer.sqlite(db);
+  }
 
   /** Stores one sample and returns its id. Latency is stored in whole milliseconds. */
-  record(sample: HealthSample): number {
-    const info = this.db
-      .prepare('INSERT INTO health_samples (at, ok, http_status, latency_ms, summary) VALUES (?, ?, ?, ?, ?)')
-      .run(
-        sample.at,
-        sample.ok ? 1 : 0,
-        sample.httpStatus,
-        sample.latencyMs === null ? null : Math.round(sample.latencyMs),
-        sample.summary.slice(0, SAMPLE_SUMMARY_MAX),
-      );
-    return Number(info.lastInsertRowid);
+  async record(ex: Executor, sample: HealthSample): Promise<number> {
+    const latencyMs = sample.latencyMs === null ? null : Math.round(sample.latencyMs);
+    const row = await first(
+      ex,
+      sql<{ id: number }>`INSERT INTO health_samples (at, ok, http_status, latency_ms, summary)
+        VALUES (${sample.at}, ${sample.ok ? 1 : 0}, ${sample.httpStatus}, ${latencyMs}, ${sample.summary.slice(0, SAMPLE_SUMMARY_MAX)}) RETURNING id`,
+    );
+    return Number(row?.id);
   }
 
   /** Samples taken at or after `sinceMs` (epoch ms), oldest first. */
-  samplesSince(sinceMs: number): StoredHealthSample[] {
-    const rows = this.db
-      .prepare('SELECT id, at, ok, http_status, latency_ms, summary FROM health_samples WHERE at >= ? ORDER BY at, id')
-      .all(sinceMs) as SampleRow[];
+  async samplesSince(ex: Executor, sinceMs: number): Promise<StoredHealthSample[]> {
+    const rows = await all(ex, sql<SampleRow>`SELECT id, at, ok, http_status, latency_ms, summary FROM health_samples WHERE at >= ${sinceMs} ORDER BY at, id`);
     return rows.map((r) => ({
       id: r.id,
       at: r.at,
@@ -85,7 +90,68 @@ export class HealthStore {
   }
 
   /** Uptime and latency percentiles of the samples taken at or after `sinceMs` and before `untilMs`. */
-  stats(sinceMs: number, untilMs: number = Number.MAX_SAFE_INTEGER): HealthStats {
+  async stats(ex: Executor, sinceMs: number, untilMs: number = Number.MAX_SAFE_INTEGER): Promise<HealthStats> {
+    const counts = await first(
+      ex,
+      sql<{ samples: number | string; okSamples: number | string }>`SELECT COUNT(*) AS samples, COALESCE(SUM(ok), 0) AS ${sql.ref('okSamples')}
+        FROM health_samples WHERE at >= ${sinceMs} AND at < ${untilMs}`,
+    );
+    const latencies = (
+      await all(
+        ex,
+        sql<{ latency_ms: number }>`SELECT latency_ms FROM health_samples
+          WHERE at >= ${sinceMs} AND at < ${untilMs} AND http_status IS NOT NULL AND latency_ms IS NOT NULL
+          ORDER BY latency_ms`,
+      )
+    ).map((r) => r.latency_ms);
+    // COUNT and SUM are 64-bit on PostgreSQL, which its driver hands over as text.
+    const samples = Number(counts?.samples ?? 0);
+    const okSamples = Number(counts?.okSamples ?? 0);
+    return {
+      samples,
+      okSamples,
+      uptimePct: samples > 0 ? (okSamples / samples) * 100 : null,
+      p50Ms: nearestRank(latencies, 50),
+      p95Ms: nearestRank(latencies, 95),
+    };
+  }
+
+  /** A value from `service_state`, or null when it was never set. */
+  async get(ex: Executor, key: string): Promise<string | null> {
+    const row = await first(ex, sql<{ value: string }>`SELECT value FROM service_state WHERE key = ${key}`);
+    return row?.value ?? null;
+  }
+
+  async set(ex: Executor, key: string, value: string): Promise<void> {
+    await run(ex, sql`INSERT INTO service_state (key, value) VALUES (${key}, ${value}) ON CONFLICT (key) DO UPDATE SET value = excluded.value`);
+  }
+
+  /** Keeps how many ERROR lines a scheduled digest counted in the log since the previous one. */
+  async recordErrorCount(ex: Executor, countedAt: number, errorLines: number): Promise<void> {
+    await run(ex, sql`INSERT INTO log_error_counts (counted_at, error_lines) VALUES (${countedAt}, ${errorLines})`);
+  }
+
+  /** The ERROR lines counted by the scheduled digests that ran at or after `sinceMs` and before `untilMs`. */
+  async errorCounts(ex: Executor, sinceMs: number, untilMs: number): Promise<{ digests: number; errorLines: number }> {
+    const row = await first(
+      ex,
+      sql<{ digests: number | string; errorLines: number | string }>`SELECT COUNT(*) AS digests, COALESCE(SUM(error_lines), 0) AS ${sql.ref('errorLines')}
+        FROM log_error_counts WHERE counted_at >= ${sinceMs} AND counted_at < ${untilMs}`,
+    );
+    return { digests: Number(row?.digests ?? 0), errorLines: Number(row?.errorLines ?? 0) };
+  }
+
+  /** Deletes the samples and error counts from before `olderThanMs` (epoch ms); returns how many samples went. */
+  async prune(ex: Executor, olderThanMs: number): Promise<number> {
+    await run(ex, sql`DELETE FROM log_error_counts WHERE counted_at < ${olderThanMs}`);
+    return run(ex, sql`DELETE FROM health_samples WHERE at < ${olderThanMs}`);
+  }
+
+  // The synchronous forms below serve the SOP engine's deploy watch, which reads the figures inside its own
+  // synchronous transaction, until the sops module moves to the data layer (decision 020).
+
+  /** The synchronous form of stats(), for code not yet on the data layer. */
+  statsSync(sinceMs: number, untilMs: number = Number.MAX_SAFE_INTEGER): HealthStats {
     const counts = this.db
       .prepare('SELECT COUNT(*) AS samples, COALESCE(SUM(ok), 0) AS okSamples FROM health_samples WHERE at >= ? AND at < ?')
       .get(sinceMs, untilMs) as { samples: number; okSamples: number };
@@ -106,38 +172,15 @@ export class HealthStore {
     };
   }
 
-  /** A value from `service_state`, or null when it was never set. */
-  get(key: string): string | null {
-    const value = this.db.prepare('SELECT value FROM service_state WHERE key = ?').pluck().get(key) as string | undefined;
-    return value ?? null;
-  }
-
-  set(key: string, value: string): void {
-    this.db
-      .prepare('INSERT INTO service_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
-      .run(key, value);
-  }
-
-  /** Keeps how many ERROR lines a scheduled digest counted in the log since the previous one. */
-  recordErrorCount(countedAt: number, errorLines: number): void {
-    this.db.prepare('INSERT INTO log_error_counts (counted_at, error_lines) VALUES (?, ?)').run(countedAt, errorLines);
-  }
-
-  /** The ERROR lines counted by the scheduled digests that ran at or after `sinceMs` and before `untilMs`. */
-  errorCounts(sinceMs: number, untilMs: number): { digests: number; errorLines: number } {
+  /** The synchronous form of errorCounts(), for code not yet on the data layer. */
+  errorCountsSync(sinceMs: number, untilMs: number): { digests: number; errorLines: number } {
     return this.db
       .prepare('SELECT COUNT(*) AS digests, COALESCE(SUM(error_lines), 0) AS errorLines FROM log_error_counts WHERE counted_at >= ? AND counted_at < ?')
       .get(sinceMs, untilMs) as { digests: number; errorLines: number };
   }
 
-  /** Deletes the samples and error counts from before `olderThanMs` (epoch ms); returns how many samples went. */
-  prune(olderThanMs: number): number {
-    this.db.prepare('DELETE FROM log_error_counts WHERE counted_at < ?').run(olderThanMs);
-    return this.db.prepare('DELETE FROM health_samples WHERE at < ?').run(olderThanMs).changes;
-  }
-
-  /** Runs fn in one SQLite transaction (nested calls join the outer one). */
-  transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+  /** Runs fn in the caller's transaction `ex` when it is one, else in one of its own. */
+  within<T>(ex: Executor, fn: (tx: Transaction<Schema>) => Promise<T>): Promise<T> {
+    return this.data.within(ex, fn);
   }
 }

@@ -11,8 +11,8 @@ export function digestActions(health: HealthService): Action[] {
       id: DIGEST_ACTIONS.reviewed,
       value: z.string().regex(/^[1-9]\d{0,15}$/, { message: 'expected a digest number' }).transform(Number),
       permission: { name: PERMISSIONS.digestReview, what: 'marking the digest reviewed', subject: (id) => `digest #${id}` },
-      handle(ctx, id) {
-        const result = health.markReviewed(id, ctx.userId);
+      async handle(ctx, id) {
+        const result = await health.markReviewed(id, ctx.userId);
         if (result === 'already') ctx.tell('This digest was already marked reviewed.');
         if (result === 'not_found') ctx.tell('That digest no longer exists.');
       },

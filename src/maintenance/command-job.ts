@@ -26,7 +26,7 @@ export function commandJob(spec: CommandJobSpec): JobDefinition<JobContext> {
       const report = await ctx.maintenance.run(spec.command, spec.label);
       const channels = ctx.config.file.channels;
       const channel = spec.channels.map((alias) => channels[alias]).find((id) => id !== undefined);
-      if (channel) ctx.outbox.enqueueSync({ kind: 'post', payload: { channel, text: report.text } });
+      if (channel) await ctx.store.transaction(async (tx) => ctx.outbox.enqueue(tx, { kind: 'post', payload: { channel, text: report.text } }));
       if (!report.result.ok) {
         throw new ReportedJobFailure(`${spec.label.toLowerCase()} ${report.result.failedToStart ?? `exited ${report.result.exitCode ?? 'abnormally'}`}`);
       }

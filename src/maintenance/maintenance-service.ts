@@ -57,6 +57,9 @@ export class MaintenanceService {
    * VACUUM rewrites the whole file under an exclusive lock, which the live service would feel. Reports each
    * one's effect apart (ANALYZE adds its statistics pages, which read as if VACUUM grew the file). Throws on
    * failure.
+   *
+   * Stays on better-sqlite3 (decision 020): VACUUM, ANALYZE and the WAL checkpoint are SQLite's own upkeep, of
+   * the service's database file (`service.database`), not statements on Waygate's store or its data layer.
    */
   vacuumServiceDatabase(at: number, timezone: string): string {
     const path = this.serviceDatabase;

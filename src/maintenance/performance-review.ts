@@ -14,10 +14,10 @@ import type { ReviewChartData } from './review-chart.js';
 export const WEEK_MS = 7 * 86_400_000;
 const DAY_MS = 86_400_000;
 
-/** Where the review reads its figures, each for a span [from, until). */
+/** Where the review reads its figures, each for a span [from, until); either may answer now or later. */
 export interface ReviewSources {
-  service(from: number, until: number): ServiceFigures;
-  incidents(from: number, until: number): ResponseFigures[];
+  service(from: number, until: number): ServiceFigures | Promise<ServiceFigures>;
+  incidents(from: number, until: number): ResponseFigures[] | Promise<ResponseFigures[]>;
 }
 
 export interface ReviewDay {
@@ -43,21 +43,24 @@ export interface ReviewData {
   lastWeek: WeekFigures;
 }
 
-function week(sources: ReviewSources, from: number): WeekFigures {
+async function week(sources: ReviewSources, from: number): Promise<WeekFigures> {
   const until = from + WEEK_MS;
-  const days = Array.from({ length: 7 }, (_, i) => {
+  const days: ReviewDay[] = [];
+  for (let i = 0; i < 7; i++) {
     const start = from + i * DAY_MS;
-    return {
-      uptimePct: sources.service(start, start + DAY_MS).uptimePct,
-      incidents: sources.incidents(start, start + DAY_MS).reduce((n, p) => n + p.incidents, 0),
-    };
-  });
-  return { from, until, service: sources.service(from, until), incidents: sources.incidents(from, until), days };
+    days.push({
+      uptimePct: (await sources.service(start, start + DAY_MS)).uptimePct,
+      incidents: (await sources.incidents(start, start + DAY_MS)).reduce((n, p) => n + p.incidents, 0),
+    });
+  }
+  return { from, until, service: await sources.service(from, until), incidents: await sources.incidents(from, until), days };
 }
 
 /** The two weeks before `now`: [now − 7 d, now) and [now − 14 d, now − 7 d). */
-export function collectReview(sources: ReviewSources, now: number, timeZone: string): ReviewData {
-  return { now, timeZone, thisWeek: week(sources, now - WEEK_MS), lastWeek: week(sources, now - 2 * WEEK_MS) };
+export async function collectReview(sources: ReviewSources, now: number, timeZone: string): Promise<ReviewData> {
+  const thisWeek = await week(sources, now - WEEK_MS);
+  const lastWeek = await week(sources, now - 2 * WEEK_MS);
+  return { now, timeZone, thisWeek, lastWeek };
 }
 
 /** The response figures of all priorities together. */

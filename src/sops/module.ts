@@ -31,7 +31,7 @@ export function sopsModule(
   opts: {
     definitions: ReadonlyMap<string, PinnedDefinition>;
     incidents: IncidentFacade;
-    health: Pick<HealthService, 'figures' | 'check'>;
+    health: Pick<HealthService, 'figuresSync' | 'check'>;
     runner: ProcessRunner;
     automatic?: SopEngineOptions['automatic'];
   },
@@ -60,7 +60,7 @@ export function sopsModule(
   };
   /** What the service did during a deploy's watch, in one line. */
   const watchSummary = (since: number, until: number): string => {
-    const f = opts.health.figures(since, until);
+    const f = opts.health.figuresSync(since, until);
     const uptime = f.uptimePct === null ? 'no health checks ran' : `uptime ${f.uptimePct.toFixed(1)} % (${f.okSamples} of ${f.samples} checks ok)`;
     const opened = opts.incidents.openedBetween(since, until);
     const incidents = opened.length === 0 ? 'no incidents opened' : `${opened.length} incident(s) opened: ${opened.slice(0, 5).map(incidentLink).join(', ')}`;

@@ -212,11 +212,13 @@ describe('scheduled operations', () => {
   it('posts the 9 AM digest with the numbers from samples, logs and backups, and records who reviewed it', async () => {
     const clock = new ManualClock('2026-03-02T07:30:00Z'); // 08:30 in Berlin
     bot = await startTestBot({ dir, clock, pagerDuty: true, yaml: yaml({ schedules: { 'health-digest': '0 9 * * *' } }) });
-    const { health } = bot.waygate.services;
+    const { health, store } = bot.waygate.services;
     const base = Date.parse('2026-03-01T12:00:00Z');
-    for (const [i, latency, ok] of [[0, 100, 1], [1, 200, 1], [2, 300, 1], [3, 50, 0]] as const) {
-      health.store.record({ at: base + i * 300_000, ok: ok === 1, httpStatus: ok ? 200 : 503, latencyMs: latency, summary: 'x' });
-    }
+    await store.transaction(async (tx) => {
+      for (const [i, latency, ok] of [[0, 100, 1], [1, 200, 1], [2, 300, 1], [3, 50, 0]] as const) {
+        await health.store.record(tx, { at: base + i * 300_000, ok: ok === 1, httpStatus: ok ? 200 : 503, latencyMs: latency, summary: 'x' });
+      }
+    });
     writeFileSync(
       join(dir, 'waygate.log'),
       [

@@ -116,9 +116,9 @@ describe('the weekly performance review', () => {
 
   it('posts last week against this week from the recorded history, with a PNG chart in its thread', async () => {
     const b = (bot = await start('2026-02-17T13:30:00Z'));
-    const { health } = b.waygate.services;
-    health.store.transaction(() => {
-      for (const s of seedSamples()) health.store.record({ at: s.at, ok: s.ok, httpStatus: s.ok ? 200 : null, latencyMs: s.latencyMs, summary: s.ok ? 'ok' : 'connection refused' });
+    const { health, store } = b.waygate.services;
+    await store.transaction(async (tx) => {
+      for (const s of seedSamples()) await health.store.record(tx, { at: s.at, ok: s.ok, httpStatus: s.ok ? 200 : null, latencyMs: s.latencyMs, summary: s.ok ? 'ok' : 'connection refused' });
     });
 
     // Everything that happens in the two weeks, in time order; the clock moves from one to the next.

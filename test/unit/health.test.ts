@@ -6,11 +6,13 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import { openDatabase, type Db } from '../../src/db/database.js';
+import { DataLayer, type Executor } from '../../src/db/data-layer.js';
 import {
   checkHealth,
   formatTimeout,
   HEALTH_STATE_KEY,
   HealthMonitor,
+  type HealthObservation,
   summarizeBody,
   type HealthCheckResult,
 } from '../../src/health/health-check.js';
@@ -23,42 +25,44 @@ const MIN5 = 5 * 60_000;
 describe('HealthStore', () => {
   let db: Db;
   let store: HealthStore;
+  let ex: Executor;
   beforeEach(() => {
     db = openDatabase(':memory:');
     store = new HealthStore(db);
+    ex = DataLayer.sqlite(db).db;
   });
   afterEach(() => db.close());
 
-  it('computes uptime and nearest-rank p50/p95 over the samples that got an HTTP answer', () => {
+  it('computes uptime and nearest-rank p50/p95 over the samples that got an HTTP answer', async () => {
     const t0 = Date.parse('2026-01-05T00:00:00Z');
     let at = t0;
     // 20 HTTP answers with latencies 10, 20, …, 200 ms; the 190 and 200 ms ones are 503s.
     for (let i = 1; i <= 20; i++) {
       const ok = i <= 18;
-      store.record({ at, ok, httpStatus: ok ? 200 : 503, latencyMs: i * 10, summary: ok ? 'status=healthy' : 'HTTP 503' });
+      await store.record(ex, { at, ok, httpStatus: ok ? 200 : 503, latencyMs: i * 10, summary: ok ? 'status=healthy' : 'HTTP 503' });
       at += MIN5;
     }
     // 5 samples without an HTTP answer: they count against uptime but have no latency.
     for (let i = 0; i < 5; i++) {
-      store.record({ at, ok: false, httpStatus: null, latencyMs: null, summary: 'connection refused' });
+      await store.record(ex, { at, ok: false, httpStatus: null, latencyMs: null, summary: 'connection refused' });
       at += MIN5;
     }
-    expect(store.stats(t0)).toEqual({ samples: 25, okSamples: 18, uptimePct: 72, p50Ms: 100, p95Ms: 190 });
+    expect(await store.stats(ex, t0)).toEqual({ samples: 25, okSamples: 18, uptimePct: 72, p50Ms: 100, p95Ms: 190 });
   });
 
-  it('only counts samples at or after the given instant', () => {
+  it('only counts samples at or after the given instant', async () => {
     const t0 = Date.parse('2026-01-05T00:00:00Z');
-    store.record({ at: t0 - 1, ok: false, httpStatus: 500, latencyMs: 9_999, summary: 'HTTP 500' });
-    store.record({ at: t0, ok: true, httpStatus: 200, latencyMs: 120, summary: 'ok' });
-    store.record({ at: t0 + MIN5, ok: true, httpStatus: 200, latencyMs: 80, summary: 'ok' });
-    expect(store.stats(t0)).toEqual({ samples: 2, okSamples: 2, uptimePct: 100, p50Ms: 80, p95Ms: 120 });
-    expect(store.samplesSince(t0).map((s) => s.latencyMs)).toEqual([120, 80]);
+    await store.record(ex, { at: t0 - 1, ok: false, httpStatus: 500, latencyMs: 9_999, summary: 'HTTP 500' });
+    await store.record(ex, { at: t0, ok: true, httpStatus: 200, latencyMs: 120, summary: 'ok' });
+    await store.record(ex, { at: t0 + MIN5, ok: true, httpStatus: 200, latencyMs: 80, summary: 'ok' });
+    expect(await store.stats(ex, t0)).toEqual({ samples: 2, okSamples: 2, uptimePct: 100, p50Ms: 80, p95Ms: 120 });
+    expect((await store.samplesSince(ex, t0)).map((s) => s.latencyMs)).toEqual([120, 80]);
   });
 
-  it('returns nulls without data, and null percentiles when nothing answered', () => {
-    expect(store.stats(0)).toEqual({ samples: 0, okSamples: 0, uptimePct: null, p50Ms: null, p95Ms: null });
-    store.record({ at: 1, ok: false, httpStatus: null, latencyMs: null, summary: 'timed out after 5 s' });
-    expect(store.stats(0)).toEqual({ samples: 1, okSamples: 0, uptimePct: 0, p50Ms: null, p95Ms: null });
+  it('returns nulls without data, and null percentiles when nothing answered', async () => {
+    expect(await store.stats(ex, 0)).toEqual({ samples: 0, okSamples: 0, uptimePct: null, p50Ms: null, p95Ms: null });
+    await store.record(ex, { at: 1, ok: false, httpStatus: null, latencyMs: null, summary: 'timed out after 5 s' });
+    expect(await store.stats(ex, 0)).toEqual({ samples: 1, okSamples: 0, uptimePct: 0, p50Ms: null, p95Ms: null });
   });
 
   it('nearest rank picks the smallest value covering p % of the data', () => {
@@ -70,24 +74,24 @@ describe('HealthStore', () => {
     expect(nearestRank([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 50)).toBe(5);
   });
 
-  it('round-trips samples, rounding latency to whole milliseconds', () => {
-    const id = store.record({ at: 42, ok: true, httpStatus: 204, latencyMs: 12.6, summary: 'HTTP 204 (empty body)' });
-    expect(store.samplesSince(0)).toEqual([
+  it('round-trips samples, rounding latency to whole milliseconds', async () => {
+    const id = await store.record(ex, { at: 42, ok: true, httpStatus: 204, latencyMs: 12.6, summary: 'HTTP 204 (empty body)' });
+    expect(await store.samplesSince(ex, 0)).toEqual([
       { id, at: 42, ok: true, httpStatus: 204, latencyMs: 13, summary: 'HTTP 204 (empty body)' },
     ]);
   });
 
-  it('keeps service_state values and overwrites them', () => {
-    expect(store.get('log.offset')).toBeNull();
-    store.set('log.offset', '100');
-    store.set('log.offset', '250');
-    expect(store.get('log.offset')).toBe('250');
+  it('keeps service_state values and overwrites them', async () => {
+    expect(await store.get(ex, 'log.offset')).toBeNull();
+    await store.set(ex, 'log.offset', '100');
+    await store.set(ex, 'log.offset', '250');
+    expect(await store.get(ex, 'log.offset')).toBe('250');
   });
 
-  it('prunes samples older than the cut-off', () => {
-    for (const at of [100, 200, 300]) store.record({ at, ok: true, httpStatus: 200, latencyMs: 1, summary: 'ok' });
-    expect(store.prune(200)).toBe(1);
-    expect(store.samplesSince(0).map((s) => s.at)).toEqual([200, 300]);
+  it('prunes samples older than the cut-off', async () => {
+    for (const at of [100, 200, 300]) await store.record(ex, { at, ok: true, httpStatus: 200, latencyMs: 1, summary: 'ok' });
+    expect(await store.prune(ex, 200)).toBe(1);
+    expect((await store.samplesSince(ex, 0)).map((s) => s.at)).toEqual([200, 300]);
   });
 });
 
@@ -232,71 +236,76 @@ describe('HealthMonitor', () => {
     return new HealthMonitor({ store: new HealthStore(db), clock, failuresBeforeDown: n });
   }
 
-  function sample(m: HealthMonitor, r: HealthCheckResult) {
+  /** The root of the current handle's data layer (the handle changes at a restart). */
+  const ex = (): Executor => DataLayer.sqlite(db).db;
+
+  async function sample(m: HealthMonitor, r: HealthCheckResult) {
     clock.advance(MIN5);
-    return m.observe(r);
+    return m.observe(ex(), r);
   }
 
-  it('a good first sample after boot moves unknown → up without a transition', () => {
+  it('a good first sample after boot moves unknown → up without a transition', async () => {
     const m = monitor();
-    expect(m.current()).toEqual({ state: 'unknown', since: null, consecutiveFailures: 0 });
-    const o = sample(m, good);
+    expect(await m.current(ex())).toEqual({ state: 'unknown', since: null, consecutiveFailures: 0 });
+    const o = await sample(m, good);
     expect(o).toEqual({ transition: null, state: 'up', since: clock.nowMs(), consecutiveFailures: 0 });
-    expect(sample(m, good).transition).toBeNull();
+    expect((await sample(m, good)).transition).toBeNull();
   });
 
-  it('goes down exactly once after N consecutive failures, however many more fail', () => {
+  it('goes down exactly once after N consecutive failures, however many more fail', async () => {
     const m = monitor(3);
-    sample(m, good);
-    const first = sample(m, bad);
+    await sample(m, good);
+    const first = await sample(m, bad);
     const firstAt = clock.nowMs();
     expect(first).toEqual({ transition: null, state: 'up', since: expect.any(Number), consecutiveFailures: 1 });
-    expect(sample(m, bad).transition).toBeNull();
-    const down = sample(m, bad);
+    expect((await sample(m, bad)).transition).toBeNull();
+    const down = await sample(m, bad);
     expect(down).toEqual({ transition: 'down', state: 'down', since: firstAt, consecutiveFailures: 3 });
-    const later = Array.from({ length: 10 }, () => sample(m, bad));
+    const later: HealthObservation[] = [];
+    for (let i = 0; i < 10; i++) later.push(await sample(m, bad));
     expect(later.map((o) => o.transition)).toEqual(Array(10).fill(null));
     expect(later.at(-1)).toEqual({ transition: null, state: 'down', since: firstAt, consecutiveFailures: 13 });
   });
 
-  it('one good sample ends the outage with exactly one up', () => {
+  it('one good sample ends the outage with exactly one up', async () => {
     const m = monitor(2);
-    sample(m, good);
-    sample(m, bad);
-    expect(sample(m, bad).transition).toBe('down');
-    const up = sample(m, good);
+    await sample(m, good);
+    await sample(m, bad);
+    expect((await sample(m, bad)).transition).toBe('down');
+    const up = await sample(m, good);
     expect(up).toEqual({ transition: 'up', state: 'up', since: clock.nowMs(), consecutiveFailures: 0 });
-    expect(sample(m, good).transition).toBeNull();
+    expect((await sample(m, good)).transition).toBeNull();
     // A fresh outage gets its own down.
-    sample(m, bad);
-    expect(sample(m, bad).transition).toBe('down');
+    await sample(m, bad);
+    expect((await sample(m, bad)).transition).toBe('down');
   });
 
-  it('failures short of N followed by a good sample change nothing', () => {
+  it('failures short of N followed by a good sample change nothing', async () => {
     const m = monitor(3);
-    sample(m, good);
-    const transitions = [bad, bad, good, bad, bad, good].map((r) => sample(m, r).transition);
+    await sample(m, good);
+    const transitions: Array<HealthObservation['transition']> = [];
+    for (const r of [bad, bad, good, bad, bad, good]) transitions.push((await sample(m, r)).transition);
     expect(transitions).toEqual([null, null, null, null, null, null]);
-    expect(m.current()).toMatchObject({ state: 'up', consecutiveFailures: 0 });
+    expect(await m.current(ex())).toMatchObject({ state: 'up', consecutiveFailures: 0 });
   });
 
-  it('failures right after boot count toward down', () => {
+  it('failures right after boot count toward down', async () => {
     const m = monitor(2);
-    expect(sample(m, bad)).toMatchObject({ transition: null, state: 'unknown', consecutiveFailures: 1 });
-    expect(sample(m, bad)).toMatchObject({ transition: 'down', state: 'down', consecutiveFailures: 2 });
+    expect(await sample(m, bad)).toMatchObject({ transition: null, state: 'unknown', consecutiveFailures: 1 });
+    expect(await sample(m, bad)).toMatchObject({ transition: 'down', state: 'down', consecutiveFailures: 2 });
   });
 
-  it('N = 1 goes down on the first failure', () => {
+  it('N = 1 goes down on the first failure', async () => {
     const m = monitor(1);
-    sample(m, good);
-    expect(sample(m, bad).transition).toBe('down');
-    expect(sample(m, bad).transition).toBeNull();
+    await sample(m, good);
+    expect((await sample(m, bad)).transition).toBe('down');
+    expect((await sample(m, bad)).transition).toBeNull();
   });
 
-  it('records every observed sample in the store', () => {
+  it('records every observed sample in the store', async () => {
     const m = monitor(2);
-    for (const r of [good, bad, { ...bad, httpStatus: 503, latencyMs: 30, summary: 'HTTP 503' }]) sample(m, r);
-    const samples = new HealthStore(db).samplesSince(0);
+    for (const r of [good, bad, { ...bad, httpStatus: 503, latencyMs: 30, summary: 'HTTP 503' }]) await sample(m, r);
+    const samples = await new HealthStore(db).samplesSince(ex(), 0);
     expect(samples.map((s) => [s.ok, s.httpStatus, s.summary])).toEqual([
       [true, 200, 'status=healthy'],
       [false, null, 'connection refused'],
@@ -305,33 +314,48 @@ describe('HealthMonitor', () => {
     expect(samples.map((s) => s.at)).toEqual([0, 1, 2].map((i) => Date.parse('2026-01-05T08:05:00Z') + i * MIN5));
   });
 
-  it('survives a restart: no second down, and the recovery is still announced', () => {
+  it('survives a restart: no second down, and the recovery is still announced', async () => {
     const m1 = monitor(2);
-    sample(m1, good);
-    sample(m1, bad);
-    const down = sample(m1, bad);
+    await sample(m1, good);
+    await sample(m1, bad);
+    const down = await sample(m1, bad);
     expect(down.transition).toBe('down');
     db.close();
 
     db = openDatabase(dbPath);
     const m2 = monitor(2);
-    expect(m2.current()).toEqual({ state: 'down', since: down.since, consecutiveFailures: 2 });
-    expect(sample(m2, bad)).toEqual({ transition: null, state: 'down', since: down.since, consecutiveFailures: 3 });
-    expect(sample(m2, good).transition).toBe('up');
+    expect(await m2.current(ex())).toEqual({ state: 'down', since: down.since, consecutiveFailures: 2 });
+    expect(await sample(m2, bad)).toEqual({ transition: null, state: 'down', since: down.since, consecutiveFailures: 3 });
+    expect((await sample(m2, good)).transition).toBe('up');
   });
 
-  it('survives a restart mid-streak: the failures before it still count', () => {
+  it('survives a restart mid-streak: the failures before it still count', async () => {
     const m1 = monitor(3);
-    sample(m1, good);
-    sample(m1, bad);
-    sample(m1, bad);
+    await sample(m1, good);
+    await sample(m1, bad);
+    await sample(m1, bad);
     const m2 = monitor(3);
-    expect(sample(m2, bad).transition).toBe('down');
+    expect((await sample(m2, bad)).transition).toBe('down');
   });
 
-  it('treats unreadable persisted state as unknown', () => {
-    new HealthStore(db).set(HEALTH_STATE_KEY, '{garbage');
-    expect(monitor().current()).toEqual({ state: 'unknown', since: null, consecutiveFailures: 0 });
+  it('records in the caller\'s transaction: a rollback takes the sample and the state with it', async () => {
+    const m = monitor(1);
+    await sample(m, good);
+    clock.advance(MIN5);
+    await expect(
+      DataLayer.sqlite(db).transaction(async (tx) => {
+        expect((await m.observe(tx, bad)).transition).toBe('down');
+        throw new Error('the announcement failed');
+      }),
+    ).rejects.toThrow('the announcement failed');
+    expect(await m.current(ex())).toMatchObject({ state: 'up', consecutiveFailures: 0 });
+    expect(await new HealthStore(db).samplesSince(ex(), 0)).toHaveLength(1);
+    expect((await sample(m, bad)).transition).toBe('down');
+  });
+
+  it('treats unreadable persisted state as unknown', async () => {
+    await new HealthStore(db).set(ex(), HEALTH_STATE_KEY, '{garbage');
+    expect(await monitor().current(ex())).toEqual({ state: 'unknown', since: null, consecutiveFailures: 0 });
   });
 
   it('rejects a threshold below 1', () => {

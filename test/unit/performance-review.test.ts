@@ -90,9 +90,9 @@ describe('incident totals', () => {
 });
 
 describe('the review', () => {
-  it('reads this week as the 7 days before the run and last week as the 7 before those, day by day', () => {
+  it('reads this week as the 7 days before the run and last week as the 7 before those, day by day', async () => {
     const { s, asked } = sources({ lastWeek: [service(), []], thisWeek: [service(), []] });
-    const data = collectReview(s, NOW, 'Europe/Berlin');
+    const data = await collectReview(s, NOW, 'Europe/Berlin');
     expect([data.thisWeek.from, data.thisWeek.until]).toEqual([NOW - 7 * DAY, NOW]);
     expect([data.lastWeek.from, data.lastWeek.until]).toEqual([NOW - 14 * DAY, NOW - 7 * DAY]);
     expect(asked).toContainEqual([NOW - 7 * DAY, NOW]);
@@ -101,12 +101,12 @@ describe('the review', () => {
     expect(data.thisWeek.days).toHaveLength(7);
   });
 
-  it('compares every figure, overall and by priority', () => {
+  it('compares every figure, overall and by priority', async () => {
     const { s } = sources({
       lastWeek: [service({ okSamples: 2004, uptimePct: (2004 / 2016) * 100, p50Ms: 200, errors: { digests: 7, errorLines: 15 } }), [row('P1', { incidents: 2, acknowledged: 2, mttaMs: 250_000, breaches: 1 })]],
       thisWeek: [service({ p50Ms: 100, errors: { digests: 6, errorLines: 3 } }), [row('P1', { mttaMs: 150_000 }), row('P2')]],
     });
-    const [svc, incidents] = sectionsOf(renderReview(collectReview(s, NOW, 'Europe/Berlin')).blocks);
+    const [svc, incidents] = sectionsOf(renderReview((await collectReview(s, NOW, 'Europe/Berlin'))).blocks);
     expect(svc).toContain('Uptime 99.4 % → 100 % ▲ 0.6 pt · 2,016 of 2,016 checks → 2,016 of 2,016 checks');
     expect(svc).toContain('Response time p50 200 ms → 100 ms ▼ 50 %');
     expect(svc).toContain('ERROR lines 15 → 3 ▼ 80 % · counted by 7 daily digests → 6 daily digests');
@@ -116,12 +116,12 @@ describe('the review', () => {
     expect(incidents).toContain('• *P2* incidents 0 → 1 ▲ · MTTA 1 min (no data last week)');
   });
 
-  it('says "no data last week" for a first week, and counts nothing that was not counted', () => {
+  it('says "no data last week" for a first week, and counts nothing that was not counted', async () => {
     const { s } = sources({
       lastWeek: [service({ samples: 0, okSamples: 0, uptimePct: null, p50Ms: null, p95Ms: null, errors: { digests: 0, errorLines: 0 } }), []],
       thisWeek: [service({ errors: { digests: 0, errorLines: 0 } }), []],
     });
-    const review = renderReview(collectReview(s, NOW, 'Europe/Berlin'));
+    const review = renderReview((await collectReview(s, NOW, 'Europe/Berlin')));
     const [svc, incidents] = sectionsOf(review.blocks);
     expect(svc).toContain('Uptime 100 % (no data last week) · 0 of 2,016 checks → 2,016 of 2,016 checks');
     expect(svc).toContain('Response time p95 300 ms (no data last week)');
@@ -130,15 +130,15 @@ describe('the review', () => {
     expect(review.text).toBe('Weekly performance review — Tue 3 Mar 2026: uptime 100 % (last week n/a), 0 incidents (0), 0 SLA breaches (0)');
   });
 
-  it('shows checks without an expected count when the check\'s schedule is not every N minutes', () => {
+  it('shows checks without an expected count when the check\'s schedule is not every N minutes', async () => {
     const irregular = service({ expectedSamples: undefined, samples: 90, okSamples: 90 });
     const { s } = sources({ lastWeek: [irregular, []], thisWeek: [irregular, []] });
-    expect(sectionsOf(renderReview(collectReview(s, NOW, 'UTC')).blocks)[0]).toContain('(no change) · 90 checks → 90 checks');
+    expect(sectionsOf(renderReview((await collectReview(s, NOW, 'UTC'))).blocks)[0]).toContain('(no change) · 90 checks → 90 checks');
   });
 
-  it('names the chart\'s days by this week\'s weekdays and tells what a day covers', () => {
+  it('names the chart\'s days by this week\'s weekdays and tells what a day covers', async () => {
     const { s } = sources({ lastWeek: [service(), [row('P1')]], thisWeek: [service({ uptimePct: 99 }), []] });
-    const chart = reviewChartData(collectReview(s, NOW, 'Europe/Berlin'));
+    const chart = reviewChartData((await collectReview(s, NOW, 'Europe/Berlin')));
     expect(chart.dayLabels).toEqual(['Wed', 'Thu', 'Fri', 'Sat', 'Sun', 'Mon', 'Tue']);
     expect(chart.caption).toBe('Each day is the 24 h up to 14:00 (Europe/Berlin) on that day');
     expect(chart.thisWeek).toMatchObject({ label: 'this week (24 Feb – 3 Mar)', uptimePct: Array(7).fill(99), incidents: Array(7).fill(0) });
