@@ -133,7 +133,7 @@ export function createWaygate(opts: WaygateOptions): Waygate {
     runner: scriptRunner,
     automatic: automaticTasks({ audit: core.audit, backups: operations.backups, timezone: config.file.timezone, now: () => core.clock.nowMs() }),
   });
-  recentChanges = () => sops.engine.recentChangesLine();
+  recentChanges = () => sops.engine.recentChangesLineSync();
   const compliance = complianceModule(core, sops.engine);
   const context: JobContext = {
     ...coreServices(core),
