@@ -15,9 +15,9 @@ function listLine(ctx: CommandContext, list: CalendarList, now: number): string 
 }
 
 /** SOP-COMP-001: what the compliance calendar has open, overdue first. */
-function status(ctx: CommandContext): CommandReply {
+async function status(ctx: CommandContext): Promise<CommandReply> {
   const now = ctx.clock.nowMs();
-  const lists = ctx.compliance.lists();
+  const lists = await ctx.compliance.lists();
   if (lists.length === 0) {
     return { text: '✅ No compliance list is open. The calendar posts the monthly, quarterly and annual lists on their first working day.' };
   }

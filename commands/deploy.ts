@@ -17,8 +17,8 @@ const deployArgs = z.union(
 );
 
 /** Recent deployments: what, who, approver, when, result, and whether it was rolled back. */
-function deployLog(ctx: CommandContext): CommandReply {
-  const runs = ctx.sops.recent(DEPLOY_PROCEDURES, 15);
+async function deployLog(ctx: CommandContext): Promise<CommandReply> {
+  const runs = await ctx.sops.recent(DEPLOY_PROCEDURES, 15);
   if (runs.length === 0) return { text: 'No deployments yet.' };
   const lines = runs.map((r) => {
     const what = r.params.version ?? r.params.ref ?? '';

@@ -53,7 +53,7 @@ function rotate(ctx: CommandContext, name: string): CommandReply {
     const responseUrl = ctx.responseUrl;
     ctx.afterAck(async () => {
       const outcome = await ctx.apiKeys.deliverRotated(name, key, ctx.userId);
-      ctx.outbox.enqueueSync({ kind: 'respond', payload: { responseUrl, text: describeOutcome(name, outcome) } });
+      await ctx.store.transaction((tx) => ctx.outbox.enqueue(tx, { kind: 'respond', payload: { responseUrl, text: describeOutcome(name, outcome) } }));
     });
   }
   return {

@@ -7,8 +7,8 @@ import { startRun } from './sop.js';
 const ONBOARDING = 'onboarding';
 
 /** People in onboarding, with how far each has got (ticked items of all weeks). */
-function progress(ctx: CommandContext): CommandReply {
-  const runs = ctx.sops.active().filter((r) => r.definition.id === ONBOARDING);
+async function progress(ctx: CommandContext): Promise<CommandReply> {
+  const runs = (await ctx.sops.active()).filter((r) => r.definition.id === ONBOARDING);
   if (runs.length === 0) return { text: `Nobody is in onboarding. \`${SLASH_COMMAND} onboard @person\` starts it.` };
   const lines = runs.map((r) => {
     const checklists = r.definition.steps.flatMap((s, i) => (s.kind === 'checklist' ? [{ step: s, state: r.state.steps[i] }] : []));

@@ -32,7 +32,7 @@ const oncallArgs = z.union(
 );
 
 /** From PagerDuty: its first level now and next, named by Slack mention where the e-mail matched. */
-function showPagerDuty(ctx: CommandContext): CommandReply | undefined {
+async function showPagerDuty(ctx: CommandContext): Promise<CommandReply | undefined> {
   const { oncall } = ctx;
   const pd = oncall.pagerDuty;
   if (!pd || oncall.rotation) return undefined; // a YAML rotation is the team's own answer
@@ -45,7 +45,7 @@ function showPagerDuty(ctx: CommandContext): CommandReply | undefined {
   const who = (s: PagerDutyShift) => (s.slackUserId ? `<@${s.slackUserId}>` : `${escapeMrkdwn(s.name)} _(no Slack account with their PagerDuty e-mail)_`);
   const until = (at: number) => (Number.isFinite(at) ? ` until ${slackDate(new Date(at))}` : '');
   const current = shifts.filter((s) => s.startsAt <= now && s.endsAt > now);
-  const override = oncall.at(now);
+  const override = await oncall.at(now);
   const lines: string[] = [];
   if (override?.source === 'override') lines.push(`*Now:* <@${override.userId}> until ${slackDate(new Date(override.until))} _(override)_`);
   if (current.length === 0) lines.push('*PagerDuty:* nobody is on call at the first level right now.');
@@ -59,12 +59,12 @@ function showPagerDuty(ctx: CommandContext): CommandReply | undefined {
   };
 }
 
-function show(ctx: CommandContext): CommandReply {
-  const fromPagerDuty = showPagerDuty(ctx);
+async function show(ctx: CommandContext): Promise<CommandReply> {
+  const fromPagerDuty = await showPagerDuty(ctx);
   if (fromPagerDuty) return fromPagerDuty;
   const { oncall, config } = ctx;
   const now = ctx.clock.nowMs();
-  const current = oncall.at(now);
+  const current = await oncall.at(now);
   if (!current) {
     const members = ctx.config.file.roles.oncall ?? [];
     const who = members.length > 0 ? members.map((m) => (m.startsWith('S') ? `<!subteam^${m}>` : `<@${m}>`)).join(', ') : 'nobody';
@@ -74,7 +74,7 @@ function show(ctx: CommandContext): CommandReply {
   const lines = [`*Now:* <@${current.userId}> until ${slackDate(new Date(current.until))}${current.source === 'override' ? ' _(override)_' : ''}`];
   const upcoming = oncall.shifts(UPCOMING, now).slice(1);
   if (upcoming.length > 0) lines.push('*Next handoffs:*', ...upcoming.map((s) => `• ${slackDate(new Date(s.startsAt))} → <@${s.userId}>`));
-  const overrides = oncall.overrides(now).filter((o) => o.starts_at > now || o.user_id !== current.userId || current.source !== 'override');
+  const overrides = (await oncall.overrides(now)).filter((o) => o.starts_at > now || o.user_id !== current.userId || current.source !== 'override');
   const blocks: Block[] = [section(lines.join('\n'))];
   if (overrides.length > 0) {
     blocks.push(context(overrides.map((o) => `Override: <@${o.user_id}> ${slackDate(new Date(o.starts_at))} – ${slackDate(new Date(o.ends_at))}`).join('\n')));
@@ -87,7 +87,7 @@ async function override(ctx: CommandContext, userId: string, ms: number): Promis
   const decision = await ctx.policy.check({ permission: PERMISSIONS.oncallOverride, user: ctx.userId, what: `\`${SLASH_COMMAND} oncall override\``, subject: userId });
   if (!decision.allowed) return { text: decision.message };
   const set = await ctx.store.transaction(async (tx) => {
-    const o = ctx.oncall.override(userId, ms, ctx.userId);
+    const o = await ctx.oncall.override(tx, userId, ms, ctx.userId);
     await ctx.audit.record(tx, { actor: ctx.userId, action: 'oncall.override', subject: userId, details: { until: new Date(o.ends_at).toISOString() } });
     const ops = ctx.config.file.channels.ops;
     if (ops) await ctx.outbox.enqueue(tx, { kind: 'post', payload: { channel: ops, text: `🔁 <@${userId}> is on call for the next ${formatDuration(ms)} (set by <@${ctx.userId}>).` } });

@@ -25,8 +25,8 @@ const sopArgs = z.union(
   { message: 'expected nothing (the catalog), an SOP id such as SOP-SEC-001, `runs`, or `run <procedure> name=value …`' },
 );
 
-function listRuns(ctx: CommandContext): CommandReply {
-  const runs = ctx.sops.active();
+async function listRuns(ctx: CommandContext): Promise<CommandReply> {
+  const runs = await ctx.sops.active();
   if (runs.length === 0) return { text: 'No procedure runs are open.' };
   const lines = runs.slice(0, 30).map((r) => {
     const step = r.definition.steps[r.state.step];
@@ -41,7 +41,7 @@ export async function startRun(ctx: CommandContext, id: string, params: Record<s
   if (!pinned) return { text: `There is no procedure \`${escapeMrkdwn(id)}\`.` };
   const decision = await ctx.policy.check({ permission: sopPermissions(id).start, user: ctx.userId, what: `starting ${pinned.definition.title.toLowerCase()}`, subject: id });
   if (!decision.allowed) return { text: decision.message };
-  const started = ctx.sops.start({ definitionId: id, requester: ctx.userId, params, ...(note ? { note } : {}) });
+  const started = await ctx.sops.start({ definitionId: id, requester: ctx.userId, params, ...(note ? { note } : {}) });
   if (!started.ok) return { text: started.problem };
   const channel = started.run.channel;
   return { text: `Started *${escapeMrkdwn(pinned.definition.title)}* run #${started.run.id}; follow it in <#${channel}>.` };

@@ -16,7 +16,7 @@ export const apiKeyReview: JobDefinition<JobContext> = {
   defaultSchedule: '0 9 1 * *',
   async run(ctx) {
     const now = ctx.clock.nowMs();
-    const stale = ctx.apiKeys.stale(now, KEY_MAX_AGE_MS);
+    const stale = await ctx.apiKeys.stale(now, KEY_MAX_AGE_MS);
     const security = ctx.config.file.channels.security;
     const rotate = `Rotate with \`${SLASH_COMMAND} key rotate <name>\`, or revoke what is no longer used with \`${SLASH_COMMAND} key revoke <name> <reason>\`.`;
     await ctx.store.transaction(async (tx) => {

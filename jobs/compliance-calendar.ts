@@ -10,11 +10,11 @@ export const complianceCalendar: JobDefinition<JobContext> = {
   name: 'compliance-calendar',
   description: 'SOP-COMP-001: posts the monthly, quarterly and annual compliance lists on the first working day, and reminds overdue items weekly',
   defaultSchedule: '0 9 * * *',
-  run(ctx) {
-    const outcome = ctx.compliance.runCalendar();
+  async run(ctx) {
+    const outcome = await ctx.compliance.runCalendar();
     // A list that could not be posted is a failed run: the generic job-failure alert says so in ops.
-    if (outcome.problems.length > 0) return Promise.reject(new Error(outcome.problems.join('; ')));
+    if (outcome.problems.length > 0) throw new Error(outcome.problems.join('; '));
     const posted = outcome.posted.length === 0 ? 'nothing due today' : `posted ${outcome.posted.join(', ')}`;
-    return Promise.resolve({ summary: `${posted}${outcome.reminded > 0 ? `; reminded ${outcome.reminded} overdue list(s)` : ''}` });
+    return { summary: `${posted}${outcome.reminded > 0 ? `; reminded ${outcome.reminded} overdue list(s)` : ''}` };
   },
 };

@@ -113,7 +113,7 @@ export function createWaygate(opts: WaygateOptions): Waygate {
   const core = createCore(opts);
   const { config } = core;
   const pagerDutyApi = config.env.PAGERDUTY_API_TOKEN !== undefined;
-  const oncall = new OncallService(core.db, core.clock, config.file.oncall, config.file.timezone, pagerDutyOncalls(core));
+  const oncall = new OncallService(core.data, core.db, core.clock, config.file.oncall, config.file.timezone, pagerDutyOncalls(core));
   // Alert cards name recent deployments; the procedures module, built later, answers.
   let recentChanges: () => string = () => '';
   const incidents = incidentsModule(core, { syncToPagerDuty: pagerDutyApi, oncall, recentChanges: () => recentChanges() });
@@ -122,7 +122,7 @@ export function createWaygate(opts: WaygateOptions): Waygate {
     incidentsTracked: pagerDutyApi || config.webhookSecrets.length > 0,
     runner: opts.runner ?? new ExecaRunner(),
     ...(opts.fetchImpl ? { fetchImpl: opts.fetchImpl } : {}),
-    onCall: () => oncall.at()?.userId,
+    onCall: () => oncall.atSync()?.userId,
   });
   const scriptRunner = opts.scriptRunner ?? new ExecaRunner();
   const apiKeys = apiKeysModule(core, { runner: scriptRunner });
@@ -133,7 +133,7 @@ export function createWaygate(opts: WaygateOptions): Waygate {
     runner: scriptRunner,
     automatic: automaticTasks({ audit: core.audit, backups: operations.backups, timezone: config.file.timezone, now: () => core.clock.nowMs() }),
   });
-  recentChanges = () => sops.engine.recentChangesLine();
+  recentChanges = () => sops.engine.recentChangesLineSync();
   const compliance = complianceModule(core, sops.engine);
   const context: JobContext = {
     ...coreServices(core),

@@ -1,5 +1,6 @@
 import { DateTime } from 'luxon';
-import type { Db } from '../db/database.js';
+import { sql } from 'kysely';
+import { all, first, run, type DataLayer, type Executor } from '../db/data-layer.js';
 import type { Clock } from '../clock/clock.js';
 import type { Outbox } from '../outbox/outbox.js';
 import type { AuditLog } from '../audit/audit-log.js';
@@ -11,7 +12,7 @@ import { messageKeys } from '../core/keys.js';
 import { LIST_PROCEDURE, listsDue, weeklyReminderKey, type ListKind } from './calendar.js';
 
 export interface ComplianceServiceOptions {
-  db: Db;
+  data: DataLayer;
   clock: Clock;
   outbox: Outbox;
   audit: AuditLog;
@@ -64,70 +65,78 @@ export class ComplianceService {
   private readonly workingDay = (day: DateTime): boolean => this.opts.isWorkingDay(day.set({ hour: 12 }).toJSDate());
 
   /** The daily job: post what is due today, then the weekly reminder when it is that day. */
-  runCalendar(): CalendarOutcome {
+  async runCalendar(): Promise<CalendarOutcome> {
     const outcome: CalendarOutcome = { posted: [], reminded: 0, problems: [] };
     if (!this.opts.channel) {
       outcome.problems.push('channels.compliance is not configured, so no compliance list was posted');
       return outcome;
     }
     const today = this.local();
-    const { db, engine } = this.opts;
-    const has = db.prepare('SELECT 1 FROM compliance_calendar WHERE key = ?').pluck();
-    const insert = db.prepare('INSERT INTO compliance_calendar (key, kind, run_id, due_at, created_at) VALUES (?, ?, ?, ?, ?)');
+    const { data, engine } = this.opts;
+    const has = async (ex: Executor, key: string): Promise<boolean> => (await first(ex, sql`SELECT 1 AS found FROM compliance_calendar WHERE key = ${key}`)) !== undefined;
+    const insert = async (ex: Executor, key: string, kind: ListKind | 'reminder', runId: number | null, dueAt: number | null): Promise<void> => {
+      await run(ex, sql`INSERT INTO compliance_calendar (key, kind, run_id, due_at, created_at) VALUES (${key}, ${kind}, ${runId}, ${dueAt}, ${this.opts.clock.nowMs()})`);
+    };
     // The first run marks where the calendar begins; later runs catch up on anything since.
-    db.prepare("INSERT OR IGNORE INTO compliance_calendar (key, kind, created_at) VALUES ('calendar:since', 'since', ?)").run(this.opts.clock.nowMs());
-    const sinceMs = db.prepare("SELECT created_at FROM compliance_calendar WHERE key = 'calendar:since'").pluck().get() as number;
-    const since = DateTime.fromMillis(sinceMs, { zone: this.opts.timezone });
+    await run(data.db, sql`INSERT INTO compliance_calendar (key, kind, created_at) VALUES ('calendar:since', 'since', ${this.opts.clock.nowMs()}) ON CONFLICT DO NOTHING`);
+    const sinceRow = await first(data.db, sql<{ created_at: number }>`SELECT created_at FROM compliance_calendar WHERE key = 'calendar:since'`);
+    const since = DateTime.fromMillis(Number(sinceRow?.created_at), { zone: this.opts.timezone });
     for (const list of listsDue(today, since, this.workingDay, this.opts.sopReviewFrom)) {
-      if (has.get(list.key)) continue;
+      if (await has(data.db, list.key)) continue;
       const procedure = LIST_PROCEDURE[list.kind];
       const due = slackDate(new Date(list.dueAt - 1), '{date_long}');
-      const problem = db.transaction((): string | null => {
-        const started = engine.start({
-          definitionId: procedure.definitionId,
-          requester: WAYGATE_ACTOR,
-          params: {},
-          note: `📅 Due by ${due}${this.opts.owner ? `; owner ${mention(this.opts.owner)}` : ''}. Tick each item as it is done; overdue items are reminded every week.`,
-          part: { ...(procedure.steps ? { steps: procedure.steps } : {}), title: list.title },
-        });
+      const problem = await data.transaction(async (tx): Promise<string | null> => {
+        const started = await engine.start(
+          {
+            definitionId: procedure.definitionId,
+            requester: WAYGATE_ACTOR,
+            params: {},
+            note: `📅 Due by ${due}${this.opts.owner ? `; owner ${mention(this.opts.owner)}` : ''}. Tick each item as it is done; overdue items are reminded every week.`,
+            part: { ...(procedure.steps ? { steps: procedure.steps } : {}), title: list.title },
+          },
+          tx,
+        );
         if (!started.ok) return started.problem;
-        insert.run(list.key, list.kind, started.run.id, list.dueAt, this.opts.clock.nowMs());
+        await insert(tx, list.key, list.kind, started.run.id, list.dueAt);
         if (this.opts.owner) {
-          this.opts.outbox.enqueueSync({ kind: 'post', payload: { channel: this.opts.owner, text: `📋 ${list.title} is posted in <#${this.opts.channel}>, due by ${due} (run #${started.run.id}).` } });
+          await this.opts.outbox.enqueue(tx, { kind: 'post', payload: { channel: this.opts.owner, text: `📋 ${list.title} is posted in <#${this.opts.channel}>, due by ${due} (run #${started.run.id}).` } });
         }
         return null;
-      })();
+      });
       if (problem) outcome.problems.push(`${list.title}: ${problem}`);
       else outcome.posted.push(list.title);
     }
     const week = weeklyReminderKey(today, this.workingDay);
-    if (week && !has.get(week)) {
-      db.transaction(() => {
-        const overdue = this.lists().filter((l) => l.overdue);
-        insert.run(week, 'reminder', null, null, this.opts.clock.nowMs());
+    if (week && !(await has(data.db, week))) {
+      await data.transaction(async (tx) => {
+        const overdue = (await this.lists(tx)).filter((l) => l.overdue);
+        await insert(tx, week, 'reminder', null, null);
         if (overdue.length === 0) return;
         outcome.reminded = overdue.length;
         const text = this.reminderText(overdue);
-        this.opts.outbox.enqueueSync({ kind: 'post', payload: { channel: this.opts.channel!, text } });
-        if (this.opts.owner) this.opts.outbox.enqueueSync({ kind: 'post', payload: { channel: this.opts.owner, text } });
-        this.opts.audit.recordSync({ actor: WAYGATE_ACTOR, action: 'compliance.reminded', subject: week, details: { overdue: overdue.map((l) => l.key) } });
-      })();
+        await this.opts.outbox.enqueue(tx, { kind: 'post', payload: { channel: this.opts.channel!, text } });
+        if (this.opts.owner) await this.opts.outbox.enqueue(tx, { kind: 'post', payload: { channel: this.opts.owner, text } });
+        await this.opts.audit.record(tx, { actor: WAYGATE_ACTOR, action: 'compliance.reminded', subject: week, details: { overdue: overdue.map((l) => l.key) } });
+      });
     }
     return outcome;
   }
 
-  /** Open lists, oldest first (overdue ones are past their due time). */
-  lists(): CalendarList[] {
+  /** Open lists, oldest first (overdue ones are past their due time); read in the caller's transaction `ex` when given. */
+  async lists(ex: Executor = this.opts.data.db): Promise<CalendarList[]> {
     const now = this.opts.clock.nowMs();
-    const rows = this.opts.db
-      .prepare("SELECT c.key, c.kind, c.run_id, c.due_at FROM compliance_calendar c JOIN sop_runs r ON r.id = c.run_id WHERE r.status = 'active' ORDER BY c.due_at, c.key")
-      .all() as Row[];
-    return rows.flatMap((row) => {
-      const run = this.opts.engine.get(row.run_id);
-      if (!run) return [];
+    const rows = await all(
+      ex,
+      sql<Row>`SELECT c.key, c.kind, c.run_id, c.due_at FROM compliance_calendar c JOIN sop_runs r ON r.id = c.run_id WHERE r.status = 'active' ORDER BY c.due_at, c.key`,
+    );
+    const lists: CalendarList[] = [];
+    for (const row of rows) {
+      const run = await this.opts.engine.get(row.run_id, ex);
+      if (!run) continue;
       const open = run.definition.steps.flatMap((step, i) => (step.kind === 'checklist' ? step.items.filter((item) => !run.state.steps[i]?.ticks?.[item.id]).map((item) => item.text) : []));
-      return [{ key: row.key, kind: row.kind, run, dueAt: row.due_at, overdue: row.due_at <= now, open }];
-    });
+      lists.push({ key: row.key, kind: row.kind, run, dueAt: row.due_at, overdue: row.due_at <= now, open });
+    }
+    return lists;
   }
 
   private reminderText(overdue: readonly CalendarList[]): string {

@@ -8,7 +8,7 @@ export function complianceModule(core: Core, engine: Pick<SopEngine, 'start' | '
   const { file } = core.config;
   const calendar = new BusinessCalendar(file.businessHours, file.timezone);
   return new ComplianceService({
-    db: core.db,
+    data: core.data,
     clock: core.clock,
     outbox: core.outbox,
     audit: core.audit,

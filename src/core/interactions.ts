@@ -94,10 +94,10 @@ export interface ActionDefinition<V> {
   /** Decodes the element's value (a button or option value; for checkboxes, the block_id). */
   value: z.ZodType<V, string>;
   /** Checked before the handler runs; a denial is answered, counted and audited by the policy. */
-  /** `name` may depend on the value: one menu, options of different weight. */
-  permission?: { name: PermissionName | ((value: V) => PermissionName); what: string; subject?: (value: V) => string };
+  /** `name` may depend on the value: one menu, options of different weight (and may be read from the database). */
+  permission?: { name: PermissionName | ((value: V) => PermissionName | Promise<PermissionName>); what: string; subject?: (value: V) => string | Promise<string> };
   /** True when the value was drawn from an older revision of the state (a stale message). */
-  isStale?: (value: V) => boolean;
+  isStale?: (value: V) => boolean | Promise<boolean>;
   handle(ctx: ActionContext, value: V): void | Promise<void>;
 }
 
@@ -123,17 +123,17 @@ export function defineAction<V>(def: ActionDefinition<V>): Action {
       // learns nothing about whether it is current.
       if (def.permission) {
         const decision = await policy.check({
-          permission: typeof def.permission.name === 'function' ? def.permission.name(value) : def.permission.name,
+          permission: typeof def.permission.name === 'function' ? await def.permission.name(value) : def.permission.name,
           user: ctx.userId,
           what: def.permission.what,
-          ...(def.permission.subject ? { subject: def.permission.subject(value) } : {}),
+          ...(def.permission.subject ? { subject: await def.permission.subject(value) } : {}),
         });
         if (!decision.allowed) {
           ctx.tell(decision.message);
           return 'denied';
         }
       }
-      if (def.isStale?.(value)) {
+      if (await def.isStale?.(value)) {
         ctx.tell('This message has changed since it was drawn, so nothing was done. Please look at the updated message and try again.');
         return 'stale';
       }

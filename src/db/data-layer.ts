@@ -124,3 +124,13 @@ function cachedStatements(handle: SqliteHandle): { prepare(sql: string): Stateme
     close() {},
   };
 }
+
+/**
+ * Whether `err` is a unique-index violation: SQLite's `SQLITE_CONSTRAINT_UNIQUE` (or its primary-key form) or
+ * PostgreSQL's `23505`. For rules a unique index enforces (one active run per environment), found after the
+ * fact: on PostgreSQL such an error aborts the transaction it happened in, so a caller catches it outside.
+ */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
+}

@@ -54,7 +54,7 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; on
     outbox,
     alertsChannel: file.channels.alerts,
     stormThreshold: file.incidents.stormThreshold,
-    onCall: () => opts.oncall.at()?.userId,
+    onCall: () => opts.oncall.atSync()?.userId,
     links: linksLine(file.links),
     ...(opts.recentChanges ? { recentChanges: opts.recentChanges } : {}),
   });
@@ -64,7 +64,7 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; on
     audit,
     publisher,
     ladder: file.escalation,
-    onCall: () => opts.oncall.at()?.userId,
+    onCall: () => opts.oncall.atSync()?.userId,
     mentionsFor: (names) => roles.mentionsFor(names),
     dm: (userId, text) => outbox.enqueueSync({ kind: 'post', payload: { channel: userId, text }, urgent: true }),
   });
@@ -86,7 +86,7 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; on
   const bulk = new BulkChanges({ db, clock, logger, executions, outbox, acknowledge: (ids, user, url) => facade.acknowledge(ids, user, url) });
   const facade: IncidentFacade = new IncidentFacade({ db, clock, repo, lifecycle, ingest, follow, bulk, sla, outbox, audit, routingKey: file.service.pagerDutyRoutingKey });
   const incidentGrant = ['oncall', 'lead', 'ops'] as const;
-  const menu = incidentMenu(facade, () => opts.oncall.at()?.userId);
+  const menu = incidentMenu(facade, () => opts.oncall.atSync()?.userId);
   const drain = (row: { lane: string }): void => {
     if (publisher.isAlertsLane(row.lane)) publisher.drainStorm();
   };

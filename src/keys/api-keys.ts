@@ -1,4 +1,7 @@
+import { sql } from 'kysely';
+import type { Transaction } from 'kysely';
 import type { Db } from '../db/database.js';
+import { all, first, run, type DataLayer, type Executor, type Schema } from '../db/data-layer.js';
 import type { Clock } from '../clock/clock.js';
 import type { Logger } from '../logging/logger.js';
 import type { AuditLog } from '../audit/audit-log.js';
@@ -69,6 +72,12 @@ export type Issued = { ok: true; key: string; info: ApiKeyInfo } | { ok: false; 
 export type RotationOutcome = { ran: false; reason: string } | { ran: true; result: RunResult };
 
 export interface ApiKeyServiceOptions {
+  data: DataLayer;
+  /**
+   * The synchronous handle, for what `/waygate key` does: it must answer synchronously (a reply holding a key
+   * must never miss the ack budget and be queued in the outbox), so create, rotate, revoke and list stay
+   * synchronous until commands can keep a late reply out of the outbox.
+   */
   db: Db;
   clock: Clock;
   logger: Logger;
@@ -149,14 +158,14 @@ export class ApiKeyService {
     })();
   }
 
-  /** Revokes every live version of `name` at once (the active key and any still in its grace period). */
+  /** Revokes every live version of `name` at once (the active key and any still in its grace period). Synchronous: see `db`. */
   revoke(name: string, actor: string, reason: string): { ok: true; versions: number; owner: string } | { ok: false; problem: string } {
     const now = this.opts.clock.nowMs();
     return this.db.transaction(() => {
       const live = this.liveByName.all(name) as Row[];
       if (live.length === 0) return { ok: false as const, problem: `there is no live key named \`${name}\`` };
       for (const row of live) {
-        this.markRevoked(row.id, now, actor, reason);
+        this.markRevokedSync(row.id, now, actor, reason);
         if (row.status === 'grace') this.opts.deadlines.cancelSync(GRACE_DEADLINES, graceKey(row.id));
       }
       const owner = live[0]!.owner;
@@ -166,10 +175,11 @@ export class ApiKeyService {
   }
 
   /** True when `presented` is the active key of `name`, or one still inside its grace period. Constant-time per version. */
-  verify(name: string, presented: string): boolean {
+  async verify(name: string, presented: string): Promise<boolean> {
     const now = this.opts.clock.nowMs();
     let ok = false;
-    for (const row of this.liveByName.all(name) as Row[]) {
+    const live = await all(this.opts.data.db, sql<Row>`SELECT * FROM api_keys WHERE name = ${name} AND status IN ('active', 'grace') ORDER BY id DESC`);
+    for (const row of live) {
       // The grace deadline revokes it; checked here too so a deadline firing late never extends the grace.
       if (row.status === 'grace' && (row.grace_until ?? 0) <= now) continue;
       // No early exit: every live version is checked, so the time taken does not say which matched.
@@ -178,14 +188,15 @@ export class ApiKeyService {
     return ok;
   }
 
-  /** Every version, by name (newest first within a name). */
+  /** Every version, by name (newest first within a name). Synchronous: see `db`. */
   list(): ApiKeyInfo[] {
     return (this.all.all() as Row[]).map(info);
   }
 
   /** Active keys issued (created or last rotated) more than `olderThanMs` ago. */
-  stale(now: number, olderThanMs: number): ApiKeyInfo[] {
-    return this.list().filter((k) => k.status === 'active' && now - issuedAt(k) > olderThanMs);
+  async stale(now: number, olderThanMs: number, ex: Executor = this.opts.data.db): Promise<ApiKeyInfo[]> {
+    const active = await all(ex, sql<Row>`SELECT * FROM api_keys WHERE status = 'active' ORDER BY name, id DESC`);
+    return active.map(info).filter((k) => now - issuedAt(k) > olderThanMs);
   }
 
   /**
@@ -200,30 +211,29 @@ export class ApiKeyService {
       return { ran: false, reason: '`scripts.rotate-api-keys` may not use placeholders: the key is given on stdin' };
     }
     const result = await this.opts.runner.run({ argv: spec.run, timeoutMs: spec.timeout, ...(spec.cwd ? { cwd: spec.cwd } : {}), input: `${key}\n` });
-    this.db.transaction(() => {
-      this.opts.audit.recordSync({
-        actor,
-        action: 'key.rotation_script',
-        subject: name,
-        details: { ok: result.ok, exitCode: result.exitCode, timedOut: result.timedOut, failedToStart: result.failedToStart },
-      });
-    })();
+    // Recorded after the script, in a transaction of its own: none is held while it runs.
+    await this.opts.audit.record(this.opts.data.db, {
+      actor,
+      action: 'key.rotation_script',
+      subject: name,
+      details: { ok: result.ok, exitCode: result.exitCode, timedOut: result.timedOut, failedToStart: result.failedToStart },
+    });
     // The output is the script's, and could echo what it read: it is neither logged nor shown.
     this.opts.logger.info({ apiKey: name, ok: result.ok, exitCode: result.exitCode, timedOut: result.timedOut }, 'API key rotation script finished');
     return { ran: true, result };
   }
 
   /** Grace periods that ended: those versions are revoked. Runs inside the deadlines' transaction. */
-  endGrace(due: readonly DueDeadline[], now: number): void {
+  async endGrace(due: readonly DueDeadline[], now: number, tx: Transaction<Schema>): Promise<void> {
     for (const d of due) {
-      const row = this.byId.get(Number(d.key.slice('key:'.length))) as Row | undefined;
+      const row = await first(tx, sql<Row>`SELECT * FROM api_keys WHERE id = ${Number(d.key.slice('key:'.length))}`);
       if (!row || row.status !== 'grace') continue; // revoked by hand meanwhile
-      this.markRevoked(row.id, now, 'waygate', 'rotated: grace period ended');
-      this.opts.audit.recordSync({ actor: 'waygate', action: 'key.grace_ended', subject: row.name, details: { owner: row.owner } });
+      await run(tx, sql`UPDATE api_keys SET status = 'revoked', revoked_at = ${now}, revoked_by = 'waygate', revoke_reason = 'rotated: grace period ended' WHERE id = ${row.id}`);
+      await this.opts.audit.record(tx, { actor: 'waygate', action: 'key.grace_ended', subject: row.name, details: { owner: row.owner } });
     }
   }
 
-  private markRevoked(id: number, now: number, actor: string, reason: string): void {
+  private markRevokedSync(id: number, now: number, actor: string, reason: string): void {
     this.db.prepare("UPDATE api_keys SET status = 'revoked', revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE id = ?").run(now, actor, reason, id);
   }
 }

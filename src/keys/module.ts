@@ -11,6 +11,7 @@ import { KeyHasher } from './key-hash.js';
 export function apiKeysModule(core: Core, deps: { runner: ProcessRunner }): { service: ApiKeyService; module: WaygateModule } {
   const { config } = core;
   const service = new ApiKeyService({
+    data: core.data,
     db: core.db,
     clock: core.clock,
     logger: core.logger.child({ module: 'api-keys' }),
@@ -21,6 +22,6 @@ export function apiKeysModule(core: Core, deps: { runner: ProcessRunner }): { se
     runner: deps.runner,
     rotationScript: config.file.scripts[ROTATION_SCRIPT],
   });
-  core.deadlines.on(GRACE_DEADLINES, (due, now) => service.endGrace(due, now));
+  core.deadlines.on(GRACE_DEADLINES, (due, now, tx) => service.endGrace(due, now, tx));
   return { service, module: { name: 'api-keys' } };
 }

@@ -1,6 +1,8 @@
 import type { Core } from '../core/core.js';
 import type { WaygateModule } from '../core/module.js';
+import type { Transaction } from 'kysely';
 import type { DueDeadline } from '../core/deadlines.js';
+import type { Executor, Schema } from '../db/data-layer.js';
 import type { IncidentFacade } from '../incidents/facade.js';
 import { incidentLink } from '../incidents/alert-message.js';
 import { slackDate } from '../slack/format.js';
@@ -25,16 +27,17 @@ export function oncallModule(core: Core, oncall: OncallService, incidents: Incid
   const rotation = oncall.rotation;
   const opsChannel = config.file.channels.ops;
 
-  const scheduleAfter = (index: number): void => {
-    if (rotation) deadlines.scheduleSync(HANDOFF_DEADLINES, turnKey(index + 1), rotation.handoffAt(index + 1));
+  const scheduleAfter = async (ex: Executor, index: number): Promise<void> => {
+    if (rotation) await deadlines.schedule(ex, HANDOFF_DEADLINES, turnKey(index + 1), rotation.handoffAt(index + 1));
   };
 
-  const handOff = (due: DueDeadline, now: number): void => {
+  /** Inside the transaction `tx` that marks the handoff's deadline fired. */
+  const handOff = async (due: DueDeadline, now: number, tx: Transaction<Schema>): Promise<void> => {
     if (!rotation) return;
     const index = Number(due.key.slice('turn:'.length));
     const current = rotation.shiftAt(now);
     if (current.index !== index) {
-      scheduleAfter(current.index); // a turn that already ended while the bot was down: nothing to announce
+      await scheduleAfter(tx, current.index); // a turn that already ended while the bot was down: nothing to announce
       return;
     }
     const incoming = rotation.shift(index);
@@ -43,9 +46,9 @@ export function oncallModule(core: Core, oncall: OncallService, incidents: Incid
     const open = incidents.open();
     const listed = open.slice(0, LISTED).map((i) => `• *${i.priority}* ${incidentLink(i)} · open ${formatDuration(now - i.created_at)}`);
     const more = open.length > LISTED ? `\n…and ${open.length - LISTED} more: \`/waygate incidents\`` : '';
-    const covering = oncall.at(now);
+    const covering = await oncall.at(now, tx);
     const coverNote = covering?.source === 'override' && covering.userId !== incoming.userId ? `\n<@${covering.userId}> is covering for you until ${slackDate(new Date(covering.until))}.` : '';
-    outbox.enqueueSync({
+    await outbox.enqueue(tx, {
       kind: 'post',
       payload: {
         channel: incoming.userId,
@@ -55,28 +58,28 @@ export function oncallModule(core: Core, oncall: OncallService, incidents: Incid
       },
     });
     if (opsChannel) {
-      outbox.enqueueSync({ kind: 'post', payload: { channel: opsChannel, text: `🔁 On-call handoff: <@${incoming.userId}> takes over from <@${outgoing.userId}> until ${until}.` } });
+      await outbox.enqueue(tx, { kind: 'post', payload: { channel: opsChannel, text: `🔁 On-call handoff: <@${incoming.userId}> takes over from <@${outgoing.userId}> until ${until}.` } });
     }
-    audit.recordSync({ actor: 'waygate', action: 'oncall.handoff', subject: incoming.userId, details: { from: outgoing.userId, until: new Date(incoming.endsAt).toISOString() } });
-    scheduleAfter(index);
+    await audit.record(tx, { actor: 'waygate', action: 'oncall.handoff', subject: incoming.userId, details: { from: outgoing.userId, until: new Date(incoming.endsAt).toISOString() } });
+    await scheduleAfter(tx, index);
   };
 
-  deadlines.on(HANDOFF_DEADLINES, (due, now) => {
-    for (const d of due) handOff(d, now);
+  deadlines.on(HANDOFF_DEADLINES, async (due, now, tx) => {
+    for (const d of due) await handOff(d, now, tx);
   });
 
   return {
     name: 'oncall',
     permissions: { 'oncall.override': ['lead', 'oncall'] },
-    start: () => {
-      if (rotation) scheduleAfter(rotation.shiftAt(core.clock.nowMs()).index);
+    start: async () => {
+      if (rotation) await scheduleAfter(core.data.db, rotation.shiftAt(core.clock.nowMs()).index);
       // Not awaited: PagerDuty being slow must not hold up start-up; until the first read, the rotation or role answers.
       void oncall.pagerDuty?.start();
     },
     stop: () => oncall.pagerDuty?.stop(),
     health: () => {
       const pd = oncall.pagerDuty?.status();
-      const current = oncall.at();
+      const current = oncall.atSync();
       return {
         oncall: {
           value: {

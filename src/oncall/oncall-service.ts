@@ -1,4 +1,6 @@
+import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
+import { all, first, type DataLayer, type Executor } from '../db/data-layer.js';
 import type { Clock } from '../clock/clock.js';
 import { Rotation, type Shift } from './rotation.js';
 import type { OncallConfig, RotationConfig } from './schema.js';
@@ -27,12 +29,11 @@ export interface OnCall {
  */
 export class OncallService {
   readonly rotation: Rotation | undefined;
-  private readonly active;
-  private readonly insert;
-  private readonly upcomingOverrides;
 
   constructor(
-    db: Db,
+    private readonly data: DataLayer,
+    /** The synchronous handle, only for atSync(): callers in modules not yet moved to the data layer. */
+    private readonly db: Db,
     private readonly clock: Clock,
     config: OncallConfig | undefined,
     timezone: string,
@@ -40,14 +41,24 @@ export class OncallService {
     readonly pagerDuty?: PagerDutyOncalls,
   ) {
     this.rotation = config?.rotation && config.handoff ? new Rotation(config as RotationConfig, timezone) : undefined;
-    this.active = db.prepare(`SELECT * FROM oncall_overrides WHERE starts_at <= ? AND ends_at > ? ORDER BY id DESC LIMIT 1`);
-    this.insert = db.prepare(`INSERT INTO oncall_overrides (user_id, starts_at, ends_at, created_by, created_at) VALUES (?, ?, ?, ?, ?)`);
-    this.upcomingOverrides = db.prepare(`SELECT * FROM oncall_overrides WHERE ends_at > ? ORDER BY starts_at, id`);
   }
 
-  /** Who is on call at `at` (now by default); undefined without a rotation or override. */
-  at(at = this.clock.nowMs()): OnCall | undefined {
-    const override = this.active.get(at, at) as Override | undefined;
+  /**
+   * Who is on call at `at` (now by default), read in the caller's transaction `ex` when given; undefined
+   * without a rotation or override.
+   */
+  async at(at = this.clock.nowMs(), ex: Executor = this.data.db): Promise<OnCall | undefined> {
+    const override = await first(ex, sql<Override>`SELECT * FROM oncall_overrides WHERE starts_at <= ${at} AND ends_at > ${at} ORDER BY id DESC LIMIT 1`);
+    return this.answer(at, override);
+  }
+
+  /** The synchronous form of at(), for callers in modules not yet moved to the data layer (alert cards, escalations, /health). */
+  atSync(at = this.clock.nowMs()): OnCall | undefined {
+    const override = this.db.prepare(`SELECT * FROM oncall_overrides WHERE starts_at <= ? AND ends_at > ? ORDER BY id DESC LIMIT 1`).get(at, at) as Override | undefined;
+    return this.answer(at, override);
+  }
+
+  private answer(at: number, override: Override | undefined): OnCall | undefined {
     if (override) return { userId: override.user_id, source: 'override', until: override.ends_at };
     const shift = this.rotation?.shiftAt(at);
     if (shift) return { userId: shift.userId, source: 'rotation', until: shift.endsAt };
@@ -71,14 +82,17 @@ export class OncallService {
     return Array.from({ length: count + 1 }, (_, i) => rotation.shift(current.index + i));
   }
 
-  overrides(from = this.clock.nowMs()): Override[] {
-    return this.upcomingOverrides.all(from) as Override[];
+  async overrides(from = this.clock.nowMs(), ex: Executor = this.data.db): Promise<Override[]> {
+    return all(ex, sql<Override>`SELECT * FROM oncall_overrides WHERE ends_at > ${from} ORDER BY starts_at, id`);
   }
 
-  /** `userId` is on call from now for `durationMs`, over the rotation; the caller commits it with its audit row. */
-  override(userId: string, durationMs: number, by: string): Override {
+  /** `userId` is on call from now for `durationMs`, over the rotation, in the caller's transaction `ex` with its audit row. */
+  async override(ex: Executor, userId: string, durationMs: number, by: string): Promise<Override> {
     const now = this.clock.nowMs();
-    const info = this.insert.run(userId, now, now + durationMs, by, now);
-    return { id: Number(info.lastInsertRowid), user_id: userId, starts_at: now, ends_at: now + durationMs, created_by: by };
+    const row = await first(
+      ex,
+      sql<{ id: number }>`INSERT INTO oncall_overrides (user_id, starts_at, ends_at, created_by, created_at) VALUES (${userId}, ${now}, ${now + durationMs}, ${by}, ${now}) RETURNING id`,
+    );
+    return { id: Number(row?.id), user_id: userId, starts_at: now, ends_at: now + durationMs, created_by: by };
   }
 }

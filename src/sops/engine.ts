@@ -1,4 +1,5 @@
-import type { Db } from '../db/database.js';
+import type { Transaction } from 'kysely';
+import { afterCommit, isUniqueViolation, type DataLayer, type Executor, type Schema } from '../db/data-layer.js';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { Logger } from '../logging/logger.js';
 import type { Outbox } from '../outbox/outbox.js';
@@ -10,7 +11,7 @@ import { escapeMrkdwn, formatDuration, truncate } from '../core/text.js';
 import type { AutomaticTask, Definition, Setting, Guard, PinnedDefinition } from './definition.js';
 import { buildArgv, paramProblem, type ScriptSpec } from './scripts.js';
 import { initialState, timeline, transition, type DeadlineKind, type Effect, type Run, type RunInput, type ScriptOutcome } from './run-state.js';
-import type { RunStore } from './run-store.js';
+import type { EnvironmentHolder, RunStore } from './run-store.js';
 import { renderRun } from './run-message.js';
 import { messageKeys, type MessageKey } from '../core/keys.js';
 import { messageUrl } from '../slack/format.js';
@@ -31,7 +32,7 @@ const VERIFY_TIMEOUT_MS = 10_000;
 const VERIFY_INTERVAL_MS = 5_000;
 
 export interface SopEngineOptions {
-  db: Db;
+  data: DataLayer;
   clock: Clock;
   logger: Logger;
   outbox: Outbox;
@@ -46,8 +47,8 @@ export interface SopEngineOptions {
   scripts: Readonly<Record<string, ScriptSpec>>;
   /** The service health URL the `verify` steps check. */
   healthUrl: string;
-  /** Why a guard blocks now for this run, or null. */
-  guards: (guard: Guard, run: Run) => string | null;
+  /** Why a guard blocks now for this run, or null; read in the caller's transaction `ex`. */
+  guards: (guard: Guard, run: Run, ex: Executor) => string | null | Promise<string | null>;
   /** One health check for a watch's close look, not recorded as a sample (it would skew uptime coverage). */
   probe: () => Promise<{ ok: boolean; detail: string }>;
   /** The watch after a deploy: what the service did since `since` (uptime, error lines, incidents opened). */
@@ -57,8 +58,11 @@ export interface SopEngineOptions {
   settings: Readonly<Record<Setting, number>>;
   /** Checklist items Waygate does itself; an item whose task is missing here is left to a person. */
   automatic?: Partial<Record<AutomaticTask, (run: Run) => Promise<{ ok: boolean; detail: string }>>>;
-  /** Shares a text file in a thread (output too long for a message); absent: the output is cut, and says so. */
-  shareFile?: (opts: { channel: string; threadKey: MessageKey; filename: string; title: string; content: string }) => void;
+  /**
+   * Shares a text file in a thread (output too long for a message) in the caller's transaction `ex`; absent:
+   * the output is cut, and says so.
+   */
+  shareFile?: (ex: Executor, opts: { channel: string; threadKey: MessageKey; filename: string; title: string; content: string }) => Promise<void>;
 }
 
 export interface StartOptions {
@@ -89,7 +93,7 @@ export class SopEngine {
   private stopping = false;
 
   constructor(private readonly opts: SopEngineOptions) {
-    opts.deadlines.on(SOP_DEADLINES, (due, now) => this.onDeadlines(due, now));
+    opts.deadlines.on(SOP_DEADLINES, (due, now, tx) => this.onDeadlines(due, now, tx));
   }
 
   definition(id: string): PinnedDefinition | undefined {
@@ -108,31 +112,52 @@ export class SopEngine {
       .sort((a, b) => (a.sop ?? '').localeCompare(b.sop ?? ''));
   }
 
-  get(runId: number): Run | undefined {
-    return this.opts.store.get(runId);
+  /** A run, read in the caller's transaction `ex` when given. */
+  async get(runId: number, ex: Executor = this.opts.data.db): Promise<Run | undefined> {
+    return this.opts.store.get(ex, runId);
   }
 
-  active(): Run[] {
-    return this.opts.store.active();
+  async active(ex: Executor = this.opts.data.db): Promise<Run[]> {
+    return this.opts.store.active(ex);
+  }
+
+  /** How many runs are open, for the module's (synchronous) health section. */
+  openRunsSync(): number {
+    return this.opts.store.activeCountSync();
   }
 
   /**
    * Production changes of the last 24 hours, for alert cards (SOP-MON-001: "check recent changes"): each
    * run with its version or ref, who, when, and a link to its thread. Empty when there were none.
    */
-  recentChangesLine(): string {
+  async recentChangesLine(ex: Executor = this.opts.data.db): Promise<string> {
     const now = this.opts.clock.nowMs();
-    // Alert cards ask on every render, and a webhook flood renders many: one read a second is enough, and a
-    // production run's change clears it at once.
-    const cached = this.recentChanges;
-    if (cached && now - cached.at < RECENT_CHANGES_TTL_MS && now >= cached.at) return cached.line;
-    const line = this.readRecentChanges(now);
+    const cached = this.cachedRecentChanges(now);
+    if (cached !== undefined) return cached;
+    const line = this.describeRecentChanges(await this.opts.store.changedSince(ex, 'production', now - 24 * 3_600_000));
     this.recentChanges = { at: now, line };
     return line;
   }
 
-  private readRecentChanges(now: number): string {
-    const runs = this.opts.store.changedSince('production', now - 24 * 3_600_000).slice(0, 3);
+  /** The synchronous form of recentChangesLine(), for the alert cards while the incidents module is not yet moved. */
+  recentChangesLineSync(): string {
+    const now = this.opts.clock.nowMs();
+    const cached = this.cachedRecentChanges(now);
+    if (cached !== undefined) return cached;
+    const line = this.describeRecentChanges(this.opts.store.changedSinceSync('production', now - 24 * 3_600_000));
+    this.recentChanges = { at: now, line };
+    return line;
+  }
+
+  private cachedRecentChanges(now: number): string | undefined {
+    // Alert cards ask on every render, and a webhook flood renders many: one read a second is enough, and a
+    // production run's change clears it at once.
+    const cached = this.recentChanges;
+    return cached && now - cached.at < RECENT_CHANGES_TTL_MS && now >= cached.at ? cached.line : undefined;
+  }
+
+  private describeRecentChanges(changed: readonly Run[]): string {
+    const runs = changed.slice(0, 3);
     if (runs.length === 0) return '';
     const parts = runs.map((r) => {
       const what = r.params.version ?? r.params.ref ?? '';
@@ -144,15 +169,16 @@ export class SopEngine {
   }
 
   /** The newest runs of these procedures, newest first. */
-  recent(definitionIds: readonly string[], limit: number): Run[] {
-    return this.opts.store.recent(definitionIds, limit);
+  async recent(definitionIds: readonly string[], limit: number): Promise<Run[]> {
+    return this.opts.store.recent(this.opts.data.db, definitionIds, limit);
   }
 
   /**
    * Starts a run of a definition: its parameters are checked first (a refused value starts nothing), then
-   * the run, its message and its first step commit together.
+   * the run, its message and its first step commit together: in the caller's transaction `ex` when it is
+   * one, else in one of its own.
    */
-  start(opts: StartOptions): StartOutcome {
+  async start(opts: StartOptions, ex: Executor = this.opts.data.db): Promise<StartOutcome> {
     const pinned = this.opts.definitions.get(opts.definitionId);
     if (!pinned) return { ok: false, problem: `There is no procedure \`${opts.definitionId}\`.` };
     const definition = opts.part ? partOf(pinned.definition, opts.part) : pinned.definition;
@@ -174,112 +200,131 @@ export class SopEngine {
     const channel = this.opts.channels[definition.channel];
     if (!channel) return { ok: false, problem: `The channel \`${definition.channel}\` of this procedure is not configured under \`channels:\`.` };
     const now = this.opts.clock.nowMs();
-    const { db, store } = this.opts;
-    return db.transaction((): StartOutcome => {
-      const draft: Omit<Run, 'id'> = { definition, definitionHash: pinned.hash, requester: opts.requester, params: opts.params, channel, createdAt: now, state: initialState(definition) };
-      const id = store.insert(draft, definition.environment ?? null, now);
-      if (id === undefined) {
-        const holder = store.holderOf(definition.environment ?? '');
-        return {
-          ok: false,
-          problem: holder
-            ? `\`${definition.environment}\` is held by run #${holder.runId} (${holder.title}) of <@${holder.requester}> since <!date^${Math.floor(holder.since / 1000)}^{date_short_pretty} {time}|${new Date(holder.since).toISOString()}>; one run per environment at a time.`
-            : `\`${definition.environment}\` is held by another run.`,
-        };
-      }
-      const run: Run = { ...draft, id };
-      this.opts.outbox.enqueueSync({ kind: 'post', payload: { channel, ...renderRun(run, this.opts.describeRoles) }, messageKey: messageKeys.sopRun(id) });
-      if (opts.note) this.opts.outbox.enqueueSync({ kind: 'post', payload: { channel, text: opts.note, threadKey: messageKeys.sopRun(id) } });
-      const applied = this.commit(run, { type: 'start' }, now);
-      return applied.ok ? applied : { ok: false, problem: applied.problem };
-    })();
+    const { data, store } = this.opts;
+    const held = (holder: EnvironmentHolder | undefined): StartOutcome => ({
+      ok: false,
+      problem: holder
+        ? `\`${definition.environment}\` is held by run #${holder.runId} (${holder.title}) of <@${holder.requester}> since <!date^${Math.floor(holder.since / 1000)}^{date_short_pretty} {time}|${new Date(holder.since).toISOString()}>; one run per environment at a time.`
+        : `\`${definition.environment}\` is held by another run.`,
+    });
+    try {
+      return await data.within(ex, async (tx): Promise<StartOutcome> => {
+        // One open run per environment: checked first, so a refusal leaves the transaction usable (on
+        // PostgreSQL a refused insert would abort it); the unique index still decides a race.
+        if (definition.environment !== undefined) {
+          const holder = await store.holderOf(tx, definition.environment);
+          if (holder) return held(holder);
+        }
+        const draft: Omit<Run, 'id'> = { definition, definitionHash: pinned.hash, requester: opts.requester, params: opts.params, channel, createdAt: now, state: initialState(definition) };
+        const id = await store.insert(tx, draft, definition.environment ?? null, now);
+        const run: Run = { ...draft, id };
+        await this.opts.outbox.enqueue(tx, { kind: 'post', payload: { channel, ...renderRun(run, this.opts.describeRoles) }, messageKey: messageKeys.sopRun(id) });
+        if (opts.note) await this.opts.outbox.enqueue(tx, { kind: 'post', payload: { channel, text: opts.note, threadKey: messageKeys.sopRun(id) } });
+        const applied = await this.commit(tx, run, { type: 'start' }, now);
+        return applied.ok ? applied : { ok: false, problem: applied.problem };
+      });
+    } catch (err) {
+      // Another start took the environment between the check and the insert. Inside a caller's transaction
+      // the error is theirs: their transaction failed with it.
+      if (ex.isTransaction || definition.environment === undefined || !isUniqueViolation(err)) throw err;
+      return held(await store.holderOf(data.db, definition.environment));
+    }
   }
 
   /**
    * **Rollback** on a finished run: starts its definition's rollback procedure with the same parameters and
    * marks the run as rolled back, in one transaction.
    */
-  rollback(runId: number, by: string): StartOutcome {
-    const { db, store, clock } = this.opts;
-    return db.transaction((): StartOutcome => {
-      const run = store.get(runId);
+  async rollback(runId: number, by: string): Promise<StartOutcome> {
+    const { data, store, clock } = this.opts;
+    return data.transaction(async (tx): Promise<StartOutcome> => {
+      const run = await store.get(tx, runId);
       const target = run?.definition.rollback;
       if (!run || !target) return { ok: false, problem: 'This run offers no rollback.' };
       if (run.state.status !== 'done') return { ok: false, problem: 'Only a completed run can be rolled back.' };
       if (run.state.rolledBack) return { ok: false, problem: `Run #${run.id} was already rolled back by <@${run.state.rolledBack.by}> (run #${run.state.rolledBack.runId}).` };
-      const started = this.start({ definitionId: target, requester: by, params: run.params, note: `↩️ Rollback of ${run.definition.title.toLowerCase()} run #${run.id}, asked for by <@${by}>.` });
+      const started = await this.start({ definitionId: target, requester: by, params: run.params, note: `↩️ Rollback of ${run.definition.title.toLowerCase()} run #${run.id}, asked for by <@${by}>.` }, tx);
       if (!started.ok) return started;
       const now = clock.nowMs();
       const state = { ...run.state, rolledBack: { runId: started.run.id, by, at: now }, revision: run.state.revision + 1 };
-      store.save(run.id, state, now);
-      this.opts.audit.recordSync({ actor: by, action: 'sop.step', subject: `${run.definition.id} #${run.id}`, details: { rollback: started.run.id } });
-      this.opts.outbox.enqueueSync({ kind: 'update', payload: { channel: run.channel, messageKey: messageKeys.sopRun(run.id), ...renderRun({ ...run, state }, this.opts.describeRoles) } });
-      this.opts.outbox.enqueueSync({ kind: 'post', payload: { channel: run.channel, text: `↩️ <@${by}> started a rollback: run #${started.run.id}.`, threadKey: messageKeys.sopRun(run.id), broadcast: true } });
+      await store.save(tx, run.id, state, now);
+      await this.opts.audit.record(tx, { actor: by, action: 'sop.step', subject: `${run.definition.id} #${run.id}`, details: { rollback: started.run.id } });
+      await this.opts.outbox.enqueue(tx, { kind: 'update', payload: { channel: run.channel, messageKey: messageKeys.sopRun(run.id), ...renderRun({ ...run, state }, this.opts.describeRoles) } });
+      await this.opts.outbox.enqueue(tx, { kind: 'post', payload: { channel: run.channel, text: `↩️ <@${by}> started a rollback: run #${started.run.id}.`, threadKey: messageKeys.sopRun(run.id), broadcast: true } });
       return started;
-    })();
+    });
   }
 
-  /** Applies one input to a run in one transaction; a refusal changes nothing and says why. */
-  apply(runId: number, input: RunInput): ApplyOutcome {
-    const { db, store, clock } = this.opts;
-    return db.transaction((): ApplyOutcome => {
-      const run = store.get(runId);
+  /**
+   * Applies one input to a run in one transaction (the caller's `ex` when it is one); a refusal changes
+   * nothing and says why.
+   */
+  async apply(runId: number, input: RunInput, ex: Executor = this.opts.data.db): Promise<ApplyOutcome> {
+    const { data, store, clock } = this.opts;
+    return data.within(ex, async (tx): Promise<ApplyOutcome> => {
+      const run = await store.get(tx, runId);
       if (!run) return { ok: false, problem: `There is no run #${runId}.` };
-      return this.commit(run, input, clock.nowMs());
-    })();
+      return this.commit(tx, run, input, clock.nowMs());
+    });
   }
 
   /** Inside a transaction: the transition, the new state and every effect that is a row. */
-  private commit(run: Run, input: RunInput, now: number): ApplyOutcome {
+  private async commit(tx: Transaction<Schema>, run: Run, input: RunInput, now: number): Promise<ApplyOutcome> {
+    // The transitions are pure and synchronous: the guards of the definition's steps are read first, in this
+    // transaction, and answered from here (reading them changes nothing).
+    const guarded = new Map<Guard, string | null>();
+    for (const step of run.definition.steps) {
+      for (const guard of step.when) if (!guarded.has(guard)) guarded.set(guard, await this.opts.guards(guard, run, tx));
+    }
     const result = transition(run, input, {
       now,
-      guards: this.opts.guards,
+      guards: (guard) => guarded.get(guard) ?? null,
       hasScript: (name) => Object.hasOwn(this.opts.scripts, name),
       describeRoles: this.opts.describeRoles,
       setting: (name) => this.opts.settings[name],
     });
     if ('refused' in result) return { ok: false, problem: result.refused };
     const next: Run = { ...run, state: result.state };
-    this.opts.store.save(run.id, result.state, now);
+    await this.opts.store.save(tx, run.id, result.state, now);
     if (run.definition.environment === 'production') this.recentChanges = undefined;
     const after: Array<() => void> = [];
-    for (const effect of result.effects) this.effect(next, effect, now, after);
+    for (const effect of result.effects) await this.effect(tx, next, effect, now, after);
     // What runs outside the transaction starts once it has committed (the caller's transaction ends first).
-    if (after.length > 0) queueMicrotask(() => after.forEach((fn) => fn()));
+    if (after.length > 0) afterCommit(tx, () => after.forEach((fn) => fn()));
     return { ok: true, run: next };
   }
 
-  private effect(run: Run, effect: Effect, now: number, after: Array<() => void>): void {
+  private async effect(tx: Transaction<Schema>, run: Run, effect: Effect, now: number, after: Array<() => void>): Promise<void> {
     const { outbox, audit, deadlines, executions } = this.opts;
     const threadKey = messageKeys.sopRun(run.id);
     switch (effect.kind) {
       case 'render':
-        outbox.enqueueSync({ kind: 'update', payload: { channel: run.channel, messageKey: threadKey, ...renderRun(run, this.opts.describeRoles) } });
+        await outbox.enqueue(tx, { kind: 'update', payload: { channel: run.channel, messageKey: threadKey, ...renderRun(run, this.opts.describeRoles) } });
         return;
       case 'thread':
-        outbox.enqueueSync({ kind: 'post', payload: { channel: run.channel, text: effect.text, threadKey, ...(effect.broadcast ? { broadcast: true } : {}) } });
+        await outbox.enqueue(tx, { kind: 'post', payload: { channel: run.channel, text: effect.text, threadKey, ...(effect.broadcast ? { broadcast: true } : {}) } });
         return;
       case 'audit':
-        audit.recordSync({ actor: effect.actor, action: effect.action, subject: `${run.definition.id} #${run.id}`, details: effect.details });
+        await audit.record(tx, { actor: effect.actor, action: effect.action, subject: `${run.definition.id} #${run.id}`, details: effect.details });
         return;
       case 'schedule':
-        deadlines.scheduleSync(SOP_DEADLINES, deadlineKey(run.id, effect.step, effect.what), effect.at);
+        await deadlines.schedule(tx, SOP_DEADLINES, deadlineKey(run.id, effect.step, effect.what), effect.at);
         return;
       case 'cancel_deadlines':
-        for (const what of ['remind', 'escalate', 'expire', 'watch', 'probe'] as const) deadlines.cancelSync(SOP_DEADLINES, deadlineKey(run.id, effect.step, what));
+        for (const what of ['remind', 'escalate', 'expire', 'watch', 'probe'] as const) await deadlines.cancel(tx, SOP_DEADLINES, deadlineKey(run.id, effect.step, what));
         return;
       case 'notify': {
         const channel = effect.to === 'requester' ? run.requester : this.opts.channels[effect.to];
-        if (channel) outbox.enqueueSync({ kind: 'post', payload: { channel, text: `${effect.text} (${run.definition.title} run #${run.id})` } });
-        else outbox.enqueueSync({ kind: 'post', payload: { channel: run.channel, text: `⚠️ \`channels.${effect.to}\` is not configured, so nobody was notified there.`, threadKey } });
+        if (channel) await outbox.enqueue(tx, { kind: 'post', payload: { channel, text: `${effect.text} (${run.definition.title} run #${run.id})` } });
+        else await outbox.enqueue(tx, { kind: 'post', payload: { channel: run.channel, text: `⚠️ \`channels.${effect.to}\` is not configured, so nobody was notified there.`, threadKey } });
         return;
       }
       case 'run_script': {
         const step = run.definition.steps[effect.step];
         if (step?.kind !== 'script') return;
-        const executionId = executions.startSync({ kind: SCRIPT_EXECUTION, name: `${run.id}:${effect.step}`, trigger: 'manual', by: run.requester, at: now });
+        const executionId = await executions.start(tx, { kind: SCRIPT_EXECUTION, name: `${run.id}:${effect.step}`, trigger: 'manual', by: run.requester, at: now });
         const outputKey = messageKeys.sopOutput(run.id, effect.step, executionId);
-        outbox.enqueueSync({ kind: 'post', payload: { channel: run.channel, text: `⏳ \`${step.script}\` started…`, threadKey }, messageKey: outputKey });
+        await outbox.enqueue(tx, { kind: 'post', payload: { channel: run.channel, text: `⏳ \`${step.script}\` started…`, threadKey }, messageKey: outputKey });
         after.push(() => this.runScript(run, effect.step, executionId));
         return;
       }
@@ -300,8 +345,9 @@ export class SopEngine {
             .probe()
             .catch((err: unknown) => ({ ok: false, detail: (err as Error).message }))
             .then((r) => {
-              if (!this.stopping) this.apply(run.id, { type: 'probe_result', step: effect.step, ok: r.ok, detail: r.detail });
-            });
+              if (!this.stopping) return this.apply(run.id, { type: 'probe_result', step: effect.step, ok: r.ok, detail: r.detail });
+            })
+            .catch((err: unknown) => this.opts.logger.error({ err, runId: run.id }, 'procedure probe result not applied'));
           this.track(task);
         });
         return;
@@ -320,12 +366,12 @@ export class SopEngine {
           '',
         ].join('\n');
         const lines = events.map((e) => `• <!date^${Math.floor(e.at / 1000)}^{date_short_pretty} {time}|${when(e.at)}> ${e.who === 'waygate' ? 'Waygate' : `<@${e.who}>`}: ${escapeMrkdwn(e.what)}`);
-        outbox.enqueueSync({ kind: 'post', payload: { channel: run.channel, text: truncate(`📄 *Report of run #${run.id}*\n${lines.join('\n')}`, 2_900), threadKey } });
-        this.opts.shareFile?.({ channel: run.channel, threadKey, filename: `${run.definition.id}-run-${run.id}.md`, title: `${run.definition.title} run #${run.id}: report`, content: markdown });
+        await outbox.enqueue(tx, { kind: 'post', payload: { channel: run.channel, text: truncate(`📄 *Report of run #${run.id}*\n${lines.join('\n')}`, 2_900), threadKey } });
+        await this.opts.shareFile?.(tx, { channel: run.channel, threadKey, filename: `${run.definition.id}-run-${run.id}.md`, title: `${run.definition.title} run #${run.id}: report`, content: markdown });
         return;
       }
       case 'watch_summary':
-        outbox.enqueueSync({ kind: 'post', payload: { channel: run.channel, text: `📊 Since the deploy: ${this.opts.watchSummary(effect.since, now)}`, threadKey } });
+        await outbox.enqueue(tx, { kind: 'post', payload: { channel: run.channel, text: `📊 Since the deploy: ${this.opts.watchSummary(effect.since, now)}`, threadKey } });
         return;
     }
   }
@@ -344,7 +390,7 @@ export class SopEngine {
     const cancel = new AbortController();
     const key = `${run.id}:${stepIndex}`;
     this.running.set(key, cancel);
-    const live = new LiveOutput(this.opts, run, messageKeys.sopOutput(run.id, stepIndex, executionId), step.script);
+    const live = new LiveOutput(this.opts, run, messageKeys.sopOutput(run.id, stepIndex, executionId), step.script, (work) => this.track(work));
     const task = (async () => {
       const result: RunResult =
         'problem' in built || !spec
@@ -373,12 +419,13 @@ export class SopEngine {
         durationMs: Math.round(result.durationMs),
       };
       const now = this.opts.clock.nowMs();
-      this.opts.db.transaction(() => {
-        live.finish(result, cancelledBy);
-        this.opts.executions.finishSync(executionId, now, result.ok ? 'ok' : 'failed', describeOutcome(outcome), result.ok ? null : describeOutcome(outcome));
-        const applied = this.apply(run.id, { type: 'script_done', step: stepIndex, outcome });
+      // The process has ended: its outcome, the output's last redraw and the step's result commit together.
+      await this.opts.data.transaction(async (tx) => {
+        await live.finish(tx, result, cancelledBy);
+        await this.opts.executions.finish(tx, executionId, now, result.ok ? 'ok' : 'failed', describeOutcome(outcome), result.ok ? null : describeOutcome(outcome));
+        const applied = await this.apply(run.id, { type: 'script_done', step: stepIndex, outcome }, tx);
         if (!applied.ok) this.opts.logger.warn({ runId: run.id, step: stepIndex, problem: applied.problem }, 'script result not applied');
-      })();
+      });
     })().catch((err: unknown) => this.opts.logger.error({ err, runId: run.id }, 'procedure script failed'));
     this.track(task);
   }
@@ -388,7 +435,7 @@ export class SopEngine {
     const work = (async () => {
       const result = await task(run).catch((err: unknown) => ({ ok: false, detail: (err as Error).message }));
       if (this.stopping) return;
-      const applied = this.apply(run.id, { type: 'automatic_done', step, item, ok: result.ok, detail: result.detail });
+      const applied = await this.apply(run.id, { type: 'automatic_done', step, item, ok: result.ok, detail: result.detail });
       if (!applied.ok && applied.problem !== 'moot') this.opts.logger.warn({ runId: run.id, item, problem: applied.problem }, 'automatic item result not applied');
     })().catch((err: unknown) => this.opts.logger.error({ err, runId: run.id, item }, 'automatic checklist item failed'));
     this.track(work);
@@ -414,16 +461,17 @@ export class SopEngine {
         if (ok) break;
       }
       if (this.stopping) return;
-      const applied = this.apply(run.id, { type: 'verify_done', step: stepIndex, ok, detail });
+      const applied = await this.apply(run.id, { type: 'verify_done', step: stepIndex, ok, detail });
       if (!applied.ok) this.opts.logger.warn({ runId: run.id, problem: applied.problem }, 'verify result not applied');
     })().catch((err: unknown) => this.opts.logger.error({ err, runId: run.id }, 'procedure check failed'));
     this.track(task);
   }
 
-  private onDeadlines(due: readonly DueDeadline[], _now: number): void {
+  /** Runs inside the transaction that marks the deadlines fired, so each input commits with its firing. */
+  private async onDeadlines(due: readonly DueDeadline[], _now: number, tx: Transaction<Schema>): Promise<void> {
     for (const d of due) {
       const [runId, step, what] = d.key.split(':');
-      const applied = this.apply(Number(runId), { type: 'deadline', step: Number(step), what: what as DeadlineKind });
+      const applied = await this.apply(Number(runId), { type: 'deadline', step: Number(step), what: what as DeadlineKind }, tx);
       if (!applied.ok && applied.problem !== 'moot') this.opts.logger.info({ key: d.key, problem: applied.problem }, 'procedure deadline had nothing to do');
     }
   }
@@ -432,13 +480,17 @@ export class SopEngine {
    * After a restart: a script that was running when the bot died is shown as interrupted (never re-run on
    * its own); a health check that was running is simply run again (it changes nothing).
    */
-  recover(): void {
+  async recover(): Promise<void> {
     const now = this.opts.clock.nowMs();
-    for (const e of this.opts.executions.interruptRunningSync(SCRIPT_EXECUTION, now)) {
-      const [runId, step] = e.name.split(':').map(Number);
-      this.apply(runId ?? 0, { type: 'interrupted', step: step ?? 0 });
-    }
-    for (const run of this.active()) {
+    // Marking a script interrupted and telling its run commit together.
+    const active = await this.opts.data.transaction(async (tx) => {
+      for (const e of await this.opts.executions.interruptRunning(tx, SCRIPT_EXECUTION, now)) {
+        const [runId, step] = e.name.split(':').map(Number);
+        await this.apply(runId ?? 0, { type: 'interrupted', step: step ?? 0 }, tx);
+      }
+      return this.opts.store.active(tx);
+    });
+    for (const run of active) {
       const step = run.definition.steps[run.state.step];
       const s = run.state.steps[run.state.step];
       if (step?.kind === 'verify' && s?.status === 'running') this.verify(run, run.state.step);
@@ -496,6 +548,8 @@ class LiveOutput {
     private readonly run: Run,
     private readonly key: MessageKey,
     private readonly script: string,
+    /** Keeps a redraw in progress in the engine's work, so stopping waits for it before the database closes. */
+    private readonly track: (work: Promise<unknown>) => void,
   ) {
     this.startedAt = opts.clock.nowMs();
   }
@@ -506,7 +560,12 @@ class LiveOutput {
     if (this.text.length > 8 * 1024 * 1024) this.text = this.text.slice(-8 * 1024 * 1024);
     this.timer ??= this.opts.clock.setTimer(OUTPUT_REFRESH_MS, () => {
       this.timer = undefined;
-      this.draw(`⏳ \`${this.script}\` running for ${formatDuration(this.opts.clock.nowMs() - this.startedAt)}`);
+      const status = `⏳ \`${this.script}\` running for ${formatDuration(this.opts.clock.nowMs() - this.startedAt)}`;
+      this.track(
+        this.opts.data
+          .transaction((tx) => this.draw(tx, status))
+          .catch((err: unknown) => this.opts.logger.error({ err, runId: this.run.id }, 'procedure output not redrawn')),
+      );
     });
   }
 
@@ -516,7 +575,8 @@ class LiveOutput {
     this.timer = undefined;
   }
 
-  finish(result: RunResult, cancelledBy: string | null): void {
+  /** The end of the script, in the transaction `tx` that records its outcome. */
+  async finish(tx: Transaction<Schema>, result: RunResult, cancelledBy: string | null): Promise<void> {
     this.timer?.cancel();
     this.timer = undefined;
     const text = this.text || result.output;
@@ -532,13 +592,13 @@ class LiveOutput {
             ? `✅ \`${this.script}\` finished: exit 0 after ${took}`
             : `❌ \`${this.script}\` failed: exit ${result.exitCode ?? '?'} after ${took}`;
     const shared = text.length > TAIL_CHARS && this.opts.shareFile !== undefined;
-    this.draw(shared ? `${status} — the whole output (${text.split('\n').length} lines) is attached below` : status);
+    await this.draw(tx, shared ? `${status} — the whole output (${text.split('\n').length} lines) is attached below` : status);
     if (shared) {
-      this.opts.shareFile?.({ channel: this.run.channel, threadKey: messageKeys.sopRun(this.run.id), filename: `${this.script}-run-${this.run.id}.log`, title: `${this.script} output (run #${this.run.id})`, content: text });
+      await this.opts.shareFile?.(tx, { channel: this.run.channel, threadKey: messageKeys.sopRun(this.run.id), filename: `${this.script}-run-${this.run.id}.log`, title: `${this.script} output (run #${this.run.id})`, content: text });
     }
   }
 
-  private draw(status: string): void {
+  private async draw(ex: Executor, status: string): Promise<void> {
     const lines = this.text.replace(/\r?\n$/, '').split(/\r?\n/);
     let tail = lines.slice(-TAIL_LINES).join('\n');
     const cut = tail.length > TAIL_CHARS || lines.length > TAIL_LINES;
@@ -546,6 +606,6 @@ class LiveOutput {
     // A code block ends at three backticks; output containing them must not end it early.
     tail = tail.replace(/```/g, 'ˋˋˋ');
     const body = this.text === '' ? '' : `\n\`\`\`\n${cut ? '…\n' : ''}${tail}\n\`\`\``;
-    this.opts.outbox.enqueueSync({ kind: 'update', payload: { channel: this.run.channel, messageKey: this.key, text: truncate(`${status}${body}`, 2_990) } });
+    await this.opts.outbox.enqueue(ex, { kind: 'update', payload: { channel: this.run.channel, messageKey: this.key, text: truncate(`${status}${body}`, 2_990) } });
   }
 }

@@ -8,6 +8,7 @@ import { parseTimeOfDay, weekdayNames } from '../config/sla-schema.js';
 import { incidentLink } from '../incidents/alert-message.js';
 import { approversOf, type Run } from './run-state.js';
 import type { HealthService } from '../health/health-service.js';
+import type { Executor } from '../db/data-layer.js';
 
 /** The procedure whose completed runs count as "passed staging". */
 const STAGING = 'deploy-staging';
@@ -39,8 +40,8 @@ export function sopsModule(
   const { config, clock } = core;
   const file = config.file;
   const window = file.maintenanceWindow;
-  const store = new RunStore(core.db);
-  const guards = (guard: Guard, run: Run): string | null => {
+  const store = new RunStore(core.data, core.db);
+  const guards = async (guard: Guard, run: Run, ex: Executor): Promise<string | null> => {
     switch (guard) {
       case 'maintenanceWindow': {
         const local = DateTime.fromMillis(clock.nowMs(), { zone: file.timezone });
@@ -54,7 +55,7 @@ export function sopsModule(
       }
       case 'passedStaging': {
         const version = run.params.version ?? '';
-        return store.completedWith(STAGING, 'version', version) ? null : `\`${version}\` has not passed staging (no completed \`/waygate deploy staging ${version}\`)`;
+        return (await store.completedWith(ex, STAGING, 'version', version)) ? null : `\`${version}\` has not passed staging (no completed \`/waygate deploy staging ${version}\`)`;
       }
     }
   };
@@ -67,7 +68,7 @@ export function sopsModule(
     return `${uptime}; ${f.errors.errorLines} ERROR line(s) counted; ${incidents}.`;
   };
   const engine = new SopEngine({
-    db: core.db,
+    data: core.data,
     clock,
     logger: core.logger,
     outbox: core.outbox,
@@ -89,8 +90,9 @@ export function sopsModule(
     describeRoles: (roles) => `a ${describeRoles(roles)}`,
     ...(opts.automatic ? { automatic: opts.automatic } : {}),
     // Output longer than a message shows is shared whole, as a file in the run's thread, never cut silently.
-    shareFile: ({ channel, threadKey, filename, title, content }) =>
-      core.outbox.enqueueSync({ kind: 'file_upload', payload: { channel, threadKey, filename, title, altText: title, contentBase64: Buffer.from(content, 'utf8').toString('base64') } }),
+    shareFile: async (ex, { channel, threadKey, filename, title, content }) => {
+      await core.outbox.enqueue(ex, { kind: 'file_upload', payload: { channel, threadKey, filename, title, altText: title, contentBase64: Buffer.from(content, 'utf8').toString('base64') } });
+    },
     settings: {
       'approvals.hotfixReviewWithin': file.approvals.hotfixReviewWithin,
       'approvals.requestExpiresAfter': file.approvals.requestExpiresAfter,
@@ -112,7 +114,7 @@ export function sopsModule(
       permissions,
       actions,
       views,
-      health: () => ({ procedures: { value: { definitions: opts.definitions.size, openRuns: engine.active().length } } }),
+      health: () => ({ procedures: { value: { definitions: opts.definitions.size, openRuns: engine.openRunsSync() } } }),
       start: () => engine.recover(),
       stop: () => engine.stop(),
     },

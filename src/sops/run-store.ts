@@ -1,4 +1,6 @@
+import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
+import { all, first, run as runStatement, type DataLayer, type Executor } from '../db/data-layer.js';
 import type { Definition } from './definition.js';
 import type { Run, RunState } from './run-state.js';
 
@@ -38,62 +40,75 @@ export interface EnvironmentHolder {
 
 /**
  * Procedure runs (`sop_runs`): each pins the definition it started with (a snapshot and its hash), so
- * editing a file never changes a run in flight.
+ * editing a file never changes a run in flight. Every method runs on the caller's executor: its open
+ * transaction, or the data layer for a statement of its own.
  */
 export class RunStore {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly data: DataLayer,
+    /** The synchronous handle, only for the callers not yet moved to the data layer (the …Sync methods). */
+    private readonly db: Db,
+  ) {}
 
-  /** Inserts a run; undefined when its environment is held by another open run (a unique index decides). */
-  insert(run: Omit<Run, 'id'>, environment: string | null, now: number): number | undefined {
-    try {
-      const info = this.db
-        .prepare(
-          `INSERT INTO sop_runs (definition_id, definition_hash, definition, requester, params, channel, environment, status, state, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(run.definition.id, run.definitionHash, JSON.stringify(run.definition), run.requester, JSON.stringify(run.params), run.channel, environment, run.state.status, JSON.stringify(run.state), run.createdAt, now);
-      return Number(info.lastInsertRowid);
-    } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return undefined;
-      throw err;
-    }
+  /**
+   * Inserts a run. The caller has checked that its environment is free (holderOf); the unique index still
+   * refuses a second open run per environment should two starts race, with an error isUniqueViolation()
+   * recognises. (Not `ON CONFLICT DO NOTHING`: on SQLite that would use up a run number all the same.)
+   */
+  async insert(ex: Executor, run: Omit<Run, 'id'>, environment: string | null, now: number): Promise<number> {
+    const row = await first(
+      ex,
+      sql<{ id: number }>`INSERT INTO sop_runs (definition_id, definition_hash, definition, requester, params, channel, environment, status, state, created_at, updated_at)
+        VALUES (${run.definition.id}, ${run.definitionHash}, ${JSON.stringify(run.definition)}, ${run.requester}, ${JSON.stringify(run.params)}, ${run.channel},
+                ${environment}, ${run.state.status}, ${JSON.stringify(run.state)}, ${run.createdAt}, ${now})
+        RETURNING id`,
+    );
+    return Number(row?.id);
   }
 
-  get(id: number): Run | undefined {
-    const row = this.db.prepare('SELECT * FROM sop_runs WHERE id = ?').get(id) as Row | undefined;
+  async get(ex: Executor, id: number): Promise<Run | undefined> {
+    const row = await first(ex, sql<Row>`SELECT * FROM sop_runs WHERE id = ${id}`);
     return row ? fromRow(row) : undefined;
   }
 
-  save(id: number, state: RunState, now: number): void {
-    this.db.prepare('UPDATE sop_runs SET state = ?, status = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(state), state.status, now, id);
+  async save(ex: Executor, id: number, state: RunState, now: number): Promise<void> {
+    await runStatement(ex, sql`UPDATE sop_runs SET state = ${JSON.stringify(state)}, status = ${state.status}, updated_at = ${now} WHERE id = ${id}`);
   }
 
-  active(): Run[] {
-    return (this.db.prepare(`SELECT * FROM sop_runs WHERE status = 'active' ORDER BY id`).all() as Row[]).map(fromRow);
+  async active(ex: Executor): Promise<Run[]> {
+    return (await all(ex, sql<Row>`SELECT * FROM sop_runs WHERE status = 'active' ORDER BY id`)).map(fromRow);
+  }
+
+  /** How many runs are open: the synchronous form, for the health section (module health is synchronous). */
+  activeCountSync(): number {
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM sop_runs WHERE status = 'active'`).get() as { n: number }).n;
   }
 
   /** The newest runs of these definitions, newest first. */
-  recent(definitionIds: readonly string[], limit: number): Run[] {
-    const marks = definitionIds.map(() => '?').join(', ');
-    return (this.db.prepare(`SELECT * FROM sop_runs WHERE definition_id IN (${marks}) ORDER BY id DESC LIMIT ?`).all(...definitionIds, limit) as Row[]).map(fromRow);
+  async recent(ex: Executor, definitionIds: readonly string[], limit: number): Promise<Run[]> {
+    if (definitionIds.length === 0) return [];
+    const ids = sql.join(definitionIds.map((id) => sql`${id}`));
+    return (await all(ex, sql<Row>`SELECT * FROM sop_runs WHERE definition_id IN (${ids}) ORDER BY id DESC LIMIT ${limit}`)).map(fromRow);
   }
 
   /** Runs that held this environment, started since `since`, newest first (changes to it). */
-  changedSince(environment: string, since: number): Run[] {
+  async changedSince(ex: Executor, environment: string, since: number): Promise<Run[]> {
+    return (await all(ex, sql<Row>`SELECT * FROM sop_runs WHERE environment = ${environment} AND created_at >= ${since} ORDER BY id DESC LIMIT 10`)).map(fromRow);
+  }
+
+  /** The synchronous form of changedSince(), for the alert cards' line while the incidents module is not yet moved. */
+  changedSinceSync(environment: string, since: number): Run[] {
     return (this.db.prepare('SELECT * FROM sop_runs WHERE environment = ? AND created_at >= ? ORDER BY id DESC LIMIT 10').all(environment, since) as Row[]).map(fromRow);
   }
 
   /** Whether a run of this definition with this parameter value completed (a version that passed staging). */
-  completedWith(definitionId: string, param: string, value: string): boolean {
-    return (
-      this.db
-        .prepare(`SELECT 1 FROM sop_runs WHERE definition_id = ? AND status = 'done' AND json_extract(params, '$.' || ?) = ? LIMIT 1`)
-        .get(definitionId, param, value) !== undefined
-    );
+  async completedWith(ex: Executor, definitionId: string, param: string, value: string): Promise<boolean> {
+    const row = await first(ex, sql`SELECT 1 AS found FROM sop_runs WHERE definition_id = ${definitionId} AND status = 'done' AND ${this.data.jsonText('params', param)} = ${value} LIMIT 1`);
+    return row !== undefined;
   }
 
-  holderOf(environment: string): EnvironmentHolder | undefined {
-    const row = this.db.prepare(`SELECT * FROM sop_runs WHERE status = 'active' AND environment = ?`).get(environment) as Row | undefined;
+  async holderOf(ex: Executor, environment: string): Promise<EnvironmentHolder | undefined> {
+    const row = await first(ex, sql<Row>`SELECT * FROM sop_runs WHERE status = 'active' AND environment = ${environment}`);
     return row ? { runId: row.id, requester: row.requester, since: row.created_at, title: (JSON.parse(row.definition) as Definition).title } : undefined;
   }
 }

@@ -18,19 +18,19 @@ const reasonField = (blockId: string) =>
  * the rest (four-eyes, a second approval) and their refusals are told to the clicker.
  */
 export function sopActions(engine: SopEngine, policy: Policy): { actions: Action[]; views: View[] } {
-  const runOf = (v: StepValue): Run | undefined => engine.get(v.run);
-  const defOf = (v: StepValue): string => runOf(v)?.definition.id ?? 'unknown';
-  const stale = (v: StepValue): boolean => {
-    const run = runOf(v);
+  const runOf = (v: StepValue): Promise<Run | undefined> => engine.get(v.run);
+  const defOf = async (v: StepValue): Promise<string> => (await runOf(v))?.definition.id ?? 'unknown';
+  const stale = async (v: StepValue): Promise<boolean> => {
+    const run = await runOf(v);
     return !run || run.state.revision !== v.rev;
   };
-  const applyAndTell = (ctx: ActionContext, v: StepValue, input: RunInput): void => {
-    const outcome = engine.apply(v.run, input);
+  const applyAndTell = async (ctx: ActionContext, v: StepValue, input: RunInput): Promise<void> => {
+    const outcome = await engine.apply(v.run, input);
     if (!outcome.ok) ctx.tell(outcome.problem);
   };
   /** The requester may cancel their own run; anyone else needs the approve permission (a lead). */
   const requesterOrApprover = async (ctx: ActionContext, v: StepValue, what: string): Promise<boolean> => {
-    const run = runOf(v);
+    const run = await runOf(v);
     if (!run) return false;
     if (run.requester === ctx.userId) return true;
     const decision = await policy.check({ permission: sopPermissions(run.definition.id).approve, user: ctx.userId, what, subject: `${run.definition.id} #${run.id}` });
@@ -41,9 +41,9 @@ export function sopActions(engine: SopEngine, policy: Policy): { actions: Action
     defineAction({
       id,
       value: stepValue.schema,
-      permission: { name: (v) => sopPermissions(defOf(v))[permission], what, subject: (v) => `${defOf(v)} #${v.run}` },
+      permission: { name: async (v) => sopPermissions(await defOf(v))[permission], what, subject: async (v) => `${await defOf(v)} #${v.run}` },
       handle(ctx, v) {
-        applyAndTell(ctx, v, input(ctx, v));
+        return applyAndTell(ctx, v, input(ctx, v));
       },
     });
 
@@ -51,11 +51,11 @@ export function sopActions(engine: SopEngine, policy: Policy): { actions: Action
     defineAction({
       id: SOP_ACTIONS.tick,
       value: stepValue.schema,
-      permission: { name: (v) => sopPermissions(defOf(v)).start, what: 'ticking this checklist', subject: (v) => `${defOf(v)} #${v.run}` },
+      permission: { name: async (v) => sopPermissions(await defOf(v)).start, what: 'ticking this checklist', subject: async (v) => `${await defOf(v)} #${v.run}` },
       // Ticks are checked against the run's current state, not the revision: two people ticking different
       // boxes of one checklist at once must both count.
       async handle(ctx, v) {
-        const run = runOf(v);
+        const run = await runOf(v);
         const step = run?.definition.steps[v.step];
         const ticks = run?.state.steps[v.step]?.ticks ?? {};
         // Newly ticked items that need a link (a change ticket) ask for it first; the tick waits for the modal.
@@ -72,24 +72,24 @@ export function sopActions(engine: SopEngine, policy: Policy): { actions: Action
           );
           return;
         }
-        applyAndTell(ctx, v, { type: 'tick', step: v.step, selected: ctx.selected, by: ctx.userId });
+        await applyAndTell(ctx, v, { type: 'tick', step: v.step, selected: ctx.selected, by: ctx.userId });
       },
     }),
     defineAction({
       id: SOP_ACTIONS.start,
       value: startValue.schema,
       permission: { name: (v) => sopPermissions(v.definition).start, what: 'starting this procedure', subject: (v) => v.definition },
-      handle(ctx, v) {
-        const started = engine.start({ definitionId: v.definition, requester: ctx.userId, params: {} });
+      async handle(ctx, v) {
+        const started = await engine.start({ definitionId: v.definition, requester: ctx.userId, params: {} });
         ctx.tell(started.ok ? `Started *${started.run.definition.title}* run #${started.run.id}; follow it in <#${started.run.channel}>.` : started.problem);
       },
     }),
     defineAction({
       id: SOP_ACTIONS.rollback,
       value: rollbackValue.schema,
-      permission: { name: (v) => sopPermissions(engine.get(v.run)?.definition.id ?? 'unknown').approve, what: 'rolling back', subject: (v) => `run #${v.run}` },
-      handle(ctx, v) {
-        const started = engine.rollback(v.run, ctx.userId);
+      permission: { name: async (v) => sopPermissions((await engine.get(v.run))?.definition.id ?? 'unknown').approve, what: 'rolling back', subject: (v) => `run #${v.run}` },
+      async handle(ctx, v) {
+        const started = await engine.rollback(v.run, ctx.userId);
         if (!started.ok) ctx.tell(started.problem);
       },
     }),
@@ -98,10 +98,10 @@ export function sopActions(engine: SopEngine, policy: Policy): { actions: Action
     defineAction({
       id: SOP_ACTIONS.reject,
       value: stepValue.schema,
-      permission: { name: (v) => sopPermissions(defOf(v)).approve, what: 'rejecting this', subject: (v) => `${defOf(v)} #${v.run}` },
+      permission: { name: async (v) => sopPermissions(await defOf(v)).approve, what: 'rejecting this', subject: async (v) => `${await defOf(v)} #${v.run}` },
       isStale: stale,
       async handle(ctx, v) {
-        const run = runOf(v);
+        const run = await runOf(v);
         if (!run) return;
         await ctx.openModal(
           modal({
@@ -117,10 +117,10 @@ export function sopActions(engine: SopEngine, policy: Policy): { actions: Action
     defineAction({
       id: SOP_ACTIONS.override,
       value: stepValue.schema,
-      permission: { name: (v) => sopPermissions(defOf(v)).approve, what: 'overriding a hold', subject: (v) => `${defOf(v)} #${v.run}` },
+      permission: { name: async (v) => sopPermissions(await defOf(v)).approve, what: 'overriding a hold', subject: async (v) => `${await defOf(v)} #${v.run}` },
       isStale: stale,
       async handle(ctx, v) {
-        const run = runOf(v);
+        const run = await runOf(v);
         if (!run) return;
         const held = run.state.steps[v.step]?.heldBy ?? [];
         await ctx.openModal(
@@ -139,17 +139,17 @@ export function sopActions(engine: SopEngine, policy: Policy): { actions: Action
       value: stepValue.schema,
       isStale: stale,
       async handle(ctx, v) {
-        if (await requesterOrApprover(ctx, v, 'cancelling this run')) applyAndTell(ctx, v, { type: 'cancel', by: ctx.userId });
+        if (await requesterOrApprover(ctx, v, 'cancelling this run')) await applyAndTell(ctx, v, { type: 'cancel', by: ctx.userId });
       },
     }),
     ...(['retry', 'skip', 'abort'] as const).map((decision) =>
       defineAction({
         id: SOP_ACTIONS[decision],
         value: stepValue.schema,
-        permission: { name: (v: StepValue) => sopPermissions(defOf(v)).approve, what: `${decision} for this step`, subject: (v: StepValue) => `${defOf(v)} #${v.run}` },
+        permission: { name: async (v: StepValue) => sopPermissions(await defOf(v)).approve, what: `${decision} for this step`, subject: async (v: StepValue) => `${await defOf(v)} #${v.run}` },
         isStale: stale,
         handle(ctx: ActionContext, v: StepValue) {
-          applyAndTell(ctx, v, { type: 'decide', step: v.step, decision, by: ctx.userId });
+          return applyAndTell(ctx, v, { type: 'decide', step: v.step, decision, by: ctx.userId });
         },
       }),
     ),
@@ -161,7 +161,7 @@ export function sopActions(engine: SopEngine, policy: Policy): { actions: Action
       metadata: tickMetadata.schema,
       fields: z.record(z.string(), z.union([z.string(), z.array(z.string()), z.null()])),
       async handle(ctx, m, fields) {
-        const run = engine.get(m.run);
+        const run = await engine.get(m.run);
         if (!run) return { errors: {} };
         const errors: Record<string, string> = {};
         const values: Record<string, string> = {};
@@ -174,7 +174,7 @@ export function sopActions(engine: SopEngine, policy: Policy): { actions: Action
         const decision = await policy.check({ permission: sopPermissions(run.definition.id).start, user: ctx.userId, what: 'ticking this checklist', subject: `${run.definition.id} #${run.id}` });
         const first = Object.keys(fields)[0] ?? '';
         if (!decision.allowed) return { errors: { [first]: decision.message } };
-        const outcome = engine.apply(m.run, { type: 'tick', step: m.step, selected: m.selected, by: ctx.userId, values });
+        const outcome = await engine.apply(m.run, { type: 'tick', step: m.step, selected: m.selected, by: ctx.userId, values });
         return outcome.ok ? undefined : { errors: { [first]: outcome.problem } };
       },
     }),
@@ -182,8 +182,8 @@ export function sopActions(engine: SopEngine, policy: Policy): { actions: Action
       callbackId: SOP_VIEWS.reject,
       metadata: stepValue.schema,
       fields: reasonField('reason'),
-      handle(ctx, v, fields) {
-        const run = runOf(v);
+      async handle(ctx, v, fields) {
+        const run = await runOf(v);
         if (!run) return { errors: { reason: 'That run is gone.' } };
         return decideInModal(engine, policy, ctx.userId, run, v, { type: 'reject', step: v.step, by: ctx.userId, reason: String(fields.reason) }, 'rejecting this');
       },
@@ -192,8 +192,8 @@ export function sopActions(engine: SopEngine, policy: Policy): { actions: Action
       callbackId: SOP_VIEWS.override,
       metadata: stepValue.schema,
       fields: reasonField('reason'),
-      handle(ctx, v, fields) {
-        const run = runOf(v);
+      async handle(ctx, v, fields) {
+        const run = await runOf(v);
         if (!run) return { errors: { reason: 'That run is gone.' } };
         return decideInModal(engine, policy, ctx.userId, run, v, { type: 'override', step: v.step, by: ctx.userId, reason: String(fields.reason) }, 'overriding a hold');
       },
@@ -206,6 +206,6 @@ export function sopActions(engine: SopEngine, policy: Policy): { actions: Action
 async function decideInModal(engine: SopEngine, policy: Policy, user: string, run: Run, v: StepValue, input: RunInput, what: string): Promise<void | { errors: Record<string, string> }> {
   const decision = await policy.check({ permission: sopPermissions(run.definition.id).approve, user, what, subject: `${run.definition.id} #${run.id}` });
   if (!decision.allowed) return { errors: { reason: decision.message } };
-  const outcome = engine.apply(v.run, input);
+  const outcome = await engine.apply(v.run, input);
   return outcome.ok ? undefined : { errors: { reason: outcome.problem } };
 }

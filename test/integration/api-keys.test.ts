@@ -85,9 +85,9 @@ describe('API keys (SOP-SEC-002), seen from Slack', () => {
     const key = await createKey(b, `key create billing-api <@${USERS.ops}|ops>`);
     await b.settle();
 
-    expect(verify(b, 'billing-api', key)).toBe(true);
-    expect(verify(b, 'billing-api', key.slice(0, -1) + (key.endsWith('A') ? 'B' : 'A'))).toBe(false);
-    expect(verify(b, 'other', key)).toBe(false);
+    expect(await verify(b, 'billing-api', key)).toBe(true);
+    expect(await verify(b, 'billing-api', key.slice(0, -1) + (key.endsWith('A') ? 'B' : 'A'))).toBe(false);
+    expect(await verify(b, 'other', key)).toBe(false);
 
     const bytes = databaseBytes(b);
     expect(bytes.length).toBeGreaterThan(0);
@@ -150,8 +150,8 @@ describe('API keys (SOP-SEC-002), seen from Slack', () => {
     expect(JSON.parse(scriptAudit!.details)).toMatchObject({ ok: true, exitCode: 0 });
 
     // Both work during the grace period…
-    expect(verify(b, 'payments', first)).toBe(true);
-    expect(verify(b, 'payments', second!)).toBe(true);
+    expect(await verify(b, 'payments', first)).toBe(true);
+    expect(await verify(b, 'payments', second!)).toBe(true);
     const during = String((await command(b, 'key list')).json.text);
     expect(during).toContain('grace (old version) until');
     expect(during).toMatch(/\*payments\*.*· active/);
@@ -163,8 +163,8 @@ describe('API keys (SOP-SEC-002), seen from Slack', () => {
 
     // …and the old one stops at its end, on the durable deadline.
     await b.advanceTo(new Date(START).getTime() + 25 * HOUR + 1_000);
-    expect(verify(b, 'payments', first)).toBe(false);
-    expect(verify(b, 'payments', second!)).toBe(true);
+    expect(await verify(b, 'payments', first)).toBe(false);
+    expect(await verify(b, 'payments', second!)).toBe(true);
     const after = String((await command(b, 'key list')).json.text);
     expect(after).toContain('revoked');
     expect(after).toContain('rotated: grace period ended');
@@ -174,7 +174,7 @@ describe('API keys (SOP-SEC-002), seen from Slack', () => {
     // Revoke: the key stops at once, with the reason in the audit trail.
     const revoked = await command(b, 'key revoke payments leaked in a CI log');
     expect(revoked.json.text).toContain('is revoked');
-    expect(verify(b, 'payments', second!)).toBe(false);
+    expect(await verify(b, 'payments', second!)).toBe(false);
     const row = b.waygate.services.audit.recent(5).find((e) => e.action === 'key.revoked');
     expect(row).toMatchObject({ actor: USERS.security, subject: 'payments' });
     expect(JSON.parse(row!.details)).toMatchObject({ reason: 'leaked in a CI log', versions: 1 });
@@ -197,13 +197,13 @@ describe('API keys (SOP-SEC-002), seen from Slack', () => {
     await b.stop();
 
     const again = await start({ yaml: { ...DEFAULT_YAML, keys: { rotationGrace: '2h' } } });
-    expect(verify(again, 'search', first)).toBe(true);
+    expect(await verify(again, 'search', first)).toBe(true);
     const revoked = await command(again, 'key revoke reports team disbanded');
     expect(revoked.json.text).toContain('is revoked (2 versions, including the one still in its rotation grace period)');
 
     await again.advanceTo(new Date(START).getTime() + 2 * HOUR + 1_000);
-    expect(verify(again, 'search', first)).toBe(false);
-    expect(verify(again, 'search', second)).toBe(true);
+    expect(await verify(again, 'search', first)).toBe(false);
+    expect(await verify(again, 'search', second)).toBe(true);
     const list = String((await command(again, 'key list')).json.text);
     expect(list).toContain('team disbanded');
     expect(list).toContain('rotated: grace period ended');

@@ -176,7 +176,7 @@ describe('production deploys behind the checklist (SOP-OPS-001)', () => {
     }
     await settle(b);
     expect(runsLogged()).toEqual([]);
-    expect(b.waygate.sops.active()).toEqual([]);
+    expect(await b.waygate.sops.active()).toEqual([]);
     expect((await command(b, 'deploy log', USERS.ops)).json.text).toBe('No deployments yet.');
   });
 });

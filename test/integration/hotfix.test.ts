@@ -165,7 +165,7 @@ describe('hotfixes that leads approve with buttons (SOP-OPS-002)', () => {
     expect(res.json.text).toMatch(/^Refused: `ref` /);
     await settle(b);
     expect(runsLogged()).toEqual([]);
-    expect(b.waygate.sops.active()).toEqual([]);
+    expect(await b.waygate.sops.active()).toEqual([]);
     expect(runMessage(b)).toBeUndefined();
   });
 
@@ -365,7 +365,7 @@ describe('hotfixes that leads approve with buttons (SOP-OPS-002)', () => {
     await settle(again);
     await command(again, 'hotfix main fresh', USERS.oncall);
     await settle(again);
-    expect(again.waygate.sops.get(2)?.definition.steps.map((s) => s.title)).toEqual(['Expedited review by a lead', 'Deploy it NOW', 'Verify the service is healthy']);
+    expect((await again.waygate.sops.get(2))?.definition.steps.map((s) => s.title)).toEqual(['Expedited review by a lead', 'Deploy it NOW', 'Verify the service is healthy']);
   });
 
   it('one run per environment: a second hotfix is told which run holds production, whose, and since when', async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { openDatabase, type Db } from '../../src/db/database.js';
-import { DataLayer, afterCommit, all, first, run } from '../../src/db/data-layer.js';
+import { DataLayer, afterCommit, all, first, isUniqueViolation, run } from '../../src/db/data-layer.js';
 import { Outbox } from '../../src/outbox/outbox.js';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { Deadlines } from '../../src/core/deadlines.js';
@@ -121,4 +121,17 @@ describe('the async data layer on SQLite', () => {
     expect(audit.recent(10).map((e) => e.action)).toEqual(['digest.posted', 'job.run']);
     expect(audit.verify()).toMatchObject({ ok: true, entries: 2 });
   });
+  it('recognises a unique-index violation on SQLite and by PostgreSQL\'s code, and nothing else', async () => {
+    await run(data.db, sql`INSERT INTO service_state (key, value) VALUES ('once', '1')`);
+    const err = await run(data.db, sql`INSERT INTO service_state (key, value) VALUES ('once', '2')`).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isUniqueViolation(err)).toBe(true);
+    expect(isUniqueViolation(Object.assign(new Error('duplicate key value violates unique constraint'), { code: '23505' }))).toBe(true);
+    expect(isUniqueViolation(Object.assign(new Error('not null'), { code: 'SQLITE_CONSTRAINT_NOTNULL' }))).toBe(false);
+    expect(isUniqueViolation(new Error('no code'))).toBe(false);
+    expect(isUniqueViolation(undefined)).toBe(false);
+  });
+
 });
