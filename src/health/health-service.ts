@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { Db } from '../db/database.js';
-import { DataLayer, first, run, type Schema } from '../db/data-layer.js';
+import { DataLayer, first, run, type Executor, type Schema } from '../db/data-layer.js';
 import type { Logger } from '../logging/logger.js';
 import type { Outbox } from '../outbox/outbox.js';
 import type { AuditLog } from '../audit/audit-log.js';
@@ -265,18 +265,10 @@ export class HealthService {
    * latency percentiles, and the ERROR lines counted by the scheduled digests that ran in that span. With
    * the check switched off, the SOP's one check every 5 minutes is what was expected and did not happen.
    */
-  async figures(from: number, until: number): Promise<ServiceFigures> {
-    const ex = this.data.db;
+  async figures(from: number, until: number, ex: Executor = this.data.db): Promise<ServiceFigures> {
     const { expectedSamples } = this.expectedChecks(until - from, SOP_CHECK_EVERY_MS);
     const stats = await this.store.stats(ex, from, until);
     return { ...stats, ...(expectedSamples !== undefined ? { expectedSamples } : {}), errors: await this.store.errorCounts(ex, from, until) };
-  }
-
-  /** The synchronous form of figures(), for the SOP engine's deploy watch until the sops module moves (decision 020). */
-  figuresSync(from: number, until: number): ServiceFigures {
-    const { expectedSamples } = this.expectedChecks(until - from, SOP_CHECK_EVERY_MS);
-    const stats = this.store.statsSync(from, until);
-    return { ...stats, ...(expectedSamples !== undefined ? { expectedSamples } : {}), errors: this.store.errorCountsSync(from, until) };
   }
 
   /** Everything the digest shows; each source that fails says so instead of failing the digest. */

@@ -147,38 +147,6 @@ export class HealthStore {
     return run(ex, sql`DELETE FROM health_samples WHERE at < ${olderThanMs}`);
   }
 
-  // The synchronous forms below serve the SOP engine's deploy watch, which reads the figures inside its own
-  // synchronous transaction, until the sops module moves to the data layer (decision 020).
-
-  /** The synchronous form of stats(), for code not yet on the data layer. */
-  statsSync(sinceMs: number, untilMs: number = Number.MAX_SAFE_INTEGER): HealthStats {
-    const counts = this.db
-      .prepare('SELECT COUNT(*) AS samples, COALESCE(SUM(ok), 0) AS okSamples FROM health_samples WHERE at >= ? AND at < ?')
-      .get(sinceMs, untilMs) as { samples: number; okSamples: number };
-    const latencies = this.db
-      .prepare(
-        `SELECT latency_ms FROM health_samples
-          WHERE at >= ? AND at < ? AND http_status IS NOT NULL AND latency_ms IS NOT NULL
-          ORDER BY latency_ms`,
-      )
-      .pluck()
-      .all(sinceMs, untilMs) as number[];
-    return {
-      samples: counts.samples,
-      okSamples: counts.okSamples,
-      uptimePct: counts.samples > 0 ? (counts.okSamples / counts.samples) * 100 : null,
-      p50Ms: nearestRank(latencies, 50),
-      p95Ms: nearestRank(latencies, 95),
-    };
-  }
-
-  /** The synchronous form of errorCounts(), for code not yet on the data layer. */
-  errorCountsSync(sinceMs: number, untilMs: number): { digests: number; errorLines: number } {
-    return this.db
-      .prepare('SELECT COUNT(*) AS digests, COALESCE(SUM(error_lines), 0) AS errorLines FROM log_error_counts WHERE counted_at >= ? AND counted_at < ?')
-      .get(sinceMs, untilMs) as { digests: number; errorLines: number };
-  }
-
   /** Runs fn in the caller's transaction `ex` when it is one, else in one of its own. */
   within<T>(ex: Executor, fn: (tx: Transaction<Schema>) => Promise<T>): Promise<T> {
     return this.data.within(ex, fn);

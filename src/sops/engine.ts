@@ -52,7 +52,7 @@ export interface SopEngineOptions {
   /** One health check for a watch's close look, not recorded as a sample (it would skew uptime coverage). */
   probe: () => Promise<{ ok: boolean; detail: string }>;
   /** The watch after a deploy: what the service did since `since` (uptime, error lines, incidents opened). */
-  watchSummary: (since: number, until: number) => string;
+  watchSummary: (ex: Executor, since: number, until: number) => Promise<string>;
   describeRoles: (roles: readonly string[]) => string;
   /** YAML `approvals:` settings a definition may name. */
   settings: Readonly<Record<Setting, number>>;
@@ -371,7 +371,7 @@ export class SopEngine {
         return;
       }
       case 'watch_summary':
-        await outbox.enqueue(tx, { kind: 'post', payload: { channel: run.channel, text: `📊 Since the deploy: ${this.opts.watchSummary(effect.since, now)}`, threadKey } });
+        await outbox.enqueue(tx, { kind: 'post', payload: { channel: run.channel, text: `📊 Since the deploy: ${await this.opts.watchSummary(tx, effect.since, now)}`, threadKey } });
         return;
     }
   }

@@ -32,7 +32,7 @@ export function sopsModule(
   opts: {
     definitions: ReadonlyMap<string, PinnedDefinition>;
     incidents: IncidentFacade;
-    health: Pick<HealthService, 'figuresSync' | 'check'>;
+    health: Pick<HealthService, 'figures' | 'check'>;
     runner: ProcessRunner;
     automatic?: SopEngineOptions['automatic'];
   },
@@ -60,8 +60,8 @@ export function sopsModule(
     }
   };
   /** What the service did during a deploy's watch, in one line. */
-  const watchSummary = (since: number, until: number): string => {
-    const f = opts.health.figuresSync(since, until);
+  const watchSummary = async (ex: Executor, since: number, until: number): Promise<string> => {
+    const f = await opts.health.figures(since, until, ex);
     const uptime = f.uptimePct === null ? 'no health checks ran' : `uptime ${f.uptimePct.toFixed(1)} % (${f.okSamples} of ${f.samples} checks ok)`;
     const opened = opts.incidents.openedBetween(since, until);
     const incidents = opened.length === 0 ? 'no incidents opened' : `${opened.length} incident(s) opened: ${opened.slice(0, 5).map(incidentLink).join(', ')}`;
