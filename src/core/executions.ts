@@ -121,14 +121,6 @@ export class Executions {
     return Number(info.lastInsertRowid);
   }
 
-  /** Records work that starts right now (a schedule fired): one write, so no crash can leave it queued. */
-  startSync(e: { kind: string; name: string; trigger: Execution['trigger']; by: string | null; at: number }): number {
-    const info = this.db
-      .prepare(`INSERT INTO executions (kind, name, trigger, triggered_by, queued_at, started_at, status) VALUES (?, ?, ?, ?, ?, ?, 'running')`)
-      .run(e.kind, e.name, e.trigger, e.by, e.at, e.at);
-    return Number(info.lastInsertRowid);
-  }
-
   /** Closes queued rows that can never run (their job is gone from this version). */
   failQueuedSync(id: number, at: number, error: string): void {
     this.db.prepare(`UPDATE executions SET status = 'failed', finished_at = ?, error = ? WHERE id = ? AND status = 'queued'`).run(at, error, id);
@@ -160,24 +152,6 @@ export class Executions {
     return (this.db.prepare(`SELECT * FROM executions WHERE kind = ? AND status = 'queued' ORDER BY id`).all(kind) as Row[]).map(
       (r) => fromRow(r) as Execution,
     );
-  }
-
-  getSync(id: number): Execution | undefined {
-    return fromRow(this.db.prepare('SELECT * FROM executions WHERE id = ?').get(id) as Row | undefined);
-  }
-
-  lastOfSync(kind: string, name: string): Execution | undefined {
-    return fromRow(this.db.prepare('SELECT * FROM executions WHERE kind = ? AND name = ? ORDER BY id DESC LIMIT 1').get(kind, name) as Row | undefined);
-  }
-
-  /** Runs that failed or were interrupted, started at or after `since`, oldest first. */
-  problemsSinceSync(kind: string, since: number): Array<{ name: string; at: number; error: string | null }> {
-    return this.db
-      .prepare(
-        `SELECT name, COALESCE(started_at, queued_at) AS at, error FROM executions
-         WHERE kind = ? AND status IN ('failed', 'interrupted') AND COALESCE(started_at, queued_at) >= ? ORDER BY id`,
-      )
-      .all(kind, since) as Array<{ name: string; at: number; error: string | null }>;
   }
 
   pruneFinishedSync(olderThan: number): number {

@@ -1,5 +1,6 @@
 import type { Database as SqliteHandle, Statement } from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql, type RawBuilder, type Transaction } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type RawBuilder, type Transaction } from 'kysely';
+import type pg from 'pg';
 
 /**
  * Tables are reached through SQL written with Kysely's `sql` tag (the statements were SQLite's, and stay
@@ -44,6 +45,11 @@ export class DataLayer {
       sqliteLayers.set(handle, layer);
     }
     return layer;
+  }
+
+  /** Over a node-postgres pool; closing the data layer ends the pool. */
+  static postgres(pool: pg.Pool): DataLayer {
+    return new DataLayer(new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
   }
 
   /** A JSON text column's value with its top-level `field` set to the JSON text `json` (`column` is trusted). */

@@ -80,18 +80,7 @@ export function migrate(db: Db, migrations: readonly Migration[]): number {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT (datetime('now')))`);
   const rows = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all() as Array<{ version: number; name: string }>;
-  const known = new Set(migrations.map((m) => m.version));
-  const unknown = rows.filter((r) => !known.has(r.version));
-  if (unknown.length > 0) {
-    const newest = Math.max(0, ...known);
-    throw new DatabaseRefused(
-      `has migrations this version of Waygate does not know: ${unknown.map((r) => `${r.version} (${r.name})`).join(', ')}. ` +
-        `This version knows migrations up to ${newest}; the database was written by a newer Waygate. ` +
-        'Run that newer version, or restore a backup taken before the upgrade.',
-    );
-  }
-  const applied = new Set(rows.map((r) => r.version));
-  const pending = [...migrations].sort((a, b) => a.version - b.version).filter((m) => !applied.has(m.version));
+  const pending = pendingMigrations(rows, migrations);
   const record = db.prepare('INSERT INTO schema_migrations (version, name) VALUES (?, ?)');
   for (const m of pending) {
     db.transaction(() => {
@@ -100,6 +89,25 @@ export function migrate(db: Db, migrations: readonly Migration[]): number {
     })();
   }
   return pending.length;
+}
+
+/**
+ * The migrations still to apply, in order, given those the database records; refuses a database with
+ * migrations this build does not know (written by a newer Waygate). Shared by both databases.
+ */
+export function pendingMigrations(applied: ReadonlyArray<{ version: number; name: string }>, migrations: readonly Migration[]): Migration[] {
+  const known = new Set(migrations.map((m) => m.version));
+  const unknown = applied.filter((r) => !known.has(r.version));
+  if (unknown.length > 0) {
+    const newest = Math.max(0, ...known);
+    throw new DatabaseRefused(
+      `has migrations this version of Waygate does not know: ${unknown.map((r) => `${r.version} (${r.name})`).join(', ')}. ` +
+        `This version knows migrations up to ${newest}; the database was written by a newer Waygate. ` +
+        'Run that newer version, or restore a backup taken before the upgrade.',
+    );
+  }
+  const done = new Set(applied.map((r) => r.version));
+  return [...migrations].sort((a, b) => a.version - b.version).filter((m) => !done.has(m.version));
 }
 
 /**

@@ -4,7 +4,13 @@
 export interface Migration {
   version: number;
   name: string;
+  /** SQLite's text. */
   sql: string;
+  /**
+   * PostgreSQL's text, for migrations after 15 (PostgreSQL starts from the schema of 15 at once:
+   * postgres-schema.ts). A migration without one cannot be applied to PostgreSQL, and start-up says so.
+   */
+  postgres?: string;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
