@@ -23,7 +23,8 @@ import type { Clock } from '../clock/clock.js';
 import type { BackupConfig } from '../config/operations-schema.js';
 import { ErrorCode, WaygateError } from '../core/errors.js';
 import { describeResult, lastLines, type ProcessRunner } from '../runner/runner.js';
-import { quoteIdent, restoreTest, type RestoreTestResult } from './restore-test.js';
+import { restoreTest, type RestoreTestResult } from './restore-test.js';
+import { quoteIdent } from '../db/database.js';
 
 export interface BackupFile {
   name: string;

@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { quoteIdent } from '../db/database.js';
 
 export interface TableCount {
   table: string;
@@ -33,10 +34,6 @@ export interface RestoreTestResult {
 
 const MAX_INTEGRITY_PROBLEMS = 5;
 
-/** An SQL identifier, quoted. */
-export function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
 
 function reason(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);

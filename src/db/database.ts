@@ -91,6 +91,11 @@ export function migrate(db: Db, migrations: readonly Migration[]): number {
   return pending.length;
 }
 
+/** An SQL identifier (a table or column name from the database's own catalogue), quoted. */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
 /**
  * The migrations still to apply, in order, given those the database records; refuses a database with
  * migrations this build does not know (written by a newer Waygate). Shared by both databases.
