@@ -15,11 +15,11 @@ export const housekeeping: JobDefinition<JobContext> = {
   defaultSchedule: '30 3 * * *',
   async run(ctx) {
     const now = ctx.clock.nowMs();
-    // eslint-disable-next-line @typescript-eslint/require-await -- the prunes still run on the synchronous handle, inside this transaction, until their modules move to the data layer (decision 020)
-    const removed = await ctx.store.transaction(async () => ({
+    // The outbox and history prunes still run on the synchronous handle, inside this transaction, until their modules move to the data layer (decision 020).
+    const removed = await ctx.store.transaction(async (tx) => ({
       messages: ctx.outbox.pruneDelivered(DELIVERED_RETENTION_MS),
       history: ctx.store.pruneHistory(now - JOB_RUN_RETENTION_MS),
-      webhookIds: ctx.incidents.pruneInbox(now - WEBHOOK_EVENT_RETENTION_MS),
+      webhookIds: await ctx.incidents.pruneInbox(tx, now - WEBHOOK_EVENT_RETENTION_MS),
       // Echoes and declarations PagerDuty never answered within a month will not be answered.
       slackChanges: ctx.incidents.pruneSlackChanges(now - WEBHOOK_EVENT_RETENTION_MS),
     }));

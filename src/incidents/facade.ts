@@ -1,4 +1,5 @@
 import type { Db } from '../db/database.js';
+import type { Executor } from '../db/data-layer.js';
 import type { Clock } from '../clock/clock.js';
 import type { Priority } from '../config/sla-schema.js';
 import { incidentLink, listNumbers, who } from './alert-message.js';
@@ -330,7 +331,7 @@ export class IncidentFacade {
 
   /** Webhook events accepted but not yet applied (normally 0; grows briefly in a flood). */
   inboxPending(): number {
-    return this.opts.ingest.inbox.pendingCount();
+    return this.opts.ingest.inbox.pendingCountSync();
   }
 
   /** Forgets records of changes sent to PagerDuty (echoes, declarations) that it never answered. */
@@ -339,8 +340,8 @@ export class IncidentFacade {
   }
 
   /** Forgets applied webhook event ids older than the cut-off; unapplied ones stay. */
-  pruneInbox(olderThan: number): number {
-    return this.opts.ingest.inbox.prune(olderThan);
+  pruneInbox(ex: Executor, olderThan: number): Promise<number> {
+    return this.opts.ingest.inbox.prune(ex, olderThan);
   }
 
   /**

@@ -32,7 +32,7 @@ export interface IncidentsModule {
  * acknowledge()/resolve(); everything leaves as outbox rows.
  */
 export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; oncall: OncallService; recentChanges?: () => string }): IncidentsModule {
-  const { db, clock, logger, outbox, audit, deadlines, roles, metrics, config, executions } = core;
+  const { db, data, clock, logger, outbox, audit, deadlines, roles, metrics, config, executions } = core;
   const file = config.file;
   const repo = new IncidentRepository(db);
   const lifecycle = new IncidentLifecycle({
@@ -74,6 +74,7 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; on
   };
   const ingest = new IncidentIngest({
     db,
+    data,
     clock,
     logger,
     lifecycle,
@@ -113,12 +114,12 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; on
       // Answered deliveries that are not being applied must show, or PagerDuty's 200s hide a stuck pipeline.
       health: () => {
         const { lastError, lastErrorAt } = processor.status();
-        const oldest = ingest.inbox.oldestPendingAt();
+        const oldest = ingest.inbox.oldestPendingAtSync();
         const oldestPendingAgeSeconds = oldest === null ? null : Math.round((clock.nowMs() - oldest) / 1000);
         return {
           inbox: {
             value: {
-              pending: ingest.inbox.pendingCount(),
+              pending: ingest.inbox.pendingCountSync(),
               oldestPendingAgeSeconds,
               lastError,
               lastErrorAt: lastErrorAt === null ? null : new Date(lastErrorAt).toISOString(),

@@ -1,4 +1,6 @@
+import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
+import { all, first, run, type DataLayer, type Executor } from '../db/data-layer.js';
 import type { IncidentEvent } from './events.js';
 
 export interface InboxEntry {
@@ -12,23 +14,26 @@ export interface InboxEntry {
  * happens after, in batches, in arrival order (InboxProcessor).
  */
 export class WebhookInbox {
-  private readonly insert;
-  private readonly pendingStmt;
-  private readonly markStmt;
   private readonly countStmt;
   private readonly oldestStmt;
 
-  constructor(private readonly db: Db) {
-    this.insert = db.prepare('INSERT OR IGNORE INTO webhook_inbox (event_id, event, received_at) VALUES (?, ?, ?)');
-    this.pendingStmt = db.prepare('SELECT seq, event FROM webhook_inbox WHERE processed_at IS NULL ORDER BY seq LIMIT ?');
-    this.markStmt = db.prepare('UPDATE webhook_inbox SET processed_at = ?, result = ? WHERE seq = ?');
+  constructor(
+    private readonly data: DataLayer,
+    db: Db,
+  ) {
+    // Only for the synchronous /health contributions, which cannot wait for the data layer.
     this.countStmt = db.prepare('SELECT COUNT(*) FROM webhook_inbox WHERE processed_at IS NULL').pluck();
     this.oldestStmt = db.prepare('SELECT received_at FROM webhook_inbox WHERE processed_at IS NULL ORDER BY seq LIMIT 1').pluck();
   }
 
   /** True for a new event; false when this event id was delivered before (a redelivery). */
-  accept(event: IncidentEvent, now: number): boolean {
-    return this.insert.run(event.eventId, JSON.stringify(event), now).changes === 1;
+  async accept(ex: Executor, event: IncidentEvent, now: number): Promise<boolean> {
+    const changed = await run(
+      ex,
+      sql`INSERT INTO webhook_inbox (event_id, event, received_at) VALUES (${event.eventId}, ${JSON.stringify(event)}, ${now})
+          ON CONFLICT (event_id) DO NOTHING`,
+    );
+    return changed === 1;
   }
 
   private queued: Array<{ event: IncidentEvent; now: number; resolve: (fresh: boolean) => void; reject: (err: unknown) => void }> = [];
@@ -40,16 +45,20 @@ export class WebhookInbox {
    */
   acceptSoon(event: IncidentEvent, now: number): Promise<boolean> {
     return new Promise((resolve, reject) => {
-      if (this.queued.push({ event, now, resolve, reject }) === 1) setImmediate(() => this.flush());
+      if (this.queued.push({ event, now, resolve, reject }) === 1) setImmediate(() => void this.flush());
     });
   }
 
-  private flush(): void {
+  private async flush(): Promise<void> {
     const batch = this.queued;
     this.queued = [];
     let fresh: boolean[];
     try {
-      fresh = this.db.transaction(() => batch.map((q) => this.accept(q.event, q.now)))();
+      fresh = await this.data.transaction(async (tx) => {
+        const accepted: boolean[] = [];
+        for (const q of batch) accepted.push(await this.accept(tx, q.event, q.now));
+        return accepted;
+      });
     } catch (err) {
       for (const q of batch) q.reject(err);
       return;
@@ -57,28 +66,38 @@ export class WebhookInbox {
     batch.forEach((q, i) => q.resolve(fresh[i] ?? false));
   }
 
-  pending(limit: number): InboxEntry[] {
-    return (this.pendingStmt.all(limit) as Array<{ seq: number; event: string }>).map((r) => ({
-      seq: r.seq,
-      event: JSON.parse(r.event) as IncidentEvent,
-    }));
+  async pending(ex: Executor, limit: number): Promise<InboxEntry[]> {
+    const rows = await all(ex, sql<{ seq: number; event: string }>`SELECT seq, event FROM webhook_inbox WHERE processed_at IS NULL ORDER BY seq LIMIT ${limit}`);
+    return rows.map((r) => ({ seq: r.seq, event: JSON.parse(r.event) as IncidentEvent }));
   }
 
-  markProcessed(seq: number, result: string, now: number): void {
-    this.markStmt.run(now, result, seq);
+  async markProcessed(ex: Executor, seq: number, result: string, now: number): Promise<void> {
+    await run(ex, sql`UPDATE webhook_inbox SET processed_at = ${now}, result = ${result} WHERE seq = ${seq}`);
   }
 
   /** When the oldest event still waiting to be applied was accepted, or null when none waits. */
-  oldestPendingAt(): number | null {
+  async oldestPendingAt(ex: Executor = this.data.db): Promise<number | null> {
+    const row = await first(ex, sql<{ received_at: number }>`SELECT received_at FROM webhook_inbox WHERE processed_at IS NULL ORDER BY seq LIMIT 1`);
+    return row?.received_at ?? null;
+  }
+
+  async pendingCount(ex: Executor = this.data.db): Promise<number> {
+    const row = await first(ex, sql<{ n: number }>`SELECT COUNT(*) AS n FROM webhook_inbox WHERE processed_at IS NULL`);
+    return Number(row?.n ?? 0);
+  }
+
+  /** oldestPendingAt() for the synchronous /health contributions. */
+  oldestPendingAtSync(): number | null {
     return (this.oldestStmt.get() as number | undefined) ?? null;
   }
 
-  pendingCount(): number {
+  /** pendingCount() for the synchronous /health contributions. */
+  pendingCountSync(): number {
     return this.countStmt.get() as number;
   }
 
   /** Processed entries older than the cut-off; unprocessed ones are never deleted. */
-  prune(olderThan: number): number {
-    return this.db.prepare('DELETE FROM webhook_inbox WHERE processed_at IS NOT NULL AND received_at < ?').run(olderThan).changes;
+  async prune(ex: Executor, olderThan: number): Promise<number> {
+    return run(ex, sql`DELETE FROM webhook_inbox WHERE processed_at IS NOT NULL AND received_at < ${olderThan}`);
   }
 }

@@ -63,7 +63,7 @@ describe('InboxProcessor', () => {
     for (let n = 1; n <= 60; n++) await ingest.inbox.acceptSoon(trigger(n), clock.nowMs());
     await processor.stop();
     expect(incidents.open()).toHaveLength(60);
-    expect(ingest.inbox.pendingCount()).toBe(0);
+    expect(await ingest.inbox.pendingCount()).toBe(0);
   });
 
   it('applies an overdue backlog in short slices that yield, so a webhook arriving meanwhile is answered before the backlog is done', async () => {
@@ -80,21 +80,21 @@ describe('InboxProcessor', () => {
     let largestTurn = 0;
     let sampling = true;
     const sampler = (async () => {
-      let before = ingest.inbox.pendingCount();
+      let before = await ingest.inbox.pendingCount();
       while (sampling) {
         await new Promise((r) => setImmediate(r));
-        const now = ingest.inbox.pendingCount();
+        const now = await ingest.inbox.pendingCount();
         largestTurn = Math.max(largestTurn, before - now);
         before = now;
       }
     })();
 
     b.waygate.inboxProcessor.nudge();
-    await b.slack.waitFor(() => ingest.inbox.pendingCount() < BACKLOG || undefined);
+    await b.slack.waitFor(async () => (await ingest.inbox.pendingCount()) < BACKLOG || undefined);
     const res = await b.pdSigner.send(
       b.pdSigner.incidentEvent('incident.triggered', { id: 'PLATE01', number: 9001, priority: 'P1' }, { eventId: 'EVLATE01', occurredAt: clock.now().toISOString() }),
     );
-    const pendingAtAnswer = ingest.inbox.pendingCount();
+    const pendingAtAnswer = await ingest.inbox.pendingCount();
     await b.waygate.inboxProcessor.whenIdle();
     sampling = false;
     await sampler;
