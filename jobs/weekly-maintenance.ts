@@ -15,7 +15,8 @@ import { renderReviewChart } from '../src/maintenance/review-chart.js';
 async function performanceReview(ctx: JobContext & JobRunInfo, channel: string): Promise<OutboxItem[]> {
   const now = ctx.clock.nowMs();
   const data: ReviewData = collectReview(
-    { service: (from, until) => ctx.health.figures(from, until), incidents: (from, until) => ctx.incidents.responseFigures(from, until) },
+    // The review's sources are still synchronous (collectReview).
+    { service: (from, until) => ctx.health.figures(from, until), incidents: (from, until) => ctx.incidents.responseFiguresSync(from, until) },
     now,
     ctx.config.file.timezone,
   );

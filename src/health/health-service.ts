@@ -1,4 +1,5 @@
 import type { Db } from '../db/database.js';
+import { DataLayer, type Executor } from '../db/data-layer.js';
 import { statfsSync } from 'node:fs';
 import { availableParallelism, freemem, loadavg, totalmem } from 'node:os';
 import { dirname } from 'node:path';
@@ -137,13 +138,13 @@ export class HealthService {
   async sample(): Promise<{ result: HealthCheckResult; observation: HealthObservation }> {
     const result = await this.check();
     const { db, clock } = this.opts;
-    const observation = db.transaction(() => {
+    const observation = await DataLayer.sqlite(db).transaction(async (tx) => {
       const before = this.monitor.current();
       const obs = this.monitor.observe(result);
-      if (obs.transition) this.announce(obs, result, before.state === 'down' ? before.since : null);
+      if (obs.transition) await this.announce(tx, obs, result, before.state === 'down' ? before.since : null);
       this.store.prune(clock.nowMs() - SAMPLE_RETENTION_MS);
       return obs;
-    })();
+    });
     this.recheckIfFailing(result, observation);
     return { result, observation };
   }
@@ -173,7 +174,7 @@ export class HealthService {
     this.recheck = undefined;
   }
 
-  private announce(obs: HealthObservation, result: HealthCheckResult, downSince: number | null): void {
+  private async announce(tx: Executor, obs: HealthObservation, result: HealthCheckResult, downSince: number | null): Promise<void> {
     const { outbox, config, clock } = this.opts;
     const { service, channels } = config;
     const url = redactCredentials(service.healthUrl);
@@ -182,7 +183,7 @@ export class HealthService {
       const since = obs.since ?? now;
       // Without a routing key PagerDuty cannot raise the incident, so Waygate opens its own P1: the same card,
       // buttons, SLA and escalation as any P1. The card is the down message.
-      const local = service.pagerDutyRoutingKey ? undefined : this.opts.incidents.openLocal({
+      const local = service.pagerDutyRoutingKey ? undefined : await this.opts.incidents.openLocal(tx, {
         key: this.dedupKey,
         title: `Waygate MCP is down: ${result.summary}`.slice(0, 250),
         service: service.systemdUnit ?? 'waygate-mcp',
@@ -219,7 +220,7 @@ export class HealthService {
       return;
     }
     const lasted = formatDuration(now - (downSince ?? now));
-    if (!service.pagerDutyRoutingKey) this.opts.incidents.resolveLocal(this.dedupKey, now, 'Waygate (the service answers again)');
+    if (!service.pagerDutyRoutingKey) await this.opts.incidents.resolveLocal(tx, this.dedupKey, now, 'Waygate (the service answers again)');
     if (channels.alerts) {
       outbox.enqueueSync({
         kind: 'post',
@@ -302,8 +303,8 @@ export class HealthService {
     let incidentSummary: DigestData['incidents'] = null;
     if (this.opts.incidentsTracked) {
       try {
-        const recent = incidents.countRecent(now - DAY_MS);
-        const open = incidents.open();
+        const recent = await incidents.countRecent(now - DAY_MS);
+        const open = await incidents.open();
         incidentSummary = {
           open: open.length,
           acknowledged24h: recent.acknowledged ?? 0,

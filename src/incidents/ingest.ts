@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { isStorageError, type Db } from '../db/database.js';
-import { run, type DataLayer } from '../db/data-layer.js';
+import { run, type DataLayer, type Executor } from '../db/data-layer.js';
 import type { Clock } from '../clock/clock.js';
 import type { Logger } from '../logging/logger.js';
 import type { IncidentEvent } from './events.js';
@@ -13,8 +13,8 @@ export interface IngestOptions {
   clock: Clock;
   logger: Logger;
   lifecycle: IncidentLifecycle;
-  /** Acts on the changes of an applied event, inside its transaction (alerts, SLA deadlines). */
-  follow: (changes: readonly Change[], now: number) => void;
+  /** Acts on the changes of an applied event, inside its transaction `tx` (alerts, SLA deadlines). */
+  follow: (tx: Executor, changes: readonly Change[], now: number) => Promise<void>;
   /** Called with the outcome of each applied inbox event (metrics). */
   onProcessed?: (result: string) => void;
 }
@@ -55,37 +55,52 @@ export class IncidentIngest {
    * the clock has passed (at least one, so the inbox always moves). `more` says whether events may be left.
    */
   async processInbox(limit: number, budgetMs = Number.POSITIVE_INFINITY): Promise<InboxSlice> {
-    const { data, db, clock, logger, lifecycle } = this.opts;
+    const { data, clock } = this.opts;
     const started = clock.nowMs();
-    return data.transaction(async (tx): Promise<InboxSlice> => {
-      const entries = await this.inbox.pending(tx, limit);
-      let applied = 0;
-      for (const { seq, event } of entries) {
-        if (applied > 0 && clock.nowMs() - started >= budgetMs) return { applied, more: true };
-        const now = clock.nowMs();
-        let result: string;
-        // A savepoint per event: one malformed event is recorded as failed without undoing the batch.
-        await run(tx, sql`SAVEPOINT inbox_event`);
+    // SQLite rolls a transaction back by itself on some errors (a full disk); the data layer's own rollback
+    // then fails with "no transaction is active", which must not hide the error that caused it.
+    let cause: unknown;
+    try {
+      return await data.transaction(async (tx) => {
         try {
-          result = db.transaction(() => {
-            const outcome = lifecycle.applyEvent(event, now);
-            this.opts.follow(outcome.changes, now);
-            return outcome.result;
-          })();
-          await run(tx, sql`RELEASE SAVEPOINT inbox_event`);
+          return await this.applySlice(tx, limit, budgetMs, started);
         } catch (err) {
-          // A damaged or full database is not this event's fault: roll the batch back so it stays queued.
-          if (isStorageError(err)) throw err;
-          await run(tx, sql`ROLLBACK TO SAVEPOINT inbox_event`);
-          await run(tx, sql`RELEASE SAVEPOINT inbox_event`);
-          logger.error({ err, eventId: event.eventId, type: event.type }, 'PagerDuty event could not be applied');
-          result = `failed: ${(err as Error).message}`.slice(0, 500);
+          cause = err;
+          throw err;
         }
-        this.opts.onProcessed?.(result);
-        await this.inbox.markProcessed(tx, seq, result, now);
-        applied++;
+      });
+    } catch (err) {
+      throw cause ?? err;
+    }
+  }
+
+  private async applySlice(tx: Executor, limit: number, budgetMs: number, started: number): Promise<InboxSlice> {
+    const { clock, logger, lifecycle } = this.opts;
+    const entries = await this.inbox.pending(tx, limit);
+    let applied = 0;
+    for (const { seq, event } of entries) {
+      if (applied > 0 && clock.nowMs() - started >= budgetMs) return { applied, more: true };
+      const now = clock.nowMs();
+      let result: string;
+      // A savepoint per event: one malformed event is recorded as failed without undoing the batch.
+      await run(tx, sql`SAVEPOINT inbox_event`);
+      try {
+        const outcome = await lifecycle.applyEvent(tx, event, now);
+        await this.opts.follow(tx, outcome.changes, now);
+        result = outcome.result;
+        await run(tx, sql`RELEASE SAVEPOINT inbox_event`);
+      } catch (err) {
+        // A damaged or full database is not this event's fault: roll the batch back so it stays queued.
+        if (isStorageError(err)) throw err;
+        await run(tx, sql`ROLLBACK TO SAVEPOINT inbox_event`);
+        await run(tx, sql`RELEASE SAVEPOINT inbox_event`);
+        logger.error({ err, eventId: event.eventId, type: event.type }, 'PagerDuty event could not be applied');
+        result = `failed: ${(err as Error).message}`.slice(0, 500);
       }
-      return { applied, more: entries.length === limit };
-    });
+      this.opts.onProcessed?.(result);
+      await this.inbox.markProcessed(tx, seq, result, now);
+      applied++;
+    }
+    return { applied, more: entries.length === limit };
   }
 }

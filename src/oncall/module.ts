@@ -1,6 +1,7 @@
 import type { Core } from '../core/core.js';
 import type { WaygateModule } from '../core/module.js';
 import type { DueDeadline } from '../core/deadlines.js';
+import type { Executor } from '../db/data-layer.js';
 import type { IncidentFacade } from '../incidents/facade.js';
 import { incidentLink } from '../incidents/alert-message.js';
 import { slackDate } from '../slack/format.js';
@@ -29,7 +30,7 @@ export function oncallModule(core: Core, oncall: OncallService, incidents: Incid
     if (rotation) deadlines.scheduleSync(HANDOFF_DEADLINES, turnKey(index + 1), rotation.handoffAt(index + 1));
   };
 
-  const handOff = (due: DueDeadline, now: number): void => {
+  const handOff = async (due: DueDeadline, now: number, tx: Executor): Promise<void> => {
     if (!rotation) return;
     const index = Number(due.key.slice('turn:'.length));
     const current = rotation.shiftAt(now);
@@ -40,7 +41,7 @@ export function oncallModule(core: Core, oncall: OncallService, incidents: Incid
     const incoming = rotation.shift(index);
     const outgoing = rotation.shift(index - 1);
     const until = slackDate(new Date(incoming.endsAt));
-    const open = incidents.open();
+    const open = await incidents.open(undefined, tx);
     const listed = open.slice(0, LISTED).map((i) => `• *${i.priority}* ${incidentLink(i)} · open ${formatDuration(now - i.created_at)}`);
     const more = open.length > LISTED ? `\n…and ${open.length - LISTED} more: \`/waygate incidents\`` : '';
     const covering = oncall.at(now);
@@ -61,8 +62,8 @@ export function oncallModule(core: Core, oncall: OncallService, incidents: Incid
     scheduleAfter(index);
   };
 
-  deadlines.on(HANDOFF_DEADLINES, (due, now) => {
-    for (const d of due) handOff(d, now);
+  deadlines.on(HANDOFF_DEADLINES, async (due, now, tx) => {
+    for (const d of due) await handOff(d, now, tx);
   });
 
   return {

@@ -31,26 +31,26 @@ describe('InboxProcessor', () => {
     const ingest = bot.waygate.incidentIngest;
     let busy = true;
     const processor = new InboxProcessor(ingest, logger, clock, () => busy);
-    const applied = () => incidents.open().length;
+    const applied = async () => (await incidents.open()).length;
     await ingest.inbox.acceptSoon(trigger(1), clock.nowMs());
     await ingest.inbox.acceptSoon(trigger(2), clock.nowMs());
 
     const timersBefore = clock.pendingTimers();
     processor.nudge();
     await bot.slack.waitFor(() => clock.pendingTimers() > timersBefore || undefined); // deferred: lag timer armed
-    expect(applied()).toBe(0);
+    expect(await applied()).toBe(0);
 
     clock.advance(MAX_APPLY_LAG_MS - 1);
     await new Promise((r) => setImmediate(r));
-    expect(applied()).toBe(0);
+    expect(await applied()).toBe(0);
 
     clock.advance(1); // the oldest event has waited the full bound: applied although still busy
-    await bot.slack.waitFor(() => applied() === 2 || undefined);
+    await bot.slack.waitFor(async () => (await applied()) === 2 || undefined);
 
     await ingest.inbox.acceptSoon(trigger(3), clock.nowMs());
     busy = false; // the server went quiet: the next nudge applies at once
     processor.nudge();
-    await bot.slack.waitFor(() => applied() === 3 || undefined);
+    await bot.slack.waitFor(async () => (await applied()) === 3 || undefined);
     await processor.stop();
   });
 
@@ -62,7 +62,7 @@ describe('InboxProcessor', () => {
     const processor = new InboxProcessor(ingest, logger, clock, () => true);
     for (let n = 1; n <= 60; n++) await ingest.inbox.acceptSoon(trigger(n), clock.nowMs());
     await processor.stop();
-    expect(incidents.open()).toHaveLength(60);
+    expect(await incidents.open()).toHaveLength(60);
     expect(await ingest.inbox.pendingCount()).toBe(0);
   });
 
@@ -103,6 +103,6 @@ describe('InboxProcessor', () => {
     expect(pendingAtAnswer).toBeGreaterThan(BACKLOG / 2);
     expect(largestTurn).toBeGreaterThan(0);
     expect(largestTurn).toBeLessThanOrEqual(SLICE_MAX_EVENTS);
-    expect(b.waygate.services.incidents.open()).toHaveLength(BACKLOG + 1);
+    expect(await b.waygate.services.incidents.open()).toHaveLength(BACKLOG + 1);
   });
 });

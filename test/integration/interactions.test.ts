@@ -45,10 +45,10 @@ describe('interaction payloads the bot cannot act on', () => {
     return { status: res.status, text: res.text };
   }
 
-  const state = () => ({
+  const state = async () => ({
     outbox: bot.waygate.services.outbox.stats(),
     audit: bot.waygate.services.audit.recent(100).length,
-    incidents: bot.waygate.services.incidents.open().length,
+    incidents: (await bot.waygate.services.incidents.open()).length,
   });
 
   it.each([
@@ -59,11 +59,11 @@ describe('interaction payloads the bot cannot act on', () => {
     { name: 'a malformed incident id', actions: [{ type: 'button', action_id: INCIDENT_ACTIONS.acknowledge, value: 'not an id; DROP TABLE' }], line: 'interaction with a malformed value ignored' },
     { name: 'a digest number that is not a number', actions: [{ type: 'button', action_id: DIGEST_ACTIONS.reviewed, value: '1e9999' }], line: 'interaction with a malformed value ignored' },
   ])('acks $name at once (200, not Bolt\'s timeout), changes nothing and logs one line', async ({ actions, line }) => {
-    const before = state();
+    const before = await state();
     const res = await send(payload(actions));
     expect(res).toEqual({ status: 200, text: '' });
     await bot.settle();
-    expect(state()).toEqual(before);
+    expect(await state()).toEqual(before);
     expect(lines.map((l) => l.msg)).toEqual([line]);
     expect(lines[0]?.level).toBe(40); // warn
   });

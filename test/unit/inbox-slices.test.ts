@@ -46,7 +46,10 @@ describe('applying the webhook inbox in slices', () => {
       urgencyPriority: file.incidents.urgencyPriority,
       syncToPagerDuty: false,
     });
-    ingest = new IncidentIngest({ db, data: DataLayer.sqlite(db), clock, logger: pino({ level: 'silent' }), lifecycle, follow: () => clock.advance(costMs) });
+    ingest = new IncidentIngest({ db, data: DataLayer.sqlite(db), clock, logger: pino({ level: 'silent' }), lifecycle, follow: async () => {
+        clock.advance(costMs);
+      },
+    });
     for (let n = 1; n <= 40; n++) await ingest.inbox.accept(DataLayer.sqlite(db).db, trigger(n), clock.nowMs());
   });
   afterEach(() => db.close());
