@@ -1,4 +1,5 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
+import type { Statement } from 'better-sqlite3';
 import type { Db } from '../db/database.js';
 import { all, first, run, type DataLayer, type Executor } from '../db/data-layer.js';
 import type { IncidentEvent } from './events.js';
@@ -8,22 +9,31 @@ export interface InboxEntry {
   event: IncidentEvent;
 }
 
+const oldestPending = sql<{ received_at: number }>`SELECT received_at FROM webhook_inbox WHERE processed_at IS NULL ORDER BY seq LIMIT 1`;
+const countPending = sql<{ n: number }>`SELECT COUNT(*) AS n FROM webhook_inbox WHERE processed_at IS NULL`;
+
 /**
  * The transactional inbox for PagerDuty webhooks: one indexed insert per delivery, committed before the
  * 2xx, so ingest costs about what verifying and storing the event costs. Applying events to incidents
  * happens after, in batches, in arrival order (InboxProcessor).
  */
 export class WebhookInbox {
-  private readonly countStmt;
-  private readonly oldestStmt;
+  /** The same queries on the synchronous handle, for the /health contributions, which are still synchronous. */
+  private readonly syncStatements = new Map<RawBuilder<unknown>, Statement>();
 
   constructor(
     private readonly data: DataLayer,
-    db: Db,
-  ) {
-    // Only for the synchronous /health contributions, which cannot wait for the data layer.
-    this.countStmt = db.prepare('SELECT COUNT(*) FROM webhook_inbox WHERE processed_at IS NULL').pluck();
-    this.oldestStmt = db.prepare('SELECT received_at FROM webhook_inbox WHERE processed_at IS NULL ORDER BY seq LIMIT 1').pluck();
+    private readonly db: Db,
+  ) {}
+
+  private firstSync<T>(query: RawBuilder<T>): T | undefined {
+    let stmt = this.syncStatements.get(query);
+    if (!stmt) {
+      const { sql: text } = query.compile(this.data.db);
+      stmt = this.db.prepare(text);
+      this.syncStatements.set(query, stmt);
+    }
+    return stmt.get() as T | undefined;
   }
 
   /** True for a new event; false when this event id was delivered before (a redelivery). */
@@ -77,23 +87,21 @@ export class WebhookInbox {
 
   /** When the oldest event still waiting to be applied was accepted, or null when none waits. */
   async oldestPendingAt(ex: Executor = this.data.db): Promise<number | null> {
-    const row = await first(ex, sql<{ received_at: number }>`SELECT received_at FROM webhook_inbox WHERE processed_at IS NULL ORDER BY seq LIMIT 1`);
-    return row?.received_at ?? null;
+    return (await first(ex, oldestPending))?.received_at ?? null;
   }
 
   async pendingCount(ex: Executor = this.data.db): Promise<number> {
-    const row = await first(ex, sql<{ n: number }>`SELECT COUNT(*) AS n FROM webhook_inbox WHERE processed_at IS NULL`);
-    return Number(row?.n ?? 0);
+    return Number((await first(ex, countPending))?.n ?? 0);
   }
 
   /** oldestPendingAt() for the synchronous /health contributions. */
   oldestPendingAtSync(): number | null {
-    return (this.oldestStmt.get() as number | undefined) ?? null;
+    return this.firstSync(oldestPending)?.received_at ?? null;
   }
 
   /** pendingCount() for the synchronous /health contributions. */
   pendingCountSync(): number {
-    return this.countStmt.get() as number;
+    return Number(this.firstSync(countPending)?.n ?? 0);
   }
 
   /** Processed entries older than the cut-off; unprocessed ones are never deleted. */
