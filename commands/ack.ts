@@ -20,8 +20,8 @@ const ackArgs = z.union(
 );
 
 /** Open, unacknowledged incidents, each with its own buttons. */
-function listUnacknowledged(ctx: CommandContext): CommandReply {
-  const open = ctx.incidents.open().filter((i) => i.status === 'triggered');
+async function listUnacknowledged(ctx: CommandContext): Promise<CommandReply> {
+  const open = (await ctx.incidents.open()).filter((i) => i.status === 'triggered');
   if (open.length === 0) return { text: 'No open, unacknowledged incidents. 🎉' };
   const shown = open.slice(0, 15);
   const blocks: Block[] = shown.flatMap((i) => (renderAlert(i).blocks ?? []).filter((b) => b.type !== 'context'));
@@ -56,16 +56,16 @@ function bulkOutcome(ctx: CommandContext, results: AckResult[], priority: Priori
  * at once and webhooks keep flowing meanwhile; the outcome follows at the response_url. Either answer is a
  * few lines whatever the number.
  */
-function acknowledgePriority(ctx: CommandContext, priority: Priority): CommandReply {
-  const targets = ctx.incidents.unacknowledged(priority);
+async function acknowledgePriority(ctx: CommandContext, priority: Priority): Promise<CommandReply> {
+  const targets = await ctx.incidents.unacknowledged(priority);
   if (targets.length === 0) return { text: `No open, unacknowledged ${priority} incidents.` };
   const ids = targets.map((i) => i.id);
   if (targets.length <= ctx.incidents.batchSize) {
-    const results = ctx.incidents.acknowledge(ids, ctx.userId, ctx.responseUrl);
+    const results = await ctx.incidents.acknowledge(ids, ctx.userId, ctx.responseUrl);
     if (results.length > LINE_EACH_UP_TO) return bulkOutcome(ctx, results, priority);
     return summarise(ctx, [`Acknowledged ${results.filter((r) => r.outcome === 'acknowledged').length} ${priority} incident(s):`, ...results.map((r) => ctx.incidents.describeAck(r))]);
   }
-  const run = ctx.incidents.acknowledgeLater({
+  const run = await ctx.incidents.acknowledgeLater({
     ids,
     slackUser: ctx.userId,
     responseUrl: ctx.responseUrl,
@@ -85,12 +85,12 @@ export const ack: Command = defineCommand({
   summary: 'Acknowledge every open incident of a priority, or one by number; without arguments, list them',
   roles: ['oncall', 'lead', 'ops'],
   args: ackArgs,
-  run(ctx, args) {
+  async run(ctx, args) {
     if (args.by === 'list') return listUnacknowledged(ctx);
     if (args.by === 'number') {
-      const incident = ctx.incidents.findByNumber(args.number);
+      const incident = await ctx.incidents.findByNumber(args.number);
       if (!incident) return { text: `There is no incident #${args.number}. \`${SLASH_COMMAND} incidents\` lists the open ones.` };
-      const [result] = ctx.incidents.acknowledge([incident.id], ctx.userId, ctx.responseUrl);
+      const [result] = await ctx.incidents.acknowledge([incident.id], ctx.userId, ctx.responseUrl);
       return summarise(ctx, result ? [ctx.incidents.describeAck(result)] : []);
     }
     return acknowledgePriority(ctx, args.priority);

@@ -10,9 +10,9 @@ export const escalate: Command = defineCommand({
   summary: 'Call the next escalation step’s people now, without waiting for the SLA',
   roles: ['oncall', 'lead', 'ops'],
   args: z.tuple([incidentNumberArg]),
-  run(ctx, [number]) {
-    const incident = ctx.incidents.findByNumber(number);
+  async run(ctx, [number]) {
+    const incident = await ctx.incidents.findByNumber(number);
     if (!incident) return { text: editReplies.noIncident(number) };
-    return { text: editReplies.escalate(ctx.incidents.escalateNow(incident.id, ctx.userId)) };
+    return { text: editReplies.escalate(await ctx.incidents.escalateNow(incident.id, ctx.userId)) };
   },
 });

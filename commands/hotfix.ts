@@ -20,8 +20,8 @@ export const hotfix: Command = defineCommand({
     .array(z.string())
     .refine((words) => words.length === 2, { message: 'expected a branch or tag and a description' })
     .pipe(z.tuple([z.string(), proseArg('a description', 500)])),
-  run(ctx, [ref, description]) {
-    const p1 = ctx.incidents.open('P1')[0];
+  async run(ctx, [ref, description]) {
+    const p1 = (await ctx.incidents.open('P1'))[0];
     const note = `*Hotfix* \`${escapeMrkdwn(ref)}\` requested by <@${ctx.userId}>: ${escapeMrkdwn(description)}${p1 ? `\nRelated open P1: ${incidentLink(p1)}` : ''}`;
     return startRun(ctx, 'hotfix', { ref, description }, note);
   },

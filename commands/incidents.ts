@@ -23,8 +23,8 @@ export const incidents: Command = defineCommand({
   summary: 'Open incidents with priority, age and SLA time left',
   roles: 'everyone',
   args: z.tuple([], { message: 'incidents takes no arguments' }),
-  run(ctx) {
-    const open = ctx.incidents.open();
+  async run(ctx) {
+    const open = await ctx.incidents.open();
     if (open.length === 0) return { text: 'No open incidents. 🎉' };
     const now = ctx.clock.nowMs();
     const lines = open.slice(0, 60).map((i) => line(i, now));

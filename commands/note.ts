@@ -14,9 +14,9 @@ export const note: Command = defineCommand({
     .array(z.string())
     .refine((words) => words.length === 2, { message: 'expected an incident number and the note' })
     .pipe(z.tuple([incidentNumberArg, proseArg('the note', 2500)])),
-  run(ctx, [number, text]) {
-    const incident = ctx.incidents.findByNumber(number);
+  async run(ctx, [number, text]) {
+    const incident = await ctx.incidents.findByNumber(number);
     if (!incident) return { text: editReplies.noIncident(number) };
-    return { text: editReplies.note(ctx.incidents.addNote(incident.id, ctx.userId, text), ctx.incidents.syncsToPagerDuty(incident)) };
+    return { text: editReplies.note(await ctx.incidents.addNote(incident.id, ctx.userId, text), ctx.incidents.syncsToPagerDuty(incident)) };
   },
 });

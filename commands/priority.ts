@@ -10,9 +10,9 @@ export const priority: Command = defineCommand({
   summary: 'Change an incident’s priority; its SLA follows the new one',
   roles: ['oncall', 'lead', 'ops'],
   args: z.tuple([incidentNumberArg, priorityArg]),
-  run(ctx, [number, to]) {
-    const incident = ctx.incidents.findByNumber(number);
+  async run(ctx, [number, to]) {
+    const incident = await ctx.incidents.findByNumber(number);
     if (!incident) return { text: editReplies.noIncident(number) };
-    return { text: editReplies.priority(ctx.incidents.setPriority(incident.id, ctx.userId, to), to, ctx.incidents.syncsToPagerDuty(incident)) };
+    return { text: editReplies.priority(await ctx.incidents.setPriority(incident.id, ctx.userId, to), to, ctx.incidents.syncsToPagerDuty(incident)) };
   },
 });

@@ -11,10 +11,10 @@ export const reassign: Command = defineCommand({
   roles: ['oncall', 'lead', 'ops'],
   args: z.tuple([incidentNumberArg, z.union([z.literal('oncall').transform(() => 'oncall' as const), userArg], { message: 'expected @person or oncall' })]),
   async run(ctx, [number, who]) {
-    const incident = ctx.incidents.findByNumber(number);
+    const incident = await ctx.incidents.findByNumber(number);
     if (!incident) return { text: editReplies.noIncident(number) };
     const assignee = who === 'oncall' ? (await ctx.oncall.at())?.userId : who;
     if (!assignee) return { text: `Nobody is on call now (see \`${SLASH_COMMAND} oncall\`); name the person instead.` };
-    return { text: editReplies.reassign(ctx.incidents.reassign(incident.id, ctx.userId, assignee), assignee, ctx.incidents.syncsToPagerDuty(incident)) };
+    return { text: editReplies.reassign(await ctx.incidents.reassign(incident.id, ctx.userId, assignee), assignee, ctx.incidents.syncsToPagerDuty(incident)) };
   },
 });

@@ -10,10 +10,10 @@ export const resolve: Command = defineCommand({
   args: z.tuple([z.string().regex(/^#?\d+$/).transform((n) => Number(n.replace('#', '')))], {
     message: 'expected one incident number',
   }),
-  run(ctx, [number]) {
-    const incident = ctx.incidents.findByNumber(number);
+  async run(ctx, [number]) {
+    const incident = await ctx.incidents.findByNumber(number);
     if (!incident) return { text: `There is no incident #${number}. \`${SLASH_COMMAND} incidents\` lists the open ones.` };
-    const [result] = ctx.incidents.resolve([incident.id], ctx.userId, ctx.responseUrl);
+    const [result] = await ctx.incidents.resolve([incident.id], ctx.userId, ctx.responseUrl);
     return { text: result ? ctx.incidents.describeAck(result) : 'Nothing changed.' };
   },
 });

@@ -23,7 +23,7 @@ export const security: Command = defineCommand({
     const reply = await startRun(ctx, 'security-incident', { summary }, `🛡️ *Security incident* reported by <@${ctx.userId}>: ${escapeMrkdwn(summary)}`);
     if (!reply.text.startsWith('Started')) return reply;
     if (!ctx.config.file.service.pagerDutyRoutingKey) return reply;
-    ctx.incidents.declare({ priority: 'P1', title: `Security incident: ${summary}`, slackUser: ctx.userId });
+    await ctx.incidents.declare({ priority: 'P1', title: `Security incident: ${summary}`, slackUser: ctx.userId });
     return { text: `${reply.text} A P1 was triggered in PagerDuty.` };
   },
 });

@@ -18,8 +18,8 @@ export const trigger: Command = defineCommand({
     .array(z.string())
     .refine((words) => words.length === 2, { message: 'expected a priority and a title, e.g. P1 Checkout is failing' })
     .pipe(z.tuple([priorityArg, proseArg('a title', TITLE_MAX)])),
-  run(ctx, [priority, title]) {
-    const declared = ctx.incidents.declare({ priority, title, slackUser: ctx.userId });
+  async run(ctx, [priority, title]) {
+    const declared = await ctx.incidents.declare({ priority, title, slackUser: ctx.userId });
     const alerts = ctx.config.file.channels.alerts;
     const where = alerts ? `<#${alerts}>` : 'the alerts channel';
     if (declared.via === 'pagerduty') {

@@ -185,7 +185,7 @@ export class HealthService {
     this.recheck = undefined;
   }
 
-  private async announce(tx: Transaction<Schema>, obs: HealthObservation, result: HealthCheckResult, downSince: number | null): Promise<void> {
+  private async announce(tx: Executor, obs: HealthObservation, result: HealthCheckResult, downSince: number | null): Promise<void> {
     const { outbox, config, clock } = this.opts;
     const { service, channels } = config;
     const url = redactCredentials(service.healthUrl);
@@ -193,9 +193,8 @@ export class HealthService {
     if (obs.transition === 'down') {
       const since = obs.since ?? now;
       // Without a routing key PagerDuty cannot raise the incident, so Waygate opens its own P1: the same card,
-      // buttons, SLA and escalation as any P1. The card is the down message. (The incidents facade still writes
-      // on the synchronous handle, which joins this transaction: decision 020.)
-      const local = service.pagerDutyRoutingKey ? undefined : this.opts.incidents.openLocal({
+      // buttons, SLA and escalation as any P1. The card is the down message.
+      const local = service.pagerDutyRoutingKey ? undefined : await this.opts.incidents.openLocal(tx, {
         key: this.dedupKey,
         title: `Waygate MCP is down: ${result.summary}`.slice(0, 250),
         service: service.systemdUnit ?? 'waygate-mcp',
@@ -232,7 +231,7 @@ export class HealthService {
       return;
     }
     const lasted = formatDuration(now - (downSince ?? now));
-    if (!service.pagerDutyRoutingKey) this.opts.incidents.resolveLocal(this.dedupKey, now, 'Waygate (the service answers again)');
+    if (!service.pagerDutyRoutingKey) await this.opts.incidents.resolveLocal(tx, this.dedupKey, now, 'Waygate (the service answers again)');
     if (channels.alerts) {
       await outbox.enqueue(tx, {
         kind: 'post',
@@ -316,8 +315,8 @@ export class HealthService {
     let incidentSummary: DigestData['incidents'] = null;
     if (this.opts.incidentsTracked) {
       try {
-        const recent = incidents.countRecent(now - DAY_MS);
-        const open = incidents.open();
+        const recent = await incidents.countRecent(now - DAY_MS);
+        const open = await incidents.open();
         incidentSummary = {
           open: open.length,
           acknowledged24h: recent.acknowledged ?? 0,

@@ -1,4 +1,4 @@
-import type { Db } from '../db/database.js';
+import type { DataLayer, Executor } from '../db/data-layer.js';
 import type { Clock } from '../clock/clock.js';
 import type { Outbox } from '../outbox/outbox.js';
 import { PAGERDUTY_BULK_LIMIT, type MessageContent } from '../outbox/types.js';
@@ -12,7 +12,7 @@ import type { Change } from './lifecycle.js';
 const GROUP_LISTED = 300;
 
 export interface AlertPublisherOptions {
-  db: Db;
+  data: DataLayer;
   repo: IncidentRepository;
   clock: Clock;
   outbox: Outbox;
@@ -34,27 +34,27 @@ export interface AlertPublisherOptions {
 export class AlertPublisher {
   constructor(private readonly opts: AlertPublisherOptions) {}
 
-  publish(changes: readonly Change[], now: number): void {
+  async publish(tx: Executor, changes: readonly Change[], now: number): Promise<void> {
     const toPagerDuty: Array<Extract<Change, { kind: 'to_pagerduty' }>> = [];
     for (const change of changes) {
       switch (change.kind) {
         case 'opened':
-          this.announce(change.incidentId, now);
+          await this.announce(tx, change.incidentId, now);
           break;
         case 'changed':
-          this.refresh(change.incidentId);
+          await this.refresh(tx, change.incidentId);
           break;
         case 'note': {
-          const incident = this.opts.repo.get(change.incidentId);
-          if (incident) this.threadNote(incident, change.text, change.urgent, false, change.key);
+          const incident = await this.opts.repo.get(tx, change.incidentId);
+          if (incident) await this.threadNote(tx, incident, change.text, change.urgent, false, change.key);
           break;
         }
         case 'pd_change': {
-          const incident = this.opts.repo.get(change.incidentId);
+          const incident = await this.opts.repo.get(tx, change.incidentId);
           if (!incident) break;
           // The line was posted only where the incident has a channel.
           const line = change.line && incident.alert_channel ? { ...change.line, channel: incident.alert_channel } : undefined;
-          this.opts.outbox.enqueueSync({
+          await this.opts.outbox.enqueue(tx, {
             kind: 'pd_change',
             payload: { incidentId: incident.id, number: incident.number, change: change.change, slackUser: change.slackUser, ...(line ? { line } : {}) },
           });
@@ -65,18 +65,18 @@ export class AlertPublisher {
           break;
       }
     }
-    this.tellPagerDuty(toPagerDuty);
+    await this.tellPagerDuty(tx, toPagerDuty);
   }
 
   /**
    * One call per incident, or, for many incidents changed by one person at once, PagerDuty's bulk update
    * (250 to a call): a bulk acknowledgement of thousands would otherwise take thousands of rate-limited calls.
    */
-  private tellPagerDuty(changes: ReadonlyArray<Extract<Change, { kind: 'to_pagerduty' }>>): void {
+  private async tellPagerDuty(tx: Executor, changes: ReadonlyArray<Extract<Change, { kind: 'to_pagerduty' }>>): Promise<void> {
     const groups = new Map<string, Array<Extract<Change, { kind: 'to_pagerduty' }>>>();
     for (const change of changes) {
       if (change.alone) {
-        this.tellPagerDutyAlone(change);
+        await this.tellPagerDutyAlone(tx, change);
         continue;
       }
       const key = JSON.stringify([change.status, change.slackUser, change.responseUrl ?? null]);
@@ -88,11 +88,11 @@ export class AlertPublisher {
       const [first] = group;
       if (!first) continue;
       if (group.length === 1) {
-        this.tellPagerDutyAlone(first);
+        await this.tellPagerDutyAlone(tx, first);
         continue;
       }
       for (let i = 0; i < group.length; i += PAGERDUTY_BULK_LIMIT) {
-        this.opts.outbox.enqueueSync({
+        await this.opts.outbox.enqueue(tx, {
           kind: 'pd_status_bulk',
           payload: {
             incidentIds: group.slice(i, i + PAGERDUTY_BULK_LIMIT).map((c) => c.incidentId),
@@ -106,10 +106,10 @@ export class AlertPublisher {
     }
   }
 
-  private tellPagerDutyAlone(change: Extract<Change, { kind: 'to_pagerduty' }>): void {
-    const incident = this.opts.repo.get(change.incidentId);
+  private async tellPagerDutyAlone(tx: Executor, change: Extract<Change, { kind: 'to_pagerduty' }>): Promise<void> {
+    const incident = await this.opts.repo.get(tx, change.incidentId);
     if (!incident) return;
-    this.opts.outbox.enqueueSync({
+    await this.opts.outbox.enqueue(tx, {
       kind: 'pd_status',
       payload: {
         incidentId: change.incidentId,
@@ -126,10 +126,10 @@ export class AlertPublisher {
    * escalations, a reopened incident) lets it overtake everything else queued in the channel.
    */
   /** `broadcast`: also shown in the channel, so the people it mentions are notified. */
-  threadNote(incident: Incident, text: string, urgent = false, broadcast = false, messageKey?: MessageKey): void {
+  async threadNote(tx: Executor, incident: Incident, text: string, urgent = false, broadcast = false, messageKey?: MessageKey): Promise<void> {
     const channel = incident.alert_channel;
     if (!channel) return;
-    this.opts.outbox.enqueueSync({
+    await this.opts.outbox.enqueue(tx, {
       ...(messageKey ? { messageKey } : {}),
       kind: 'post',
       payload: incident.alert_posted
@@ -139,80 +139,81 @@ export class AlertPublisher {
     });
   }
 
-  postTo(channel: string, text: string, urgent = false): void {
-    this.opts.outbox.enqueueSync({ kind: 'post', payload: { channel, text }, ...(urgent ? { urgent } : {}) });
+  async postTo(tx: Executor, channel: string, text: string, urgent = false): Promise<void> {
+    await this.opts.outbox.enqueue(tx, { kind: 'post', payload: { channel, text }, ...(urgent ? { urgent } : {}) });
   }
 
   /** A message in the alerts channel. */
-  post(text: string, fallbackChannel?: string | null, urgent = false): void {
+  async post(tx: Executor, text: string, fallbackChannel?: string | null, urgent = false): Promise<void> {
     const channel = this.opts.alertsChannel ?? fallbackChannel;
-    if (channel) this.postTo(channel, text, urgent);
+    if (channel) await this.postTo(tx, channel, text, urgent);
   }
 
   /**
    * One message for many incidents at once (a storm's reminders or breaches), listing them by priority and
    * number, instead of one message each that would queue behind Slack's pace for minutes.
    */
-  groupNote(headline: string, incidents: readonly Incident[], urgent = false): void {
+  async groupNote(tx: Executor, headline: string, incidents: readonly Incident[], urgent = false): Promise<void> {
     const listed = incidents.slice(0, GROUP_LISTED).map((i) => `${i.priority} #${i.number}`).join(', ');
     const more = incidents.length > GROUP_LISTED ? ` and ${incidents.length - GROUP_LISTED} more` : '';
-    this.post(`${headline}\n${listed}${more}`, incidents[0]?.alert_channel, urgent);
+    await this.post(tx, `${headline}\n${listed}${more}`, incidents[0]?.alert_channel, urgent);
   }
 
   /**
    * Posts the alert, or folds it into a storm summary when alerts are backed up. Only urgent rows count:
    * card refreshes and other messages queued in the channel let a new alert pass.
    */
-  private announce(incidentId: string, now: number): void {
+  private async announce(tx: Executor, incidentId: string, now: number): Promise<void> {
     const { alertsChannel: channel, repo, outbox, stormThreshold } = this.opts;
     if (!channel) return;
-    let storm = repo.activeStorm(channel);
+    let storm = await repo.activeStorm(tx, channel);
+    // The outbox's lane counts are read on its synchronous handle: on SQLite that is this transaction's connection.
     if (!storm && outbox.urgentPendingInLane(lanes.channel(channel), stormThreshold) < stormThreshold) {
-      this.postAlert(incidentId);
+      await this.postAlert(tx, incidentId);
       return;
     }
     const starting = !storm;
-    storm ??= repo.startStorm(channel, now);
-    repo.joinStorm(incidentId, storm.id);
+    storm ??= await repo.startStorm(tx, channel, now);
+    await repo.joinStorm(tx, incidentId, storm.id);
     if (starting) {
-      const content = renderStorm(storm, repo.stormSummary(storm.id, STORM_SUMMARY_LIMITS));
-      outbox.enqueueSync({ kind: 'post', payload: { channel, ...content }, messageKey: messageKeys.storm(storm.id), urgent: true });
+      const content = renderStorm(storm, await repo.stormSummary(tx, storm.id, STORM_SUMMARY_LIMITS));
+      await outbox.enqueue(tx, { kind: 'post', payload: { channel, ...content }, messageKey: messageKeys.storm(storm.id), urgent: true });
     } else {
-      this.updateStorm(channel, storm.id);
+      await this.updateStorm(tx, channel, storm.id);
     }
   }
 
-  private postAlert(incidentId: string): void {
+  private async postAlert(tx: Executor, incidentId: string): Promise<void> {
     const channel = this.opts.alertsChannel;
     if (!channel) return;
-    this.opts.repo.update(incidentId, { alert_posted: 1, alert_channel: channel });
-    const incident = this.opts.repo.get(incidentId);
+    await this.opts.repo.update(tx, incidentId, { alert_posted: 1, alert_channel: channel });
+    const incident = await this.opts.repo.get(tx, incidentId);
     if (!incident) return;
-    this.opts.outbox.enqueueSync({ kind: 'post', payload: { channel, ...renderAlert(incident, this.opts.onCall?.(), this.opts.links, this.opts.recentChanges?.()) }, messageKey: messageKeys.incident(incidentId), urgent: true });
+    await this.opts.outbox.enqueue(tx, { kind: 'post', payload: { channel, ...renderAlert(incident, this.opts.onCall?.(), this.opts.links, this.opts.recentChanges?.()) }, messageKey: messageKeys.incident(incidentId), urgent: true });
   }
 
   /**
    * During a storm, called whenever the alerts channel has nothing queued: posts the next incident that
    * only the summary shows, or closes the storm when none is left.
    */
-  drainStorm(): void {
-    const { alertsChannel: channel, repo, outbox, db, clock } = this.opts;
+  async drainStorm(): Promise<void> {
+    const { alertsChannel: channel, repo, outbox, data, clock } = this.opts;
     if (!channel || outbox.pendingInLane(lanes.channel(channel)) > 0) return;
-    db.transaction(() => {
-      const storm = repo.activeStorm(channel);
+    await data.transaction(async (tx) => {
+      const storm = await repo.activeStorm(tx, channel);
       if (!storm) return;
-      const next = repo.nextUnposted(storm.id);
+      const next = await repo.nextUnposted(tx, storm.id);
       if (next) {
-        this.postAlert(next.id);
+        await this.postAlert(tx, next.id);
         return;
       }
-      repo.endStorm(storm.id, clock.nowMs());
+      await repo.endStorm(tx, storm.id, clock.nowMs());
       const ended = { ...storm, ended_at: clock.nowMs() };
-      outbox.enqueueSync({
+      await outbox.enqueue(tx, {
         kind: 'update',
-        payload: { channel, messageKey: messageKeys.storm(storm.id), ...renderStorm(ended, repo.stormSummary(storm.id, STORM_SUMMARY_LIMITS)) },
+        payload: { channel, messageKey: messageKeys.storm(storm.id), ...renderStorm(ended, await repo.stormSummary(tx, storm.id, STORM_SUMMARY_LIMITS)) },
       });
-    })();
+    });
   }
 
   /** Whether an outbox lane is the alerts channel's (its deliveries may let a storm drain). */
@@ -221,18 +222,18 @@ export class AlertPublisher {
   }
 
   /** Re-renders an incident's alert (and its storm summary) after a change. */
-  private refresh(incidentId: string): void {
-    const incident = this.opts.repo.get(incidentId);
+  private async refresh(tx: Executor, incidentId: string): Promise<void> {
+    const incident = await this.opts.repo.get(tx, incidentId);
     if (!incident?.alert_channel) return;
     if (incident.alert_posted) {
-      this.opts.outbox.enqueueSync({
+      await this.opts.outbox.enqueue(tx, {
         kind: 'update',
         payload: { channel: incident.alert_channel, messageKey: messageKeys.incident(incidentId), ...renderAlert(incident, this.opts.onCall?.(), this.opts.links, this.opts.recentChanges?.()) },
       });
     }
     if (incident.storm_id !== null) {
-      const storm = this.opts.repo.activeStorm(incident.alert_channel);
-      if (storm?.id === incident.storm_id) this.updateStorm(incident.alert_channel, storm.id);
+      const storm = await this.opts.repo.activeStorm(tx, incident.alert_channel);
+      if (storm?.id === incident.storm_id) await this.updateStorm(tx, incident.alert_channel, storm.id);
     }
   }
 
@@ -240,16 +241,19 @@ export class AlertPublisher {
    * Storm summaries change with every alert in a storm: queue one deferred update (rendered when sent, at
    * most once per pacing interval) instead of rendering hundreds of incidents per webhook.
    */
-  private updateStorm(channel: string, stormId: number): void {
+  private async updateStorm(tx: Executor, channel: string, stormId: number): Promise<void> {
     const key = messageKeys.storm(stormId);
-    this.opts.outbox.enqueueDeferredUpdateSync({ channel, messageKey: key, renderKey: key });
+    await this.opts.outbox.enqueueDeferredUpdate(tx, { channel, messageKey: key, renderKey: key });
   }
 
-  /** Renders a deferred storm update; null for keys that name no storm. */
+  /**
+   * Renders a deferred storm update; null for keys that name no storm. Synchronous, on the synchronous
+   * handle, because the outbox's renderer contract (WaygateModule.renderers) still is.
+   */
   renderStorm(renderKey: MessageKey): MessageContent | null {
     const match = /^storm:(\d+)$/.exec(renderKey);
     if (!match) return null;
-    const storm = this.opts.repo.getStorm(Number(match[1]));
-    return storm ? renderStorm(storm, this.opts.repo.stormSummary(storm.id, STORM_SUMMARY_LIMITS)) : null;
+    const storm = this.opts.repo.getStormSync(Number(match[1]));
+    return storm ? renderStorm(storm, this.opts.repo.stormSummarySync(storm.id, STORM_SUMMARY_LIMITS)) : null;
   }
 }

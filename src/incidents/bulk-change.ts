@@ -1,4 +1,4 @@
-import type { Db } from '../db/database.js';
+import type { DataLayer } from '../db/data-layer.js';
 import type { Clock } from '../clock/clock.js';
 import type { Logger } from '../logging/logger.js';
 import type { Outbox } from '../outbox/outbox.js';
@@ -17,13 +17,13 @@ export const BULK_EXECUTION = 'incident-bulk';
 export const BULK_BATCH = 100;
 
 export interface BulkChangesOptions {
-  db: Db;
+  data: DataLayer;
   clock: Clock;
   logger: Logger;
   executions: Executions;
   outbox: Outbox;
   /** Changes one batch in one transaction (the facade's acknowledge). */
-  acknowledge: (ids: readonly string[], slackUser: string, responseUrl: string | undefined) => ChangeResult[];
+  acknowledge: (ids: readonly string[], slackUser: string, responseUrl: string | undefined) => Promise<ChangeResult[]>;
 }
 
 export interface BulkRequest {
@@ -48,9 +48,9 @@ export class BulkChanges {
   constructor(private readonly opts: BulkChangesOptions) {}
 
   /** Records the request (call before the ack); the returned function does the work and reports it. */
-  queue(request: BulkRequest): () => Promise<void> {
-    const { executions, clock } = this.opts;
-    const id = executions.queueSync({
+  async queue(request: BulkRequest): Promise<() => Promise<void>> {
+    const { data, executions, clock } = this.opts;
+    const id = await executions.queue(data.db, {
       kind: BULK_EXECUTION,
       name: request.what,
       trigger: 'manual',
@@ -62,51 +62,51 @@ export class BulkChanges {
   }
 
   private async run(id: number, request: BulkRequest): Promise<void> {
-    const { db, clock, logger, executions, outbox, acknowledge } = this.opts;
-    if (!executions.beginSync(id, clock.nowMs())) return;
+    const { data, clock, logger, executions, outbox, acknowledge } = this.opts;
+    if (!(await executions.begin(data.db, id, clock.nowMs()))) return;
     const { ids, slackUser, responseUrl } = request;
     const results: ChangeResult[] = [];
     try {
       for (let i = 0; i < ids.length; i += BULK_BATCH) {
         if (i > 0) await yieldToEventLoop();
         // PagerDuty trouble is reported to the user once, with the first batch, not once per batch.
-        results.push(...acknowledge(ids.slice(i, i + BULK_BATCH), slackUser, i === 0 ? responseUrl : undefined));
+        results.push(...(await acknowledge(ids.slice(i, i + BULK_BATCH), slackUser, i === 0 ? responseUrl : undefined)));
       }
     } catch (err) {
       logger.error({ err, what: request.what, done: results.length, of: ids.length }, 'bulk change failed');
-      db.transaction(() => {
-        executions.finishSync(id, clock.nowMs(), 'failed', `${results.length} of ${ids.length}`, (err as Error).message);
-        outbox.enqueueSync({
+      await data.transaction(async (tx) => {
+        await executions.finish(tx, id, clock.nowMs(), 'failed', `${results.length} of ${ids.length}`, (err as Error).message);
+        await outbox.enqueue(tx, {
           kind: 'respond',
           payload: {
             responseUrl,
             text: `⚠️ ${capitalised(request.what)} stopped after ${formatCount(results.length)} of ${formatCount(ids.length)} incidents: something went wrong, and it has been logged. Those it got to stay acknowledged.`,
           },
         });
-      })();
+      });
       return;
     }
     const report = request.report(results);
-    db.transaction(() => {
-      executions.finishSync(id, clock.nowMs(), 'ok', `${results.length} of ${ids.length}`, null);
-      outbox.enqueueSync({ kind: 'respond', payload: { responseUrl, ...report } });
-    })();
+    await data.transaction(async (tx) => {
+      await executions.finish(tx, id, clock.nowMs(), 'ok', `${results.length} of ${ids.length}`, null);
+      await outbox.enqueue(tx, { kind: 'respond', payload: { responseUrl, ...report } });
+    });
   }
 
   /** At start-up: bulk changes the last process did not finish are reported to whoever asked. */
-  recover(): void {
-    const { db, clock, logger, executions, outbox } = this.opts;
-    const unfinished = db.transaction(() => {
+  async recover(): Promise<void> {
+    const { data, clock, logger, executions, outbox } = this.opts;
+    const unfinished = await data.transaction(async (tx) => {
       const now = clock.nowMs();
-      const runs = executions.interruptRunningSync(BULK_EXECUTION, now);
-      for (const queued of executions.queuedSync(BULK_EXECUTION)) {
-        executions.failQueuedSync(queued.id, now, 'the bot stopped before this started');
+      const runs = await executions.interruptRunning(tx, BULK_EXECUTION, now);
+      for (const queued of await executions.queued(tx, BULK_EXECUTION)) {
+        await executions.failQueued(tx, queued.id, now, 'the bot stopped before this started');
         runs.push(queued);
       }
       for (const run of runs) {
         const responseUrl = run.notify?.responseUrl;
         if (!responseUrl) continue;
-        outbox.enqueueSync({
+        await outbox.enqueue(tx, {
           kind: 'respond',
           payload: {
             responseUrl,
@@ -115,7 +115,7 @@ export class BulkChanges {
         });
       }
       return runs.length;
-    })();
+    });
     if (unfinished > 0) logger.warn({ unfinished }, 'bulk incident changes interrupted by the last shutdown');
   }
 }

@@ -1,8 +1,9 @@
-import type { Db } from '../db/database.js';
+import type { Transaction } from 'kysely';
+import type { DataLayer, Executor, Schema } from '../db/data-layer.js';
 import type { Clock } from '../clock/clock.js';
 import type { Priority } from '../config/sla-schema.js';
 import { incidentLink, listNumbers, who } from './alert-message.js';
-import type { Incident, IncidentRepository } from './incident-repository.js';
+import type { Incident, IncidentRepository, ResponseFigures } from './incident-repository.js';
 import { LOCAL_INCIDENT_PREFIX, type Change, type ChangeResult, type IncidentLifecycle, type SlackChange } from './lifecycle.js';
 import type { IncidentIngest } from './ingest.js';
 import type { IncidentEvent } from './events.js';
@@ -17,12 +18,13 @@ import { declaredKey } from './lifecycle.js';
 export type { ChangeResult as AckResult } from './lifecycle.js';
 
 export interface IncidentFacadeOptions {
-  db: Db;
+  data: DataLayer;
   clock: Clock;
   repo: IncidentRepository;
   lifecycle: IncidentLifecycle;
   ingest: IncidentIngest;
-  follow: (changes: readonly Change[], now: number) => void;
+  /** Acts on the changes in the transaction `tx` that made them (alerts, SLA deadlines). */
+  follow: (tx: Executor, changes: readonly Change[], now: number) => Promise<void>;
   bulk: BulkChanges;
   sla: SlaEscalation;
   outbox: Outbox;
@@ -50,7 +52,10 @@ export interface StormTargets {
 
 /**
  * What commands, buttons and other modules may do with incidents. Every change commits the incident, its
- * audit rows, its messages and its SLA deadlines in one transaction.
+ * audit rows, its messages and its SLA deadlines in one transaction. Reads run as statements of their own:
+ * never call them inside a transaction without passing it (where they take one), since on SQLite a
+ * statement of its own waits for the connection that transaction holds, forever. The `…Sync` readers are
+ * for callers whose contract is still synchronous, and go when those contracts do.
  */
 export class IncidentFacade {
   constructor(private readonly opts: IncidentFacadeOptions) {}
@@ -58,15 +63,15 @@ export class IncidentFacade {
   /**
    * Opens an incident of Waygate's own (no PagerDuty routing key to raise one there): the same card,
    * buttons, SLA and escalation as a PagerDuty incident. One per `key` while it is open. Runs in the
-   * caller's transaction.
+   * caller's transaction `ex` (in one of its own when `ex` is not a transaction).
    */
-  openLocal(opts: { key: string; title: string; service: string; priority: Priority; at: number }): Incident {
-    const { repo, db } = this.opts;
-    return db.transaction(() => {
-      const open = repo.openLocal(opts.key);
+  async openLocal(ex: Executor, opts: { key: string; title: string; service: string; priority: Priority; at: number }): Promise<Incident> {
+    const { repo, data } = this.opts;
+    return data.within(ex, async (tx) => {
+      const open = await repo.openLocal(tx, opts.key);
       if (open) return open;
       const id = `${LOCAL_INCIDENT_PREFIX}${opts.key}:${opts.at}`;
-      this.applyLocal({
+      await this.applyLocal(tx, {
         eventId: `${id}:triggered`,
         type: 'incident.triggered',
         occurredAt: opts.at,
@@ -74,7 +79,7 @@ export class IncidentFacade {
         incidentId: id,
         incident: {
           id,
-          number: repo.nextLocalNumber(),
+          number: await repo.nextLocalNumber(tx),
           title: opts.title,
           status: 'triggered',
           priorityName: opts.priority,
@@ -86,17 +91,20 @@ export class IncidentFacade {
           incidentKey: opts.key,
         },
       });
-      return repo.get(id)!;
-    })();
+      return (await repo.get(tx, id))!;
+    });
   }
 
-  /** Resolves the open incident of Waygate's own under `key` (the service recovered); false when none is open. */
-  resolveLocal(key: string, at: number, by: string): boolean {
-    const { repo, db } = this.opts;
-    return db.transaction(() => {
-      const open = repo.openLocal(key);
+  /**
+   * Resolves the open incident of Waygate's own under `key` (the service recovered); false when none is open.
+   * Runs in the caller's transaction `ex` (in one of its own when `ex` is not a transaction).
+   */
+  async resolveLocal(ex: Executor, key: string, at: number, by: string): Promise<boolean> {
+    const { repo, data } = this.opts;
+    return data.within(ex, async (tx) => {
+      const open = await repo.openLocal(tx, key);
       if (!open) return false;
-      this.applyLocal({
+      await this.applyLocal(tx, {
         eventId: `${open.id}:resolved:${at}`,
         type: 'incident.resolved',
         occurredAt: at,
@@ -105,28 +113,28 @@ export class IncidentFacade {
         incident: { id: open.id, number: open.number, title: open.title, status: 'resolved', priorityName: open.pd_priority, urgency: open.urgency, service: open.service, htmlUrl: null, assignees: [], createdAt: open.created_at, incidentKey: key },
       });
       return true;
-    })();
+    });
   }
 
-  private applyLocal(event: IncidentEvent): void {
+  private async applyLocal(tx: Executor, event: IncidentEvent): Promise<void> {
     const now = this.opts.clock.nowMs();
-    const { changes } = this.opts.lifecycle.applyEvent(event, now);
-    this.opts.follow(changes, now);
+    const { changes } = await this.opts.lifecycle.applyEvent(tx, event, now);
+    await this.opts.follow(tx, changes, now);
   }
 
   /**
    * Declares an incident from Slack (`/waygate trigger`): through the Events API when a routing key is
    * configured (PagerDuty opens it, and its webhook brings the card), otherwise as an incident of Waygate's own.
    */
-  declare(opts: { priority: Priority; title: string; slackUser: string }): Declared {
-    const { db, clock, repo, audit, outbox, routingKey } = this.opts;
+  async declare(opts: { priority: Priority; title: string; slackUser: string }): Promise<Declared> {
+    const { data, clock, repo, audit, outbox, routingKey } = this.opts;
     const now = clock.nowMs();
     if (routingKey) {
       const dedupKey = declaredKey();
-      db.transaction(() => {
-        repo.declare({ dedup_key: dedupKey, slack_user: opts.slackUser, priority: opts.priority, title: opts.title, created_at: now });
-        audit.recordSync({ actor: opts.slackUser, action: 'incident.declared', subject: opts.priority, details: { title: opts.title, dedupKey, via: 'pagerduty' } });
-        outbox.enqueueSync({
+      await data.transaction(async (tx) => {
+        await repo.declare(tx, { dedup_key: dedupKey, slack_user: opts.slackUser, priority: opts.priority, title: opts.title, created_at: now });
+        await audit.record(tx, { actor: opts.slackUser, action: 'incident.declared', subject: opts.priority, details: { title: opts.title, dedupKey, via: 'pagerduty' } });
+        await outbox.enqueue(tx, {
           kind: 'pd_event',
           payload: {
             routing_key: routingKey,
@@ -141,16 +149,16 @@ export class IncidentFacade {
             },
           },
         });
-      })();
+      });
       return { via: 'pagerduty', dedupKey };
     }
-    return db.transaction((): Declared => {
+    return data.transaction(async (tx): Promise<Declared> => {
       const key = declaredKey();
-      const incident = this.openLocal({ key, title: opts.title, service: 'declared in Slack', priority: opts.priority, at: now });
-      audit.recordSync({ actor: opts.slackUser, action: 'incident.declared', subject: `#${incident.number}`, details: { id: incident.id, title: opts.title, via: 'local' } });
-      this.opts.follow([{ kind: 'note', incidentId: incident.id, text: `📣 Declared from Slack by <@${opts.slackUser}>.` }], now);
+      const incident = await this.openLocal(tx, { key, title: opts.title, service: 'declared in Slack', priority: opts.priority, at: now });
+      await audit.record(tx, { actor: opts.slackUser, action: 'incident.declared', subject: `#${incident.number}`, details: { id: incident.id, title: opts.title, via: 'local' } });
+      await this.opts.follow(tx, [{ kind: 'note', incidentId: incident.id, text: `📣 Declared from Slack by <@${opts.slackUser}>.` }], now);
       return { via: 'local', incident };
-    })();
+    });
   }
 
   /** Whether changes made here to this incident go to PagerDuty too (it is PagerDuty's, and a token is set). */
@@ -159,18 +167,18 @@ export class IncidentFacade {
   }
 
   /** Adds a note (thread, and PagerDuty's log when it is PagerDuty's). */
-  addNote(id: string, slackUser: string, content: string): SlackEdit {
-    return this.edit(id, (incident, now) => ({ changes: this.opts.lifecycle.noteFromSlack(incident, slackUser, content, now) }), { allowResolved: true });
+  addNote(id: string, slackUser: string, content: string): Promise<SlackEdit> {
+    return this.edit(id, async (tx, incident, now) => ({ changes: await this.opts.lifecycle.noteFromSlack(tx, incident, slackUser, content, now) }), { allowResolved: true });
   }
 
   /** Assigns it to a Slack user (in PagerDuty, the user with that user's e-mail). */
-  reassign(id: string, slackUser: string, assignee: string): SlackEdit {
-    return this.edit(id, (incident, now) => {
+  reassign(id: string, slackUser: string, assignee: string): Promise<SlackEdit> {
+    return this.edit(id, async (tx, incident, now) => {
       if (incident.assigned_slack === assignee) return null;
-      const changes = this.opts.lifecycle.reassignFromSlack(incident, slackUser, assignee, now);
+      const changes = await this.opts.lifecycle.reassignFromSlack(tx, incident, slackUser, assignee, now);
       if (assignee !== slackUser) {
         const state = incident.status === 'triggered' ? ' It is not acknowledged yet.' : '';
-        this.opts.outbox.enqueueSync({
+        await this.opts.outbox.enqueue(tx, {
           kind: 'post',
           payload: { channel: assignee, text: `👤 <@${slackUser}> assigned ${incident.priority} ${incidentLink(incident)} to you.${state} Its thread is in the alerts channel; \`/waygate ack ${incident.number}\` acknowledges it.` },
           urgent: true,
@@ -181,38 +189,44 @@ export class IncidentFacade {
   }
 
   /** Changes its priority; an unacknowledged incident's SLA is re-computed for the new one. */
-  setPriority(id: string, slackUser: string, priority: Priority): SlackEdit {
-    return this.edit(id, (incident, now) => (incident.priority === priority ? null : { changes: this.opts.lifecycle.priorityFromSlack(incident, slackUser, priority, now) }));
+  setPriority(id: string, slackUser: string, priority: Priority): Promise<SlackEdit> {
+    return this.edit(id, async (tx, incident, now) =>
+      incident.priority === priority ? null : { changes: await this.opts.lifecycle.priorityFromSlack(tx, incident, slackUser, priority, now) },
+    );
   }
 
   /** Calls the next escalation step's audiences now. */
-  escalateNow(id: string, slackUser: string): SlackEdit {
-    return this.edit(id, (incident, now) => {
-      this.opts.sla.escalateNow(incident, slackUser, now);
+  escalateNow(id: string, slackUser: string): Promise<SlackEdit> {
+    return this.edit(id, async (tx, incident, now) => {
+      await this.opts.sla.escalateNow(tx, incident, slackUser, now);
       return { changes: [] };
     });
   }
 
   /** One change from Slack in one transaction; `change` returns null when there is nothing to change. */
-  private edit(id: string, change: (incident: Incident, now: number) => { changes: Change[] } | null, opts: { allowResolved?: boolean } = {}): SlackEdit {
-    const { db, clock, repo, follow } = this.opts;
-    return db.transaction((): SlackEdit => {
-      const incident = repo.get(id);
+  private async edit(
+    id: string,
+    change: (tx: Transaction<Schema>, incident: Incident, now: number) => Promise<{ changes: Change[] } | null>,
+    opts: { allowResolved?: boolean } = {},
+  ): Promise<SlackEdit> {
+    const { data, clock, repo, follow } = this.opts;
+    return data.transaction(async (tx): Promise<SlackEdit> => {
+      const incident = await repo.get(tx, id);
       if (!incident) throw new Error(`no incident ${id}`);
       if (incident.status === 'resolved' && !opts.allowResolved) return { outcome: 'resolved', incident };
       const now = clock.nowMs();
-      const done = change(incident, now);
+      const done = await change(tx, incident, now);
       if (!done) return { outcome: 'unchanged', incident };
-      follow(done.changes, now);
-      return { outcome: 'done', incident: repo.get(id) ?? incident };
-    })();
+      await follow(tx, done.changes, now);
+      return { outcome: 'done', incident: (await repo.get(tx, id)) ?? incident };
+    });
   }
 
-  acknowledge(ids: readonly string[], slackUser: string, responseUrl?: string): ChangeResult[] {
+  acknowledge(ids: readonly string[], slackUser: string, responseUrl?: string): Promise<ChangeResult[]> {
     return this.changeFromSlack(ids, slackUser, responseUrl, 'acknowledged');
   }
 
-  resolve(ids: readonly string[], slackUser: string, responseUrl?: string): ChangeResult[] {
+  resolve(ids: readonly string[], slackUser: string, responseUrl?: string): Promise<ChangeResult[]> {
     return this.changeFromSlack(ids, slackUser, responseUrl, 'resolved');
   }
 
@@ -227,7 +241,7 @@ export class IncidentFacade {
     responseUrl: string;
     what: string;
     report: (results: ChangeResult[]) => MessageContent;
-  }): () => Promise<void> {
+  }): Promise<() => Promise<void>> {
     return this.opts.bulk.queue(request);
   }
 
@@ -236,56 +250,66 @@ export class IncidentFacade {
     return BULK_BATCH;
   }
 
-  private changeFromSlack(ids: readonly string[], slackUser: string, responseUrl: string | undefined, to: SlackChange): ChangeResult[] {
-    const { db, clock, lifecycle, follow } = this.opts;
-    return db.transaction(() => {
+  private async changeFromSlack(ids: readonly string[], slackUser: string, responseUrl: string | undefined, to: SlackChange): Promise<ChangeResult[]> {
+    const { data, clock, lifecycle, follow } = this.opts;
+    return data.transaction(async (tx) => {
       const now = clock.nowMs();
-      const { results, changes } = lifecycle.changeFromSlack(ids, slackUser, responseUrl, to, now);
-      follow(changes, now);
+      const { results, changes } = await lifecycle.changeFromSlack(tx, ids, slackUser, responseUrl, to, now);
+      await follow(tx, changes, now);
       return results;
-    })();
+    });
   }
 
   /** Whether a storm summary drawn when `rev` incidents had joined the storm describes this storm. */
-  stormShown(stormId: number, rev: number): boolean {
-    return this.opts.repo.getStorm(stormId) !== undefined && rev <= this.opts.repo.stormSize(stormId);
+  async stormShown(stormId: number, rev: number): Promise<boolean> {
+    const { repo, data } = this.opts;
+    return (await repo.getStorm(data.db, stormId)) !== undefined && rev <= (await repo.stormSize(data.db, stormId));
+  }
+
+  /** stormShown() for a synchronous caller (an interaction's staleness check). */
+  stormShownSync(stormId: number, rev: number): boolean {
+    return this.opts.repo.getStormSync(stormId) !== undefined && rev <= this.opts.repo.stormSizeSync(stormId);
   }
 
   /**
    * The unacknowledged P1 incidents among the first `rev` members of a storm (what its summary showed when
    * drawn), and how many joined later: those are left alone, and the clicker hears of them.
    */
-  stormP1(stormId: number, rev: number): StormTargets {
-    const { repo } = this.opts;
-    return { shown: repo.stormTriggered(stormId, 'P1', 0, rev), joinedLater: repo.stormTriggered(stormId, 'P1', rev, Number.MAX_SAFE_INTEGER).length };
+  async stormP1(stormId: number, rev: number): Promise<StormTargets> {
+    const { repo, data } = this.opts;
+    // One transaction: both reads see the storm as it was at one moment.
+    return data.transaction(async (tx) => ({
+      shown: await repo.stormTriggered(tx, stormId, 'P1', 0, rev),
+      joinedLater: (await repo.stormTriggered(tx, stormId, 'P1', rev, Number.MAX_SAFE_INTEGER)).length,
+    }));
   }
 
   /** PagerDuty accepted (or finally refused) a change made in Slack: the alert says so. */
-  pagerDutySynced(incidentId: string, ok: boolean): void {
-    const { db, clock, lifecycle, follow } = this.opts;
-    db.transaction(() => {
+  async pagerDutySynced(incidentId: string, ok: boolean): Promise<void> {
+    const { data, clock, lifecycle, follow } = this.opts;
+    await data.transaction(async (tx) => {
       const now = clock.nowMs();
-      follow(lifecycle.pagerDutySynced(incidentId, ok, now), now);
-    })();
+      await follow(tx, await lifecycle.pagerDutySynced(tx, incidentId, ok, now), now);
+    });
   }
 
   /** PagerDuty took a change made in Slack for many incidents at once. */
-  pagerDutySyncedMany(ids: readonly string[], status: SlackChange): void {
-    const { db, clock, lifecycle, follow } = this.opts;
-    db.transaction(() => {
+  async pagerDutySyncedMany(ids: readonly string[], status: SlackChange): Promise<void> {
+    const { data, clock, lifecycle, follow } = this.opts;
+    await data.transaction(async (tx) => {
       const now = clock.nowMs();
-      follow(lifecycle.pagerDutySyncedMany(ids, status, now), now);
-    })();
+      await follow(tx, await lifecycle.pagerDutySyncedMany(tx, ids, status, now), now);
+    });
   }
 
   /** PagerDuty refused a change for many incidents at once: sends it again one incident at a time; returns how many. */
-  pagerDutyRetryOneByOne(ids: readonly string[], status: SlackChange, slackUser: string): number {
-    const { db, clock, lifecycle, follow } = this.opts;
-    return db.transaction(() => {
-      const changes = lifecycle.pagerDutyBulkRefused(ids, status, slackUser);
-      follow(changes, clock.nowMs());
+  async pagerDutyRetryOneByOne(ids: readonly string[], status: SlackChange, slackUser: string): Promise<number> {
+    const { data, clock, lifecycle, follow } = this.opts;
+    return data.transaction(async (tx) => {
+      const changes = await lifecycle.pagerDutyBulkRefused(tx, ids, status, slackUser);
+      await follow(tx, changes, clock.nowMs());
       return changes.length;
-    })();
+    });
   }
 
   /** Commits a verified PagerDuty event before the webhook is answered. */
@@ -293,54 +317,75 @@ export class IncidentFacade {
     return this.opts.ingest.accept(event);
   }
 
-  open(priority?: Priority): Incident[] {
-    return this.opts.repo.listOpen(priority);
+  /** Open incidents, most urgent first; `ex`: the caller's transaction, if it is in one. */
+  open(priority?: Priority, ex: Executor = this.opts.data.db): Promise<Incident[]> {
+    return this.opts.repo.listOpen(ex, priority);
+  }
+
+  /** open() for a synchronous caller (a SOP guard). */
+  openSync(priority?: Priority): Incident[] {
+    return this.opts.repo.listOpenSync(priority);
   }
 
   /** The unacknowledged incidents of a priority (id and number only), oldest first. */
-  unacknowledged(priority: Priority): Array<Pick<Incident, 'id' | 'number'>> {
-    return this.opts.repo.unacknowledged(priority);
+  unacknowledged(priority: Priority): Promise<Array<Pick<Incident, 'id' | 'number'>>> {
+    return this.opts.repo.unacknowledged(this.opts.data.db, priority);
   }
 
-  get(id: string): Incident | undefined {
-    return this.opts.repo.get(id);
+  get(id: string): Promise<Incident | undefined> {
+    return this.opts.repo.get(this.opts.data.db, id);
   }
 
-  findByNumber(number: number): Incident | undefined {
-    return this.opts.repo.getByNumber(number);
+  /** get() for a synchronous caller (an interaction's permission subject). */
+  getSync(id: string): Incident | undefined {
+    return this.opts.repo.getSync(id);
+  }
+
+  findByNumber(number: number): Promise<Incident | undefined> {
+    return this.opts.repo.getByNumber(this.opts.data.db, number);
   }
 
   acksOf(id: string): ReturnType<IncidentRepository['acksOf']> {
-    return this.opts.repo.acksOf(id);
+    return this.opts.repo.acksOf(this.opts.data.db, id);
   }
 
   /** Incidents opened in [since, until), oldest first. */
-  openedBetween(since: number, until: number): Incident[] {
-    return this.opts.repo.openedBetween(since, until);
+  openedBetween(since: number, until: number): Promise<Incident[]> {
+    return this.opts.repo.openedBetween(this.opts.data.db, since, until);
+  }
+
+  /** openedBetween() for a synchronous caller (a deploy's watch summary). */
+  openedBetweenSync(since: number, until: number): Incident[] {
+    return this.opts.repo.openedBetweenSync(since, until);
   }
 
   countRecent(since: number): ReturnType<IncidentRepository['countRecent']> {
-    return this.opts.repo.countRecent(since);
+    return this.opts.repo.countRecent(this.opts.data.db, since);
   }
 
   /** Per priority, of the incidents opened in [since, until): counts, MTTA, MTTR and SLA breaches. */
   responseFigures(since: number, until: number): ReturnType<IncidentRepository['responseFigures']> {
-    return this.opts.repo.responseFigures(since, until);
+    return this.opts.repo.responseFigures(this.opts.data.db, since, until);
   }
 
-  /** Webhook events accepted but not yet applied (normally 0; grows briefly in a flood). */
+  /** responseFigures() for a synchronous caller (the weekly review's sources). */
+  responseFiguresSync(since: number, until: number): ResponseFigures[] {
+    return this.opts.repo.responseFiguresSync(since, until);
+  }
+
+  /** Webhook events accepted but not yet applied (normally 0; grows briefly in a flood); synchronous, for /health. */
   inboxPending(): number {
-    return this.opts.ingest.inbox.pendingCount();
+    return this.opts.ingest.inbox.pendingCountSync();
   }
 
-  /** Forgets records of changes sent to PagerDuty (echoes, declarations) that it never answered. */
-  pruneSlackChanges(olderThan: number): number {
-    return this.opts.repo.pruneSlackChanges(olderThan);
+  /** Forgets records of changes sent to PagerDuty (echoes, declarations) that it never answered, in the caller's transaction. */
+  pruneSlackChanges(ex: Executor, olderThan: number): Promise<number> {
+    return this.opts.repo.pruneSlackChanges(ex, olderThan);
   }
 
-  /** Forgets applied webhook event ids older than the cut-off; unapplied ones stay. */
-  pruneInbox(olderThan: number): number {
-    return this.opts.ingest.inbox.prune(olderThan);
+  /** Forgets applied webhook event ids older than the cut-off, in the caller's transaction; unapplied ones stay. */
+  pruneInbox(ex: Executor, olderThan: number): Promise<number> {
+    return this.opts.ingest.inbox.prune(ex, olderThan);
   }
 
   /**

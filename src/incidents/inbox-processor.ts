@@ -63,7 +63,9 @@ export class InboxProcessor {
   async whenIdle(): Promise<void> {
     for (;;) {
       while (this.scheduled || this.running) await (this.running ?? new Promise((r) => setImmediate(r)));
-      if (this.incidents.inbox.pendingCount() === 0) return;
+      if ((await this.incidents.inbox.pendingCount()) === 0) return;
+      // A nudge may have started a drain while the count was read: wait for that one instead.
+      if (this.running) continue;
       let applied = true;
       this.running = this.drain(true)
         .then((ok) => void (applied = ok))
@@ -85,7 +87,7 @@ export class InboxProcessor {
     this.retryTimer?.cancel();
     await this.running;
     try {
-      while (this.incidents.processInbox(SHUTDOWN_BATCH).more) {
+      while ((await this.incidents.processInbox(SHUTDOWN_BATCH)).more) {
         // until a batch finds the inbox empty
       }
     } catch (err) {
@@ -93,8 +95,8 @@ export class InboxProcessor {
     }
   }
 
-  private overdue(): boolean {
-    const oldest = this.incidents.inbox.oldestPendingAt();
+  private async overdue(): Promise<boolean> {
+    const oldest = await this.incidents.inbox.oldestPendingAt();
     return oldest !== null && this.clock.nowMs() - oldest >= MAX_APPLY_LAG_MS;
   }
 
@@ -109,13 +111,13 @@ export class InboxProcessor {
   /** False when a batch failed. */
   private async drain(force: boolean): Promise<boolean> {
     for (;;) {
-      if (!force && this.busy() && !this.overdue()) {
+      if (!force && this.busy() && !(await this.overdue())) {
         this.armLagTimer(); // the server's next quiet moment nudges us sooner
         return true;
       }
       let more: boolean;
       try {
-        ({ more } = this.incidents.processInbox(SLICE_MAX_EVENTS, SLICE_BUDGET_MS));
+        ({ more } = await this.incidents.processInbox(SLICE_MAX_EVENTS, SLICE_BUDGET_MS));
       } catch (err) {
         // The slice rolled back; its events stay queued for the retry, the next delivery or the next start.
         this.failed(err);

@@ -1,5 +1,7 @@
+import { sql, type RawBuilder } from 'kysely';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from '../db/database.js';
+import { DataLayer, all, first, run, type Executor } from '../db/data-layer.js';
 import type { Priority } from '../config/sla-schema.js';
 import type { IncidentStatus } from './events.js';
 
@@ -90,7 +92,32 @@ const COLUMNS = [
   'pd_sync', 'storm_id', 'storm_seq', 'assigned_slack', 'updated_at',
 ] as const satisfies readonly (keyof Incident)[];
 
-const PRIORITY_ORDER = `CASE priority WHEN 'P1' THEN 1 WHEN 'P2' THEN 2 WHEN 'P3' THEN 3 WHEN 'P4' THEN 4 ELSE 5 END`;
+const COLUMN_SET: ReadonlySet<string> = new Set(COLUMNS);
+
+const PRIORITY_ORDER = sql`CASE priority WHEN 'P1' THEN 1 WHEN 'P2' THEN 2 WHEN 'P3' THEN 3 WHEN 'P4' THEN 4 ELSE 5 END`;
+
+/** A column of incidents named in SQL; only the known columns, so a stray key never becomes SQL. */
+function column(name: string) {
+  if (!COLUMN_SET.has(name)) throw new Error(`incidents has no column ${name}`);
+  return sql.ref(name);
+}
+
+type StormPriorityRow = { priority: string; count: number; open: number; triggered: number; waiting: number; rev: number };
+
+/** The storm summary from its three queries' rows. */
+function summarise(byPriority: StormPriorityRow[], newest: StormSummary['newest'], waiting: number[]): StormSummary {
+  const sum = (pick: (row: StormPriorityRow) => number): number => byPriority.reduce((total, row) => total + pick(row), 0);
+  return {
+    total: sum((r) => r.count),
+    open: sum((r) => r.open),
+    unacknowledgedP1: byPriority.find((r) => r.priority === 'P1')?.triggered ?? 0,
+    rev: byPriority.reduce((max, r) => Math.max(max, r.rev), 0),
+    byPriority: byPriority.map(({ priority, count }) => ({ priority, count })),
+    newest,
+    waitingCount: sum((r) => r.waiting),
+    waiting,
+  };
+}
 
 /** Response figures of the incidents of one priority opened in a span (`/metrics`, the weekly review). */
 export interface ResponseFigures {
@@ -104,225 +131,270 @@ export interface ResponseFigures {
   breaches: number;
 }
 
-/** Incidents, their acknowledgements, seen webhook events and alert storms. */
+const byId = (id: string) => sql<Incident>`SELECT * FROM incidents WHERE id = ${id}`;
+const stormById = (id: number) => sql<Storm>`SELECT * FROM storms WHERE id = ${id}`;
+const stormSizeOf = (stormId: number) => sql<{ n: number }>`SELECT COALESCE(MAX(storm_seq), 0) AS n FROM incidents WHERE storm_id = ${stormId}`;
+const openIncidents = (priority?: string) =>
+  sql<Incident>`SELECT * FROM incidents WHERE ${priority ? sql`status <> 'resolved' AND priority = ${priority}` : sql`status <> 'resolved'`} ORDER BY ${PRIORITY_ORDER}, created_at`;
+const figuresOf = (since: number, until: number) =>
+  sql<ResponseFigures>`SELECT priority, COUNT(*) AS incidents, COUNT(acknowledged_at) AS acknowledged, COUNT(resolved_at) AS resolved,
+              AVG(acknowledged_at - created_at) AS "mttaMs", AVG(resolved_at - created_at) AS "mttrMs",
+              COUNT(breached_at) AS breaches
+       FROM incidents WHERE created_at >= ${since} AND created_at < ${until} GROUP BY priority ORDER BY priority`;
+const openedIn = (since: number, until: number) => sql<Incident>`SELECT * FROM incidents WHERE created_at >= ${since} AND created_at < ${until} ORDER BY created_at LIMIT 100`;
+const stormQueries = (stormId: number, limits: { newest: number; waitingLimit: number }) => ({
+  byPriority: sql<StormPriorityRow>`SELECT priority, COUNT(*) AS count, SUM(CASE WHEN status <> 'resolved' THEN 1 ELSE 0 END) AS open,
+              SUM(CASE WHEN status = 'triggered' THEN 1 ELSE 0 END) AS triggered,
+              SUM(CASE WHEN alert_posted = 0 THEN 1 ELSE 0 END) AS waiting, MAX(COALESCE(storm_seq, 0)) AS rev
+       FROM incidents WHERE storm_id = ${stormId} GROUP BY priority ORDER BY priority`,
+  newest: sql<StormSummary['newest'][number]>`SELECT priority, number, title FROM incidents WHERE storm_id = ${stormId} ORDER BY created_at DESC, number DESC LIMIT ${limits.newest}`,
+  waiting: sql<{ number: number }>`SELECT number FROM incidents WHERE storm_id = ${stormId} AND alert_posted = 0 ORDER BY created_at, number LIMIT ${limits.waitingLimit}`,
+});
+
+/**
+ * Incidents, their acknowledgements, seen webhook events and alert storms. Every method runs on the
+ * executor it is given: the caller's transaction, or the data layer for a statement of its own.
+ */
 export class IncidentRepository {
-  private readonly insertStmt;
-  private readonly getStmt;
-  private readonly updates = new Map<string, Statement>();
-  /** Every other statement, compiled on first use: a storm calls several of them per event. */
+  private readonly data: DataLayer;
+  /** Statements run on the synchronous handle (the `…Sync` readers), compiled once each. */
   private readonly statements = new Map<string, Statement>();
 
   constructor(private readonly db: Db) {
-    this.insertStmt = db.prepare(
-      `INSERT INTO incidents (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})`,
-    );
-    this.getStmt = db.prepare('SELECT * FROM incidents WHERE id = ?');
+    this.data = DataLayer.sqlite(db);
   }
 
-  private sql(source: string): Statement {
-    let stmt = this.statements.get(source);
+  /**
+   * The same query run on the synchronous handle, for the few callers whose contract is still synchronous
+   * (interaction permission subjects and staleness checks, the outbox's renderers, SOP guards).
+   */
+  private allSync<T>(query: RawBuilder<T>): T[] {
+    const { sql: text, parameters } = query.compile(this.data.db);
+    let stmt = this.statements.get(text);
     if (!stmt) {
-      stmt = this.db.prepare(source);
-      this.statements.set(source, stmt);
+      stmt = this.db.prepare(text);
+      this.statements.set(text, stmt);
     }
-    return stmt;
+    return stmt.all(...parameters) as T[];
   }
 
-  insert(incident: Incident): void {
-    this.insertStmt.run(incident);
+  private firstSync<T>(query: RawBuilder<T>): T | undefined {
+    return this.allSync(query)[0];
   }
 
-  get(id: string): Incident | undefined {
-    return this.getStmt.get(id) as Incident | undefined;
+  async insert(ex: Executor, incident: Incident): Promise<void> {
+    await run(
+      ex,
+      sql`INSERT INTO incidents (${sql.join(COLUMNS.map((c) => sql.ref(c)))}) VALUES (${sql.join(COLUMNS.map((c) => incident[c]))})`,
+    );
+  }
+
+  async get(ex: Executor, id: string): Promise<Incident | undefined> {
+    return first(ex, byId(id));
+  }
+
+  /** get() for a synchronous caller. */
+  getSync(id: string): Incident | undefined {
+    return this.firstSync(byId(id));
   }
 
   /**
    * Per priority, of the incidents opened at or after `since` and before `until`: how many, how many were
    * acknowledged and resolved, mean time to acknowledge and to resolve, and SLA breaches.
    */
-  responseFigures(since: number, until: number = Number.MAX_SAFE_INTEGER): ResponseFigures[] {
-    return this.sql(
-      `SELECT priority, COUNT(*) AS incidents, COUNT(acknowledged_at) AS acknowledged, COUNT(resolved_at) AS resolved,
-              AVG(acknowledged_at - created_at) AS mttaMs, AVG(resolved_at - created_at) AS mttrMs,
-              SUM(breached_at IS NOT NULL) AS breaches
-       FROM incidents WHERE created_at >= ? AND created_at < ? GROUP BY priority ORDER BY priority`,
-    ).all(since, until) as ResponseFigures[];
+  async responseFigures(ex: Executor, since: number, until: number = Number.MAX_SAFE_INTEGER): Promise<ResponseFigures[]> {
+    return all(ex, figuresOf(since, until));
+  }
+
+  /** responseFigures() for a synchronous caller. */
+  responseFiguresSync(since: number, until: number = Number.MAX_SAFE_INTEGER): ResponseFigures[] {
+    return this.allSync(figuresOf(since, until));
   }
 
   /** Remembers a change sent to PagerDuty, so its webhook is not shown a second time. */
-  expectEcho(incidentId: string, kind: EchoKind, fingerprint: string, now: number): void {
-    this.sql('INSERT INTO pagerduty_echoes (incident_id, kind, fingerprint, created_at) VALUES (?, ?, ?, ?)').run(incidentId, kind, fingerprint, now);
+  async expectEcho(ex: Executor, incidentId: string, kind: EchoKind, fingerprint: string, now: number): Promise<void> {
+    await run(ex, sql`INSERT INTO pagerduty_echoes (incident_id, kind, fingerprint, created_at) VALUES (${incidentId}, ${kind}, ${fingerprint}, ${now})`);
   }
 
-  /** Whether this webhook is the echo of a change made in Slack; forgets the match (an echo comes once). */
-  takeEcho(incidentId: string, kind: EchoKind, fingerprint: string): boolean {
-    const id = this.sql('SELECT id FROM pagerduty_echoes WHERE incident_id = ? AND kind = ? AND fingerprint = ? ORDER BY id LIMIT 1').pluck().get(incidentId, kind, fingerprint) as
-      | number
-      | undefined;
-    if (id === undefined) return false;
-    this.sql('DELETE FROM pagerduty_echoes WHERE id = ?').run(id);
+  /** Whether this webhook is the echo of a change made in Slack; forgets the match (an echo comes once). Call in a transaction. */
+  async takeEcho(ex: Executor, incidentId: string, kind: EchoKind, fingerprint: string): Promise<boolean> {
+    const row = await first(
+      ex,
+      sql<{ id: number }>`SELECT id FROM pagerduty_echoes WHERE incident_id = ${incidentId} AND kind = ${kind} AND fingerprint = ${fingerprint} ORDER BY id LIMIT 1`,
+    );
+    if (row === undefined) return false;
+    await run(ex, sql`DELETE FROM pagerduty_echoes WHERE id = ${row.id}`);
     return true;
   }
 
   /** Forgets echoes and declarations older than the cut-off (PagerDuty never answered them). */
-  pruneSlackChanges(olderThan: number): number {
+  async pruneSlackChanges(ex: Executor, olderThan: number): Promise<number> {
     return (
-      this.sql('DELETE FROM pagerduty_echoes WHERE created_at < ?').run(olderThan).changes +
-      this.sql('DELETE FROM incident_declarations WHERE created_at < ?').run(olderThan).changes
+      (await run(ex, sql`DELETE FROM pagerduty_echoes WHERE created_at < ${olderThan}`)) +
+      (await run(ex, sql`DELETE FROM incident_declarations WHERE created_at < ${olderThan}`))
     );
   }
 
-  declare(declaration: Declaration): void {
-    this.sql('INSERT INTO incident_declarations (dedup_key, slack_user, priority, title, created_at) VALUES (@dedup_key, @slack_user, @priority, @title, @created_at)').run(declaration);
+  async declare(ex: Executor, d: Declaration): Promise<void> {
+    await run(
+      ex,
+      sql`INSERT INTO incident_declarations (dedup_key, slack_user, priority, title, created_at) VALUES (${d.dedup_key}, ${d.slack_user}, ${d.priority}, ${d.title}, ${d.created_at})`,
+    );
   }
 
-  declaration(dedupKey: string): Declaration | undefined {
-    return this.sql('SELECT * FROM incident_declarations WHERE dedup_key = ?').get(dedupKey) as Declaration | undefined;
+  async declaration(ex: Executor, dedupKey: string): Promise<Declaration | undefined> {
+    return first(ex, sql<Declaration>`SELECT * FROM incident_declarations WHERE dedup_key = ${dedupKey}`);
   }
 
   /** The next number for an incident Waygate opens itself: above PagerDuty's, so they never collide in practice. */
-  nextLocalNumber(): number {
-    return (this.sql(`SELECT COALESCE(MAX(number), 9000000) + 1 FROM incidents WHERE id LIKE 'local:%'`).pluck().get() as number);
+  async nextLocalNumber(ex: Executor): Promise<number> {
+    const row = await first(ex, sql<{ n: number }>`SELECT COALESCE(MAX(number), 9000000) + 1 AS n FROM incidents WHERE id LIKE 'local:%'`);
+    return Number(row?.n);
   }
 
   /** The open incident Waygate opened itself under `key`, if any. */
-  openLocal(key: string): Incident | undefined {
-    return this.sql(`SELECT * FROM incidents WHERE id LIKE ? AND status != 'resolved' ORDER BY created_at DESC LIMIT 1`).get(`local:${key}:%`) as Incident | undefined;
+  async openLocal(ex: Executor, key: string): Promise<Incident | undefined> {
+    return first(ex, sql<Incident>`SELECT * FROM incidents WHERE id LIKE ${`local:${key}:%`} AND status <> 'resolved' ORDER BY created_at DESC LIMIT 1`);
   }
 
   /** PagerDuty numbers are unique per account; the newest wins if a stand-in ever repeats one. */
-  getByNumber(number: number): Incident | undefined {
-    return this.sql('SELECT * FROM incidents WHERE number = ? ORDER BY created_at DESC LIMIT 1').get(number) as
-      | Incident
-      | undefined;
+  async getByNumber(ex: Executor, number: number): Promise<Incident | undefined> {
+    return first(ex, sql<Incident>`SELECT * FROM incidents WHERE number = ${number} ORDER BY created_at DESC LIMIT 1`);
   }
 
-  update(id: string, changes: Partial<Omit<Incident, 'id'>>): void {
-    const keys = Object.keys(changes) as (keyof Incident)[];
+  async update(ex: Executor, id: string, changes: Partial<Omit<Incident, 'id'>>): Promise<void> {
+    const keys = Object.keys(changes) as Array<keyof Omit<Incident, 'id'>>;
     if (keys.length === 0) return;
-    // The same few column sets recur on every event: compile each once.
-    const signature = keys.join(',');
-    let stmt = this.updates.get(signature);
-    if (!stmt) {
-      stmt = this.db.prepare(`UPDATE incidents SET ${keys.map((k) => `${k} = @${k}`).join(', ')} WHERE id = @id`);
-      this.updates.set(signature, stmt);
-    }
-    stmt.run({ ...changes, id });
+    // The same few column sets recur on every event, so the same few statement texts (compiled once each).
+    await run(ex, sql`UPDATE incidents SET ${sql.join(keys.map((k) => sql`${column(k)} = ${changes[k]}`))} WHERE id = ${id}`);
   }
 
-  listOpen(priority?: string): Incident[] {
-    const where = priority ? `status != 'resolved' AND priority = ?` : `status != 'resolved'`;
-    return this.sql(`SELECT * FROM incidents WHERE ${where} ORDER BY ${PRIORITY_ORDER}, created_at`)
-      .all(...(priority ? [priority] : [])) as Incident[];
+  async listOpen(ex: Executor, priority?: string): Promise<Incident[]> {
+    return all(ex, openIncidents(priority));
+  }
+
+  /** listOpen() for a synchronous caller. */
+  listOpenSync(priority?: string): Incident[] {
+    return this.allSync(openIncidents(priority));
   }
 
   /** Ids and numbers of the unacknowledged incidents of a priority, oldest first: cheap even for thousands. */
-  unacknowledged(priority: string): Array<Pick<Incident, 'id' | 'number'>> {
-    return this.sql(`SELECT id, number FROM incidents WHERE status = 'triggered' AND priority = ? ORDER BY created_at, number`)
-      .all(priority) as Array<Pick<Incident, 'id' | 'number'>>;
+  async unacknowledged(ex: Executor, priority: string): Promise<Array<Pick<Incident, 'id' | 'number'>>> {
+    return all(ex, sql<Pick<Incident, 'id' | 'number'>>`SELECT id, number FROM incidents WHERE status = 'triggered' AND priority = ${priority} ORDER BY created_at, number`);
   }
 
-  recordAck(ack: {
-    incidentId: string;
-    ackedBy: string;
-    source: ActorSource;
-    ackedAt: number;
-    timeToAckMs: number;
-    outcome: 'met' | 'breached';
-  }): void {
-    this.sql(
-        `INSERT INTO incident_acks (incident_id, acked_by, source, acked_at, time_to_ack_ms, sla_outcome) VALUES (?, ?, ?, ?, ?, ?)`,
-      )
-      .run(ack.incidentId, ack.ackedBy, ack.source, ack.ackedAt, ack.timeToAckMs, ack.outcome);
+  async recordAck(
+    ex: Executor,
+    ack: {
+      incidentId: string;
+      ackedBy: string;
+      source: ActorSource;
+      ackedAt: number;
+      timeToAckMs: number;
+      outcome: 'met' | 'breached';
+    },
+  ): Promise<void> {
+    await run(
+      ex,
+      sql`INSERT INTO incident_acks (incident_id, acked_by, source, acked_at, time_to_ack_ms, sla_outcome)
+          VALUES (${ack.incidentId}, ${ack.ackedBy}, ${ack.source}, ${ack.ackedAt}, ${ack.timeToAckMs}, ${ack.outcome})`,
+    );
   }
 
-  acksOf(incidentId: string): Array<{ acked_by: string; source: string; acked_at: number; time_to_ack_ms: number; sla_outcome: string }> {
-    return this.sql('SELECT * FROM incident_acks WHERE incident_id = ? ORDER BY id').all(incidentId) as never;
+  async acksOf(ex: Executor, incidentId: string): Promise<Array<{ acked_by: string; source: string; acked_at: number; time_to_ack_ms: number; sla_outcome: string }>> {
+    return all(ex, sql<{ acked_by: string; source: string; acked_at: number; time_to_ack_ms: number; sla_outcome: string }>`SELECT * FROM incident_acks WHERE incident_id = ${incidentId} ORDER BY id`);
   }
 
-  activeStorm(channel: string): Storm | undefined {
-    return this.sql('SELECT * FROM storms WHERE channel = ? AND ended_at IS NULL ORDER BY id DESC LIMIT 1')
-      .get(channel) as Storm | undefined;
+  async activeStorm(ex: Executor, channel: string): Promise<Storm | undefined> {
+    return first(ex, sql<Storm>`SELECT * FROM storms WHERE channel = ${channel} AND ended_at IS NULL ORDER BY id DESC LIMIT 1`);
   }
 
-  getStorm(id: number): Storm | undefined {
-    return this.sql('SELECT * FROM storms WHERE id = ?').get(id) as Storm | undefined;
+  async getStorm(ex: Executor, id: number): Promise<Storm | undefined> {
+    return first(ex, stormById(id));
   }
 
-  startStorm(channel: string, now: number): Storm {
-    const info = this.sql('INSERT INTO storms (channel, started_at) VALUES (?, ?)').run(channel, now);
-    return { id: Number(info.lastInsertRowid), channel, started_at: now, ended_at: null };
+  /** getStorm() for a synchronous caller. */
+  getStormSync(id: number): Storm | undefined {
+    return this.firstSync(stormById(id));
   }
 
-  endStorm(id: number, now: number): void {
-    this.sql('UPDATE storms SET ended_at = ? WHERE id = ?').run(now, id);
+  async startStorm(ex: Executor, channel: string, now: number): Promise<Storm> {
+    const row = await first(ex, sql<{ id: number }>`INSERT INTO storms (channel, started_at) VALUES (${channel}, ${now}) RETURNING id`);
+    return { id: Number(row?.id), channel, started_at: now, ended_at: null };
+  }
+
+  async endStorm(ex: Executor, id: number, now: number): Promise<void> {
+    await run(ex, sql`UPDATE storms SET ended_at = ${now} WHERE id = ${id}`);
   }
 
   /** Makes the incident the storm's next member. */
-  joinStorm(incidentId: string, stormId: number): void {
-    this.sql('UPDATE incidents SET storm_id = ?, storm_seq = (SELECT COALESCE(MAX(storm_seq), 0) + 1 FROM incidents WHERE storm_id = ?) WHERE id = ?')
-      .run(stormId, stormId, incidentId);
+  async joinStorm(ex: Executor, incidentId: string, stormId: number): Promise<void> {
+    await run(
+      ex,
+      sql`UPDATE incidents SET storm_id = ${stormId}, storm_seq = (SELECT COALESCE(MAX(storm_seq), 0) + 1 FROM incidents WHERE storm_id = ${stormId}) WHERE id = ${incidentId}`,
+    );
   }
 
   /** How many incidents have joined the storm so far (a summary's revision). */
-  stormSize(stormId: number): number {
-    return this.sql('SELECT COALESCE(MAX(storm_seq), 0) FROM incidents WHERE storm_id = ?').pluck().get(stormId) as number;
+  async stormSize(ex: Executor, stormId: number): Promise<number> {
+    return Number((await first(ex, stormSizeOf(stormId)))?.n ?? 0);
+  }
+
+  /** stormSize() for a synchronous caller. */
+  stormSizeSync(stormId: number): number {
+    return Number(this.firstSync(stormSizeOf(stormId))?.n ?? 0);
   }
 
   /** Unacknowledged incidents of a priority among the storm's members, by their place: (after, upTo]. */
-  stormTriggered(stormId: number, priority: string, after: number, upTo: number): Incident[] {
-    return this.sql(
-        `SELECT * FROM incidents WHERE storm_id = ? AND storm_seq > ? AND storm_seq <= ? AND priority = ? AND status = 'triggered' ORDER BY storm_seq`,
-      )
-      .all(stormId, after, upTo, priority) as Incident[];
+  async stormTriggered(ex: Executor, stormId: number, priority: string, after: number, upTo: number): Promise<Incident[]> {
+    return all(
+      ex,
+      sql<Incident>`SELECT * FROM incidents WHERE storm_id = ${stormId} AND storm_seq > ${after} AND storm_seq <= ${upTo} AND priority = ${priority} AND status = 'triggered' ORDER BY storm_seq`,
+    );
   }
 
   /**
    * The storm summary's figures. Loading every incident of a long storm to count them took over 200 ms of
    * the event loop at 10,000 incidents, once per pacing interval, and held up webhooks meanwhile.
    */
-  stormSummary(stormId: number, limits: { newest: number; waitingLimit: number }): StormSummary {
-    const byPriority = this.sql(
-        `SELECT priority, COUNT(*) AS count, SUM(status != 'resolved') AS open, SUM(status = 'triggered') AS triggered,
-                SUM(alert_posted = 0) AS waiting, MAX(IFNULL(storm_seq, 0)) AS rev
-         FROM incidents WHERE storm_id = ? GROUP BY priority ORDER BY priority`,
-      )
-      .all(stormId) as Array<{ priority: string; count: number; open: number; triggered: number; waiting: number; rev: number }>;
-    const newest = this.sql('SELECT priority, number, title FROM incidents WHERE storm_id = ? ORDER BY created_at DESC, number DESC LIMIT ?')
-      .all(stormId, limits.newest) as StormSummary['newest'];
-    const waiting = this.sql('SELECT number FROM incidents WHERE storm_id = ? AND alert_posted = 0 ORDER BY created_at, number LIMIT ?')
-      .pluck()
-      .all(stormId, limits.waitingLimit) as number[];
-    const sum = (pick: (row: (typeof byPriority)[number]) => number): number => byPriority.reduce((total, row) => total + pick(row), 0);
-    return {
-      total: sum((r) => r.count),
-      open: sum((r) => r.open),
-      unacknowledgedP1: byPriority.find((r) => r.priority === 'P1')?.triggered ?? 0,
-      rev: byPriority.reduce((max, r) => Math.max(max, r.rev), 0),
-      byPriority: byPriority.map(({ priority, count }) => ({ priority, count })),
-      newest,
-      waitingCount: sum((r) => r.waiting),
-      waiting,
-    };
+  async stormSummary(ex: Executor, stormId: number, limits: { newest: number; waitingLimit: number }): Promise<StormSummary> {
+    const q = stormQueries(stormId, limits);
+    const byPriority = await all(ex, q.byPriority);
+    const newest = await all(ex, q.newest);
+    const waiting = await all(ex, q.waiting);
+    return summarise(byPriority, newest, waiting.map((r) => r.number));
+  }
+
+  /** stormSummary() for a synchronous caller. */
+  stormSummarySync(stormId: number, limits: { newest: number; waitingLimit: number }): StormSummary {
+    const q = stormQueries(stormId, limits);
+    return summarise(this.allSync(q.byPriority), this.allSync(q.newest), this.allSync(q.waiting).map((r) => r.number));
   }
 
   /** The next storm incident without its own message, most urgent first. */
-  nextUnposted(stormId: number): Incident | undefined {
-    return this.sql(
-        `SELECT * FROM incidents WHERE storm_id = ? AND alert_posted = 0 ORDER BY ${PRIORITY_ORDER}, created_at, number LIMIT 1`,
-      )
-      .get(stormId) as Incident | undefined;
+  async nextUnposted(ex: Executor, stormId: number): Promise<Incident | undefined> {
+    return first(ex, sql<Incident>`SELECT * FROM incidents WHERE storm_id = ${stormId} AND alert_posted = 0 ORDER BY ${PRIORITY_ORDER}, created_at, number LIMIT 1`);
   }
 
-  openedBetween(since: number, until: number): Incident[] {
-    return this.sql('SELECT * FROM incidents WHERE created_at >= ? AND created_at < ? ORDER BY created_at LIMIT 100').all(since, until) as Incident[];
+  async openedBetween(ex: Executor, since: number, until: number): Promise<Incident[]> {
+    return all(ex, openedIn(since, until));
   }
 
-  countRecent(since: number): { opened: number; acknowledged: number; breached: number } {
-    return this.sql(
-        `SELECT SUM(created_at >= @since) AS opened, SUM(acknowledged_at >= @since) AS acknowledged,
-                SUM(breached_at >= @since) AS breached FROM incidents`,
-      )
-      .get({ since }) as { opened: number; acknowledged: number; breached: number };
+  /** openedBetween() for a synchronous caller. */
+  openedBetweenSync(since: number, until: number): Incident[] {
+    return this.allSync(openedIn(since, until));
+  }
+
+  /** Counts of the day; a column that is null everywhere sums to null, as it always did. */
+  async countRecent(ex: Executor, since: number): Promise<{ opened: number; acknowledged: number; breached: number }> {
+    const row = await first(
+      ex,
+      sql<{ opened: number; acknowledged: number; breached: number }>`SELECT
+              SUM(CASE WHEN created_at >= ${since} THEN 1 WHEN created_at < ${since} THEN 0 END) AS opened,
+              SUM(CASE WHEN acknowledged_at >= ${since} THEN 1 WHEN acknowledged_at < ${since} THEN 0 END) AS acknowledged,
+              SUM(CASE WHEN breached_at >= ${since} THEN 1 WHEN breached_at < ${since} THEN 0 END) AS breached
+       FROM incidents`,
+    );
+    return row!;
   }
 }

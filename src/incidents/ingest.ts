@@ -1,4 +1,6 @@
+import { sql } from 'kysely';
 import { isStorageError, type Db } from '../db/database.js';
+import { run, type DataLayer, type Executor } from '../db/data-layer.js';
 import type { Clock } from '../clock/clock.js';
 import type { Logger } from '../logging/logger.js';
 import type { IncidentEvent } from './events.js';
@@ -7,11 +9,12 @@ import { WebhookInbox } from './webhook-inbox.js';
 
 export interface IngestOptions {
   db: Db;
+  data: DataLayer;
   clock: Clock;
   logger: Logger;
   lifecycle: IncidentLifecycle;
-  /** Acts on the changes of an applied event, inside its transaction (alerts, SLA deadlines). */
-  follow: (changes: readonly Change[], now: number) => void;
+  /** Acts on the changes of an applied event, inside its transaction `tx` (alerts, SLA deadlines). */
+  follow: (tx: Executor, changes: readonly Change[], now: number) => Promise<void>;
   /** Called with the outcome of each applied inbox event (metrics). */
   onProcessed?: (result: string) => void;
 }
@@ -29,7 +32,7 @@ export class IncidentIngest {
   private readonly acceptedListeners: Array<() => void> = [];
 
   constructor(private readonly opts: IngestOptions) {
-    this.inbox = new WebhookInbox(opts.db);
+    this.inbox = new WebhookInbox(opts.data, opts.db);
   }
 
   /**
@@ -51,34 +54,53 @@ export class IncidentIngest {
    * Applies queued events in arrival order, in one transaction: up to `limit`, and no more once `budgetMs` of
    * the clock has passed (at least one, so the inbox always moves). `more` says whether events may be left.
    */
-  processInbox(limit: number, budgetMs = Number.POSITIVE_INFINITY): InboxSlice {
-    const { db, clock, logger, lifecycle } = this.opts;
+  async processInbox(limit: number, budgetMs = Number.POSITIVE_INFINITY): Promise<InboxSlice> {
+    const { data, clock } = this.opts;
     const started = clock.nowMs();
-    return db.transaction((): InboxSlice => {
-      const entries = this.inbox.pending(limit);
-      let applied = 0;
-      for (const { seq, event } of entries) {
-        if (applied > 0 && clock.nowMs() - started >= budgetMs) return { applied, more: true };
-        const now = clock.nowMs();
-        let result: string;
+    // SQLite rolls a transaction back by itself on some errors (a full disk); the data layer's own rollback
+    // then fails with "no transaction is active", which must not hide the error that caused it.
+    let cause: unknown;
+    try {
+      return await data.transaction(async (tx) => {
         try {
-          // A savepoint per event: one malformed event is recorded as failed without undoing the batch.
-          result = db.transaction(() => {
-            const outcome = lifecycle.applyEvent(event, now);
-            this.opts.follow(outcome.changes, now);
-            return outcome.result;
-          })();
+          return await this.applySlice(tx, limit, budgetMs, started);
         } catch (err) {
-          // A damaged or full database is not this event's fault: roll the batch back so it stays queued.
-          if (isStorageError(err)) throw err;
-          logger.error({ err, eventId: event.eventId, type: event.type }, 'PagerDuty event could not be applied');
-          result = `failed: ${(err as Error).message}`.slice(0, 500);
+          cause = err;
+          throw err;
         }
-        this.opts.onProcessed?.(result);
-        this.inbox.markProcessed(seq, result, now);
-        applied++;
+      });
+    } catch (err) {
+      throw cause ?? err;
+    }
+  }
+
+  private async applySlice(tx: Executor, limit: number, budgetMs: number, started: number): Promise<InboxSlice> {
+    const { clock, logger, lifecycle } = this.opts;
+    const entries = await this.inbox.pending(tx, limit);
+    let applied = 0;
+    for (const { seq, event } of entries) {
+      if (applied > 0 && clock.nowMs() - started >= budgetMs) return { applied, more: true };
+      const now = clock.nowMs();
+      let result: string;
+      // A savepoint per event: one malformed event is recorded as failed without undoing the batch.
+      await run(tx, sql`SAVEPOINT inbox_event`);
+      try {
+        const outcome = await lifecycle.applyEvent(tx, event, now);
+        await this.opts.follow(tx, outcome.changes, now);
+        result = outcome.result;
+        await run(tx, sql`RELEASE SAVEPOINT inbox_event`);
+      } catch (err) {
+        // A damaged or full database is not this event's fault: roll the batch back so it stays queued.
+        if (isStorageError(err)) throw err;
+        await run(tx, sql`ROLLBACK TO SAVEPOINT inbox_event`);
+        await run(tx, sql`RELEASE SAVEPOINT inbox_event`);
+        logger.error({ err, eventId: event.eventId, type: event.type }, 'PagerDuty event could not be applied');
+        result = `failed: ${(err as Error).message}`.slice(0, 500);
       }
-      return { applied, more: entries.length === limit };
-    })();
+      this.opts.onProcessed?.(result);
+      await this.inbox.markProcessed(tx, seq, result, now);
+      applied++;
+    }
+    return { applied, more: entries.length === limit };
   }
 }

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock/clock.js';
+import type { Executor } from '../db/data-layer.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Priority, SlaPolicy } from '../config/sla-schema.js';
 import type { BusinessCalendar } from './business-calendar.js';
@@ -58,25 +59,25 @@ export type ChangeResult =
 /**
  * The incident state machine of SOP-MON-001: PagerDuty events and changes made in Slack move an incident
  * between triggered, acknowledged and resolved; each method writes the incident (and audit rows) and returns
- * the changes others must act on. Callers own the transaction.
+ * the changes others must act on. Callers own the transaction and pass it as `tx`.
  */
 export class IncidentLifecycle {
   constructor(private readonly opts: LifecycleOptions) {}
 
-  applyEvent(event: IncidentEvent, now: number): { result: ApplyResult; changes: Change[] } {
+  async applyEvent(tx: Executor, event: IncidentEvent, now: number): Promise<{ result: ApplyResult; changes: Change[] }> {
     const changes: Change[] = [];
-    const result = this.apply(event, now, changes);
+    const result = await this.apply(tx, event, now, changes);
     return { result, changes };
   }
 
-  private apply(event: IncidentEvent, now: number, out: Change[]): ApplyResult {
+  private async apply(tx: Executor, event: IncidentEvent, now: number, out: Change[]): Promise<ApplyResult> {
     const { repo } = this.opts;
-    if (event.type === 'incident.annotated') return this.annotate(event, out);
+    if (event.type === 'incident.annotated') return this.annotate(tx, event, out);
     const snap = event.incident;
     if (!snap) return 'ignored';
-    const existing = repo.get(snap.id);
+    const existing = await repo.get(tx, snap.id);
     if (!existing) {
-      this.create(snap, event, now, out);
+      await this.create(tx, snap, event, now, out);
       return 'applied';
     }
     // Deliveries can arrive out of order: an event older than the newest PagerDuty event applied must not
@@ -99,7 +100,7 @@ export class IncidentLifecycle {
     const note = (text: string, urgent = false) => out.push({ kind: 'note', incidentId: existing.id, text, ...(urgent ? { urgent } : {}) });
     switch (event.type) {
       case 'incident.acknowledged':
-        if (existing.status === 'triggered') this.markAcknowledged(existing, event.occurredAt, agent, 'pagerduty');
+        if (existing.status === 'triggered') await this.markAcknowledged(tx, existing, event.occurredAt, agent, 'pagerduty');
         // Only an acknowledgement made here is confirmed by this; a resolve made here is still on its way.
         else if (existing.status === 'acknowledged' && existing.pd_sync === 'pending') update.pd_sync = 'synced';
         break;
@@ -118,7 +119,7 @@ export class IncidentLifecycle {
         if (existing.status !== 'resolved') {
           // An acknowledgement made here that PagerDuty has not taken (or refused) is moot now.
           Object.assign(update, resolvedChanges(existing, event.occurredAt, agent, 'pagerduty'), { pd_sync: null });
-          this.opts.audit.recordSync({ actor: agent, action: 'incident.resolved', subject: `#${existing.number}`, details: { id: existing.id, source: 'pagerduty' } });
+          await this.opts.audit.record(tx, { actor: agent, action: 'incident.resolved', subject: `#${existing.number}`, details: { id: existing.id, source: 'pagerduty' } });
         } else if (existing.pd_sync === 'pending') update.pd_sync = 'synced';
         break;
       case 'incident.reopened':
@@ -136,7 +137,7 @@ export class IncidentLifecycle {
         }
         break;
       case 'incident.priority_updated': {
-        const priority = this.priorityOf(snap);
+        const priority = await this.priorityOf(tx, snap);
         update.priority = priority;
         update.pd_priority = snap.priorityName;
         if (existing.status === 'triggered' && priority !== existing.priority) {
@@ -149,7 +150,7 @@ export class IncidentLifecycle {
       case 'incident.reassigned':
       case 'incident.delegated': {
         // The echo of an assignment made in Slack: the thread said so when it was made.
-        if (event.type === 'incident.reassigned' && repo.takeEcho(existing.id, 'reassign', '')) break;
+        if (event.type === 'incident.reassigned' && (await repo.takeEcho(tx, existing.id, 'reassign', ''))) break;
         // PagerDuty assigned someone of its own accord: its assignees are the truth now.
         update.assigned_slack = null;
         const verb = event.type.slice('incident.'.length);
@@ -160,7 +161,7 @@ export class IncidentLifecycle {
       default:
         break;
     }
-    repo.update(existing.id, update);
+    await repo.update(tx, existing.id, update);
     out.push({ kind: 'changed', incidentId: existing.id });
     return 'applied';
   }
@@ -169,17 +170,17 @@ export class IncidentLifecycle {
    * PagerDuty's priority (P1…P5), else the urgency mapping; Waygate's own "service down" alert (its dedup
    * key) is a P1 unless someone gave it a priority in PagerDuty, since PagerDuty files it by urgency alone.
    */
-  private priorityOf(snap: IncidentSnapshot): Priority {
+  private async priorityOf(tx: Executor, snap: IncidentSnapshot): Promise<Priority> {
     if (!snap.priorityName && snap.incidentKey?.startsWith(SERVICE_DOWN_KEY_PREFIX)) return 'P1';
     // Declared from Slack through the Events API, which cannot carry a priority: the declaration has it.
-    const declared = !snap.priorityName && snap.incidentKey?.startsWith(DECLARED_KEY_PREFIX) ? this.opts.repo.declaration(snap.incidentKey) : undefined;
+    const declared = !snap.priorityName && snap.incidentKey?.startsWith(DECLARED_KEY_PREFIX) ? await this.opts.repo.declaration(tx, snap.incidentKey) : undefined;
     if (declared) return declared.priority;
     return priorityFromIncident(snap.priorityName, snap.urgency, this.opts.urgencyPriority);
   }
 
-  private create(snap: IncidentSnapshot, event: IncidentEvent, now: number, out: Change[]): void {
+  private async create(tx: Executor, snap: IncidentSnapshot, event: IncidentEvent, now: number, out: Change[]): Promise<void> {
     const { repo } = this.opts;
-    const priority = this.priorityOf(snap);
+    const priority = await this.priorityOf(tx, snap);
     const { deadline, warnAt } = slaTimes(this.opts.sla, this.opts.calendar, priority, new Date(snap.createdAt));
     const incident: Incident = {
       id: snap.id,
@@ -214,8 +215,8 @@ export class IncidentLifecycle {
       assigned_slack: null,
       updated_at: now,
     };
-    repo.insert(incident);
-    this.opts.audit.recordSync({
+    await repo.insert(tx, incident);
+    await this.opts.audit.record(tx, {
       actor: event.agentName ?? 'pagerduty',
       action: 'incident.opened',
       subject: `#${snap.number}`,
@@ -223,21 +224,21 @@ export class IncidentLifecycle {
     });
     // The first event we hear of may already be a later state (a lost or reordered trigger).
     const agent = event.agentName ?? 'PagerDuty';
-    if (snap.status === 'acknowledged') this.markAcknowledged(incident, event.occurredAt, agent, 'pagerduty');
+    if (snap.status === 'acknowledged') await this.markAcknowledged(tx, incident, event.occurredAt, agent, 'pagerduty');
     if (snap.status === 'resolved') {
-      repo.update(snap.id, resolvedChanges(incident, event.occurredAt, agent, 'pagerduty'));
+      await repo.update(tx, snap.id, resolvedChanges(incident, event.occurredAt, agent, 'pagerduty'));
       return; // nothing for anyone to do: no alert
     }
     out.push({ kind: 'opened', incidentId: snap.id });
-    const declared = snap.incidentKey?.startsWith(DECLARED_KEY_PREFIX) ? repo.declaration(snap.incidentKey) : undefined;
+    const declared = snap.incidentKey?.startsWith(DECLARED_KEY_PREFIX) ? await repo.declaration(tx, snap.incidentKey) : undefined;
     if (declared) out.push({ kind: 'note', incidentId: snap.id, text: `📣 Declared from Slack by <@${declared.slack_user}>.` });
   }
 
-  private annotate(event: IncidentEvent, out: Change[]): ApplyResult {
-    const incident = event.incidentId ? this.opts.repo.get(event.incidentId) : undefined;
+  private async annotate(tx: Executor, event: IncidentEvent, out: Change[]): Promise<ApplyResult> {
+    const incident = event.incidentId ? await this.opts.repo.get(tx, event.incidentId) : undefined;
     if (!incident || !event.note) return 'ignored';
     // A note added from Slack is in the thread already.
-    if (this.opts.repo.takeEcho(incident.id, 'note', noteFingerprint(event.note))) return 'applied';
+    if (await this.opts.repo.takeEcho(tx, incident.id, 'note', noteFingerprint(event.note))) return 'applied';
     out.push({
       kind: 'note',
       incidentId: incident.id,
@@ -247,41 +248,59 @@ export class IncidentLifecycle {
   }
 
   /** Acknowledges or resolves incidents for a Slack user; PagerDuty hears of it through the changes. */
-  changeFromSlack(ids: readonly string[], slackUser: string, responseUrl: string | undefined, to: SlackChange, now: number): { results: ChangeResult[]; changes: Change[] } {
-    const { repo } = this.opts;
+  async changeFromSlack(
+    tx: Executor,
+    ids: readonly string[],
+    slackUser: string,
+    responseUrl: string | undefined,
+    to: SlackChange,
+    now: number,
+  ): Promise<{ results: ChangeResult[]; changes: Change[] }> {
     const changes: Change[] = [];
-    const results = ids.map((id): ChangeResult => {
-      const incident = repo.get(id);
-      if (!incident) return { outcome: 'not_found', id };
-      if (incident.status === 'resolved') return { outcome: 'already_resolved', incident };
-      if (to === 'acknowledged' && incident.status === 'acknowledged') return { outcome: 'already_acknowledged', incident };
-      if (to === 'acknowledged') this.markAcknowledged(incident, now, slackUser, 'slack');
-      else {
-        repo.update(id, resolvedChanges(incident, now, slackUser, 'slack'));
-        this.opts.audit.recordSync({ actor: slackUser, action: 'incident.resolved', subject: `#${incident.number}`, details: { id, source: 'slack' } });
-      }
-      // last_pd_event_at stays: PagerDuty's later events are ordered against PagerDuty's clock only.
-      repo.update(id, { last_event_at: Math.max(incident.last_event_at, now), updated_at: now });
-      if (this.opts.syncToPagerDuty && !isLocalIncident(id)) {
-        repo.update(id, { pd_sync: 'pending' });
-        changes.push({ kind: 'to_pagerduty', incidentId: id, status: to, slackUser, ...(responseUrl ? { responseUrl } : {}) });
-      }
-      changes.push({ kind: 'changed', incidentId: id });
-      return { outcome: to, incident: repo.get(id) ?? incident };
-    });
+    const results: ChangeResult[] = [];
+    for (const id of ids) results.push(await this.changeOneFromSlack(tx, id, slackUser, responseUrl, to, now, changes));
     return { results, changes };
+  }
+
+  private async changeOneFromSlack(
+    tx: Executor,
+    id: string,
+    slackUser: string,
+    responseUrl: string | undefined,
+    to: SlackChange,
+    now: number,
+    changes: Change[],
+  ): Promise<ChangeResult> {
+    const { repo } = this.opts;
+    const incident = await repo.get(tx, id);
+    if (!incident) return { outcome: 'not_found', id };
+    if (incident.status === 'resolved') return { outcome: 'already_resolved', incident };
+    if (to === 'acknowledged' && incident.status === 'acknowledged') return { outcome: 'already_acknowledged', incident };
+    if (to === 'acknowledged') await this.markAcknowledged(tx, incident, now, slackUser, 'slack');
+    else {
+      await repo.update(tx, id, resolvedChanges(incident, now, slackUser, 'slack'));
+      await this.opts.audit.record(tx, { actor: slackUser, action: 'incident.resolved', subject: `#${incident.number}`, details: { id, source: 'slack' } });
+    }
+    // last_pd_event_at stays: PagerDuty's later events are ordered against PagerDuty's clock only.
+    await repo.update(tx, id, { last_event_at: Math.max(incident.last_event_at, now), updated_at: now });
+    if (this.opts.syncToPagerDuty && !isLocalIncident(id)) {
+      await repo.update(tx, id, { pd_sync: 'pending' });
+      changes.push({ kind: 'to_pagerduty', incidentId: id, status: to, slackUser, ...(responseUrl ? { responseUrl } : {}) });
+    }
+    changes.push({ kind: 'changed', incidentId: id });
+    return { outcome: to, incident: (await repo.get(tx, id)) ?? incident };
   }
 
   /**
    * PagerDuty took a change made in Slack for many incidents at once. An incident changed here again since
    * (say, resolved after this acknowledgement) still has that later change on its way.
    */
-  pagerDutySyncedMany(ids: readonly string[], status: SlackChange, now: number): Change[] {
+  async pagerDutySyncedMany(tx: Executor, ids: readonly string[], status: SlackChange, now: number): Promise<Change[]> {
     const changes: Change[] = [];
     for (const id of ids) {
-      const incident = this.opts.repo.get(id);
+      const incident = await this.opts.repo.get(tx, id);
       if (incident?.status !== status || incident.pd_sync !== 'pending') continue;
-      this.opts.repo.update(id, { pd_sync: 'synced', updated_at: now });
+      await this.opts.repo.update(tx, id, { pd_sync: 'synced', updated_at: now });
       changes.push({ kind: 'changed', incidentId: id });
     }
     return changes;
@@ -291,23 +310,23 @@ export class IncidentLifecycle {
    * PagerDuty refused a change for many incidents at once (one of them may have moved on in PagerDuty): the
    * incidents still waiting for that change are sent again one at a time.
    */
-  pagerDutyBulkRefused(ids: readonly string[], status: SlackChange, slackUser: string): Change[] {
-    return ids.flatMap((id): Change[] => {
-      const incident = this.opts.repo.get(id);
-      return incident?.status === status && incident.pd_sync === 'pending'
-        ? [{ kind: 'to_pagerduty', incidentId: id, status, slackUser, alone: true }]
-        : [];
-    });
+  async pagerDutyBulkRefused(tx: Executor, ids: readonly string[], status: SlackChange, slackUser: string): Promise<Change[]> {
+    const changes: Change[] = [];
+    for (const id of ids) {
+      const incident = await this.opts.repo.get(tx, id);
+      if (incident?.status === status && incident.pd_sync === 'pending') changes.push({ kind: 'to_pagerduty', incidentId: id, status, slackUser, alone: true });
+    }
+    return changes;
   }
 
   /**
    * PagerDuty accepted (or finally refused) a change made in Slack. Nothing is waiting when PagerDuty's own
    * resolve made the change moot first.
    */
-  pagerDutySynced(incidentId: string, ok: boolean, now: number): Change[] {
-    const incident = this.opts.repo.get(incidentId);
+  async pagerDutySynced(tx: Executor, incidentId: string, ok: boolean, now: number): Promise<Change[]> {
+    const incident = await this.opts.repo.get(tx, incidentId);
     if (!incident || incident.pd_sync === null) return [];
-    this.opts.repo.update(incidentId, { pd_sync: ok ? 'synced' : 'failed', updated_at: now });
+    await this.opts.repo.update(tx, incidentId, { pd_sync: ok ? 'synced' : 'failed', updated_at: now });
     return [{ kind: 'changed', incidentId }];
   }
 
@@ -339,33 +358,33 @@ export class IncidentLifecycle {
   }
 
   /** A note from Slack: in the thread at once, and in PagerDuty's incident log. */
-  noteFromSlack(incident: Incident, slackUser: string, content: string, now: number): Change[] {
+  async noteFromSlack(tx: Executor, incident: Incident, slackUser: string, content: string, now: number): Promise<Change[]> {
     const out: Change[] = [];
-    this.opts.audit.recordSync({ actor: slackUser, action: 'incident.note_added', subject: `#${incident.number}`, details: { id: incident.id, note: truncate(content, 500) } });
-    if (this.synced(incident)) this.opts.repo.expectEcho(incident.id, 'note', noteFingerprint(content), now);
+    await this.opts.audit.record(tx, { actor: slackUser, action: 'incident.note_added', subject: `#${incident.number}`, details: { id: incident.id, note: truncate(content, 500) } });
+    if (this.synced(incident)) await this.opts.repo.expectEcho(tx, incident.id, 'note', noteFingerprint(content), now);
     this.announce(incident, `📝 Note from <@${slackUser}>: ${escapeMrkdwn(truncate(content, 2500))}`, slackUser, { kind: 'note', content }, out);
-    this.opts.repo.update(incident.id, { updated_at: now });
+    await this.opts.repo.update(tx, incident.id, { updated_at: now });
     return out;
   }
 
   /** Assigns it to a Slack user (in PagerDuty, the user with the same e-mail). */
-  reassignFromSlack(incident: Incident, slackUser: string, assignee: string, now: number): Change[] {
+  async reassignFromSlack(tx: Executor, incident: Incident, slackUser: string, assignee: string, now: number): Promise<Change[]> {
     const out: Change[] = [];
-    this.opts.repo.update(incident.id, { assigned_slack: assignee, updated_at: now });
-    this.opts.audit.recordSync({ actor: slackUser, action: 'incident.reassigned', subject: `#${incident.number}`, details: { id: incident.id, assignee } });
-    if (this.synced(incident)) this.opts.repo.expectEcho(incident.id, 'reassign', '', now);
+    await this.opts.repo.update(tx, incident.id, { assigned_slack: assignee, updated_at: now });
+    await this.opts.audit.record(tx, { actor: slackUser, action: 'incident.reassigned', subject: `#${incident.number}`, details: { id: incident.id, assignee } });
+    if (this.synced(incident)) await this.opts.repo.expectEcho(tx, incident.id, 'reassign', '', now);
     this.announce(incident, `👤 <@${slackUser}> assigned #${incident.number} to <@${assignee}>.`, slackUser, { kind: 'reassign', slackAssignee: assignee }, out);
     out.push({ kind: 'changed', incidentId: incident.id });
     return out;
   }
 
   /** A new priority: its SLA window replaces the old one (counted from when the incident opened). */
-  priorityFromSlack(incident: Incident, slackUser: string, priority: Priority, now: number): Change[] {
+  async priorityFromSlack(tx: Executor, incident: Incident, slackUser: string, priority: Priority, now: number): Promise<Change[]> {
     const out: Change[] = [];
     const update: Partial<Incident> = { priority, updated_at: now };
     if (incident.status === 'triggered') Object.assign(update, this.slaFor(incident, priority, now));
-    this.opts.repo.update(incident.id, update);
-    this.opts.audit.recordSync({ actor: slackUser, action: 'incident.priority_changed', subject: `#${incident.number}`, details: { id: incident.id, from: incident.priority, to: priority } });
+    await this.opts.repo.update(tx, incident.id, update);
+    await this.opts.audit.record(tx, { actor: slackUser, action: 'incident.priority_changed', subject: `#${incident.number}`, details: { id: incident.id, from: incident.priority, to: priority } });
     const deadline = update.sla_deadline;
     const sla =
       deadline === undefined || deadline === null ? '' : deadline <= now ? ' The new SLA window has already passed.' : ` Acknowledge by ${slackDate(new Date(deadline))}.`;
@@ -374,9 +393,9 @@ export class IncidentLifecycle {
     return out;
   }
 
-  private markAcknowledged(incident: Incident, at: number, by: string, source: ActorSource): void {
+  private async markAcknowledged(tx: Executor, incident: Incident, at: number, by: string, source: ActorSource): Promise<void> {
     const outcome = incident.sla_deadline ? slaOutcome(new Date(incident.sla_deadline), new Date(at)) : 'met';
-    this.opts.repo.update(incident.id, {
+    await this.opts.repo.update(tx, incident.id, {
       status: 'acknowledged',
       acknowledged_at: at,
       acknowledged_by: by,
@@ -384,8 +403,8 @@ export class IncidentLifecycle {
       sla_state: outcome === 'met' && incident.sla_state !== 'breached' ? 'met' : 'breached',
     });
     const timeToAckMs = Math.max(0, at - incident.created_at);
-    this.opts.repo.recordAck({ incidentId: incident.id, ackedBy: by, source, ackedAt: at, timeToAckMs, outcome });
-    this.opts.audit.recordSync({
+    await this.opts.repo.recordAck(tx, { incidentId: incident.id, ackedBy: by, source, ackedAt: at, timeToAckMs, outcome });
+    await this.opts.audit.record(tx, {
       actor: by,
       action: 'incident.acknowledged',
       subject: `#${incident.number}`,

@@ -2,6 +2,7 @@ import { registerResponseMetrics } from './response-metrics.js';
 import { linksLine } from '../core/text.js';
 import type { OncallService } from '../oncall/oncall-service.js';
 import type { Core } from '../core/core.js';
+import type { Executor } from '../db/data-layer.js';
 import type { WaygateModule } from '../core/module.js';
 import { PERMISSIONS } from '../core/policy.js';
 import { BusinessCalendar } from './business-calendar.js';
@@ -32,7 +33,7 @@ export interface IncidentsModule {
  * acknowledge()/resolve(); everything leaves as outbox rows.
  */
 export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; oncall: OncallService; recentChanges?: () => string }): IncidentsModule {
-  const { db, clock, logger, outbox, audit, deadlines, roles, metrics, config, executions } = core;
+  const { db, data, clock, logger, outbox, audit, deadlines, roles, metrics, config, executions } = core;
   const file = config.file;
   const repo = new IncidentRepository(db);
   const lifecycle = new IncidentLifecycle({
@@ -46,9 +47,9 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; on
     syncToPagerDuty: opts.syncToPagerDuty,
     pagerDutyHost: file.incidents.pagerDutyHost,
   });
-  registerResponseMetrics(metrics.registry, repo, clock);
+  registerResponseMetrics(metrics.registry, repo, data, clock);
   const publisher = new AlertPublisher({
-    db,
+    data,
     repo,
     clock,
     outbox,
@@ -66,14 +67,17 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; on
     ladder: file.escalation,
     onCall: () => opts.oncall.atSync()?.userId,
     mentionsFor: (names) => roles.mentionsFor(names),
-    dm: (userId, text) => outbox.enqueueSync({ kind: 'post', payload: { channel: userId, text }, urgent: true }),
+    dm: async (tx, userId, text) => {
+      await outbox.enqueue(tx, { kind: 'post', payload: { channel: userId, text }, urgent: true });
+    },
   });
-  const follow = (changes: readonly Change[], now: number): void => {
-    publisher.publish(changes, now);
-    sla.follow(changes);
+  const follow = async (tx: Executor, changes: readonly Change[], now: number): Promise<void> => {
+    await publisher.publish(tx, changes, now);
+    await sla.follow(tx, changes);
   };
   const ingest = new IncidentIngest({
     db,
+    data,
     clock,
     logger,
     lifecycle,
@@ -83,12 +87,13 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; on
   const processor = new InboxProcessor(ingest, logger, clock, () => core.server.busy());
   ingest.onAccepted(() => processor.nudge());
   core.server.onIdle(() => processor.nudge());
-  const bulk = new BulkChanges({ db, clock, logger, executions, outbox, acknowledge: (ids, user, url) => facade.acknowledge(ids, user, url) });
-  const facade: IncidentFacade = new IncidentFacade({ db, clock, repo, lifecycle, ingest, follow, bulk, sla, outbox, audit, routingKey: file.service.pagerDutyRoutingKey });
+  const bulk = new BulkChanges({ data, clock, logger, executions, outbox, acknowledge: (ids, user, url) => facade.acknowledge(ids, user, url) });
+  const facade: IncidentFacade = new IncidentFacade({ data, clock, repo, lifecycle, ingest, follow, bulk, sla, outbox, audit, routingKey: file.service.pagerDutyRoutingKey });
   const incidentGrant = ['oncall', 'lead', 'ops'] as const;
   const menu = incidentMenu(facade, () => opts.oncall.atSync()?.userId);
+  // Delivery hooks are still synchronous: the drain runs on its own, and its failure is logged.
   const drain = (row: { lane: string }): void => {
-    if (publisher.isAlertsLane(row.lane)) publisher.drainStorm();
+    if (publisher.isAlertsLane(row.lane)) publisher.drainStorm().catch((err: unknown) => logger.error({ err }, 'posting the next alert of a storm failed'));
   };
 
   return {
@@ -113,12 +118,12 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; on
       // Answered deliveries that are not being applied must show, or PagerDuty's 200s hide a stuck pipeline.
       health: () => {
         const { lastError, lastErrorAt } = processor.status();
-        const oldest = ingest.inbox.oldestPendingAt();
+        const oldest = ingest.inbox.oldestPendingAtSync();
         const oldestPendingAgeSeconds = oldest === null ? null : Math.round((clock.nowMs() - oldest) / 1000);
         return {
           inbox: {
             value: {
-              pending: ingest.inbox.pendingCount(),
+              pending: ingest.inbox.pendingCountSync(),
               oldestPendingAgeSeconds,
               lastError,
               lastErrorAt: lastErrorAt === null ? null : new Date(lastErrorAt).toISOString(),
@@ -127,8 +132,8 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; on
           },
         };
       },
-      start: () => {
-        bulk.recover();
+      start: async () => {
+        await bulk.recover();
         processor.nudge(); // events accepted before a crash or restart
       },
       stop: () => processor.stop(),

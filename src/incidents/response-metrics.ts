@@ -1,6 +1,7 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { Clock } from '../clock/clock.js';
-import type { IncidentRepository } from './incident-repository.js';
+import type { DataLayer } from '../db/data-layer.js';
+import type { IncidentRepository, ResponseFigures } from './incident-repository.js';
 
 /** The window the response figures cover: a week, as the weekly performance review (SOP-MAINT-002) reads them. */
 export const RESPONSE_WINDOW_MS = 7 * 86_400_000;
@@ -9,24 +10,26 @@ export const RESPONSE_WINDOW_MS = 7 * 86_400_000;
  * Mean time to acknowledge and to resolve, and SLA breaches, by priority over the last 7 days, computed in
  * SQL when Prometheus scrapes: the trend a team reviews weekly, without a separate job keeping counters.
  */
-export function registerResponseMetrics(registry: Registry, repo: IncidentRepository, clock: Clock): void {
-  let cached: { at: number; rows: ReturnType<IncidentRepository['responseFigures']> } | undefined;
+export function registerResponseMetrics(registry: Registry, repo: IncidentRepository, data: DataLayer, clock: Clock): void {
+  // The query's promise is what is kept: the three gauges are collected together, and share it.
+  let cached: { at: number; rows: Promise<ResponseFigures[]> } | undefined;
   // One query per scrape for all three gauges.
-  const figures = () => {
+  const figures = (): Promise<ResponseFigures[]> => {
     const now = clock.nowMs();
-    if (!cached || now - cached.at >= 1_000 || now < cached.at) cached = { at: now, rows: repo.responseFigures(now - RESPONSE_WINDOW_MS) };
+    if (!cached || now - cached.at >= 1_000 || now < cached.at) cached = { at: now, rows: repo.responseFigures(data.db, now - RESPONSE_WINDOW_MS) };
     return cached.rows;
   };
-  type Row = ReturnType<IncidentRepository['responseFigures']>[number];
+  type Row = ResponseFigures;
   const gauge = (name: string, help: string, value: (row: Row) => number | null): void => {
     new Gauge({
       name,
       help,
       labelNames: ['priority'] as const,
       registers: [registry],
-      collect() {
+      async collect() {
+        const rows = await figures();
         this.reset();
-        for (const row of figures()) {
+        for (const row of rows) {
           const v = value(row);
           if (v !== null) this.set({ priority: row.priority }, v);
         }

@@ -1,4 +1,5 @@
 import type { AuditLog } from '../audit/audit-log.js';
+import type { Executor } from '../db/data-layer.js';
 import { LATE_AFTER_MS, type Deadlines, type DueDeadline } from '../core/deadlines.js';
 import { formatRemaining } from './sla.js';
 import { incidentLink } from './alert-message.js';
@@ -28,8 +29,8 @@ export interface SlaEscalationOptions {
   onCall: () => string | undefined;
   /** `<@U…>` / `<!subteam^S…>` of a role's members. */
   mentionsFor: (roles: readonly string[]) => string[];
-  /** Sends a direct message (through the outbox, in the caller's transaction). */
-  dm: (userId: string, text: string) => void;
+  /** Sends a direct message (through the outbox, in the caller's transaction `tx`). */
+  dm: (tx: Executor, userId: string, text: string) => Promise<void>;
 }
 
 /**
@@ -38,35 +39,35 @@ export interface SlaEscalationOptions {
  */
 export class SlaEscalation {
   constructor(private readonly opts: SlaEscalationOptions) {
-    opts.deadlines.on(SLA_DEADLINES, (due, now) => this.fire(due, now));
+    opts.deadlines.on(SLA_DEADLINES, (due, now, tx) => this.fire(tx, due, now));
   }
 
   /** Brings the incidents' deadlines in line with their state; call in the transaction of the changes. */
-  follow(changes: readonly Change[]): void {
+  async follow(tx: Executor, changes: readonly Change[]): Promise<void> {
     const seen = new Set<string>();
     for (const change of changes) {
       if (change.kind === 'note' || change.kind === 'pd_change' || seen.has(change.incidentId)) continue;
       seen.add(change.incidentId);
-      const incident = this.opts.repo.get(change.incidentId);
-      if (incident) this.sync(incident);
+      const incident = await this.opts.repo.get(tx, change.incidentId);
+      if (incident) await this.sync(tx, incident);
     }
   }
 
-  private sync(incident: Incident): void {
+  private async sync(tx: Executor, incident: Incident): Promise<void> {
     const { deadlines } = this.opts;
     const open = incident.status === 'triggered';
-    if (open && incident.sla_state === 'running' && incident.sla_warn_at !== null) deadlines.scheduleSync(SLA_DEADLINES, warnKey(incident.id), incident.sla_warn_at);
-    else deadlines.cancelSync(SLA_DEADLINES, warnKey(incident.id));
+    if (open && incident.sla_state === 'running' && incident.sla_warn_at !== null) await deadlines.schedule(tx, SLA_DEADLINES, warnKey(incident.id), incident.sla_warn_at);
+    else await deadlines.cancel(tx, SLA_DEADLINES, warnKey(incident.id));
     if (open && (incident.sla_state === 'running' || incident.sla_state === 'warned') && incident.sla_deadline !== null) {
-      deadlines.scheduleSync(SLA_DEADLINES, breachKey(incident.id), incident.sla_deadline);
-    } else deadlines.cancelSync(SLA_DEADLINES, breachKey(incident.id));
+      await deadlines.schedule(tx, SLA_DEADLINES, breachKey(incident.id), incident.sla_deadline);
+    } else await deadlines.cancel(tx, SLA_DEADLINES, breachKey(incident.id));
     const next = open ? this.stepAt(incident, incident.escalations) : null;
     // A first step due by the breach is fired by the breach deadline itself: one deadline row less per new
     // incident, which a webhook flood writes thousands of times a minute.
     const firedByBreach =
       incident.escalations === 0 && incident.sla_state !== 'breached' && incident.sla_deadline !== null && next !== null && next <= incident.sla_deadline;
-    if (next !== null && !firedByBreach) deadlines.scheduleSync(SLA_DEADLINES, stepKey(incident.id), next);
-    else deadlines.cancelSync(SLA_DEADLINES, stepKey(incident.id));
+    if (next !== null && !firedByBreach) await deadlines.schedule(tx, SLA_DEADLINES, stepKey(incident.id), next);
+    else await deadlines.cancel(tx, SLA_DEADLINES, stepKey(incident.id));
   }
 
   /**
@@ -105,74 +106,75 @@ export class SlaEscalation {
    * Someone asked for the next step now (`/waygate escalate`, the card's menu): its audiences are called
    * at once, and the ladder goes on from the level reached. Returns the level reached.
    */
-  escalateNow(incident: Incident, by: string, now: number): number {
+  async escalateNow(tx: Executor, incident: Incident, by: string, now: number): Promise<number> {
     const { repo, audit, publisher, deadlines, ladder } = this.opts;
     const level = incident.escalations + 1;
     const mentions = this.audience(this.stepOf(incident.escalations));
-    repo.update(incident.id, { escalations: level, updated_at: now });
+    await repo.update(tx, incident.id, { escalations: level, updated_at: now });
     const next = incident.status === 'triggered' ? this.stepAt(incident, level) : null;
-    if (next !== null) deadlines.scheduleSync(SLA_DEADLINES, stepKey(incident.id), next);
-    audit.recordSync({ actor: by, action: 'incident.escalated', subject: `#${incident.number}`, details: { id: incident.id, level, notified: mentions, manual: true } });
-    publisher.publish([{ kind: 'changed', incidentId: incident.id }], now);
+    if (next !== null) await deadlines.schedule(tx, SLA_DEADLINES, stepKey(incident.id), next);
+    await audit.record(tx, { actor: by, action: 'incident.escalated', subject: `#${incident.number}`, details: { id: incident.id, level, notified: mentions, manual: true } });
+    await publisher.publish(tx, [{ kind: 'changed', incidentId: incident.id }], now);
     const who = mentions.join(' ') || '(nobody to notify: configure oncall and lead)';
     const step = level <= ladder.length ? `escalation ${level} of ${ladder.length}` : `escalation ${level}`;
-    publisher.threadNote(repo.get(incident.id) ?? incident, `📣 <@${by}> escalated ${incident.priority} ${incidentLink(incident)} now (${step}). ${who} please respond.`, true, true);
+    await publisher.threadNote(tx, (await repo.get(tx, incident.id)) ?? incident, `📣 <@${by}> escalated ${incident.priority} ${incidentLink(incident)} now (${step}). ${who} please respond.`, true, true);
     const person = this.opts.onCall();
-    if (person && person !== by) this.opts.dm(person, `📣 <@${by}> escalated ${incident.priority} ${incidentLink(incident)} to you (${step}). See its thread in the alerts channel.`);
+    if (person && person !== by) await this.opts.dm(tx, person, `📣 <@${by}> escalated ${incident.priority} ${incidentLink(incident)} to you (${step}). See its thread in the alerts channel.`);
     return level;
   }
 
   /** Runs inside the transaction that marks the deadlines fired. */
-  private fire(due: readonly DueDeadline[], now: number): void {
+  private async fire(tx: Executor, due: readonly DueDeadline[], now: number): Promise<void> {
     const ids = [...new Set(due.map((d) => d.key.slice(0, d.key.lastIndexOf(':'))))];
-    const incidents = ids
-      .map((id) => this.opts.repo.get(id))
+    const found: Array<Incident | undefined> = [];
+    for (const id of ids) found.push(await this.opts.repo.get(tx, id));
+    const incidents = found
       .filter((i): i is Incident => i !== undefined && i.status === 'triggered')
       .sort((a, b) => (a.sla_deadline ?? 0) - (b.sla_deadline ?? 0));
     const live = incidents.filter((i) => i.sla_state === 'running' || i.sla_state === 'warned');
     const breaches = live.filter((i) => (i.sla_deadline ?? Infinity) <= now);
     const reminders = live.filter((i) => (i.sla_deadline ?? Infinity) > now && i.sla_state === 'running');
-    this.breach(breaches, now);
-    this.remind(reminders, now);
+    await this.breach(tx, breaches, now);
+    await this.remind(tx, reminders, now);
     // The breach above changes neither an incident's escalations nor its window, which is all stepAt reads.
     const stepping = incidents.filter((i) => {
       const at = this.stepAt(i, i.escalations);
       return at !== null && at <= now;
     });
-    this.escalate(stepping, now);
+    await this.escalate(tx, stepping, now);
   }
 
-  private remind(incidents: Incident[], now: number): void {
+  private async remind(tx: Executor, incidents: Incident[], now: number): Promise<void> {
     const { repo, publisher } = this.opts;
-    for (const incident of incidents) repo.update(incident.id, { sla_state: 'warned', updated_at: now });
+    for (const incident of incidents) await repo.update(tx, incident.id, { sla_state: 'warned', updated_at: now });
     // A reminder nobody is notified of is no reminder: it names the on-call and is shown in the channel.
     const who = this.audience({ after: 0, notify: ['oncall'] }).join(' ');
     const mention = who ? `${who} ` : '';
     if (incidents.length >= GROUP_FROM) {
       const earliest = Math.min(...incidents.map((i) => i.sla_deadline ?? now));
-      publisher.groupNote(`⏰ ${mention}${incidents.length} incidents are still unacknowledged; the first SLA deadline is in ${formatRemaining(earliest - now)}:`, incidents, true);
+      await publisher.groupNote(tx, `⏰ ${mention}${incidents.length} incidents are still unacknowledged; the first SLA deadline is in ${formatRemaining(earliest - now)}:`, incidents, true);
       return;
     }
     for (const incident of incidents) {
       const left = formatRemaining((incident.sla_deadline ?? now) - now);
-      publisher.threadNote(incident, `⏰ ${mention}Still unacknowledged: ${left} left to acknowledge ${incident.priority} #${incident.number} within the SLA.`, true, true);
+      await publisher.threadNote(tx, incident, `⏰ ${mention}Still unacknowledged: ${left} left to acknowledge ${incident.priority} #${incident.number} within the SLA.`, true, true);
     }
   }
 
   /** The SLA is breached: state, audit and card; the escalation step due at the same time does the calling. */
-  private breach(incidents: Incident[], now: number): void {
+  private async breach(tx: Executor, incidents: Incident[], now: number): Promise<void> {
     const { repo, audit, publisher, deadlines } = this.opts;
     for (const incident of incidents) {
       const late = now - (incident.sla_deadline ?? now) > LATE_AFTER_MS;
-      repo.update(incident.id, { sla_state: 'breached', breached_at: now, updated_at: now });
-      deadlines.cancelSync(SLA_DEADLINES, warnKey(incident.id));
-      audit.recordSync({
+      await repo.update(tx, incident.id, { sla_state: 'breached', breached_at: now, updated_at: now });
+      await deadlines.cancel(tx, SLA_DEADLINES, warnKey(incident.id));
+      await audit.record(tx, {
         actor: 'waygate',
         action: 'incident.sla_breached',
         subject: `#${incident.number}`,
         details: { id: incident.id, priority: incident.priority, late },
       });
-      publisher.publish([{ kind: 'changed', incidentId: incident.id }], now);
+      await publisher.publish(tx, [{ kind: 'changed', incidentId: incident.id }], now);
     }
   }
 
@@ -181,7 +183,7 @@ export class SlaEscalation {
    * (in one message when many fall due together, so a storm does not become a mention storm), sends the
    * on-call a direct message, audits it, and schedules the next step.
    */
-  private escalate(incidents: Incident[], now: number): void {
+  private async escalate(tx: Executor, incidents: Incident[], now: number): Promise<void> {
     if (incidents.length === 0) return;
     const { repo, audit, publisher, deadlines, ladder } = this.opts;
     const lateNote = (deadline: number) =>
@@ -196,11 +198,11 @@ export class SlaEscalation {
       const level = step + 1;
       const dueAt = this.stepAt(incident, step) ?? now;
       const mentions = this.audience(this.stepOf(step));
-      repo.update(incident.id, { escalations: level, updated_at: now });
+      await repo.update(tx, incident.id, { escalations: level, updated_at: now });
       const next = this.stepAt(incident, level);
-      if (next !== null) deadlines.scheduleSync(SLA_DEADLINES, stepKey(incident.id), next);
-      audit.recordSync({ actor: 'waygate', action: 'incident.escalated', subject: `#${incident.number}`, details: { id: incident.id, level, notified: mentions } });
-      publisher.publish([{ kind: 'changed', incidentId: incident.id }], now);
+      if (next !== null) await deadlines.schedule(tx, SLA_DEADLINES, stepKey(incident.id), next);
+      await audit.record(tx, { actor: 'waygate', action: 'incident.escalated', subject: `#${incident.number}`, details: { id: incident.id, level, notified: mentions } });
+      await publisher.publish(tx, [{ kind: 'changed', incidentId: incident.id }], now);
       // "Noticed late" counts from the first step that was missed, not the one reached.
       const missedSince = this.stepAt(incident, incident.escalations) ?? dueAt;
       notices.push({ incident, level, mentions, dueAt, missedSince, announced: incident.escalations > 0 });
@@ -212,8 +214,8 @@ export class SlaEscalation {
       const earliest = Math.min(...notices.map((n) => n.missedSince));
       const first = notices.every((n) => !n.announced);
       const headline = first ? `🚨 SLA breached for ${notices.length} incidents.` : `🚨 ${notices.length} incidents are still unacknowledged past their SLA.`;
-      publisher.groupNote(`${headline} ${mentions} please respond.${lateNote(earliest)}`, notices.map((n) => n.incident), true);
-      if (person) this.opts.dm(person, `🚨 ${notices.length} incidents are still unacknowledged past their SLA. See the alerts channel, or \`/waygate incidents\`.`);
+      await publisher.groupNote(tx, `${headline} ${mentions} please respond.${lateNote(earliest)}`, notices.map((n) => n.incident), true);
+      if (person) await this.opts.dm(tx, person, `🚨 ${notices.length} incidents are still unacknowledged past their SLA. See the alerts channel, or \`/waygate incidents\`.`);
       return;
     }
     for (const { incident, level, mentions, dueAt, missedSince, announced } of notices) {
@@ -222,9 +224,9 @@ export class SlaEscalation {
       const text = !announced
         ? `🚨 SLA breached: ${incident.priority} ${incidentLink(incident)} was not acknowledged within ${formatDuration((incident.sla_deadline ?? dueAt) - incident.created_at)}${level > 1 ? ` (${stepName(level)})` : ''}. ${who} please respond.${lateNote(missedSince)}`
           : `🚨 Still unacknowledged after ${waited} (${stepName(level)}): ${incident.priority} ${incidentLink(incident)}. ${who} please respond.${lateNote(missedSince)}`;
-      if (incident.alert_channel) publisher.postTo(incident.alert_channel, text, true);
-      else publisher.post(text, undefined, true);
-      if (person) this.opts.dm(person, `🚨 ${incident.priority} ${incidentLink(incident)} is unacknowledged after ${waited} (${stepName(level)}). Acknowledge it in the alerts channel or with \`/waygate ack ${incident.number}\`.`);
+      if (incident.alert_channel) await publisher.postTo(tx, incident.alert_channel, text, true);
+      else await publisher.post(tx, text, undefined, true);
+      if (person) await this.opts.dm(tx, person, `🚨 ${incident.priority} ${incidentLink(incident)} is unacknowledged after ${waited} (${stepName(level)}). Acknowledge it in the alerts channel or with \`/waygate ack ${incident.number}\`.`);
     }
   }
 }

@@ -21,8 +21,9 @@ export function incidentActions(incidents: IncidentFacade): Action[] {
     const bad = results.filter((r) => r.outcome !== 'acknowledged' && r.outcome !== 'resolved');
     return bad.length > 0 ? bad.map((r) => incidents.describeAck(r)).join('\n') : null;
   };
+  // The permission check's subject is still computed synchronously (Action.permission.subject).
   const subject = (id: string): string => {
-    const incident = incidents.get(id);
+    const incident = incidents.getSync(id);
     return incident ? `#${incident.number}` : id;
   };
   return [
@@ -30,8 +31,8 @@ export function incidentActions(incidents: IncidentFacade): Action[] {
       id: INCIDENT_ACTIONS.acknowledge,
       value: incidentId,
       permission: { name: PERMISSIONS.incidentAck, what: 'that button', subject },
-      handle(ctx, id) {
-        const trouble = problems(incidents.acknowledge([id], ctx.userId, ctx.responseUrl));
+      async handle(ctx, id) {
+        const trouble = problems(await incidents.acknowledge([id], ctx.userId, ctx.responseUrl));
         if (trouble) ctx.tell(trouble);
       },
     }),
@@ -39,8 +40,8 @@ export function incidentActions(incidents: IncidentFacade): Action[] {
       id: INCIDENT_ACTIONS.resolve,
       value: incidentId,
       permission: { name: PERMISSIONS.incidentResolve, what: 'that button', subject },
-      handle(ctx, id) {
-        const trouble = problems(incidents.resolve([id], ctx.userId, ctx.responseUrl));
+      async handle(ctx, id) {
+        const trouble = problems(await incidents.resolve([id], ctx.userId, ctx.responseUrl));
         if (trouble) ctx.tell(trouble);
       },
     }),
@@ -49,18 +50,20 @@ export function incidentActions(incidents: IncidentFacade): Action[] {
       // A summary drawn by an older version carried the storm's id alone: it cannot say what it showed.
       value: z.union([stormAckValue.schema, z.string().regex(/^\d+$/).transform(() => null)]),
       permission: { name: PERMISSIONS.incidentAck, what: 'that button' },
-      isStale: (value) => value === null || !incidents.stormShown(value.storm, value.rev),
+      // Action.isStale is still synchronous.
+      isStale: (value) => value === null || !incidents.stormShownSync(value.storm, value.rev),
       async handle(ctx, value) {
         if (!value) return;
-        const { shown, joinedLater } = incidents.stormP1(value.storm, value.rev);
+        const { shown, joinedLater } = await incidents.stormP1(value.storm, value.rev);
         const ids = shown.map((i) => i.id);
         const report = (results: AckResult[]): MessageContent => ({ text: stormReport(results, joinedLater) });
         if (ids.length <= incidents.batchSize) {
-          ctx.tell(report(incidents.acknowledge(ids, ctx.userId, ctx.responseUrl)).text);
+          ctx.tell(report(await incidents.acknowledge(ids, ctx.userId, ctx.responseUrl)).text);
           return;
         }
         // More than one batch: recorded before the ack, done in batches (acked at the budget if it takes longer).
-        await incidents.acknowledgeLater({ ids, slackUser: ctx.userId, responseUrl: ctx.responseUrl, what: 'the storm summary’s Acknowledge all P1', report })();
+        const work = await incidents.acknowledgeLater({ ids, slackUser: ctx.userId, responseUrl: ctx.responseUrl, what: 'the storm summary’s Acknowledge all P1', report });
+        await work();
       },
     }),
     // A link button still sends an interaction; the ack (already sent) is all Slack needs.
@@ -103,8 +106,8 @@ const PRIORITY_OPTIONS = (['P1', 'P2', 'P3', 'P4', 'P5'] as const).map((p) => ({
  * trigger_id, which lives 3 s); "Escalate now" acts at once.
  */
 export function incidentMenu(incidents: IncidentFacade, onCall: () => string | undefined): { actions: Action[]; views: View[] } {
-  const target = (number: number): Incident | undefined => {
-    const incident = incidents.findByNumber(number);
+  const target = async (number: number): Promise<Incident | undefined> => {
+    const incident = await incidents.findByNumber(number);
     return incident && incident.status !== 'resolved' ? incident : undefined;
   };
   const menu = defineAction({
@@ -112,7 +115,7 @@ export function incidentMenu(incidents: IncidentFacade, onCall: () => string | u
     value: menuValue.schema,
     permission: { name: (v) => MENU_PERMISSIONS[v.op], what: 'that menu option', subject: (v) => `#${v.number}` },
     async handle(ctx, { op, number }) {
-      const incident = target(number);
+      const incident = await target(number);
       if (!incident) {
         ctx.tell(`#${number} is resolved or gone; nothing was done.`);
         return;
@@ -150,15 +153,15 @@ export function incidentMenu(incidents: IncidentFacade, onCall: () => string | u
           );
           return;
         case 'escalate':
-          ctx.tell(editReplies.escalate(incidents.escalateNow(incident.id, ctx.userId)));
+          ctx.tell(editReplies.escalate(await incidents.escalateNow(incident.id, ctx.userId)));
           return;
       }
     },
   });
   const incidentMeta = z.string().min(1);
   /** The incident a modal is about, unless it was resolved while the modal was open. */
-  const open = (id: string): Incident | undefined => {
-    const incident = incidents.get(id);
+  const open = async (id: string): Promise<Incident | undefined> => {
+    const incident = await incidents.get(id);
     return incident && incident.status !== 'resolved' ? incident : undefined;
   };
   const gone = (field: string) => ({ errors: { [field]: 'This incident has been resolved meanwhile; nothing was changed.' } });
@@ -168,9 +171,9 @@ export function incidentMenu(incidents: IncidentFacade, onCall: () => string | u
       metadata: incidentMeta,
       fields: z.object({ note: z.string({ message: 'Write the note' }).trim().min(1, { message: 'Write the note' }).max(2500, { message: 'At most 2,500 characters' }) }),
       permission: { name: PERMISSIONS.incidentNote, what: 'adding a note' },
-      handle(ctx, id, { note }) {
-        if (!incidents.get(id)) return gone('note');
-        incidents.addNote(id, ctx.userId, note);
+      async handle(ctx, id, { note }) {
+        if (!(await incidents.get(id))) return gone('note');
+        await incidents.addNote(id, ctx.userId, note);
       },
     }),
     defineView({
@@ -178,9 +181,10 @@ export function incidentMenu(incidents: IncidentFacade, onCall: () => string | u
       metadata: incidentMeta,
       fields: z.object({ assignee: z.string({ message: 'Choose someone' }).regex(/^[UW][A-Z0-9]{2,}$/, { message: 'Choose someone' }) }),
       permission: { name: PERMISSIONS.incidentReassign, what: 'reassigning an incident' },
-      handle(ctx, id, { assignee }) {
-        if (!open(id)) return gone('assignee');
-        incidents.reassign(id, ctx.userId, assignee);
+      async handle(ctx, id, { assignee }) {
+        if (!(await open(id))) return gone('assignee');
+        // Resolved between the check and the change: the change's own transaction saw it.
+        if ((await incidents.reassign(id, ctx.userId, assignee)).outcome === 'resolved') return gone('assignee');
       },
     }),
     defineView({
@@ -188,9 +192,9 @@ export function incidentMenu(incidents: IncidentFacade, onCall: () => string | u
       metadata: incidentMeta,
       fields: z.object({ priority: z.enum(['P1', 'P2', 'P3', 'P4', 'P5'], { message: 'Choose a priority' }) }),
       permission: { name: PERMISSIONS.incidentPriority, what: 'changing the priority' },
-      handle(ctx, id, { priority }) {
-        if (!open(id)) return gone('priority');
-        incidents.setPriority(id, ctx.userId, priority);
+      async handle(ctx, id, { priority }) {
+        if (!(await open(id))) return gone('priority');
+        if ((await incidents.setPriority(id, ctx.userId, priority)).outcome === 'resolved') return gone('priority');
       },
     }),
   ];

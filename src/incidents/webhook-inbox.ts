@@ -1,4 +1,7 @@
+import { sql, type RawBuilder } from 'kysely';
+import type { Statement } from 'better-sqlite3';
 import type { Db } from '../db/database.js';
+import { all, first, run, type DataLayer, type Executor } from '../db/data-layer.js';
 import type { IncidentEvent } from './events.js';
 
 export interface InboxEntry {
@@ -6,29 +9,41 @@ export interface InboxEntry {
   event: IncidentEvent;
 }
 
+const oldestPending = sql<{ received_at: number }>`SELECT received_at FROM webhook_inbox WHERE processed_at IS NULL ORDER BY seq LIMIT 1`;
+const countPending = sql<{ n: number }>`SELECT COUNT(*) AS n FROM webhook_inbox WHERE processed_at IS NULL`;
+
 /**
  * The transactional inbox for PagerDuty webhooks: one indexed insert per delivery, committed before the
  * 2xx, so ingest costs about what verifying and storing the event costs. Applying events to incidents
  * happens after, in batches, in arrival order (InboxProcessor).
  */
 export class WebhookInbox {
-  private readonly insert;
-  private readonly pendingStmt;
-  private readonly markStmt;
-  private readonly countStmt;
-  private readonly oldestStmt;
+  /** The same queries on the synchronous handle, for the /health contributions, which are still synchronous. */
+  private readonly syncStatements = new Map<RawBuilder<unknown>, Statement>();
 
-  constructor(private readonly db: Db) {
-    this.insert = db.prepare('INSERT OR IGNORE INTO webhook_inbox (event_id, event, received_at) VALUES (?, ?, ?)');
-    this.pendingStmt = db.prepare('SELECT seq, event FROM webhook_inbox WHERE processed_at IS NULL ORDER BY seq LIMIT ?');
-    this.markStmt = db.prepare('UPDATE webhook_inbox SET processed_at = ?, result = ? WHERE seq = ?');
-    this.countStmt = db.prepare('SELECT COUNT(*) FROM webhook_inbox WHERE processed_at IS NULL').pluck();
-    this.oldestStmt = db.prepare('SELECT received_at FROM webhook_inbox WHERE processed_at IS NULL ORDER BY seq LIMIT 1').pluck();
+  constructor(
+    private readonly data: DataLayer,
+    private readonly db: Db,
+  ) {}
+
+  private firstSync<T>(query: RawBuilder<T>): T | undefined {
+    let stmt = this.syncStatements.get(query);
+    if (!stmt) {
+      const { sql: text } = query.compile(this.data.db);
+      stmt = this.db.prepare(text);
+      this.syncStatements.set(query, stmt);
+    }
+    return stmt.get() as T | undefined;
   }
 
   /** True for a new event; false when this event id was delivered before (a redelivery). */
-  accept(event: IncidentEvent, now: number): boolean {
-    return this.insert.run(event.eventId, JSON.stringify(event), now).changes === 1;
+  async accept(ex: Executor, event: IncidentEvent, now: number): Promise<boolean> {
+    const changed = await run(
+      ex,
+      sql`INSERT INTO webhook_inbox (event_id, event, received_at) VALUES (${event.eventId}, ${JSON.stringify(event)}, ${now})
+          ON CONFLICT (event_id) DO NOTHING`,
+    );
+    return changed === 1;
   }
 
   private queued: Array<{ event: IncidentEvent; now: number; resolve: (fresh: boolean) => void; reject: (err: unknown) => void }> = [];
@@ -40,16 +55,20 @@ export class WebhookInbox {
    */
   acceptSoon(event: IncidentEvent, now: number): Promise<boolean> {
     return new Promise((resolve, reject) => {
-      if (this.queued.push({ event, now, resolve, reject }) === 1) setImmediate(() => this.flush());
+      if (this.queued.push({ event, now, resolve, reject }) === 1) setImmediate(() => void this.flush());
     });
   }
 
-  private flush(): void {
+  private async flush(): Promise<void> {
     const batch = this.queued;
     this.queued = [];
     let fresh: boolean[];
     try {
-      fresh = this.db.transaction(() => batch.map((q) => this.accept(q.event, q.now)))();
+      fresh = await this.data.transaction(async (tx) => {
+        const accepted: boolean[] = [];
+        for (const q of batch) accepted.push(await this.accept(tx, q.event, q.now));
+        return accepted;
+      });
     } catch (err) {
       for (const q of batch) q.reject(err);
       return;
@@ -57,28 +76,36 @@ export class WebhookInbox {
     batch.forEach((q, i) => q.resolve(fresh[i] ?? false));
   }
 
-  pending(limit: number): InboxEntry[] {
-    return (this.pendingStmt.all(limit) as Array<{ seq: number; event: string }>).map((r) => ({
-      seq: r.seq,
-      event: JSON.parse(r.event) as IncidentEvent,
-    }));
+  async pending(ex: Executor, limit: number): Promise<InboxEntry[]> {
+    const rows = await all(ex, sql<{ seq: number; event: string }>`SELECT seq, event FROM webhook_inbox WHERE processed_at IS NULL ORDER BY seq LIMIT ${limit}`);
+    return rows.map((r) => ({ seq: r.seq, event: JSON.parse(r.event) as IncidentEvent }));
   }
 
-  markProcessed(seq: number, result: string, now: number): void {
-    this.markStmt.run(now, result, seq);
+  async markProcessed(ex: Executor, seq: number, result: string, now: number): Promise<void> {
+    await run(ex, sql`UPDATE webhook_inbox SET processed_at = ${now}, result = ${result} WHERE seq = ${seq}`);
   }
 
   /** When the oldest event still waiting to be applied was accepted, or null when none waits. */
-  oldestPendingAt(): number | null {
-    return (this.oldestStmt.get() as number | undefined) ?? null;
+  async oldestPendingAt(ex: Executor = this.data.db): Promise<number | null> {
+    return (await first(ex, oldestPending))?.received_at ?? null;
   }
 
-  pendingCount(): number {
-    return this.countStmt.get() as number;
+  async pendingCount(ex: Executor = this.data.db): Promise<number> {
+    return Number((await first(ex, countPending))?.n ?? 0);
+  }
+
+  /** oldestPendingAt() for the synchronous /health contributions. */
+  oldestPendingAtSync(): number | null {
+    return this.firstSync(oldestPending)?.received_at ?? null;
+  }
+
+  /** pendingCount() for the synchronous /health contributions. */
+  pendingCountSync(): number {
+    return Number(this.firstSync(countPending)?.n ?? 0);
   }
 
   /** Processed entries older than the cut-off; unprocessed ones are never deleted. */
-  prune(olderThan: number): number {
-    return this.db.prepare('DELETE FROM webhook_inbox WHERE processed_at IS NOT NULL AND received_at < ?').run(olderThan).changes;
+  async prune(ex: Executor, olderThan: number): Promise<number> {
+    return run(ex, sql`DELETE FROM webhook_inbox WHERE processed_at IS NOT NULL AND received_at < ${olderThan}`);
   }
 }

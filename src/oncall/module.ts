@@ -43,7 +43,7 @@ export function oncallModule(core: Core, oncall: OncallService, incidents: Incid
     const incoming = rotation.shift(index);
     const outgoing = rotation.shift(index - 1);
     const until = slackDate(new Date(incoming.endsAt));
-    const open = incidents.open();
+    const open = await incidents.open(undefined, tx);
     const listed = open.slice(0, LISTED).map((i) => `• *${i.priority}* ${incidentLink(i)} · open ${formatDuration(now - i.created_at)}`);
     const more = open.length > LISTED ? `\n…and ${open.length - LISTED} more: \`/waygate incidents\`` : '';
     const covering = await oncall.at(now, tx);

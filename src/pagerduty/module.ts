@@ -64,6 +64,10 @@ export function pagerDutyModule(core: Core, incidents: IncidentFacade): WaygateM
   const settleLine = (p: PagerDutyChangePayload, outcome: string): void => {
     if (p.line) outbox.enqueueSync({ kind: 'update', payload: { channel: p.line.channel, messageKey: p.line.messageKey, text: `${p.line.text} · ${outcome}` } });
   };
+  /** Delivery hooks are still synchronous: the incident's own change runs on its own, and a failure is logged. */
+  const onItsOwn = (work: Promise<unknown>): void => {
+    work.catch((err: unknown) => logger.error({ err }, 'recording what PagerDuty made of a change failed'));
+  };
   const changeOf = (status: 'acknowledged' | 'resolved'): string => (status === 'acknowledged' ? 'acknowledgement' : 'resolution');
 
   return {
@@ -90,18 +94,18 @@ export function pagerDutyModule(core: Core, incidents: IncidentFacade): WaygateM
     },
     delivery: {
       pd_status: {
-        delivered: (row) => incidents.pagerDutySynced((JSON.parse(row.payload) as PagerDutyStatusPayload).incidentId, true),
+        delivered: (row) => onItsOwn(incidents.pagerDutySynced((JSON.parse(row.payload) as PagerDutyStatusPayload).incidentId, true)),
         failed: (row, failure, final) => {
           metrics.pagerDutyApiErrors.inc({ kind: failure.kind });
           // PagerDuty's error text may quote what it was sent; it must not turn into mentions or links.
           const detail = escapeMrkdwn(failure.detail);
           const payload = JSON.parse(row.payload) as PagerDutyStatusPayload;
           const what = changeOf(payload.status);
-          if (final && payload.status === 'acknowledged' && incidents.get(payload.incidentId)?.status === 'resolved') {
+          if (final && payload.status === 'acknowledged' && incidents.getSync(payload.incidentId)?.status === 'resolved') {
             // PagerDuty resolved it first (its webhook came in meanwhile): nothing is left to do.
             trouble(payload, `#${payload.number} was resolved in PagerDuty before the acknowledgement reached it; it shows as resolved here too.`);
           } else if (final) {
-            incidents.pagerDutySynced(payload.incidentId, false);
+            onItsOwn(incidents.pagerDutySynced(payload.incidentId, false));
             trouble(payload, `⚠️ PagerDuty refused the ${what} of #${payload.number}: ${detail}. It stands in Slack; please check the incident in PagerDuty.`);
           } else if (row.attempts === 0 && failure.kind === 'retryable') {
             trouble(payload, `PagerDuty did not take the ${what} of #${payload.number} yet (${detail}). It stands here, and I'll keep retrying until PagerDuty has it.`);
@@ -111,7 +115,7 @@ export function pagerDutyModule(core: Core, incidents: IncidentFacade): WaygateM
       pd_status_bulk: {
         delivered: (row) => {
           const payload = JSON.parse(row.payload) as PagerDutyBulkStatusPayload;
-          incidents.pagerDutySyncedMany(payload.incidentIds, payload.status);
+          onItsOwn(incidents.pagerDutySyncedMany(payload.incidentIds, payload.status));
         },
         failed: (row, failure, final) => {
           metrics.pagerDutyApiErrors.inc({ kind: failure.kind });
@@ -120,8 +124,11 @@ export function pagerDutyModule(core: Core, incidents: IncidentFacade): WaygateM
           if (final) {
             // PagerDuty takes a bulk update whole or not at all: one incident that moved on there (resolved
             // meanwhile) would fail the rest. One at a time, each stands or falls on its own.
-            const again = incidents.pagerDutyRetryOneByOne(payload.incidentIds, payload.status, payload.slackUser);
-            trouble(payload, `⚠️ PagerDuty refused the ${what} sent together: ${failure.detail}. Sending ${again} of them again one at a time; each alert shows whether PagerDuty took it.`);
+            onItsOwn(
+              incidents.pagerDutyRetryOneByOne(payload.incidentIds, payload.status, payload.slackUser).then((again) => {
+                trouble(payload, `⚠️ PagerDuty refused the ${what} sent together: ${failure.detail}. Sending ${again} of them again one at a time; each alert shows whether PagerDuty took it.`);
+              }),
+            );
           } else if (row.attempts === 0 && failure.kind === 'retryable') {
             trouble(payload, `PagerDuty did not take the ${what} yet (${failure.detail}). It stands here, and I'll keep retrying until PagerDuty has it.`);
           }

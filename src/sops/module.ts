@@ -50,7 +50,8 @@ export function sopsModule(
         return inside ? null : `outside the maintenance window (${window.days.join(', ')} ${window.start}–${window.end} ${file.timezone})`;
       }
       case 'noOpenP1': {
-        const open = opts.incidents.open('P1');
+        // Guards are still synchronous (SopEngine), so this reads on the synchronous handle.
+        const open = opts.incidents.openSync('P1');
         return open.length === 0 ? null : `deploy freeze: ${open.length === 1 ? 'a P1 incident is' : `${open.length} P1 incidents are`} open (${open.slice(0, 3).map(incidentLink).join(', ')})`;
       }
       case 'passedStaging': {
@@ -63,7 +64,8 @@ export function sopsModule(
   const watchSummary = async (ex: Executor, since: number, until: number): Promise<string> => {
     const f = await opts.health.figures(since, until, ex);
     const uptime = f.uptimePct === null ? 'no health checks ran' : `uptime ${f.uptimePct.toFixed(1)} % (${f.okSamples} of ${f.samples} checks ok)`;
-    const opened = opts.incidents.openedBetween(since, until);
+    // The watch summary is still synchronous (SopEngine), so this reads on the synchronous handle.
+    const opened = opts.incidents.openedBetweenSync(since, until);
     const incidents = opened.length === 0 ? 'no incidents opened' : `${opened.length} incident(s) opened: ${opened.slice(0, 5).map(incidentLink).join(', ')}`;
     return `${uptime}; ${f.errors.errorLines} ERROR line(s) counted; ${incidents}.`;
   };

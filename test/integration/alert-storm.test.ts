@@ -72,8 +72,8 @@ describe('alert storms', { timeout: 60_000 }, () => {
       expect(res.status).toBe(200);
       await b.waygate.inboxProcessor.whenIdle();
     };
-    const status = (b: TestBot) =>
-      Object.fromEntries(b.waygate.services.incidents.open().map((i) => [i.number, i.status]));
+    const status = async (b: TestBot) =>
+      Object.fromEntries((await b.waygate.services.incidents.open()).map((i) => [i.number, i.status]));
 
     it('acknowledges exactly the P1 incidents the summary showed, and says what it did', async () => {
       const clock = new ManualClock(START);
@@ -95,7 +95,7 @@ describe('alert storms', { timeout: 60_000 }, () => {
       await b.signer.blockAction({ actionId: 'incident.acknowledge_all_p1', value: shown!.value!, userId: USERS.lead, channelId: 'C0ALERTS', messageTs: drawn.ts, responseUrl: b.slack.responseUrl('all') });
       await b.settle();
 
-      expect(status(b)).toEqual({
+      expect(await status(b)).toEqual({
         7000: 'triggered', 7001: 'triggered', 7002: 'triggered', 7003: 'triggered',
         7004: 'acknowledged', 7005: 'triggered', 7006: 'acknowledged', 7007: 'acknowledged',
         7008: 'triggered',
@@ -120,7 +120,7 @@ describe('alert storms', { timeout: 60_000 }, () => {
           'This message has changed since it was drawn, so nothing was done. Please look at the updated message and try again.',
         ]);
       }
-      expect(Object.values(status(b))).toEqual(['triggered', 'triggered', 'triggered', 'triggered', 'triggered']);
+      expect(Object.values(await status(b))).toEqual(['triggered', 'triggered', 'triggered', 'triggered', 'triggered']);
     });
   });
 });

@@ -50,7 +50,7 @@ describe('the alerts channel under a backlog of card refreshes', () => {
   async function ackAllP1(b: TestBot): Promise<void> {
     const res = await b.signer.slashCommand({ text: 'ack P1', userId: USERS.oncall, responseUrl: b.slack.responseUrl('bulk') });
     expect(res.status).toBe(200);
-    await b.slack.waitFor(() => b.waygate.services.incidents.open('P1').every((i) => i.status === 'acknowledged'), 10_000);
+    await b.slack.waitFor(async () => (await b.waygate.services.incidents.open('P1')).every((i) => i.status === 'acknowledged'), 10_000);
   }
 
   /** Steps the clock from `from` in quarter seconds for up to 5 s; the delay after which `seen()` held, if it did. */

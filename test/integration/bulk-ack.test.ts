@@ -136,7 +136,7 @@ describe('acknowledging thousands of incidents at once', () => {
       await b.waygate.inflight.drain();
       await b.settle();
 
-      const acknowledged = b.waygate.services.incidents.open('P1').filter((i) => i.status === 'acknowledged');
+      const acknowledged = (await b.waygate.services.incidents.open('P1')).filter((i) => i.status === 'acknowledged');
       expect(acknowledged).toHaveLength(members);
       const puts = b.pd!.calls('rest').filter((c) => c.method === 'PUT');
       expect(puts.map((c) => c.path)).toEqual(['/incidents', '/incidents', '/incidents']);
@@ -171,8 +171,8 @@ describe('acknowledging thousands of incidents at once', () => {
     expect(b.slack.responsePosts('refused').map((p) => p.body.text)).toEqual([
       expect.stringMatching(/^⚠️ PagerDuty refused the acknowledgement of 12 incidents sent together: .*Incident Already Resolved.*\. Sending 12 of them again one at a time; each alert shows whether PagerDuty took it\.$/),
     ]);
-    const sync = (id: string) => b.waygate.services.incidents.get(id)?.pd_sync;
-    expect([sync('PBULK501'), sync('PBULK505')]).toEqual(['synced', 'failed']);
+    const sync = async (id: string) => (await b.waygate.services.incidents.get(id))?.pd_sync;
+    expect([await sync('PBULK501'), await sync('PBULK505')]).toEqual(['synced', 'failed']);
     const alert = b.slack.messages('C0ALERTS').find((m) => m.text.includes('#505 '));
     expect(JSON.stringify(alert?.blocks)).toContain('PagerDuty did not accept the change made here');
   });
@@ -204,7 +204,7 @@ describe('acknowledging thousands of incidents at once', () => {
     expect(b.slack.responsePosts('broken').map((p) => p.body.text)).toEqual([
       '⚠️ `/waygate ack P1` stopped after 100 of 250 incidents: something went wrong, and it has been logged. Those it got to stay acknowledged.',
     ]);
-    expect(b.waygate.services.incidents.open('P1').filter((i) => i.status === 'acknowledged')).toHaveLength(100);
+    expect((await b.waygate.services.incidents.open('P1')).filter((i) => i.status === 'acknowledged')).toHaveLength(100);
   });
 
   it('tells whoever asked when a restart cut a bulk acknowledgement short', async () => {
@@ -213,8 +213,8 @@ describe('acknowledging thousands of incidents at once', () => {
       const first = await startTestBot({ clock: new ManualClock(START), dir });
       const { incidents, db } = first.waygate.services;
       // Recorded before the ack; the process died before the work began, and another one mid-way.
-      incidents.acknowledgeLater({ ids: ['PX1'], slackUser: USERS.oncall, responseUrl: first.slack.responseUrl('queued'), what: '`/waygate ack P2`', report: () => ({ text: 'never' }) });
-      incidents.acknowledgeLater({ ids: ['PX2'], slackUser: USERS.oncall, responseUrl: first.slack.responseUrl('running'), what: '`/waygate ack P1`', report: () => ({ text: 'never' }) });
+      await incidents.acknowledgeLater({ ids: ['PX1'], slackUser: USERS.oncall, responseUrl: first.slack.responseUrl('queued'), what: '`/waygate ack P2`', report: () => ({ text: 'never' }) });
+      await incidents.acknowledgeLater({ ids: ['PX2'], slackUser: USERS.oncall, responseUrl: first.slack.responseUrl('running'), what: '`/waygate ack P1`', report: () => ({ text: 'never' }) });
       db.prepare(`UPDATE executions SET status = 'running', started_at = queued_at WHERE name = '\`/waygate ack P1\`'`).run();
       const slack = first.slack;
       await first.waygate.stop();

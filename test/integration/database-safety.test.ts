@@ -106,13 +106,13 @@ describe('a damaged database', () => {
       status: 'degraded',
       inbox: { pending: 1, lastError: 'attempt to write a readonly database', lastErrorAt: START },
     });
-    expect(incidents.get('PX1')).toBeUndefined();
+    expect(await incidents.get('PX1')).toBeUndefined();
 
     db.pragma('query_only = OFF');
     await bot.advanceTo(Date.parse(START) + 1_000); // the retry, without waiting for another delivery
     await bot.waygate.inboxProcessor.whenIdle();
     await bot.settle();
-    expect(incidents.get('PX1')?.status).toBe('triggered');
+    expect((await incidents.get('PX1'))?.status).toBe('triggered');
     expect(slack.messages('C0ALERTS').map((m) => m.text)).toEqual([expect.stringContaining('#1 disk trouble 1')]);
     expect(await health(bot)).toMatchObject({ status: 'ok', inbox: { pending: 0, lastError: null } });
   });

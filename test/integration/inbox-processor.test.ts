@@ -31,26 +31,26 @@ describe('InboxProcessor', () => {
     const ingest = bot.waygate.incidentIngest;
     let busy = true;
     const processor = new InboxProcessor(ingest, logger, clock, () => busy);
-    const applied = () => incidents.open().length;
+    const applied = async () => (await incidents.open()).length;
     await ingest.inbox.acceptSoon(trigger(1), clock.nowMs());
     await ingest.inbox.acceptSoon(trigger(2), clock.nowMs());
 
     const timersBefore = clock.pendingTimers();
     processor.nudge();
     await bot.slack.waitFor(() => clock.pendingTimers() > timersBefore || undefined); // deferred: lag timer armed
-    expect(applied()).toBe(0);
+    expect(await applied()).toBe(0);
 
     clock.advance(MAX_APPLY_LAG_MS - 1);
     await new Promise((r) => setImmediate(r));
-    expect(applied()).toBe(0);
+    expect(await applied()).toBe(0);
 
     clock.advance(1); // the oldest event has waited the full bound: applied although still busy
-    await bot.slack.waitFor(() => applied() === 2 || undefined);
+    await bot.slack.waitFor(async () => (await applied()) === 2 || undefined);
 
     await ingest.inbox.acceptSoon(trigger(3), clock.nowMs());
     busy = false; // the server went quiet: the next nudge applies at once
     processor.nudge();
-    await bot.slack.waitFor(() => applied() === 3 || undefined);
+    await bot.slack.waitFor(async () => (await applied()) === 3 || undefined);
     await processor.stop();
   });
 
@@ -62,8 +62,8 @@ describe('InboxProcessor', () => {
     const processor = new InboxProcessor(ingest, logger, clock, () => true);
     for (let n = 1; n <= 60; n++) await ingest.inbox.acceptSoon(trigger(n), clock.nowMs());
     await processor.stop();
-    expect(incidents.open()).toHaveLength(60);
-    expect(ingest.inbox.pendingCount()).toBe(0);
+    expect(await incidents.open()).toHaveLength(60);
+    expect(await ingest.inbox.pendingCount()).toBe(0);
   });
 
   it('applies an overdue backlog in short slices that yield, so a webhook arriving meanwhile is answered before the backlog is done', async () => {
@@ -80,21 +80,21 @@ describe('InboxProcessor', () => {
     let largestTurn = 0;
     let sampling = true;
     const sampler = (async () => {
-      let before = ingest.inbox.pendingCount();
+      let before = await ingest.inbox.pendingCount();
       while (sampling) {
         await new Promise((r) => setImmediate(r));
-        const now = ingest.inbox.pendingCount();
+        const now = await ingest.inbox.pendingCount();
         largestTurn = Math.max(largestTurn, before - now);
         before = now;
       }
     })();
 
     b.waygate.inboxProcessor.nudge();
-    await b.slack.waitFor(() => ingest.inbox.pendingCount() < BACKLOG || undefined);
+    await b.slack.waitFor(async () => (await ingest.inbox.pendingCount()) < BACKLOG || undefined);
     const res = await b.pdSigner.send(
       b.pdSigner.incidentEvent('incident.triggered', { id: 'PLATE01', number: 9001, priority: 'P1' }, { eventId: 'EVLATE01', occurredAt: clock.now().toISOString() }),
     );
-    const pendingAtAnswer = ingest.inbox.pendingCount();
+    const pendingAtAnswer = await ingest.inbox.pendingCount();
     await b.waygate.inboxProcessor.whenIdle();
     sampling = false;
     await sampler;
@@ -103,6 +103,6 @@ describe('InboxProcessor', () => {
     expect(pendingAtAnswer).toBeGreaterThan(BACKLOG / 2);
     expect(largestTurn).toBeGreaterThan(0);
     expect(largestTurn).toBeLessThanOrEqual(SLICE_MAX_EVENTS);
-    expect(b.waygate.services.incidents.open()).toHaveLength(BACKLOG + 1);
+    expect(await b.waygate.services.incidents.open()).toHaveLength(BACKLOG + 1);
   });
 });

@@ -133,7 +133,7 @@ describe('scheduled operations', () => {
     expect(cards).toHaveLength(1);
     expect(cards[0]?.text).toContain('P1');
     expect(JSON.stringify(cards[0]?.blocks)).toContain('"action_id":"incident.acknowledge"');
-    const incident = b.waygate.services.incidents.open()[0];
+    const incident = (await b.waygate.services.incidents.open())[0];
     expect(incident).toMatchObject({ priority: 'P1', status: 'triggered', created_at: at(10) });
     expect(incident?.sla_deadline).toBe(at(15)); // the P1 clock runs from the first failed check
 
@@ -144,11 +144,11 @@ describe('scheduled operations', () => {
     service.setHealthy(true);
     await b.advanceTo(at(20));
     await b.settle();
-    expect(b.waygate.services.incidents.get(incident!.id)?.status).toBe('resolved');
+    expect((await b.waygate.services.incidents.get(incident!.id))?.status).toBe('resolved');
     expect(alerts().filter((m) => m.text.includes('Waygate MCP recovered'))).toHaveLength(1);
     // One down message (the card, not counting its escalations) and one recovery message for the outage.
     expect(alerts().filter((m) => m.thread_ts === undefined && !m.text.startsWith('🚨') && m.text.includes('Waygate MCP is down'))).toHaveLength(1);
-    expect(b.waygate.services.incidents.open()).toEqual([]);
+    expect(await b.waygate.services.incidents.open()).toEqual([]);
   });
 
   it("with a routing key, PagerDuty's incident for Waygate's own down alert is a P1 although PagerDuty files it by urgency", async () => {
@@ -157,8 +157,8 @@ describe('scheduled operations', () => {
     await bot.pdSigner.send(bot.pdSigner.incidentEvent('incident.triggered', { id: 'PDOWN1', number: 777, urgency: 'high', priority: null, incident_key: key, title: 'Service down: Waygate MCP' }));
     await bot.pdSigner.send(bot.pdSigner.incidentEvent('incident.triggered', { id: 'POTHER', number: 778, urgency: 'high', priority: null, title: 'something else' }));
     await bot.waygate.inboxProcessor.whenIdle();
-    expect(bot.waygate.services.incidents.get('PDOWN1')?.priority).toBe('P1');
-    expect(bot.waygate.services.incidents.get('POTHER')?.priority).toBe('P2'); // urgency mapping as before
+    expect((await bot.waygate.services.incidents.get('PDOWN1'))?.priority).toBe('P1');
+    expect((await bot.waygate.services.incidents.get('POTHER'))?.priority).toBe('P2'); // urgency mapping as before
   });
 
   it('backs up at 02:00 local: the copy is sound with the same rows, and the report names size and integrity', async () => {

@@ -443,10 +443,10 @@ describe('PagerDuty events on an incident the bot already shows', () => {
       const res = await bot.pdSigner.send(bot.pdSigner.incidentEvent('incident.acknowledged', { ...incident, priority: 'P1', created_at: iso(0) }, { eventId: 'EVSK4', occurredAt: iso(1) }));
       expect(res.status).toBe(200);
       await bot.waygate.inboxProcessor.whenIdle();
-      expect(bot.waygate.services.incidents.get(incident.id)).toMatchObject({ status: 'resolved', pd_sync: 'pending' });
+      expect(await bot.waygate.services.incidents.get(incident.id)).toMatchObject({ status: 'resolved', pd_sync: 'pending' });
       await bot.settle();
       expect(bot.pd!.incident(incident.id)?.status).toBe('resolved');
-      expect(bot.waygate.services.incidents.get(incident.id)).toMatchObject({ status: 'resolved', pd_sync: 'synced' });
+      expect(await bot.waygate.services.incidents.get(incident.id)).toMatchObject({ status: 'resolved', pd_sync: 'synced' });
     });
 
     it('a PagerDuty event older than the last PagerDuty event is still ignored after a Slack change', async () => {
@@ -576,12 +576,12 @@ describe('upgrading a database whose incidents were stamped by changes made in S
       );
       expect(reopen.status).toBe(200);
       await bot.waygate.inboxProcessor.whenIdle();
-      expect(bot.waygate.services.incidents.get('PUP0001')?.status).toBe('resolved');
-      expect(bot.waygate.services.incidents.get('PUP0002')?.status).toBe('resolved');
+      expect((await bot.waygate.services.incidents.get('PUP0001'))?.status).toBe('resolved');
+      expect((await bot.waygate.services.incidents.get('PUP0002'))?.status).toBe('resolved');
       // The late unacknowledgement is older than PagerDuty's acknowledgement; a note says nothing about state.
-      expect(bot.waygate.services.incidents.get('PUP0003')).toMatchObject({ status: 'acknowledged', priority: 'P2' });
-      expect([bot.waygate.services.incidents.stormShown(1, 2), bot.waygate.services.incidents.stormShown(1, 3)]).toEqual([true, false]);
-      expect(bot.waygate.services.incidents.get('PUP0003')?.storm_seq).toBe(2);
+      expect(await bot.waygate.services.incidents.get('PUP0003')).toMatchObject({ status: 'acknowledged', priority: 'P2' });
+      expect([await bot.waygate.services.incidents.stormShown(1, 2), await bot.waygate.services.incidents.stormShown(1, 3)]).toEqual([true, false]);
+      expect((await bot.waygate.services.incidents.get('PUP0003'))?.storm_seq).toBe(2);
     } finally {
       await bot.stop();
       rmSync(dir, { recursive: true, force: true });

@@ -62,7 +62,7 @@ describe('PagerDuty bridge over real HTTP', () => {
     expect((await bot.pdSigner.send(body, { badSignature: true })).status).toBe(401);
     expect((await bot.pdSigner.send(body, { omitSignature: true })).status).toBe(401);
     await bot.settle();
-    expect(bot.waygate.services.incidents.open()).toEqual([]);
+    expect(await bot.waygate.services.incidents.open()).toEqual([]);
     expect(alerts()).toEqual([]);
   });
 
@@ -138,7 +138,7 @@ describe('PagerDuty bridge over real HTTP', () => {
     const res = await ack('ack 301');
     expect(res.json.text).toContain('Acknowledged P1');
     expect(res.json.text).toContain('after 6 min (outside SLA)');
-    const acks = bot.waygate.services.incidents.acksOf('PN00001');
+    const acks = await bot.waygate.services.incidents.acksOf('PN00001');
     expect(acks).toEqual([expect.objectContaining({ acked_by: USERS.oncall, source: 'slack', time_to_ack_ms: 360_000, sla_outcome: 'breached' })]);
     expect(bot.waygate.services.audit.recent(5).map((e) => e.action)).toContain('incident.acknowledged');
   });
@@ -167,7 +167,7 @@ describe('PagerDuty bridge over real HTTP', () => {
     expect(denied.status).toBe(200);
     await bot.settle();
     expect(bot.slack.responsePosts('btn-denied')[0]?.body.text).toContain('needs the *oncall*, *lead* or *ops* role');
-    expect(bot.waygate.services.incidents.open()[0]?.status).toBe('triggered');
+    expect((await bot.waygate.services.incidents.open())[0]?.status).toBe('triggered');
 
     const clicked = await bot.signer.blockAction({ actionId: INCIDENT_ACTIONS.acknowledge, value: 'PB00001', userId: USERS.oncall, channelId: 'C0ALERTS', messageTs: alert.ts, responseUrl: bot.slack.responseUrl('btn-ok') });
     expect(clicked.status).toBe(200);
@@ -183,7 +183,7 @@ describe('PagerDuty bridge over real HTTP', () => {
     await event('incident.acknowledged', { id: 'PP00001', number: 601 }, { agent: { id: 'PUSER01', summary: 'Pat Pager' } });
     await bot.settle();
     expect(JSON.stringify(alertFor(601)?.blocks)).toContain('Acknowledged* by Pat Pager after 2 min (within SLA)');
-    expect(bot.waygate.services.incidents.acksOf('PP00001')[0]).toMatchObject({ source: 'pagerduty', sla_outcome: 'met' });
+    expect((await bot.waygate.services.incidents.acksOf('PP00001'))[0]).toMatchObject({ source: 'pagerduty', sla_outcome: 'met' });
     // The timer is gone: nothing escalates later.
     await bot.advanceTo(Date.parse(START) + 30 * 60_000);
     await bot.settle();
@@ -211,7 +211,7 @@ describe('PagerDuty bridge over real HTTP', () => {
     expect(first?.text).toContain(`<@${USERS.oncall}>`);
     expect(first?.text).not.toContain(`<@${USERS.lead}>`);
     expect(first?.text).not.toContain('noticed late');
-    expect(bot.waygate.services.incidents.open()[0]?.sla_state).toBe('breached');
+    expect((await bot.waygate.services.incidents.open())[0]?.sla_state).toBe('breached');
     expect(JSON.stringify(alertFor(701)?.blocks)).toContain('SLA breached');
     expect(JSON.stringify(alertFor(701)?.blocks)).toContain('Escalation level 1');
 
@@ -255,7 +255,7 @@ describe('PagerDuty bridge over real HTTP', () => {
     expect(breaches).toHaveLength(1);
     expect(breaches[0]?.text).toContain(`SLA breached for 5 incidents. <@${USERS.oncall}>`);
     expect(breaches[0]?.text).toContain('P1 #1201, P1 #1202, P1 #1203, P1 #1204, P1 #1205');
-    expect(bot.waygate.services.incidents.open().every((i) => i.sla_state === 'breached')).toBe(true);
+    expect((await bot.waygate.services.incidents.open()).every((i) => i.sla_state === 'breached')).toBe(true);
   });
 
   it('keeps an acknowledgement when PagerDuty answers 500, tells the user it will sync, and syncs later', async () => {
@@ -266,10 +266,10 @@ describe('PagerDuty bridge over real HTTP', () => {
     expect(res.json.text).toContain('Acknowledged P1');
     await bot.slack.waitFor(() => bot.slack.responsePosts('sync').length === 1);
     expect(bot.slack.responsePosts('sync')[0]?.body.text).toContain('PagerDuty did not take the acknowledgement of #801 yet');
-    expect(bot.waygate.services.incidents.open()[0]).toMatchObject({ status: 'acknowledged', pd_sync: 'pending' });
+    expect((await bot.waygate.services.incidents.open())[0]).toMatchObject({ status: 'acknowledged', pd_sync: 'pending' });
     await bot.settle();
     expect(bot.pd!.incident('PF00001')?.status).toBe('acknowledged');
-    expect(bot.waygate.services.incidents.open()[0]?.pd_sync).toBe('synced');
+    expect((await bot.waygate.services.incidents.open())[0]?.pd_sync).toBe('synced');
     expect(JSON.stringify(alertFor(801)?.blocks)).not.toContain('Syncing');
   });
 
@@ -279,21 +279,21 @@ describe('PagerDuty bridge over real HTTP', () => {
     bot.clock.advance(60_000);
     await event('incident.resolved', { id: 'PO00001', number: 901 }, { occurredAt: now() });
     await event('incident.acknowledged', { id: 'PO00001', number: 901 }, { occurredAt: t0 });
-    expect(bot.waygate.services.incidents.get('PO00001')?.status).toBe('resolved');
+    expect((await bot.waygate.services.incidents.get('PO00001'))?.status).toBe('resolved');
   });
 
   it('recomputes the deadline when the priority changes', async () => {
     await event('incident.triggered', { id: 'PR00001', number: 951, priority: 'P3' });
-    expect(bot.waygate.services.incidents.get('PR00001')?.sla_deadline).toBe(Date.parse(START) + 3_600_000);
+    expect((await bot.waygate.services.incidents.get('PR00001'))?.sla_deadline).toBe(Date.parse(START) + 3_600_000);
     bot.clock.advance(60_000);
     await event('incident.priority_updated', { id: 'PR00001', number: 951, priority: 'P1' });
-    const incident = bot.waygate.services.incidents.get('PR00001');
+    const incident = await bot.waygate.services.incidents.get('PR00001');
     expect(incident).toMatchObject({ priority: 'P1', sla_deadline: Date.parse(START) + 300_000 });
   });
 
   it('takes the priority from urgency when PagerDuty sends none (high → P2)', async () => {
     await event('incident.triggered', { id: 'PU00001', number: 961, priority: null, urgency: 'high' });
-    expect(bot.waygate.services.incidents.get('PU00001')?.priority).toBe('P2');
+    expect((await bot.waygate.services.incidents.get('PU00001'))?.priority).toBe('P2');
   });
 
   it('reports PagerDuty as configured on /health', async () => {

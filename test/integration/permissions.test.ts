@@ -230,7 +230,7 @@ describe('the YAML permissions: section', () => {
       };
       expect(await press(USERS.oncall, 'oncall')).toEqual([`Sorry, that button needs the *lead* role. ${ASK}`]);
       expect(await press(USERS.lead, 'lead')).toEqual([]);
-      expect(bot.waygate.services.incidents.get('PDEP001')?.status).toBe('acknowledged');
+      expect((await bot.waygate.services.incidents.get('PDEP001'))?.status).toBe('acknowledged');
     } finally {
       await bot.stop();
     }

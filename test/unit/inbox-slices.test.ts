@@ -4,6 +4,7 @@ import { AuditLog } from '../../src/audit/audit-log.js';
 import { ManualClock } from '../../src/clock/clock.js';
 import { fileConfigSchema } from '../../src/config/schema.js';
 import { openDatabase, type Db } from '../../src/db/database.js';
+import { DataLayer } from '../../src/db/data-layer.js';
 import { BusinessCalendar } from '../../src/incidents/business-calendar.js';
 import type { IncidentEvent } from '../../src/incidents/events.js';
 import { IncidentRepository } from '../../src/incidents/incident-repository.js';
@@ -30,7 +31,7 @@ describe('applying the webhook inbox in slices', () => {
   /** How long applying one event takes, on the injected clock. */
   let costMs: number;
 
-  beforeEach(() => {
+  beforeEach(async () => {
     db = openDatabase(':memory:');
     clock = new ManualClock(START);
     costMs = 0;
@@ -45,26 +46,29 @@ describe('applying the webhook inbox in slices', () => {
       urgencyPriority: file.incidents.urgencyPriority,
       syncToPagerDuty: false,
     });
-    ingest = new IncidentIngest({ db, clock, logger: pino({ level: 'silent' }), lifecycle, follow: () => clock.advance(costMs) });
-    for (let n = 1; n <= 40; n++) ingest.inbox.accept(trigger(n), clock.nowMs());
+    ingest = new IncidentIngest({ db, data: DataLayer.sqlite(db), clock, logger: pino({ level: 'silent' }), lifecycle, follow: async () => {
+        clock.advance(costMs);
+      },
+    });
+    for (let n = 1; n <= 40; n++) await ingest.inbox.accept(DataLayer.sqlite(db).db, trigger(n), clock.nowMs());
   });
   afterEach(() => db.close());
 
-  it('applies up to the limit when events are quick, and says whether more are waiting', () => {
-    expect(ingest.processInbox(25, 5)).toEqual({ applied: 25, more: true });
-    expect(ingest.processInbox(25, 5)).toEqual({ applied: 15, more: false });
-    expect(ingest.inbox.pendingCount()).toBe(0);
+  it('applies up to the limit when events are quick, and says whether more are waiting', async () => {
+    expect(await ingest.processInbox(25, 5)).toEqual({ applied: 25, more: true });
+    expect(await ingest.processInbox(25, 5)).toEqual({ applied: 15, more: false });
+    expect(await ingest.inbox.pendingCount()).toBe(0);
   });
 
-  it('ends a slice once its time budget is spent, leaving the rest queued in order', () => {
+  it('ends a slice once its time budget is spent, leaving the rest queued in order', async () => {
     costMs = 2;
-    expect(ingest.processInbox(25, 5)).toEqual({ applied: 3, more: true });
-    expect(ingest.inbox.pendingCount()).toBe(37);
-    expect(ingest.inbox.pending(1)[0]?.event.eventId).toBe('EV4');
+    expect(await ingest.processInbox(25, 5)).toEqual({ applied: 3, more: true });
+    expect(await ingest.inbox.pendingCount()).toBe(37);
+    expect((await ingest.inbox.pending(DataLayer.sqlite(db).db, 1))[0]?.event.eventId).toBe('EV4');
   });
 
-  it('always applies at least one event, however slow, so the inbox keeps moving', () => {
+  it('always applies at least one event, however slow, so the inbox keeps moving', async () => {
     costMs = 50;
-    expect(ingest.processInbox(25, 5)).toEqual({ applied: 1, more: true });
+    expect(await ingest.processInbox(25, 5)).toEqual({ applied: 1, more: true });
   });
 });

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Db } from '../../src/db/database.js';
+import { DataLayer } from '../../src/db/data-layer.js';
 import { IncidentRepository, type Incident } from '../../src/incidents/incident-repository.js';
 import { renderStorm } from '../../src/incidents/storm-message.js';
 import { validateMessage } from '../../standins/slack/block-kit.js';
@@ -46,22 +47,24 @@ function incident(n: number, changes: Partial<Incident>): Incident {
 describe('the storm summary, counted in the database', () => {
   let db: Db;
   let repo: IncidentRepository;
+  let data: DataLayer;
   beforeEach(() => {
     db = openDatabase(':memory:');
+    data = DataLayer.sqlite(db);
     repo = new IncidentRepository(db);
   });
   afterEach(() => db.close());
 
-  it('counts by priority, open and unacknowledged P1, lists the newest and the ones waiting in storm order', () => {
-    repo.insert(incident(1, { priority: 'P1', alert_posted: 1 }));
-    repo.insert(incident(2, { priority: 'P1', status: 'acknowledged' }));
-    repo.insert(incident(3, { priority: 'P2', status: 'resolved' }));
-    repo.insert(incident(4, { priority: 'P1' }));
-    repo.insert(incident(5, { priority: 'P3', created_at: START })); // the oldest, though numbered later
-    repo.insert(incident(6, { storm_id: 2, priority: 'P1' }));
-    repo.insert(incident(7, { storm_id: null, priority: 'P1' }));
+  it('counts by priority, open and unacknowledged P1, lists the newest and the ones waiting in storm order', async () => {
+    await repo.insert(data.db, incident(1, { priority: 'P1', alert_posted: 1 }));
+    await repo.insert(data.db, incident(2, { priority: 'P1', status: 'acknowledged' }));
+    await repo.insert(data.db, incident(3, { priority: 'P2', status: 'resolved' }));
+    await repo.insert(data.db, incident(4, { priority: 'P1' }));
+    await repo.insert(data.db, incident(5, { priority: 'P3', created_at: START })); // the oldest, though numbered later
+    await repo.insert(data.db, incident(6, { storm_id: 2, priority: 'P1' }));
+    await repo.insert(data.db, incident(7, { storm_id: null, priority: 'P1' }));
 
-    expect(repo.stormSummary(1, { newest: 3, waitingLimit: 2 })).toEqual({
+    expect(await repo.stormSummary(data.db, 1, { newest: 3, waitingLimit: 2 })).toEqual({
       total: 5,
       open: 4,
       unacknowledgedP1: 2,
@@ -79,16 +82,17 @@ describe('the storm summary, counted in the database', () => {
       waitingCount: 4,
       waiting: [5, 2],
     });
-    expect(repo.stormSummary(3, { newest: 3, waitingLimit: 2 })).toMatchObject({ total: 0, open: 0, waiting: [], byPriority: [] });
+    expect(await repo.stormSummary(data.db, 3, { newest: 3, waitingLimit: 2 })).toMatchObject({ total: 0, open: 0, waiting: [], byPriority: [] });
+    // The outbox's renderer still reads synchronously: the same figures.
+    expect(repo.stormSummarySync(1, { newest: 3, waitingLimit: 2 })).toEqual(await repo.stormSummary(data.db, 1, { newest: 3, waitingLimit: 2 }));
   });
 
-  it('renders a storm of 20,000 incidents as valid Block Kit, listing as many waiting numbers as fit', () => {
-    const insert = db.transaction(() => {
-      for (let n = 1; n <= 20_000; n++) repo.insert(incident(n, { priority: n % 10 === 0 ? 'P1' : 'P3' }));
+  it('renders a storm of 20,000 incidents as valid Block Kit, listing as many waiting numbers as fit', async () => {
+    await data.transaction(async (tx) => {
+      for (let n = 1; n <= 20_000; n++) await repo.insert(tx, incident(n, { priority: n % 10 === 0 ? 'P1' : 'P3' }));
     });
-    insert();
     const storm = { id: 1, channel: 'C0ALERTS', started_at: START, ended_at: null };
-    const content = renderStorm(storm, repo.stormSummary(1, { newest: 5, waitingLimit: 14_000 }));
+    const content = renderStorm(storm, await repo.stormSummary(data.db, 1, { newest: 5, waitingLimit: 14_000 }));
     expect(content.text).toBe('Alert storm: 20000 incidents (20000 open)');
     expect(validateMessage(content)).toEqual([]);
     const blocks = JSON.stringify(content.blocks);
