@@ -107,6 +107,17 @@ export async function run(ex: Executor, query: RawBuilder<unknown>): Promise<num
   return Number((await query.execute(ex)).numAffectedRows ?? 0);
 }
 
+/** A rollback that does nothing when SQLite has already rolled the transaction back itself. */
+function rollbackIfOpen(handle: SqliteHandle): Statement {
+  const rollback = handle.prepare('rollback');
+  return new Proxy(rollback, {
+    get(target, property, receiver) {
+      if (property === 'run') return () => (handle.inTransaction ? target.run() : { changes: 0, lastInsertRowid: 0 });
+      return Reflect.get(target, property, receiver) as unknown;
+    },
+  });
+}
+
 /** How many statements' compiled forms are kept; Waygate's SQL is a fixed set of texts, well below this. */
 const STATEMENT_CACHE_SIZE = 1_000;
 
@@ -118,6 +129,9 @@ function cachedStatements(handle: SqliteHandle): { prepare(sql: string): Stateme
   const cache = new Map<string, Statement>();
   return {
     prepare(sql) {
+      // SQLite undoes a transaction by itself on some errors (a full disk, an I/O error); a rollback after
+      // that fails with "no transaction is active" and would replace the error that explains what happened.
+      if (sql === 'rollback') return rollbackIfOpen(handle);
       let statement = cache.get(sql);
       if (statement === undefined) {
         statement = handle.prepare(sql);

@@ -57,21 +57,7 @@ export class IncidentIngest {
   async processInbox(limit: number, budgetMs = Number.POSITIVE_INFINITY): Promise<InboxSlice> {
     const { data, clock } = this.opts;
     const started = clock.nowMs();
-    // SQLite rolls a transaction back by itself on some errors (a full disk); the data layer's own rollback
-    // then fails with "no transaction is active", which must not hide the error that caused it.
-    let cause: unknown;
-    try {
-      return await data.transaction(async (tx) => {
-        try {
-          return await this.applySlice(tx, limit, budgetMs, started);
-        } catch (err) {
-          cause = err;
-          throw err;
-        }
-      });
-    } catch (err) {
-      throw cause ?? err;
-    }
+    return data.transaction(async (tx) => this.applySlice(tx, limit, budgetMs, started));
   }
 
   private async applySlice(tx: Executor, limit: number, budgetMs: number, started: number): Promise<InboxSlice> {
