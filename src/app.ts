@@ -1,3 +1,4 @@
+import type { Executor } from './db/data-layer.js';
 import type { Deadlines } from './core/deadlines.js';
 import type { Config } from './config/load.js';
 import type { Clock } from './clock/clock.js';
@@ -115,14 +116,14 @@ export function createWaygate(opts: WaygateOptions): Waygate {
   const pagerDutyApi = config.env.PAGERDUTY_API_TOKEN !== undefined;
   const oncall = new OncallService(core.data, core.db, core.clock, config.file.oncall, config.file.timezone, pagerDutyOncalls(core));
   // Alert cards name recent deployments; the procedures module, built later, answers.
-  let recentChanges: () => string = () => '';
-  const incidents = incidentsModule(core, { syncToPagerDuty: pagerDutyApi, oncall, recentChanges: () => recentChanges() });
+  let recentChanges: (ex: Executor) => Promise<string> = () => Promise.resolve('');
+  const incidents = incidentsModule(core, { syncToPagerDuty: pagerDutyApi, oncall, recentChanges: (ex) => recentChanges(ex) });
   const operations = operationsModule(core, {
     incidents: incidents.facade,
     incidentsTracked: pagerDutyApi || config.webhookSecrets.length > 0,
     runner: opts.runner ?? new ExecaRunner(),
     ...(opts.fetchImpl ? { fetchImpl: opts.fetchImpl } : {}),
-    onCall: () => oncall.atSync()?.userId,
+    onCall: async (ex) => (await oncall.at(undefined, ex))?.userId,
   });
   const scriptRunner = opts.scriptRunner ?? new ExecaRunner();
   const apiKeys = apiKeysModule(core, { runner: scriptRunner });
@@ -133,7 +134,7 @@ export function createWaygate(opts: WaygateOptions): Waygate {
     runner: scriptRunner,
     automatic: automaticTasks({ audit: core.audit, backups: operations.backups, timezone: config.file.timezone, now: () => core.clock.nowMs() }),
   });
-  recentChanges = () => sops.engine.recentChangesLineSync();
+  recentChanges = (ex) => sops.engine.recentChangesLine(ex);
   const compliance = complianceModule(core, sops.engine);
   const context: JobContext = {
     ...coreServices(core),

@@ -33,7 +33,7 @@ export interface WaygateModule {
   /** Modals (views) whose submissions the module handles. */
   views?: readonly View[];
   /** Renders deferred outbox updates whose render key starts with `<prefix>:`. */
-  renderers?: Readonly<Record<string, (key: MessageKey) => MessageContent | null>>;
+  renderers?: Readonly<Record<string, (key: MessageKey) => MessageContent | null | Promise<MessageContent | null>>>;
   /** Hooks on outbox deliveries, by outbox kind. */
   delivery?: Partial<Record<OutboxItem['kind'], DeliveryHooks>>;
   /** Sends outbox rows the Slack sender does not (PagerDuty). */

@@ -38,7 +38,7 @@ const SOP_CHECK_EVERY_MS = 5 * 60_000;
 
 export interface HealthServiceOptions {
   /** The Slack user on call now, for the digest. */
-  onCall?: () => string | undefined;
+  onCall?: (ex: Executor) => Promise<string | undefined>;
   /** Work started outside a request or job (the re-check): shutdown and tests wait for it. */
   track?: <T>(task: Promise<T>) => Promise<T>;
   /** The health check job's cron schedule, for the digest's coverage; undefined when it is disabled. */
@@ -347,7 +347,7 @@ export class HealthService {
       backup,
       incidents: incidentSummary,
       failedJobs,
-      onCall: this.opts.onCall?.() ?? null,
+      onCall: (await this.opts.onCall?.(ex)) ?? null,
       links: linksLine(config.links),
       tls,
       host: hostFacts([

@@ -1,3 +1,4 @@
+import type { Executor } from '../db/data-layer.js';
 import type { Core } from '../core/core.js';
 import type { WaygateModule } from '../core/module.js';
 import { PERMISSIONS } from '../core/policy.js';
@@ -23,7 +24,7 @@ export interface OperationsModule {
  */
 export function operationsModule(
   core: Core,
-  deps: { incidents: IncidentFacade; incidentsTracked: boolean; runner: ProcessRunner; fetchImpl?: typeof fetch; onCall?: () => string | undefined },
+  deps: { incidents: IncidentFacade; incidentsTracked: boolean; runner: ProcessRunner; fetchImpl?: typeof fetch; onCall?: (ex: Executor) => Promise<string | undefined> },
 ): OperationsModule {
   const { db, clock, logger, outbox, audit, config, executions } = core;
   const file = config.file;

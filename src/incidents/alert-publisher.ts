@@ -19,11 +19,11 @@ export interface AlertPublisherOptions {
   alertsChannel: string | undefined;
   stormThreshold: number;
   /** The Slack user on call now, shown on unacknowledged alerts. */
-  onCall?: () => string | undefined;
+  onCall?: (ex: Executor) => Promise<string | undefined>;
   /** The config's `links:` as one mrkdwn line, shown on open alerts. */
   links?: string;
   /** Deployments of the last 24 h (SOP-MON-001's initial assessment), as a line for open alert cards. */
-  recentChanges?: () => string;
+  recentChanges?: (ex: Executor) => Promise<string>;
 }
 
 /**
@@ -189,7 +189,7 @@ export class AlertPublisher {
     await this.opts.repo.update(tx, incidentId, { alert_posted: 1, alert_channel: channel });
     const incident = await this.opts.repo.get(tx, incidentId);
     if (!incident) return;
-    await this.opts.outbox.enqueue(tx, { kind: 'post', payload: { channel, ...renderAlert(incident, this.opts.onCall?.(), this.opts.links, this.opts.recentChanges?.()) }, messageKey: messageKeys.incident(incidentId), urgent: true });
+    await this.opts.outbox.enqueue(tx, { kind: 'post', payload: { channel, ...(await this.render(tx, incident)) }, messageKey: messageKeys.incident(incidentId), urgent: true });
   }
 
   /**
@@ -221,6 +221,11 @@ export class AlertPublisher {
     return this.opts.alertsChannel !== undefined && lane === lanes.channel(this.opts.alertsChannel);
   }
 
+  /** An incident's card, with who is on call and the recent production changes as they stand in `tx`. */
+  private async render(tx: Executor, incident: Incident): Promise<MessageContent> {
+    return renderAlert(incident, await this.opts.onCall?.(tx), this.opts.links, await this.opts.recentChanges?.(tx));
+  }
+
   /** Re-renders an incident's alert (and its storm summary) after a change. */
   private async refresh(tx: Executor, incidentId: string): Promise<void> {
     const incident = await this.opts.repo.get(tx, incidentId);
@@ -228,7 +233,7 @@ export class AlertPublisher {
     if (incident.alert_posted) {
       await this.opts.outbox.enqueue(tx, {
         kind: 'update',
-        payload: { channel: incident.alert_channel, messageKey: messageKeys.incident(incidentId), ...renderAlert(incident, this.opts.onCall?.(), this.opts.links, this.opts.recentChanges?.()) },
+        payload: { channel: incident.alert_channel, messageKey: messageKeys.incident(incidentId), ...(await this.render(tx, incident)) },
       });
     }
     if (incident.storm_id !== null) {
@@ -246,14 +251,15 @@ export class AlertPublisher {
     await this.opts.outbox.enqueueDeferredUpdate(tx, { channel, messageKey: key, renderKey: key });
   }
 
-  /**
-   * Renders a deferred storm update; null for keys that name no storm. Synchronous, on the synchronous
-   * handle, because the outbox's renderer contract (WaygateModule.renderers) still is.
-   */
-  renderStorm(renderKey: MessageKey): MessageContent | null {
+  /** Renders a deferred storm update when it is sent; null for keys that name no storm. */
+  async renderStorm(renderKey: MessageKey): Promise<MessageContent | null> {
     const match = /^storm:(\d+)$/.exec(renderKey);
     if (!match) return null;
-    const storm = this.opts.repo.getStormSync(Number(match[1]));
-    return storm ? renderStorm(storm, this.opts.repo.stormSummarySync(storm.id, STORM_SUMMARY_LIMITS)) : null;
+    const { repo, data } = this.opts;
+    // One transaction: the storm and its summary as they were at one moment.
+    return data.transaction(async (tx) => {
+      const storm = await repo.getStorm(tx, Number(match[1]));
+      return storm ? renderStorm(storm, await repo.stormSummary(tx, storm.id, STORM_SUMMARY_LIMITS)) : null;
+    });
   }
 }

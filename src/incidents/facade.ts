@@ -3,7 +3,7 @@ import type { DataLayer, Executor, Schema } from '../db/data-layer.js';
 import type { Clock } from '../clock/clock.js';
 import type { Priority } from '../config/sla-schema.js';
 import { incidentLink, listNumbers, who } from './alert-message.js';
-import type { Incident, IncidentRepository, ResponseFigures } from './incident-repository.js';
+import type { Incident, IncidentRepository } from './incident-repository.js';
 import { LOCAL_INCIDENT_PREFIX, type Change, type ChangeResult, type IncidentLifecycle, type SlackChange } from './lifecycle.js';
 import type { IncidentIngest } from './ingest.js';
 import type { IncidentEvent } from './events.js';
@@ -266,11 +266,6 @@ export class IncidentFacade {
     return (await repo.getStorm(data.db, stormId)) !== undefined && rev <= (await repo.stormSize(data.db, stormId));
   }
 
-  /** stormShown() for a synchronous caller (an interaction's staleness check). */
-  stormShownSync(stormId: number, rev: number): boolean {
-    return this.opts.repo.getStormSync(stormId) !== undefined && rev <= this.opts.repo.stormSizeSync(stormId);
-  }
-
   /**
    * The unacknowledged P1 incidents among the first `rev` members of a storm (what its summary showed when
    * drawn), and how many joined later: those are left alone, and the clicker hears of them.
@@ -322,11 +317,6 @@ export class IncidentFacade {
     return this.opts.repo.listOpen(ex, priority);
   }
 
-  /** open() for a synchronous caller (a SOP guard). */
-  openSync(priority?: Priority): Incident[] {
-    return this.opts.repo.listOpenSync(priority);
-  }
-
   /** The unacknowledged incidents of a priority (id and number only), oldest first. */
   unacknowledged(priority: Priority): Promise<Array<Pick<Incident, 'id' | 'number'>>> {
     return this.opts.repo.unacknowledged(this.opts.data.db, priority);
@@ -334,11 +324,6 @@ export class IncidentFacade {
 
   get(id: string): Promise<Incident | undefined> {
     return this.opts.repo.get(this.opts.data.db, id);
-  }
-
-  /** get() for a synchronous caller (an interaction's permission subject). */
-  getSync(id: string): Incident | undefined {
-    return this.opts.repo.getSync(id);
   }
 
   findByNumber(number: number): Promise<Incident | undefined> {
@@ -349,14 +334,9 @@ export class IncidentFacade {
     return this.opts.repo.acksOf(this.opts.data.db, id);
   }
 
-  /** Incidents opened in [since, until), oldest first. */
-  openedBetween(since: number, until: number): Promise<Incident[]> {
-    return this.opts.repo.openedBetween(this.opts.data.db, since, until);
-  }
-
-  /** openedBetween() for a synchronous caller (a deploy's watch summary). */
-  openedBetweenSync(since: number, until: number): Incident[] {
-    return this.opts.repo.openedBetweenSync(since, until);
+  /** Incidents opened in [since, until), oldest first; `ex`: the caller's transaction, if it is in one. */
+  openedBetween(since: number, until: number, ex: Executor = this.opts.data.db): Promise<Incident[]> {
+    return this.opts.repo.openedBetween(ex, since, until);
   }
 
   countRecent(since: number): ReturnType<IncidentRepository['countRecent']> {
@@ -368,14 +348,9 @@ export class IncidentFacade {
     return this.opts.repo.responseFigures(this.opts.data.db, since, until);
   }
 
-  /** responseFigures() for a synchronous caller (the weekly review's sources). */
-  responseFiguresSync(since: number, until: number): ResponseFigures[] {
-    return this.opts.repo.responseFiguresSync(since, until);
-  }
-
   /** Webhook events accepted but not yet applied (normally 0; grows briefly in a flood); synchronous, for /health. */
-  inboxPending(): number {
-    return this.opts.ingest.inbox.pendingCountSync();
+  inboxPending(): Promise<number> {
+    return this.opts.ingest.inbox.pendingCount(this.opts.data.db);
   }
 
   /** Forgets records of changes sent to PagerDuty (echoes, declarations) that it never answered, in the caller's transaction. */

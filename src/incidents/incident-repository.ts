@@ -1,5 +1,4 @@
-import { sql, type RawBuilder } from 'kysely';
-import type { Statement } from 'better-sqlite3';
+import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
 import { DataLayer, all, first, run, type Executor } from '../db/data-layer.js';
 import type { Priority } from '../config/sla-schema.js';
@@ -157,29 +156,9 @@ const stormQueries = (stormId: number, limits: { newest: number; waitingLimit: n
  */
 export class IncidentRepository {
   private readonly data: DataLayer;
-  /** Statements run on the synchronous handle (the `…Sync` readers), compiled once each. */
-  private readonly statements = new Map<string, Statement>();
 
-  constructor(private readonly db: Db) {
+  constructor(db: Db) {
     this.data = DataLayer.sqlite(db);
-  }
-
-  /**
-   * The same query run on the synchronous handle, for the few callers whose contract is still synchronous
-   * (interaction permission subjects and staleness checks, the outbox's renderers, SOP guards).
-   */
-  private allSync<T>(query: RawBuilder<T>): T[] {
-    const { sql: text, parameters } = query.compile(this.data.db);
-    let stmt = this.statements.get(text);
-    if (!stmt) {
-      stmt = this.db.prepare(text);
-      this.statements.set(text, stmt);
-    }
-    return stmt.all(...parameters) as T[];
-  }
-
-  private firstSync<T>(query: RawBuilder<T>): T | undefined {
-    return this.allSync(query)[0];
   }
 
   async insert(ex: Executor, incident: Incident): Promise<void> {
@@ -193,22 +172,12 @@ export class IncidentRepository {
     return first(ex, byId(id));
   }
 
-  /** get() for a synchronous caller. */
-  getSync(id: string): Incident | undefined {
-    return this.firstSync(byId(id));
-  }
-
   /**
    * Per priority, of the incidents opened at or after `since` and before `until`: how many, how many were
    * acknowledged and resolved, mean time to acknowledge and to resolve, and SLA breaches.
    */
   async responseFigures(ex: Executor, since: number, until: number = Number.MAX_SAFE_INTEGER): Promise<ResponseFigures[]> {
     return all(ex, figuresOf(since, until));
-  }
-
-  /** responseFigures() for a synchronous caller. */
-  responseFiguresSync(since: number, until: number = Number.MAX_SAFE_INTEGER): ResponseFigures[] {
-    return this.allSync(figuresOf(since, until));
   }
 
   /** Remembers a change sent to PagerDuty, so its webhook is not shown a second time. */
@@ -273,11 +242,6 @@ export class IncidentRepository {
     return all(ex, openIncidents(priority));
   }
 
-  /** listOpen() for a synchronous caller. */
-  listOpenSync(priority?: string): Incident[] {
-    return this.allSync(openIncidents(priority));
-  }
-
   /** Ids and numbers of the unacknowledged incidents of a priority, oldest first: cheap even for thousands. */
   async unacknowledged(ex: Executor, priority: string): Promise<Array<Pick<Incident, 'id' | 'number'>>> {
     return all(ex, sql<Pick<Incident, 'id' | 'number'>>`SELECT id, number FROM incidents WHERE status = 'triggered' AND priority = ${priority} ORDER BY created_at, number`);
@@ -313,11 +277,6 @@ export class IncidentRepository {
     return first(ex, stormById(id));
   }
 
-  /** getStorm() for a synchronous caller. */
-  getStormSync(id: number): Storm | undefined {
-    return this.firstSync(stormById(id));
-  }
-
   async startStorm(ex: Executor, channel: string, now: number): Promise<Storm> {
     const row = await first(ex, sql<{ id: number }>`INSERT INTO storms (channel, started_at) VALUES (${channel}, ${now}) RETURNING id`);
     return { id: Number(row?.id), channel, started_at: now, ended_at: null };
@@ -340,11 +299,6 @@ export class IncidentRepository {
     return Number((await first(ex, stormSizeOf(stormId)))?.n ?? 0);
   }
 
-  /** stormSize() for a synchronous caller. */
-  stormSizeSync(stormId: number): number {
-    return Number(this.firstSync(stormSizeOf(stormId))?.n ?? 0);
-  }
-
   /** Unacknowledged incidents of a priority among the storm's members, by their place: (after, upTo]. */
   async stormTriggered(ex: Executor, stormId: number, priority: string, after: number, upTo: number): Promise<Incident[]> {
     return all(
@@ -365,12 +319,6 @@ export class IncidentRepository {
     return summarise(byPriority, newest, waiting.map((r) => r.number));
   }
 
-  /** stormSummary() for a synchronous caller. */
-  stormSummarySync(stormId: number, limits: { newest: number; waitingLimit: number }): StormSummary {
-    const q = stormQueries(stormId, limits);
-    return summarise(this.allSync(q.byPriority), this.allSync(q.newest), this.allSync(q.waiting).map((r) => r.number));
-  }
-
   /** The next storm incident without its own message, most urgent first. */
   async nextUnposted(ex: Executor, stormId: number): Promise<Incident | undefined> {
     return first(ex, sql<Incident>`SELECT * FROM incidents WHERE storm_id = ${stormId} AND alert_posted = 0 ORDER BY ${PRIORITY_ORDER}, created_at, number LIMIT 1`);
@@ -378,11 +326,6 @@ export class IncidentRepository {
 
   async openedBetween(ex: Executor, since: number, until: number): Promise<Incident[]> {
     return all(ex, openedIn(since, until));
-  }
-
-  /** openedBetween() for a synchronous caller. */
-  openedBetweenSync(since: number, until: number): Incident[] {
-    return this.allSync(openedIn(since, until));
   }
 
   /** Counts of the day; a column that is null everywhere sums to null, as it always did. */

@@ -32,7 +32,7 @@ export class IncidentIngest {
   private readonly acceptedListeners: Array<() => void> = [];
 
   constructor(private readonly opts: IngestOptions) {
-    this.inbox = new WebhookInbox(opts.data, opts.db);
+    this.inbox = new WebhookInbox(opts.data);
   }
 
   /**

@@ -32,7 +32,7 @@ export interface IncidentsModule {
  * `incident-sla` deadlines. PagerDuty events come in through the facade's accept(); Slack changes through
  * acknowledge()/resolve(); everything leaves as outbox rows.
  */
-export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; oncall: OncallService; recentChanges?: () => string }): IncidentsModule {
+export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; oncall: OncallService; recentChanges?: (ex: Executor) => Promise<string> }): IncidentsModule {
   const { db, data, clock, logger, outbox, audit, deadlines, roles, metrics, config, executions } = core;
   const file = config.file;
   const repo = new IncidentRepository(db);
@@ -55,7 +55,7 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; on
     outbox,
     alertsChannel: file.channels.alerts,
     stormThreshold: file.incidents.stormThreshold,
-    onCall: () => opts.oncall.atSync()?.userId,
+    onCall: async (ex) => (await opts.oncall.at(undefined, ex))?.userId,
     links: linksLine(file.links),
     ...(opts.recentChanges ? { recentChanges: opts.recentChanges } : {}),
   });
@@ -65,7 +65,7 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; on
     audit,
     publisher,
     ladder: file.escalation,
-    onCall: () => opts.oncall.atSync()?.userId,
+    onCall: async (ex) => (await opts.oncall.at(undefined, ex))?.userId,
     mentionsFor: (names) => roles.mentionsFor(names),
     dm: async (tx, userId, text) => {
       await outbox.enqueue(tx, { kind: 'post', payload: { channel: userId, text }, urgent: true });
@@ -90,7 +90,7 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; on
   const bulk = new BulkChanges({ data, clock, logger, executions, outbox, acknowledge: (ids, user, url) => facade.acknowledge(ids, user, url) });
   const facade: IncidentFacade = new IncidentFacade({ data, clock, repo, lifecycle, ingest, follow, bulk, sla, outbox, audit, routingKey: file.service.pagerDutyRoutingKey });
   const incidentGrant = ['oncall', 'lead', 'ops'] as const;
-  const menu = incidentMenu(facade, () => opts.oncall.atSync()?.userId);
+  const menu = incidentMenu(facade, async () => (await opts.oncall.at())?.userId);
   // Delivery hooks are still synchronous: the drain runs on its own, and its failure is logged.
   const drain = (row: { lane: string }): void => {
     if (publisher.isAlertsLane(row.lane)) publisher.drainStorm().catch((err: unknown) => logger.error({ err }, 'posting the next alert of a storm failed'));
@@ -116,14 +116,14 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; on
       // A delivery in the alerts channel may let a storm post its next alert.
       delivery: { post: { delivered: drain }, update: { delivered: drain }, ephemeral: { delivered: drain } },
       // Answered deliveries that are not being applied must show, or PagerDuty's 200s hide a stuck pipeline.
-      health: () => {
+      health: async () => {
         const { lastError, lastErrorAt } = processor.status();
-        const oldest = ingest.inbox.oldestPendingAtSync();
+        const oldest = await ingest.inbox.oldestPendingAt(data.db);
         const oldestPendingAgeSeconds = oldest === null ? null : Math.round((clock.nowMs() - oldest) / 1000);
         return {
           inbox: {
             value: {
-              pending: ingest.inbox.pendingCountSync(),
+              pending: await ingest.inbox.pendingCount(data.db),
               oldestPendingAgeSeconds,
               lastError,
               lastErrorAt: lastErrorAt === null ? null : new Date(lastErrorAt).toISOString(),

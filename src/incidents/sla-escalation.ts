@@ -26,7 +26,7 @@ export interface SlaEscalationOptions {
   /** The escalation ladder (YAML `escalation:`): each step's multiple of the SLA window and its audiences. */
   ladder: readonly EscalationStep[];
   /** The one person on call now (rotation or override), if there is one. */
-  onCall: () => string | undefined;
+  onCall: (ex: Executor) => Promise<string | undefined>;
   /** `<@U…>` / `<!subteam^S…>` of a role's members. */
   mentionsFor: (roles: readonly string[]) => string[];
   /** Sends a direct message (through the outbox, in the caller's transaction `tx`). */
@@ -85,12 +85,12 @@ export class SlaEscalation {
   }
 
   /** The mentions of one step's audiences: the on-call person (or the oncall role), roles, the channel. */
-  private audience(step: EscalationStep): string[] {
+  private async audience(tx: Executor, step: EscalationStep): Promise<string[]> {
     const mentions = new Set<string>();
     for (const who of step.notify) {
       if (who === 'channel') mentions.add('<!channel>');
       else if (who === 'oncall') {
-        const person = this.opts.onCall();
+        const person = await this.opts.onCall(tx);
         for (const m of person ? [`<@${person}>`] : this.opts.mentionsFor(['oncall'])) mentions.add(m);
       } else for (const m of this.opts.mentionsFor([who])) mentions.add(m);
     }
@@ -109,7 +109,7 @@ export class SlaEscalation {
   async escalateNow(tx: Executor, incident: Incident, by: string, now: number): Promise<number> {
     const { repo, audit, publisher, deadlines, ladder } = this.opts;
     const level = incident.escalations + 1;
-    const mentions = this.audience(this.stepOf(incident.escalations));
+    const mentions = await this.audience(tx, this.stepOf(incident.escalations));
     await repo.update(tx, incident.id, { escalations: level, updated_at: now });
     const next = incident.status === 'triggered' ? this.stepAt(incident, level) : null;
     if (next !== null) await deadlines.schedule(tx, SLA_DEADLINES, stepKey(incident.id), next);
@@ -118,7 +118,7 @@ export class SlaEscalation {
     const who = mentions.join(' ') || '(nobody to notify: configure oncall and lead)';
     const step = level <= ladder.length ? `escalation ${level} of ${ladder.length}` : `escalation ${level}`;
     await publisher.threadNote(tx, (await repo.get(tx, incident.id)) ?? incident, `📣 <@${by}> escalated ${incident.priority} ${incidentLink(incident)} now (${step}). ${who} please respond.`, true, true);
-    const person = this.opts.onCall();
+    const person = await this.opts.onCall(tx);
     if (person && person !== by) await this.opts.dm(tx, person, `📣 <@${by}> escalated ${incident.priority} ${incidentLink(incident)} to you (${step}). See its thread in the alerts channel.`);
     return level;
   }
@@ -148,7 +148,7 @@ export class SlaEscalation {
     const { repo, publisher } = this.opts;
     for (const incident of incidents) await repo.update(tx, incident.id, { sla_state: 'warned', updated_at: now });
     // A reminder nobody is notified of is no reminder: it names the on-call and is shown in the channel.
-    const who = this.audience({ after: 0, notify: ['oncall'] }).join(' ');
+    const who = (await this.audience(tx, { after: 0, notify: ['oncall'] })).join(' ');
     const mention = who ? `${who} ` : '';
     if (incidents.length >= GROUP_FROM) {
       const earliest = Math.min(...incidents.map((i) => i.sla_deadline ?? now));
@@ -197,7 +197,7 @@ export class SlaEscalation {
       while ((this.stepAt(incident, step + 1) ?? Infinity) <= now) step++;
       const level = step + 1;
       const dueAt = this.stepAt(incident, step) ?? now;
-      const mentions = this.audience(this.stepOf(step));
+      const mentions = await this.audience(tx, this.stepOf(step));
       await repo.update(tx, incident.id, { escalations: level, updated_at: now });
       const next = this.stepAt(incident, level);
       if (next !== null) await deadlines.schedule(tx, SLA_DEADLINES, stepKey(incident.id), next);
@@ -208,7 +208,7 @@ export class SlaEscalation {
       notices.push({ incident, level, mentions, dueAt, missedSince, announced: incident.escalations > 0 });
     }
     const stepName = (level: number) => (level <= ladder.length ? `escalation ${level} of ${ladder.length}` : `escalation ${level} (repeating step ${ladder.length})`);
-    const person = this.opts.onCall();
+    const person = await this.opts.onCall(tx);
     if (notices.length >= GROUP_FROM) {
       const mentions = [...new Set(notices.flatMap((n) => n.mentions))].join(' ') || '(nobody to notify: configure oncall and lead)';
       const earliest = Math.min(...notices.map((n) => n.missedSince));

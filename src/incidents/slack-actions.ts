@@ -21,9 +21,8 @@ export function incidentActions(incidents: IncidentFacade): Action[] {
     const bad = results.filter((r) => r.outcome !== 'acknowledged' && r.outcome !== 'resolved');
     return bad.length > 0 ? bad.map((r) => incidents.describeAck(r)).join('\n') : null;
   };
-  // The permission check's subject is still computed synchronously (Action.permission.subject).
-  const subject = (id: string): string => {
-    const incident = incidents.getSync(id);
+  const subject = async (id: string): Promise<string> => {
+    const incident = await incidents.get(id);
     return incident ? `#${incident.number}` : id;
   };
   return [
@@ -50,8 +49,7 @@ export function incidentActions(incidents: IncidentFacade): Action[] {
       // A summary drawn by an older version carried the storm's id alone: it cannot say what it showed.
       value: z.union([stormAckValue.schema, z.string().regex(/^\d+$/).transform(() => null)]),
       permission: { name: PERMISSIONS.incidentAck, what: 'that button' },
-      // Action.isStale is still synchronous.
-      isStale: (value) => value === null || !incidents.stormShownSync(value.storm, value.rev),
+      isStale: async (value) => value === null || !(await incidents.stormShown(value.storm, value.rev)),
       async handle(ctx, value) {
         if (!value) return;
         const { shown, joinedLater } = await incidents.stormP1(value.storm, value.rev);
@@ -105,7 +103,7 @@ const PRIORITY_OPTIONS = (['P1', 'P2', 'P3', 'P4', 'P5'] as const).map((p) => ({
  * The card's overflow menu: a note, a reassignment and a priority change open a modal (with the click's
  * trigger_id, which lives 3 s); "Escalate now" acts at once.
  */
-export function incidentMenu(incidents: IncidentFacade, onCall: () => string | undefined): { actions: Action[]; views: View[] } {
+export function incidentMenu(incidents: IncidentFacade, onCall: () => Promise<string | undefined>): { actions: Action[]; views: View[] } {
   const target = async (number: number): Promise<Incident | undefined> => {
     const incident = await incidents.findByNumber(number);
     return incident && incident.status !== 'resolved' ? incident : undefined;
@@ -129,7 +127,7 @@ export function incidentMenu(incidents: IncidentFacade, onCall: () => string | u
           );
           return;
         case 'reassign': {
-          const person = onCall();
+          const person = await onCall();
           await ctx.openModal(
             modal({
               callbackId: INCIDENT_VIEWS.reassign,

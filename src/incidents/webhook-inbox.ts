@@ -1,6 +1,4 @@
-import { sql, type RawBuilder } from 'kysely';
-import type { Statement } from 'better-sqlite3';
-import type { Db } from '../db/database.js';
+import { sql } from 'kysely';
 import { all, first, run, type DataLayer, type Executor } from '../db/data-layer.js';
 import type { IncidentEvent } from './events.js';
 
@@ -18,23 +16,7 @@ const countPending = sql<{ n: number }>`SELECT COUNT(*) AS n FROM webhook_inbox 
  * happens after, in batches, in arrival order (InboxProcessor).
  */
 export class WebhookInbox {
-  /** The same queries on the synchronous handle, for the /health contributions, which are still synchronous. */
-  private readonly syncStatements = new Map<RawBuilder<unknown>, Statement>();
-
-  constructor(
-    private readonly data: DataLayer,
-    private readonly db: Db,
-  ) {}
-
-  private firstSync<T>(query: RawBuilder<T>): T | undefined {
-    let stmt = this.syncStatements.get(query);
-    if (!stmt) {
-      const { sql: text } = query.compile(this.data.db);
-      stmt = this.db.prepare(text);
-      this.syncStatements.set(query, stmt);
-    }
-    return stmt.get() as T | undefined;
-  }
+  constructor(private readonly data: DataLayer) {}
 
   /** True for a new event; false when this event id was delivered before (a redelivery). */
   async accept(ex: Executor, event: IncidentEvent, now: number): Promise<boolean> {
@@ -92,16 +74,6 @@ export class WebhookInbox {
 
   async pendingCount(ex: Executor = this.data.db): Promise<number> {
     return Number((await first(ex, countPending))?.n ?? 0);
-  }
-
-  /** oldestPendingAt() for the synchronous /health contributions. */
-  oldestPendingAtSync(): number | null {
-    return this.firstSync(oldestPending)?.received_at ?? null;
-  }
-
-  /** pendingCount() for the synchronous /health contributions. */
-  pendingCountSync(): number {
-    return Number(this.firstSync(countPending)?.n ?? 0);
   }
 
   /** Processed entries older than the cut-off; unprocessed ones are never deleted. */

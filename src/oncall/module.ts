@@ -77,9 +77,9 @@ export function oncallModule(core: Core, oncall: OncallService, incidents: Incid
       void oncall.pagerDuty?.start();
     },
     stop: () => oncall.pagerDuty?.stop(),
-    health: () => {
+    health: async () => {
       const pd = oncall.pagerDuty?.status();
-      const current = oncall.atSync();
+      const current = await oncall.at();
       return {
         oncall: {
           value: {

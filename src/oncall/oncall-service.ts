@@ -52,12 +52,6 @@ export class OncallService {
     return this.answer(at, override);
   }
 
-  /** The synchronous form of at(), for callers in modules not yet moved to the data layer (alert cards, escalations, /health). */
-  atSync(at = this.clock.nowMs()): OnCall | undefined {
-    const override = this.db.prepare(`SELECT * FROM oncall_overrides WHERE starts_at <= ? AND ends_at > ? ORDER BY id DESC LIMIT 1`).get(at, at) as Override | undefined;
-    return this.answer(at, override);
-  }
-
   private answer(at: number, override: Override | undefined): OnCall | undefined {
     if (override) return { userId: override.user_id, source: 'override', until: override.ends_at };
     const shift = this.rotation?.shiftAt(at);

@@ -101,12 +101,18 @@ export function pagerDutyModule(core: Core, incidents: IncidentFacade): WaygateM
           const detail = escapeMrkdwn(failure.detail);
           const payload = JSON.parse(row.payload) as PagerDutyStatusPayload;
           const what = changeOf(payload.status);
-          if (final && payload.status === 'acknowledged' && incidents.getSync(payload.incidentId)?.status === 'resolved') {
-            // PagerDuty resolved it first (its webhook came in meanwhile): nothing is left to do.
-            trouble(payload, `#${payload.number} was resolved in PagerDuty before the acknowledgement reached it; it shows as resolved here too.`);
-          } else if (final) {
-            onItsOwn(incidents.pagerDutySynced(payload.incidentId, false));
-            trouble(payload, `⚠️ PagerDuty refused the ${what} of #${payload.number}: ${detail}. It stands in Slack; please check the incident in PagerDuty.`);
+          if (final) {
+            onItsOwn(
+              (async () => {
+                if (payload.status === 'acknowledged' && (await incidents.get(payload.incidentId))?.status === 'resolved') {
+                  // PagerDuty resolved it first (its webhook came in meanwhile): nothing is left to do.
+                  trouble(payload, `#${payload.number} was resolved in PagerDuty before the acknowledgement reached it; it shows as resolved here too.`);
+                  return;
+                }
+                await incidents.pagerDutySynced(payload.incidentId, false);
+                trouble(payload, `⚠️ PagerDuty refused the ${what} of #${payload.number}: ${detail}. It stands in Slack; please check the incident in PagerDuty.`);
+              })(),
+            );
           } else if (row.attempts === 0 && failure.kind === 'retryable') {
             trouble(payload, `PagerDuty did not take the ${what} of #${payload.number} yet (${detail}). It stands here, and I'll keep retrying until PagerDuty has it.`);
           }
@@ -158,7 +164,7 @@ export function pagerDutyModule(core: Core, incidents: IncidentFacade): WaygateM
         },
       },
     },
-    health: () => {
+    health: async () => {
       const api = Boolean(env.PAGERDUTY_API_TOKEN);
       const webhooks = config.webhookSecrets.length > 0;
       return {
@@ -167,7 +173,7 @@ export function pagerDutyModule(core: Core, incidents: IncidentFacade): WaygateM
             status: api && webhooks ? 'configured' : api || webhooks ? 'partly configured' : 'not configured',
             api,
             webhooks,
-            inboxPending: incidents.inboxPending(),
+            inboxPending: await incidents.inboxPending(),
           },
         },
       };

@@ -121,11 +121,6 @@ export class SopEngine {
     return this.opts.store.active(ex);
   }
 
-  /** How many runs are open, for the module's (synchronous) health section. */
-  openRunsSync(): number {
-    return this.opts.store.activeCountSync();
-  }
-
   /**
    * Production changes of the last 24 hours, for alert cards (SOP-MON-001: "check recent changes"): each
    * run with its version or ref, who, when, and a link to its thread. Empty when there were none.
@@ -135,16 +130,6 @@ export class SopEngine {
     const cached = this.cachedRecentChanges(now);
     if (cached !== undefined) return cached;
     const line = this.describeRecentChanges(await this.opts.store.changedSince(ex, 'production', now - 24 * 3_600_000));
-    this.recentChanges = { at: now, line };
-    return line;
-  }
-
-  /** The synchronous form of recentChangesLine(), for the alert cards while the incidents module is not yet moved. */
-  recentChangesLineSync(): string {
-    const now = this.opts.clock.nowMs();
-    const cached = this.cachedRecentChanges(now);
-    if (cached !== undefined) return cached;
-    const line = this.describeRecentChanges(this.opts.store.changedSinceSync('production', now - 24 * 3_600_000));
     this.recentChanges = { at: now, line };
     return line;
   }

@@ -51,7 +51,7 @@ export function sopsModule(
       }
       case 'noOpenP1': {
         // Guards are still synchronous (SopEngine), so this reads on the synchronous handle.
-        const open = opts.incidents.openSync('P1');
+        const open = await opts.incidents.open('P1', ex);
         return open.length === 0 ? null : `deploy freeze: ${open.length === 1 ? 'a P1 incident is' : `${open.length} P1 incidents are`} open (${open.slice(0, 3).map(incidentLink).join(', ')})`;
       }
       case 'passedStaging': {
@@ -65,7 +65,7 @@ export function sopsModule(
     const f = await opts.health.figures(since, until, ex);
     const uptime = f.uptimePct === null ? 'no health checks ran' : `uptime ${f.uptimePct.toFixed(1)} % (${f.okSamples} of ${f.samples} checks ok)`;
     // The watch summary is still synchronous (SopEngine), so this reads on the synchronous handle.
-    const opened = opts.incidents.openedBetweenSync(since, until);
+    const opened = await opts.incidents.openedBetween(since, until, ex);
     const incidents = opened.length === 0 ? 'no incidents opened' : `${opened.length} incident(s) opened: ${opened.slice(0, 5).map(incidentLink).join(', ')}`;
     return `${uptime}; ${f.errors.errorLines} ERROR line(s) counted; ${incidents}.`;
   };
@@ -116,7 +116,7 @@ export function sopsModule(
       permissions,
       actions,
       views,
-      health: () => ({ procedures: { value: { definitions: opts.definitions.size, openRuns: engine.openRunsSync() } } }),
+      health: async () => ({ procedures: { value: { definitions: opts.definitions.size, openRuns: (await engine.active()).length } } }),
       start: () => engine.recover(),
       stop: () => engine.stop(),
     },

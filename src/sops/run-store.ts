@@ -79,11 +79,6 @@ export class RunStore {
     return (await all(ex, sql<Row>`SELECT * FROM sop_runs WHERE status = 'active' ORDER BY id`)).map(fromRow);
   }
 
-  /** How many runs are open: the synchronous form, for the health section (module health is synchronous). */
-  activeCountSync(): number {
-    return (this.db.prepare(`SELECT COUNT(*) AS n FROM sop_runs WHERE status = 'active'`).get() as { n: number }).n;
-  }
-
   /** The newest runs of these definitions, newest first. */
   async recent(ex: Executor, definitionIds: readonly string[], limit: number): Promise<Run[]> {
     if (definitionIds.length === 0) return [];
@@ -94,11 +89,6 @@ export class RunStore {
   /** Runs that held this environment, started since `since`, newest first (changes to it). */
   async changedSince(ex: Executor, environment: string, since: number): Promise<Run[]> {
     return (await all(ex, sql<Row>`SELECT * FROM sop_runs WHERE environment = ${environment} AND created_at >= ${since} ORDER BY id DESC LIMIT 10`)).map(fromRow);
-  }
-
-  /** The synchronous form of changedSince(), for the alert cards' line while the incidents module is not yet moved. */
-  changedSinceSync(environment: string, since: number): Run[] {
-    return (this.db.prepare('SELECT * FROM sop_runs WHERE environment = ? AND created_at >= ? ORDER BY id DESC LIMIT 10').all(environment, since) as Row[]).map(fromRow);
   }
 
   /** Whether a run of this definition with this parameter value completed (a version that passed staging). */

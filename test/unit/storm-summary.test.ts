@@ -83,8 +83,6 @@ describe('the storm summary, counted in the database', () => {
       waiting: [5, 2],
     });
     expect(await repo.stormSummary(data.db, 3, { newest: 3, waitingLimit: 2 })).toMatchObject({ total: 0, open: 0, waiting: [], byPriority: [] });
-    // The outbox's renderer still reads synchronously: the same figures.
-    expect(repo.stormSummarySync(1, { newest: 3, waitingLimit: 2 })).toEqual(await repo.stormSummary(data.db, 1, { newest: 3, waitingLimit: 2 }));
   });
 
   it('renders a storm of 20,000 incidents as valid Block Kit, listing as many waiting numbers as fit', async () => {
