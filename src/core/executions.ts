@@ -109,7 +109,7 @@ export class Executions {
     return run(ex, sql`DELETE FROM executions WHERE status NOT IN ('queued', 'running') AND finished_at < ${olderThan}`);
   }
 
-  // The synchronous forms below serve code not yet on the data layer (decision 020).
+  // The synchronous forms below serve code not yet on the data layer (decision 020): `src/incidents/bulk-change.ts`.
 
   /** Records work someone asked for; it runs after the ack (or after a restart). */
   queueSync(e: { kind: string; name: string; trigger: Execution['trigger']; by: string | null; at: number; notify?: ExecutionNotify }): number {
@@ -118,14 +118,6 @@ export class Executions {
         `INSERT INTO executions (kind, name, trigger, triggered_by, queued_at, status, notify) VALUES (?, ?, ?, ?, ?, 'queued', ?)`,
       )
       .run(e.kind, e.name, e.trigger, e.by, e.at, e.notify ? JSON.stringify(e.notify) : null);
-    return Number(info.lastInsertRowid);
-  }
-
-  /** Records work that starts right now (a schedule fired): one write, so no crash can leave it queued. */
-  startSync(e: { kind: string; name: string; trigger: Execution['trigger']; by: string | null; at: number }): number {
-    const info = this.db
-      .prepare(`INSERT INTO executions (kind, name, trigger, triggered_by, queued_at, started_at, status) VALUES (?, ?, ?, ?, ?, ?, 'running')`)
-      .run(e.kind, e.name, e.trigger, e.by, e.at, e.at);
     return Number(info.lastInsertRowid);
   }
 
@@ -160,27 +152,5 @@ export class Executions {
     return (this.db.prepare(`SELECT * FROM executions WHERE kind = ? AND status = 'queued' ORDER BY id`).all(kind) as Row[]).map(
       (r) => fromRow(r) as Execution,
     );
-  }
-
-  getSync(id: number): Execution | undefined {
-    return fromRow(this.db.prepare('SELECT * FROM executions WHERE id = ?').get(id) as Row | undefined);
-  }
-
-  lastOfSync(kind: string, name: string): Execution | undefined {
-    return fromRow(this.db.prepare('SELECT * FROM executions WHERE kind = ? AND name = ? ORDER BY id DESC LIMIT 1').get(kind, name) as Row | undefined);
-  }
-
-  /** Runs that failed or were interrupted, started at or after `since`, oldest first. */
-  problemsSinceSync(kind: string, since: number): Array<{ name: string; at: number; error: string | null }> {
-    return this.db
-      .prepare(
-        `SELECT name, COALESCE(started_at, queued_at) AS at, error FROM executions
-         WHERE kind = ? AND status IN ('failed', 'interrupted') AND COALESCE(started_at, queued_at) >= ? ORDER BY id`,
-      )
-      .all(kind, since) as Array<{ name: string; at: number; error: string | null }>;
-  }
-
-  pruneFinishedSync(olderThan: number): number {
-    return this.db.prepare(`DELETE FROM executions WHERE status NOT IN ('queued', 'running') AND finished_at < ?`).run(olderThan).changes;
   }
 }

@@ -11,6 +11,7 @@ import { withinAckBudget } from './ack-budget.js';
 import { VALUE_LIMIT } from './blocks.js';
 import { asWaygateError } from './errors.js';
 import type { AuditLog } from '../audit/audit-log.js';
+import type { Executor } from '../db/data-layer.js';
 
 
 /** What a handler learns about the click, besides its decoded value. */
@@ -189,7 +190,9 @@ const blockActionsSchema = z.object({
 export interface InteractionDeps {
   clock: Clock;
   /** Every click and modal submission is recorded: who, which element, how it ended. */
-  audit: Pick<AuditLog, 'recordSync'>;
+  audit: Pick<AuditLog, 'record'>;
+  /** Where those rows commit: the data layer itself (`data.db`), each in a transaction of its own. */
+  db: Executor;
   policy: Policy;
   outbox: Outbox;
   logger: Logger;
@@ -310,13 +313,17 @@ export class Interactions {
     await (result.done.close ? ack() : ack({ response_action: 'errors', errors: result.done.errors }));
   }
 
-  /** The trail's row of an interaction; what it changed has rows of its own, written by its handler. */
+  /**
+   * The trail's row of an interaction; what it changed has rows of its own, written by its handler. Started here,
+   * not waited for: the ack must not wait for the database. Tracked, so shutdown waits for it before closing.
+   */
   private record(actor: string, element: string, outcome: string, value?: string): void {
-    try {
-      this.deps.audit.recordSync({ actor, action: 'interaction', subject: element, details: { outcome, ...(value ? { value: value.slice(0, 200) } : {}) } });
-    } catch (err) {
-      this.deps.logger.error({ err, element }, 'interaction could not be audited');
-    }
+    const { audit, db, inflight, logger } = this.deps;
+    void inflight.track(
+      audit
+        .record(db, { actor, action: 'interaction', subject: element, details: { outcome, ...(value ? { value: value.slice(0, 200) } : {}) } })
+        .catch((err: unknown) => logger.error({ err, element }, 'interaction could not be audited')),
+    );
   }
 
   private async dispatch(payload: z.infer<typeof blockActionsSchema>): Promise<void> {

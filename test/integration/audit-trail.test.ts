@@ -120,7 +120,7 @@ describe('/waygate audit export', () => {
     expect(rowsWhere(`action = 'audit.exported'`)).toEqual([
       expect.objectContaining({ actor: USERS.security, subject: '2026-03-01 to 2026-03-02', details: JSON.stringify({ from: '2026-03-01', to: '2026-03-02', timezone: 'Europe/Berlin', entries: 3, firstId: expected[0]!.id, lastId: expected[2]!.id }) }),
     ]);
-    expect(bot.waygate.services.audit.verify()).toMatchObject({ ok: true });
+    expect(await bot.waygate.services.audit.verify()).toMatchObject({ ok: true });
   });
 
   it('exports a single day when both dates are the same', async () => {
@@ -208,7 +208,7 @@ describe("the digest's anchor check", () => {
     const first = await postDigest();
     const id = anchoredId(first);
     expect(id).toBeGreaterThan(0);
-    expect(footer(first)).toContain(`head #${id} \`${bot.waygate.services.audit.hashOf(id)!.slice(0, 16)}\``);
+    expect(footer(first)).toContain(`head #${id} \`${(await bot.waygate.services.audit.hashOf(id))!.slice(0, 16)}\``);
     expect(footer(first)).toContain('No earlier digest here to check the trail against');
 
     const second = await postDigest();
@@ -244,7 +244,7 @@ describe("the digest's anchor check", () => {
     const id = anchoredId(first);
     db().prepare('DELETE FROM audit_log WHERE id >= ?').run(id);
     db().prepare(`UPDATE sqlite_sequence SET seq = ? WHERE name = 'audit_log'`).run(id - 1);
-    expect(bot.waygate.services.audit.verify()).toMatchObject({ ok: true });
+    expect(await bot.waygate.services.audit.verify()).toMatchObject({ ok: true });
 
     const second = await postDigest();
     // New entries took the old ids: the chain verifies, but entry #id is not the one the digest posted.

@@ -103,7 +103,7 @@ describe('housekeeping', () => {
       expect(db.prepare(`SELECT status FROM outbox ORDER BY id`).pluck().all()).toEqual(['delivered', 'failed']);
       // A processed id past retention goes; an event not yet applied stays, however old.
       expect(db.prepare(`SELECT event_id FROM webhook_inbox ORDER BY seq`).pluck().all()).toEqual(['new', 'queued']);
-      expect(audit.verify()).toMatchObject({ ok: true, entries: 1 });
+      expect(await audit.verify()).toMatchObject({ ok: true, entries: 1 });
     } finally {
       await bot.stop();
     }
