@@ -191,7 +191,7 @@ export interface InteractionDeps {
   clock: Clock;
   /** Every click and modal submission is recorded: who, which element, how it ended. */
   audit: Pick<AuditLog, 'record'>;
-  /** Where those rows commit: the data layer itself (`data.db`), each in a transaction of its own. */
+  /** Where those rows (and answers told to the clicker) commit: the data layer itself (`data.db`), each on its own. */
   db: Executor;
   policy: Policy;
   outbox: Outbox;
@@ -327,7 +327,7 @@ export class Interactions {
   }
 
   private async dispatch(payload: z.infer<typeof blockActionsSchema>): Promise<void> {
-    const { logger, metrics, outbox, policy } = this.deps;
+    const { logger, metrics, outbox, policy, db, inflight } = this.deps;
     const [element] = payload.actions;
     if (!element) return;
     const action = this.actions.get(element.action_id);
@@ -344,8 +344,12 @@ export class Interactions {
       messageTs: payload.container?.message_ts,
       triggerId: payload.trigger_id,
       selected: (element.selected_options ?? []).map((o) => o.value),
+      // Queued in a transaction of its own, not waited for (the ack must not wait); tracked so shutdown waits for it.
       tell: (text) => {
-        if (responseUrl) outbox.enqueueSync({ kind: 'respond', payload: { responseUrl, text } });
+        if (!responseUrl) return;
+        void inflight.track(
+          outbox.enqueue(db, { kind: 'respond', payload: { responseUrl, text } }).catch((err: unknown) => logger.error({ err, actionId: element.action_id }, 'answer to a click could not be queued')),
+        );
       },
       openModal: async (view) => {
         if (!payload.trigger_id) throw new Error('this interaction carries no trigger_id to open a modal with');
