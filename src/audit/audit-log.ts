@@ -189,7 +189,7 @@ export class AuditLog {
    */
   async keyedSince(ex: Executor = this.data.db): Promise<number | null> {
     const row = await first(ex, sql<{ id: number | null }>`SELECT MIN(id) AS id FROM audit_log WHERE action = ${SWITCH_OVER}`);
-    return row?.id ?? null;
+    return row?.id === undefined || row.id === null ? null : Number(row.id);
   }
 
   /** Appends an entry in the caller's transaction `ex` (in one of its own when `ex` is not a transaction). */
