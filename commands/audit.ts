@@ -43,7 +43,7 @@ async function exportTrail(ctx: CommandContext, from: string, to: string): Promi
   const zone = ctx.config.file.timezone;
   const range = exportRange(from, to, zone);
   if (!range.ok) return { text: `Cannot export: ${range.problem}. Usage: \`${SLASH_COMMAND} audit export <from> <to>\` (days in ${zone}, both included).` };
-  const count = ctx.audit.countBetween(range.from, range.until);
+  const count = await ctx.audit.countBetween(range.from, range.until);
   const span = from === to ? from : `${from} to ${to}`;
   if (count === 0) return { text: `No audit entries from ${span} (${zone}): nothing to export.` };
   if (count > MAX_EXPORT_ENTRIES) {
@@ -51,7 +51,7 @@ async function exportTrail(ctx: CommandContext, from: string, to: string): Promi
   }
   const name = `waygate-audit-${from}-to-${to}`;
   await ctx.store.transaction(async (tx) => {
-    const rows = ctx.audit.between(range.from, range.until);
+    const rows = await ctx.audit.between(range.from, range.until, tx);
     const meta = { from, to, timezone: zone, exportedAt: ctx.clock.nowMs(), exportedBy: ctx.userId };
     const files = [
       { filename: `${name}.csv`, title: `Audit trail ${span} (CSV)`, content: auditCsv(rows) },
@@ -98,10 +98,10 @@ export const audit: Command = defineCommand({
   summary: 'Show the latest audit entries, verify the tamper-evident chain, or export days of it as CSV and JSON (security)',
   roles: ['security'],
   args: auditArgs,
-  run(ctx, args) {
+  async run(ctx, args) {
     if (args.action === 'export') return exportTrail(ctx, args.from, args.to);
     if (args.action === 'verify') {
-      const result = ctx.audit.verify();
+      const result = await ctx.audit.verify();
       if (!result.ok) return { text: `❌ Audit trail broken at ${brokenEntryText(result)}: ${result.reason}. Treat this as a security incident.` };
       const k = result.keying;
       if (k?.keyed) {
@@ -117,7 +117,7 @@ export const audit: Command = defineCommand({
         text: `✅ Audit trail intact: ${result.entries} entries, hash chain verified. ⚠️ The chain is not keyed: someone who can write the database could rewrite it unnoticed. Set WAYGATE_AUDIT_KEY to key it.`,
       };
     }
-    const entries = ctx.audit.recent(20);
+    const entries = await ctx.audit.recent(20);
     if (entries.length === 0) return { text: 'The audit trail is empty.' };
     const lines = entries.map(
       (e) => `${slackDate(new Date(e.at))} ${actorOf(e)} \`${e.action}\`${e.subject ? ` ${escapeMrkdwn(e.subject)}` : ''}`,

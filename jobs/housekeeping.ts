@@ -17,7 +17,7 @@ export const housekeeping: JobDefinition<JobContext> = {
     const now = ctx.clock.nowMs();
     const removed = await ctx.store.transaction(async (tx) => ({
       messages: await ctx.outbox.pruneDelivered(tx, DELIVERED_RETENTION_MS),
-      history: ctx.store.pruneHistory(now - JOB_RUN_RETENTION_MS),
+      history: await ctx.store.pruneHistory(tx, now - JOB_RUN_RETENTION_MS),
       webhookIds: await ctx.incidents.pruneInbox(tx, now - WEBHOOK_EVENT_RETENTION_MS),
       // Echoes and declarations PagerDuty never answered within a month will not be answered.
       slackChanges: await ctx.incidents.pruneSlackChanges(tx, now - WEBHOOK_EVENT_RETENTION_MS),

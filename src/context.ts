@@ -1,5 +1,5 @@
 import type { Transaction } from 'kysely';
-import type { Schema } from './db/data-layer.js';
+import type { Executor, Schema } from './db/data-layer.js';
 import type { Config } from './config/load.js';
 import type { Clock } from './clock/clock.js';
 import type { Logger } from './logging/logger.js';
@@ -26,8 +26,8 @@ export interface Store {
   transaction<T>(fn: (tx: Transaction<Schema>) => Promise<T>): Promise<T>;
   /** Folds the write-ahead log back into the database file. */
   checkpoint(): void;
-  /** Forgets finished execution records and fired deadlines older than the cut-off. */
-  pruneHistory(olderThan: number): { executions: number; deadlines: number };
+  /** Forgets finished execution records and fired deadlines older than the cut-off, in the caller's transaction `ex`. */
+  pruneHistory(ex: Executor, olderThan: number): Promise<{ executions: number; deadlines: number }>;
 }
 
 /** What every command and job may use. No `db`, no process runner: those stay inside their modules. */

@@ -25,9 +25,9 @@ export function parseAnchor(text: string): AuditAnchor | undefined {
 }
 
 /** Why the trail no longer matches an anchor posted earlier; undefined when it still does. */
-export function anchorMismatch(audit: Pick<AuditLog, 'hashOf'>, anchor: AuditAnchor): string | undefined {
+export async function anchorMismatch(audit: Pick<AuditLog, 'hashOf'>, anchor: AuditAnchor): Promise<string | undefined> {
   // Both sides are public (the anchor is posted in Slack): no secret to leak through timing.
-  const stored = audit.hashOf(anchor.id);
+  const stored = await audit.hashOf(anchor.id);
   if (stored === undefined) return `entry #${anchor.id}, the head an earlier digest posted, is no longer in the trail: the newest entries were deleted`;
   if (!stored.startsWith(anchor.head)) return `entry #${anchor.id} no longer has the hash an earlier digest posted for it: the trail up to it was rewritten`;
   return undefined;

@@ -1,4 +1,5 @@
 import type { AuditEntry, AuditLog } from './audit-log.js';
+import type { Executor } from '../db/data-layer.js';
 
 /** How long a command's record may wait to share a commit with others. */
 export const FLUSH_EVERY_MS = 200;
@@ -18,29 +19,38 @@ export type FlushScheduler = (flush: () => void) => void;
 export class AuditBatch {
   private pending: AuditEntry[] = [];
   private queued = false;
+  /** The writes so far, one after the other: a flush resolves once everything added before it is written. */
+  private writing: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly audit: Pick<AuditLog, 'recordAllSync'>,
+    private readonly audit: Pick<AuditLog, 'recordAll'>,
+    /** Where each flush commits: the data layer itself (`data.db`), so each flush is one transaction of its own. */
+    private readonly db: Executor,
     private readonly onError: (err: unknown) => void,
     private readonly schedule: FlushScheduler,
   ) {}
 
   add(entry: AuditEntry): void {
     this.pending.push(entry);
-    if (this.pending.length >= MAX_PENDING) return this.flush();
+    if (this.pending.length >= MAX_PENDING) {
+      void this.flush();
+      return;
+    }
     if (this.queued) return;
     this.queued = true;
-    this.schedule(() => this.flush());
+    this.schedule(() => void this.flush());
   }
 
-  flush(): void {
+  /** Writes what is pending in one commit; resolves once it (and any write before it) is done. Never rejects. */
+  flush(): Promise<void> {
     this.queued = false;
     const entries = this.pending;
     this.pending = [];
-    try {
-      this.audit.recordAllSync(entries);
-    } catch (err) {
-      this.onError(err);
+    if (entries.length > 0) {
+      this.writing = this.writing.then(() => this.audit.recordAll(this.db, entries)).catch((err: unknown) => {
+        this.onError(err);
+      });
     }
+    return this.writing;
   }
 }

@@ -1,7 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { Db } from '../db/database.js';
-import { DataLayer, first, run, type Executor } from '../db/data-layer.js';
+import { DataLayer, all, first, run, type Executor, type Schema } from '../db/data-layer.js';
 import type { Clock } from '../clock/clock.js';
 
 /** Every kind of audit row, so a reader of the trail (and a query) can rely on the names. */
@@ -70,6 +70,8 @@ type RowContent = Omit<AuditRow, 'id' | 'hash' | 'prev_hash'>;
 
 const GENESIS = '0'.repeat(64);
 const SWITCH_OVER: AuditAction = 'audit.keyed';
+/** How many rows verify() reads at a time. */
+const VERIFY_PAGE = 1_000;
 
 /** Plain SHA-256 link: anyone who can write the database can recompute it. */
 function plainHash(prevHash: string, row: RowContent): string {
@@ -137,12 +139,15 @@ function brokenEntry(row: AuditRow): BrokenEntry {
  * way; older keys stay configured (after the newest) for as long as their entries should verify.
  */
 export class AuditLog {
-  private readonly last;
-  private readonly insert;
   /** The key new entries are chained with; none when no key is configured. */
   private readonly writeKey: { id: string; key: string } | undefined;
   private readonly keysById: Map<string, string>;
   private readonly data: DataLayer;
+  /** Whether init() has put the chain under the current key; nothing may be recorded before (a keyed link without it would break the chain). */
+  private initialised = false;
+  /** recordSync()'s statements. */
+  private readonly last;
+  private readonly insert;
 
   constructor(
     private readonly db: Db,
@@ -157,36 +162,34 @@ export class AuditLog {
     );
     this.keysById = new Map(keys.map((key) => [auditKeyId(key), key]));
     const current = keys[0];
-    if (current !== undefined) {
-      this.writeKey = { id: auditKeyId(current), key: current };
-      this.switchOverIfNeeded();
-    }
+    if (current !== undefined) this.writeKey = { id: auditKeyId(current), key: current };
   }
 
-  /** The newest switch-over entry: which key the chain is in now, as far as the database says. */
-  private latestSwitchOver(): AuditRow | undefined {
-    return this.db.prepare(`SELECT * FROM audit_log WHERE action = ? ORDER BY id DESC LIMIT 1`).get(SWITCH_OVER) as AuditRow | undefined;
-  }
-
-  /** Appends the switch-over entry when the chain is not yet under the current key (first keyed start, rotation). */
-  private switchOverIfNeeded(): void {
+  /**
+   * Awaited at start-up before anything records: appends the switch-over entry when the chain is not yet under the
+   * current key (the first start with a key, or a rotation). Without a key there is nothing to do.
+   */
+  async init(): Promise<void> {
     const key = this.writeKey;
-    if (!key) return;
-    this.db.transaction(() => {
-      const latest = this.latestSwitchOver();
-      const previous = latest ? (keyIdIn(latest.details) ?? 'unknown') : 'unkeyed';
-      if (previous === key.id) return;
-      const entriesBefore = this.db.prepare('SELECT COUNT(*) FROM audit_log').pluck().get() as number;
-      this.recordSync({ actor: 'waygate', action: SWITCH_OVER, details: { keyId: key.id, previous, entriesBefore } });
-    })();
+    if (key) {
+      await this.data.transaction(async (tx) => {
+        const latest = await first(tx, sql<AuditRow>`SELECT * FROM audit_log WHERE action = ${SWITCH_OVER} ORDER BY id DESC LIMIT 1`);
+        const previous = latest ? (keyIdIn(latest.details) ?? 'unknown') : 'unkeyed';
+        if (previous === key.id) return;
+        const entriesBefore = Number((await first(tx, sql<{ n: number }>`SELECT COUNT(*) AS n FROM audit_log`))?.n ?? 0);
+        await this.append(tx, [{ actor: 'waygate', action: SWITCH_OVER, details: { keyId: key.id, previous, entriesBefore } }]);
+      });
+    }
+    this.initialised = true;
   }
 
   /**
    * The id of the first keyed entry when the chain is keyed, else null. Start-up warns when it is keyed but no key
    * is configured: new entries are then plain-hashed, and verify() with the key will report them.
    */
-  keyedSince(): number | null {
-    return (this.db.prepare('SELECT MIN(id) FROM audit_log WHERE action = ?').pluck().get(SWITCH_OVER) as number | null) ?? null;
+  async keyedSince(ex: Executor = this.data.db): Promise<number | null> {
+    const row = await first(ex, sql<{ id: number | null }>`SELECT MIN(id) AS id FROM audit_log WHERE action = ${SWITCH_OVER}`);
+    return row?.id === undefined || row.id === null ? null : Number(row.id);
   }
 
   /** Appends an entry in the caller's transaction `ex` (in one of its own when `ex` is not a transaction). */
@@ -197,38 +200,39 @@ export class AuditLog {
   /** Appends entries in order, in the caller's transaction or one of their own (one commit for a batch). */
   async recordAll(ex: Executor, entries: readonly AuditEntry[]): Promise<void> {
     if (entries.length === 0) return;
+    this.assertInitialised();
     // The read of the previous hash and the inserts must not interleave with another writer.
-    await this.data.within(ex, async (tx) => {
-      const last = await first(tx, sql<{ hash: string }>`SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1`);
-      let prevHash = last?.hash ?? GENESIS;
-      for (const row of this.chain(entries)) {
-        const hash = this.link(prevHash, row);
-        await run(
-          tx,
-          sql`INSERT INTO audit_log (at, actor, action, subject, details, prev_hash, hash)
-              VALUES (${row.at}, ${row.actor}, ${row.action}, ${row.subject}, ${row.details}, ${prevHash}, ${hash})`,
-        );
-        prevHash = hash;
-      }
-    });
+    await this.data.within(ex, (tx) => this.append(tx, entries));
   }
 
-  /** The synchronous form of record(), for code not yet on the data layer. */
+  private async append(tx: Transaction<Schema>, entries: readonly AuditEntry[]): Promise<void> {
+    const last = await first(tx, sql<{ hash: string }>`SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1`);
+    let prevHash = last?.hash ?? GENESIS;
+    for (const row of this.chain(entries)) {
+      const hash = this.link(prevHash, row);
+      await run(
+        tx,
+        sql`INSERT INTO audit_log (at, actor, action, subject, details, prev_hash, hash)
+            VALUES (${row.at}, ${row.actor}, ${row.action}, ${row.subject}, ${row.details}, ${prevHash}, ${hash})`,
+      );
+      prevHash = hash;
+    }
+  }
+
+  /**
+   * The synchronous form of record(), for code not yet on the data layer (`src/incidents/*`, API key changes);
+   * call it inside that code's db.transaction(). Goes when the last of them has moved.
+   */
   recordSync(entry: AuditEntry): void {
-    this.recordAllSync([entry]);
+    this.assertInitialised();
+    this.db.transaction(() => {
+      const prev_hash = (this.last.get() as string | undefined) ?? GENESIS;
+      for (const row of this.chain([entry])) this.insert.run({ ...row, prev_hash, hash: this.link(prev_hash, row) });
+    })();
   }
 
-  /** The synchronous form of recordAll(), for code not yet on the data layer. */
-  recordAllSync(entries: readonly AuditEntry[]): void {
-    if (entries.length === 0) return;
-    this.db.transaction(() => {
-      let prev_hash = (this.last.get() as string | undefined) ?? GENESIS;
-      for (const row of this.chain(entries)) {
-        const hash = this.link(prev_hash, row);
-        this.insert.run({ ...row, prev_hash, hash });
-        prev_hash = hash;
-      }
-    })();
+  private assertInitialised(): void {
+    if (this.writeKey && !this.initialised) throw new Error('the audit trail was written before AuditLog.init() put it under the audit key');
   }
 
   /** The rows entries become, stamped now. */
@@ -247,70 +251,88 @@ export class AuditLog {
     return this.writeKey ? keyedHash(this.writeKey.key, prevHash, row) : plainHash(prevHash, row);
   }
 
-  recent(limit: number): AuditRow[] {
-    return this.db.prepare('SELECT * FROM audit_log ORDER BY id DESC LIMIT ?').all(limit) as AuditRow[];
+  async recent(limit: number, ex: Executor = this.data.db): Promise<AuditRow[]> {
+    return all(ex, sql<AuditRow>`SELECT * FROM audit_log ORDER BY id DESC LIMIT ${limit}`);
   }
 
   /** The hash of the entry with this id, if there is one: what an anchor posted earlier is checked against. */
-  hashOf(id: number): string | undefined {
-    return this.db.prepare('SELECT hash FROM audit_log WHERE id = ?').pluck().get(id) as string | undefined;
+  async hashOf(id: number, ex: Executor = this.data.db): Promise<string | undefined> {
+    return (await first(ex, sql<{ hash: string }>`SELECT hash FROM audit_log WHERE id = ${id}`))?.hash;
   }
 
   /** How many entries were recorded in [from, until) (epoch ms). */
-  countBetween(from: number, until: number): number {
-    return this.db.prepare('SELECT COUNT(*) FROM audit_log WHERE at >= ? AND at < ?').pluck().get(from, until) as number;
+  async countBetween(from: number, until: number, ex: Executor = this.data.db): Promise<number> {
+    return Number((await first(ex, sql<{ n: number }>`SELECT COUNT(*) AS n FROM audit_log WHERE at >= ${from} AND at < ${until}`))?.n ?? 0);
   }
 
   /** The entries recorded in [from, until) (epoch ms), oldest first. */
-  between(from: number, until: number): AuditRow[] {
-    return this.db.prepare('SELECT * FROM audit_log WHERE at >= ? AND at < ? ORDER BY id').all(from, until) as AuditRow[];
+  async between(from: number, until: number, ex: Executor = this.data.db): Promise<AuditRow[]> {
+    return all(ex, sql<AuditRow>`SELECT * FROM audit_log WHERE at >= ${from} AND at < ${until} ORDER BY id`);
   }
 
-  verify(): AuditVerification {
-    let prev = GENESIS;
-    let count = 0;
-    let lastId = 0;
-    let segment: { id: string; key: string } | undefined;
-    let keyedFrom: { id: number; before: number } | undefined;
-    for (const row of this.db.prepare('SELECT * FROM audit_log ORDER BY id').iterate() as Iterable<AuditRow>) {
-      if (row.prev_hash !== prev) return { ok: false, brokenAt: row.id, reason: 'previous-hash link broken', entry: brokenEntry(row) };
-      if (row.action === SWITCH_OVER) {
-        const keyId = keyIdIn(row.details) ?? 'unknown';
-        const key = this.keysById.get(keyId);
-        if (key === undefined) {
-          if (this.keysById.size === 0) return this.keyMissing(row.id, count, prev);
-          return { ok: false, brokenAt: row.id, reason: `keyed with audit key ${keyId}, which is not configured in WAYGATE_AUDIT_KEY`, entry: brokenEntry(row) };
+  /**
+   * Checks the whole chain, in one transaction (in the caller's when `ex` is one), so the rows, the id counter and
+   * the head are read from one state of the trail; rows are read a page at a time to keep memory flat.
+   */
+  async verify(ex: Executor = this.data.db): Promise<AuditVerification> {
+    return this.data.within(ex, async (tx) => {
+      let prev = GENESIS;
+      let count = 0;
+      let lastId = 0;
+      let segment: { id: string; key: string } | undefined;
+      let keyedFrom: { id: number; before: number } | undefined;
+      for (;;) {
+        const page = await all(tx, sql<AuditRow>`SELECT * FROM audit_log WHERE id > ${lastId} ORDER BY id LIMIT ${VERIFY_PAGE}`);
+        for (const row of page) {
+          if (row.prev_hash !== prev) return { ok: false, brokenAt: row.id, reason: 'previous-hash link broken', entry: brokenEntry(row) };
+          if (row.action === SWITCH_OVER) {
+            const keyId = keyIdIn(row.details) ?? 'unknown';
+            const key = this.keysById.get(keyId);
+            if (key === undefined) {
+              if (this.keysById.size === 0) return this.keyMissing(tx, row.id, count, prev);
+              return { ok: false, brokenAt: row.id, reason: `keyed with audit key ${keyId}, which is not configured in WAYGATE_AUDIT_KEY`, entry: brokenEntry(row) };
+            }
+            segment = { id: keyId, key };
+            keyedFrom ??= { id: row.id, before: count };
+          }
+          const expected = segment ? keyedHash(segment.key, prev, row) : plainHash(prev, row);
+          if (expected !== row.hash) {
+            return { ok: false, brokenAt: row.id, reason: segment ? 'content does not match its HMAC' : 'content does not match hash', entry: brokenEntry(row) };
+          }
+          prev = row.hash;
+          count++;
+          lastId = row.id;
         }
-        segment = { id: keyId, key };
-        keyedFrom ??= { id: row.id, before: count };
+        if (page.length < VERIFY_PAGE) break;
       }
-      const expected = segment ? keyedHash(segment.key, prev, row) : plainHash(prev, row);
-      if (expected !== row.hash) {
-        return { ok: false, brokenAt: row.id, reason: segment ? 'content does not match its HMAC' : 'content does not match hash', entry: brokenEntry(row) };
+      // A tripwire, not a proof: the counter is in the database too, but deleting rows does not lower it.
+      const counter = await this.idCounter(tx);
+      if (counter > lastId) {
+        const reason = count === 0 ? `all ${counter} entries are missing: the trail was emptied` : `entries after #${lastId} are missing (the id counter is at #${counter})`;
+        return { ok: false, brokenAt: lastId + 1, reason };
       }
-      prev = row.hash;
-      count++;
-      lastId = row.id;
-    }
-    // A tripwire, not a proof: the counter is in the database too, but deleting rows does not lower it.
-    const counter = (this.db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'`).pluck().get() as number | undefined) ?? 0;
-    if (counter > lastId) {
-      const reason = count === 0 ? `all ${counter} entries are missing: the trail was emptied` : `entries after #${lastId} are missing (the id counter is at #${counter})`;
-      return { ok: false, brokenAt: lastId + 1, reason };
-    }
-    if (this.writeKey && segment?.id !== this.writeKey.id) {
-      // Start-up put the chain under the current key; without such an entry the keyed part was cut off or rewritten.
-      return { ok: false, brokenAt: lastId + 1, reason: 'no entry is signed with the current audit key: the keyed entries were removed or the chain rewritten' };
-    }
-    const keying: AuditKeying = keyedFrom ? { keyed: true, since: keyedFrom.id, before: keyedFrom.before } : { keyed: false };
-    return { ok: true, entries: count, head: count > 0 ? prev : null, ...(count > 0 ? { headId: lastId } : {}), keying };
+      if (this.writeKey && segment?.id !== this.writeKey.id) {
+        // Start-up put the chain under the current key; without such an entry the keyed part was cut off or rewritten.
+        return { ok: false, brokenAt: lastId + 1, reason: 'no entry is signed with the current audit key: the keyed entries were removed or the chain rewritten' };
+      }
+      const keying: AuditKeying = keyedFrom ? { keyed: true, since: keyedFrom.id, before: keyedFrom.before } : { keyed: false };
+      return { ok: true, entries: count, head: count > 0 ? prev : null, ...(count > 0 ? { headId: lastId } : {}), keying };
+    });
+  }
+
+  /** The highest id the table ever handed out (deleting rows does not lower it); 0 before the first entry. */
+  private async idCounter(tx: Transaction<Schema>): Promise<number> {
+    const row =
+      this.data.dialect === 'postgres'
+        ? await first(tx, sql<{ seq: number | null }>`SELECT pg_sequence_last_value(pg_get_serial_sequence('audit_log', 'id')::regclass) AS seq`)
+        : await first(tx, sql<{ seq: number | null }>`SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'`);
+    return Number(row?.seq ?? 0);
   }
 
   /** The chain is keyed from `from` on, and there is no key to check it: say how far it was checked. */
-  private keyMissing(from: number, verified: number, prevHash: string): AuditVerification {
-    const entries = this.db.prepare('SELECT COUNT(*) FROM audit_log').pluck().get() as number;
-    const head = (this.last.get() as string | undefined) ?? prevHash;
-    const headId = this.db.prepare('SELECT MAX(id) FROM audit_log').pluck().get() as number | null;
-    return { ok: true, entries, head, ...(headId !== null ? { headId } : {}), keying: { keyed: false, keyMissingFrom: from, verified } };
+  private async keyMissing(tx: Transaction<Schema>, from: number, verified: number, prevHash: string): Promise<AuditVerification> {
+    const head = await first(tx, sql<{ id: number; hash: string }>`SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1`);
+    const entries = Number((await first(tx, sql<{ n: number }>`SELECT COUNT(*) AS n FROM audit_log`))?.n ?? 0);
+    return { ok: true, entries, head: head?.hash ?? prevHash, ...(head ? { headId: head.id } : {}), keying: { keyed: false, keyMissingFrom: from, verified } };
   }
 }

@@ -9,6 +9,7 @@ import { commandPermission, type Command } from './types.js';
 export function commandsModule(core: Core, services: CommandServices, commands: readonly Command[], schedule?: FlushScheduler): WaygateModule {
   const requests = new AuditBatch(
     core.audit,
+    core.data.db,
     (err) => core.logger.error({ err }, 'commands could not be audited'),
     schedule ?? ((flush) => void core.clock.setTimer(FLUSH_EVERY_MS, flush)),
   );

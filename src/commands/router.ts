@@ -105,7 +105,7 @@ async function answer(
     const own = deferred.splice(0);
     deferred.push(async () => {
       const late = await running.catch(failed);
-      services.outbox.enqueueSync({ kind: 'respond', payload: { responseUrl: command.response_url, ...late } });
+      await services.store.transaction((tx) => services.outbox.enqueue(tx, { kind: 'respond', payload: { responseUrl: command.response_url, ...late } }));
       for (const task of own) await task();
     });
     return { reply: { text: `Working on \`${SLASH_COMMAND} ${verb}\`… the answer follows here.` }, outcome: 'late', verb };

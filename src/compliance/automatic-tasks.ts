@@ -19,12 +19,11 @@ type Task = (run: Run) => Promise<{ ok: boolean; detail: string }>;
 export function automaticTasks(deps: { audit: AuditLog; backups: Pick<BackupService, 'writeArchive' | 'restoreTest'>; timezone: string; now: () => number }): Record<AutomaticTask, Task> {
   return {
     // Async, so a failed write (a full disk) comes back as a rejected promise the engine reports.
-    // eslint-disable-next-line @typescript-eslint/require-await
     'audit-archive': async (run) => {
       const month = DateTime.fromMillis(run.createdAt, { zone: deps.timezone }).startOf('month').minus({ months: 1 });
       const from = month.toMillis();
       const until = month.plus({ months: 1 }).toMillis();
-      const rows = deps.audit.between(from, until);
+      const rows = await deps.audit.between(from, until);
       const name = `audit_${month.toFormat('yyyy-LL')}.json`;
       const content = auditJson(rows, {
         from: month.toISODate() ?? '',

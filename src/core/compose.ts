@@ -1,4 +1,4 @@
-import type { Core } from './core.js';
+import { startCore, type Core } from './core.js';
 import type { WaygateModule } from './module.js';
 import type { MessageKey } from './keys.js';
 import { OutboxDispatcher } from '../outbox/dispatcher.js';
@@ -62,6 +62,7 @@ export function compose(core: Core, modules: readonly WaygateModule[]): Composed
   return {
     dispatcher,
     async start(port) {
+      await startCore(core);
       try {
         await app.init();
       } catch (err) {
@@ -96,7 +97,7 @@ export function compose(core: Core, modules: readonly WaygateModule[]): Composed
       await deadlines.stop();
       for (const m of [...modules].reverse()) await m.stop?.();
       await dispatcher.stop();
-      core.replays.flush();
+      await core.replays.flush();
       core.db.close();
       core.instanceLock.release();
       logger.info('Waygate stopped');

@@ -149,20 +149,12 @@ export function createCore(opts: CoreOptions): Core {
   const data = DataLayer.sqlite(db);
   const metrics = new Metrics();
   const outbox = new Outbox(db, clock);
+  // Put under the audit key by startCore(), before anything records.
   const audit = new AuditLog(db, clock, config.auditKeys);
-  if (config.auditKeys.length === 0) {
-    const keyedSince = audit.keyedSince();
-    if (keyedSince !== null) {
-      logger.warn(
-        { keyedSince },
-        'the audit trail is keyed but WAYGATE_AUDIT_KEY is not set: new entries are not keyed, and verifying with the key will report them',
-      );
-    }
-  }
   const inflight = new InflightWork();
   const executions = new Executions(db);
   const deadlines = new Deadlines(db, clock, logger);
-  const replays = new ReplayGuard(db, clock, (err) => logger.error({ err }, 'could not record Slack requests for replay checks; they are remembered until a restart'));
+  const replays = new ReplayGuard(data, clock, (err) => logger.error({ err }, 'could not record Slack requests for replay checks; they are remembered until a restart'));
 
   // The outbox owns retries and pacing, so the WebClient must neither retry nor queue on 429.
   const clientOptions: WebClientOptions = {
@@ -229,9 +221,10 @@ export function createCore(opts: CoreOptions): Core {
     clock,
     logger,
   );
-  const policy = new Policy({ roles, overrides: permissionOverrides(config, logger), audit, metrics, logger });
+  const policy = new Policy({ roles, overrides: permissionOverrides(config, logger), audit, db: data.db, track: (work) => inflight.track(work), metrics, logger });
   const interactions = new Interactions({
     audit,
+    db: data.db,
     clock,
     policy,
     outbox,
@@ -245,7 +238,7 @@ export function createCore(opts: CoreOptions): Core {
   const store: Store = {
     transaction: (fn) => data.transaction(fn),
     checkpoint: () => void db.pragma('wal_checkpoint(TRUNCATE)'),
-    pruneHistory: (olderThan) => ({ executions: executions.pruneFinishedSync(olderThan), deadlines: deadlines.pruneFired(olderThan) }),
+    pruneHistory: async (ex, olderThan) => ({ executions: await executions.pruneFinished(ex, olderThan), deadlines: await deadlines.pruneFired(ex, olderThan) }),
   };
   const sender = opts.sender ?? new SlackSender({
     client: app.client,
@@ -277,6 +270,26 @@ export function createCore(opts: CoreOptions): Core {
     version: readVersion(),
     startedAt: clock.nowMs(),
   };
+}
+
+/**
+ * What the core reads and writes before it serves anything, awaited first thing at start-up: the audit trail is put
+ * under the current audit key (before anything records), and the Slack requests seen before a restart are loaded
+ * (before Slack can reach the bot).
+ */
+export async function startCore(core: Core): Promise<void> {
+  const { audit, config, logger, replays } = core;
+  await audit.init();
+  if (config.auditKeys.length === 0) {
+    const keyedSince = await audit.keyedSince();
+    if (keyedSince !== null) {
+      logger.warn(
+        { keyedSince },
+        'the audit trail is keyed but WAYGATE_AUDIT_KEY is not set: new entries are not keyed, and verifying with the key will report them',
+      );
+    }
+  }
+  await replays.load();
 }
 
 /**

@@ -203,7 +203,7 @@ export class Deadlines {
   }
 
   /** Fired deadlines are history only; keep them as long as the caller keeps its own records. */
-  pruneFired(olderThan: number): number {
-    return this.db.prepare('DELETE FROM deadlines WHERE fired_at IS NOT NULL AND fired_at < ?').run(olderThan).changes;
+  async pruneFired(ex: Executor, olderThan: number): Promise<number> {
+    return run(ex, sql`DELETE FROM deadlines WHERE fired_at IS NOT NULL AND fired_at < ${olderThan}`);
   }
 }

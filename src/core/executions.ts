@@ -109,7 +109,7 @@ export class Executions {
     return run(ex, sql`DELETE FROM executions WHERE status NOT IN ('queued', 'running') AND finished_at < ${olderThan}`);
   }
 
-  // The synchronous forms below serve code not yet on the data layer (decision 020).
+  // The synchronous forms below serve code not yet on the data layer (decision 020): `src/incidents/bulk-change.ts`.
 
   /** Records work someone asked for; it runs after the ack (or after a restart). */
   queueSync(e: { kind: string; name: string; trigger: Execution['trigger']; by: string | null; at: number; notify?: ExecutionNotify }): number {
@@ -152,9 +152,5 @@ export class Executions {
     return (this.db.prepare(`SELECT * FROM executions WHERE kind = ? AND status = 'queued' ORDER BY id`).all(kind) as Row[]).map(
       (r) => fromRow(r) as Execution,
     );
-  }
-
-  pruneFinishedSync(olderThan: number): number {
-    return this.db.prepare(`DELETE FROM executions WHERE status NOT IN ('queued', 'running') AND finished_at < ?`).run(olderThan).changes;
   }
 }

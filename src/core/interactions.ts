@@ -11,6 +11,7 @@ import { withinAckBudget } from './ack-budget.js';
 import { VALUE_LIMIT } from './blocks.js';
 import { asWaygateError } from './errors.js';
 import type { AuditLog } from '../audit/audit-log.js';
+import type { Executor } from '../db/data-layer.js';
 
 
 /** What a handler learns about the click, besides its decoded value. */
@@ -189,7 +190,9 @@ const blockActionsSchema = z.object({
 export interface InteractionDeps {
   clock: Clock;
   /** Every click and modal submission is recorded: who, which element, how it ended. */
-  audit: Pick<AuditLog, 'recordSync'>;
+  audit: Pick<AuditLog, 'record'>;
+  /** Where those rows (and answers told to the clicker) commit: the data layer itself (`data.db`), each on its own. */
+  db: Executor;
   policy: Policy;
   outbox: Outbox;
   logger: Logger;
@@ -310,17 +313,21 @@ export class Interactions {
     await (result.done.close ? ack() : ack({ response_action: 'errors', errors: result.done.errors }));
   }
 
-  /** The trail's row of an interaction; what it changed has rows of its own, written by its handler. */
+  /**
+   * The trail's row of an interaction; what it changed has rows of its own, written by its handler. Started here,
+   * not waited for: the ack must not wait for the database. Tracked, so shutdown waits for it before closing.
+   */
   private record(actor: string, element: string, outcome: string, value?: string): void {
-    try {
-      this.deps.audit.recordSync({ actor, action: 'interaction', subject: element, details: { outcome, ...(value ? { value: value.slice(0, 200) } : {}) } });
-    } catch (err) {
-      this.deps.logger.error({ err, element }, 'interaction could not be audited');
-    }
+    const { audit, db, inflight, logger } = this.deps;
+    void inflight.track(
+      audit
+        .record(db, { actor, action: 'interaction', subject: element, details: { outcome, ...(value ? { value: value.slice(0, 200) } : {}) } })
+        .catch((err: unknown) => logger.error({ err, element }, 'interaction could not be audited')),
+    );
   }
 
   private async dispatch(payload: z.infer<typeof blockActionsSchema>): Promise<void> {
-    const { logger, metrics, outbox, policy } = this.deps;
+    const { logger, metrics, outbox, policy, db, inflight } = this.deps;
     const [element] = payload.actions;
     if (!element) return;
     const action = this.actions.get(element.action_id);
@@ -337,8 +344,12 @@ export class Interactions {
       messageTs: payload.container?.message_ts,
       triggerId: payload.trigger_id,
       selected: (element.selected_options ?? []).map((o) => o.value),
+      // Queued in a transaction of its own, not waited for (the ack must not wait); tracked so shutdown waits for it.
       tell: (text) => {
-        if (responseUrl) outbox.enqueueSync({ kind: 'respond', payload: { responseUrl, text } });
+        if (!responseUrl) return;
+        void inflight.track(
+          outbox.enqueue(db, { kind: 'respond', payload: { responseUrl, text } }).catch((err: unknown) => logger.error({ err, actionId: element.action_id }, 'answer to a click could not be queued')),
+        );
       },
       openModal: async (view) => {
         if (!payload.trigger_id) throw new Error('this interaction carries no trigger_id to open a modal with');

@@ -2,6 +2,7 @@ import type { Logger } from '../logging/logger.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Metrics } from '../http/metrics.js';
 import type { RoleName } from '../config/schema.js';
+import type { Executor } from '../db/data-layer.js';
 
 /** Who holds a permission: roles (admin always included implicitly) or everyone. */
 export type Grant = readonly RoleName[] | 'everyone';
@@ -48,7 +49,11 @@ export interface PolicyOptions {
   roles: { allows(userId: string, allowed: Grant): Promise<boolean>; rolesOf(userId: string): Promise<Set<RoleName>> };
   /** YAML `permissions:` (and the deprecated `commandRoles:`, already folded in). */
   overrides: Readonly<Record<PermissionName, Grant>>;
-  audit: AuditLog;
+  audit: Pick<AuditLog, 'record'>;
+  /** Where a denial's audit row commits: the data layer itself (`data.db`), a transaction of its own. */
+  db: Executor;
+  /** Keeps the denial's audit write in view until it is done (shutdown drains it); none in unit tests. */
+  track?: (work: Promise<void>) => unknown;
   metrics: Metrics;
   logger: Logger;
 }
@@ -98,7 +103,12 @@ export class Policy {
     return this.opts.roles.allows(user, this.grantOf(permission));
   }
 
-  /** Decides, and on a denial counts it and writes the audit row (callers commit nothing else). */
+  /**
+   * Decides, and on a denial counts it and writes the audit row (callers commit nothing else). The decision does
+   * not wait for that write: it is often on the way to a Slack ack, which must not wait for the database. The row
+   * is written in a transaction of its own started here, so a read through the data layer after the decision
+   * sees it; a failed write is logged.
+   */
   async check(req: CheckRequest): Promise<Decision> {
     const grant = this.grantOf(req.permission);
     let message: string | undefined;
@@ -119,12 +129,15 @@ export class Policy {
     }
     if (message === undefined) return { allowed: true };
     this.opts.metrics.denials.inc({ permission: req.permission, rule: rule ?? 'role' });
-    this.opts.audit.recordSync({
-      actor: req.user,
-      action: 'permission.denied',
-      subject: req.subject ?? req.permission,
-      details: { permission: req.permission, rule, roles: grant },
-    });
+    const written = this.opts.audit
+      .record(this.opts.db, {
+        actor: req.user,
+        action: 'permission.denied',
+        subject: req.subject ?? req.permission,
+        details: { permission: req.permission, rule, roles: grant },
+      })
+      .catch((err: unknown) => this.opts.logger.error({ err, user: req.user, permission: req.permission }, 'permission denial could not be audited'));
+    this.opts.track?.(written);
     this.opts.logger.info({ user: req.user, permission: req.permission, rule }, 'permission denied');
     return { allowed: false, message };
   }

@@ -1,5 +1,5 @@
-import type { Statement } from 'better-sqlite3';
-import type { Db } from '../db/database.js';
+import { sql } from 'kysely';
+import { all, run, type DataLayer } from '../db/data-layer.js';
 import type { Clock } from '../clock/clock.js';
 
 /**
@@ -27,9 +27,9 @@ export function requestKey(body: unknown): string | undefined {
  * file) could replay it until the signature expires, and Slack's own retries would run a command twice.
  *
  * The decision is made in memory, so the ack path pays a map lookup, not a write transaction of its own
- * (that cost /waygate help a third of its throughput). The keys are written to SQLite in one transaction
- * per event-loop turn and loaded back at start, so a restart does not forget them; only a key seen in the
- * last turn before a crash can be lost.
+ * (that cost /waygate help a third of its throughput). The keys are written through the data layer in one
+ * transaction per event-loop turn, after the ack, and loaded back at start (load()), so a restart does not
+ * forget them; only a key seen in the last turn before a crash can be lost.
  */
 export class ReplayGuard {
   /** Key → when it was seen; insertion order is time order, so the oldest are at the front. */
@@ -37,26 +37,26 @@ export class ReplayGuard {
   private unwritten: Array<[string, number]> = [];
   private writeQueued = false;
   private prunedAt = Number.NEGATIVE_INFINITY;
-  private readonly remember: Statement<[string, number]>;
-  private readonly prune: Statement<[number]>;
-  private readonly writeAll: (rows: Array<[string, number]>) => void;
+  /** The writes so far, one after the other: flush() resolves once everything seen before it is written. */
+  private writing: Promise<void> = Promise.resolve();
 
   constructor(
-    db: Db,
+    private readonly data: DataLayer,
     private readonly clock: Clock,
     private readonly onWriteError: (err: unknown) => void = () => undefined,
-  ) {
-    this.remember = db.prepare(`INSERT OR REPLACE INTO slack_requests_seen (key, seen_at) VALUES (?, ?)`);
-    this.prune = db.prepare(`DELETE FROM slack_requests_seen WHERE seen_at < ?`);
-    this.writeAll = db.transaction((rows: Array<[string, number]>) => {
-      for (const [key, at] of rows) this.remember.run(key, at);
-    });
-    const cutoff = clock.nowMs() - REPLAY_WINDOW_MS;
-    const rows = db.prepare(`SELECT key, seen_at FROM slack_requests_seen WHERE seen_at >= ? ORDER BY seen_at`).raw().all(cutoff) as Array<[string, number]>;
-    for (const [key, at] of rows) this.seen.set(key, at);
+  ) {}
+
+  /** Loads the keys seen within the window before a restart; awaited at start-up, before Slack can reach the bot. */
+  async load(): Promise<void> {
+    const cutoff = this.clock.nowMs() - REPLAY_WINDOW_MS;
+    const rows = await all(this.data.db, sql<{ key: string; seen_at: number }>`SELECT key, seen_at FROM slack_requests_seen WHERE seen_at >= ${cutoff} ORDER BY seen_at`);
+    for (const { key, seen_at: at } of rows) {
+      // A key seen since start-up (none, when load() runs first) is newer than its stored row.
+      if (!this.seen.has(key)) this.seen.set(key, Number(at));
+    }
   }
 
-  /** True the first time a key is seen within the window; false for a replay or a retry. */
+  /** True the first time a key is seen within the window; false for a replay or a retry. Decided in memory. */
   firstTime(key: string): boolean {
     const now = this.clock.nowMs();
     const cutoff = now - REPLAY_WINDOW_MS;
@@ -69,27 +69,38 @@ export class ReplayGuard {
     this.unwritten.push([key, now]);
     if (!this.writeQueued) {
       this.writeQueued = true;
-      setImmediate(() => this.flush());
+      setImmediate(() => void this.flush());
     }
     return true;
   }
 
-  /** Writes the keys seen since the last write; called at the end of each turn and when the bot stops. */
-  flush(): void {
+  /**
+   * Writes the keys seen since the last write in one transaction; called at the end of each turn and when the bot
+   * stops. Resolves once they (and any write before) are done; never rejects: a failure goes to onWriteError.
+   */
+  flush(): Promise<void> {
     this.writeQueued = false;
     const rows = this.unwritten;
     this.unwritten = [];
     const now = this.clock.nowMs();
-    try {
-      if (rows.length > 0) this.writeAll(rows);
-      if (now - this.prunedAt >= PRUNE_EVERY_MS) {
-        this.prune.run(now - REPLAY_WINDOW_MS);
-        this.prunedAt = now;
-      }
-    } catch (err) {
-      // Still remembered in memory; only a restart before the database recovers would forget them.
-      this.onWriteError(err);
-    }
+    const prune = now - this.prunedAt >= PRUNE_EVERY_MS;
+    if (prune) this.prunedAt = now;
+    if (rows.length === 0 && !prune) return this.writing;
+    this.writing = this.writing
+      .then(() =>
+        this.data.transaction(async (tx) => {
+          for (const [key, at] of rows) {
+            await run(tx, sql`INSERT INTO slack_requests_seen (key, seen_at) VALUES (${key}, ${at}) ON CONFLICT (key) DO UPDATE SET seen_at = excluded.seen_at`);
+          }
+          if (prune) await run(tx, sql`DELETE FROM slack_requests_seen WHERE seen_at < ${now - REPLAY_WINDOW_MS}`);
+        }),
+      )
+      .catch((err: unknown) => {
+        // Still remembered in memory; only a restart before the database recovers would forget them.
+        if (prune) this.prunedAt = Number.NEGATIVE_INFINITY;
+        this.onWriteError(err);
+      });
+    return this.writing;
   }
 
   private forgetBefore(cutoff: number): void {

@@ -355,7 +355,7 @@ export class HealthService {
         { label: 'backups', path: config.backup.dir },
       ]),
       reviewed: null,
-      audit: this.opts.audit.verify(),
+      audit: await this.opts.audit.verify(),
       ...(anchorCheck ? { anchorCheck } : {}),
     };
   }
@@ -371,7 +371,7 @@ export class HealthService {
     if (!readAnchor || !channel) return undefined;
     const previous = await readAnchor(channel);
     if (previous.state !== 'found') return previous;
-    const reason = anchorMismatch(this.opts.audit, previous.anchor);
+    const reason = await anchorMismatch(this.opts.audit, previous.anchor);
     return reason === undefined ? { state: 'held', anchor: previous.anchor } : { state: 'broken', anchor: previous.anchor, reason };
   }
 

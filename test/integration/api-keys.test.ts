@@ -99,7 +99,7 @@ describe('API keys (SOP-SEC-002), seen from Slack', () => {
     // Nothing sent through the outbox either: the key went out only in the HTTP reply.
     expect(b.slack.responsePosts('all').some((p) => JSON.stringify(p.body).includes(key))).toBe(false);
 
-    const audit = b.waygate.services.audit.recent(5).find((e) => e.action === 'key.created');
+    const audit = (await b.waygate.services.audit.recent(5)).find((e) => e.action === 'key.created');
     expect(audit).toMatchObject({ actor: USERS.security, subject: 'billing-api' });
     expect(JSON.parse(audit!.details)).toEqual({ owner: USERS.ops });
 
@@ -146,7 +146,7 @@ describe('API keys (SOP-SEC-002), seen from Slack', () => {
     expect(readFileSync(received, 'utf8')).toBe(`${second}\n`);
     expect(copiesIn(readFileSync(argvSeen), second!)).toEqual([]);
     expect(b.slack.responsePosts('rotation').map((p) => p.body.text)).toEqual(['✅ Rotation script `rotate-api-keys` for `payments`: exit 0.']);
-    const scriptAudit = b.waygate.services.audit.recent(10).find((e) => e.action === 'key.rotation_script');
+    const scriptAudit = (await b.waygate.services.audit.recent(10)).find((e) => e.action === 'key.rotation_script');
     expect(JSON.parse(scriptAudit!.details)).toMatchObject({ ok: true, exitCode: 0 });
 
     // Both work during the grace period…
@@ -169,13 +169,13 @@ describe('API keys (SOP-SEC-002), seen from Slack', () => {
     expect(after).toContain('revoked');
     expect(after).toContain('rotated: grace period ended');
     expect(after).not.toContain('grace (old version)');
-    expect(b.waygate.services.audit.recent(20).map((e) => e.action)).toContain('key.grace_ended');
+    expect((await b.waygate.services.audit.recent(20)).map((e) => e.action)).toContain('key.grace_ended');
 
     // Revoke: the key stops at once, with the reason in the audit trail.
     const revoked = await command(b, 'key revoke payments leaked in a CI log');
     expect(revoked.json.text).toContain('is revoked');
     expect(await verify(b, 'payments', second!)).toBe(false);
-    const row = b.waygate.services.audit.recent(5).find((e) => e.action === 'key.revoked');
+    const row = (await b.waygate.services.audit.recent(5)).find((e) => e.action === 'key.revoked');
     expect(row).toMatchObject({ actor: USERS.security, subject: 'payments' });
     expect(JSON.parse(row!.details)).toMatchObject({ reason: 'leaked in a CI log', versions: 1 });
     const listed = String((await command(b, 'key list')).json.text);
@@ -208,7 +208,7 @@ describe('API keys (SOP-SEC-002), seen from Slack', () => {
     expect(list).toContain('team disbanded');
     expect(list).toContain('rotated: grace period ended');
     // The revoked old version of `reports` keeps its revocation reason; its deadline was cancelled.
-    expect(again.waygate.services.audit.recent(20).filter((e) => e.action === 'key.grace_ended').map((e) => e.subject)).toEqual(['search']);
+    expect((await again.waygate.services.audit.recent(20)).filter((e) => e.action === 'key.grace_ended').map((e) => e.subject)).toEqual(['search']);
   });
 
   it('a rotation script that fails is reported by its exit code, never its output', async () => {

@@ -71,25 +71,25 @@ describe('/waygate audit export', () => {
   });
 
   const command = (text: string, userId: string = USERS.security) => bot.signer.slashCommand({ text, userId, responseUrl: bot.slack.responseUrl() });
-  const recordAt = (at: string, entry: AuditEntry) => {
+  const recordAt = async (at: string, entry: AuditEntry) => {
     bot.clock.set(at);
-    bot.waygate.services.audit.recordSync(entry);
+    await bot.waygate.services.store.transaction((tx) => bot.waygate.services.audit.record(tx, entry));
   };
   type Row = { id: number; at: number; actor: string; action: string; subject: string | null; details: string; hash: string; prev_hash: string };
   const rowsWhere = (sql: string) => bot.waygate.services.db.prepare(`SELECT * FROM audit_log WHERE ${sql} ORDER BY id`).all() as Row[];
 
   /** Rows on both sides of each edge of 1–2 March in Berlin, and values that need quoting. */
-  const recordAroundTheRange = () => {
-    recordAt('2026-02-28T22:59:59.999Z', { actor: 'U0OPS', action: 'job.run', subject: 'before' });
-    recordAt('2026-02-28T23:00:00.000Z', { actor: 'U0OPS', action: 'job.run', subject: 'first, "in range"' });
-    recordAt('2026-03-01T12:00:00.000Z', { actor: '=cmd|calc', action: 'sop.override', subject: 'two\nlines', details: { reason: 'a, "b"\r\nc' } });
-    recordAt('2026-03-02T22:59:59.999Z', { actor: 'U0LEAD', action: 'sop.approved', subject: 'last in range' });
-    recordAt('2026-03-02T23:00:00.000Z', { actor: 'U0OPS', action: 'job.run', subject: 'after' });
+  const recordAroundTheRange = async () => {
+    await recordAt('2026-02-28T22:59:59.999Z', { actor: 'U0OPS', action: 'job.run', subject: 'before' });
+    await recordAt('2026-02-28T23:00:00.000Z', { actor: 'U0OPS', action: 'job.run', subject: 'first, "in range"' });
+    await recordAt('2026-03-01T12:00:00.000Z', { actor: '=cmd|calc', action: 'sop.override', subject: 'two\nlines', details: { reason: 'a, "b"\r\nc' } });
+    await recordAt('2026-03-02T22:59:59.999Z', { actor: 'U0LEAD', action: 'sop.approved', subject: 'last in range' });
+    await recordAt('2026-03-02T23:00:00.000Z', { actor: 'U0OPS', action: 'job.run', subject: 'after' });
     bot.clock.set('2026-03-03T09:00:00.000Z');
   };
 
   it('sends the caller a CSV and a JSON file holding exactly the rows of those days in the configured zone', async () => {
-    recordAroundTheRange();
+    await recordAroundTheRange();
     const expected = rowsWhere(`subject NOT IN ('before', 'after')`).filter((r) => r.at >= Date.parse('2026-02-28T23:00:00Z') && r.at < Date.parse('2026-03-02T23:00:00Z'));
     expect(expected.map((r) => r.subject)).toEqual(['first, "in range"', 'two\nlines', 'last in range']);
 
@@ -120,11 +120,11 @@ describe('/waygate audit export', () => {
     expect(rowsWhere(`action = 'audit.exported'`)).toEqual([
       expect.objectContaining({ actor: USERS.security, subject: '2026-03-01 to 2026-03-02', details: JSON.stringify({ from: '2026-03-01', to: '2026-03-02', timezone: 'Europe/Berlin', entries: 3, firstId: expected[0]!.id, lastId: expected[2]!.id }) }),
     ]);
-    expect(bot.waygate.services.audit.verify()).toMatchObject({ ok: true });
+    expect(await bot.waygate.services.audit.verify()).toMatchObject({ ok: true });
   });
 
   it('exports a single day when both dates are the same', async () => {
-    recordAroundTheRange();
+    await recordAroundTheRange();
     const res = await command('audit export 2026-03-02 2026-03-02');
     expect(res.json.text).toContain('📤 Exporting 1 audit entry from 2026-03-02 (Europe/Berlin)');
     await bot.settle();
@@ -138,7 +138,7 @@ describe('/waygate audit export', () => {
     ['2026-03-02 2026-03-01', '2026-03-01 is before 2026-03-02'],
     ['2025-03-01 2026-03-02', 'that is 367 days; an export covers at most 366'],
   ])('refuses `%s` and says why, sending nothing', async (range, problem) => {
-    recordAroundTheRange();
+    await recordAroundTheRange();
     const res = await command(`audit export ${range}`);
     expect(res.json.text).toBe(`Cannot export: ${problem}. Usage: \`/waygate audit export <from> <to>\` (days in Europe/Berlin, both included).`);
     await bot.settle();
@@ -155,15 +155,14 @@ describe('/waygate audit export', () => {
     const { MAX_EXPORT_ENTRIES } = await import('../../commands/audit.js');
     bot.clock.set('2026-03-01T10:00:00.000Z');
     const audit = bot.waygate.services.audit;
-    bot.waygate.services.db.transaction(() => {
-      for (let i = 0; i <= MAX_EXPORT_ENTRIES; i++) audit.recordSync({ actor: 'U0OPS', action: 'job.run' });
-    })();
+    const entries: AuditEntry[] = Array.from({ length: MAX_EXPORT_ENTRIES + 1 }, () => ({ actor: 'U0OPS', action: 'job.run' }));
+    await bot.waygate.services.store.transaction((tx) => audit.recordAll(tx, entries));
     const res = await command('audit export 2026-03-01 2026-03-01');
     expect(res.json.text).toBe(`${MAX_EXPORT_ENTRIES + 1} audit entries from 2026-03-01 (Europe/Berlin), more than the ${MAX_EXPORT_ENTRIES} one export carries: ask for a shorter range.`);
   });
 
   it('is refused to someone without the security role, like the rest of audit', async () => {
-    recordAroundTheRange();
+    await recordAroundTheRange();
     const res = await command('audit export 2026-03-01 2026-03-02', USERS.ops);
     expect(res.json.text).toContain('needs the *security* role');
     await bot.settle();
@@ -208,7 +207,7 @@ describe("the digest's anchor check", () => {
     const first = await postDigest();
     const id = anchoredId(first);
     expect(id).toBeGreaterThan(0);
-    expect(footer(first)).toContain(`head #${id} \`${bot.waygate.services.audit.hashOf(id)!.slice(0, 16)}\``);
+    expect(footer(first)).toContain(`head #${id} \`${(await bot.waygate.services.audit.hashOf(id))!.slice(0, 16)}\``);
     expect(footer(first)).toContain('No earlier digest here to check the trail against');
 
     const second = await postDigest();
@@ -244,7 +243,7 @@ describe("the digest's anchor check", () => {
     const id = anchoredId(first);
     db().prepare('DELETE FROM audit_log WHERE id >= ?').run(id);
     db().prepare(`UPDATE sqlite_sequence SET seq = ? WHERE name = 'audit_log'`).run(id - 1);
-    expect(bot.waygate.services.audit.verify()).toMatchObject({ ok: true });
+    expect(await bot.waygate.services.audit.verify()).toMatchObject({ ok: true });
 
     const second = await postDigest();
     // New entries took the old ids: the chain verifies, but entry #id is not the one the digest posted.

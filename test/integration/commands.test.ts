@@ -42,7 +42,7 @@ describe('/waygate over real HTTP', () => {
     );
     expect(res.status).toBe(401);
     expect((await bot.waygate.services.jobs.list())[0]?.lastRun).toBeUndefined();
-    expect(bot.waygate.services.audit.recent(10)).toHaveLength(0);
+    expect(await bot.waygate.services.audit.recent(10)).toHaveLength(0);
   });
 
   it('rejects a request signed more than 5 minutes ago with 401 and runs nothing', async () => {

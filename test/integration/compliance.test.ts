@@ -166,7 +166,7 @@ describe('the compliance calendar (SOP-COMP-001)', () => {
     await b.advanceTo('2027-01-11T08:00:30.000Z');
     await settle(b);
     expect(reminders(b)).toHaveLength(1);
-    const audit = b.waygate.services.audit.recent(500);
+    const audit = await b.waygate.services.audit.recent(500);
     expect(audit.filter((e) => e.action === 'compliance.reminded').map((e) => e.subject)).toEqual(['reminder:2027-W01']);
     expect(audit).toContainEqual(expect.objectContaining({ action: 'sop.step', actor: USERS.security, subject: 'audit-preparation #1' }));
   });
@@ -247,7 +247,7 @@ describe('/waygate backup restore-test', () => {
     const failed = await ask('restore-corrupt');
     expect(failed).toMatch(/^❌ Restore test of `waygate_20261201\.db` failed: (integrity check of the restored copy: |waygate_20261201\.db could not be restored: |the restored copy of waygate_20261201\.db is unreadable: ).+\nAsked for by <@U0OPS>\.$/s);
     expect(failed).not.toContain('passed');
-    const audited = b.waygate.services.audit.recent(50).filter((e) => e.action === 'backup.restore_test').map((e) => (JSON.parse(e.details) as { ok: boolean }).ok);
+    const audited = (await b.waygate.services.audit.recent(50)).filter((e) => e.action === 'backup.restore_test').map((e) => (JSON.parse(e.details) as { ok: boolean }).ok);
     expect(audited).toEqual([false, true]);
   });
 });

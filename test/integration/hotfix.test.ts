@@ -148,7 +148,7 @@ describe('hotfixes that leads approve with buttons (SOP-OPS-002)', () => {
     await b.advanceTo(b.clock.nowMs() + 3 * 24 * 3_600_000);
     await settle(b);
     expect(b.slack.messages(USERS.lead).map((m) => m.text)).toEqual([reminder]);
-    const actions = b.waygate.services.audit.recent(50).filter((e) => e.action.startsWith('sop.')).map((e) => [e.action, e.actor]);
+    const actions = (await b.waygate.services.audit.recent(50)).filter((e) => e.action.startsWith('sop.')).map((e) => [e.action, e.actor]);
     expect(actions).toEqual(expect.arrayContaining([['sop.started', USERS.lead], ['sop.approved', LEAD2], ['sop.ended', USERS.lead]]));
   });
 

@@ -96,7 +96,7 @@ describe('acting on incidents from Slack beyond ack and resolve', () => {
     // One line in the thread (PagerDuty's echo of it is not shown again), saying PagerDuty took it.
     const lines = thread(b, 7).filter((m) => m.text.includes('DB pool'));
     expect(lines.map((m) => m.text)).toEqual([`📝 Note from <@${USERS.oncall}>: ${note} · ✓ _in PagerDuty_`]);
-    expect(b.waygate.services.audit.recent(20).filter((e) => e.action === 'incident.note_added').map((e) => [e.actor, e.subject])).toEqual([[USERS.oncall, '#7']]);
+    expect((await b.waygate.services.audit.recent(20)).filter((e) => e.action === 'incident.note_added').map((e) => [e.actor, e.subject])).toEqual([[USERS.oncall, '#7']]);
 
     // A note someone writes in PagerDuty still reaches the thread.
     await b.pdSigner.send(b.pdSigner.annotatedEvent('PNOTE01', 'Vendor confirmed the outage'));
@@ -193,7 +193,7 @@ describe('acting on incidents from Slack beyond ack and resolve', () => {
     expect(declared?.text).toMatch(/^P1 #\d+ /);
     expect(JSON.stringify(declared?.blocks)).toContain(`"action_id":"${INCIDENT_ACTIONS.acknowledge}"`);
     expect(b.slack.messages('C0ALERTS').filter((m) => m.thread_ts === declared?.ts).map((m) => m.text)).toContainEqual(`📣 Declared from Slack by <@${USERS.oncall}>.`);
-    expect(b.waygate.services.audit.recent(20).some((e) => e.action === 'incident.declared' && e.actor === USERS.oncall)).toBe(true);
+    expect((await b.waygate.services.audit.recent(20)).some((e) => e.action === 'incident.declared' && e.actor === USERS.oncall)).toBe(true);
   });
 
   it('without PagerDuty: declares locally, and note, reassign, priority and escalate-now work on the card with nothing sent anywhere else', async () => {
@@ -226,7 +226,7 @@ describe('acting on incidents from Slack beyond ack and resolve', () => {
     expect(blocks).toContain('Escalation level 2');
     expect(b.slack.messages(USERS.oncall).map((m) => m.text)).toContainEqual(expect.stringContaining(`<@${USERS.lead}> escalated P1`));
     expect(b.slack.messages(USERS.ops).map((m) => m.text)).toContainEqual(expect.stringContaining('assigned P2 #9000001'));
-    expect(b.waygate.services.audit.recent(50).filter((e) => e.subject === '#9000001').map((e) => e.action)).toEqual(
+    expect((await b.waygate.services.audit.recent(50)).filter((e) => e.subject === '#9000001').map((e) => e.action)).toEqual(
       expect.arrayContaining(['incident.declared', 'incident.note_added', 'incident.reassigned', 'incident.priority_changed', 'incident.escalated']),
     );
   });

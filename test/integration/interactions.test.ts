@@ -47,7 +47,7 @@ describe('interaction payloads the bot cannot act on', () => {
 
   const state = async () => ({
     outbox: (await bot.waygate.services.outbox.stats()),
-    audit: bot.waygate.services.audit.recent(100).length,
+    audit: (await bot.waygate.services.audit.recent(100)).length,
     incidents: (await bot.waygate.services.incidents.open()).length,
   });
 

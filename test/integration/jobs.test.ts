@@ -94,7 +94,7 @@ describe('housekeeping', () => {
       db.prepare(`INSERT INTO executions (kind, name, trigger, queued_at, finished_at, status) VALUES ('job', 'x', 'schedule', ?, ?, 'ok'), ('job', 'x', 'schedule', ?, ?, 'ok')`).run(now - 91 * day, now - 91 * day, now - day, now - day);
       // A change sent to PagerDuty a month ago whose webhook never came back, and one of yesterday's.
       db.prepare(`INSERT INTO pagerduty_echoes (incident_id, kind, fingerprint, created_at) VALUES ('P1', 'reassign', '', ?), ('P2', 'reassign', '', ?)`).run(now - 31 * day, now - day);
-      audit.recordSync({ actor: 'U0OPS', action: 'backup.run' });
+      await bot.waygate.services.store.transaction((tx) => audit.record(tx, { actor: 'U0OPS', action: 'backup.run' }));
       const started = await bot.waygate.services.jobs.run('housekeeping', 'manual', 'U0OPS');
       if (!started.started) throw new Error(started.reason);
       const run = await started.done;
@@ -103,7 +103,7 @@ describe('housekeeping', () => {
       expect(db.prepare(`SELECT status FROM outbox ORDER BY id`).pluck().all()).toEqual(['delivered', 'failed']);
       // A processed id past retention goes; an event not yet applied stays, however old.
       expect(db.prepare(`SELECT event_id FROM webhook_inbox ORDER BY seq`).pluck().all()).toEqual(['new', 'queued']);
-      expect(audit.verify()).toMatchObject({ ok: true, entries: 1 });
+      expect(await audit.verify()).toMatchObject({ ok: true, entries: 1 });
     } finally {
       await bot.stop();
     }

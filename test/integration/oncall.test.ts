@@ -70,7 +70,7 @@ describe('who is on call', () => {
     const lastEscalationDm = dms(b, USERS.ops).filter((t) => t.startsWith('🚨')).at(-1);
     expect(lastEscalationDm).toContain('#501 disk filling');
     expect((await command(b, 'oncall')).json.text).toBe(`On call now: <@${USERS.ops}>`);
-    expect(b.waygate.services.audit.recent(50).filter((e) => e.action === 'oncall.handoff')).toHaveLength(1);
+    expect((await b.waygate.services.audit.recent(50)).filter((e) => e.action === 'oncall.handoff')).toHaveLength(1);
     await b.stop();
     bot = undefined;
     await slack.close();

@@ -256,8 +256,8 @@ describe('scheduled operations', () => {
     expect(blocks).toContain('7 h old');
     expect(blocks).toContain('Integrity: ✅ ok');
     expect(blocks).toContain(DIGEST_ACTIONS.reviewed);
-    const head = bot.waygate.services.audit.recent(1)[0]?.hash ?? 'empty';
-    expect(blocks).toContain(`Audit trail verified: ${bot.waygate.services.audit.recent(100).length}`);
+    const head = (await bot.waygate.services.audit.recent(1))[0]?.hash ?? 'empty';
+    expect(blocks).toContain(`Audit trail verified: ${(await bot.waygate.services.audit.recent(100)).length}`);
     expect(blocks).toContain(head.slice(0, 16));
 
     await bot.signer.blockAction({ actionId: DIGEST_ACTIONS.reviewed, value: '1', userId: USERS.ops, channelId: 'C0OPS', messageTs: digest!.ts, responseUrl: bot.slack.responseUrl('rev') });
@@ -265,7 +265,7 @@ describe('scheduled operations', () => {
     const reviewed = bot.slack.messages('C0OPS').find((m) => m.ts === digest!.ts);
     expect(JSON.stringify(reviewed?.blocks)).toContain(`Reviewed by <@${USERS.ops}>`);
     expect(JSON.stringify(reviewed?.blocks)).not.toContain(DIGEST_ACTIONS.reviewed);
-    expect(bot.waygate.services.audit.recent(5).map((e) => e.action)).toContain('digest.reviewed');
+    expect((await bot.waygate.services.audit.recent(5)).map((e) => e.action)).toContain('digest.reviewed');
   });
 
   it('a digest asked for by hand before 9 AM moves neither the failed-jobs nor the log window of the 9 AM digest', async () => {

@@ -140,7 +140,7 @@ describe('PagerDuty bridge over real HTTP', () => {
     expect(res.json.text).toContain('after 6 min (outside SLA)');
     const acks = await bot.waygate.services.incidents.acksOf('PN00001');
     expect(acks).toEqual([expect.objectContaining({ acked_by: USERS.oncall, source: 'slack', time_to_ack_ms: 360_000, sla_outcome: 'breached' })]);
-    expect(bot.waygate.services.audit.recent(5).map((e) => e.action)).toContain('incident.acknowledged');
+    expect((await bot.waygate.services.audit.recent(5)).map((e) => e.action)).toContain('incident.acknowledged');
   });
 
   it('denies `/waygate ack` to someone without oncall, lead or ops', async () => {

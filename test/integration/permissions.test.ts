@@ -12,7 +12,7 @@ const START = '2026-03-02T08:00:00.000Z';
 const ASK = 'Ask an admin to add your Slack user id under `roles` in the Waygate config.';
 
 /** Everything a denied attempt could have changed, so "no effect" is checked, not assumed. */
-function effects(bot: TestBot) {
+async function effects(bot: TestBot) {
   const { db } = bot.waygate.services;
   return {
     incidents: db.prepare(`SELECT id, status FROM incidents ORDER BY id`).all(),
@@ -21,19 +21,19 @@ function effects(bot: TestBot) {
     pagerDutyCalls: bot.pd?.calls('rest').length,
     channelMessages: ['C0OPS', 'C0ALERTS', 'C0SEC'].map((c) => bot.slack.messages(c).length),
     // The trail's record of the request itself (command.run, interaction) is checked on its own below.
-    auditOtherThanDenials: bot.waygate.services.audit.recent(1000).filter((e) => !['permission.denied', 'command.run', 'interaction'].includes(e.action)).length,
+    auditOtherThanDenials: (await bot.waygate.services.audit.recent(1000)).filter((e) => !['permission.denied', 'command.run', 'interaction'].includes(e.action)).length,
   };
 }
 
-function lastDenial(bot: TestBot) {
-  const entry = bot.waygate.services.audit.recent(3).find((e) => e.action === 'permission.denied');
+async function lastDenial(bot: TestBot) {
+  const entry = (await bot.waygate.services.audit.recent(3)).find((e) => e.action === 'permission.denied');
   expect(entry?.action).toBe('permission.denied');
   return { actor: entry?.actor, details: JSON.parse(entry?.details ?? '{}') as { permission?: string; rule?: string } };
 }
 
 /** The trail's newest record of a request (a command or a click): who, what, and how it ended. */
-function lastRequest(bot: TestBot) {
-  const entry = bot.waygate.services.audit.recent(3).find((e) => e.action === 'command.run' || e.action === 'interaction');
+async function lastRequest(bot: TestBot) {
+  const entry = (await bot.waygate.services.audit.recent(3)).find((e) => e.action === 'command.run' || e.action === 'interaction');
   return { actor: entry?.actor, action: entry?.action, subject: entry?.subject, outcome: (JSON.parse(entry?.details ?? '{}') as { outcome?: string }).outcome };
 }
 
@@ -103,23 +103,23 @@ describe('one permission policy for every command and button', () => {
   });
 
   it.each(commands)('/waygate $text as someone without the role: denied naming $roles, audited, nothing else changes', async ({ text, roles, permission }) => {
-    const before = effects(bot);
+    const before = await effects(bot);
     const res = await bot.signer.slashCommand({ text, userId: USERS.nobody, responseUrl: bot.slack.responseUrl() });
     expect(res.status).toBe(200);
     expect(res.json.text).toBe(`Sorry, \`/waygate ${text.split(' ')[0]}\` needs the ${roles} role. ${ASK}`);
     await bot.settle();
-    expect(lastDenial(bot)).toEqual({ actor: USERS.nobody, details: expect.objectContaining({ permission, rule: 'role' }) });
-    expect(lastRequest(bot)).toEqual({ actor: USERS.nobody, action: 'command.run', subject: text.split(' ')[0], outcome: 'denied' });
-    expect(effects(bot)).toEqual(before);
+    expect(await lastDenial(bot)).toEqual({ actor: USERS.nobody, details: expect.objectContaining({ permission, rule: 'role' }) });
+    expect(await lastRequest(bot)).toEqual({ actor: USERS.nobody, action: 'command.run', subject: text.split(' ')[0], outcome: 'denied' });
+    expect(await effects(bot)).toEqual(before);
   });
 
   it('/waygate jobs run needs job.run on top of the verb: a lead who may list jobs may not run one', async () => {
-    const before = effects(bot);
+    const before = await effects(bot);
     const res = await bot.signer.slashCommand({ text: 'jobs run housekeeping', userId: USERS.lead, responseUrl: bot.slack.responseUrl() });
     expect(res.json.text).toBe(`Sorry, \`/waygate jobs run\` needs the *ops* or *admin* role. ${ASK}`);
     await bot.settle();
-    expect(lastDenial(bot)).toEqual({ actor: USERS.lead, details: expect.objectContaining({ permission: 'job.run' }) });
-    expect(effects(bot)).toEqual(before);
+    expect(await lastDenial(bot)).toEqual({ actor: USERS.lead, details: expect.objectContaining({ permission: 'job.run' }) });
+    expect(await effects(bot)).toEqual(before);
   });
 
   const buttons: Array<{ name: string; actionId: string; value: () => string; channel: string; what: string; roles: string; permission: string }> = [
@@ -139,7 +139,7 @@ describe('one permission policy for every command and button', () => {
   ];
 
   it.each(buttons)('the $name button as someone without the role: denied naming $roles, audited, nothing else changes', async ({ actionId, value, channel, what, roles, permission }) => {
-    const before = effects(bot);
+    const before = await effects(bot);
     const responseId = `denied-${actionId}-${value()}`;
     const res = await bot.signer.blockAction({
       actionId,
@@ -152,9 +152,9 @@ describe('one permission policy for every command and button', () => {
     expect(res.status).toBe(200);
     await bot.settle();
     expect(bot.slack.responsePosts(responseId).map((p) => p.body.text)).toEqual([`Sorry, ${what} needs the ${roles} role. ${ASK}`]);
-    expect(lastDenial(bot)).toEqual({ actor: USERS.nobody, details: expect.objectContaining({ permission, rule: 'role' }) });
-    expect(lastRequest(bot)).toEqual({ actor: USERS.nobody, action: 'interaction', subject: actionId, outcome: 'denied' });
-    expect(effects(bot)).toEqual(before);
+    expect(await lastDenial(bot)).toEqual({ actor: USERS.nobody, details: expect.objectContaining({ permission, rule: 'role' }) });
+    expect(await lastRequest(bot)).toEqual({ actor: USERS.nobody, action: 'interaction', subject: actionId, outcome: 'denied' });
+    expect(await effects(bot)).toEqual(before);
   });
 
   it('counts denials by permission in /metrics', async () => {

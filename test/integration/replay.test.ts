@@ -131,14 +131,14 @@ describe('a signed Slack request sent again', () => {
       );
     expect((await click()).status).toBe(200);
     await bot.settle();
-    const auditRows = bot.waygate.services.audit.recent(100).length;
+    const auditRows = (await bot.waygate.services.audit.recent(100)).length;
     const updates = bot.slack.messages('C0OPS').find((m) => m.ts === digest.ts)?.updates;
 
     expect((await click()).status).toBe(200);
     await bot.settle();
     // Nothing changes and nobody is told "already reviewed": the second click never reached the button.
     expect(bot.slack.responsePosts('click')).toEqual([]);
-    expect(bot.waygate.services.audit.recent(100)).toHaveLength(auditRows);
+    expect(await bot.waygate.services.audit.recent(100)).toHaveLength(auditRows);
     expect(bot.slack.messages('C0OPS').find((m) => m.ts === digest.ts)?.updates).toBe(updates);
   });
 

@@ -83,7 +83,7 @@ describe('the procedure engine on a team’s definition', () => {
     expect(runMessage(b)?.text).toBe('Guarded release run #1: done');
     expect(JSON.stringify(runMessage(b)?.blocks)).toContain(`overridden by <@${USERS.lead}>: Security fix for the P1`);
     expect(b.slack.messages('C0OPS').find((m) => m.text.includes('`release`'))?.text).toContain('releasing v2.0.0');
-    const audited = b.waygate.services.audit.recent(30).find((e) => e.action === 'sop.override');
+    const audited = (await b.waygate.services.audit.recent(30)).find((e) => e.action === 'sop.override');
     expect(audited?.actor).toBe(USERS.lead);
     expect(JSON.parse(audited?.details ?? '{}')).toMatchObject({ reason: 'Security fix for the P1', guards: ['maintenanceWindow', 'noOpenP1'] });
     // A stale click on the message as it was drawn before changes nothing.

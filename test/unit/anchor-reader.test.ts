@@ -54,11 +54,11 @@ describe('anchors', () => {
     expect(parseAnchor('head `abababababababab`')).toBeUndefined();
   });
 
-  it('holds when the entry still has the posted hash, and says why otherwise', () => {
+  it('holds when the entry still has the posted hash, and says why otherwise', async () => {
     const hashes = new Map([[5, `${'d'.repeat(16)}${'e'.repeat(48)}`]]);
-    const audit = { hashOf: (id: number) => hashes.get(id) };
-    expect(anchorMismatch(audit, { id: 5, head: 'd'.repeat(16) })).toBeUndefined();
-    expect(anchorMismatch(audit, { id: 5, head: 'f'.repeat(16) })).toContain('rewritten');
-    expect(anchorMismatch(audit, { id: 6, head: 'd'.repeat(16) })).toContain('no longer in the trail');
+    const audit = { hashOf: (id: number) => Promise.resolve(hashes.get(id)) };
+    expect(await anchorMismatch(audit, { id: 5, head: 'd'.repeat(16) })).toBeUndefined();
+    expect(await anchorMismatch(audit, { id: 5, head: 'f'.repeat(16) })).toContain('rewritten');
+    expect(await anchorMismatch(audit, { id: 6, head: 'd'.repeat(16) })).toContain('no longer in the trail');
   });
 });

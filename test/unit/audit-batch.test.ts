@@ -6,6 +6,7 @@ import { AuditBatch } from '../../src/audit/audit-batch.js';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { ManualClock } from '../../src/clock/clock.js';
 import { openDatabase, type Db } from '../../src/db/database.js';
+import { DataLayer } from '../../src/db/data-layer.js';
 
 describe('AuditBatch: the record of each command, written a moment after its answer', () => {
   let dir: string;
@@ -23,38 +24,41 @@ describe('AuditBatch: the record of each command, written a moment after its ans
 
   const actions = () => db.prepare('SELECT actor, subject FROM audit_log ORDER BY id').all();
 
-  it('writes the entries that arrived meanwhile together, in order, chained like any other entries', () => {
+  it('writes the entries that arrived meanwhile together, in order, chained like any other entries', async () => {
     const due: Array<() => void> = [];
+    const data = DataLayer.sqlite(db);
     const batch = new AuditBatch(
       audit,
+      data.db,
       (err) => {
         throw err;
       },
       (flush) => due.push(flush),
     );
-    audit.recordSync({ actor: 'U0FIRST', action: 'job.run', subject: 'before' });
+    await audit.record(data.db, { actor: 'U0FIRST', action: 'job.run', subject: 'before' });
     batch.add({ actor: 'U0ANA', action: 'command.run', subject: 'help' });
     batch.add({ actor: 'U0BEN', action: 'command.run', subject: 'whoami' });
     expect(actions()).toHaveLength(1);
     expect(due).toHaveLength(1);
     due[0]!();
+    await batch.flush();
     expect(actions()).toEqual([
       { actor: 'U0FIRST', subject: 'before' },
       { actor: 'U0ANA', subject: 'help' },
       { actor: 'U0BEN', subject: 'whoami' },
     ]);
-    expect(audit.verify()).toMatchObject({ ok: true, entries: 3 });
+    expect(await audit.verify()).toMatchObject({ ok: true, entries: 3 });
   });
 
-  it('writes what is pending when flushed (the bot stopping), and reports a failed write instead of throwing', () => {
+  it('writes what is pending when flushed (the bot stopping), and reports a failed write instead of throwing', async () => {
     const failures: unknown[] = [];
-    const batch = new AuditBatch(audit, (err) => failures.push(err), () => undefined);
+    const batch = new AuditBatch(audit, DataLayer.sqlite(db).db, (err) => failures.push(err), () => undefined);
     batch.add({ actor: 'U0ANA', action: 'command.run', subject: 'health' });
-    batch.flush();
+    await batch.flush();
     expect(actions()).toEqual([{ actor: 'U0ANA', subject: 'health' }]);
     db.close();
     batch.add({ actor: 'U0ANA', action: 'command.run', subject: 'health' });
-    batch.flush();
+    await expect(batch.flush()).resolves.toBeUndefined();
     expect(failures).toHaveLength(1);
     db = openDatabase(join(dir, 'waygate.db'));
   });

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AuditLog } from '../../src/audit/audit-log.js';
+import { AuditLog, type AuditEntry } from '../../src/audit/audit-log.js';
+import { DataLayer } from '../../src/db/data-layer.js';
 import { ManualClock } from '../../src/clock/clock.js';
 import { openDatabase, type Db } from '../../src/db/database.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -64,114 +65,121 @@ describe('the keyed audit chain', () => {
   });
 
   const rows = (): RawRow[] => db.prepare('SELECT * FROM audit_log ORDER BY id').all() as RawRow[];
-  const reopen = (keys: string[]): AuditLog => {
+  /** An audit log as start-up leaves it: init() has put the chain under the newest key. */
+  const open = async (keys: string[] = []): Promise<AuditLog> => {
+    const audit = new AuditLog(db, clock, keys);
+    await audit.init();
+    return audit;
+  };
+  const reopen = async (keys: string[]): Promise<AuditLog> => {
     db.close();
     db = openDatabase(dbPath);
-    return new AuditLog(db, clock, keys);
+    return open(keys);
   };
-  function recordThree(audit: AuditLog): void {
-    audit.recordSync({ actor: 'U0ALICE', action: 'job.run', subject: 'housekeeping' });
+  const record = (audit: AuditLog, entry: AuditEntry) => audit.record(DataLayer.sqlite(db).db, entry);
+  async function recordThree(audit: AuditLog): Promise<void> {
+    await record(audit, { actor: 'U0ALICE', action: 'job.run', subject: 'housekeeping' });
     clock.advance(60_000);
-    audit.recordSync({ actor: 'U0BOB', action: 'digest.reviewed', subject: 'digest #1' });
+    await record(audit, { actor: 'U0BOB', action: 'digest.reviewed', subject: 'digest #1' });
     clock.advance(60_000);
-    audit.recordSync({ actor: 'U0CAROL', action: 'backup.run' });
+    await record(audit, { actor: 'U0CAROL', action: 'backup.run' });
   }
 
-  it('without a key, a recomputed chain still verifies, and verify says the chain is unkeyed', () => {
-    const audit = new AuditLog(db, clock);
-    recordThree(audit);
+  it('without a key, a recomputed chain still verifies, and verify says the chain is unkeyed', async () => {
+    const audit = await open();
+    await recordThree(audit);
     db.prepare('UPDATE audit_log SET actor = ? WHERE id = 2').run('U0MALLORY');
     recomputeUnkeyed(db);
-    expect(audit.verify()).toMatchObject({ ok: true, entries: 3, keying: { keyed: false } });
+    expect(await audit.verify()).toMatchObject({ ok: true, entries: 3, keying: { keyed: false } });
   });
 
-  it('with a key, detects an edited row whose chain was recomputed, with or without a guessed key', () => {
-    const audit = new AuditLog(db, clock, [KEY]);
-    recordThree(audit);
-    expect(audit.verify()).toMatchObject({ ok: true, keying: { keyed: true } });
+  it('with a key, detects an edited row whose chain was recomputed, with or without a guessed key', async () => {
+    const audit = await open([KEY]);
+    await recordThree(audit);
+    expect(await audit.verify()).toMatchObject({ ok: true, keying: { keyed: true } });
     db.prepare('UPDATE audit_log SET actor = ? WHERE id = 3').run('U0MALLORY');
     recomputeUnkeyed(db);
-    expect(audit.verify()).toMatchObject({ ok: false, brokenAt: 1 });
+    expect(await audit.verify()).toMatchObject({ ok: false, brokenAt: 1 });
     recomputeWithKey(db, 'a guessed key that is long enough to pass');
-    expect(audit.verify()).toMatchObject({ ok: false, brokenAt: 1 });
+    expect(await audit.verify()).toMatchObject({ ok: false, brokenAt: 1 });
   });
 
-  it('starts a new database with a switch-over entry and chains every entry after it with the key', () => {
-    const audit = new AuditLog(db, clock, [KEY]);
-    recordThree(audit);
+  it('starts a new database with a switch-over entry and chains every entry after it with the key', async () => {
+    const audit = await open([KEY]);
+    await recordThree(audit);
     const [first, ...rest] = rows();
     expect(first).toMatchObject({ id: 1, actor: 'waygate', action: 'audit.keyed', prev_hash: GENESIS });
     expect(JSON.parse(first!.details)).toMatchObject({ previous: 'unkeyed', entriesBefore: 0 });
     expect(rest).toHaveLength(3);
-    expect(audit.verify()).toEqual({ ok: true, entries: 4, head: rows()[3]!.hash, headId: rows()[3]!.id, keying: { keyed: true, since: 1, before: 0 } });
+    expect(await audit.verify()).toEqual({ ok: true, entries: 4, head: rows()[3]!.hash, headId: rows()[3]!.id, keying: { keyed: true, since: 1, before: 0 } });
   });
 
-  it('never writes the key to the database', () => {
-    recordThree(new AuditLog(db, clock, [KEY]));
+  it('never writes the key to the database', async () => {
+    await recordThree(await open([KEY]));
     db.pragma('wal_checkpoint(TRUNCATE)');
     expect(readFileSync(dbPath).includes(Buffer.from(KEY))).toBe(false);
     expect(JSON.stringify(rows())).not.toContain(KEY);
   });
 
   describe('a database from before the key', () => {
-    it('seals the earlier entries with a switch-over entry: they verify as hash-chained, the rest as keyed', () => {
-      recordThree(new AuditLog(db, clock));
-      const audit = reopen([KEY]);
-      audit.recordSync({ actor: 'U0DAVE', action: 'job.run' });
+    it('seals the earlier entries with a switch-over entry: they verify as hash-chained, the rest as keyed', async () => {
+      await recordThree(await open());
+      const audit = await reopen([KEY]);
+      await record(audit, { actor: 'U0DAVE', action: 'job.run' });
       const list = rows();
       expect(list[3]).toMatchObject({ id: 4, action: 'audit.keyed', prev_hash: list[2]!.hash });
       expect(JSON.parse(list[3]!.details)).toMatchObject({ previous: 'unkeyed', entriesBefore: 3 });
-      expect(audit.verify()).toMatchObject({ ok: true, entries: 5, keying: { keyed: true, since: 4, before: 3 } });
+      expect(await audit.verify()).toMatchObject({ ok: true, entries: 5, keying: { keyed: true, since: 4, before: 3 } });
       // Reopening with the same key writes no second switch-over.
-      expect(reopen([KEY]).verify()).toMatchObject({ ok: true, entries: 5 });
+      expect(await (await reopen([KEY])).verify()).toMatchObject({ ok: true, entries: 5 });
     });
 
-    it('detects a rewrite of the earlier entries, even with their plain chain recomputed', () => {
-      recordThree(new AuditLog(db, clock));
-      const audit = reopen([KEY]);
+    it('detects a rewrite of the earlier entries, even with their plain chain recomputed', async () => {
+      await recordThree(await open());
+      const audit = await reopen([KEY]);
       db.prepare('UPDATE audit_log SET details = ? WHERE id = 2').run('{"forged":true}');
       recomputeUnkeyed(db);
-      expect(audit.verify()).toMatchObject({ ok: false, brokenAt: 4 });
+      expect(await audit.verify()).toMatchObject({ ok: false, brokenAt: 4 });
     });
 
-    it('detects a trail cut back to the entries from before the key, even with the id counter reset', () => {
-      recordThree(new AuditLog(db, clock));
-      const audit = reopen([KEY]);
-      audit.recordSync({ actor: 'U0DAVE', action: 'job.run' });
+    it('detects a trail cut back to the entries from before the key, even with the id counter reset', async () => {
+      await recordThree(await open());
+      const audit = await reopen([KEY]);
+      await record(audit, { actor: 'U0DAVE', action: 'job.run' });
       db.prepare('DELETE FROM audit_log WHERE id >= 4').run();
-      expect(audit.verify()).toMatchObject({ ok: false, reason: expect.stringContaining('missing') });
+      expect(await audit.verify()).toMatchObject({ ok: false, reason: expect.stringContaining('missing') });
       db.prepare(`UPDATE sqlite_sequence SET seq = 3 WHERE name = 'audit_log'`).run();
-      expect(audit.verify()).toMatchObject({ ok: false, reason: expect.stringContaining('no entry is signed with the current audit key') });
+      expect(await audit.verify()).toMatchObject({ ok: false, reason: expect.stringContaining('no entry is signed with the current audit key') });
     });
   });
 
-  it('notices the newest entries deleted, or the table emptied, from the id counter', () => {
-    const audit = new AuditLog(db, clock, [KEY]);
-    recordThree(audit);
+  it('notices the newest entries deleted, or the table emptied, from the id counter', async () => {
+    const audit = await open([KEY]);
+    await recordThree(audit);
     db.prepare('DELETE FROM audit_log WHERE id = 4').run();
-    expect(audit.verify()).toEqual({ ok: false, brokenAt: 4, reason: 'entries after #3 are missing (the id counter is at #4)' });
+    expect(await audit.verify()).toEqual({ ok: false, brokenAt: 4, reason: 'entries after #3 are missing (the id counter is at #4)' });
     db.prepare('DELETE FROM audit_log').run();
-    expect(audit.verify()).toEqual({ ok: false, brokenAt: 1, reason: 'all 4 entries are missing: the trail was emptied' });
+    expect(await audit.verify()).toEqual({ ok: false, brokenAt: 1, reason: 'all 4 entries are missing: the trail was emptied' });
   });
 
-  it('rotates to a new key with another switch-over; entries under the old key verify while it is still configured', () => {
-    recordThree(new AuditLog(db, clock, [KEY]));
-    const rotated = reopen([NEXT_KEY, KEY]);
-    rotated.recordSync({ actor: 'U0DAVE', action: 'job.run' });
+  it('rotates to a new key with another switch-over; entries under the old key verify while it is still configured', async () => {
+    await recordThree(await open([KEY]));
+    const rotated = await reopen([NEXT_KEY, KEY]);
+    await record(rotated, { actor: 'U0DAVE', action: 'job.run' });
     const list = rows();
     expect(list[4]).toMatchObject({ action: 'audit.keyed' });
     expect(JSON.parse(list[4]!.details)).toMatchObject({ entriesBefore: 4 });
     expect(JSON.parse(list[4]!.details).previous).toBe(JSON.parse(list[0]!.details).keyId);
-    expect(rotated.verify()).toMatchObject({ ok: true, entries: 6, keying: { keyed: true, since: 1, before: 0 } });
-    expect(reopen([NEXT_KEY]).verify()).toMatchObject({ ok: false, brokenAt: 1, reason: expect.stringContaining('not configured') });
+    expect(await rotated.verify()).toMatchObject({ ok: true, entries: 6, keying: { keyed: true, since: 1, before: 0 } });
+    expect(await (await reopen([NEXT_KEY])).verify()).toMatchObject({ ok: false, brokenAt: 1, reason: expect.stringContaining('not configured') });
   });
 
-  it('says which entries it could not check when the chain is keyed but the key is not configured', () => {
-    recordThree(new AuditLog(db, clock));
-    recordThree(reopen([KEY]));
-    const audit = reopen([]);
-    expect(audit.keyedSince()).toBe(4);
-    expect(audit.verify()).toMatchObject({ ok: true, entries: 7, keying: { keyed: false, keyMissingFrom: 4, verified: 3 } });
+  it('says which entries it could not check when the chain is keyed but the key is not configured', async () => {
+    await recordThree(await open());
+    await recordThree(await reopen([KEY]));
+    const audit = await reopen([]);
+    expect(await audit.keyedSince()).toBe(4);
+    expect(await audit.verify()).toMatchObject({ ok: true, entries: 7, keying: { keyed: false, keyMissingFrom: 4, verified: 3 } });
   });
 });
 

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { ManualClock } from '../../src/clock/clock.js';
 import { openDatabase, type Db } from '../../src/db/database.js';
+import { DataLayer } from '../../src/db/data-layer.js';
 
 interface RawRow {
   id: number;
@@ -23,6 +24,7 @@ describe('AuditLog', () => {
   let db: Db;
   let clock: ManualClock;
   let audit: AuditLog;
+  let data: DataLayer;
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'waygate-audit-'));
@@ -30,6 +32,7 @@ describe('AuditLog', () => {
     db = openDatabase(dbPath);
     clock = new ManualClock('2026-03-02T09:00:00Z');
     audit = new AuditLog(db, clock);
+    data = DataLayer.sqlite(db);
   });
 
   afterEach(() => {
@@ -39,20 +42,20 @@ describe('AuditLog', () => {
 
   const rows = (): RawRow[] => db.prepare('SELECT * FROM audit_log ORDER BY id').all() as RawRow[];
 
-  function recordThree(): void {
-    audit.recordSync({ actor: 'U0ALICE', action: 'job.run', subject: 'housekeeping', details: { manual: true } });
+  async function recordThree(): Promise<void> {
+    await audit.record(data.db, { actor: 'U0ALICE', action: 'job.run', subject: 'housekeeping', details: { manual: true } });
     clock.advance(60_000);
-    audit.recordSync({ actor: 'U0BOB', action: 'digest.posted', subject: 'high-cpu', details: { for: '1h' } });
+    await audit.record(data.db, { actor: 'U0BOB', action: 'digest.posted', subject: 'high-cpu', details: { for: '1h' } });
     clock.advance(60_000);
-    audit.recordSync({ actor: 'system', action: 'backup.run' });
+    await audit.record(data.db, { actor: 'system', action: 'backup.run' });
   }
 
-  it('verifies an empty log as ok with zero entries', () => {
-    expect(audit.verify()).toEqual({ ok: true, entries: 0, head: null, keying: { keyed: false } });
+  it('verifies an empty log as ok with zero entries', async () => {
+    expect(await audit.verify()).toEqual({ ok: true, entries: 0, head: null, keying: { keyed: false } });
   });
 
-  it('stores what was recorded, with the clock time', () => {
-    recordThree();
+  it('stores what was recorded, with the clock time', async () => {
+    await recordThree();
     const [first, , third] = rows();
     expect(first).toMatchObject({
       at: Date.parse('2026-03-02T09:00:00Z'),
@@ -64,8 +67,8 @@ describe('AuditLog', () => {
     expect(third).toMatchObject({ at: Date.parse('2026-03-02T09:02:00Z'), subject: null, details: '{}' });
   });
 
-  it('chains each entry to the one before it, starting from an all-zero genesis hash', () => {
-    recordThree();
+  it('chains each entry to the one before it, starting from an all-zero genesis hash', async () => {
+    await recordThree();
     const list = rows();
     expect(list).toHaveLength(3);
     expect(list[0]!.prev_hash).toBe('0'.repeat(64));
@@ -75,25 +78,25 @@ describe('AuditLog', () => {
     expect(new Set(list.map((r) => r.hash)).size).toBe(3);
   });
 
-  it('verifies an untouched log as ok and counts its entries', () => {
-    recordThree();
-    expect(audit.verify()).toMatchObject({ ok: true, entries: 3, head: audit.recent(1)[0]?.hash });
+  it('verifies an untouched log as ok and counts its entries', async () => {
+    await recordThree();
+    expect(await audit.verify()).toMatchObject({ ok: true, entries: 3, head: (await audit.recent(1))[0]?.hash });
   });
 
-  it('keeps chaining across a reopen of the database file', () => {
-    recordThree();
+  it('keeps chaining across a reopen of the database file', async () => {
+    await recordThree();
     db.close();
     db = openDatabase(dbPath);
     audit = new AuditLog(db, clock);
-    audit.recordSync({ actor: 'U0CAROL', action: 'job.run' });
-    expect(audit.verify()).toMatchObject({ ok: true, entries: 4 });
+    await audit.record(DataLayer.sqlite(db).db, { actor: 'U0CAROL', action: 'job.run' });
+    expect(await audit.verify()).toMatchObject({ ok: true, entries: 4 });
   });
 
-  it('detects an edited details column at the edited row', () => {
-    recordThree();
+  it('detects an edited details column at the edited row', async () => {
+    await recordThree();
     const target = rows()[1]!;
     db.prepare('UPDATE audit_log SET details = ? WHERE id = ?').run(JSON.stringify({ for: '1m' }), target.id);
-    expect(audit.verify()).toEqual({
+    expect(await audit.verify()).toEqual({
       ok: false,
       brokenAt: target.id,
       reason: 'content does not match hash',
@@ -101,12 +104,12 @@ describe('AuditLog', () => {
     });
   });
 
-  it('detects an edited actor at the edited row', () => {
-    recordThree();
+  it('detects an edited actor at the edited row', async () => {
+    await recordThree();
     const target = rows()[0]!;
     db.prepare('UPDATE audit_log SET actor = ? WHERE id = ?').run('U0MALLORY', target.id);
     // The row as it is now: the verifier names the edited content, which is what a reader finds in the table.
-    expect(audit.verify()).toEqual({
+    expect(await audit.verify()).toEqual({
       ok: false,
       brokenAt: target.id,
       reason: 'content does not match hash',
@@ -114,24 +117,24 @@ describe('AuditLog', () => {
     });
   });
 
-  it('detects a deleted middle row at the row that followed it', () => {
-    recordThree();
+  it('detects a deleted middle row at the row that followed it', async () => {
+    await recordThree();
     const [, middle, last] = rows();
     db.prepare('DELETE FROM audit_log WHERE id = ?').run(middle!.id);
-    expect(audit.verify()).toMatchObject({ ok: false, brokenAt: last!.id, reason: 'previous-hash link broken', entry: { id: last!.id, action: last!.action } });
+    expect(await audit.verify()).toMatchObject({ ok: false, brokenAt: last!.id, reason: 'previous-hash link broken', entry: { id: last!.id, action: last!.action } });
   });
 
-  it('detects a deleted first row', () => {
-    recordThree();
+  it('detects a deleted first row', async () => {
+    await recordThree();
     const [first, second] = rows();
     db.prepare('DELETE FROM audit_log WHERE id = ?').run(first!.id);
-    expect(audit.verify()).toMatchObject({ ok: false, brokenAt: second!.id, reason: 'previous-hash link broken', entry: { id: second!.id } });
+    expect(await audit.verify()).toMatchObject({ ok: false, brokenAt: second!.id, reason: 'previous-hash link broken', entry: { id: second!.id } });
   });
 
-  it('returns recent entries newest first, limited to the count asked for', () => {
-    recordThree();
-    const recent = audit.recent(2);
+  it('returns recent entries newest first, limited to the count asked for', async () => {
+    await recordThree();
+    const recent = await audit.recent(2);
     expect(recent.map((r) => r.action)).toEqual(['backup.run', 'digest.posted']);
-    expect(audit.recent(10).map((r) => r.actor)).toEqual(['system', 'U0BOB', 'U0ALICE']);
+    expect((await audit.recent(10)).map((r) => r.actor)).toEqual(['system', 'U0BOB', 'U0ALICE']);
   });
 });

@@ -118,8 +118,8 @@ describe('the async data layer on SQLite', () => {
       { kind: 'post', priority: 1, text: 'reply' },
     ]);
     expect(db.prepare(`SELECT key FROM deadlines`).all()).toEqual([{ key: 'kept' }]);
-    expect(audit.recent(10).map((e) => e.action)).toEqual(['digest.posted', 'job.run']);
-    expect(audit.verify()).toMatchObject({ ok: true, entries: 2 });
+    expect((await audit.recent(10)).map((e) => e.action)).toEqual(['digest.posted', 'job.run']);
+    expect(await audit.verify()).toMatchObject({ ok: true, entries: 2 });
   });
   it('recognises a unique-index violation on SQLite and by PostgreSQL\'s code, and nothing else', async () => {
     await run(data.db, sql`INSERT INTO service_state (key, value) VALUES ('once', '1')`);

@@ -124,7 +124,7 @@ describe('Deadlines', () => {
     await deadlines.stop();
     clock.advance(2 * 86_400_000);
     await settled();
-    expect(deadlines.pruneFired(clock.nowMs() - 86_400_000)).toBe(1);
+    expect(await deadlines.pruneFired(data.db, clock.nowMs() - 86_400_000)).toBe(1);
     expect(db.prepare(`SELECT key FROM deadlines`).pluck().all()).toEqual(['pending']);
   });
 });

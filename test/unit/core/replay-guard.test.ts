@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../../src/db/database.js';
+import { DataLayer } from '../../../src/db/data-layer.js';
 import { ManualClock } from '../../../src/clock/clock.js';
 import { REPLAY_WINDOW_MS, ReplayGuard, requestKey } from '../../../src/core/replay-guard.js';
 
@@ -7,7 +8,7 @@ describe('ReplayGuard', () => {
   const setup = () => {
     const db = openDatabase(':memory:');
     const clock = new ManualClock('2026-03-02T08:00:00Z');
-    return { db, clock, guard: new ReplayGuard(db, clock) };
+    return { db, clock, guard: new ReplayGuard(DataLayer.sqlite(db), clock) };
   };
 
   it('refuses a key for the whole window and accepts it again after, even before the row is pruned', () => {
@@ -23,22 +24,22 @@ describe('ReplayGuard', () => {
     expect(guard.firstTime('trigger:a')).toBe(false);
   });
 
-  it('prunes rows past the window at most once a minute', () => {
+  it('prunes rows past the window at most once a minute', async () => {
     const { db, clock, guard } = setup();
     const rows = () => db.prepare(`SELECT key FROM slack_requests_seen ORDER BY key`).pluck().all();
     guard.firstTime('trigger:old');
-    guard.flush();
+    await guard.flush();
     clock.advance(REPLAY_WINDOW_MS + 1);
     guard.firstTime('trigger:new');
-    guard.flush();
+    await guard.flush();
     expect(rows()).toEqual(['trigger:new']);
     clock.advance(30_000);
     guard.firstTime('trigger:newer');
-    guard.flush();
+    await guard.flush();
     expect(rows()).toEqual(['trigger:new', 'trigger:newer']);
     clock.advance(REPLAY_WINDOW_MS + 1);
     guard.firstTime('trigger:newest');
-    guard.flush();
+    await guard.flush();
     expect(rows()).toEqual(['trigger:newest']);
   });
 
@@ -51,11 +52,14 @@ describe('ReplayGuard', () => {
     await new Promise((r) => setImmediate(r));
     expect(rows()).toEqual(['trigger:a', 'trigger:b']);
     clock.advance(60_000);
-    const afterRestart = new ReplayGuard(db, clock);
+    const afterRestart = new ReplayGuard(DataLayer.sqlite(db), clock);
+    await afterRestart.load();
     expect(afterRestart.firstTime('trigger:a')).toBe(false);
     expect(afterRestart.firstTime('trigger:c')).toBe(true);
     clock.advance(REPLAY_WINDOW_MS);
-    expect(new ReplayGuard(db, clock).firstTime('trigger:b')).toBe(true);
+    const later = new ReplayGuard(DataLayer.sqlite(db), clock);
+    await later.load();
+    expect(later.firstTime('trigger:b')).toBe(true);
   });
 
   it('keys commands, clicks and modals by trigger_id, events by event_id, and nothing else', () => {
