@@ -6,8 +6,8 @@ import { messageUrl, slackDate } from '../src/slack/format.js';
 import { section, type Block } from '../src/core/blocks.js';
 import type { CalendarList } from '../src/compliance/compliance-service.js';
 
-function listLine(ctx: CommandContext, list: CalendarList, now: number): string {
-  const where = ctx.compliance.messageOf(list.run.id);
+async function listLine(ctx: CommandContext, list: CalendarList, now: number): Promise<string> {
+  const where = await ctx.compliance.messageOf(list.run.id);
   const title = where ? `<${messageUrl(where)}|${escapeMrkdwn(list.run.definition.title)}>` : escapeMrkdwn(list.run.definition.title);
   const due = list.overdue ? `⚠️ *overdue by ${formatDuration(now - list.dueAt)}*` : `due ${slackDate(new Date(list.dueAt - 1), '{date_short_pretty}')}`;
   const open = list.open.length === 0 ? 'all ticked' : `${list.open.length} open: ${list.open.map(escapeMrkdwn).join('; ')}`;
@@ -24,8 +24,9 @@ async function status(ctx: CommandContext): Promise<CommandReply> {
   const overdue = lists.filter((l) => l.overdue);
   const open = lists.filter((l) => !l.overdue);
   const blocks: Block[] = [];
-  if (overdue.length > 0) blocks.push(section(truncate(`*Overdue (${overdue.length})*\n${overdue.map((l) => listLine(ctx, l, now)).join('\n')}`, 2900)));
-  if (open.length > 0) blocks.push(section(truncate(`*Open (${open.length})*\n${open.map((l) => listLine(ctx, l, now)).join('\n')}`, 2900)));
+  const lines = async (of: CalendarList[]) => (await Promise.all(of.map((l) => listLine(ctx, l, now)))).join('\n');
+  if (overdue.length > 0) blocks.push(section(truncate(`*Overdue (${overdue.length})*\n${await lines(overdue)}`, 2900)));
+  if (open.length > 0) blocks.push(section(truncate(`*Open (${open.length})*\n${await lines(open)}`, 2900)));
   const text = `Compliance calendar: ${overdue.length} overdue, ${open.length} open.`;
   return { text, blocks: [section(text), ...blocks] };
 }

@@ -25,10 +25,18 @@ const keyArgs = z.union(
 /** The key in a code block, so Slack neither links nor reformats it and it copies cleanly. */
 const shownOnce = (key: string): string => `\`\`\`${key}\`\`\`\nCopy it now: it is shown only this once, and Waygate keeps only a hash of it. Hand it on over a secure channel, never by e-mail.`;
 
-function create(ctx: CommandContext, name: string, owner: string): CommandReply {
-  const issued = ctx.apiKeys.create(name, owner, ctx.userId);
+/**
+ * A reply that shows a key is never written anywhere. Should it miss the ack budget (the router would then
+ * queue it in the outbox), the caller hears this instead, and a rotation issues a key they can see.
+ */
+const notShownLate = (name: string): CommandReply['secret'] => ({
+  lateText: `🔑 The key \`${name}\` was issued, but the answer came too late to show it safely (it would have been stored on the way). Run \`${SLASH_COMMAND} key rotate ${name}\` to get one you can copy.`,
+});
+
+async function create(ctx: CommandContext, name: string, owner: string): Promise<CommandReply> {
+  const issued = await ctx.apiKeys.create(name, owner, ctx.userId);
   if (!issued.ok) return { text: `Could not create the key: ${issued.problem}.` };
-  return { text: `🔑 New API key \`${name}\` for <@${owner}>:\n${shownOnce(issued.key)}` };
+  return { text: `🔑 New API key \`${name}\` for <@${owner}>:\n${shownOnce(issued.key)}`, secret: notShownLate(name) };
 }
 
 function describeOutcome(name: string, outcome: RotationOutcome): string {
@@ -41,8 +49,8 @@ function describeOutcome(name: string, outcome: RotationOutcome): string {
   return `❌ Rotation script \`${ROTATION_SCRIPT}\` for \`${name}\` failed: exit ${r.exitCode ?? `signal ${r.signal ?? 'unknown'}`}.`;
 }
 
-function rotate(ctx: CommandContext, name: string): CommandReply {
-  const issued = ctx.apiKeys.rotate(name, ctx.userId);
+async function rotate(ctx: CommandContext, name: string): Promise<CommandReply> {
+  const issued = await ctx.apiKeys.rotate(name, ctx.userId);
   if (!issued.ok) return { text: `Could not rotate the key: ${issued.problem}.` };
   const until = slackDate(new Date(issued.graceUntil ?? ctx.clock.nowMs()));
   let script = `No \`scripts.${ROTATION_SCRIPT}\` is configured: put the new key in place by hand.`;
@@ -58,11 +66,12 @@ function rotate(ctx: CommandContext, name: string): CommandReply {
   }
   return {
     text: `🔁 New API key \`${name}\` for <@${issued.info.owner}>:\n${shownOnce(issued.key)}\nThe old key keeps working until ${until} (${formatDuration(ctx.apiKeys.graceMs)}), then it is revoked. ${script}`,
+    secret: notShownLate(name),
   };
 }
 
-function revoke(ctx: CommandContext, name: string, reason: string): CommandReply {
-  const done = ctx.apiKeys.revoke(name, ctx.userId, reason);
+async function revoke(ctx: CommandContext, name: string, reason: string): Promise<CommandReply> {
+  const done = await ctx.apiKeys.revoke(name, ctx.userId, reason);
   if (!done.ok) return { text: `Could not revoke the key: ${done.problem}.` };
   const versions = done.versions > 1 ? ` (${done.versions} versions, including the one still in its rotation grace period)` : '';
   return { text: `⛔ API key \`${name}\` of <@${done.owner}> is revoked${versions}: it no longer works. Reason: ${escapeMrkdwn(reason)}` };
@@ -76,9 +85,9 @@ function describeKey(k: ApiKeyInfo, now: number): string {
   return `• ${base} · revoked ${slackDate(new Date(k.revokedAt ?? now))}: ${escapeMrkdwn(k.revokeReason ?? '')}`;
 }
 
-function list(ctx: CommandContext): CommandReply {
+async function list(ctx: CommandContext): Promise<CommandReply> {
   const now = ctx.clock.nowMs();
-  const keys = ctx.apiKeys.list();
+  const keys = await ctx.apiKeys.list();
   if (keys.length === 0) return { text: `No API keys yet. Create one with \`${SLASH_COMMAND} key create <name> [@owner]\`.` };
   const live = keys.filter((k) => k.status !== 'revoked');
   const revoked = keys
@@ -98,7 +107,6 @@ export const key: Command = defineCommand({
   args: keyArgs,
   // `revoke <name> <reason…>`: the reason is prose, kept as typed.
   freeTextAfter: 2,
-  // Synchronous on purpose: a reply holding a key must be ready within the ack, never sent late via the outbox.
   run(ctx, args) {
     switch (args.action) {
       case 'list':

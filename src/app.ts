@@ -114,7 +114,7 @@ export function createWaygate(opts: WaygateOptions): Waygate {
   const core = createCore(opts);
   const { config } = core;
   const pagerDutyApi = config.env.PAGERDUTY_API_TOKEN !== undefined;
-  const oncall = new OncallService(core.data, core.db, core.clock, config.file.oncall, config.file.timezone, pagerDutyOncalls(core));
+  const oncall = new OncallService(core.data, core.clock, config.file.oncall, config.file.timezone, pagerDutyOncalls(core));
   // Alert cards name recent deployments; the procedures module, built later, answers.
   let recentChanges: (ex: Executor) => Promise<string> = () => Promise.resolve('');
   const incidents = incidentsModule(core, { syncToPagerDuty: pagerDutyApi, oncall, recentChanges: (ex) => recentChanges(ex) });

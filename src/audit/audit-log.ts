@@ -1,6 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
 import { sql, type Transaction } from 'kysely';
-import type { Db } from '../db/database.js';
 import { DataLayer, all, first, run, type Executor, type Schema } from '../db/data-layer.js';
 import type { Clock } from '../clock/clock.js';
 
@@ -145,21 +144,13 @@ export class AuditLog {
   private readonly data: DataLayer;
   /** Whether init() has put the chain under the current key; nothing may be recorded before (a keyed link without it would break the chain). */
   private initialised = false;
-  /** recordSync()'s statements. */
-  private readonly last;
-  private readonly insert;
 
   constructor(
-    private readonly db: Db,
+    data: DataLayer,
     private readonly clock: Clock,
     keys: readonly string[] = [],
   ) {
-    this.data = DataLayer.sqlite(db);
-    this.last = db.prepare('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1').pluck();
-    this.insert = db.prepare(
-      `INSERT INTO audit_log (at, actor, action, subject, details, prev_hash, hash)
-       VALUES (@at, @actor, @action, @subject, @details, @prev_hash, @hash)`,
-    );
+    this.data = data;
     this.keysById = new Map(keys.map((key) => [auditKeyId(key), key]));
     const current = keys[0];
     if (current !== undefined) this.writeKey = { id: auditKeyId(current), key: current };
@@ -217,18 +208,6 @@ export class AuditLog {
       );
       prevHash = hash;
     }
-  }
-
-  /**
-   * The synchronous form of record(), for code not yet on the data layer (`src/incidents/*`, API key changes);
-   * call it inside that code's db.transaction(). Goes when the last of them has moved.
-   */
-  recordSync(entry: AuditEntry): void {
-    this.assertInitialised();
-    this.db.transaction(() => {
-      const prev_hash = (this.last.get() as string | undefined) ?? GENESIS;
-      for (const row of this.chain([entry])) this.insert.run({ ...row, prev_hash, hash: this.link(prev_hash, row) });
-    })();
   }
 
   private assertInitialised(): void {

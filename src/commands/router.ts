@@ -104,8 +104,10 @@ async function answer(
     // Slack gives up after 3 s: ack now, deliver the real answer through the outbox when it is ready.
     const own = deferred.splice(0);
     deferred.push(async () => {
-      const late = await running.catch(failed);
-      await services.store.transaction((tx) => services.outbox.enqueue(tx, { kind: 'respond', payload: { responseUrl: command.response_url, ...late } }));
+      const { secret, ...late } = await running.catch(failed);
+      // The outbox persists what it sends: a reply showing a credential is replaced by its safe form.
+      const answer = secret ? { text: secret.lateText } : late;
+      await services.store.transaction((tx) => services.outbox.enqueue(tx, { kind: 'respond', payload: { responseUrl: command.response_url, ...answer } }));
       for (const task of own) await task();
     });
     return { reply: { text: `Working on \`${SLASH_COMMAND} ${verb}\`… the answer follows here.` }, outcome: 'late', verb };

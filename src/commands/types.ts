@@ -8,6 +8,11 @@ export interface CommandReply {
   blocks?: Block[];
   /** Visible to the whole channel; default is ephemeral (only the caller sees it). */
   inChannel?: boolean;
+  /**
+   * The reply shows a credential (an API key, shown once): it goes out with the ack and is never written
+   * anywhere. Should it miss the ack budget, `lateText` is what the caller hears instead, through the outbox.
+   */
+  secret?: { lateText: string };
 }
 
 export interface CommandContext extends CommandServices {

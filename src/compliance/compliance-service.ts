@@ -147,7 +147,7 @@ export class ComplianceService {
   }
 
   /** Where a list's message is, for a link; undefined before it was delivered. */
-  messageOf(runId: number): { channel: string; ts: string } | undefined {
+  messageOf(runId: number): Promise<{ channel: string; ts: string } | undefined> {
     return this.opts.outbox.delivered(messageKeys.sopRun(runId));
   }
 }

@@ -148,12 +148,12 @@ export function createCore(opts: CoreOptions): Core {
   }
   const data = DataLayer.sqlite(db);
   const metrics = new Metrics();
-  const outbox = new Outbox(db, clock);
+  const outbox = new Outbox(data, clock);
   // Put under the audit key by startCore(), before anything records.
-  const audit = new AuditLog(db, clock, config.auditKeys);
+  const audit = new AuditLog(data, clock, config.auditKeys);
   const inflight = new InflightWork();
-  const executions = new Executions(db);
-  const deadlines = new Deadlines(db, clock, logger);
+  const executions = new Executions();
+  const deadlines = new Deadlines(data, clock, logger);
   const replays = new ReplayGuard(data, clock, (err) => logger.error({ err }, 'could not record Slack requests for replay checks; they are remembered until a restart'));
 
   // The outbox owns retries and pacing, so the WebClient must neither retry nor queue on 429.

@@ -1,5 +1,4 @@
 import { sql } from 'kysely';
-import type { Db } from '../db/database.js';
 import type { Transaction } from 'kysely';
 import { DataLayer, afterCommit, all, run, type Executor, type Schema } from '../db/data-layer.js';
 import type { Clock, TimerHandle } from '../clock/clock.js';
@@ -47,21 +46,12 @@ export class Deadlines {
   private firing: Promise<number> | undefined;
   private retryMs = FIRST_RETRY_MS;
   private lastError: string | null = null;
-  private readonly upsert;
-  private readonly remove;
-  private readonly data: DataLayer;
 
   constructor(
-    private readonly db: Db,
+    private readonly data: DataLayer,
     private readonly clock: Clock,
     private readonly logger: Logger,
   ) {
-    this.data = DataLayer.sqlite(db);
-    this.upsert = db.prepare(
-      `INSERT INTO deadlines (owner, key, due_at, payload, created_at) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (owner, key) WHERE fired_at IS NULL DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload`,
-    );
-    this.remove = db.prepare('DELETE FROM deadlines WHERE owner = ? AND key = ? AND fired_at IS NULL');
   }
 
   /** Registers the code that handles an owner's deadlines; one handler per owner. */
@@ -83,18 +73,6 @@ export class Deadlines {
   /** Drops a pending deadline in the caller's transaction `ex`; a no-op when there is none. */
   async cancel(ex: Executor, owner: string, key: string): Promise<void> {
     await run(ex, sql`DELETE FROM deadlines WHERE owner = ${owner} AND key = ${key} AND fired_at IS NULL`);
-  }
-
-  /** The synchronous form of schedule(), for code not yet on the data layer; call inside its db.transaction(). */
-  scheduleSync(owner: string, key: string, dueAt: number, payload: unknown = {}): void {
-    this.upsert.run(owner, key, dueAt, JSON.stringify(payload), this.clock.nowMs());
-    // Arming early is harmless (a firing that finds nothing re-arms), so no need to wait for the commit.
-    this.armFor(dueAt);
-  }
-
-  /** The synchronous form of cancel(), for code not yet on the data layer. */
-  cancelSync(owner: string, key: string): void {
-    this.remove.run(owner, key);
   }
 
   private armFor(dueAt: number): void {

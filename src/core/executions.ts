@@ -1,5 +1,4 @@
 import { sql } from 'kysely';
-import type { Db } from '../db/database.js';
 import { all, first, run, type Executor } from '../db/data-layer.js';
 
 export type ExecutionStatus = 'queued' | 'running' | 'ok' | 'failed' | 'interrupted';
@@ -41,7 +40,6 @@ export const INTERRUPTED_ERROR = 'the bot stopped while this run was in progress
  * Nothing resumable lives only in memory.
  */
 export class Executions {
-  constructor(private readonly db: Db) {}
 
   /** Records work someone asked for, in the caller's transaction; it runs after the ack (or after a restart). */
   async queue(ex: Executor, e: { kind: string; name: string; trigger: Execution['trigger']; by: string | null; at: number; notify?: ExecutionNotify }): Promise<number> {
@@ -107,50 +105,5 @@ export class Executions {
 
   async pruneFinished(ex: Executor, olderThan: number): Promise<number> {
     return run(ex, sql`DELETE FROM executions WHERE status NOT IN ('queued', 'running') AND finished_at < ${olderThan}`);
-  }
-
-  // The synchronous forms below serve code not yet on the data layer (decision 020): `src/incidents/bulk-change.ts`.
-
-  /** Records work someone asked for; it runs after the ack (or after a restart). */
-  queueSync(e: { kind: string; name: string; trigger: Execution['trigger']; by: string | null; at: number; notify?: ExecutionNotify }): number {
-    const info = this.db
-      .prepare(
-        `INSERT INTO executions (kind, name, trigger, triggered_by, queued_at, status, notify) VALUES (?, ?, ?, ?, ?, 'queued', ?)`,
-      )
-      .run(e.kind, e.name, e.trigger, e.by, e.at, e.notify ? JSON.stringify(e.notify) : null);
-    return Number(info.lastInsertRowid);
-  }
-
-  /** Closes queued rows that can never run (their job is gone from this version). */
-  failQueuedSync(id: number, at: number, error: string): void {
-    this.db.prepare(`UPDATE executions SET status = 'failed', finished_at = ?, error = ? WHERE id = ? AND status = 'queued'`).run(at, error, id);
-  }
-
-  /** Marks a queued row running; false when it was not queued (already taken). */
-  beginSync(id: number, at: number): boolean {
-    return this.db.prepare(`UPDATE executions SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'`).run(at, id).changes === 1;
-  }
-
-  finishSync(id: number, at: number, status: 'ok' | 'failed', summary: string | null, error: string | null): void {
-    this.db
-      .prepare(`UPDATE executions SET finished_at = ?, status = ?, summary = ?, error = ? WHERE id = ?`)
-      .run(at, status, summary, error, id);
-  }
-
-  /** Rows still running belong to a process that died: mark them interrupted and return them for reporting. */
-  interruptRunningSync(kind: string, at: number): Execution[] {
-    const rows = (this.db.prepare(`SELECT * FROM executions WHERE kind = ? AND status = 'running' ORDER BY id`).all(kind) as Row[]).map(
-      (r) => fromRow(r) as Execution,
-    );
-    this.db
-      .prepare(`UPDATE executions SET status = 'interrupted', finished_at = ?, error = ? WHERE kind = ? AND status = 'running'`)
-      .run(at, INTERRUPTED_ERROR, kind);
-    return rows.map((r) => ({ ...r, status: 'interrupted', finished_at: at, error: INTERRUPTED_ERROR }));
-  }
-
-  queuedSync(kind: string): Execution[] {
-    return (this.db.prepare(`SELECT * FROM executions WHERE kind = ? AND status = 'queued' ORDER BY id`).all(kind) as Row[]).map(
-      (r) => fromRow(r) as Execution,
-    );
   }
 }

@@ -122,7 +122,7 @@ export class HealthService {
 
   constructor(private readonly opts: HealthServiceOptions) {
     this.data = DataLayer.sqlite(opts.db);
-    this.store = new HealthStore(opts.db);
+    this.store = new HealthStore(this.data);
     this.monitor = new HealthMonitor({ store: this.store, clock: opts.clock, failuresBeforeDown: opts.config.service.failuresBeforeDown });
   }
 

@@ -4,7 +4,6 @@
  * digest counted (`log_error_counts`).
  */
 import { sql, type Transaction } from 'kysely';
-import type { Db } from '../db/database.js';
 import { DataLayer, all, first, run, type Executor, type Schema } from '../db/data-layer.js';
 
 export interface HealthSample {
@@ -61,8 +60,8 @@ export function nearestRank(sortedAscending: readonly number[], p: number): numb
 export class HealthStore {
   private readonly data: DataLayer;
 
-  constructor(private readonly db: Db) {
-    this.data = DataLayer.sqlite(db);
+  constructor(data: DataLayer) {
+    this.data = data;
   }
 
   /** Stores one sample and returns its id. Latency is stored in whole milliseconds. */

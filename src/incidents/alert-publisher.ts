@@ -167,8 +167,7 @@ export class AlertPublisher {
     const { alertsChannel: channel, repo, outbox, stormThreshold } = this.opts;
     if (!channel) return;
     let storm = await repo.activeStorm(tx, channel);
-    // The outbox's lane counts are read on its synchronous handle: on SQLite that is this transaction's connection.
-    if (!storm && outbox.urgentPendingInLane(lanes.channel(channel), stormThreshold) < stormThreshold) {
+    if (!storm && (await outbox.urgentPendingInLane(lanes.channel(channel), stormThreshold, tx)) < stormThreshold) {
       await this.postAlert(tx, incidentId);
       return;
     }
@@ -198,7 +197,7 @@ export class AlertPublisher {
    */
   async drainStorm(): Promise<void> {
     const { alertsChannel: channel, repo, outbox, data, clock } = this.opts;
-    if (!channel || outbox.pendingInLane(lanes.channel(channel)) > 0) return;
+    if (!channel || (await outbox.pendingInLane(lanes.channel(channel))) > 0) return;
     await data.transaction(async (tx) => {
       const storm = await repo.activeStorm(tx, channel);
       if (!storm) return;

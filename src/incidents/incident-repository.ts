@@ -1,5 +1,4 @@
 import { sql } from 'kysely';
-import type { Db } from '../db/database.js';
 import { DataLayer, all, first, run, type Executor } from '../db/data-layer.js';
 import type { Priority } from '../config/sla-schema.js';
 import type { IncidentStatus } from './events.js';
@@ -157,8 +156,8 @@ const stormQueries = (stormId: number, limits: { newest: number; waitingLimit: n
 export class IncidentRepository {
   private readonly data: DataLayer;
 
-  constructor(db: Db) {
-    this.data = DataLayer.sqlite(db);
+  constructor(data: DataLayer) {
+    this.data = data;
   }
 
   async insert(ex: Executor, incident: Incident): Promise<void> {

@@ -35,7 +35,7 @@ export interface IncidentsModule {
 export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; oncall: OncallService; recentChanges?: (ex: Executor) => Promise<string> }): IncidentsModule {
   const { db, data, clock, logger, outbox, audit, deadlines, roles, metrics, config, executions } = core;
   const file = config.file;
-  const repo = new IncidentRepository(db);
+  const repo = new IncidentRepository(data);
   const lifecycle = new IncidentLifecycle({
     repo,
     clock,

@@ -1,6 +1,5 @@
 import { sql } from 'kysely';
 import type { Transaction } from 'kysely';
-import type { Db } from '../db/database.js';
 import { all, first, run, type DataLayer, type Executor, type Schema } from '../db/data-layer.js';
 import type { Clock } from '../clock/clock.js';
 import type { Logger } from '../logging/logger.js';
@@ -73,12 +72,6 @@ export type RotationOutcome = { ran: false; reason: string } | { ran: true; resu
 
 export interface ApiKeyServiceOptions {
   data: DataLayer;
-  /**
-   * The synchronous handle, for what `/waygate key` does: it must answer synchronously (a reply holding a key
-   * must never miss the ack budget and be queued in the outbox), so create, rotate, revoke and list stay
-   * synchronous until commands can keep a late reply out of the outbox.
-   */
-  db: Db;
   clock: Clock;
   logger: Logger;
   audit: AuditLog;
@@ -95,25 +88,7 @@ const graceKey = (id: number): string => `key:${id}`;
 
 /** API keys (SOP-SEC-002): issue, rotate with a grace period, revoke, verify, and find the stale ones. */
 export class ApiKeyService {
-  private readonly db: Db;
-  private readonly insert;
-  private readonly byId;
-  private readonly liveByName;
-  private readonly activeByName;
-  private readonly all;
-
-  constructor(private readonly opts: ApiKeyServiceOptions) {
-    const { db } = opts;
-    this.db = db;
-    this.insert = db.prepare(
-      `INSERT INTO api_keys (name, owner, hash, created_by, created_at, rotated_at, status)
-       VALUES (@name, @owner, @hash, @created_by, @created_at, @rotated_at, 'active')`,
-    );
-    this.byId = db.prepare('SELECT * FROM api_keys WHERE id = ?');
-    this.liveByName = db.prepare("SELECT * FROM api_keys WHERE name = ? AND status IN ('active', 'grace') ORDER BY id DESC");
-    this.activeByName = db.prepare("SELECT * FROM api_keys WHERE name = ? AND status = 'active'");
-    this.all = db.prepare('SELECT * FROM api_keys ORDER BY name, id DESC');
-  }
+  constructor(private readonly opts: ApiKeyServiceOptions) {}
 
   /** Whether `rotate` will run a script after it. */
   get rotationScriptConfigured(): boolean {
@@ -125,53 +100,70 @@ export class ApiKeyService {
   }
 
   /**
-   * Issues a new key. Synchronous on purpose: the command's reply is ready before any ack-budget timer can
-   * fire, so the key is never handed to the late-reply path, which would queue it in the outbox.
+   * Issues a new key. The command marks its reply secret, so should it ever miss the ack budget the key is
+   * not queued in the outbox (CommandReply.secret).
    */
-  create(name: string, owner: string, actor: string): Issued {
+  async create(name: string, owner: string, actor: string): Promise<Issued> {
     if (!KEY_NAME.test(name)) return { ok: false, problem: `a key name is letters, digits, \`.\`, \`_\` and \`-\`, at most 64 (got "${name}")` };
     const key = generateApiKey();
     const hash = this.opts.hasher.hash(key);
     const now = this.opts.clock.nowMs();
-    return this.db.transaction((): Issued => {
-      if (this.activeByName.get(name)) return { ok: false, problem: `there is already a key named \`${name}\`: rotate or revoke it` };
-      const id = Number(this.insert.run({ name, owner, hash, created_by: actor, created_at: now, rotated_at: null }).lastInsertRowid);
-      this.opts.audit.recordSync({ actor, action: 'key.created', subject: name, details: { owner } });
-      return { ok: true, key, info: info(this.byId.get(id) as Row) };
-    })();
+    return this.opts.data.transaction(async (tx): Promise<Issued> => {
+      if (await this.activeByName(tx, name)) return { ok: false, problem: `there is already a key named \`${name}\`: rotate or revoke it` };
+      const row = await this.insert(tx, { name, owner, hash, createdBy: actor, createdAt: now, rotatedAt: null });
+      await this.opts.audit.record(tx, { actor, action: 'key.created', subject: name, details: { owner } });
+      return { ok: true, key, info: info(row) };
+    });
   }
 
   /** Issues a new key for `name`; the old one keeps working for the grace period, then is revoked. */
-  rotate(name: string, actor: string): Issued & { graceUntil?: number } {
+  async rotate(name: string, actor: string): Promise<Issued & { graceUntil?: number }> {
     const key = generateApiKey();
     const hash = this.opts.hasher.hash(key);
     const now = this.opts.clock.nowMs();
     const graceUntil = now + this.opts.graceMs;
-    return this.db.transaction(() => {
-      const old = this.activeByName.get(name) as Row | undefined;
+    return this.opts.data.transaction(async (tx) => {
+      const old = await this.activeByName(tx, name);
       if (!old) return { ok: false as const, problem: `there is no active key named \`${name}\`` };
-      this.db.prepare("UPDATE api_keys SET status = 'grace', grace_until = ? WHERE id = ?").run(graceUntil, old.id);
-      this.opts.deadlines.scheduleSync(GRACE_DEADLINES, graceKey(old.id), graceUntil);
-      const id = Number(this.insert.run({ name, owner: old.owner, hash, created_by: actor, created_at: old.created_at, rotated_at: now }).lastInsertRowid);
-      this.opts.audit.recordSync({ actor, action: 'key.rotated', subject: name, details: { owner: old.owner, graceUntil: new Date(graceUntil).toISOString() } });
-      return { ok: true as const, key, info: info(this.byId.get(id) as Row), graceUntil };
-    })();
+      await run(tx, sql`UPDATE api_keys SET status = 'grace', grace_until = ${graceUntil} WHERE id = ${old.id}`);
+      await this.opts.deadlines.schedule(tx, GRACE_DEADLINES, graceKey(old.id), graceUntil);
+      const row = await this.insert(tx, { name, owner: old.owner, hash, createdBy: actor, createdAt: old.created_at, rotatedAt: now });
+      await this.opts.audit.record(tx, { actor, action: 'key.rotated', subject: name, details: { owner: old.owner, graceUntil: new Date(graceUntil).toISOString() } });
+      return { ok: true as const, key, info: info(row), graceUntil };
+    });
   }
 
-  /** Revokes every live version of `name` at once (the active key and any still in its grace period). Synchronous: see `db`. */
-  revoke(name: string, actor: string, reason: string): { ok: true; versions: number; owner: string } | { ok: false; problem: string } {
+  /** Revokes every live version of `name` at once (the active key and any still in its grace period). */
+  async revoke(name: string, actor: string, reason: string): Promise<{ ok: true; versions: number; owner: string } | { ok: false; problem: string }> {
     const now = this.opts.clock.nowMs();
-    return this.db.transaction(() => {
-      const live = this.liveByName.all(name) as Row[];
+    return this.opts.data.transaction(async (tx) => {
+      const live = await all(tx, sql<Row>`SELECT * FROM api_keys WHERE name = ${name} AND status IN ('active', 'grace') ORDER BY id DESC`);
       if (live.length === 0) return { ok: false as const, problem: `there is no live key named \`${name}\`` };
       for (const row of live) {
-        this.markRevokedSync(row.id, now, actor, reason);
-        if (row.status === 'grace') this.opts.deadlines.cancelSync(GRACE_DEADLINES, graceKey(row.id));
+        await run(tx, sql`UPDATE api_keys SET status = 'revoked', revoked_at = ${now}, revoked_by = ${actor}, revoke_reason = ${reason} WHERE id = ${row.id}`);
+        if (row.status === 'grace') await this.opts.deadlines.cancel(tx, GRACE_DEADLINES, graceKey(row.id));
       }
       const owner = live[0]!.owner;
-      this.opts.audit.recordSync({ actor, action: 'key.revoked', subject: name, details: { owner, reason, versions: live.length } });
+      await this.opts.audit.record(tx, { actor, action: 'key.revoked', subject: name, details: { owner, reason, versions: live.length } });
       return { ok: true as const, versions: live.length, owner };
-    })();
+    });
+  }
+
+  private activeByName(tx: Executor, name: string): Promise<Row | undefined> {
+    return first(tx, sql<Row>`SELECT * FROM api_keys WHERE name = ${name} AND status = 'active'`);
+  }
+
+  private async insert(
+    tx: Executor,
+    k: { name: string; owner: string; hash: string; createdBy: string; createdAt: number; rotatedAt: number | null },
+  ): Promise<Row> {
+    const row = await first(
+      tx,
+      sql<Row>`INSERT INTO api_keys (name, owner, hash, created_by, created_at, rotated_at, status)
+        VALUES (${k.name}, ${k.owner}, ${k.hash}, ${k.createdBy}, ${k.createdAt}, ${k.rotatedAt}, 'active') RETURNING *`,
+    );
+    if (!row) throw new Error(`the key ${k.name} was not stored`);
+    return row;
   }
 
   /** True when `presented` is the active key of `name`, or one still inside its grace period. Constant-time per version. */
@@ -188,9 +180,9 @@ export class ApiKeyService {
     return ok;
   }
 
-  /** Every version, by name (newest first within a name). Synchronous: see `db`. */
-  list(): ApiKeyInfo[] {
-    return (this.all.all() as Row[]).map(info);
+  /** Every version, by name (newest first within a name). */
+  async list(): Promise<ApiKeyInfo[]> {
+    return (await all(this.opts.data.db, sql<Row>`SELECT * FROM api_keys ORDER BY name, id DESC`)).map(info);
   }
 
   /** Active keys issued (created or last rotated) more than `olderThanMs` ago. */
@@ -231,9 +223,5 @@ export class ApiKeyService {
       await run(tx, sql`UPDATE api_keys SET status = 'revoked', revoked_at = ${now}, revoked_by = 'waygate', revoke_reason = 'rotated: grace period ended' WHERE id = ${row.id}`);
       await this.opts.audit.record(tx, { actor: 'waygate', action: 'key.grace_ended', subject: row.name, details: { owner: row.owner } });
     }
-  }
-
-  private markRevokedSync(id: number, now: number, actor: string, reason: string): void {
-    this.db.prepare("UPDATE api_keys SET status = 'revoked', revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE id = ?").run(now, actor, reason, id);
   }
 }

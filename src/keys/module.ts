@@ -12,7 +12,6 @@ export function apiKeysModule(core: Core, deps: { runner: ProcessRunner }): { se
   const { config } = core;
   const service = new ApiKeyService({
     data: core.data,
-    db: core.db,
     clock: core.clock,
     logger: core.logger.child({ module: 'api-keys' }),
     audit: core.audit,

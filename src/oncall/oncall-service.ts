@@ -1,5 +1,4 @@
 import { sql } from 'kysely';
-import type { Db } from '../db/database.js';
 import { all, first, type DataLayer, type Executor } from '../db/data-layer.js';
 import type { Clock } from '../clock/clock.js';
 import { Rotation, type Shift } from './rotation.js';
@@ -32,8 +31,6 @@ export class OncallService {
 
   constructor(
     private readonly data: DataLayer,
-    /** The synchronous handle, only for atSync(): callers in modules not yet moved to the data layer. */
-    private readonly db: Db,
     private readonly clock: Clock,
     config: OncallConfig | undefined,
     timezone: string,

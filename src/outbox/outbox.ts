@@ -1,5 +1,4 @@
 import { sql } from 'kysely';
-import type { Db } from '../db/database.js';
 import { DataLayer, afterCommit, all, first, run, type Executor } from '../db/data-layer.js';
 import type { Clock } from '../clock/clock.js';
 import { OUTBOX_PRIORITY, type DeferredUpdatePayload, type DeliveredMessage, type OutboxItem, type OutboxRow } from './types.js';
@@ -8,46 +7,17 @@ import { lanes, type Lane, type MessageKey } from '../core/keys.js';
 const PRIORITIES_DESCENDING = Object.values(OUTBOX_PRIORITY).sort((a, b) => b - a);
 
 /**
- * The write side of the transactional outbox. Call it inside the same db.transaction() as the state change
- * that causes the message: either both commit or neither does. The dispatcher is nudged once the current
- * synchronous work (and so the transaction) has finished.
+ * The write side of the transactional outbox. Call enqueue() with the transaction of the state change that
+ * causes the message: either both commit or neither does. The dispatcher is nudged once it has committed.
  */
 export class Outbox {
-  private readonly insert;
-  private readonly supersede;
-  private readonly parentPriority;
-  private readonly lanePending;
-  private readonly urgentQuery;
-  private readonly deferredWaiting;
-  private readonly pendingUpdate;
   private readonly nudgeListeners = new Set<() => void>();
-  private readonly data: DataLayer;
   private nudgeQueued = false;
 
   constructor(
-    private readonly db: Db,
+    private readonly data: DataLayer,
     private readonly clock: Clock,
   ) {
-    this.data = DataLayer.sqlite(db);
-    this.insert = db.prepare(
-      `INSERT INTO outbox (lane, kind, payload, message_key, priority, next_attempt_at, created_at)
-       VALUES (@lane, @kind, @payload, @messageKey, @priority, @now, @now)`,
-    );
-    this.supersede = db.prepare(
-      `UPDATE outbox SET status = 'delivered', delivered_at = @now
-       WHERE status = 'pending' AND kind = 'update' AND message_key = @messageKey AND lane = @lane`,
-    );
-    this.parentPriority = db
-      .prepare(`SELECT priority FROM outbox WHERE status = 'pending' AND kind = 'post' AND message_key = ? ORDER BY id LIMIT 1`)
-      .pluck();
-    this.lanePending = db.prepare(`SELECT pending FROM outbox_lanes WHERE lane = ?`).pluck();
-    this.urgentQuery = db.prepare(`SELECT id FROM outbox WHERE status = 'pending' AND lane = ? AND priority >= ${OUTBOX_PRIORITY.urgent} LIMIT ?`);
-    this.deferredWaiting = db.prepare(
-      `SELECT 1 FROM outbox WHERE status = 'pending' AND kind = 'update' AND message_key = ? AND lane = ?
-         AND json_extract(payload, '$.renderKey') IS NOT NULL LIMIT 1`,
-    );
-    // A read first: most updates have nothing to replace, and a write statement costs far more than a seek.
-    this.pendingUpdate = db.prepare(`SELECT 1 FROM outbox WHERE status = 'pending' AND kind = 'update' AND message_key = ? AND lane = ? LIMIT 1`);
   }
 
   /**
@@ -87,24 +57,6 @@ export class Outbox {
     return Number(row?.id);
   }
 
-  /** The synchronous form of enqueue(), for code not yet on the data layer; call inside its db.transaction(). */
-  enqueueSync(item: OutboxItem): number {
-    const { now, lane, messageKey, payload } = this.describe(item);
-    let priority = basePriority(item);
-    const threadKey = threadKeyOf(item);
-    if (threadKey !== undefined) {
-      // A reply overtaking its parent would have no thread to go to.
-      const parent = this.parentPriority.get(threadKey) as number | undefined;
-      if (parent !== undefined) priority = Math.min(priority, parent);
-    }
-    // The newest content of a message makes every older pending update of it pointless: a card refreshed
-    // ten times while the channel is backed up is sent once.
-    if (item.kind === 'update' && this.pendingUpdate.get(messageKey, lane) !== undefined) this.supersede.run({ now, messageKey, lane });
-    const info = this.insert.run({ lane, kind: item.kind, payload, messageKey, priority, now });
-    this.queueNudge();
-    return Number(info.lastInsertRowid);
-  }
-
   private describe(item: OutboxItem): { now: number; lane: Lane; messageKey: string | null; payload: string } {
     const messageKey = item.kind === 'post' ? (item.messageKey ?? null) : item.kind === 'update' ? item.payload.messageKey : null;
     return { now: this.clock.nowMs(), lane: laneOf(item), messageKey, payload: JSON.stringify(item.payload) };
@@ -117,8 +69,8 @@ export class Outbox {
   }
 
   /** Where the message posted under `key` ended up, once delivered. */
-  delivered(key: MessageKey): DeliveredMessage | undefined {
-    return this.db.prepare('SELECT channel, ts FROM slack_messages WHERE key = ?').get(key) as DeliveredMessage | undefined;
+  delivered(key: MessageKey, ex: Executor = this.data.db): Promise<DeliveredMessage | undefined> {
+    return first(ex, sql<DeliveredMessage>`SELECT channel, ts FROM slack_messages WHERE key = ${key}`);
   }
 
   /** For /health and /metrics: counters the schema keeps and one index seek, however long the backlog. */
@@ -133,13 +85,13 @@ export class Outbox {
     return { pending: row?.pending ?? 0, oldestPendingAt: row?.oldest ?? null, failed: row?.failed ?? 0 };
   }
 
-  pendingInLane(lane: Lane): number {
-    return (this.lanePending.get(lane) as number | undefined) ?? 0;
+  async pendingInLane(lane: Lane, ex: Executor = this.data.db): Promise<number> {
+    return (await first(ex, sql<{ pending: number }>`SELECT pending FROM outbox_lanes WHERE lane = ${lane}`))?.pending ?? 0;
   }
 
   /** Urgent rows waiting in a lane, counted up to `atMost`: how long a new alert would wait there. */
-  urgentPendingInLane(lane: Lane, atMost: number): number {
-    return this.urgentQuery.all(lane, atMost).length;
+  async urgentPendingInLane(lane: Lane, atMost: number, ex: Executor = this.data.db): Promise<number> {
+    return (await all(ex, sql`SELECT id FROM outbox WHERE status = 'pending' AND lane = ${lane} AND priority >= ${OUTBOX_PRIORITY.urgent} LIMIT ${atMost}`)).length;
   }
 
   /**
@@ -154,14 +106,6 @@ export class Outbox {
     );
     if (waiting !== undefined) return false;
     await this.enqueue(ex, { kind: 'update', payload });
-    return true;
-  }
-
-  /** The synchronous form of enqueueDeferredUpdate(), for code not yet on the data layer. */
-  enqueueDeferredUpdateSync(payload: DeferredUpdatePayload): boolean {
-    const waiting = this.deferredWaiting.get(payload.messageKey, lanes.channel(payload.channel));
-    if (waiting !== undefined) return false;
-    this.enqueueSync({ kind: 'update', payload });
     return true;
   }
 

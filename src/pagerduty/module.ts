@@ -1,6 +1,6 @@
 import type { Core } from '../core/core.js';
 import type { WaygateModule } from '../core/module.js';
-import { DeliveryError, type PagerDutyBulkStatusPayload, type PagerDutyChangePayload, type PagerDutyStatusPayload } from '../outbox/types.js';
+import { DeliveryError, type PagerDutyBulkStatusPayload, type PagerDutyChangePayload, type PagerDutyStatusPayload, type OutboxItem } from '../outbox/types.js';
 import type { IncidentFacade } from '../incidents/facade.js';
 import { PagerDutyClient } from './client.js';
 import { FromEmailResolver } from './from-email.js';
@@ -27,9 +27,15 @@ export function pagerDutyModule(core: Core, incidents: IncidentFacade): WaygateM
   const events = client ?? new PagerDutyClient({ token: '', apiUrl: env.PAGERDUTY_API_URL, eventsUrl: env.PAGERDUTY_EVENTS_URL });
   const fromEmail = new FromEmailResolver(async (user) => (await app.client.users.info({ user })).user?.profile?.email, env.PAGERDUTY_FROM_EMAIL, clock);
 
+  /** Delivery hooks are synchronous: the work they start runs on its own, and a failure is logged. */
+  const onItsOwn = (work: Promise<unknown>): void => {
+    work.catch((err: unknown) => logger.error({ err }, 'recording what PagerDuty made of a change failed'));
+  };
+  /** Queues a message from a delivery hook, in a transaction of its own. */
+  const queue = (item: OutboxItem): void => onItsOwn(core.data.transaction((tx) => outbox.enqueue(tx, item)));
   /** Tells the Slack user who made a change when PagerDuty did not take it (once per change, not per retry). */
   const trouble = (payload: { responseUrl?: string }, text: string): void => {
-    if (payload.responseUrl) outbox.enqueueSync({ kind: 'respond', payload: { responseUrl: payload.responseUrl, text } });
+    if (payload.responseUrl) queue({ kind: 'respond', payload: { responseUrl: payload.responseUrl, text } });
   };
   /** Sends a note, assignment or priority made in Slack. */
   const sendChange = async (c: PagerDutyClient, p: PagerDutyChangePayload): Promise<void> => {
@@ -62,12 +68,9 @@ export function pagerDutyModule(core: Core, incidents: IncidentFacade): WaygateM
   };
   /** The thread line that announced a change now says what PagerDuty made of it. */
   const settleLine = (p: PagerDutyChangePayload, outcome: string): void => {
-    if (p.line) outbox.enqueueSync({ kind: 'update', payload: { channel: p.line.channel, messageKey: p.line.messageKey, text: `${p.line.text} · ${outcome}` } });
+    if (p.line) queue({ kind: 'update', payload: { channel: p.line.channel, messageKey: p.line.messageKey, text: `${p.line.text} · ${outcome}` } });
   };
-  /** Delivery hooks are still synchronous: the incident's own change runs on its own, and a failure is logged. */
-  const onItsOwn = (work: Promise<unknown>): void => {
-    work.catch((err: unknown) => logger.error({ err }, 'recording what PagerDuty made of a change failed'));
-  };
+
   const changeOf = (status: 'acknowledged' | 'resolved'): string => (status === 'acknowledged' ? 'acknowledgement' : 'resolution');
 
   return {
@@ -156,7 +159,7 @@ export function pagerDutyModule(core: Core, incidents: IncidentFacade): WaygateM
           metrics.pagerDutyApiErrors.inc({ kind: failure.kind });
           // A page that PagerDuty refused (say, a wrong routing key) must not vanish quietly.
           if (final && file.channels.ops) {
-            outbox.enqueueSync({
+            queue({
               kind: 'post',
               payload: { channel: file.channels.ops, text: `⚠️ PagerDuty refused an Events API event (${escapeMrkdwn(failure.detail)}); check \`service.pagerDutyRoutingKey\`.` },
             });

@@ -129,7 +129,7 @@ export class SopEngine {
     const now = this.opts.clock.nowMs();
     const cached = this.cachedRecentChanges(now);
     if (cached !== undefined) return cached;
-    const line = this.describeRecentChanges(await this.opts.store.changedSince(ex, 'production', now - 24 * 3_600_000));
+    const line = await this.describeRecentChanges(ex, await this.opts.store.changedSince(ex, 'production', now - 24 * 3_600_000));
     this.recentChanges = { at: now, line };
     return line;
   }
@@ -141,15 +141,16 @@ export class SopEngine {
     return cached && now - cached.at < RECENT_CHANGES_TTL_MS && now >= cached.at ? cached.line : undefined;
   }
 
-  private describeRecentChanges(changed: readonly Run[]): string {
+  private async describeRecentChanges(ex: Executor, changed: readonly Run[]): Promise<string> {
     const runs = changed.slice(0, 3);
     if (runs.length === 0) return '';
-    const parts = runs.map((r) => {
+    const parts: string[] = [];
+    for (const r of runs) {
       const what = r.params.version ?? r.params.ref ?? '';
-      const where = this.opts.outbox.delivered(messageKeys.sopRun(r.id));
+      const where = await this.opts.outbox.delivered(messageKeys.sopRun(r.id), ex);
       const label = `${r.definition.title} \`${what}\` by <@${r.requester}> <!date^${Math.floor(r.createdAt / 1000)}^{ago}|${new Date(r.createdAt).toISOString()}>`;
-      return where ? `${label} (<${messageUrl(where)}|thread>)` : label;
-    });
+      parts.push(where ? `${label} (<${messageUrl(where)}|thread>)` : label);
+    }
     return `Recent changes: ${parts.join('; ')}`;
   }
 

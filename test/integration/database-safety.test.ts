@@ -165,7 +165,7 @@ describe('a damaged database', () => {
     const clock = new ManualClock(START);
     bot = await startTestBot({ dir, slack, clock });
     const { db, outbox } = bot.waygate.services;
-    outbox.enqueueSync({ kind: 'post', payload: { channel: 'C0OPS', text: 'sent while the disk turns read-only' } });
+    await bot.waygate.services.store.transaction((tx) => outbox.enqueue(tx, { kind: 'post', payload: { channel: 'C0OPS', text: 'sent while the disk turns read-only' } }));
     db.pragma('query_only = ON');
     await slack.waitFor(() => slack.messages('C0OPS').length === 1 || undefined);
     await slack.waitFor(() => !bot!.waygate.dispatcher.busy() || undefined);

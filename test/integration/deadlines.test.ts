@@ -25,7 +25,7 @@ describe('deadlines when the database keeps failing', () => {
           core.deadlines.on('flaky', () => {
             if (broken) throw new Error('SQLITE_BUSY: database is locked');
           });
-          core.deadlines.scheduleSync('flaky', 'k', START + 60_000);
+          void core.deadlines.schedule(core.data.db, 'flaky', 'k', START + 60_000);
           return [];
         },
       },

@@ -21,8 +21,10 @@ describe('file uploads through the outbox', () => {
 
   /** Queues the review post and its chart in one transaction, as the weekly job does, and delivers both. */
   const deliver = async () => {
-    const { db, outbox } = bot.waygate.services;
-    db.transaction(() => [parent, upload].forEach((item) => outbox.enqueueSync(item)))();
+    const { store, outbox } = bot.waygate.services;
+    await store.transaction(async (tx) => {
+      for (const item of [parent, upload]) await outbox.enqueue(tx, item);
+    });
     await bot.settle();
   };
   const calls = (method: string) => bot.slack.calls(method).map((c) => c.status);
@@ -96,8 +98,10 @@ describe('file uploads through the outbox', () => {
 
   it('fails a file Slack refuses to share, visibly, and moves the lane on', async () => {
     bot.slack.failNext('files.completeUploadExternal', { kind: 'platform_error', error: 'not_in_channel' });
-    const { db, outbox } = bot.waygate.services;
-    db.transaction(() => [parent, upload, { kind: 'post', payload: { channel: 'C0OPS', text: 'after' } } as OutboxItem].forEach((item) => outbox.enqueueSync(item)))();
+    const { store, outbox } = bot.waygate.services;
+    await store.transaction(async (tx) => {
+      for (const item of [parent, upload, { kind: 'post', payload: { channel: 'C0OPS', text: 'after' } } as OutboxItem]) await outbox.enqueue(tx, item);
+    });
     await bot.settle();
     expect(bot.slack.files()).toEqual([]);
     expect(bot.slack.messages('C0OPS').map((m) => m.text)).toEqual(['weekly review', 'after']);

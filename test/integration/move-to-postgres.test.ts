@@ -44,7 +44,7 @@ async function usedDatabase(): Promise<string> {
   const file = join(dir, 'waygate.db');
   // Messages still waiting for Slack when the team moves.
   const db = openDatabase(file);
-  const outbox = new Outbox(db, clock);
+  const outbox = new Outbox(DataLayer.sqlite(db), clock);
   const data = DataLayer.sqlite(db);
   await data.transaction(async (tx) => {
     await outbox.enqueue(tx, { kind: 'post', payload: { channel: 'C0OPS', text: 'still waiting for Slack' }, messageKey: 'incident:PMOVE2' });
@@ -74,7 +74,9 @@ describe('moving an existing SQLite database to PostgreSQL', () => {
       // The chain is the same rows, byte for byte, and verifies where it now lives.
       const columns = 'id, at, actor, action, subject, details, prev_hash, hash';
       expect(await all(target.db, sql.raw(`SELECT ${columns} FROM audit_log ORDER BY id`))).toEqual(source.prepare(`SELECT ${columns} FROM audit_log ORDER BY id`).all());
-      expect(new AuditLog(source, new ManualClock()).verify()).toMatchObject({ ok: true });
+      const sqliteChain = await new AuditLog(DataLayer.sqlite(source), new ManualClock()).verify();
+      expect(sqliteChain).toMatchObject({ ok: true });
+      expect(await new AuditLog(target, new ManualClock()).verify()).toEqual(sqliteChain);
       // The outbox's queue carried over: the pending rows, their lanes and counters, as SQLite had them.
       expect(await all(target.db, sql`SELECT lane, pending, top_priority FROM outbox_lanes WHERE pending > 0`)).toEqual(
         source.prepare(`SELECT lane, pending, top_priority FROM outbox_lanes WHERE pending > 0`).all(),

@@ -4,9 +4,11 @@ import type { OutboxItem } from '../../src/outbox/types.js';
 import type { MessageKey } from '../../src/core/keys.js';
 
 /** Queues items in one transaction, as a domain service would alongside its state change. */
-function enqueueAll(bot: TestBot, items: OutboxItem[]): void {
-  const { db, outbox } = bot.waygate.services;
-  db.transaction(() => items.forEach((item) => outbox.enqueueSync(item)))();
+async function enqueueAll(bot: TestBot, items: OutboxItem[]): Promise<void> {
+  const { store, outbox } = bot.waygate.services;
+  await store.transaction(async (tx) => {
+    for (const item of items) await outbox.enqueue(tx, item);
+  });
 }
 
 const post = (channel: string, text: string, extra: Partial<{ messageKey: MessageKey; threadKey: MessageKey }> = {}): OutboxItem => ({
@@ -29,7 +31,7 @@ describe('outbox delivery to Slack', () => {
 
   it('waits out a 429 Retry-After: 1 before sending again, and loses nothing', async () => {
     bot.slack.failNext('chat.postMessage', { kind: 'rate_limited', retryAfterSeconds: 1 });
-    enqueueAll(bot, [post('C0OPS', 'first'), post('C0OPS', 'second'), post('C0OPS', 'third')]);
+    await enqueueAll(bot, [post('C0OPS', 'first'), post('C0OPS', 'second'), post('C0OPS', 'third')]);
 
     await bot.slack.waitFor(() => bot.slack.calls('chat.postMessage').length === 1);
     await idle();
@@ -50,7 +52,7 @@ describe('outbox delivery to Slack', () => {
   });
 
   it('paces one channel to one message per second while other channels go at once', async () => {
-    enqueueAll(bot, [post('C0OPS', 'ops 1'), post('C0OPS', 'ops 2'), post('C0ALERTS', 'alert 1')]);
+    await enqueueAll(bot, [post('C0OPS', 'ops 1'), post('C0OPS', 'ops 2'), post('C0ALERTS', 'alert 1')]);
     await bot.slack.waitFor(() => texts('C0OPS').length === 1 && texts('C0ALERTS').length === 1);
     await idle();
     expect(texts('C0OPS')).toEqual(['ops 1']);
@@ -61,7 +63,7 @@ describe('outbox delivery to Slack', () => {
 
   it('retries a 500 with backoff and delivers once Slack recovers', async () => {
     bot.slack.failNext('chat.postMessage', { kind: 'http_error', status: 500 }, 2);
-    enqueueAll(bot, [post('C0OPS', 'eventually')]);
+    await enqueueAll(bot, [post('C0OPS', 'eventually')]);
     await bot.slack.waitFor(() => bot.slack.calls('chat.postMessage').length === 1);
     await idle();
     expect(bot.waygate.dispatcher.nextWakeAt()).toBe(bot.clock.nowMs() + 1000);
@@ -78,7 +80,7 @@ describe('outbox delivery to Slack', () => {
 
   it('gives up on a message Slack refuses, keeps the lane moving, and reports degraded health', async () => {
     const tooMany = Array.from({ length: 51 }, () => ({ type: 'divider' as const }));
-    enqueueAll(bot, [
+    await enqueueAll(bot, [
       { kind: 'post', payload: { channel: 'C0OPS', text: 'broken', blocks: tooMany } },
       post('C0OPS', 'after the broken one'),
     ]);
@@ -95,7 +97,7 @@ describe('outbox delivery to Slack', () => {
   });
 
   it('updates a message and replies in its thread even when queued before the post was delivered', async () => {
-    enqueueAll(bot, [
+    await enqueueAll(bot, [
       post('C0ALERTS', 'Incident opened', { messageKey: 'incident:1' }),
       { kind: 'update', payload: { channel: 'C0ALERTS', messageKey: 'incident:1', text: 'Incident acknowledged' } },
       post('C0ALERTS', 'Reminder in thread', { threadKey: 'incident:1' }),
@@ -108,7 +110,7 @@ describe('outbox delivery to Slack', () => {
 
   it('delivers ephemeral messages and response_url replies, refusing response_urls on foreign hosts', async () => {
     const url = bot.slack.responseUrl('resp-1');
-    enqueueAll(bot, [
+    await enqueueAll(bot, [
       { kind: 'ephemeral', payload: { channel: 'C0OPS', user: 'U0OPS', text: 'only you' } },
       { kind: 'respond', payload: { responseUrl: url, text: 'done', inChannel: true } },
       { kind: 'respond', payload: { responseUrl: 'https://evil.example.com/hook', text: 'leak' } },
@@ -124,7 +126,7 @@ describe('outbox delivery to Slack', () => {
 
   it('does not retry a response_url past its 30-minute life', async () => {
     bot.slack.failNext('response_url', { kind: 'http_error', status: 503 }, 100);
-    enqueueAll(bot, [{ kind: 'respond', payload: { responseUrl: bot.slack.responseUrl('late'), text: 'late' } }]);
+    await enqueueAll(bot, [{ kind: 'respond', payload: { responseUrl: bot.slack.responseUrl('late'), text: 'late' } }]);
     await bot.slack.waitFor(() => bot.slack.responsePosts('late').length === 1);
     await idle();
     bot.clock.advance(31 * 60_000);

@@ -15,7 +15,7 @@ describe('AuditBatch: the record of each command, written a moment after its ans
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'waygate-audit-batch-'));
     db = openDatabase(join(dir, 'waygate.db'));
-    audit = new AuditLog(db, new ManualClock('2026-03-02T09:00:00Z'));
+    audit = new AuditLog(DataLayer.sqlite(db), new ManualClock('2026-03-02T09:00:00Z'));
   });
   afterEach(() => {
     db.close();

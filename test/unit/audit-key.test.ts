@@ -67,7 +67,7 @@ describe('the keyed audit chain', () => {
   const rows = (): RawRow[] => db.prepare('SELECT * FROM audit_log ORDER BY id').all() as RawRow[];
   /** An audit log as start-up leaves it: init() has put the chain under the newest key. */
   const open = async (keys: string[] = []): Promise<AuditLog> => {
-    const audit = new AuditLog(db, clock, keys);
+    const audit = new AuditLog(DataLayer.sqlite(db), clock, keys);
     await audit.init();
     return audit;
   };

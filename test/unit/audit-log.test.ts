@@ -31,7 +31,7 @@ describe('AuditLog', () => {
     dbPath = join(dir, 'nested', 'waygate.db');
     db = openDatabase(dbPath);
     clock = new ManualClock('2026-03-02T09:00:00Z');
-    audit = new AuditLog(db, clock);
+    audit = new AuditLog(DataLayer.sqlite(db), clock);
     data = DataLayer.sqlite(db);
   });
 
@@ -87,7 +87,7 @@ describe('AuditLog', () => {
     await recordThree();
     db.close();
     db = openDatabase(dbPath);
-    audit = new AuditLog(db, clock);
+    audit = new AuditLog(DataLayer.sqlite(db), clock);
     await audit.record(DataLayer.sqlite(db).db, { actor: 'U0CAROL', action: 'job.run' });
     expect(await audit.verify()).toMatchObject({ ok: true, entries: 4 });
   });

@@ -87,9 +87,9 @@ describe('the async data layer on SQLite', () => {
   });
 
   it('queues outbox rows, audit entries and deadlines in the caller\'s transaction, as the synchronous forms did', async () => {
-    const outbox = new Outbox(db, clock);
-    const audit = new AuditLog(db, clock);
-    const deadlines = new Deadlines(db, clock, createLogger({ level: 'silent', secrets: [] }));
+    const outbox = new Outbox(DataLayer.sqlite(db), clock);
+    const audit = new AuditLog(DataLayer.sqlite(db), clock);
+    const deadlines = new Deadlines(DataLayer.sqlite(db), clock, createLogger({ level: 'silent', secrets: [] }));
     let woken = 0;
     outbox.onEnqueue(() => woken++);
     await expect(
@@ -107,7 +107,7 @@ describe('the async data layer on SQLite', () => {
       await outbox.enqueue(tx, { kind: 'post', payload: { channel: 'C1', text: 'first' }, messageKey: 'incident:k1' });
       await outbox.enqueue(tx, { kind: 'post', payload: { channel: 'C1', text: 'reply', threadKey: 'incident:k1' }, urgent: true });
       await audit.record(tx, { actor: 'U1', action: 'job.run' });
-      audit.recordSync({ actor: 'U1', action: 'digest.posted' });
+      await audit.record(tx, { actor: 'U1', action: 'digest.posted' });
       await deadlines.schedule(tx, 'test', 'kept', clock.nowMs() + 60_000);
     });
     await new Promise((resolve) => setImmediate(resolve));

@@ -28,7 +28,7 @@ describe('HealthStore', () => {
   let ex: Executor;
   beforeEach(() => {
     db = openDatabase(':memory:');
-    store = new HealthStore(db);
+    store = new HealthStore(DataLayer.sqlite(db));
     ex = DataLayer.sqlite(db).db;
   });
   afterEach(() => db.close());
@@ -233,7 +233,7 @@ describe('HealthMonitor', () => {
   });
 
   function monitor(n = 3): HealthMonitor {
-    return new HealthMonitor({ store: new HealthStore(db), clock, failuresBeforeDown: n });
+    return new HealthMonitor({ store: new HealthStore(DataLayer.sqlite(db)), clock, failuresBeforeDown: n });
   }
 
   /** The root of the current handle's data layer (the handle changes at a restart). */
@@ -305,7 +305,7 @@ describe('HealthMonitor', () => {
   it('records every observed sample in the store', async () => {
     const m = monitor(2);
     for (const r of [good, bad, { ...bad, httpStatus: 503, latencyMs: 30, summary: 'HTTP 503' }]) await sample(m, r);
-    const samples = await new HealthStore(db).samplesSince(ex(), 0);
+    const samples = await new HealthStore(DataLayer.sqlite(db)).samplesSince(ex(), 0);
     expect(samples.map((s) => [s.ok, s.httpStatus, s.summary])).toEqual([
       [true, 200, 'status=healthy'],
       [false, null, 'connection refused'],
@@ -349,12 +349,12 @@ describe('HealthMonitor', () => {
       }),
     ).rejects.toThrow('the announcement failed');
     expect(await m.current(ex())).toMatchObject({ state: 'up', consecutiveFailures: 0 });
-    expect(await new HealthStore(db).samplesSince(ex(), 0)).toHaveLength(1);
+    expect(await new HealthStore(DataLayer.sqlite(db)).samplesSince(ex(), 0)).toHaveLength(1);
     expect((await sample(m, bad)).transition).toBe('down');
   });
 
   it('treats unreadable persisted state as unknown', async () => {
-    await new HealthStore(db).set(ex(), HEALTH_STATE_KEY, '{garbage');
+    await new HealthStore(DataLayer.sqlite(db)).set(ex(), HEALTH_STATE_KEY, '{garbage');
     expect(await monitor().current(ex())).toEqual({ state: 'unknown', since: null, consecutiveFailures: 0 });
   });
 

@@ -37,9 +37,9 @@ describe('applying the webhook inbox in slices', () => {
     costMs = 0;
     const file = fileConfigSchema.parse({});
     const lifecycle = new IncidentLifecycle({
-      repo: new IncidentRepository(db),
+      repo: new IncidentRepository(DataLayer.sqlite(db)),
       clock,
-      audit: new AuditLog(db, clock),
+      audit: new AuditLog(DataLayer.sqlite(db), clock),
       alertsChannel: undefined,
       sla: file.sla,
       calendar: new BusinessCalendar(file.businessHours, 'UTC'),

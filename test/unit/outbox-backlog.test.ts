@@ -61,7 +61,7 @@ describe('outbox cost with a large backlog', () => {
     db.pragma('journal_mode = WAL');
     db.pragma('temp_store = MEMORY');
     migrate(db, MIGRATIONS);
-    outbox = new Outbox(db, clock);
+    outbox = new Outbox(DataLayer.sqlite(db), clock);
     dispatcher = new OutboxDispatcher({
       db,
       outbox,
@@ -94,7 +94,7 @@ describe('outbox cost with a large backlog', () => {
    * 2.5 × `alerts` pending rows in two channels (25,000 by default), plus `oneRowLanes` response_url lanes and
    * as many PagerDuty lanes.
    */
-  function fillBacklog({ alerts = 10_000, oneRowLanes = 300 } = {}): void {
+  async function fillBacklog({ alerts = 10_000, oneRowLanes = 300 } = {}): Promise<void> {
     const items: OutboxItem[] = [];
     for (let i = 0; i < alerts; i++) {
       const key: MessageKey = `incident:P${i}`;
@@ -106,7 +106,9 @@ describe('outbox cost with a large backlog', () => {
       items.push({ kind: 'respond', payload: { responseUrl: `https://hooks.slack.com/actions/T1/${i}/x`, text: 'done' } });
       items.push({ kind: 'pd_status', payload: { incidentId: `PD${i}`, number: i, status: 'acknowledged', slackUser: 'U1' } });
     }
-    db.transaction(() => items.forEach((item) => outbox.enqueueSync(item)))();
+    await DataLayer.sqlite(db).transaction(async (tx) => {
+      for (const item of items) await outbox.enqueue(tx, item);
+    });
   }
 
   /** The plan SQLite chose for a statement, one line per step. */
@@ -114,18 +116,18 @@ describe('outbox cost with a large backlog', () => {
   const readsOutbox = (sql: string) => /\b(FROM|UPDATE)\s+outbox(_lanes|_counts)?\b/i.test(sql);
 
   it('uses an index for every statement on the outbox table, never a scan, a sort or a count of its rows', async () => {
-    fillBacklog();
+    await fillBacklog();
     await dispatcher.start(); // forgets the pacing of a previous run: one pass over the lanes, once per start
     recording = true;
     // What the rest of the bot does while the backlog stands: the storm check, card refreshes (replacing
     // older ones), thread replies, storm summaries and their deferred updates, /health.
-    outbox.pendingInLane(lanes.channel('CALERTS'));
-    outbox.urgentPendingInLane(lanes.channel('CALERTS'), 3);
-    outbox.enqueueSync({ kind: 'update', payload: { channel: 'CALERTS', messageKey: 'incident:P9000', text: 'alert 9000 resolved' } });
-    outbox.enqueueSync({ kind: 'post', payload: { channel: 'CALERTS', text: 'reminder', threadKey: 'incident:P9001' }, urgent: true });
-    outbox.enqueueSync({ kind: 'post', payload: { channel: 'CSTORM', text: 'storm' }, messageKey: 'storm:1', urgent: true });
-    outbox.enqueueDeferredUpdateSync({ channel: 'CSTORM', messageKey: 'storm:1', renderKey: 'storm:1' });
-    outbox.enqueueDeferredUpdateSync({ channel: 'CSTORM', messageKey: 'storm:1', renderKey: 'storm:1' });
+    await outbox.pendingInLane(lanes.channel('CALERTS'));
+    await outbox.urgentPendingInLane(lanes.channel('CALERTS'), 3);
+    await outbox.enqueue(DataLayer.sqlite(db).db, { kind: 'update', payload: { channel: 'CALERTS', messageKey: 'incident:P9000', text: 'alert 9000 resolved' } });
+    await outbox.enqueue(DataLayer.sqlite(db).db, { kind: 'post', payload: { channel: 'CALERTS', text: 'reminder', threadKey: 'incident:P9001' }, urgent: true });
+    await outbox.enqueue(DataLayer.sqlite(db).db, { kind: 'post', payload: { channel: 'CSTORM', text: 'storm' }, messageKey: 'storm:1', urgent: true });
+    await outbox.enqueueDeferredUpdate(DataLayer.sqlite(db).db, { channel: 'CSTORM', messageKey: 'storm:1', renderKey: 'storm:1' });
+    await outbox.enqueueDeferredUpdate(DataLayer.sqlite(db).db, { channel: 'CSTORM', messageKey: 'storm:1', renderKey: 'storm:1' });
     await run();
     for (let second = 0; second < 5; second++) {
       clock.advance(1000);
@@ -154,7 +156,7 @@ describe('outbox cost with a large backlog', () => {
   it('spends as many statements per delivery with 1,000 lanes waiting as with 30', async () => {
     /** Statements run while the two paced channels deliver for five seconds, the other lanes waiting. */
     const statementsWith = async (waitingLanes: number) => {
-      fillBacklog({ alerts: 1_000, oneRowLanes: waitingLanes });
+      await fillBacklog({ alerts: 1_000, oneRowLanes: waitingLanes });
       await dispatcher.start();
       // Every lane is looked at once: responses go out, PagerDuty lanes start waiting an hour.
       for (let i = 0; i < 1000 && (sent < waitingLanes + 2 || dispatcher.busy()); i++) await run();
@@ -186,21 +188,21 @@ describe('outbox cost with a large backlog', () => {
       failed: db.prepare(`SELECT COUNT(*) FROM outbox WHERE status = 'failed'`).pluck().get(),
       oldestPendingAt: db.prepare(`SELECT MIN(created_at) FROM outbox WHERE status = 'pending'`).pluck().get(),
     });
-    outbox.enqueueSync({ kind: 'post', payload: { channel: 'C1', text: 'card' }, messageKey: 'incident:A' });
+    await outbox.enqueue(DataLayer.sqlite(db).db, { kind: 'post', payload: { channel: 'C1', text: 'card' }, messageKey: 'incident:A' });
     clock.advance(10);
-    for (let i = 0; i < 3; i++) outbox.enqueueSync({ kind: 'update', payload: { channel: 'C1', messageKey: 'incident:A', text: `v${i}` } });
-    outbox.enqueueSync({ kind: 'pd_status', payload: { incidentId: 'PX', number: 1, status: 'resolved', slackUser: 'U1' } });
-    outbox.enqueueSync({ kind: 'respond', payload: { responseUrl: 'https://evil.example.com/x', text: 'no' } });
+    for (let i = 0; i < 3; i++) await outbox.enqueue(DataLayer.sqlite(db).db, { kind: 'update', payload: { channel: 'C1', messageKey: 'incident:A', text: `v${i}` } });
+    await outbox.enqueue(DataLayer.sqlite(db).db, { kind: 'pd_status', payload: { incidentId: 'PX', number: 1, status: 'resolved', slackUser: 'U1' } });
+    await outbox.enqueue(DataLayer.sqlite(db).db, { kind: 'respond', payload: { responseUrl: 'https://evil.example.com/x', text: 'no' } });
     expect((await outbox.stats())).toEqual(brute());
     expect((await outbox.stats()).pending).toBe(4); // the two older updates were superseded
-    expect(outbox.pendingInLane(lanes.channel('C1'))).toBe(2);
+    expect(await outbox.pendingInLane(lanes.channel('C1'))).toBe(2);
 
     await dispatcher.start();
     await run();
     clock.advance(1000);
     await run();
     expect((await outbox.stats())).toEqual(brute());
-    expect(outbox.pendingInLane(lanes.channel('C1'))).toBe(0);
+    expect(await outbox.pendingInLane(lanes.channel('C1'))).toBe(0);
 
     db.prepare(`UPDATE outbox SET status = 'failed' WHERE kind = 'pd_status'`).run();
     expect((await outbox.stats())).toEqual(brute());
@@ -227,9 +229,9 @@ describe('outbox cost with a large backlog', () => {
 
     await close();
     db = openDatabase(path);
-    outbox = new Outbox(db, clock);
+    outbox = new Outbox(DataLayer.sqlite(db), clock);
     expect((await outbox.stats())).toEqual({ pending: 2, failed: 1, oldestPendingAt: 2 });
-    expect(outbox.pendingInLane(channel)).toBe(2);
+    expect(await outbox.pendingInLane(channel)).toBe(2);
     const order: string[] = [];
     dispatcher = new OutboxDispatcher({
       db,

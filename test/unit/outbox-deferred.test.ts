@@ -9,6 +9,7 @@ import { OutboxDispatcher } from '../../src/outbox/dispatcher.js';
 import { ManualClock } from '../../src/clock/clock.js';
 import type { MessageSender } from '../../src/outbox/slack-delivery.js';
 import type { MessageContent } from '../../src/outbox/types.js';
+import { DataLayer } from '../../src/db/data-layer.js';
 
 describe('deferred updates (rendered when sent)', () => {
   let dir: string;
@@ -32,7 +33,7 @@ describe('deferred updates (rendered when sent)', () => {
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'waygate-deferred-'));
     db = openDatabase(join(dir, 'w.db'));
-    outbox = new Outbox(db, clock);
+    outbox = new Outbox(DataLayer.sqlite(db), clock);
     sent.length = 0;
   });
   afterEach(() => {
@@ -53,10 +54,11 @@ describe('deferred updates (rendered when sent)', () => {
       giveUpAfterMs: 86_400_000,
       renderDeferred: (key): MessageContent | null => (key === 'storm:1' ? { text: `${count} incidents` } : null),
     });
-    outbox.enqueueSync({ kind: 'post', payload: { channel: 'C1', text: 'summary v0' }, messageKey: 'storm:1' });
+    const data = DataLayer.sqlite(db);
+    await outbox.enqueue(data.db, { kind: 'post', payload: { channel: 'C1', text: 'summary v0' }, messageKey: 'storm:1' });
     const added = [];
     for (count = 1; count <= 50; count++) {
-      added.push(outbox.enqueueDeferredUpdateSync({ channel: 'C1', messageKey: 'storm:1', renderKey: 'storm:1' }));
+      added.push(await outbox.enqueueDeferredUpdate(data.db, { channel: 'C1', messageKey: 'storm:1', renderKey: 'storm:1' }));
     }
     count = 50;
     expect(added.filter(Boolean)).toHaveLength(1);

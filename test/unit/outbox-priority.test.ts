@@ -10,6 +10,7 @@ import { ManualClock } from '../../src/clock/clock.js';
 import type { MessageSender } from '../../src/outbox/slack-delivery.js';
 import { DeliveryError, type OutboxItem } from '../../src/outbox/types.js';
 import type { MessageKey } from '../../src/core/keys.js';
+import { DataLayer } from '../../src/db/data-layer.js';
 
 const post = (text: string, extra: { key?: MessageKey; thread?: MessageKey; urgent?: boolean } = {}): OutboxItem => ({
   kind: 'post',
@@ -45,7 +46,10 @@ describe('priorities within an outbox lane', () => {
     respond: () => Promise.resolve(),
   };
 
-  const enqueueAll = (items: OutboxItem[]) => db.transaction(() => items.forEach((i) => outbox.enqueueSync(i)))();
+  const enqueueAll = (items: OutboxItem[]) =>
+    DataLayer.sqlite(db).transaction(async (tx) => {
+      for (const item of items) await outbox.enqueue(tx, item);
+    });
   /** Lets the dispatcher work without moving the clock. */
   const run = async () => {
     for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
@@ -63,7 +67,7 @@ describe('priorities within an outbox lane', () => {
     dir = mkdtempSync(join(tmpdir(), 'waygate-priority-'));
     db = openDatabase(join(dir, 'w.db'));
     clock = new ManualClock('2026-03-02T08:00:00Z');
-    outbox = new Outbox(db, clock);
+    outbox = new Outbox(DataLayer.sqlite(db), clock);
     sent = [];
     failing = new Set();
     dispatcher = new OutboxDispatcher({ db, outbox, sender, clock, logger: pino({ level: 'silent' }), paceMs: 1000, maxBackoffMs: 60_000, giveUpAfterMs: 86_400_000 });
@@ -75,12 +79,12 @@ describe('priorities within an outbox lane', () => {
   });
 
   it('sends urgent rows first, then the rest, refreshes last, and never an update before its post or a reply before its parent', async () => {
-    enqueueAll([post('card B', { key: 'incident:B' })]);
+    await enqueueAll([post('card B', { key: 'incident:B' })]);
     await dispatcher.start();
     await drain();
     sent = [];
 
-    enqueueAll([
+    await enqueueAll([
       post('note'),
       update('incident:B', 'B acknowledged'),
       post('card A', { key: 'incident:A' }),
@@ -105,25 +109,25 @@ describe('priorities within an outbox lane', () => {
   });
 
   it('lets a new alert pass a refresh Slack keeps refusing, but holds a reply until its parent is through', async () => {
-    enqueueAll([post('card X', { key: 'incident:X' })]);
+    await enqueueAll([post('card X', { key: 'incident:X' })]);
     await dispatcher.start();
     await drain();
     sent = [];
 
     failing.add('X acknowledged');
-    enqueueAll([update('incident:X', 'X acknowledged')]);
+    await enqueueAll([update('incident:X', 'X acknowledged')]);
     await run();
     clock.advance(1000); // past the pacing gap: the refresh is tried and fails
     await run();
     expect(dispatcher.nextWakeAt()).toBeGreaterThan(clock.nowMs());
 
-    enqueueAll([post('NEW P1', { urgent: true })]);
+    await enqueueAll([post('NEW P1', { urgent: true })]);
     await run();
     expect(sent).toEqual(['post NEW P1']);
 
     failing.clear();
     failing.add('card Y');
-    enqueueAll([post('card Y', { key: 'incident:Y' }), post('escalation for Y', { thread: 'incident:Y', urgent: true })]);
+    await enqueueAll([post('card Y', { key: 'incident:Y' }), post('escalation for Y', { thread: 'incident:Y', urgent: true })]);
     clock.advance(1000);
     await run();
     expect(sent).toEqual(['post NEW P1']);
@@ -147,13 +151,13 @@ describe('priorities within an outbox lane', () => {
       await run();
     };
     try {
-      enqueueAll([post('card', { key: 'incident:C' })]);
+      await enqueueAll([post('card', { key: 'incident:C' })]);
       await narrow.start();
       await run();
       // A bulk acknowledgement: 1,000 status changes for PagerDuty, each its own lane, while the channel is paced.
-      enqueueAll(Array.from({ length: 1000 }, (_, i): OutboxItem => ({ kind: 'pd_status', payload: { incidentId: `PD${i}`, number: i, status: 'acknowledged', slackUser: 'U1' } })));
+      await enqueueAll(Array.from({ length: 1000 }, (_, i): OutboxItem => ({ kind: 'pd_status', payload: { incidentId: `PD${i}`, number: i, status: 'acknowledged', slackUser: 'U1' } })));
       await run();
-      enqueueAll([post('NEW P1', { urgent: true })]);
+      await enqueueAll([post('NEW P1', { urgent: true })]);
       clock.advance(1000);
       await answerPagerDuty();
       expect(sent.slice(0, 4)).toEqual(['post card', 'pd PD0', 'pd PD1', 'post NEW P1']);

@@ -51,7 +51,7 @@ describe('the storm summary, counted in the database', () => {
   beforeEach(() => {
     db = openDatabase(':memory:');
     data = DataLayer.sqlite(db);
-    repo = new IncidentRepository(db);
+    repo = new IncidentRepository(DataLayer.sqlite(db));
   });
   afterEach(() => db.close());
 

@@ -29,7 +29,7 @@ describe('Deadlines', () => {
     lines = [];
     fired = [];
     const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as { msg: string; level: number }) });
-    deadlines = new Deadlines(db, clock, logger);
+    deadlines = new Deadlines(DataLayer.sqlite(db), clock, logger);
     deadlines.on('sla', record('sla'));
     deadlines.on('approval', record('approval'));
   });
@@ -87,7 +87,7 @@ describe('Deadlines', () => {
 
   it('keeps what a failing handler was handed for the next try, backing off instead of looping, and says so in status()', async () => {
     let failures = 3;
-    const flaky = new Deadlines(db, clock, pino({ level: 'silent' }));
+    const flaky = new Deadlines(DataLayer.sqlite(db), clock, pino({ level: 'silent' }));
     const seen: number[] = [];
     flaky.on('flaky', (_due, now) => {
       seen.push(now - START);

@@ -29,7 +29,7 @@ describe('Policy', () => {
 
   beforeEach(() => {
     db = openDatabase(':memory:');
-    audit = new AuditLog(db, new ManualClock('2026-03-02T08:00:00Z'));
+    audit = new AuditLog(DataLayer.sqlite(db), new ManualClock('2026-03-02T08:00:00Z'));
     metrics = new Metrics();
     writes = [];
     policy = new Policy({ roles, overrides: { 'job.run': ['ops', 'lead'] }, audit, db: DataLayer.sqlite(db).db, track: (work) => writes.push(work), metrics, logger: pino({ level: 'silent' }) });
