@@ -171,7 +171,7 @@ export async function outboxBenchmark(): Promise<boolean> {
       respond: () => (sent.responses++, Promise.resolve()),
     };
     const dispatcher = new OutboxDispatcher({
-      db,
+      data: DataLayer.sqlite(db),
       outbox,
       sender,
       pagerDuty: () => {

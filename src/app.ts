@@ -1,3 +1,4 @@
+import type { Db } from './db/database.js';
 import type { Executor } from './db/data-layer.js';
 import type { Deadlines } from './core/deadlines.js';
 import type { Config } from './config/load.js';
@@ -61,7 +62,7 @@ export interface WaygateOptions {
 export interface Waygate {
   app: Core['app'];
   /** The core and the modules' facades, as commands and jobs see them (plus the database, for tests). */
-  services: JobContext & Pick<Core, 'db'> & { jobs: JobService<JobContext> };
+  services: JobContext & { db: Db; jobs: JobService<JobContext> };
   dispatcher: OutboxDispatcher;
   /** Work started after an ack (commands, buttons); shutdown and tests wait on it. */
   inflight: InflightWork;
@@ -161,7 +162,14 @@ export function createWaygate(opts: WaygateOptions): Waygate {
   ]);
   return {
     app: core.app,
-    services: { ...context, db: core.db, jobs: jobs.service },
+    services: {
+      ...context,
+      jobs: jobs.service,
+      get db(): Db {
+        if (!core.db) throw new Error('this Waygate runs on PostgreSQL: there is no SQLite handle');
+        return core.db;
+      },
+    },
     dispatcher: composed.dispatcher,
     deadlines: core.deadlines,
     inflight: core.inflight,

@@ -197,6 +197,8 @@ export class AuditLog {
   }
 
   private async append(tx: Transaction<Schema>, entries: readonly AuditEntry[]): Promise<void> {
+    // On PostgreSQL two transactions could read the same last hash and fork the chain: appends take turns.
+    await this.data.serialize(tx, 'audit_log');
     const last = await first(tx, sql<{ hash: string }>`SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1`);
     let prevHash = last?.hash ?? GENESIS;
     for (const row of this.chain(entries)) {
@@ -255,6 +257,8 @@ export class AuditLog {
    */
   async verify(ex: Executor = this.data.db): Promise<AuditVerification> {
     return this.data.within(ex, async (tx) => {
+      // After appends in flight: on PostgreSQL their ids are taken before they commit.
+      await this.data.serialize(tx, 'audit_log');
       let prev = GENESIS;
       let count = 0;
       let lastId = 0;
@@ -303,7 +307,8 @@ export class AuditLog {
   private async idCounter(tx: Transaction<Schema>): Promise<number> {
     const row =
       this.data.dialect === 'postgres'
-        ? await first(tx, sql<{ seq: number | null }>`SELECT pg_sequence_last_value(pg_get_serial_sequence('audit_log', 'id')::regclass) AS seq`)
+        ? // PostgreSQL's sequences are not transactional (a rolled-back insert leaves a gap): a trigger keeps this one.
+          await first(tx, sql<{ seq: number | null }>`SELECT last_id AS seq FROM audit_counter WHERE id = 1`)
         : await first(tx, sql<{ seq: number | null }>`SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'`);
     return Number(row?.seq ?? 0);
   }

@@ -122,7 +122,8 @@ export function loadConfig(
   const e = env.data;
   const webhookSecrets = (e.PAGERDUTY_WEBHOOK_SECRET ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   const auditKeys = (e.WAYGATE_AUDIT_KEY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  const secrets = [e.SLACK_BOT_TOKEN, e.SLACK_SIGNING_SECRET, e.SLACK_APP_TOKEN, e.PAGERDUTY_API_TOKEN, e.HEALTH_DETAILS_TOKEN, e.WAYGATE_KEY_HASH_SECRET, ...webhookSecrets, ...auditKeys].filter(
+  const databasePassword = e.WAYGATE_DATABASE_URL ? decodeURIComponent(new URL(e.WAYGATE_DATABASE_URL).password) : undefined;
+  const secrets = [e.SLACK_BOT_TOKEN, e.SLACK_SIGNING_SECRET, e.SLACK_APP_TOKEN, e.PAGERDUTY_API_TOKEN, e.HEALTH_DETAILS_TOKEN, e.WAYGATE_KEY_HASH_SECRET, databasePassword, ...webhookSecrets, ...auditKeys].filter(
     (s): s is string => typeof s === 'string' && s.length > 0,
   );
   return {

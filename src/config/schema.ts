@@ -338,6 +338,12 @@ export const envSchema = z
     /** Bearer token that unlocks the details of GET /health; without it /health says only what a load balancer needs. */
     HEALTH_DETAILS_TOKEN: secret('generate one, e.g. openssl rand -hex 32'),
     WAYGATE_DB: z.string().min(1).default('./data/waygate.db'),
+    /** PostgreSQL instead of the SQLite file (decision 020): postgres://user:password@host:5432/database. */
+    WAYGATE_DATABASE_URL: optionalNonEmpty.refine((v) => v === undefined || /^postgres(ql)?:\/\/[^\s]+$/.test(v), {
+      message: 'must be a PostgreSQL URL such as postgres://waygate:password@db:5432/waygate',
+    }),
+    /** Connections to PostgreSQL this process keeps at most. */
+    WAYGATE_DB_POOL: z.coerce.number().int().min(2, 'must be at least 2').max(100, 'must be at most 100').default(10),
     /**
      * The audit chain's HMAC key; several comma-separated while rotating, the newest first. Long enough that it
      * cannot be guessed; it never goes into the database.

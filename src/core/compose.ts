@@ -36,7 +36,7 @@ export function compose(core: Core, modules: readonly WaygateModule[]): Composed
   const hooks = modules.flatMap((m) => (m.delivery ? [m.delivery] : []));
 
   const dispatcher = new OutboxDispatcher({
-    db: core.db,
+    data: core.data,
     outbox: core.outbox,
     sender: core.sender,
     ...senders,
@@ -98,8 +98,9 @@ export function compose(core: Core, modules: readonly WaygateModule[]): Composed
       for (const m of [...modules].reverse()) await m.stop?.();
       await dispatcher.stop();
       await core.replays.flush();
-      core.db.close();
-      core.instanceLock.release();
+      await core.data.close();
+      core.db?.close();
+      await core.instanceLock.release();
       logger.info('Waygate stopped');
     },
   };

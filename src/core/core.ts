@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { openDatabase, type Db } from '../db/database.js';
 import { DataLayer } from '../db/data-layer.js';
+import { lockPostgres, postgresDataLayer, preparePostgres } from '../db/postgres.js';
 import { lockDatabase, type InstanceLock } from '../db/instance-lock.js';
 import { Outbox } from '../outbox/outbox.js';
 import { SlackSender, type MessageSender } from '../outbox/slack-delivery.js';
@@ -34,7 +35,8 @@ export interface CoreOptions {
 
 /** What every module is built from. `db` is for modules' own repositories only. */
 export interface Core extends CoreServices {
-  db: Db;
+  /** The SQLite handle; undefined on PostgreSQL. Only the data layer and SQLite's own upkeep use it. */
+  db: Db | undefined;
   /** The async data layer over `db` (decision 020): where modules' repositories are moving. */
   data: DataLayer;
   /** This process's claim on the database; released after the database is closed. */
@@ -128,6 +130,35 @@ export function coreServices(core: Core): CoreServices {
   return { config, clock, logger, outbox, audit, policy, metrics, store, version, startedAt };
 }
 
+/** PostgreSQL's instance lock, taken in startCore() (it needs a connection, which is async). */
+class PostgresLockHolder implements InstanceLock {
+  held: InstanceLock | undefined;
+  async release(): Promise<void> {
+    const held = this.held;
+    this.held = undefined;
+    await held?.release();
+  }
+}
+
+/**
+ * The database: PostgreSQL when WAYGATE_DATABASE_URL is set (checked and migrated in startCore()), else the
+ * SQLite file at WAYGATE_DB, locked to this process before it is even opened: a second instance must not
+ * migrate, check or write it.
+ */
+function openStore(env: Config['env'], clock: Clock): { db: Db | undefined; data: DataLayer; instanceLock: InstanceLock } {
+  if (env.WAYGATE_DATABASE_URL) {
+    return { db: undefined, data: postgresDataLayer(env.WAYGATE_DATABASE_URL, env.WAYGATE_DB_POOL), instanceLock: new PostgresLockHolder() };
+  }
+  const instanceLock = lockDatabase(env.WAYGATE_DB, { pid: process.pid, host: hostname(), startedAt: clock.now().toISOString() });
+  try {
+    const db = openDatabase(env.WAYGATE_DB);
+    return { db, data: DataLayer.sqlite(db), instanceLock };
+  } catch (err) {
+    void instanceLock.release(); // the file lock lets go at once
+    throw err;
+  }
+}
+
 /** Builds the shared core: database, clock, logger, metrics, outbox, audit, policy, Slack app and HTTP server. */
 export function createCore(opts: CoreOptions): Core {
   const { config } = opts;
@@ -137,16 +168,7 @@ export function createCore(opts: CoreOptions): Core {
   if (config.timezoneSource !== 'config') {
     logger.warn({ timezone: file.timezone, from: config.timezoneSource }, `no timezone in the config: using ${file.timezone} from ${config.timezoneSource === 'TZ' ? 'TZ' : "the system's zone"}`);
   }
-  // Before the database is even opened: a second instance must not migrate, check or write it.
-  const instanceLock = lockDatabase(env.WAYGATE_DB, { pid: process.pid, host: hostname(), startedAt: clock.now().toISOString() });
-  let db: Db;
-  try {
-    db = openDatabase(env.WAYGATE_DB);
-  } catch (err) {
-    instanceLock.release();
-    throw err;
-  }
-  const data = DataLayer.sqlite(db);
+  const { db, data, instanceLock } = openStore(env, clock);
   const metrics = new Metrics();
   const outbox = new Outbox(data, clock);
   // Put under the audit key by startCore(), before anything records.
@@ -237,7 +259,8 @@ export function createCore(opts: CoreOptions): Core {
   });
   const store: Store = {
     transaction: (fn) => data.transaction(fn),
-    checkpoint: () => void db.pragma('wal_checkpoint(TRUNCATE)'),
+    // SQLite's write-ahead log; PostgreSQL checkpoints by itself.
+    checkpoint: () => void db?.pragma('wal_checkpoint(TRUNCATE)'),
     pruneHistory: async (ex, olderThan) => ({ executions: await executions.pruneFinished(ex, olderThan), deadlines: await deadlines.pruneFired(ex, olderThan) }),
   };
   const sender = opts.sender ?? new SlackSender({
@@ -279,6 +302,11 @@ export function createCore(opts: CoreOptions): Core {
  */
 export async function startCore(core: Core): Promise<void> {
   const { audit, config, logger, replays } = core;
+  const url = config.env.WAYGATE_DATABASE_URL;
+  if (url && core.instanceLock instanceof PostgresLockHolder) {
+    core.instanceLock.held = await lockPostgres(url, { pid: process.pid, host: hostname(), startedAt: core.clock.now().toISOString() });
+    await preparePostgres(core.data, url);
+  }
   await audit.init();
   if (config.auditKeys.length === 0) {
     const keyedSince = await audit.keyedSince();

@@ -75,6 +75,15 @@ export class DataLayer {
     return result;
   }
 
+  /**
+   * Makes transactions that call this with the same `name` take turns until they end: for a read followed by
+   * a write that must not interleave with another (the audit chain's last hash). SQLite has one writer at a
+   * time already; on PostgreSQL it is a transaction-scoped advisory lock.
+   */
+  async serialize(tx: Transaction<Schema>, name: string): Promise<void> {
+    if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(hashtext(${name}))`.execute(tx);
+  }
+
   /** `fn` inside the caller's transaction when `ex` is one, else in a transaction of its own. */
   async within<T>(ex: Executor, fn: (tx: Transaction<Schema>) => Promise<T>): Promise<T> {
     return ex.isTransaction ? fn(ex as Transaction<Schema>) : this.transaction(fn);

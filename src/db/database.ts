@@ -124,10 +124,3 @@ export function isStorageError(err: unknown): boolean {
   return typeof code === 'string' && /^SQLITE_(CORRUPT|NOTADB|IOERR|FULL|READONLY|CANTOPEN|BUSY|LOCKED|NOMEM|PROTOCOL|PERM)/.test(code);
 }
 
-export function isDatabaseReachable(db: Db): boolean {
-  try {
-    return db.prepare('SELECT 1').pluck().get() === 1;
-  } catch {
-    return false;
-  }
-}

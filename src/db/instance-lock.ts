@@ -11,8 +11,8 @@ export interface LockHolder {
 }
 
 export interface InstanceLock {
-  /** Lets the next instance in; call after the database is closed. */
-  release(): void;
+  /** Lets the next instance in; call after the database is closed. Resolves once the next one may start. */
+  release(): void | Promise<void>;
 }
 
 /**

@@ -53,6 +53,21 @@ export const POSTGRES_BASELINE: Migration = {
       hash      TEXT   NOT NULL
     );
 
+    -- The highest audit id ever committed, for verify()'s tripwire against deleted tail rows. SQLite's
+    -- sqlite_sequence is transactional; PostgreSQL's sequences are not (a rolled-back insert leaves a gap), so a
+    -- trigger keeps this in the inserting transaction.
+    CREATE TABLE audit_counter (
+      id      INTEGER PRIMARY KEY CHECK (id = 1),
+      last_id BIGINT  NOT NULL
+    );
+    CREATE FUNCTION audit_after_insert() RETURNS trigger LANGUAGE plpgsql AS $body$
+    BEGIN
+      INSERT INTO audit_counter (id, last_id) VALUES (1, NEW.id)
+        ON CONFLICT (id) DO UPDATE SET last_id = GREATEST(audit_counter.last_id, excluded.last_id);
+      RETURN NULL;
+    END $body$;
+    CREATE TRIGGER audit_after_insert AFTER INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_after_insert();
+
     CREATE TABLE incidents (
       id                  TEXT    PRIMARY KEY,
       number              INTEGER NOT NULL,

@@ -5,7 +5,6 @@ import { dirname } from 'node:path';
 import { isIP } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { Clock, TimerHandle } from '../clock/clock.js';
-import type { Db } from '../db/database.js';
 import { DataLayer, first, run, type Executor, type Schema } from '../db/data-layer.js';
 import type { Logger } from '../logging/logger.js';
 import type { Outbox } from '../outbox/outbox.js';
@@ -43,7 +42,7 @@ export interface HealthServiceOptions {
   track?: <T>(task: Promise<T>) => Promise<T>;
   /** The health check job's cron schedule, for the digest's coverage; undefined when it is disabled. */
   checkSchedule?: string;
-  db: Db;
+  data: DataLayer;
   clock: Clock;
   logger: Logger;
   outbox: Outbox;
@@ -121,7 +120,7 @@ export class HealthService {
   private readonly data: DataLayer;
 
   constructor(private readonly opts: HealthServiceOptions) {
-    this.data = DataLayer.sqlite(opts.db);
+    this.data = opts.data;
     this.store = new HealthStore(this.data);
     this.monitor = new HealthMonitor({ store: this.store, clock: opts.clock, failuresBeforeDown: opts.config.service.failuresBeforeDown });
   }

@@ -26,7 +26,7 @@ export function operationsModule(
   core: Core,
   deps: { incidents: IncidentFacade; incidentsTracked: boolean; runner: ProcessRunner; fetchImpl?: typeof fetch; onCall?: (ex: Executor) => Promise<string | undefined> },
 ): OperationsModule {
-  const { db, clock, logger, outbox, audit, config, executions } = core;
+  const { clock, logger, outbox, audit, config, executions } = core;
   const file = config.file;
   const backups = new BackupService({ config: file.backup, databasePath: file.service.database, timezone: file.timezone, clock, runner: deps.runner });
   const maintenance = new MaintenanceService(file.maintenance, file.service.database, deps.runner);
@@ -36,7 +36,7 @@ export function operationsModule(
     ...(checkSchedule ? { checkSchedule } : {}),
     track: (task) => core.inflight.track(task),
     ...(deps.onCall ? { onCall: deps.onCall } : {}),
-    db,
+    data: core.data,
     clock,
     logger,
     outbox,

@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CustomRoute } from '@slack/bolt';
-import { isDatabaseReachable, type Db } from '../db/database.js';
+import { sql } from 'kysely';
+import { first, type DataLayer } from '../db/data-layer.js';
 import type { CoreServices } from '../context.js';
 import type { HealthContribution } from '../core/module.js';
 import type { Deadlines } from '../core/deadlines.js';
@@ -45,7 +46,7 @@ export interface HealthReport extends PublicHealth {
 const STUCK_OUTBOX_SECONDS = 300;
 
 export interface HealthSources {
-  core: CoreServices & { db: Db; deadlines: Deadlines };
+  core: CoreServices & { data: DataLayer; deadlines: Deadlines };
   dispatcher: { status(): DispatcherStatus };
   /** Each module's sections, by module name (a section that cannot be read is reported under that name). */
   contributions: ReadonlyArray<{ module: string; health: () => Record<string, HealthContribution> | Promise<Record<string, HealthContribution>> }>;
@@ -53,7 +54,7 @@ export interface HealthSources {
 
 export async function healthReport({ core, dispatcher, contributions }: HealthSources): Promise<HealthReport> {
   const now = core.clock.nowMs();
-  const reachable = isDatabaseReachable(core.db);
+  const reachable = await isReachable(core.data);
   const { lastError, lastErrorAt } = dispatcher.status();
   let outbox: HealthReport['outbox'] = { pending: null, oldestPendingAgeSeconds: null, failed: null, lastError, lastErrorAt: iso(lastErrorAt) };
   const sections: Record<string, unknown> = {};
@@ -122,6 +123,15 @@ function healthAudience(req: IncomingMessage, detailsToken: string | undefined):
   return timingSafeEqual(digest(presented), digest(detailsToken)) ? 'details' : { refused: 'invalid health details token' };
 }
 
+/** Whether the database answers a trivial query (a damaged SQLite page or a PostgreSQL that is down does not). */
+async function isReachable(data: DataLayer): Promise<boolean> {
+  try {
+    return (await first(data.db, sql<{ one: number }>`SELECT 1 AS one`))?.one === 1;
+  } catch {
+    return false;
+  }
+}
+
 /** Answers GET /health: the public summary, or the whole report for a caller with the details token. */
 async function serveHealth(sources: HealthSources, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const { core } = sources;
@@ -146,7 +156,7 @@ async function serveHealth(sources: HealthSources, req: IncomingMessage, res: Se
 /** Answers GET /metrics, with the outbox gauges read fresh. */
 async function serveMetrics(core: HealthSources['core'], res: ServerResponse): Promise<void> {
   const { metrics } = core;
-  if (isDatabaseReachable(core.db)) {
+  if (await isReachable(core.data)) {
     try {
       const stats = await core.outbox.stats();
       metrics.outboxDepth.set(stats.pending);

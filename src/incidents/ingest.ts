@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { isStorageError, type Db } from '../db/database.js';
+import { isStorageError } from '../db/database.js';
 import { run, type DataLayer, type Executor } from '../db/data-layer.js';
 import type { Clock } from '../clock/clock.js';
 import type { Logger } from '../logging/logger.js';
@@ -8,7 +8,6 @@ import type { Change, IncidentLifecycle } from './lifecycle.js';
 import { WebhookInbox } from './webhook-inbox.js';
 
 export interface IngestOptions {
-  db: Db;
   data: DataLayer;
   clock: Clock;
   logger: Logger;

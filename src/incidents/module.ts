@@ -33,7 +33,7 @@ export interface IncidentsModule {
  * acknowledge()/resolve(); everything leaves as outbox rows.
  */
 export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; oncall: OncallService; recentChanges?: (ex: Executor) => Promise<string> }): IncidentsModule {
-  const { db, data, clock, logger, outbox, audit, deadlines, roles, metrics, config, executions } = core;
+  const { data, clock, logger, outbox, audit, deadlines, roles, metrics, config, executions } = core;
   const file = config.file;
   const repo = new IncidentRepository(data);
   const lifecycle = new IncidentLifecycle({
@@ -76,7 +76,6 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; on
     await sla.follow(tx, changes);
   };
   const ingest = new IncidentIngest({
-    db,
     data,
     clock,
     logger,

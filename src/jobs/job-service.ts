@@ -1,5 +1,4 @@
 import type { Transaction } from 'kysely';
-import type { Db } from '../db/database.js';
 import { DataLayer, type Executor, type Schema } from '../db/data-layer.js';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { Logger } from '../logging/logger.js';
@@ -35,7 +34,7 @@ export interface JobServiceOptions<C> {
   timezone: string;
   clock: Clock;
   logger: Logger;
-  db: Db;
+  data: DataLayer;
   outbox: Outbox;
   executions: Executions;
   /** The services a job runs with. */
@@ -76,7 +75,7 @@ export class JobService<C> {
   private readonly data: DataLayer;
 
   constructor(private readonly opts: JobServiceOptions<C>) {
-    this.data = DataLayer.sqlite(opts.db);
+    this.data = opts.data;
     for (const def of opts.definitions) {
       const override = opts.schedules[def.name];
       const expression = override === undefined ? def.defaultSchedule : override;

@@ -7,7 +7,7 @@ import { describeRun } from './describe-run.js';
 
 /** Runs the jobs in jobs/ on their schedules and on request; job runs are execution records (core). */
 export function jobsModule<C>(core: Core, context: C, definitions: readonly JobDefinition<C>[]): { module: WaygateModule; service: JobService<C> } {
-  const { config, clock, logger, db, outbox, executions, metrics } = core;
+  const { config, clock, logger, outbox, executions, metrics } = core;
   const file = config.file;
   const ops = file.channels.ops;
   const service = new JobService<C>({
@@ -16,7 +16,7 @@ export function jobsModule<C>(core: Core, context: C, definitions: readonly JobD
     timezone: file.timezone,
     clock,
     logger,
-    db,
+    data: core.data,
     outbox,
     executions,
     context,

@@ -1,5 +1,4 @@
 import { sql } from 'kysely';
-import type { Db } from '../db/database.js';
 import { DataLayer, first, run, type Executor } from '../db/data-layer.js';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { Logger } from '../logging/logger.js';
@@ -18,7 +17,7 @@ import {
 } from './types.js';
 
 export interface DispatcherOptions {
-  db: Db;
+  data: DataLayer;
   outbox: Outbox;
   sender: MessageSender;
   /** Absent when PagerDuty is not configured: such rows then fail with that reason. */
@@ -82,7 +81,7 @@ export class OutboxDispatcher {
   private pumpAgain = false;
 
   constructor(private readonly opts: DispatcherOptions) {
-    this.data = DataLayer.sqlite(opts.db);
+    this.data = opts.data;
   }
 
   async start(): Promise<void> {
@@ -304,14 +303,15 @@ export class OutboxDispatcher {
 
   /** No send on the lane before `until`; a lane emptied by this very delivery stays out of the ready index until its next row comes. */
   private async paceLane(ex: Executor, lane: string, until: number): Promise<void> {
-    await run(ex, sql`UPDATE outbox_lanes SET paced_until = ${until}, ready_at = CASE WHEN pending > 0 THEN ${until} ELSE NULL END, waiting_priority = NULL WHERE lane = ${lane}`);
+    // The casts tell PostgreSQL the type of a parameter that only a CASE uses (it would guess text).
+    await run(ex, sql`UPDATE outbox_lanes SET paced_until = ${until}, ready_at = CASE WHEN pending > 0 THEN CAST(${until} AS BIGINT) ELSE NULL END, waiting_priority = NULL WHERE lane = ${lane}`);
   }
 
   /** Until the row's backoff ends; a more urgent row queued meanwhile clears this (see the outbox triggers). */
   private async holdLane(ex: Executor, lane: string, until: number, priority: number): Promise<void> {
     await run(
       ex,
-      sql`UPDATE outbox_lanes SET ready_at = CASE WHEN paced_until > ${until} THEN paced_until ELSE ${until} END, waiting_priority = ${priority} WHERE lane = ${lane}`,
+      sql`UPDATE outbox_lanes SET ready_at = CASE WHEN paced_until > CAST(${until} AS BIGINT) THEN paced_until ELSE CAST(${until} AS BIGINT) END, waiting_priority = ${priority} WHERE lane = ${lane}`,
     );
   }
 

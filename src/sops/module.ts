@@ -40,7 +40,7 @@ export function sopsModule(
   const { config, clock } = core;
   const file = config.file;
   const window = file.maintenanceWindow;
-  const store = new RunStore(core.data, core.db);
+  const store = new RunStore(core.data);
   const guards = async (guard: Guard, run: Run, ex: Executor): Promise<string | null> => {
     switch (guard) {
       case 'maintenanceWindow': {

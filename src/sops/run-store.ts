@@ -1,5 +1,4 @@
 import { sql } from 'kysely';
-import type { Db } from '../db/database.js';
 import { all, first, run as runStatement, type DataLayer, type Executor } from '../db/data-layer.js';
 import type { Definition } from './definition.js';
 import type { Run, RunState } from './run-state.js';
@@ -44,11 +43,7 @@ export interface EnvironmentHolder {
  * transaction, or the data layer for a statement of its own.
  */
 export class RunStore {
-  constructor(
-    private readonly data: DataLayer,
-    /** The synchronous handle, only for the callers not yet moved to the data layer (the …Sync methods). */
-    private readonly db: Db,
-  ) {}
+  constructor(private readonly data: DataLayer) {}
 
   /**
    * Inserts a run. The caller has checked that its environment is free (holderOf); the unique index still

@@ -9,6 +9,8 @@ import { openDatabase, type Db } from '../../src/db/database.js';
 import { DataLayer, afterCommit, all, first, run, type Executor } from '../../src/db/data-layer.js';
 import { openPostgres, postgresMigrations, redact } from '../../src/db/postgres.js';
 import { MIGRATIONS } from '../../src/db/migrations.js';
+import { AuditLog } from '../../src/audit/audit-log.js';
+import { ManualClock } from '../../src/clock/clock.js';
 import { startPostgres, type PostgresHandle } from '../support/postgres-cluster.js';
 
 let server: PostgresHandle;
@@ -37,7 +39,8 @@ describe('the data layer on PostgreSQL', () => {
     const tables = async (data: DataLayer, query: ReturnType<typeof sql<{ name: string }>>) => (await all(data.db, query)).map((r) => r.name).sort();
     const inPostgres = await tables(postgres, sql<{ name: string }>`SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'`);
     const inSqlite = await tables(sqlite, sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`);
-    expect(inPostgres).toEqual(inSqlite);
+    // audit_counter stands in for SQLite's own sqlite_sequence (see postgres-schema.ts).
+    expect(inPostgres).toEqual([...inSqlite, 'audit_counter'].sort());
     const versions = await all(postgres.db, sql<{ version: number }>`SELECT version FROM schema_migrations`);
     expect(versions.map((v) => v.version)).toEqual([Math.max(...MIGRATIONS.map((m) => m.version))]);
     const again = await openPostgres(server.url);
@@ -142,6 +145,20 @@ describe('the data layer on PostgreSQL', () => {
       { status: 'pending', n: 2 },
     ]);
     expect(await snapshot(postgres)).toEqual(expected);
+  });
+
+  it('keeps the audit chain verifiable across a rolled-back append and appends made at the same time', async () => {
+    const audit = new AuditLog(postgres, new ManualClock('2026-12-01T09:00:00Z'));
+    await audit.init();
+    await expect(
+      postgres.transaction(async (tx) => {
+        await audit.record(tx, { actor: 'U1', action: 'job.run', subject: 'rolled back' });
+        throw new Error('the change failed');
+      }),
+    ).rejects.toThrow('the change failed');
+    // Appends from many transactions at once must still form one chain, in id order.
+    await Promise.all(Array.from({ length: 20 }, (_, i) => postgres.transaction((tx) => audit.record(tx, { actor: `U${i}`, action: 'job.run' }))));
+    expect(await audit.verify()).toMatchObject({ ok: true, entries: 20 });
   });
 
   it('lets two replicas start at once: one migrates, the other waits and finds nothing to do', async () => {

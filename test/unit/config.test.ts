@@ -126,6 +126,17 @@ describe('loadConfig: environment', () => {
     expect(config.secrets).toHaveLength(2);
   });
 
+  it('takes PostgreSQL from WAYGATE_DATABASE_URL, keeps its password out of logs, and names the variable when it is not one', () => {
+    const config = ok(loadConfig({ ...BASE_ENV, WAYGATE_DATABASE_URL: 'postgres://waygate:pa%24%24word-0123@db:5432/waygate', WAYGATE_DB_POOL: '20' }));
+    expect(config.env).toMatchObject({ WAYGATE_DATABASE_URL: 'postgres://waygate:pa%24%24word-0123@db:5432/waygate', WAYGATE_DB_POOL: 20 });
+    expect(config.secrets).toContain('pa$$word-0123');
+    expect(ok(loadConfig(BASE_ENV)).env.WAYGATE_DB_POOL).toBe(10);
+    expect(problems(loadConfig({ ...BASE_ENV, WAYGATE_DATABASE_URL: 'mysql://db/waygate' }))).toEqual([
+      'env: WAYGATE_DATABASE_URL must be a PostgreSQL URL such as postgres://waygate:password@db:5432/waygate',
+    ]);
+    expect(problems(loadConfig({ ...BASE_ENV, WAYGATE_DB_POOL: '1' }))).toEqual(['env: WAYGATE_DB_POOL must be at least 2']);
+  });
+
   it('lists the app token as a secret too in Socket Mode', () => {
     const config = ok(loadConfig({ ...BASE_ENV, SLACK_APP_TOKEN: 'xapp-1-test-app-token' }));
     expect(config.secrets).toEqual(expect.arrayContaining(['xoxb-test-token', 's3cret-value-0123456789', 'xapp-1-test-app-token']));

@@ -46,7 +46,7 @@ describe('applying the webhook inbox in slices', () => {
       urgencyPriority: file.incidents.urgencyPriority,
       syncToPagerDuty: false,
     });
-    ingest = new IncidentIngest({ db, data: DataLayer.sqlite(db), clock, logger: pino({ level: 'silent' }), lifecycle, follow: async () => {
+    ingest = new IncidentIngest({ data: DataLayer.sqlite(db), clock, logger: pino({ level: 'silent' }), lifecycle, follow: async () => {
         clock.advance(costMs);
       },
     });

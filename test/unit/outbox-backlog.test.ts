@@ -63,7 +63,7 @@ describe('outbox cost with a large backlog', () => {
     migrate(db, MIGRATIONS);
     outbox = new Outbox(DataLayer.sqlite(db), clock);
     dispatcher = new OutboxDispatcher({
-      db,
+      data: DataLayer.sqlite(db),
       outbox,
       sender,
       // PagerDuty is down and asks for an hour's patience: its lanes stay waiting throughout.
@@ -234,7 +234,7 @@ describe('outbox cost with a large backlog', () => {
     expect(await outbox.pendingInLane(channel)).toBe(2);
     const order: string[] = [];
     dispatcher = new OutboxDispatcher({
-      db,
+      data: DataLayer.sqlite(db),
       outbox,
       sender: { ...sender, post: (p) => (order.push(p.text), sender.post(p, undefined)), update: (p, t) => (order.push(p.text), sender.update(p, t)) },
       clock,

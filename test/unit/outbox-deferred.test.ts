@@ -44,7 +44,7 @@ describe('deferred updates (rendered when sent)', () => {
   it('queues one deferred update per message however often it is asked, and renders the newest state at send time', async () => {
     let count = 0;
     const dispatcher = new OutboxDispatcher({
-      db,
+      data: DataLayer.sqlite(db),
       outbox,
       sender,
       clock,

@@ -70,7 +70,7 @@ describe('priorities within an outbox lane', () => {
     outbox = new Outbox(DataLayer.sqlite(db), clock);
     sent = [];
     failing = new Set();
-    dispatcher = new OutboxDispatcher({ db, outbox, sender, clock, logger: pino({ level: 'silent' }), paceMs: 1000, maxBackoffMs: 60_000, giveUpAfterMs: 86_400_000 });
+    dispatcher = new OutboxDispatcher({ data: DataLayer.sqlite(db), outbox, sender, clock, logger: pino({ level: 'silent' }), paceMs: 1000, maxBackoffMs: 60_000, giveUpAfterMs: 86_400_000 });
   });
   afterEach(async () => {
     await dispatcher.stop();
@@ -145,7 +145,7 @@ describe('priorities within an outbox lane', () => {
         sent.push(`pd ${p.incidentId}`);
         inPagerDuty.push(resolve);
       });
-    const narrow = new OutboxDispatcher({ db, outbox, sender, pagerDuty, clock, logger: pino({ level: 'silent' }), paceMs: 1000, maxBackoffMs: 60_000, giveUpAfterMs: 86_400_000, concurrency: 2 });
+    const narrow = new OutboxDispatcher({ data: DataLayer.sqlite(db), outbox, sender, pagerDuty, clock, logger: pino({ level: 'silent' }), paceMs: 1000, maxBackoffMs: 60_000, giveUpAfterMs: 86_400_000, concurrency: 2 });
     const answerPagerDuty = async () => {
       inPagerDuty.splice(0).forEach((resolve) => resolve());
       await run();

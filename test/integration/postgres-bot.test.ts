@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { ManualClock } from '../../src/clock/clock.js';
+import { all } from '../../src/db/data-layer.js';
+import { lockPostgres, openPostgres } from '../../src/db/postgres.js';
+import { healthDetails, PD_TOKEN, startTestBot, USERS, type TestBot } from '../helpers/bot.js';
+import { PagerDutyStandIn } from '../../standins/pagerduty/index.js';
+import { startPostgres, type PostgresHandle } from '../support/postgres-cluster.js';
+
+let server: PostgresHandle;
+let dir: string;
+beforeAll(async () => {
+  server = await startPostgres();
+  dir = mkdtempSync(join(tmpdir(), 'waygate-pg-bot-'));
+}, 60_000);
+afterAll(async () => {
+  await server?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('Waygate on PostgreSQL (WAYGATE_DATABASE_URL)', () => {
+  it('migrates at start, turns a PagerDuty alert into a card, acknowledges it from Slack, and keeps it all across a restart', async () => {
+    const clock = new ManualClock('2026-03-02T08:00:00.000Z');
+    const pd = await PagerDutyStandIn.start({ token: PD_TOKEN });
+    const start = () => startTestBot({ clock, pagerDuty: pd, dir, env: { WAYGATE_DATABASE_URL: server.url } });
+    let bot: TestBot | undefined = await start();
+    try {
+      bot.slack.addUser({ id: USERS.oncall, name: 'olga', email: 'olga@example.com' });
+      const at = clock.now().toISOString();
+      const webhook = () => bot!.pdSigner.send(bot!.pdSigner.incidentEvent('incident.triggered', { id: 'PPG0001', number: 501, priority: 'P1', title: 'database replica lag', created_at: at }, { eventId: 'EVPG0001', occurredAt: at }));
+      expect((await webhook()).status).toBe(200);
+      // PagerDuty's redelivery of the same event is answered and changes nothing.
+      expect((await webhook()).status).toBe(200);
+      await bot.waygate.inboxProcessor.whenIdle();
+      pd.addIncident({ id: 'PPG0001', number: 501, status: 'triggered', title: 'database replica lag' });
+      await bot.settle();
+      const cards = bot.slack.messages('C0ALERTS');
+      expect(cards).toHaveLength(1);
+      expect(cards[0]!.text).toContain('#501');
+
+      const res = await bot.signer.slashCommand({ text: 'ack P1', userId: USERS.oncall, responseUrl: bot.slack.responseUrl('ack') });
+      expect(res.json.text).toContain('Acknowledged 1 P1 incident(s)');
+      await bot.settle();
+      expect(pd.calls('rest').filter((c) => c.method === 'PUT')).toEqual([
+        expect.objectContaining({ path: '/incidents/PPG0001', body: { incident: { type: 'incident_reference', status: 'acknowledged' } }, headers: expect.objectContaining({ from: 'olga@example.com' }) }),
+      ]);
+      expect(JSON.stringify(bot.slack.messages('C0ALERTS')[0]!.blocks)).toContain('Acknowledged');
+      expect(await healthDetails(bot.url)).toMatchObject({ status: 'ok', database: { reachable: true }, outbox: { pending: 0, failed: 0 } });
+      // One Waygate per database until replicas elect a leader: a second one is refused, naming the first.
+      await expect(lockPostgres(server.url, { pid: 1, host: 'other-host', startedAt: at })).rejects.toThrow(
+        /is in use by another Waygate \(waygate [^)]+:\d+ since 2026-03-02T08:00:00\.000Z\)\. This version runs one Waygate per database: stop the other one first\.$/,
+      );
+      // On PostgreSQL there is no SQLite file: the bot says so instead of handing out a handle.
+      expect(() => bot!.waygate.services.db).toThrow('this Waygate runs on PostgreSQL');
+
+      await bot.stop();
+      // Stopping lets the next one in.
+      await (await lockPostgres(server.url, { pid: 1, host: 'other-host', startedAt: at })).release();
+      bot = await start();
+      const listed = await bot.signer.slashCommand({ text: 'incidents', userId: USERS.oncall, responseUrl: bot.slack.responseUrl('incidents') });
+      expect(listed.json.text).toBe('1 open incident(s)');
+      expect(JSON.stringify(listed.json.blocks)).toContain('#501');
+      expect(await bot.waygate.services.audit.verify()).toMatchObject({ ok: true });
+    } finally {
+      await bot?.stop();
+      await pd.close();
+    }
+    // Everything lives in PostgreSQL: the incident, its acknowledgement and the audit trail.
+    const data = await openPostgres(server.url);
+    try {
+      expect(await all(data.db, sql`SELECT id, status, acknowledged_by FROM incidents`)).toEqual([{ id: 'PPG0001', status: 'acknowledged', acknowledged_by: USERS.oncall }]);
+      expect(await all(data.db, sql`SELECT event_id FROM webhook_inbox`)).toEqual([{ event_id: 'EVPG0001' }]);
+      const actions = (await all(data.db, sql<{ action: string }>`SELECT action FROM audit_log ORDER BY id`)).map((r) => r.action);
+      expect(actions).toEqual(expect.arrayContaining(['incident.opened', 'incident.acknowledged', 'command.run']));
+    } finally {
+      await data.close();
+    }
+  });
+});
