@@ -54,8 +54,7 @@ export interface StormTargets {
  * What commands, buttons and other modules may do with incidents. Every change commits the incident, its
  * audit rows, its messages and its SLA deadlines in one transaction. Reads run as statements of their own:
  * never call them inside a transaction without passing it (where they take one), since on SQLite a
- * statement of its own waits for the connection that transaction holds, forever. The `…Sync` readers are
- * for callers whose contract is still synchronous, and go when those contracts do.
+ * statement of its own waits for the connection that transaction holds, forever.
  */
 export class IncidentFacade {
   constructor(private readonly opts: IncidentFacadeOptions) {}

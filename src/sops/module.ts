@@ -50,7 +50,7 @@ export function sopsModule(
         return inside ? null : `outside the maintenance window (${window.days.join(', ')} ${window.start}–${window.end} ${file.timezone})`;
       }
       case 'noOpenP1': {
-        // Guards are still synchronous (SopEngine), so this reads on the synchronous handle.
+        // In the engine's transaction, so the guard and the transition it allows see one state.
         const open = await opts.incidents.open('P1', ex);
         return open.length === 0 ? null : `deploy freeze: ${open.length === 1 ? 'a P1 incident is' : `${open.length} P1 incidents are`} open (${open.slice(0, 3).map(incidentLink).join(', ')})`;
       }
@@ -64,7 +64,6 @@ export function sopsModule(
   const watchSummary = async (ex: Executor, since: number, until: number): Promise<string> => {
     const f = await opts.health.figures(since, until, ex);
     const uptime = f.uptimePct === null ? 'no health checks ran' : `uptime ${f.uptimePct.toFixed(1)} % (${f.okSamples} of ${f.samples} checks ok)`;
-    // The watch summary is still synchronous (SopEngine), so this reads on the synchronous handle.
     const opened = await opts.incidents.openedBetween(since, until, ex);
     const incidents = opened.length === 0 ? 'no incidents opened' : `${opened.length} incident(s) opened: ${opened.slice(0, 5).map(incidentLink).join(', ')}`;
     return `${uptime}; ${f.errors.errorLines} ERROR line(s) counted; ${incidents}.`;
