@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import pg from 'pg';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -116,6 +118,27 @@ export function testEnv(dir: string, slack: SlackStandIn, yaml: Record<string, u
   };
 }
 
+/**
+ * With WAYGATE_TEST_BACKEND=postgres (and WAYGATE_TEST_DATABASE_URL): a database of its own per bot folder, on
+ * that server, so a restart in the same folder finds its data again.
+ */
+async function postgresDatabaseFor(dir: string): Promise<string> {
+  const server = process.env.WAYGATE_TEST_DATABASE_URL;
+  if (!server) throw new Error('WAYGATE_TEST_BACKEND=postgres needs WAYGATE_TEST_DATABASE_URL');
+  const name = `waygate_${createHash('sha256').update(dir).digest('hex').slice(0, 16)}`;
+  const admin = new pg.Client({ connectionString: server });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (rowCount === 0) await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(server);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
 /** Boots the real bot (real Bolt, real HTTP receiver, real SQLite file) against the Slack stand-in. */
 export async function startTestBot(opts: TestBotOptions = {}): Promise<TestBot> {
   const slack = opts.slack ?? (await SlackStandIn.start({ token: BOT_TOKEN }));
@@ -138,7 +161,8 @@ export async function startTestBot(opts: TestBotOptions = {}): Promise<TestBot> 
         PAGERDUTY_EVENTS_URL: pd.eventsUrl,
       }
     : {};
-  const loaded = loadConfig({ ...testEnv(dir, slack, opts.yaml ?? DEFAULT_YAML), ...pdEnv, ...opts.env });
+  const backendEnv = process.env.WAYGATE_TEST_BACKEND === 'postgres' ? { WAYGATE_DATABASE_URL: await postgresDatabaseFor(dir) } : {};
+  const loaded = loadConfig({ ...testEnv(dir, slack, opts.yaml ?? DEFAULT_YAML), ...pdEnv, ...backendEnv, ...opts.env });
   if (!loaded.ok) throw new Error(`test config invalid: ${loaded.problems.join('; ')}`);
   let waygate: Waygate;
   try {
