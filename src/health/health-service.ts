@@ -149,6 +149,9 @@ export class HealthService {
     const result = await this.check();
     const { clock } = this.opts;
     const observation = await this.data.transaction(async (tx) => {
+      // The state is read, changed and written back: a sample taken at the same moment (the re-check and the
+      // schedule) waits, or on PostgreSQL both would read "up" and both announce the outage.
+      await this.data.serialize(tx, 'health-monitor');
       const before = await this.monitor.current(tx);
       const obs = await this.monitor.observe(tx, result);
       if (obs.transition) await this.announce(tx, obs, result, before.state === 'down' ? before.since : null);

@@ -6,7 +6,8 @@ import { sql } from 'kysely';
 import { ManualClock } from '../../src/clock/clock.js';
 import { all } from '../../src/db/data-layer.js';
 import { lockPostgres, openPostgres } from '../../src/db/postgres.js';
-import { healthDetails, PD_TOKEN, startTestBot, USERS, type TestBot } from '../helpers/bot.js';
+import { DEFAULT_YAML, healthDetails, PD_TOKEN, startTestBot, USERS, type TestBot } from '../helpers/bot.js';
+import { startHealthServer } from '../helpers/health-server.js';
 import { PagerDutyStandIn } from '../../standins/pagerduty/index.js';
 import { startPostgres, type PostgresHandle } from '../support/postgres-cluster.js';
 
@@ -77,6 +78,36 @@ describe('Waygate on PostgreSQL (WAYGATE_DATABASE_URL)', () => {
       expect(actions).toEqual(expect.arrayContaining(['incident.opened', 'incident.acknowledged', 'command.run']));
     } finally {
       await data.close();
+    }
+  });
+
+  it('announces an outage once, although the schedule and the re-check sample at the same moments', async () => {
+    // On SQLite samples took turns on the one connection; on PostgreSQL two could read "up" and both post.
+    const service = await startHealthServer();
+    const clock = new ManualClock('2026-03-02T08:01:00Z');
+    const own = mkdtempSync(join(tmpdir(), 'waygate-pg-health-'));
+    const bot = await startTestBot({
+      clock,
+      dir: own,
+      pagerDuty: true,
+      env: { WAYGATE_DATABASE_URL: server.url },
+      yaml: {
+        ...DEFAULT_YAML,
+        schedules: { ...DEFAULT_YAML.schedules, 'health-check': '*/5 * * * *' },
+        service: { healthUrl: service.url, systemdUnit: null, timeout: '1s', failuresBeforeDown: 2, pagerDutyRoutingKey: 'R0UTINGKEY0123456789abcdef012345' },
+      },
+    });
+    try {
+      await bot.advanceTo('2026-03-02T08:15:00Z');
+      service.status = 503;
+      await bot.advanceTo('2026-03-02T08:45:00Z');
+      await bot.settle();
+      const down = bot.slack.messages('C0ALERTS').filter((m) => m.text.includes('Waygate MCP is down'));
+      expect(down).toHaveLength(1);
+    } finally {
+      await bot.stop();
+      await service.close();
+      rmSync(own, { recursive: true, force: true });
     }
   });
 });
