@@ -136,6 +136,8 @@ export class Deadlines {
   private async fireDue(): Promise<number> {
     const now = this.clock.nowMs();
     return this.data.transaction(async (tx) => {
+      // Firings take turns (the timer, start-up): on PostgreSQL two could otherwise read the same due rows.
+      await this.data.serialize(tx, 'deadlines');
       const rows = await all(tx, sql<Row>`SELECT id, owner, key, due_at, payload FROM deadlines WHERE fired_at IS NULL AND due_at <= ${now} ORDER BY due_at, id`);
       const byOwner = new Map<string, DueDeadline[]>();
       for (const row of rows) {

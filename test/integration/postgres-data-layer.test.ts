@@ -11,6 +11,8 @@ import { openPostgres, postgresMigrations, redact } from '../../src/db/postgres.
 import { MIGRATIONS } from '../../src/db/migrations.js';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { ManualClock } from '../../src/clock/clock.js';
+import { Deadlines } from '../../src/core/deadlines.js';
+import { pino } from 'pino';
 import { startPostgres, type PostgresHandle } from '../support/postgres-cluster.js';
 
 let server: PostgresHandle;
@@ -159,6 +161,21 @@ describe('the data layer on PostgreSQL', () => {
     // Appends from many transactions at once must still form one chain, in id order.
     await Promise.all(Array.from({ length: 20 }, (_, i) => postgres.transaction((tx) => audit.record(tx, { actor: `U${i}`, action: 'job.run' }))));
     expect(await audit.verify()).toMatchObject({ ok: true, entries: 20 });
+  });
+
+  it('fires a deadline once when two firings overlap (the timer and start-up), as on SQLite', async () => {
+    const clock = new ManualClock('2026-12-01T09:00:00Z');
+    const deadlines = new Deadlines(postgres, clock, pino({ level: 'silent' }));
+    const fired: string[] = [];
+    deadlines.on('overlap', async (due, _now, tx) => {
+      // A handler's own statements take time on a real connection; the other firing runs meanwhile.
+      await run(tx, sql`SELECT pg_sleep(0.05)`);
+      fired.push(...due.map((d) => d.key));
+    });
+    await deadlines.schedule(postgres.db, 'overlap', 'k1', clock.nowMs() - 1);
+    await Promise.all([deadlines.start(), deadlines.fire(), deadlines.fire()]);
+    await deadlines.stop();
+    expect(fired).toEqual(['k1']);
   });
 
   it('lets two replicas start at once: one migrates, the other waits and finds nothing to do', async () => {
