@@ -34,11 +34,14 @@ export interface LeaseState {
 /** Thrown inside a leader-side transaction when the lease moved on: the transaction must roll back. */
 export class FencedOut extends Error {
   constructor(
-    readonly expected: bigint,
+    /** Null when this replica does not lead at all. */
+    readonly expected: bigint | null,
     readonly actual: bigint | null,
   ) {
     super(
-      actual === null
+      expected === null
+        ? 'fenced out: this replica does not lead'
+        : actual === null
         ? `fenced out: this replica's leader token ${expected} is not the lease's (no lease)`
         : `fenced out: this replica's leader token ${expected} is not the lease's (${actual})`,
     );
@@ -50,7 +53,8 @@ const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS waygate_leader (
   id int PRIMARY KEY CHECK (id = 1),
   holder text NOT NULL,
   token bigint NOT NULL,
-  expires_at timestamptz NOT NULL
+  expires_at timestamptz NOT NULL,
+  acquired_at timestamptz NOT NULL DEFAULT now()
 )`;
 
 /**
@@ -58,9 +62,10 @@ const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS waygate_leader (
  * it is; in every case the row as it now stands comes back. A follower's call rewrites the row unchanged:
  * that takes the row lock, so the answer is the newest version, never one from an older snapshot.
  */
-const ACQUIRE = `INSERT INTO waygate_leader AS l (id, holder, token, expires_at)
-VALUES (1, $1, 1, now() + $2::double precision * interval '1 millisecond')
+const ACQUIRE = `INSERT INTO waygate_leader AS l (id, holder, token, expires_at, acquired_at)
+VALUES (1, $1, 1, now() + $2::double precision * interval '1 millisecond', now())
 ON CONFLICT (id) DO UPDATE SET
+  acquired_at = CASE WHEN l.holder = $1 AND l.expires_at > now() THEN l.acquired_at WHEN l.expires_at <= now() THEN now() ELSE l.acquired_at END,
   holder = CASE WHEN l.holder = $1 OR l.expires_at <= now() THEN $1 ELSE l.holder END,
   token = CASE
     WHEN l.holder = $1 AND l.expires_at > now() THEN l.token
@@ -121,15 +126,25 @@ export class LeaderLease {
     return rowCount === 1;
   }
 
-  /** The lease as it stands (for /health), or null before anyone took it. */
-  async current(): Promise<Omit<LeaseState, 'leader'> & { expired: boolean } | null> {
+  /** The lease as it stands (for /health), or null before anyone took it; ages by the database's clock. */
+  async current(): Promise<(Omit<LeaseState, 'leader'> & { expired: boolean; heldForMs: number; expiresInMs: number }) | null> {
     await this.ensureTable();
-    const { rows } = await this.db.query<LeaseRow & { expired: boolean }>(
-      'SELECT holder, token::text AS token, expires_at, expires_at <= now() AS expired FROM waygate_leader WHERE id = 1',
+    const { rows } = await this.db.query<LeaseRow & { expired: boolean; held_ms: string; expires_in_ms: string }>(
+      `SELECT holder, token::text AS token, expires_at, expires_at <= now() AS expired,
+              (extract(epoch FROM now() - acquired_at) * 1000)::bigint::text AS held_ms,
+              (extract(epoch FROM expires_at - now()) * 1000)::bigint::text AS expires_in_ms
+       FROM waygate_leader WHERE id = 1`,
     );
     const row = rows[0];
     if (row === undefined) return null;
-    return { token: BigInt(row.token), holder: row.holder, expiresAt: row.expires_at, expired: row.expired };
+    return {
+      token: BigInt(row.token),
+      holder: row.holder,
+      expiresAt: row.expires_at,
+      expired: row.expired,
+      heldForMs: Number(row.held_ms),
+      expiresInMs: Number(row.expires_in_ms),
+    };
   }
 }
 
@@ -203,6 +218,8 @@ export class LeaderElector {
   private readonly ttlMs: number;
   private readonly renewEveryMs: number;
   private token: bigint | null = null;
+  /** By the injected clock: until when this replica's lease certainly lasts (see holdsLease()). */
+  private validUntilMs = Number.NEGATIVE_INFINITY;
   private holderSeen: string | null = null;
   private lastAnswerAtMs: number | null = null;
   private nextRound: TimerHandle | undefined;
@@ -221,6 +238,15 @@ export class LeaderElector {
 
   get isLeader(): boolean {
     return this.token !== null;
+  }
+
+  /**
+   * True while this replica leads and its lease has certainly not run out, by the clock now rather than by a
+   * timer: a process that was frozen (SIGSTOP, a long pause) runs I/O callbacks before its timers when it wakes,
+   * so a delivery it was about to make checks this first and finds the lease gone.
+   */
+  holdsLease(): boolean {
+    return this.token !== null && this.opts.clock.nowMs() < this.validUntilMs;
   }
 
   /** The token to pass to assertToken() while leading, else null. */
@@ -297,6 +323,7 @@ export class LeaderElector {
       this.callback(() => this.opts.onElected?.(state.token));
     }
     // The database counted ttlMs from a moment after sentAtMs, so the lease lasts at least until then.
+    this.validUntilMs = sentAtMs + this.ttlMs;
     this.armExpiry(sentAtMs + this.ttlMs - this.opts.clock.nowMs());
   }
 
@@ -312,6 +339,7 @@ export class LeaderElector {
     this.expiry?.cancel();
     this.expiry = undefined;
     this.token = null;
+    this.validUntilMs = Number.NEGATIVE_INFINITY;
     this.callback(() => this.opts.onDemoted?.(reason));
   }
 

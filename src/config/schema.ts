@@ -250,6 +250,18 @@ export const fileConfigSchema = z
       })
       .strict()
       .default({ pace: 1_000, maxBackoff: 300_000, giveUpAfter: 86_400_000 }),
+    /**
+     * Replicas on PostgreSQL (ignored on SQLite, where the one process leads): how long a leader that stops
+     * renewing keeps the lease, i.e. the longest failover, and how often the lease is renewed.
+     */
+    cluster: z
+      .object({
+        leaseTtl: durationSchema.default(10_000),
+        renewEvery: durationSchema.default(3_000),
+      })
+      .strict()
+      .default({ leaseTtl: 10_000, renewEvery: 3_000 })
+      .refine((c) => c.renewEvery < c.leaseTtl, { message: 'renewEvery must be shorter than leaseTtl', path: ['renewEvery'] }),
   })
   .strict()
   .superRefine((file, ctx) => {

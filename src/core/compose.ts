@@ -18,7 +18,7 @@ const SLACK_KINDS = new Set(['post', 'update', 'ephemeral', 'respond', 'file_upl
  * hooks; then starts them in order and stops them in reverse.
  */
 export function compose(core: Core, modules: readonly WaygateModule[]): Composed {
-  const { config, logger, metrics, app, server, interactions, policy, deadlines, inflight } = core;
+  const { config, logger, metrics, app, server, interactions, policy, deadlines, inflight, leadership } = core;
   for (const m of modules) {
     for (const [name, grant] of Object.entries(m.permissions ?? {})) policy.define(name, grant);
     if (m.routes) server.add(m.routes);
@@ -36,7 +36,8 @@ export function compose(core: Core, modules: readonly WaygateModule[]): Composed
   const hooks = modules.flatMap((m) => (m.delivery ? [m.delivery] : []));
 
   const dispatcher = new OutboxDispatcher({
-    data: core.data,
+    data: core.leaderData,
+    mayDeliver: () => leadership.mayAct(),
     outbox: core.outbox,
     sender: core.sender,
     ...senders,
@@ -55,6 +56,30 @@ export function compose(core: Core, modules: readonly WaygateModule[]): Composed
       for (const h of hooks) h[row.kind]?.failed?.(row, failure, final);
     },
   });
+
+  // A follower's commits reach the leader: it would otherwise find them only at its next poll.
+  core.outbox.onEnqueue(() => leadership.wake('outbox'));
+  deadlines.onScheduleElsewhere(() => leadership.wake('deadlines'));
+  const wakes = modules.flatMap((m) => (m.wake ? [m.wake] : []));
+  leadership.onWake((topic) => {
+    if (topic === 'outbox') dispatcher.nudge();
+    else if (topic === 'deadlines') void deadlines.fire();
+    for (const w of wakes) w[topic]?.();
+  });
+
+  // What must happen once: on the one process (SQLite) or on the elected replica (PostgreSQL).
+  const leaderWork = {
+    async start(): Promise<void> {
+      await deadlines.start();
+      await dispatcher.start();
+      for (const m of modules) await m.leader?.start();
+    },
+    async stop(final: boolean): Promise<void> {
+      for (const m of [...modules].reverse()) await m.leader?.stop(final);
+      await dispatcher.stop();
+      await deadlines.stop();
+    },
+  };
 
   server.add(operationalRoutes({ core, dispatcher, contributions: modules.flatMap((m) => (m.health ? [{ module: m.name, health: m.health }] : [])) }));
 
@@ -79,9 +104,11 @@ export function compose(core: Core, modules: readonly WaygateModule[]): Composed
         }
       }
       for (const m of modules) await m.start?.();
-      await deadlines.start();
-      await dispatcher.start();
-      logger.info({ port: bound, mode: config.mode, version: core.version }, 'Waygate is running');
+      await leadership.start(leaderWork);
+      logger.info(
+        { port: bound, mode: config.mode, version: core.version, replica: leadership.replica, role: leadership.isLeader() ? 'leader' : 'follower' },
+        'Waygate is running',
+      );
       return { port: bound };
     },
     async stop() {
@@ -94,9 +121,8 @@ export function compose(core: Core, modules: readonly WaygateModule[]): Composed
       }
       await server.close();
       await inflight.drain();
-      await deadlines.stop();
+      await leadership.stop();
       for (const m of [...modules].reverse()) await m.stop?.();
-      await dispatcher.stop();
       await core.replays.flush();
       await core.data.close();
       core.db?.close();

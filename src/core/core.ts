@@ -7,8 +7,10 @@ import { hostname } from 'node:os';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { openDatabase, type Db } from '../db/database.js';
 import { DataLayer } from '../db/data-layer.js';
-import { lockPostgres, postgresDataLayer, preparePostgres } from '../db/postgres.js';
+import { postgresDataLayer, preparePostgres } from '../db/postgres.js';
 import { lockDatabase, type InstanceLock } from '../db/instance-lock.js';
+import { ElectedLeadership, SoleLeadership, type Leadership } from '../cluster/leadership.js';
+import { replicaName } from '../cluster/leader-lease.js';
 import { Outbox } from '../outbox/outbox.js';
 import { SlackSender, type MessageSender } from '../outbox/slack-delivery.js';
 import { AuditLog } from '../audit/audit-log.js';
@@ -37,8 +39,12 @@ export interface CoreOptions {
 export interface Core extends CoreServices {
   /** The SQLite handle; undefined on PostgreSQL. Only the data layer and SQLite's own upkeep use it. */
   db: Db | undefined;
-  /** The async data layer over `db` (decision 020): where modules' repositories are moving. */
+  /** The async data layer (decision 020): every repository goes through it. */
   data: DataLayer;
+  /** The same database for the leader's own work: its transactions are fenced (decision 021). */
+  leaderData: DataLayer;
+  /** Whether this process leads (always on SQLite; elected among replicas on PostgreSQL). */
+  leadership: Leadership;
   /** This process's claim on the database; released after the database is closed. */
   instanceLock: InstanceLock;
   /** Signed Slack requests already handled; written out before the database closes. */
@@ -130,24 +136,18 @@ export function coreServices(core: Core): CoreServices {
   return { config, clock, logger, outbox, audit, policy, metrics, store, version, startedAt };
 }
 
-/** PostgreSQL's instance lock, taken in startCore() (it needs a connection, which is async). */
-class PostgresLockHolder implements InstanceLock {
-  held: InstanceLock | undefined;
-  async release(): Promise<void> {
-    const held = this.held;
-    this.held = undefined;
-    await held?.release();
-  }
-}
-
 /**
  * The database: PostgreSQL when WAYGATE_DATABASE_URL is set (checked and migrated in startCore()), else the
  * SQLite file at WAYGATE_DB, locked to this process before it is even opened: a second instance must not
  * migrate, check or write it.
  */
-function openStore(env: Config['env'], clock: Clock): { db: Db | undefined; data: DataLayer; instanceLock: InstanceLock } {
+function openStore(config: Config, clock: Clock): { db: Db | undefined; data: DataLayer; instanceLock: InstanceLock } {
+  const { env } = config;
   if (env.WAYGATE_DATABASE_URL) {
-    return { db: undefined, data: postgresDataLayer(env.WAYGATE_DATABASE_URL, env.WAYGATE_DB_POOL), instanceLock: new PostgresLockHolder() };
+    // Replicas share the database; the leader lease decides who does what must happen once. A replica frozen
+    // mid-transaction loses its session well before its lease runs out, so its locks never delay a takeover.
+    const idleMs = Math.max(1_000, Math.floor(config.file.cluster.leaseTtl / 2));
+    return { db: undefined, data: postgresDataLayer(env.WAYGATE_DATABASE_URL, env.WAYGATE_DB_POOL, idleMs), instanceLock: { release: () => Promise.resolve() } };
   }
   const instanceLock = lockDatabase(env.WAYGATE_DB, { pid: process.pid, host: hostname(), startedAt: clock.now().toISOString() });
   try {
@@ -168,14 +168,24 @@ export function createCore(opts: CoreOptions): Core {
   if (config.timezoneSource !== 'config') {
     logger.warn({ timezone: file.timezone, from: config.timezoneSource }, `no timezone in the config: using ${file.timezone} from ${config.timezoneSource === 'TZ' ? 'TZ' : "the system's zone"}`);
   }
-  const { db, data, instanceLock } = openStore(env, clock);
+  const { db, data, instanceLock } = openStore(config, clock);
   const metrics = new Metrics();
+  const events = (event: 'elected' | 'demoted'): void => {
+    metrics.leadershipChanges.inc({ event });
+    metrics.leader.set(event === 'elected' ? 1 : 0);
+  };
+  const replica = replicaName();
+  const leadership: Leadership = env.WAYGATE_DATABASE_URL
+    ? // The lease is timed by the database's clock and real time, not by the injected clock tests move.
+      new ElectedLeadership({ url: env.WAYGATE_DATABASE_URL, replica, clock: systemClock, logger, ttlMs: file.cluster.leaseTtl, renewEveryMs: file.cluster.renewEvery, events })
+    : new SoleLeadership(replica, logger, events);
+  const leaderData = leadership.mode === 'single' ? data : data.withFence((tx) => leadership.fence(tx));
   const outbox = new Outbox(data, clock);
   // Put under the audit key by startCore(), before anything records.
   const audit = new AuditLog(data, clock, config.auditKeys);
   const inflight = new InflightWork();
   const executions = new Executions();
-  const deadlines = new Deadlines(data, clock, logger);
+  const deadlines = new Deadlines(leaderData, clock, logger);
   const replays = new ReplayGuard(data, clock, (err) => logger.error({ err }, 'could not record Slack requests for replay checks; they are remembered until a restart'));
 
   // The outbox owns retries and pacing, so the WebClient must neither retry nor queue on 429.
@@ -274,6 +284,8 @@ export function createCore(opts: CoreOptions): Core {
     logger,
     db,
     data,
+    leaderData,
+    leadership,
     instanceLock,
     replays,
     metrics,
@@ -303,10 +315,7 @@ export function createCore(opts: CoreOptions): Core {
 export async function startCore(core: Core): Promise<void> {
   const { audit, config, logger, replays } = core;
   const url = config.env.WAYGATE_DATABASE_URL;
-  if (url && core.instanceLock instanceof PostgresLockHolder) {
-    core.instanceLock.held = await lockPostgres(url, { pid: process.pid, host: hostname(), startedAt: core.clock.now().toISOString() });
-    await preparePostgres(core.data, url);
-  }
+  if (url) await preparePostgres(core.data, url);
   await audit.init();
   if (config.auditKeys.length === 0) {
     const keyedSince = await audit.keyedSince();

@@ -46,6 +46,7 @@ export class Deadlines {
   private firing: Promise<number> | undefined;
   private retryMs = FIRST_RETRY_MS;
   private lastError: string | null = null;
+  private scheduledElsewhere: () => void = () => undefined;
 
   constructor(
     private readonly data: DataLayer,
@@ -75,8 +76,14 @@ export class Deadlines {
     await run(ex, sql`DELETE FROM deadlines WHERE owner = ${owner} AND key = ${key} AND fired_at IS NULL`);
   }
 
+  /** Called when a deadline was scheduled while the timer does not run here (a follower replica: the leader fires it). */
+  onScheduleElsewhere(fn: () => void): void {
+    this.scheduledElsewhere = fn;
+  }
+
   private armFor(dueAt: number): void {
-    if (this.running && (this.armedFor === null || dueAt < this.armedFor)) this.arm(dueAt);
+    if (!this.running) this.scheduledElsewhere();
+    else if (this.armedFor === null || dueAt < this.armedFor) this.arm(dueAt);
   }
 
   /** Starts the timer; resolves once what fell due while Waygate was down has fired. */

@@ -3,6 +3,7 @@ import type { Action, View } from './interactions.js';
 import type { Grant, PermissionName } from './policy.js';
 import type { MessageKey } from './keys.js';
 import type { DeliveryFailure, MessageContent, OutboxItem, OutboxRow } from '../outbox/types.js';
+import type { WakeTopic } from '../cluster/leadership.js';
 import type { PagerDutyBulkStatusSender, PagerDutyChangeSender, PagerDutyEventSender, PagerDutyStatusSender } from '../outbox/slack-delivery.js';
 
 export interface DeliveryHooks {
@@ -40,6 +41,14 @@ export interface WaygateModule {
   senders?: { pagerDuty?: PagerDutyStatusSender; pagerDutyBulk?: PagerDutyBulkStatusSender; pagerDutyEvents?: PagerDutyEventSender; pagerDutyChange?: PagerDutyChangeSender };
   /** Sections of GET /health, by name. */
   health?: () => Record<string, HealthContribution> | Promise<Record<string, HealthContribution>>;
+  /** Started on every replica, before any leader work. */
   start?(): void | Promise<void>;
   stop?(): void | Promise<void>;
+  /**
+   * Work only the leader does (decision 021): started when this process becomes leader (at start-up on SQLite),
+   * stopped when it stops leading (`final` false: stop at once) or shuts down (`final` true: finish what was accepted).
+   */
+  leader?: { start(): void | Promise<void>; stop(final: boolean): void | Promise<void> };
+  /** On the leader: what to do when a follower committed something of this topic. */
+  wake?: Partial<Record<WakeTopic, () => void>>;
 }

@@ -32,7 +32,18 @@ export class DataLayer {
   private constructor(
     readonly db: Kysely<Schema>,
     readonly dialect: DialectName,
+    /** Runs first in every transaction of this layer (the leader's fencing check; decision 021). */
+    private readonly fence?: (tx: Transaction<Schema>) => Promise<void>,
   ) {}
+
+  /**
+   * The same database, with `fence` as the first statement of every transaction opened here: for the work only
+   * the leader does, so a replica that lost the lease writes nothing. Statements outside a transaction are not
+   * fenced; leader-side writes go through transaction().
+   */
+  withFence(fence: (tx: Transaction<Schema>) => Promise<void>): DataLayer {
+    return new DataLayer(this.db, this.dialect, fence);
+  }
 
   /**
    * Over an open better-sqlite3 handle; closing the data layer does not close the handle. One handle has one
@@ -69,6 +80,7 @@ export class DataLayer {
     const hooks: Array<() => void> = [];
     const result = await this.db.transaction().execute(async (tx) => {
       commitHooks.set(tx, hooks);
+      if (this.fence) await this.fence(tx);
       return fn(tx);
     });
     for (const hook of hooks) hook();

@@ -2,7 +2,6 @@ import pg from 'pg';
 import { sql } from 'kysely';
 import { DataLayer, all, run } from './data-layer.js';
 import { DatabaseRefused, pendingMigrations } from './database.js';
-import type { InstanceLock } from './instance-lock.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 import { POSTGRES_BASELINE } from './postgres-schema.js';
 
@@ -59,11 +58,24 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
   return data;
 }
 
-/** The data layer over a pool for `url`; connects on first use (preparePostgres() checks and migrates). */
-export function postgresDataLayer(url: string, poolSize = 10): DataLayer {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, types });
+/**
+ * The data layer over a pool for `url`; connects on first use (preparePostgres() checks and migrates).
+ * `idleInTransactionMs`: the server ends a session whose transaction waits on its client longer than this, so
+ * a process frozen mid-transaction (SIGSTOP, a long pause) does not hold its locks, the leader lease's among
+ * them, until it wakes (decision 021). Transactions await only the database, so they never wait that long.
+ */
+export function postgresDataLayer(url: string, poolSize = 10, idleInTransactionMs?: number): DataLayer {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    types,
+    ...(idleInTransactionMs === undefined ? {} : { idle_in_transaction_session_timeout: idleInTransactionMs }),
+  });
   // An idle client's error (the server restarted) must not end the process; the next query reconnects.
   pool.on('error', () => undefined);
+  // Nor one in use: a session the server ended (idle in a transaction too long, a restart) fails the query
+  // that uses it next, and the pool drops the client when it is released.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return DataLayer.postgres(pool);
 }
 
@@ -109,39 +121,4 @@ export function redact(url: string): string {
   } catch {
     return 'postgres://(unreadable URL)';
   }
-}
-
-/** The advisory lock key one Waygate holds on its PostgreSQL database (classid 0, objid this). */
-const INSTANCE_LOCK_KEY = 827731002;
-
-/**
- * Makes sure one Waygate at a time runs on a PostgreSQL database, as the lock file does for SQLite: two would
- * post every alert and run every job twice until replicas elect a leader (decision 020). A session advisory
- * lock on a connection of its own, outside the pool: PostgreSQL drops it when that connection ends, however
- * the process ended. Its application_name says who holds it, for the refusal.
- */
-export async function lockPostgres(url: string, holder: { pid: number; host: string; startedAt: string }): Promise<InstanceLock> {
-  const name = `waygate ${holder.host}:${holder.pid} since ${holder.startedAt}`.slice(0, 63);
-  const client = new pg.Client({ connectionString: url, application_name: name });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [INSTANCE_LOCK_KEY]);
-    if (rows[0]?.ok !== true) {
-      const { rows: holders } = await client.query<{ who: string }>(
-        `SELECT a.application_name AS who FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-         WHERE l.locktype = 'advisory' AND l.classid = 0 AND l.objid = $1 AND l.granted`,
-        [INSTANCE_LOCK_KEY],
-      );
-      throw new DatabaseRefused(
-        `is in use by another Waygate (${holders[0]?.who || 'unknown'}). This version runs one Waygate per database: stop the other one first.`,
-      );
-    }
-  } catch (err) {
-    await client.end().catch(() => undefined);
-    const reason = err instanceof DatabaseRefused ? ` ${err.message}` : `: ${(err as Error).message}`;
-    throw new Error(`database ${redact(url)}${reason}`, { cause: err });
-  }
-  // Ending the session releases the lock; resolved once the server has let it go.
-  return { release: () => client.end().catch(() => undefined) };
 }

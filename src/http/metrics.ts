@@ -86,6 +86,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly leadershipChanges = new Counter({
+    name: 'waygate_leadership_changes_total',
+    help: 'This replica became leader (elected) or stopped leading (demoted)',
+    labelNames: ['event'] as const,
+    registers: [this.registry],
+  });
+  readonly leader = new Gauge({
+    name: 'waygate_leader',
+    help: '1 while this replica leads (runs timers, jobs and deliveries), else 0',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'waygate_' });
   }

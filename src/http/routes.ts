@@ -7,6 +7,7 @@ import type { CoreServices } from '../context.js';
 import type { HealthContribution } from '../core/module.js';
 import type { Deadlines } from '../core/deadlines.js';
 import type { DispatcherStatus } from '../outbox/dispatcher.js';
+import type { Leadership, LeadershipStatus } from '../cluster/leadership.js';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -38,6 +39,11 @@ export interface HealthReport extends PublicHealth {
     error?: string;
   };
   deadlines: { nextDueAt: string | null; lastError: string | null };
+  /**
+   * Who does the work that must happen once: `single` (SQLite, this process) or `replicas` (PostgreSQL), this
+   * replica's role and name, the lease holder, how long it has led and how long its lease still runs.
+   */
+  leadership: LeadershipStatus | { error: string };
   /** Sections contributed by modules: `pagerduty`, `jobs`, … */
   [section: string]: unknown;
 }
@@ -46,7 +52,7 @@ export interface HealthReport extends PublicHealth {
 const STUCK_OUTBOX_SECONDS = 300;
 
 export interface HealthSources {
-  core: CoreServices & { data: DataLayer; deadlines: Deadlines };
+  core: CoreServices & { data: DataLayer; deadlines: Deadlines; leadership: Leadership };
   dispatcher: { status(): DispatcherStatus };
   /** Each module's sections, by module name (a section that cannot be read is reported under that name). */
   contributions: ReadonlyArray<{ module: string; health: () => Record<string, HealthContribution> | Promise<Record<string, HealthContribution>> }>;
@@ -85,6 +91,15 @@ export async function healthReport({ core, dispatcher, contributions }: HealthSo
       }
     }
   }
+  let leadership: HealthReport['leadership'];
+  try {
+    leadership = await core.leadership.status();
+  } catch (err) {
+    leadership = { error: (err as Error).message };
+  }
+  // Nobody leads (the lease ran out and no replica took it): alerts, deadlines and deliveries are stalled.
+  const leaderless = 'error' in leadership || leadership.holder === null || (leadership.expiresInSeconds ?? 1) < 0;
+  components.leadership = !reachable ? 'down' : leaderless ? 'degraded' : 'ok';
   const deadlines = core.deadlines.status();
   const stuck = (outbox.oldestPendingAgeSeconds ?? 0) > STUCK_OUTBOX_SECONDS;
   const outboxTrouble = stuck || (outbox.failed ?? 0) > 0 || outbox.lastError !== null || outbox.error !== undefined;
@@ -100,6 +115,7 @@ export async function healthReport({ core, dispatcher, contributions }: HealthSo
     ...sections,
     outbox,
     deadlines: { nextDueAt: deadlines.nextDueAt === null ? null : new Date(deadlines.nextDueAt).toISOString(), lastError: deadlines.lastError },
+    leadership,
   };
 }
 

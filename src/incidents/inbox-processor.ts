@@ -45,10 +45,27 @@ export class InboxProcessor {
     private readonly clock: Clock,
     /** True while HTTP requests are being answered. */
     private readonly busy: () => boolean = () => false,
-  ) {}
+    /**
+     * Set when only the leader applies events (decision 021): the processor starts stopped, start() runs it,
+     * and a nudge while it is stopped wakes the leader instead (events accepted on a follower).
+     */
+    private readonly leaderOnly?: { wakeLeader: () => void },
+  ) {
+    if (leaderOnly) this.stopped = true;
+  }
+
+  /** Runs it (again) after stop(): this process leads now. Applies what is queued. */
+  start(): void {
+    this.stopped = false;
+    this.nudge();
+  }
 
   nudge(): void {
-    if (this.scheduled || this.stopped) return;
+    if (this.stopped) {
+      this.leaderOnly?.wakeLeader();
+      return;
+    }
+    if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -80,12 +97,18 @@ export class InboxProcessor {
     return { ...this.lastError };
   }
 
-  /** Stops taking nudges and applies everything already accepted, so a graceful stop leaves nothing queued. */
-  async stop(): Promise<void> {
+  /**
+   * Stops taking nudges and, when `final` (shutdown), applies everything already accepted, so a graceful stop
+   * leaves nothing queued. Not final (this replica stopped leading): the leader applies the rest.
+   */
+  async stop(final = true): Promise<void> {
     this.stopped = true;
     this.lagTimer?.cancel();
+    this.lagTimer = undefined;
     this.retryTimer?.cancel();
+    this.retryTimer = undefined;
     await this.running;
+    if (!final) return;
     try {
       while ((await this.incidents.processInbox(SHUTDOWN_BATCH)).more) {
         // until a batch finds the inbox empty

@@ -9,6 +9,8 @@ import { WebhookInbox } from './webhook-inbox.js';
 
 export interface IngestOptions {
   data: DataLayer;
+  /** Where accepted events are applied: the leader's fenced layer (decision 021); default `data`. */
+  applyData?: DataLayer;
   clock: Clock;
   logger: Logger;
   lifecycle: IncidentLifecycle;
@@ -54,7 +56,8 @@ export class IncidentIngest {
    * the clock has passed (at least one, so the inbox always moves). `more` says whether events may be left.
    */
   async processInbox(limit: number, budgetMs = Number.POSITIVE_INFINITY): Promise<InboxSlice> {
-    const { data, clock } = this.opts;
+    const { clock } = this.opts;
+    const data = this.opts.applyData ?? this.opts.data;
     const started = clock.nowMs();
     return data.transaction(async (tx) => this.applySlice(tx, limit, budgetMs, started));
   }

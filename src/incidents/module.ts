@@ -77,13 +77,14 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; on
   };
   const ingest = new IncidentIngest({
     data,
+    applyData: core.leaderData,
     clock,
     logger,
     lifecycle,
     follow,
     onProcessed: (result) => metrics.pagerDutyEventsApplied.inc({ result: result.startsWith('failed') ? 'failed' : result }),
   });
-  const processor = new InboxProcessor(ingest, logger, clock, () => core.server.busy());
+  const processor = new InboxProcessor(ingest, logger, clock, () => core.server.busy(), { wakeLeader: () => core.leadership.wake('inbox') });
   ingest.onAccepted(() => processor.nudge());
   core.server.onIdle(() => processor.nudge());
   const bulk = new BulkChanges({ data, clock, logger, executions, outbox, acknowledge: (ids, user, url) => facade.acknowledge(ids, user, url) });
@@ -131,11 +132,14 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; on
           },
         };
       },
-      start: async () => {
-        await bulk.recover();
-        processor.nudge(); // events accepted before a crash or restart
+      leader: {
+        start: async () => {
+          await bulk.recover();
+          processor.start(); // events accepted before a crash, a restart or a failover
+        },
+        stop: (final) => processor.stop(final),
       },
-      stop: () => processor.stop(),
+      wake: { inbox: () => processor.nudge() },
     },
   };
 }

@@ -1,5 +1,5 @@
-import type { Transaction } from 'kysely';
-import { DataLayer, type Executor, type Schema } from '../db/data-layer.js';
+import { sql, type Transaction } from 'kysely';
+import { DataLayer, first, type Executor, type Schema } from '../db/data-layer.js';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { Logger } from '../logging/logger.js';
 import type { Outbox } from '../outbox/outbox.js';
@@ -41,6 +41,13 @@ export interface JobServiceOptions<C> {
   context: C;
   /** Called for every finished run inside its closing transaction (metrics, failure alerts). */
   onRunFinished?: RunFinishedHook;
+  /**
+   * Replicas: a scheduled run that fell due within this long before start() and was not run is run at once,
+   * because it fell in the gap while the leader changed (decision 021). 0 (default): missed runs are not made up.
+   */
+  catchUpMs?: number;
+  /** Called for runQueued() while the service is not started here: a follower replica wakes the leader. */
+  queuedElsewhere?: () => void;
   /** Called at start-up, in one transaction, with the runs the last process left unfinished. */
   onInterrupted?: (runs: readonly JobRun[], tx: Transaction<Schema>) => Promise<void>;
 }
@@ -107,8 +114,25 @@ export class JobService<C> {
     });
     if (interrupted > 0) logger.warn({ interrupted }, 'job runs interrupted by the last shutdown');
     for (const name of this.jobs.keys()) this.arm(name);
+    await this.catchUp();
     // Runs asked for just before a crash: their rows say so; outcomes are reported when they finish.
     void this.runQueued();
+  }
+
+  /** Runs each scheduled job whose time came in the last catchUpMs without a scheduled run since. */
+  private async catchUp(): Promise<void> {
+    const window = this.opts.catchUpMs ?? 0;
+    if (window <= 0) return;
+    const now = this.opts.clock.nowMs();
+    for (const [name, job] of this.jobs) {
+      if (!job.cron) continue;
+      const due = job.cron.next(new Date(now - window)).getTime();
+      if (due > now) continue;
+      const ran = await first(this.data.db, sql<{ id: number }>`SELECT id FROM executions WHERE kind = ${JOB_EXECUTION} AND name = ${name} AND trigger = 'schedule' AND queued_at >= ${due} LIMIT 1`);
+      if (ran) continue;
+      this.opts.logger.warn({ job: name, dueAt: new Date(due).toISOString() }, 'scheduled run fell due while the leader changed: running it now');
+      void this.runScheduled(name);
+    }
   }
 
   async stop(): Promise<void> {
@@ -163,6 +187,10 @@ export class JobService<C> {
 
   /** Starts every queued run whose job is not running yet; resolves when those runs end. */
   async runQueued(): Promise<JobRun[]> {
+    if (!this.started && this.opts.queuedElsewhere) {
+      this.opts.queuedElsewhere();
+      return [];
+    }
     const runs: Promise<JobRun>[] = [];
     for (const queued of await this.opts.executions.queued(this.data.db, JOB_EXECUTION)) {
       const job = this.jobs.get(queued.name);

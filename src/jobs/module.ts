@@ -16,8 +16,12 @@ export function jobsModule<C>(core: Core, context: C, definitions: readonly JobD
     timezone: file.timezone,
     clock,
     logger,
-    data: core.data,
+    data: core.leaderData,
     outbox,
+    // Replicas: a run that fell due while the leader changed is made up by the new leader.
+    ...(core.leadership.mode === 'replicas'
+      ? { catchUpMs: file.cluster.leaseTtl + file.cluster.renewEvery, queuedElsewhere: () => core.leadership.wake('jobs') }
+      : {}),
     executions,
     context,
     onRunFinished: async (run, { failureReported }, tx) => {
@@ -60,8 +64,8 @@ export function jobsModule<C>(core: Core, context: C, definitions: readonly JobD
       name: 'jobs',
       permissions: { [PERMISSIONS.jobRun]: ['ops', 'admin'] },
       health: async () => ({ jobs: { value: await jobsHealth() } }),
-      start: () => service.start(),
-      stop: () => service.stop(),
+      leader: { start: () => service.start(), stop: () => service.stop() },
+      wake: { jobs: () => void service.runQueued() },
     },
   };
 }

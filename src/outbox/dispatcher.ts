@@ -35,6 +35,11 @@ export interface DispatcherOptions {
   giveUpAfterMs: number;
   /** Lanes delivered at the same time. */
   concurrency?: number;
+  /**
+   * Asked just before each send: false when this process may no longer deliver (a replica that lost the lease,
+   * decision 021). The row stays pending for the leader.
+   */
+  mayDeliver?: () => boolean;
   onDelivered?: (row: OutboxRow) => void;
   /** `final` when the row was given up (permanent failure or too old), not just rescheduled. */
   onFailure?: (row: OutboxRow, failure: DeliveryFailure, final: boolean) => void;
@@ -50,6 +55,13 @@ export interface DispatcherStatus {
   /** Why the dispatcher could not read or record its rows; null once it can again. Delivery failures are the rows'. */
   lastError: string | null;
   lastErrorAt: number | null;
+}
+
+/** This process may no longer deliver (it lost the leader lease); the row is left to the leader. */
+class NotLeading extends Error {
+  constructor() {
+    super('this replica no longer leads');
+  }
 }
 
 export function backoffMs(attempt: number, maxMs: number): number {
@@ -253,8 +265,11 @@ export class OutboxDispatcher {
     }
     let delivered: DeliveredMessage | undefined;
     try {
+      this.stillLeading();
       delivered = await this.send(row);
     } catch (err) {
+      // Not a failure of the row: the replica that leads now delivers it.
+      if (err instanceof NotLeading) return;
       const failure: DeliveryFailure =
         err instanceof DeliveryError ? err.failure : { kind: 'retryable', detail: (err as Error).message };
       logger.warn(
@@ -321,7 +336,7 @@ export class OutboxDispatcher {
     const expired = now - row.created_at > this.opts.giveUpAfterMs;
     if (failure.kind === 'permanent' || (failure.kind === 'retryable' && expired)) {
       const reason = expired ? `gave up: ${failure.detail}` : failure.detail;
-      await run(this.data.db, sql`UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ${reason} WHERE id = ${row.id} AND status = 'pending'`);
+      await this.data.transaction((tx) => run(tx, sql`UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ${reason} WHERE id = ${row.id} AND status = 'pending'`));
       return true;
     }
     const retry = (tx: Executor, attempts: number, at: number): Promise<number> =>
@@ -350,6 +365,7 @@ export class OutboxDispatcher {
         if (p.threadKey && !thread) {
           throw new DeliveryError({ kind: 'permanent', detail: `thread parent ${p.threadKey} was never delivered` });
         }
+        this.stillLeading();
         return sender.post(p, thread?.ts);
       }
       case 'update': {
@@ -363,6 +379,7 @@ export class OutboxDispatcher {
           if (!content) return undefined; // nothing left to show: the update is moot
           p = { channel: p.channel, messageKey: p.messageKey, ...content };
         }
+        this.stillLeading();
         await sender.update(p, target);
         return undefined;
       }
@@ -405,6 +422,7 @@ export class OutboxDispatcher {
     if (!sender.uploadFile) throw new DeliveryError({ kind: 'permanent', detail: 'this sender cannot upload files' });
     const thread = file.threadKey ? await this.lookup(file.threadKey) : undefined;
     if (file.threadKey && !thread) throw new DeliveryError({ kind: 'permanent', detail: `thread parent ${file.threadKey} was never delivered` });
+    this.stillLeading();
     let current = progress ?? undefined;
     // A file upload's progress lives in its own row, so a retry (or the next start) continues that upload.
     const save = async (next: FileUploadProgress | undefined): Promise<void> => {
@@ -422,6 +440,14 @@ export class OutboxDispatcher {
     if (outcome === 'shared_earlier') {
       this.opts.logger.warn({ outboxId: row.id, fileId: current?.fileId }, 'file upload: an earlier attempt whose answer was lost shared the file');
     }
+  }
+
+  /**
+   * Asked after every await that comes before a send: a replica that froze while leading (and lost the lease
+   * meanwhile) finds out here, before it sends anything, because it checks the clock now, not a timer.
+   */
+  private stillLeading(): void {
+    if (this.opts.mayDeliver && !this.opts.mayDeliver()) throw new NotLeading();
   }
 
   private async lookup(key: string): Promise<DeliveredMessage | undefined> {

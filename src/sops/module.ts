@@ -116,7 +116,8 @@ export function sopsModule(
       actions,
       views,
       health: async () => ({ procedures: { value: { definitions: opts.definitions.size, openRuns: (await engine.active()).length } } }),
-      start: () => engine.recover(),
+      // Marks scripts the last leader was running as interrupted (see decision 021 for replicas).
+      leader: { start: () => engine.recover(), stop: () => undefined },
       stop: () => engine.stop(),
     },
   };

@@ -168,5 +168,8 @@ describe('operational endpoints', () => {
     expect(text).toContain('waygate_outbox_pending 0');
     expect(text).toContain('# TYPE waygate_job_runs_total counter');
     expect(text).toContain('# TYPE waygate_slack_api_errors_total counter');
+    // The one process on SQLite leads from the start.
+    expect(text).toContain('waygate_leadership_changes_total{event="elected"} 1');
+    expect(text).toContain('waygate_leader 1');
   });
 });

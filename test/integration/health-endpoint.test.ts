@@ -33,7 +33,7 @@ describe('GET /health on the public port', () => {
     expect(await res.json()).toEqual({
       status: 'ok',
       version: '0.1.0',
-      components: { database: 'ok', inbox: 'ok', oncall: 'ok', pagerduty: 'ok', jobs: 'ok', outbox: 'ok', deadlines: 'ok', procedures: 'ok' },
+      components: { database: 'ok', inbox: 'ok', oncall: 'ok', pagerduty: 'ok', jobs: 'ok', outbox: 'ok', deadlines: 'ok', procedures: 'ok', leadership: 'ok' },
     });
   });
 
@@ -43,6 +43,9 @@ describe('GET /health on the public port', () => {
     expect(res.status).toBe(200);
     const body = (await res.json()) as Record<string, any>;
     expect(body).toMatchObject({ status: 'ok', version: '0.1.0', components: { database: 'ok' }, database: { reachable: true } });
+    // On SQLite the one process leads.
+    expect(body.leadership).toMatchObject({ mode: 'single', role: 'leader' });
+    expect(body.leadership.holder).toBe(body.leadership.replica);
     expect(body.jobs['nightly-export'].lastRun).toMatchObject({ outcome: 'failed', error: 'cannot write /var/lib/waygate/exports/2026-03-02.csv: disk full' });
   });
 

@@ -87,7 +87,7 @@ describe('leader lease on PostgreSQL', () => {
     expect(renewed.expiresAt.getTime()).toBeGreaterThan(first.expiresAt.getTime());
     // A follower's attempt changes nothing.
     expect(await lease.tryAcquire('replica-b', LONG_TTL_MS)).toMatchObject({ leader: false, holder: 'replica-a', token: first.token });
-    expect(await lease.current()).toEqual({ holder: 'replica-a', token: first.token, expiresAt: renewed.expiresAt, expired: false });
+    expect(await lease.current()).toMatchObject({ holder: 'replica-a', token: first.token, expiresAt: renewed.expiresAt, expired: false });
   });
 
   it('hands an expired lease to the other holder with a higher token, and fences the old leader out', async () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { ManualClock } from '../../src/clock/clock.js';
 import { all } from '../../src/db/data-layer.js';
-import { lockPostgres, openPostgres } from '../../src/db/postgres.js';
+import { openPostgres } from '../../src/db/postgres.js';
 import { DEFAULT_YAML, healthDetails, PD_TOKEN, startTestBot, USERS, type TestBot } from '../helpers/bot.js';
 import { startHealthServer } from '../helpers/health-server.js';
 import { PagerDutyStandIn } from '../../standins/pagerduty/index.js';
@@ -50,19 +50,35 @@ describe('Waygate on PostgreSQL (WAYGATE_DATABASE_URL)', () => {
       ]);
       expect(JSON.stringify(bot.slack.messages('C0ALERTS')[0]!.blocks)).toContain('Acknowledged');
       expect(await healthDetails(bot.url)).toMatchObject({ status: 'ok', database: { reachable: true }, outbox: { pending: 0, failed: 0 } });
-      // One Waygate per database until replicas elect a leader: a second one is refused, naming the first.
-      await expect(lockPostgres(server.url, { pid: 1, host: 'other-host', startedAt: at })).rejects.toThrow(
-        /is in use by another Waygate \(waygate [^)]+:\d+ since 2026-03-02T08:00:00\.000Z\)\. This version runs one Waygate per database: stop the other one first\.$/,
-      );
       // On PostgreSQL there is no SQLite file: the bot says so instead of handing out a handle.
       expect(() => bot!.waygate.services.db).toThrow('this Waygate runs on PostgreSQL');
 
+      // A second Waygate on the same database is a follower: it answers PagerDuty and Slack, and the leader
+      // (woken by it) applies the event and posts the card.
+      const leaderHealth = await healthDetails<{ leadership: { role: string; replica: string; holder: string } }>(bot.url);
+      expect(leaderHealth.leadership).toMatchObject({ mode: 'replicas', role: 'leader' });
+      expect(leaderHealth.leadership.holder).toBe(leaderHealth.leadership.replica);
+      const follower = await startTestBot({ clock, slack: bot.slack, pagerDuty: pd, dir: mkdtempSync(join(tmpdir(), 'waygate-pg-follower-')), env: { WAYGATE_DATABASE_URL: server.url } });
+      try {
+        expect(await healthDetails(follower.url)).toMatchObject({ leadership: { mode: 'replicas', role: 'follower', holder: leaderHealth.leadership.replica } });
+        const sent = await follower.pdSigner.send(
+          follower.pdSigner.incidentEvent('incident.triggered', { id: 'PPG0002', number: 502, priority: 'P2', title: 'disk filling', created_at: at }, { eventId: 'EVPG0002', occurredAt: at }),
+        );
+        expect(sent.status).toBe(200);
+        // Applied by the leader without the test telling it to: the follower woke it.
+        await bot.slack.waitFor(async () => (await healthDetails<{ inbox: { pending: number } }>(bot!.url)).inbox.pending === 0);
+        await bot.settle();
+        expect(bot.slack.messages('C0ALERTS').map((m) => m.text).filter((t) => t.includes('#502'))).toHaveLength(1);
+      } finally {
+        await follower.stop();
+      }
+      await bot.waygate.inboxProcessor.whenIdle();
+      await bot.settle();
+
       await bot.stop();
-      // Stopping lets the next one in.
-      await (await lockPostgres(server.url, { pid: 1, host: 'other-host', startedAt: at })).release();
       bot = await start();
       const listed = await bot.signer.slashCommand({ text: 'incidents', userId: USERS.oncall, responseUrl: bot.slack.responseUrl('incidents') });
-      expect(listed.json.text).toBe('1 open incident(s)');
+      expect(listed.json.text).toBe('2 open incident(s)');
       expect(JSON.stringify(listed.json.blocks)).toContain('#501');
       expect(await bot.waygate.services.audit.verify()).toMatchObject({ ok: true });
     } finally {
@@ -72,8 +88,11 @@ describe('Waygate on PostgreSQL (WAYGATE_DATABASE_URL)', () => {
     // Everything lives in PostgreSQL: the incident, its acknowledgement and the audit trail.
     const data = await openPostgres(server.url);
     try {
-      expect(await all(data.db, sql`SELECT id, status, acknowledged_by FROM incidents`)).toEqual([{ id: 'PPG0001', status: 'acknowledged', acknowledged_by: USERS.oncall }]);
-      expect(await all(data.db, sql`SELECT event_id FROM webhook_inbox`)).toEqual([{ event_id: 'EVPG0001' }]);
+      expect(await all(data.db, sql`SELECT id, status, acknowledged_by FROM incidents ORDER BY id`)).toEqual([
+        { id: 'PPG0001', status: 'acknowledged', acknowledged_by: USERS.oncall },
+        { id: 'PPG0002', status: 'triggered', acknowledged_by: null },
+      ]);
+      expect(await all(data.db, sql`SELECT event_id FROM webhook_inbox ORDER BY event_id`)).toEqual([{ event_id: 'EVPG0001' }, { event_id: 'EVPG0002' }]);
       const actions = (await all(data.db, sql<{ action: string }>`SELECT action FROM audit_log ORDER BY id`)).map((r) => r.action);
       expect(actions).toEqual(expect.arrayContaining(['incident.opened', 'incident.acknowledged', 'command.run']));
     } finally {
