@@ -63,7 +63,7 @@ export interface Core extends CoreServices {
 interface WaygateAppHooks {
   onUnroutable(): void;
   /** False when the request was handled before (a replay of signed bytes, or Slack's retry). */
-  firstTime(body: unknown, retryNum: number | undefined): boolean;
+  firstTime(body: unknown, retryNum: number | undefined): Promise<boolean>;
 }
 
 /** What a slash command sent again is answered with; clicks and modals get a bare ack. */
@@ -93,7 +93,7 @@ class WaygateApp extends App {
       this.hooks.onUnroutable();
       return;
     }
-    if (!this.hooks.firstTime(body, event.retryNum)) {
+    if (!(await this.hooks.firstTime(body, event.retryNum))) {
       await event.ack(typeof body.command === 'string' ? REPLAY_ANSWER : undefined);
       return;
     }
@@ -186,7 +186,12 @@ export function createCore(opts: CoreOptions): Core {
   const inflight = new InflightWork();
   const executions = new Executions();
   const deadlines = new Deadlines(leaderData, clock, logger);
-  const replays = new ReplayGuard(data, clock, (err) => logger.error({ err }, 'could not record Slack requests for replay checks; they are remembered until a restart'));
+  const replays = new ReplayGuard(
+    data,
+    clock,
+    (err) => logger.error({ err }, 'could not record Slack requests for replay checks; they are remembered until a restart'),
+    leadership.mode === 'replicas',
+  );
 
   // The outbox owns retries and pacing, so the WebClient must neither retry nor queue on 429.
   const clientOptions: WebClientOptions = {
@@ -224,11 +229,11 @@ export function createCore(opts: CoreOptions): Core {
         logger.warn({ problem: 'actions: missing or empty' }, 'malformed block_actions payload ignored');
         metrics.actions.inc({ action: 'malformed', outcome: 'ignored' });
       },
-      firstTime: (body, retryNum) => {
+      firstTime: async (body, retryNum) => {
         const key = requestKey(body);
         if (key === undefined) return true;
         try {
-          if (replays.firstTime(key)) return true;
+          if (await replays.firstTimeShared(key)) return true;
         } catch (err) {
           // The command's own transaction will meet the same database; refusing every request here would
           // only hide that behind a misleading "already handled".

@@ -44,7 +44,34 @@ export class ReplayGuard {
     private readonly data: DataLayer,
     private readonly clock: Clock,
     private readonly onWriteError: (err: unknown) => void = () => undefined,
+    /**
+     * Replicas share the database (decision 021): a retry or a replay may reach another replica than the
+     * first attempt did, so the decision is the database's (one insert before the ack), not this process's memory.
+     */
+    private readonly shared = false,
   ) {}
+
+  /**
+   * firstTime(), decided where every replica sees it: in memory when this process saw the key, else by
+   * inserting it (a key another replica wrote within the window is not taken again).
+   */
+  async firstTimeShared(key: string): Promise<boolean> {
+    if (!this.shared) return this.firstTime(key);
+    const now = this.clock.nowMs();
+    const cutoff = now - REPLAY_WINDOW_MS;
+    this.forgetBefore(cutoff);
+    const at = this.seen.get(key);
+    if (at !== undefined && at >= cutoff) return false;
+    const taken = await all(
+      this.data.db,
+      sql<{ key: string }>`INSERT INTO slack_requests_seen (key, seen_at) VALUES (${key}, ${now})
+          ON CONFLICT (key) DO UPDATE SET seen_at = excluded.seen_at WHERE slack_requests_seen.seen_at < ${cutoff} RETURNING key`,
+    );
+    if (taken.length === 0) return false;
+    this.seen.delete(key);
+    this.seen.set(key, now);
+    return true;
+  }
 
   /** Loads the keys seen within the window before a restart; awaited at start-up, before Slack can reach the bot. */
   async load(): Promise<void> {

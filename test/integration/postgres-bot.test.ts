@@ -65,6 +65,11 @@ describe('Waygate on PostgreSQL (WAYGATE_DATABASE_URL)', () => {
           follower.pdSigner.incidentEvent('incident.triggered', { id: 'PPG0002', number: 502, priority: 'P2', title: 'disk filling', created_at: at }, { eventId: 'EVPG0002', occurredAt: at }),
         );
         expect(sent.status).toBe(200);
+        // A request Slack sends again (a retry, or a replay of its bytes) is recognised on another replica too.
+        const first = await bot.signer.slashCommand({ text: 'help', userId: USERS.oncall, responseUrl: bot.slack.responseUrl('help'), triggerId: 'TRIG-REPLICAS-1' });
+        expect(first.json.text).not.toContain('already reached Waygate');
+        const again = await follower.signer.slashCommand({ text: 'help', userId: USERS.oncall, responseUrl: bot.slack.responseUrl('help'), triggerId: 'TRIG-REPLICAS-1' }, { retryNum: 1 });
+        expect(again.json.text).toBe('That request already reached Waygate, so it was not run again. Type the command again if you meant to repeat it.');
         // Applied by the leader without the test telling it to: the follower woke it.
         await bot.slack.waitFor(async () => (await healthDetails<{ inbox: { pending: number } }>(bot!.url)).inbox.pending === 0);
         await bot.settle();
