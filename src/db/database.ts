@@ -116,11 +116,21 @@ export function pendingMigrations(applied: ReadonlyArray<{ version: number; name
 }
 
 /**
- * SQLite's errors about the database file itself (damaged, full, read-only, locked, I/O) rather than about
- * one statement's data: retrying later, or elsewhere, may succeed, so the work they interrupt must stay queued.
+ * Errors about the database rather than about one statement's data: retrying later, or elsewhere, may
+ * succeed, so the work they interrupt must stay queued. SQLite: the file is damaged, full, read-only, locked
+ * or failing I/O. PostgreSQL (SQLSTATE classes): the connection (08), a deadlock or serialization failure
+ * (40), resources (53), a cancelled statement or a server shutting down (57), the system (58), internal
+ * errors (XX), a lock not available (55P03); and a connection the client lost (no SQLSTATE). A replica that
+ * was fenced out (it no longer leads) counts too: the leader applies the work.
  */
 export function isStorageError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^SQLITE_(CORRUPT|NOTADB|IOERR|FULL|READONLY|CANTOPEN|BUSY|LOCKED|NOMEM|PROTOCOL|PERM)/.test(code);
+  const e = err as { code?: unknown; name?: unknown; message?: unknown } | null;
+  const code = e?.code;
+  if (typeof code === 'string') {
+    if (/^SQLITE_(CORRUPT|NOTADB|IOERR|FULL|READONLY|CANTOPEN|BUSY|LOCKED|NOMEM|PROTOCOL|PERM)/.test(code)) return true;
+    if (/^(08|40|53|57|58|XX)[0-9A-Z]{3}$/.test(code) || code === '55P03') return true;
+    if (/^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND)$/.test(code)) return true;
+  }
+  if (e?.name === 'FencedOut') return true;
+  return typeof e?.message === 'string' && /^(Connection terminated|Client has encountered a connection error|Query read timeout)/.test(e.message);
 }
-
