@@ -20,6 +20,11 @@ const WAKE_CHANNEL = 'waygate_wake';
 /** A lost LISTEN connection is opened again after this long. */
 const RELISTEN_MS = 1_000;
 
+/** What a replica's sessions are called in pg_stat_activity (PostgreSQL keeps 63 characters of it). */
+export function sessionName(replica: string): string {
+  return `waygate ${replica}`.slice(0, 63);
+}
+
 /** Started when this replica becomes leader, stopped when it stops being one (or the process stops). */
 export interface LeaderWork {
   start(): Promise<void>;
@@ -59,6 +64,8 @@ export interface Leadership {
   /** On the leader: what to do when a follower woke it, or when the leader polls. */
   onWake(handler: (topic: WakeTopic) => void): void;
   status(): Promise<LeadershipStatus>;
+  /** Which of these replicas still run (have a connection to the database); this one always does. */
+  liveReplicas(names: readonly string[]): Promise<ReadonlySet<string>>;
 }
 
 /** Counts elections and demotions for /metrics. */
@@ -133,6 +140,11 @@ export class SoleLeadership implements Leadership {
 
   onWake(): void {}
 
+  liveReplicas(names: readonly string[]): Promise<ReadonlySet<string>> {
+    // One process: any other name is a process that ran before this one.
+    return Promise.resolve(new Set(names.filter((n) => n === this.replica)));
+  }
+
   status(): Promise<LeadershipStatus> {
     return Promise.resolve({ mode: 'single', role: 'leader', replica: this.replica, holder: this.replica, heldForSeconds: null, expiresInSeconds: null });
   }
@@ -175,7 +187,7 @@ export class ElectedLeadership implements Leadership {
     this.pool = new pg.Pool({
       connectionString: opts.url,
       max: 2,
-      application_name: `waygate ${opts.replica}`.slice(0, 63),
+      application_name: sessionName(opts.replica),
       // The server cancels a statement stuck on a lock; the client gives up on one stuck in the network.
       statement_timeout: timeoutMs,
       query_timeout: timeoutMs + 500,
@@ -278,6 +290,19 @@ export class ElectedLeadership implements Leadership {
     };
   }
 
+  /**
+   * A replica is alive while it has a session on the database: every session it opens is named after it
+   * (`application_name`, cut to PostgreSQL's 63 characters). A frozen replica keeps its sessions, so it counts
+   * as alive; a dead one's sessions end with its process.
+   */
+  async liveReplicas(names: readonly string[]): Promise<ReadonlySet<string>> {
+    const { rows } = await this.pool.query<{ name: string }>(
+      "SELECT DISTINCT application_name AS name FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'waygate %'",
+    );
+    const sessions = rows.map((r) => r.name);
+    return new Set(names.filter((n) => n === this.replica || sessions.some((s) => s.startsWith(sessionName(n)))));
+  }
+
   private handle(topic: WakeTopic): void {
     if (!this.elector.isLeader) return;
     try {
@@ -299,7 +324,7 @@ export class ElectedLeadership implements Leadership {
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.opts.url, application_name: `waygate ${this.opts.replica} listen`.slice(0, 63) });
+    const client = new pg.Client({ connectionString: this.opts.url, application_name: sessionName(this.opts.replica) });
     const lost = (): void => {
       if (this.listener !== client) return;
       this.listener = undefined;

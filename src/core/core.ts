@@ -9,7 +9,7 @@ import { openDatabase, type Db } from '../db/database.js';
 import { DataLayer } from '../db/data-layer.js';
 import { postgresDataLayer, preparePostgres } from '../db/postgres.js';
 import { lockDatabase, type InstanceLock } from '../db/instance-lock.js';
-import { ElectedLeadership, SoleLeadership, type Leadership } from '../cluster/leadership.js';
+import { ElectedLeadership, SoleLeadership, sessionName, type Leadership } from '../cluster/leadership.js';
 import { replicaName } from '../cluster/leader-lease.js';
 import { Outbox } from '../outbox/outbox.js';
 import { SlackSender, type MessageSender } from '../outbox/slack-delivery.js';
@@ -141,13 +141,13 @@ export function coreServices(core: Core): CoreServices {
  * SQLite file at WAYGATE_DB, locked to this process before it is even opened: a second instance must not
  * migrate, check or write it.
  */
-function openStore(config: Config, clock: Clock): { db: Db | undefined; data: DataLayer; instanceLock: InstanceLock } {
+function openStore(config: Config, clock: Clock, replica: string): { db: Db | undefined; data: DataLayer; instanceLock: InstanceLock } {
   const { env } = config;
   if (env.WAYGATE_DATABASE_URL) {
     // Replicas share the database; the leader lease decides who does what must happen once. A replica frozen
     // mid-transaction loses its session well before its lease runs out, so its locks never delay a takeover.
     const idleMs = Math.max(1_000, Math.floor(config.file.cluster.leaseTtl / 2));
-    return { db: undefined, data: postgresDataLayer(env.WAYGATE_DATABASE_URL, env.WAYGATE_DB_POOL, idleMs), instanceLock: { release: () => Promise.resolve() } };
+    return { db: undefined, data: postgresDataLayer(env.WAYGATE_DATABASE_URL, env.WAYGATE_DB_POOL, idleMs, sessionName(replica)), instanceLock: { release: () => Promise.resolve() } };
   }
   const instanceLock = lockDatabase(env.WAYGATE_DB, { pid: process.pid, host: hostname(), startedAt: clock.now().toISOString() });
   try {
@@ -168,13 +168,13 @@ export function createCore(opts: CoreOptions): Core {
   if (config.timezoneSource !== 'config') {
     logger.warn({ timezone: file.timezone, from: config.timezoneSource }, `no timezone in the config: using ${file.timezone} from ${config.timezoneSource === 'TZ' ? 'TZ' : "the system's zone"}`);
   }
-  const { db, data, instanceLock } = openStore(config, clock);
+  const replica = replicaName();
+  const { db, data, instanceLock } = openStore(config, clock, replica);
   const metrics = new Metrics();
   const events = (event: 'elected' | 'demoted'): void => {
     metrics.leadershipChanges.inc({ event });
     metrics.leader.set(event === 'elected' ? 1 : 0);
   };
-  const replica = replicaName();
   const leadership: Leadership = env.WAYGATE_DATABASE_URL
     ? // The lease is timed by the database's clock and real time, not by the injected clock tests move.
       new ElectedLeadership({ url: env.WAYGATE_DATABASE_URL, replica, clock: systemClock, logger, ttlMs: file.cluster.leaseTtl, renewEveryMs: file.cluster.renewEvery, events })

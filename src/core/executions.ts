@@ -22,6 +22,8 @@ export interface Execution {
   summary: string | null;
   error: string | null;
   notify: ExecutionNotify | null;
+  /** The replica running it, where that may not be the leader (procedure scripts); else null. */
+  runner?: string | null;
 }
 
 interface Row extends Omit<Execution, 'notify'> {
@@ -51,12 +53,15 @@ export class Executions {
     return Number(row?.id);
   }
 
-  /** Records work that starts right now (a schedule fired): one write, so no crash can leave it queued. */
-  async start(ex: Executor, e: { kind: string; name: string; trigger: Execution['trigger']; by: string | null; at: number }): Promise<number> {
+  /**
+   * Records work that starts right now (a schedule fired): one write, so no crash can leave it queued.
+   * `runner`: the replica running it, when it may be another than the leader (procedure scripts).
+   */
+  async start(ex: Executor, e: { kind: string; name: string; trigger: Execution['trigger']; by: string | null; at: number; runner?: string }): Promise<number> {
     const row = await first(
       ex,
-      sql<{ id: number }>`INSERT INTO executions (kind, name, trigger, triggered_by, queued_at, started_at, status)
-        VALUES (${e.kind}, ${e.name}, ${e.trigger}, ${e.by}, ${e.at}, ${e.at}, 'running') RETURNING id`,
+      sql<{ id: number }>`INSERT INTO executions (kind, name, trigger, triggered_by, queued_at, started_at, status, runner)
+        VALUES (${e.kind}, ${e.name}, ${e.trigger}, ${e.by}, ${e.at}, ${e.at}, 'running', ${e.runner ?? null}) RETURNING id`,
     );
     return Number(row?.id);
   }
@@ -75,10 +80,19 @@ export class Executions {
     await run(ex, sql`UPDATE executions SET finished_at = ${at}, status = ${status}, summary = ${summary}, error = ${error} WHERE id = ${id}`);
   }
 
-  /** Rows still running belong to a process that died: mark them interrupted and return them for reporting. */
-  async interruptRunning(ex: Executor, kind: string, at: number): Promise<Execution[]> {
+  /**
+   * Rows still running belong to a process that died: mark them interrupted and return them for reporting.
+   * With `alive` (replicas), rows whose runner is one of the replicas still alive are left running.
+   */
+  async interruptRunning(ex: Executor, kind: string, at: number, alive?: (runners: string[]) => Promise<ReadonlySet<string>>): Promise<Execution[]> {
+    let keep: ReadonlySet<string> = new Set();
+    if (alive) {
+      const runners = await all(ex, sql<{ runner: string }>`SELECT DISTINCT runner FROM executions WHERE kind = ${kind} AND status = 'running' AND runner IS NOT NULL`);
+      keep = runners.length === 0 ? keep : await alive(runners.map((r) => r.runner));
+    }
+    const spare = keep.size === 0 ? sql`` : sql`AND (runner IS NULL OR runner NOT IN (${sql.join([...keep])}))`;
     const rows = await all(ex, sql<Row>`UPDATE executions SET status = 'interrupted', finished_at = ${at}, error = ${INTERRUPTED_ERROR}
-      WHERE kind = ${kind} AND status = 'running' RETURNING *`);
+      WHERE kind = ${kind} AND status = 'running' ${spare} RETURNING *`);
     return rows.map((r) => fromRow(r) as Execution).sort((a, b) => a.id - b.id);
   }
 

@@ -502,4 +502,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX compliance_calendar_run ON compliance_calendar (run_id) WHERE run_id IS NOT NULL;
     `,
   },
+  {
+    version: 16,
+    name: 'executions runner',
+    sql: `
+      -- The replica (host, pid and a random part) running a procedure script: a new leader marks a script
+      -- interrupted only when that replica is gone, not one a live follower is still running. Null for rows
+      -- from before; a nullable column, so the version before this one runs beside it.
+      ALTER TABLE executions ADD COLUMN runner TEXT;
+    `,
+    postgres: `ALTER TABLE executions ADD COLUMN runner TEXT;`,
+  },
 ];

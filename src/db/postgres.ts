@@ -64,11 +64,12 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
  * a process frozen mid-transaction (SIGSTOP, a long pause) does not hold its locks, the leader lease's among
  * them, until it wakes (decision 021). Transactions await only the database, so they never wait that long.
  */
-export function postgresDataLayer(url: string, poolSize = 10, idleInTransactionMs?: number): DataLayer {
+export function postgresDataLayer(url: string, poolSize = 10, idleInTransactionMs?: number, applicationName?: string): DataLayer {
   const pool = new pg.Pool({
     connectionString: url,
     max: poolSize,
     types,
+    ...(applicationName === undefined ? {} : { application_name: applicationName }),
     ...(idleInTransactionMs === undefined ? {} : { idle_in_transaction_session_timeout: idleInTransactionMs }),
   });
   // An idle client's error (the server restarted) must not end the process; the next query reconnects.

@@ -33,6 +33,10 @@ const VERIFY_INTERVAL_MS = 5_000;
 
 export interface SopEngineOptions {
   data: DataLayer;
+  /** This replica's name, recorded on the scripts it runs (decision 021). */
+  replica?: string;
+  /** Which of these replicas still run: their scripts are not marked interrupted at recovery. */
+  liveReplicas?: (names: string[]) => Promise<ReadonlySet<string>>;
   clock: Clock;
   logger: Logger;
   outbox: Outbox;
@@ -308,7 +312,14 @@ export class SopEngine {
       case 'run_script': {
         const step = run.definition.steps[effect.step];
         if (step?.kind !== 'script') return;
-        const executionId = await executions.start(tx, { kind: SCRIPT_EXECUTION, name: `${run.id}:${effect.step}`, trigger: 'manual', by: run.requester, at: now });
+        const executionId = await executions.start(tx, {
+          kind: SCRIPT_EXECUTION,
+          name: `${run.id}:${effect.step}`,
+          trigger: 'manual',
+          by: run.requester,
+          at: now,
+          ...(this.opts.replica === undefined ? {} : { runner: this.opts.replica }),
+        });
         const outputKey = messageKeys.sopOutput(run.id, effect.step, executionId);
         await outbox.enqueue(tx, { kind: 'post', payload: { channel: run.channel, text: `⏳ \`${step.script}\` started…`, threadKey }, messageKey: outputKey });
         after.push(() => this.runScript(run, effect.step, executionId));
@@ -470,7 +481,8 @@ export class SopEngine {
     const now = this.opts.clock.nowMs();
     // Marking a script interrupted and telling its run commit together.
     const active = await this.opts.data.transaction(async (tx) => {
-      for (const e of await this.opts.executions.interruptRunning(tx, SCRIPT_EXECUTION, now)) {
+      // Scripts run where their button was pressed: one a live replica is still running is left to it.
+      for (const e of await this.opts.executions.interruptRunning(tx, SCRIPT_EXECUTION, now, this.opts.liveReplicas)) {
         const [runId, step] = e.name.split(':').map(Number);
         await this.apply(runId ?? 0, { type: 'interrupted', step: step ?? 0 }, tx);
       }

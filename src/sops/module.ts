@@ -70,6 +70,8 @@ export function sopsModule(
   };
   const engine = new SopEngine({
     data: core.data,
+    replica: core.leadership.replica,
+    liveReplicas: (names) => core.leadership.liveReplicas(names),
     clock,
     logger: core.logger,
     outbox: core.outbox,

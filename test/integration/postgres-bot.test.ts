@@ -1,14 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
+import pg from 'pg';
 import { ManualClock } from '../../src/clock/clock.js';
 import { all } from '../../src/db/data-layer.js';
+import type { ProcessRunner, RunResult } from '../../src/runner/runner.js';
 import { openPostgres } from '../../src/db/postgres.js';
-import { DEFAULT_YAML, healthDetails, PD_TOKEN, startTestBot, USERS, type TestBot } from '../helpers/bot.js';
+import { BOT_TOKEN, DEFAULT_YAML, healthDetails, PD_TOKEN, startTestBot, USERS, type TestBot } from '../helpers/bot.js';
 import { startHealthServer } from '../helpers/health-server.js';
 import { PagerDutyStandIn } from '../../standins/pagerduty/index.js';
+import { SlackStandIn } from '../../standins/slack/index.js';
 import { startPostgres, type PostgresHandle } from '../support/postgres-cluster.js';
 
 let server: PostgresHandle;
@@ -131,6 +134,79 @@ describe('Waygate on PostgreSQL (WAYGATE_DATABASE_URL)', () => {
     } finally {
       await bot.stop();
       await service.close();
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
+  it("leaves a script a live replica is running to it when another replica takes over, and marks a gone replica's script interrupted", async () => {
+    // Scripts run on the replica whose button was pressed; before, a new leader marked every running script interrupted.
+    const db = await startPostgres({ env: { WAYGATE_TEST_DATABASE_URL: server.url } });
+    const own = mkdtempSync(join(tmpdir(), 'waygate-pg-scripts-'));
+    for (const sub of ['sops', 'a', 'b']) mkdirSync(join(own, sub));
+    writeFileSync(
+      join(own, 'sops', 'replica-script.yml'),
+      'id: replica-script\ntitle: Replica script\nowner: ops\nchannel: ops\npermissions: { start: [ops] }\nsteps:\n  - { id: go, kind: script, title: Go, script: go }\n',
+    );
+    const clock = new ManualClock('2026-03-02T08:00:00.000Z');
+    const yaml = { ...DEFAULT_YAML, scripts: { go: { run: ['/bin/echo', 'go'], timeout: '10m' } } };
+    let finish: (r: RunResult) => void = () => undefined;
+    let started = 0;
+    const held: ProcessRunner = {
+      run: (spec) => {
+        started++;
+        return new Promise<RunResult>((resolve) => {
+          finish = resolve;
+          spec.signal?.addEventListener('abort', () => resolve({ argv: spec.argv, ok: false, exitCode: null, signal: 'SIGTERM', timedOut: false, cancelled: true, failedToStart: null, durationMs: 1, output: '' }));
+        });
+      },
+    };
+    const env = { WAYGATE_DATABASE_URL: db.url };
+    const slack = await SlackStandIn.start({ token: BOT_TOKEN });
+    const leaderIn = (dir: string) => startTestBot({ clock, dir, env, yaml, slack, overrides: { sopsDir: join(own, 'sops') } });
+    let leader = await leaderIn(join(own, 'a'));
+    // The follower renews rarely, so the replica started next, not it, takes over.
+    const follower = await startTestBot({
+      clock,
+      slack,
+      dir: join(own, 'b'),
+      env,
+      yaml: { ...yaml, cluster: { leaseTtl: '10m', renewEvery: '5m' } },
+      overrides: { sopsDir: join(own, 'sops'), scriptRunner: held },
+    });
+    const statuses = async () => {
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      try {
+        return (await client.query<{ status: string }>("SELECT status FROM executions WHERE kind = 'sop-script' ORDER BY id")).rows.map((r) => r.status);
+      } finally {
+        await client.end();
+      }
+    };
+    try {
+      const run = await follower.signer.slashCommand({ text: 'sop run replica-script', userId: USERS.ops, responseUrl: follower.slack.responseUrl() });
+      expect(run.json.text).toContain('Started *Replica script* run #1');
+      await follower.slack.waitFor(() => started === 1);
+
+      await leader.stop();
+      leader = await leaderIn(join(own, 'a'));
+      expect(await healthDetails(leader.url)).toMatchObject({ leadership: { role: 'leader' } });
+      expect(await statuses()).toEqual(['running']);
+
+      finish({ argv: ['/bin/echo', 'go'], ok: true, exitCode: 0, signal: null, timedOut: false, failedToStart: null, durationMs: 5, output: 'go\n' });
+      await follower.waygate.sops.whenIdle();
+      expect(await statuses()).toEqual(['ok']);
+
+      // A script whose replica is gone is shown interrupted by the next leader.
+      expect((await follower.signer.slashCommand({ text: 'sop run replica-script', userId: USERS.ops, responseUrl: follower.slack.responseUrl() })).json.text).toContain('run #2');
+      await follower.slack.waitFor(() => started === 2);
+      await follower.stop();
+      await leader.stop();
+      leader = await leaderIn(join(own, 'a'));
+      expect(await statuses()).toEqual(['ok', 'interrupted']);
+    } finally {
+      await leader.stop();
+      await follower.stop();
+      await slack.close();
+      await db.stop();
       rmSync(own, { recursive: true, force: true });
     }
   });
