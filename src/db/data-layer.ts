@@ -84,6 +84,15 @@ export class DataLayer {
     if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(hashtext(${name}))`.execute(tx);
   }
 
+  /**
+   * `FOR UPDATE` on PostgreSQL, to end a SELECT of a row the transaction then changes: the row stays locked
+   * until it ends, and a second transaction reading it that way waits, then reads what the first committed.
+   * Nothing on SQLite, whose one writer already keeps other transactions out.
+   */
+  forUpdate(): RawBuilder<unknown> {
+    return this.dialect === 'postgres' ? sql`FOR UPDATE` : sql``;
+  }
+
   /** `fn` inside the caller's transaction when `ex` is one, else in a transaction of its own. */
   async within<T>(ex: Executor, fn: (tx: Transaction<Schema>) => Promise<T>): Promise<T> {
     return ex.isTransaction ? fn(ex as Transaction<Schema>) : this.transaction(fn);
