@@ -26,6 +26,8 @@ export class Outbox {
    */
   async enqueue(ex: Executor, item: OutboxItem): Promise<number> {
     const { now, lane, messageKey, payload } = this.describe(item);
+    // Before the first write to the outbox's rows and counters, which the transaction then holds (PostgreSQL).
+    await this.data.writerTurn(ex);
     let priority = basePriority(item);
     const threadKey = threadKeyOf(item);
     if (threadKey !== undefined) {
