@@ -1,5 +1,5 @@
 import type { Db } from './db/database.js';
-import type { Executor } from './db/data-layer.js';
+import type { DataLayer, Executor } from './db/data-layer.js';
 import type { Deadlines } from './core/deadlines.js';
 import type { Config } from './config/load.js';
 import type { Clock } from './clock/clock.js';
@@ -63,6 +63,8 @@ export interface Waygate {
   app: Core['app'];
   /** The core and the modules' facades, as commands and jobs see them (plus the database, for tests). */
   services: JobContext & { db: Db; jobs: JobService<JobContext> };
+  /** The data layer over the database, SQLite or PostgreSQL: for tests that look into it on either. */
+  data: DataLayer;
   dispatcher: OutboxDispatcher;
   /** Work started after an ack (commands, buttons); shutdown and tests wait on it. */
   inflight: InflightWork;
@@ -170,6 +172,7 @@ export function createWaygate(opts: WaygateOptions): Waygate {
         return core.db;
       },
     },
+    data: core.data,
     dispatcher: composed.dispatcher,
     deadlines: core.deadlines,
     inflight: core.inflight,

@@ -6,8 +6,8 @@ export const FLUSH_EVERY_MS = 200;
 /** A flood of commands is written at once past this many waiting records, so memory stays bounded. */
 const MAX_PENDING = 5_000;
 
-/** Runs `flush` a little later: in the bot, FLUSH_EVERY_MS later on its clock. */
-export type FlushScheduler = (flush: () => void) => void;
+/** Runs `flush` a little later: in the bot, FLUSH_EVERY_MS later on its clock. `flush` resolves once written. */
+export type FlushScheduler = (flush: () => Promise<void>) => void;
 
 /**
  * Audit entries that may wait a moment: the record that a command was asked for, written after Slack has its
@@ -38,7 +38,7 @@ export class AuditBatch {
     }
     if (this.queued) return;
     this.queued = true;
-    this.schedule(() => void this.flush());
+    this.schedule(() => this.flush());
   }
 
   /** Writes what is pending in one commit; resolves once it (and any write before it) is done. Never rejects. */

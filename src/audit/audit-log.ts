@@ -197,8 +197,9 @@ export class AuditLog {
   }
 
   private async append(tx: Transaction<Schema>, entries: readonly AuditEntry[]): Promise<void> {
-    // On PostgreSQL two transactions could read the same last hash and fork the chain: appends take turns.
-    await this.data.serialize(tx, 'audit_log');
+    // On PostgreSQL two transactions could read the same last hash and fork the chain: appends take turns, the
+    // writers' turn (see DataLayer.writerTurn), which also orders them with the outbox.
+    await this.data.writerTurn(tx);
     const last = await first(tx, sql<{ hash: string }>`SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1`);
     let prevHash = last?.hash ?? GENESIS;
     for (const row of this.chain(entries)) {
@@ -258,7 +259,7 @@ export class AuditLog {
   async verify(ex: Executor = this.data.db): Promise<AuditVerification> {
     return this.data.within(ex, async (tx) => {
       // After appends in flight: on PostgreSQL their ids are taken before they commit.
-      await this.data.serialize(tx, 'audit_log');
+      await this.data.writerTurn(tx);
       let prev = GENESIS;
       let count = 0;
       let lastId = 0;

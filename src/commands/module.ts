@@ -11,7 +11,7 @@ export function commandsModule(core: Core, services: CommandServices, commands: 
     core.audit,
     core.data.db,
     (err) => core.logger.error({ err }, 'commands could not be audited'),
-    schedule ?? ((flush) => void core.clock.setTimer(FLUSH_EVERY_MS, flush)),
+    schedule ?? ((flush) => void core.clock.setTimer(FLUSH_EVERY_MS, () => void flush())),
   );
   registerCommandRouter(core.app, { services, commands, inflight: core.inflight, requests });
   return {

@@ -16,6 +16,9 @@ export type Executor = Kysely<Schema> | Transaction<Schema>;
 
 const sqliteLayers = new WeakMap<SqliteHandle, DataLayer>();
 
+/** Transactions holding the writers' turn (see DataLayer.writerTurn). */
+const writerTurns = new WeakSet<Transaction<Schema>>();
+
 /** Callbacks that must wait for a transaction's commit (waking the dispatcher), keyed by the transaction. */
 const commitHooks = new WeakMap<Transaction<Schema>, Array<() => void>>();
 
@@ -94,6 +97,31 @@ export class DataLayer {
    */
   async serialize(tx: Transaction<Schema>, name: string): Promise<void> {
     if (this.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(hashtext(${name}))`.execute(tx);
+  }
+
+  /**
+   * The turn of a transaction that writes the outbox or the audit trail, taken before it writes either and held
+   * until it ends. On PostgreSQL every such transaction passes through the outbox's counters (rows its triggers
+   * update) and the audit chain's last hash (read under a lock): two transactions taking those in opposite
+   * orders, an acknowledgement queueing its messages before its audit row and a command record auditing before
+   * queueing, deadlocked. One lock taken first keeps them in one order. Nothing on SQLite, which has one writer.
+   */
+  async writerTurn(ex: Executor): Promise<void> {
+    if (this.dialect !== 'postgres' || !ex.isTransaction) return;
+    const tx = ex as Transaction<Schema>;
+    // Once per transaction: it holds the turn until it ends.
+    if (writerTurns.has(tx)) return;
+    await this.serialize(tx, 'writers');
+    writerTurns.add(tx);
+  }
+
+  /**
+   * `FOR UPDATE` on PostgreSQL, to end a SELECT of a row the transaction then changes: the row stays locked
+   * until it ends, and a second transaction reading it that way waits, then reads what the first committed.
+   * Nothing on SQLite, whose one writer already keeps other transactions out.
+   */
+  forUpdate(): RawBuilder<unknown> {
+    return this.dialect === 'postgres' ? sql`FOR UPDATE` : sql``;
   }
 
   /** `fn` inside the caller's transaction when `ex` is one, else in a transaction of its own. */

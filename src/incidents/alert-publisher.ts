@@ -166,6 +166,7 @@ export class AlertPublisher {
   private async announce(tx: Executor, incidentId: string, now: number): Promise<void> {
     const { alertsChannel: channel, repo, outbox, stormThreshold } = this.opts;
     if (!channel) return;
+    await this.stormTurn(tx);
     let storm = await repo.activeStorm(tx, channel);
     if (!storm && (await outbox.urgentPendingInLane(lanes.channel(channel), stormThreshold, tx)) < stormThreshold) {
       await this.postAlert(tx, incidentId);
@@ -199,6 +200,9 @@ export class AlertPublisher {
     const { alertsChannel: channel, repo, outbox, data, clock } = this.opts;
     if (!channel || (await outbox.pendingInLane(lanes.channel(channel))) > 0) return;
     await data.transaction(async (tx) => {
+      // Looked at again once it is this drain's turn: another may have posted meanwhile.
+      await this.stormTurn(tx);
+      if ((await outbox.pendingInLane(lanes.channel(channel), tx)) > 0) return;
       const storm = await repo.activeStorm(tx, channel);
       if (!storm) return;
       const next = await repo.nextUnposted(tx, storm.id);
@@ -213,6 +217,17 @@ export class AlertPublisher {
         payload: { channel, messageKey: messageKeys.storm(storm.id), ...renderStorm(ended, await repo.stormSummary(tx, storm.id, STORM_SUMMARY_LIMITS)) },
       });
     });
+  }
+
+  /**
+   * Alerts joining a storm, and the drain posting its next one or ending it, take turns until their transactions
+   * end: the writers' turn, as both queue messages anyway (a lock of their own, taken after a transaction had
+   * queued some, could deadlock with it). SQLite has one writer; on PostgreSQL a drain could otherwise end the
+   * storm while an incident joins it (that incident's alert would never be posted), or two drains post the
+   * same alert.
+   */
+  private async stormTurn(ex: Executor): Promise<void> {
+    await this.opts.data.writerTurn(ex);
   }
 
   /** Whether an outbox lane is the alerts channel's (its deliveries may let a storm drain). */

@@ -298,11 +298,15 @@ export class IncidentRepository {
     return Number((await first(ex, stormSizeOf(stormId)))?.n ?? 0);
   }
 
-  /** Unacknowledged incidents of a priority among the storm's members, by their place: (after, upTo]. */
+  /**
+   * Unacknowledged incidents of a priority among the storm's members, by their place: (after, upTo]. The
+   * bounds are BIGINT: PostgreSQL would type them as the INTEGER column, and refuse `upTo` = "all of them".
+   */
   async stormTriggered(ex: Executor, stormId: number, priority: string, after: number, upTo: number): Promise<Incident[]> {
     return all(
       ex,
-      sql<Incident>`SELECT * FROM incidents WHERE storm_id = ${stormId} AND storm_seq > ${after} AND storm_seq <= ${upTo} AND priority = ${priority} AND status = 'triggered' ORDER BY storm_seq`,
+      sql<Incident>`SELECT * FROM incidents WHERE storm_id = ${stormId} AND storm_seq > CAST(${after} AS BIGINT) AND storm_seq <= CAST(${upTo} AS BIGINT)
+                      AND priority = ${priority} AND status = 'triggered' ORDER BY storm_seq`,
     );
   }
 

@@ -91,9 +91,11 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; on
   const facade: IncidentFacade = new IncidentFacade({ data, clock, repo, lifecycle, ingest, follow, bulk, sla, outbox, audit, routingKey: file.service.pagerDutyRoutingKey });
   const incidentGrant = ['oncall', 'lead', 'ops'] as const;
   const menu = incidentMenu(facade, async () => (await opts.oncall.at())?.userId);
-  // Delivery hooks are still synchronous: the drain runs on its own, and its failure is logged.
+  // Delivery hooks are still synchronous: the drain runs on its own, and its failure is logged. It is tracked
+  // with the work started after an ack, so shutdown (and a test settling) waits for the alert it queues.
   const drain = (row: { lane: string }): void => {
-    if (publisher.isAlertsLane(row.lane)) publisher.drainStorm().catch((err: unknown) => logger.error({ err }, 'posting the next alert of a storm failed'));
+    if (!publisher.isAlertsLane(row.lane)) return;
+    void core.inflight.track(publisher.drainStorm().catch((err: unknown) => logger.error({ err }, 'posting the next alert of a storm failed')));
   };
 
   return {

@@ -190,7 +190,7 @@ export class OutboxDispatcher {
           const row = await outbox.nextRow(lane);
           if (!row) {
             // Its count was out of step with the rows, which are what counts.
-            await run(this.data.db, sql`UPDATE outbox_lanes SET pending = 0, top_priority = NULL, ready_at = NULL, waiting_priority = NULL WHERE lane = ${lane}`);
+            await outbox.resetIfEmpty(lane);
             continue;
           }
           if (row.next_attempt_at > now) {

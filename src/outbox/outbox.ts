@@ -26,6 +26,8 @@ export class Outbox {
    */
   async enqueue(ex: Executor, item: OutboxItem): Promise<number> {
     const { now, lane, messageKey, payload } = this.describe(item);
+    // Before the first write to the outbox's rows and counters, which the transaction then holds (PostgreSQL).
+    await this.data.writerTurn(ex);
     let priority = basePriority(item);
     const threadKey = threadKeyOf(item);
     if (threadKey !== undefined) {
@@ -140,12 +142,27 @@ export class Outbox {
    * are the least urgent and replies no more urgent than their parent, so no message overtakes the one it
    * refers to.
    */
-  async nextRow(lane: string): Promise<OutboxRow | undefined> {
+  async nextRow(lane: string, ex: Executor = this.data.db): Promise<OutboxRow | undefined> {
     return first(
-      this.data.db,
+      ex,
       sql<OutboxRow>`SELECT id, lane, kind, payload, message_key, priority, attempts, next_attempt_at, created_at
         FROM outbox WHERE status = 'pending' AND lane = ${lane} ORDER BY priority DESC, id LIMIT 1`,
     );
+  }
+
+  /**
+   * For a lane its counters call ready but that had no pending row: the counters were out of step with the rows,
+   * which are what counts, so they are reset. Looked at again in the writers' turn, when no transaction is
+   * queueing (on PostgreSQL a row committed between the look and the reset would otherwise be counted away,
+   * and wait forever). Resolves to whether the lane was reset.
+   */
+  async resetIfEmpty(lane: string): Promise<boolean> {
+    return this.data.transaction(async (tx) => {
+      await this.data.writerTurn(tx);
+      if ((await this.nextRow(lane, tx)) !== undefined) return false;
+      await run(tx, sql`UPDATE outbox_lanes SET pending = 0, top_priority = NULL, ready_at = NULL, waiting_priority = NULL WHERE lane = ${lane}`);
+      return true;
+    });
   }
 
   /** The earliest time after `now` at which a lane with rows waiting may send, or null. */

@@ -27,9 +27,12 @@ export function pagerDutyModule(core: Core, incidents: IncidentFacade): WaygateM
   const events = client ?? new PagerDutyClient({ token: '', apiUrl: env.PAGERDUTY_API_URL, eventsUrl: env.PAGERDUTY_EVENTS_URL });
   const fromEmail = new FromEmailResolver(async (user) => (await app.client.users.info({ user })).user?.profile?.email, env.PAGERDUTY_FROM_EMAIL, clock);
 
-  /** Delivery hooks are synchronous: the work they start runs on its own, and a failure is logged. */
+  /**
+   * Delivery hooks are synchronous: the work they start runs on its own, and a failure is logged. It is tracked
+   * with the work started after an ack, so shutdown (and a test settling) waits for what it records.
+   */
   const onItsOwn = (work: Promise<unknown>): void => {
-    work.catch((err: unknown) => logger.error({ err }, 'recording what PagerDuty made of a change failed'));
+    void core.inflight.track(work.catch((err: unknown) => logger.error({ err }, 'recording what PagerDuty made of a change failed')));
   };
   /** Queues a message from a delivery hook, in a transaction of its own. */
   const queue = (item: OutboxItem): void => onItsOwn(core.data.transaction((tx) => outbox.enqueue(tx, item)));

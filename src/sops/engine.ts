@@ -228,7 +228,7 @@ export class SopEngine {
   async rollback(runId: number, by: string): Promise<StartOutcome> {
     const { data, store, clock } = this.opts;
     return data.transaction(async (tx): Promise<StartOutcome> => {
-      const run = await store.get(tx, runId);
+      const run = await store.getForUpdate(tx, runId);
       const target = run?.definition.rollback;
       if (!run || !target) return { ok: false, problem: 'This run offers no rollback.' };
       if (run.state.status !== 'done') return { ok: false, problem: 'Only a completed run can be rolled back.' };
@@ -252,7 +252,7 @@ export class SopEngine {
   async apply(runId: number, input: RunInput, ex: Executor = this.opts.data.db): Promise<ApplyOutcome> {
     const { data, store, clock } = this.opts;
     return data.within(ex, async (tx): Promise<ApplyOutcome> => {
-      const run = await store.get(tx, runId);
+      const run = await store.getForUpdate(tx, runId);
       if (!run) return { ok: false, problem: `There is no run #${runId}.` };
       return this.commit(tx, run, input, clock.nowMs());
     });

@@ -66,6 +66,12 @@ export class RunStore {
     return row ? fromRow(row) : undefined;
   }
 
+  /** A run about to change in the transaction `tx`: locked until it ends, so two changes cannot both start from one state. */
+  async getForUpdate(tx: Executor, id: number): Promise<Run | undefined> {
+    const row = await first(tx, sql<Row>`SELECT * FROM sop_runs WHERE id = ${id} ${this.data.forUpdate()}`);
+    return row ? fromRow(row) : undefined;
+  }
+
   async save(ex: Executor, id: number, state: RunState, now: number): Promise<void> {
     await runStatement(ex, sql`UPDATE sop_runs SET state = ${JSON.stringify(state)}, status = ${state.status}, updated_at = ${now} WHERE id = ${id}`);
   }

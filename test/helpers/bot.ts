@@ -173,7 +173,7 @@ export async function startTestBot(opts: TestBotOptions = {}): Promise<TestBot> 
       // Maintenance commands are recorded, not run, unless a test brings a runner of its own.
       runner: new RecordingRunner(() => ({ ok: true, exitCode: 0, output: '' })),
       // Each command's record is written at the end of its turn, so a test reads it without waiting 200 ms.
-      requestRecords: (flush) => setImmediate(flush),
+      requestRecords: (flush) => setImmediate(() => void flush()),
       ...opts.overrides,
     });
   } catch (err) {

@@ -25,7 +25,7 @@ describe('AuditBatch: the record of each command, written a moment after its ans
   const actions = () => db.prepare('SELECT actor, subject FROM audit_log ORDER BY id').all();
 
   it('writes the entries that arrived meanwhile together, in order, chained like any other entries', async () => {
-    const due: Array<() => void> = [];
+    const due: Array<() => Promise<void>> = [];
     const data = DataLayer.sqlite(db);
     const batch = new AuditBatch(
       audit,
@@ -40,7 +40,7 @@ describe('AuditBatch: the record of each command, written a moment after its ans
     batch.add({ actor: 'U0BEN', action: 'command.run', subject: 'whoami' });
     expect(actions()).toHaveLength(1);
     expect(due).toHaveLength(1);
-    due[0]!();
+    await due[0]!();
     await batch.flush();
     expect(actions()).toEqual([
       { actor: 'U0FIRST', subject: 'before' },
