@@ -3,7 +3,7 @@
  * the server's CPU time per request is robust to neighbours, latency is not. Elsewhere every reading is
  * undefined and the report leaves those columns out.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 /** Linux reports /proc times in USER_HZ ticks, 100 per second on every mainstream kernel config. */
 const TICK_MS = 10;
@@ -41,4 +41,33 @@ export function processCpuMs(pid: number): number | undefined {
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   return Number.isFinite(utime) && Number.isFinite(stime) ? (utime + stime) * TICK_MS : undefined;
+}
+
+/**
+ * CPU time of a process and its children, ms: a server that forks a process per connection (PostgreSQL's
+ * postmaster). The root's own time, what its children that ended have handed up to it when reaped
+ * (cutime, cstime), and the time of its living children, so a child ending between two readings moves its
+ * time from one term to another without it being lost or counted twice.
+ */
+export function processTreeCpuMs(rootPid: number): number | undefined {
+  const root = read(`/proc/${rootPid}/stat`);
+  if (!root) return undefined;
+  const rootFields = root.slice(root.lastIndexOf(')') + 2).split(' ');
+  // utime, stime, cutime, cstime: fields 14–17 of the full line.
+  let ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(rootFields[i]), 0);
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return undefined;
+  }
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = read(`/proc/${name}/stat`);
+    if (!stat) continue; // ended meanwhile: its time is in the root's cutime once reaped
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // ppid is field 4 of the full line, 1 after the name.
+    if (Number(fields[1]) === rootPid) ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return Number.isFinite(ticks) ? ticks * TICK_MS : undefined;
 }

@@ -20,12 +20,15 @@ export const WEBHOOK_SECRET = 'bench-pagerduty-webhook-secret-0123456789';
 export const WEBHOOK_PATH = '/pagerduty/webhook';
 /** Environment variable naming the directory a server child keeps its SQLite file in (the driver owns it). */
 export const DATA_DIR_ENV = 'BENCH_DATA_DIR';
+/** Environment variable with the PostgreSQL database a `waygate-pg` child runs on (the driver creates and drops it). */
+export const DATABASE_URL_ENV = 'BENCH_DATABASE_URL';
 
 /**
- * bare — bare Bolt acking `/waygate`; waygate — the real bot (both benchmarks, a fresh process each);
- * webhook-baseline — bare `http.createServer` that verifies the PagerDuty HMAC and inserts one SQLite row.
+ * bare — bare Bolt acking `/waygate`; waygate — the real bot on SQLite (both benchmarks, a fresh process
+ * each); waygate-pg — the same bot on PostgreSQL (WAYGATE_DATABASE_URL); webhook-baseline — bare
+ * `http.createServer` that verifies the PagerDuty HMAC and inserts one SQLite row.
  */
-export const SERVER_KINDS = ['bare', 'waygate', 'webhook-baseline'] as const;
+export const SERVER_KINDS = ['bare', 'waygate', 'waygate-pg', 'webhook-baseline'] as const;
 export type ServerKind = (typeof SERVER_KINDS)[number];
 
 export function isServerKind(value: unknown): value is ServerKind {
@@ -39,7 +42,7 @@ export interface ReadyLine {
   pid: number;
   /** A response_url on the child's Slack stand-in, for the signed form body; '' when it has none. */
   responseUrl: string;
-  /** The app's SQLite file ('' when it has none), read by the driver after the child has stopped. */
+  /** The app's SQLite file ('' when it has none, or keeps its data in PostgreSQL), read by the driver after the child has stopped. */
   dbPath: string;
 }
 

@@ -1,5 +1,5 @@
 /**
- * Benchmark server child: `node --import tsx bench/servers.ts <bare|waygate|webhook-baseline>`.
+ * Benchmark server child: `node --import tsx bench/servers.ts <bare|waygate|waygate-pg|webhook-baseline>`.
  *
  * Starts one app on an ephemeral port (the Slack apps against an in-process Slack stand-in: Bolt calls
  * auth.test at start, and Waygate's outbox delivers its messages there), prints one JSON line
@@ -10,6 +10,8 @@
  *   bare             — a bare Bolt App on its default HTTPReceiver whose only listener acks `/waygate` at once.
  *   waygate          — the real bot: createWaygate() with a real config file, SQLite file, jobs and outbox,
  *                      and PAGERDUTY_WEBHOOK_SECRET set (no PagerDuty API token: webhooks need only the secret).
+ *   waygate-pg       — the same bot with WAYGATE_DATABASE_URL set to the PostgreSQL database in
+ *                      $BENCH_DATABASE_URL (the driver creates it, and drops it after reading it).
  *   webhook-baseline — a bare node:http server that takes a PagerDuty webhook the least a durable receiver
  *                      can: read the body, check the HMAC, parse it, insert one row, answer.
  *
@@ -32,8 +34,10 @@ import { SlackStandIn } from '../standins/slack/index.js';
 import {
   BENCH_USER,
   BOT_TOKEN,
+  DATABASE_URL_ENV,
   DATA_DIR_ENV,
   HEALTH_TOKEN,
+  SERVER_KINDS,
   SIGNING_SECRET,
   WEBHOOK_PATH,
   WEBHOOK_SECRET,
@@ -88,7 +92,7 @@ async function startBare(slack: SlackStandIn): Promise<Running> {
   };
 }
 
-async function startWaygate(slack: SlackStandIn, dir: string): Promise<Running> {
+async function startWaygate(slack: SlackStandIn, dir: string, databaseUrl?: string): Promise<Running> {
   const configPath = join(dir, 'waygate.yml');
   const dbPath = join(dir, 'waygate.db');
   writeFileSync(
@@ -109,11 +113,12 @@ async function startWaygate(slack: SlackStandIn, dir: string): Promise<Running> 
     HEALTH_DETAILS_TOKEN: HEALTH_TOKEN,
     LOG_LEVEL: 'silent',
     PORT: '0',
+    ...(databaseUrl === undefined ? {} : { WAYGATE_DATABASE_URL: databaseUrl }),
   });
   if (!loaded.ok) throw new Error(`benchmark config invalid: ${loaded.problems.join('; ')}`);
   const waygate = createWaygate({ config: loaded.config, logger: pino({ level: 'silent' }) });
   const { port } = await waygate.start(0);
-  return { port, dbPath, stop: () => waygate.stop() };
+  return { port, dbPath: databaseUrl === undefined ? dbPath : '', stop: () => waygate.stop() };
 }
 
 /** Same limit as src/pagerduty/webhook-route.ts. */
@@ -194,7 +199,7 @@ function startWebhookBaseline(dir: string): Promise<Running> {
 async function main(): Promise<void> {
   const kind = process.argv[2];
   if (!isServerKind(kind)) {
-    process.stderr.write(`usage: node --import tsx bench/servers.ts <bare|waygate|webhook-baseline> (got ${String(kind)})\n`);
+    process.stderr.write(`usage: node --import tsx bench/servers.ts <${SERVER_KINDS.join('|')}> (got ${String(kind)})\n`);
     process.exit(2);
   }
   // The baseline talks to nobody; the Bolt apps need Slack's auth.test (and Waygate delivers its messages).
@@ -208,6 +213,11 @@ async function main(): Promise<void> {
   try {
     if (kind === 'webhook-baseline') running = await startWebhookBaseline(dir);
     else if (kind === 'waygate') running = await startWaygate(slack!, dir);
+    else if (kind === 'waygate-pg') {
+      const url = process.env[DATABASE_URL_ENV];
+      if (!url) throw new Error(`waygate-pg needs ${DATABASE_URL_ENV}: the PostgreSQL database to run on`);
+      running = await startWaygate(slack!, dir, url);
+    }
     else running = await startBare(slack!);
   } catch (err) {
     await slack?.close();

@@ -2,7 +2,7 @@
  * The PagerDuty webhook side of the benchmark, run in the driver (bench/run.ts): a stream of distinct,
  * individually signed Webhooks v3 `incident.triggered` deliveries for autocannon, the check that one
  * delivery is applied before any load, and the check after the run that everything acknowledged was
- * committed to the app's SQLite file.
+ * committed to the app's database (its SQLite file, or its PostgreSQL database).
  */
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
@@ -143,37 +143,52 @@ export interface Durability {
    * time is up, and a request already sent may be committed although its answer is never read.
    */
   committedUnanswered: number;
-  /** Waygate only: incidents and outbox rows (alerts and storm summaries queued for Slack). */
+  /** Waygate only: incidents from PagerDuty, and outbox rows (alerts and storm summaries queued for Slack). */
   incidents?: number;
   /** Waygate only: accepted events not yet applied to incidents when the app stopped (it drains on SIGTERM). */
   unapplied?: number;
   outbox?: { pending: number; delivered: number; failed: number };
 }
 
-/** Reads the stopped app's SQLite file (read-only) and compares it with what was sent and acknowledged. */
-export function checkDurability(dbPath: string, source: WebhookEventSource, waygate: boolean): Durability {
+/** Runs one SQL text on the stopped app's database and returns its rows. */
+export type DurabilityQuery = (text: string) => Promise<Record<string, unknown>[]>;
+
+/** Opens the stopped app's SQLite file read-only for `fn`. */
+export async function readSqlite<T>(dbPath: string, fn: (query: DurabilityQuery) => Promise<T>): Promise<T> {
   const db = new Database(dbPath, { readonly: true, fileMustExist: true });
   try {
-    const ids = db.prepare('SELECT event_id FROM webhook_inbox').pluck().all() as string[];
-    const stored = new Set(ids);
-    let lost = 0;
-    for (const id of source.acked) if (!stored.has(id)) lost++;
-    let unknown = 0;
-    let committedUnanswered = 0;
-    for (const id of stored) {
-      if (!source.sent.has(id)) unknown++;
-      else if (!source.acked.has(id)) committedUnanswered++;
-    }
-    const result: Durability = { rows: ids.length, acked: source.acked.size, lost, unknown, committedUnanswered };
-    if (waygate) {
-      result.incidents = db.prepare('SELECT COUNT(*) FROM incidents').pluck().get() as number;
-      result.unapplied = db.prepare('SELECT COUNT(*) FROM webhook_inbox WHERE processed_at IS NULL').pluck().get() as number;
-      const byStatus = db.prepare('SELECT status, COUNT(*) AS n FROM outbox GROUP BY status').all() as { status: string; n: number }[];
-      const count = (status: string): number => byStatus.find((r) => r.status === status)?.n ?? 0;
-      result.outbox = { pending: count('pending'), delivered: count('delivered'), failed: count('failed') };
-    }
-    return result;
+    return await fn((text) => Promise.resolve(db.prepare(text).all() as Record<string, unknown>[]));
   } finally {
     db.close();
   }
+}
+
+/**
+ * Reads the stopped app's database (the SQLite file, or its PostgreSQL database: the same SQL on both) and
+ * compares it with what was sent and acknowledged.
+ */
+export async function checkDurability(query: DurabilityQuery, source: WebhookEventSource, waygate: boolean): Promise<Durability> {
+  const ids = (await query('SELECT event_id FROM webhook_inbox')).map((r) => String(r.event_id));
+  const stored = new Set(ids);
+  let lost = 0;
+  for (const id of source.acked) if (!stored.has(id)) lost++;
+  let unknown = 0;
+  let committedUnanswered = 0;
+  for (const id of stored) {
+    if (!source.sent.has(id)) unknown++;
+    else if (!source.acked.has(id)) committedUnanswered++;
+  }
+  const result: Durability = { rows: ids.length, acked: source.acked.size, lost, unknown, committedUnanswered };
+  if (waygate) {
+    // COUNT(*) is a BIGINT on PostgreSQL, which node-postgres hands back as a string.
+    const count = async (text: string): Promise<number> => Number((await query(text))[0]?.n ?? Number.NaN);
+    // Incidents Waygate opened itself (`local:…`, the health monitor finding no service to watch when a run
+    // spans two of its samples) are not the webhook's.
+    result.incidents = await count(`SELECT COUNT(*) AS n FROM incidents WHERE id NOT LIKE 'local:%'`);
+    result.unapplied = await count('SELECT COUNT(*) AS n FROM webhook_inbox WHERE processed_at IS NULL');
+    const byStatus = await query('SELECT status, COUNT(*) AS n FROM outbox GROUP BY status');
+    const ofStatus = (status: string): number => Number(byStatus.find((r) => r.status === status)?.n ?? 0);
+    result.outbox = { pending: ofStatus('pending'), delivered: ofStatus('delivered'), failed: ofStatus('failed') };
+  }
+  return result;
 }

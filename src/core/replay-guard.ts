@@ -9,6 +9,8 @@ import type { Clock } from '../clock/clock.js';
 export const REPLAY_WINDOW_MS = 10 * 60_000;
 /** Forgetting is a range delete on an index; once a minute keeps it off nearly every request. */
 const PRUNE_EVERY_MS = 60_000;
+/** Keys per INSERT when replicas claim them together: 2 parameters each, far below PostgreSQL's limit per statement. */
+const CLAIM_ROWS = 500;
 
 /** What makes a Slack request one of a kind, or undefined for a body that carries no id. */
 export function requestKey(body: unknown): string | undefined {
@@ -39,6 +41,8 @@ export class ReplayGuard {
   private prunedAt = Number.NEGATIVE_INFINITY;
   /** The writes so far, one after the other: flush() resolves once everything seen before it is written. */
   private writing: Promise<void> = Promise.resolve();
+  /** Replicas: keys to claim in the database at the end of this turn, with whoever waits for each answer. */
+  private claims = new Map<string, { resolve: (taken: boolean) => void; reject: (err: unknown) => void }>();
 
   constructor(
     private readonly data: DataLayer,
@@ -53,24 +57,50 @@ export class ReplayGuard {
 
   /**
    * firstTime(), decided where every replica sees it: in memory when this process saw the key, else by
-   * inserting it (a key another replica wrote within the window is not taken again).
+   * inserting it (a key another replica wrote within the window is not taken again). The keys of the requests
+   * that arrive in one turn of the event loop are inserted together, one statement and one commit for all of
+   * them, as the webhook inbox does: on PostgreSQL each statement is a round trip and each commit a flush.
    */
   async firstTimeShared(key: string): Promise<boolean> {
     if (!this.shared) return this.firstTime(key);
+    this.forgetBefore(this.clock.nowMs() - REPLAY_WINDOW_MS);
+    if (this.seen.has(key)) return false;
+    // The same request twice in one turn: the first decides, and this one is its replay either way.
+    if (this.claims.has(key)) return false;
+    return new Promise((resolve, reject) => {
+      this.claims.set(key, { resolve, reject });
+      if (this.claims.size === 1) setImmediate(() => void this.claim());
+    });
+  }
+
+  /** Inserts the keys gathered in this turn; each is taken unless another replica wrote it within the window. */
+  private async claim(): Promise<void> {
+    const batch = [...this.claims];
+    this.claims = new Map();
     const now = this.clock.nowMs();
     const cutoff = now - REPLAY_WINDOW_MS;
-    this.forgetBefore(cutoff);
-    const at = this.seen.get(key);
-    if (at !== undefined && at >= cutoff) return false;
-    const taken = await all(
-      this.data.db,
-      sql<{ key: string }>`INSERT INTO slack_requests_seen (key, seen_at) VALUES (${key}, ${now})
-          ON CONFLICT (key) DO UPDATE SET seen_at = excluded.seen_at WHERE slack_requests_seen.seen_at < ${cutoff} RETURNING key`,
-    );
-    if (taken.length === 0) return false;
-    this.seen.delete(key);
-    this.seen.set(key, now);
-    return true;
+    const taken = new Set<string>();
+    try {
+      for (let i = 0; i < batch.length; i += CLAIM_ROWS) {
+        const values = sql.join(batch.slice(i, i + CLAIM_ROWS).map(([key]) => sql`(${key}, ${now})`));
+        const rows = await all(
+          this.data.db,
+          sql<{ key: string }>`INSERT INTO slack_requests_seen (key, seen_at) VALUES ${values}
+              ON CONFLICT (key) DO UPDATE SET seen_at = excluded.seen_at WHERE slack_requests_seen.seen_at < ${cutoff} RETURNING key`,
+        );
+        for (const { key } of rows) taken.add(key);
+      }
+    } catch (err) {
+      for (const [, waiting] of batch) waiting.reject(err);
+      return;
+    }
+    for (const [key, waiting] of batch) {
+      if (taken.has(key)) {
+        this.seen.delete(key);
+        this.seen.set(key, now);
+      }
+      waiting.resolve(taken.has(key));
+    }
   }
 
   /** Loads the keys seen within the window before a restart; awaited at start-up, before Slack can reach the bot. */

@@ -28,6 +28,11 @@ export interface StartPostgresOptions {
   env?: Record<string, string | undefined>;
   /** Finds the directory holding initdb and pg_ctl, or undefined when there is none. */
   findBinDir?: () => string | undefined;
+  /**
+   * Keep the server's fsync on, as a deployment runs it (benchmarks). Tests turn it off: their clusters are
+   * thrown away, and a commit then costs no disk flush.
+   */
+  fsync?: boolean;
 }
 
 /**
@@ -46,7 +51,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   if (given !== undefined && given !== '') return freshDatabaseOn(given);
   const binDir = (options.findBinDir ?? findPostgresBinDir)();
   if (binDir === undefined) throw new Error(NOT_INSTALLED_MESSAGE);
-  return startCluster(binDir);
+  return startCluster(binDir, options.fsync ?? false);
 }
 
 /** The newest `<root>/<version>/bin` that holds both initdb and pg_ctl, or undefined. */
@@ -113,7 +118,7 @@ interface Runner {
 
 const START_ATTEMPTS = 3;
 
-async function startCluster(binDir: string): Promise<PostgresHandle> {
+async function startCluster(binDir: string, fsync: boolean): Promise<PostgresHandle> {
   const dir = mkdtempSync(join(tmpdir(), 'waygate-pg-'));
   const data = join(dir, 'data');
   const log = join(dir, 'server.log');
@@ -149,7 +154,7 @@ async function startCluster(binDir: string): Promise<PostgresHandle> {
         '-o', `-p ${port}`,
         '-o', `-k ${dir}`,
         '-o', '-c listen_addresses=127.0.0.1',
-        '-o', '-c fsync=off',
+        '-o', `-c fsync=${fsync ? 'on' : 'off'}`,
         '-t', '30',
         '-w', 'start',
       ]);
