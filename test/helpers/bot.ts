@@ -1,16 +1,16 @@
-import { createHash } from 'node:crypto';
-import pg from 'pg';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { pino } from 'pino';
+import { sql } from 'kysely';
 import { loadConfig, type Config } from '../../src/config/load.js';
 import { createWaygate, type Waygate, type WaygateOptions } from '../../src/app.js';
 import { ManualClock } from '../../src/clock/clock.js';
 import { SlackStandIn, SlackRequestSigner } from '../../standins/slack/index.js';
 import { PagerDutyStandIn, PagerDutyWebhookSigner } from '../../standins/pagerduty/index.js';
 import { RecordingRunner } from '../support/recording-runner.js';
+import { dropPostgresDatabaseFor, postgresDatabaseFor, testBackend, TestSql, type TestBackend } from './sql.js';
 
 export const PD_TOKEN = 'u+test-pagerduty-token-01';
 export const PD_WEBHOOK_SECRET = 'test-webhook-secret-0123456789abcdef';
@@ -75,6 +75,8 @@ export interface TestBot {
   pd: PagerDutyStandIn | undefined;
   pdSigner: PagerDutyWebhookSigner;
   dir: string;
+  /** SQL on the bot's own database (SQLite or PostgreSQL), through its data layer. */
+  sql: TestSql;
   /** Waits until job runs finish and every deliverable outbox row is delivered, moving the clock over pacing gaps. */
   settle(): Promise<void>;
   /**
@@ -97,6 +99,8 @@ export interface TestBotOptions {
   port?: number;
   /** Starts a PagerDuty stand-in and configures the bot for it (API token, From, webhook secret). */
   pagerDuty?: boolean | PagerDutyStandIn;
+  /** The database to run on; default WAYGATE_TEST_BACKEND's (tests of SQLite's own mechanisms say `sqlite`). */
+  backend?: TestBackend;
 }
 
 export function writeConfig(dir: string, yaml: Record<string, unknown>): string {
@@ -119,27 +123,9 @@ export function testEnv(dir: string, slack: SlackStandIn, yaml: Record<string, u
 }
 
 /**
- * With WAYGATE_TEST_BACKEND=postgres (and WAYGATE_TEST_DATABASE_URL): a database of its own per bot folder, on
- * that server, so a restart in the same folder finds its data again.
+ * Boots the real bot (real Bolt, real HTTP receiver, a real SQLite file, or with WAYGATE_TEST_BACKEND=postgres
+ * a real PostgreSQL database) against the Slack stand-in.
  */
-async function postgresDatabaseFor(dir: string): Promise<string> {
-  const server = process.env.WAYGATE_TEST_DATABASE_URL;
-  if (!server) throw new Error('WAYGATE_TEST_BACKEND=postgres needs WAYGATE_TEST_DATABASE_URL');
-  const name = `waygate_${createHash('sha256').update(dir).digest('hex').slice(0, 16)}`;
-  const admin = new pg.Client({ connectionString: server });
-  await admin.connect();
-  try {
-    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (rowCount === 0) await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(server);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-/** Boots the real bot (real Bolt, real HTTP receiver, real SQLite file) against the Slack stand-in. */
 export async function startTestBot(opts: TestBotOptions = {}): Promise<TestBot> {
   const slack = opts.slack ?? (await SlackStandIn.start({ token: BOT_TOKEN }));
   const ownsSlack = !opts.slack;
@@ -161,7 +147,9 @@ export async function startTestBot(opts: TestBotOptions = {}): Promise<TestBot> 
         PAGERDUTY_EVENTS_URL: pd.eventsUrl,
       }
     : {};
-  const backendEnv = process.env.WAYGATE_TEST_BACKEND === 'postgres' ? { WAYGATE_DATABASE_URL: await postgresDatabaseFor(dir) } : {};
+  // A test that names its own database (WAYGATE_DATABASE_URL in `env`) keeps it.
+  const ownDatabase = (opts.backend ?? testBackend()) === 'postgres' && !(opts.env !== undefined && 'WAYGATE_DATABASE_URL' in opts.env);
+  const backendEnv = ownDatabase ? { WAYGATE_DATABASE_URL: await postgresDatabaseFor(dir) } : {};
   const loaded = loadConfig({ ...testEnv(dir, slack, opts.yaml ?? DEFAULT_YAML), ...pdEnv, ...backendEnv, ...opts.env });
   if (!loaded.ok) throw new Error(`test config invalid: ${loaded.problems.join('; ')}`);
   let waygate: Waygate;
@@ -172,8 +160,9 @@ export async function startTestBot(opts: TestBotOptions = {}): Promise<TestBot> 
       logger: pino({ level: 'silent' }),
       // Maintenance commands are recorded, not run, unless a test brings a runner of its own.
       runner: new RecordingRunner(() => ({ ok: true, exitCode: 0, output: '' })),
-      // Each command's record is written at the end of its turn, so a test reads it without waiting 200 ms.
-      requestRecords: (flush) => setImmediate(() => void flush()),
+      // Each command's record is written at the end of its turn, so a test reads it without waiting 200 ms;
+      // tracked with the work after an ack, so settle() waits until it is written (PostgreSQL takes a moment).
+      requestRecords: (flush) => setImmediate(() => void waygate.inflight.track(flush())),
       ...opts.overrides,
     });
   } catch (err) {
@@ -192,6 +181,7 @@ export async function startTestBot(opts: TestBotOptions = {}): Promise<TestBot> 
     throw err;
   }
   const url = `http://127.0.0.1:${port}`;
+  const db = new TestSql(waygate.data);
   return {
     waygate,
     config: loaded.config,
@@ -202,20 +192,31 @@ export async function startTestBot(opts: TestBotOptions = {}): Promise<TestBot> 
     pd,
     pdSigner: new PagerDutyWebhookSigner({ url, secret: PD_WEBHOOK_SECRET }),
     dir,
+    sql: db,
     async settle() {
       const { outbox, jobs } = waygate.services;
-      for (let i = 0; i < 500; i++) {
+      // A guard against a loop that never ends; a storm draining hundreds of alerts takes a few turns for each.
+      for (let i = 0; i < 2_000; i++) {
         await waygate.inflight.drain();
         await waygate.deadlines.whenIdle();
         await waygate.inboxProcessor.whenIdle();
         await jobs.whenIdle();
         await slack.waitFor(() => !waygate.dispatcher.busy());
-        if ((await outbox.stats()).pending === 0) return;
+        // Work a delivery started (a storm posting its next alert) may still queue more: nothing may be under
+        // way while the count is read, or it could commit a row just after the count was taken.
+        const quiet = waygate.inflight.size === 0;
+        const { pending } = await outbox.stats();
+        if (quiet && pending === 0 && waygate.inflight.size === 0 && !waygate.dispatcher.busy()) return;
+        if (!quiet) continue;
         const wake = waygate.dispatcher.nextWakeAt();
         if (wake !== null && wake > clock.nowMs()) clock.set(wake);
         else await new Promise((r) => setImmediate(r));
       }
-      throw new Error(`outbox did not settle: ${(await outbox.stats()).pending} pending`);
+      const stuck = await db.all(sql`SELECT id, lane, kind, priority, attempts, next_attempt_at FROM outbox WHERE status = 'pending' ORDER BY id LIMIT 5`);
+      const lanes = await db.all(sql`SELECT * FROM outbox_lanes WHERE pending > 0 OR ready_at IS NOT NULL`);
+      throw new Error(
+        `outbox did not settle: ${(await outbox.stats()).pending} pending at ${clock.nowMs()}, dispatcher wakes at ${waygate.dispatcher.nextWakeAt()}: ${JSON.stringify(stuck)}; lanes ${JSON.stringify(lanes)}`,
+      );
     },
     async advanceTo(when) {
       const target = new Date(when).getTime();
@@ -224,7 +225,13 @@ export async function startTestBot(opts: TestBotOptions = {}): Promise<TestBot> 
         clock.set(next);
         await waygate.deadlines.whenIdle();
         await waygate.services.jobs.whenIdle();
-        await slack.waitFor(() => !waygate.dispatcher.busy());
+        // A delivery can start work (a storm posting its next alert) that queues another: wait for both to end.
+        // A commit wakes the dispatcher on the next turn of the event loop, so let that turn come first.
+        do {
+          await slack.waitFor(() => !waygate.dispatcher.busy());
+          await waygate.inflight.drain();
+          await new Promise((r) => setImmediate(r));
+        } while (waygate.dispatcher.busy() || waygate.inflight.size > 0);
       }
       clock.set(target);
       await waygate.deadlines.whenIdle();
@@ -234,7 +241,11 @@ export async function startTestBot(opts: TestBotOptions = {}): Promise<TestBot> 
       await waygate.stop();
       if (ownsSlack) await slack.close();
       if (ownsPd) await pd?.close();
-      if (!opts.dir) rmSync(dir, { recursive: true, force: true });
+      if (!opts.dir) {
+        rmSync(dir, { recursive: true, force: true });
+        // Its database goes with its folder (a test that brings its folder may restart a bot in it).
+        if (ownDatabase) await dropPostgresDatabaseFor(dir);
+      }
     },
   };
 }

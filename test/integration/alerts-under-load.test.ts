@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import { startTestBot, USERS, type TestBot } from '../helpers/bot.js';
@@ -6,11 +7,8 @@ const START = Date.parse('2026-03-02T08:00:00.000Z'); // Monday 09:00 in Berlin
 const OPEN = 200;
 
 /** Pending card refreshes (chat.update) waiting in the alerts channel's lane. */
-function queuedRefreshes(bot: TestBot): number {
-  return bot.waygate.services.db
-    .prepare(`SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND kind = 'update' AND lane = 'channel:C0ALERTS'`)
-    .pluck()
-    .get() as number;
+async function queuedRefreshes(bot: TestBot): Promise<number> {
+  return (await bot.sql.value<number>(sql`SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND kind = 'update' AND lane = 'channel:C0ALERTS'`))!;
 }
 
 const alertOf = (bot: TestBot, number: number) => bot.slack.messages('C0ALERTS').find((m) => m.text.startsWith(`P1 #${number} `));
@@ -66,7 +64,7 @@ describe('the alerts channel under a backlog of card refreshes', () => {
     const { b, clock } = await twoHundredOpenP1s();
     const iso = (ms: number) => new Date(ms).toISOString();
     await ackAllP1(b);
-    expect(queuedRefreshes(b)).toBeGreaterThanOrEqual(OPEN - 5);
+    expect(await queuedRefreshes(b)).toBeGreaterThanOrEqual(OPEN - 5);
 
     const storms = () => b.slack.messages('C0ALERTS').filter((m) => m.text.startsWith('Alert storm')).length;
     const stormsBefore = storms();
@@ -90,7 +88,7 @@ describe('the alerts channel under a backlog of card refreshes', () => {
       b.pdSigner.incidentEvent('incident.resolved', { id: `PLOAD${n}`, number: 3000 + n, priority: 'P1', title: `queue depth ${n}`, created_at: iso(START) }, { occurredAt: resolvedAt }),
     );
     await b.advanceTo(clock.nowMs());
-    expect(queuedRefreshes(b)).toBeGreaterThanOrEqual(OPEN - 15);
+    expect(await queuedRefreshes(b)).toBeGreaterThanOrEqual(OPEN - 15);
     const escalation = () => b.slack.messages('C0ALERTS').find((m) => m.text.startsWith('🚨 SLA breached') && m.text.includes('#4242'));
     expect(await visibleWithin5s(b, t0 + 300_000, escalation), 'the escalation was not in the channel within 5 s of the deadline').toBeDefined();
 

@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import { DEFAULT_YAML, startTestBot, USERS, type TestBot } from '../helpers/bot.js';
+import { openBotDatabase, type TestSql } from '../helpers/sql.js';
 
 const START = '2026-03-02T08:00:00.000Z';
 const HOUR = 3_600_000;
@@ -63,9 +65,19 @@ describe('API keys (SOP-SEC-002), seen from Slack', () => {
     (bot = await startTestBot({ dir, clock: new ManualClock(START), yaml: opts.yaml ?? DEFAULT_YAML, env: opts.env ?? {}, overrides: { logger: capturingLogger() } }));
   const command = (b: TestBot, text: string, userId: string = USERS.security, responseUrl = b.slack.responseUrl()) => b.signer.slashCommand({ text, userId, responseUrl });
 
-  /** The database file, its write-ahead log and shared memory, as they are on disk right now. */
-  const databaseBytes = (b: TestBot): Buffer =>
-    Buffer.concat(['', '-wal', '-shm'].map((suffix) => join(b.dir, `waygate.db${suffix}`)).filter((p) => existsSync(p)).map((p) => readFileSync(p)));
+  /** On SQLite the database file, its write-ahead log and shared memory as they are on disk right now; on PostgreSQL every row of every table. */
+  const databaseBytes = async (b: TestBot): Promise<Buffer> =>
+    b.sql.backend === 'postgres'
+      ? everyRow(b.sql)
+      : Buffer.concat(['', '-wal', '-shm'].map((suffix) => join(b.dir, `waygate.db${suffix}`)).filter((p) => existsSync(p)).map((p) => readFileSync(p)));
+  /** Every row of every table of Waygate's PostgreSQL database, as text (binary columns in hex). */
+  const everyRow = async (db: TestSql): Promise<Buffer> => {
+    const rows: string[] = [];
+    for (const table of await db.column<string>(sql`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename`)) {
+      rows.push(...(await db.column<string>(sql`SELECT t::text FROM ${sql.table(table)} t`)));
+    }
+    return Buffer.from(rows.join('\n'), 'utf8');
+  };
 
   async function createKey(b: TestBot, text: string): Promise<string> {
     const res = await command(b, text);
@@ -89,9 +101,9 @@ describe('API keys (SOP-SEC-002), seen from Slack', () => {
     expect(await verify(b, 'billing-api', key.slice(0, -1) + (key.endsWith('A') ? 'B' : 'A'))).toBe(false);
     expect(await verify(b, 'other', key)).toBe(false);
 
-    const bytes = databaseBytes(b);
+    const bytes = await databaseBytes(b);
     expect(bytes.length).toBeGreaterThan(0);
-    expect(existsSync(join(b.dir, 'waygate.db-wal'))).toBe(true);
+    if (b.sql.backend === 'sqlite') expect(existsSync(join(b.dir, 'waygate.db-wal'))).toBe(true);
     expect(copiesIn(bytes, key)).toEqual([]);
     const logText = Buffer.from(logs.join(''), 'utf8');
     expect(logs.length).toBeGreaterThan(0);
@@ -106,7 +118,14 @@ describe('API keys (SOP-SEC-002), seen from Slack', () => {
     // Still none after the bot folds the WAL into the file and stops.
     await b.stop();
     bot = undefined;
-    const closed = Buffer.concat(['', '-wal'].map((s) => join(dir, `waygate.db${s}`)).filter((p) => existsSync(p)).map((p) => readFileSync(p)));
+    let closed: Buffer;
+    if (b.sql.backend === 'postgres') {
+      const db = await openBotDatabase(dir);
+      closed = await everyRow(db.sql).finally(() => db.close());
+    } else {
+      closed = Buffer.concat(['', '-wal'].map((s) => join(dir, `waygate.db${s}`)).filter((p) => existsSync(p)).map((p) => readFileSync(p)));
+    }
+    expect(closed.length).toBeGreaterThan(0);
     expect(copiesIn(closed, key)).toEqual([]);
   });
 
@@ -157,7 +176,7 @@ describe('API keys (SOP-SEC-002), seen from Slack', () => {
     expect(during).toMatch(/\*payments\*.*· active/);
 
     for (const key of [first, second!]) {
-      expect(copiesIn(databaseBytes(b), key)).toEqual([]);
+      expect(copiesIn(await databaseBytes(b), key)).toEqual([]);
       expect(copiesIn(Buffer.from(logs.join('')), key)).toEqual([]);
     }
 
@@ -221,7 +240,7 @@ describe('API keys (SOP-SEC-002), seen from Slack', () => {
     const key = KEY_IN_REPLY.exec(String(res.json.text))![1]!;
     await b.settle();
     expect(b.slack.responsePosts('failed-rotation').map((p) => p.body.text)).toEqual(['❌ Rotation script `rotate-api-keys` for `legacy` failed: exit 3.']);
-    expect(copiesIn(databaseBytes(b), key)).toEqual([]);
+    expect(copiesIn(await databaseBytes(b), key)).toEqual([]);
     expect(copiesIn(Buffer.from(logs.join('')), key)).toEqual([]);
   });
 

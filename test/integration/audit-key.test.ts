@@ -2,29 +2,30 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { sql } from 'kysely';
 import { pino } from 'pino';
 import type { Logger } from '../../src/logging/logger.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import { startTestBot, USERS, type TestBot } from '../helpers/bot.js';
+import { openBotDatabase } from '../helpers/sql.js';
 
 const START = '2026-03-02T08:00:00.000Z';
 const AUDIT_KEY = 'test-audit-key-0123456789abcdef-0123456789';
 
-/** Edits an entry in the database file and recomputes the plain hash chain, as someone without the key can. */
-function forgeEntry(dbPath: string, id: number, actor: string): void {
-  const db = new Database(dbPath);
+/** Edits an entry in the stopped bot's database and recomputes the plain hash chain, as someone without the key can. */
+async function forgeEntry(dir: string, id: number, actor: string): Promise<void> {
+  const db = await openBotDatabase(dir);
   try {
-    db.prepare('UPDATE audit_log SET actor = ? WHERE id = ?').run(actor, id);
+    await db.sql.run(sql`UPDATE audit_log SET actor = ${actor} WHERE id = ${id}`);
     let prev = '0'.repeat(64);
-    for (const row of db.prepare('SELECT * FROM audit_log ORDER BY id').all() as Array<Record<string, string | number | null>>) {
+    for (const row of await db.sql.all<Record<string, string | number | null>>(sql`SELECT * FROM audit_log ORDER BY id`)) {
       const hash = createHash('sha256').update(JSON.stringify([prev, row.at, row.actor, row.action, row.subject, row.details])).digest('hex');
-      db.prepare('UPDATE audit_log SET prev_hash = ?, hash = ? WHERE id = ?').run(prev, hash, row.id);
+      await db.sql.run(sql`UPDATE audit_log SET prev_hash = ${prev}, hash = ${hash} WHERE id = ${row.id}`);
       prev = hash;
     }
   } finally {
-    db.close();
+    await db.close();
   }
 }
 
@@ -49,7 +50,7 @@ describe('the keyed audit trail, seen from Slack', () => {
     await command(b, 'audit', USERS.nobody); // a denial and the command's own record: two entries
     await b.stop();
     bot = undefined;
-    forgeEntry(join(dir, 'waygate.db'), 1, USERS.admin);
+    await forgeEntry(dir, 1, USERS.admin);
     const again = await start({});
     const res = await command(again, 'audit verify', USERS.security);
     expect(res.json.text).toContain('✅ Audit trail intact: 2 entries, hash chain verified.');
@@ -71,7 +72,7 @@ describe('the keyed audit trail, seen from Slack', () => {
     await keyed.stop();
     bot = undefined;
 
-    forgeEntry(join(dir, 'waygate.db'), 4, USERS.admin);
+    await forgeEntry(dir, 4, USERS.admin);
     const after = await start({ WAYGATE_AUDIT_KEY: AUDIT_KEY });
     const res = await command(after, 'audit verify', USERS.security);
     expect(res.json.text).toContain('❌ Audit trail broken at entry #3');

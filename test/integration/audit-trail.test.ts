@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import type { AuditEntry } from '../../src/audit/audit-log.js';
@@ -20,40 +21,45 @@ describe('the audit trail, seen from Slack', () => {
   });
 
   const command = (text: string, userId: string = USERS.security) => bot.signer.slashCommand({ text, userId, responseUrl: bot.slack.responseUrl() });
-  const db = () => bot.waygate.services.db;
 
   /**
-   * Three denials a minute apart, each recorded with the request itself: rows 1, 3 and 5 are the denials
-   * (08:00, 08:01, 08:02), rows 2, 4 and 6 the `command.run` records of the same requests.
+   * Three denials a minute apart (08:00, 08:01, 08:02), each recorded with the request itself: rows 1 to 6 are
+   * the denials and the `command.run` records of the same requests. Both of a request are written after its
+   * answer, on PostgreSQL in either order; resolves to the denials' ids.
    */
-  const recordThree = async () => {
+  const recordThree = async (): Promise<number[]> => {
     for (let i = 0; i < 3; i++) {
       await command('audit', USERS.nobody);
+      // Wait for both records before the next request.
+      await bot.settle();
       bot.clock.advance(60_000);
     }
+    const denials = await bot.sql.column<number>(sql`SELECT id FROM audit_log WHERE action = 'permission.denied' ORDER BY id`);
+    expect(denials).toHaveLength(3);
+    return denials;
   };
 
   it('verify names the row whose content was edited: its id, action and when it was recorded', async () => {
-    await recordThree();
-    db().prepare('UPDATE audit_log SET details = ? WHERE id = 3').run(JSON.stringify({ forged: true }));
+    const [, second] = await recordThree();
+    await bot.sql.run(sql`UPDATE audit_log SET details = ${JSON.stringify({ forged: true })} WHERE id = ${second}`);
     const res = await command('audit verify');
     const at = Math.floor((Date.parse(START) + 60_000) / 1000);
     expect(res.json.text).toBe(
-      `❌ Audit trail broken at entry #3 (\`permission.denied\` by U0NOBODY, recorded <!date^${at}^{date_short_pretty} {time}|2026-03-02 08:01 UTC>, subject command.audit): content does not match hash. Treat this as a security incident.`,
+      `❌ Audit trail broken at entry #${second} (\`permission.denied\` by U0NOBODY, recorded <!date^${at}^{date_short_pretty} {time}|2026-03-02 08:01 UTC>, subject command.audit): content does not match hash. Treat this as a security incident.`,
     );
   });
 
   it('verify names an edited actor as plain text, so a forged user id pings nobody', async () => {
-    await recordThree();
-    db().prepare('UPDATE audit_log SET actor = ? WHERE id = 5').run(USERS.admin);
+    const [, , third] = await recordThree();
+    await bot.sql.run(sql`UPDATE audit_log SET actor = ${USERS.admin} WHERE id = ${third}`);
     const res = await command('audit verify');
-    expect(res.json.text).toContain(`broken at entry #5 (\`permission.denied\` by ${USERS.admin}, recorded <!date^`);
+    expect(res.json.text).toContain(`broken at entry #${third} (\`permission.denied\` by ${USERS.admin}, recorded <!date^`);
     expect(res.json.text).not.toContain(`<@${USERS.admin}>`);
   });
 
   it('verify says which entries are missing when the newest were deleted', async () => {
     await recordThree();
-    db().prepare('DELETE FROM audit_log WHERE id >= 5').run();
+    await bot.sql.run(sql`DELETE FROM audit_log WHERE id >= 5`);
     const res = await command('audit verify');
     expect(res.json.text).toBe('❌ Audit trail broken at entry #5: entries after #4 are missing (the id counter is at #6). Treat this as a security incident.');
   });
@@ -76,7 +82,7 @@ describe('/waygate audit export', () => {
     await bot.waygate.services.store.transaction((tx) => bot.waygate.services.audit.record(tx, entry));
   };
   type Row = { id: number; at: number; actor: string; action: string; subject: string | null; details: string; hash: string; prev_hash: string };
-  const rowsWhere = (sql: string) => bot.waygate.services.db.prepare(`SELECT * FROM audit_log WHERE ${sql} ORDER BY id`).all() as Row[];
+  const rowsWhere = (where: string) => bot.sql.all<Row>(sql`SELECT * FROM audit_log WHERE ${sql.raw(where)} ORDER BY id`);
 
   /** Rows on both sides of each edge of 1–2 March in Berlin, and values that need quoting. */
   const recordAroundTheRange = async () => {
@@ -90,7 +96,7 @@ describe('/waygate audit export', () => {
 
   it('sends the caller a CSV and a JSON file holding exactly the rows of those days in the configured zone', async () => {
     await recordAroundTheRange();
-    const expected = rowsWhere(`subject NOT IN ('before', 'after')`).filter((r) => r.at >= Date.parse('2026-02-28T23:00:00Z') && r.at < Date.parse('2026-03-02T23:00:00Z'));
+    const expected = (await rowsWhere(`subject NOT IN ('before', 'after')`)).filter((r) => r.at >= Date.parse('2026-02-28T23:00:00Z') && r.at < Date.parse('2026-03-02T23:00:00Z'));
     expect(expected.map((r) => r.subject)).toEqual(['first, "in range"', 'two\nlines', 'last in range']);
 
     const res = await command('audit export 2026-03-01 2026-03-02');
@@ -117,7 +123,7 @@ describe('/waygate audit export', () => {
     );
 
     // Taking the trail out is itself on the trail, after the rows it exported.
-    expect(rowsWhere(`action = 'audit.exported'`)).toEqual([
+    expect(await rowsWhere(`action = 'audit.exported'`)).toEqual([
       expect.objectContaining({ actor: USERS.security, subject: '2026-03-01 to 2026-03-02', details: JSON.stringify({ from: '2026-03-01', to: '2026-03-02', timezone: 'Europe/Berlin', entries: 3, firstId: expected[0]!.id, lastId: expected[2]!.id }) }),
     ]);
     expect(await bot.waygate.services.audit.verify()).toMatchObject({ ok: true });
@@ -143,7 +149,7 @@ describe('/waygate audit export', () => {
     expect(res.json.text).toBe(`Cannot export: ${problem}. Usage: \`/waygate audit export <from> <to>\` (days in Europe/Berlin, both included).`);
     await bot.settle();
     expect(bot.slack.files()).toEqual([]);
-    expect(rowsWhere(`action = 'audit.exported'`)).toEqual([]);
+    expect(await rowsWhere(`action = 'audit.exported'`)).toEqual([]);
   });
 
   it('accepts a whole leap year, and says when a range holds nothing', async () => {
@@ -191,7 +197,6 @@ describe("the digest's anchor check", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const db = () => bot.waygate.services.db;
   /** Posts a digest as an operator does, a day after the last, and returns its message. */
   const postDigest = async (): Promise<StoredMessage> => {
     bot.clock.advance(86_400_000);
@@ -224,7 +229,7 @@ describe("the digest's anchor check", () => {
     const first = await postDigest();
     const id = anchoredId(first);
     expect(id).toBeGreaterThan(2);
-    db().prepare('DELETE FROM audit_log WHERE id >= ?').run(id);
+    await bot.sql.run(sql`DELETE FROM audit_log WHERE id >= ${id}`);
 
     const second = await postDigest();
     expect(footer(second)).toContain(`🚨 *Anchor of the previous digest (entry #${id}) broken*: entry #${id}, the head an earlier digest posted, is no longer in the trail`);
@@ -241,8 +246,14 @@ describe("the digest's anchor check", () => {
   it('catches a cut that also reset the id counter, which the chain alone cannot see', async () => {
     const first = await postDigest();
     const id = anchoredId(first);
-    db().prepare('DELETE FROM audit_log WHERE id >= ?').run(id);
-    db().prepare(`UPDATE sqlite_sequence SET seq = ? WHERE name = 'audit_log'`).run(id - 1);
+    await bot.sql.run(sql`DELETE FROM audit_log WHERE id >= ${id}`);
+    // The counter the tripwire reads: SQLite's own sequence table; on PostgreSQL the identity's sequence and
+    // the counter a trigger keeps beside it.
+    if (bot.sql.backend === 'sqlite') await bot.sql.run(sql`UPDATE sqlite_sequence SET seq = ${id - 1} WHERE name = 'audit_log'`);
+    else {
+      await bot.sql.run(sql`SELECT setval(pg_get_serial_sequence('audit_log', 'id'), ${id - 1})`);
+      await bot.sql.run(sql`UPDATE audit_counter SET last_id = ${id - 1}`);
+    }
     expect(await bot.waygate.services.audit.verify()).toMatchObject({ ok: true });
 
     const second = await postDigest();
@@ -257,7 +268,7 @@ describe("the digest's anchor check", () => {
 
   it('raises the alarm for an edited entry too, naming it', async () => {
     await postDigest();
-    db().prepare('UPDATE audit_log SET details = ? WHERE id = 1').run(JSON.stringify({ forged: true }));
+    await bot.sql.run(sql`UPDATE audit_log SET details = ${JSON.stringify({ forged: true })} WHERE id = 1`);
     await postDigest();
     const alarms = bot.slack.messages('C0SEC');
     expect(alarms).toHaveLength(1);

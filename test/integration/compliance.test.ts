@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import { SOP_ACTIONS } from '../../src/sops/actions.js';
@@ -28,6 +29,25 @@ function threadOf(b: TestBot, message: StoredMessage): string[] {
 }
 const blocksText = (m: StoredMessage): string => JSON.stringify(m.blocks);
 const reminders = (b: TestBot): string[] => b.slack.messages(COMPLIANCE).filter((m) => !m.thread_ts && m.text.startsWith('⏰')).map((m) => m.text);
+
+/** The monitored service's database (SOP-BACK-001 backs it up): a SQLite file with `rows` calls in it. */
+function makeServiceDb(path: string, rows: number): void {
+  const db = new Database(path);
+  db.exec('CREATE TABLE tools (id INTEGER PRIMARY KEY, name TEXT); CREATE TABLE calls (id INTEGER PRIMARY KEY, tool INTEGER)');
+  db.exec(`INSERT INTO tools (name) VALUES ('search'), ('fetch')`);
+  addServiceCalls(path, rows, db);
+  db.close();
+}
+
+/** The service at work: `rows` more calls in its live database. */
+function addServiceCalls(path: string, rows: number, open?: Database.Database): void {
+  const db = open ?? new Database(path);
+  const insert = db.prepare('INSERT INTO calls (tool) VALUES (?)');
+  db.transaction(() => {
+    for (let i = 0; i < rows; i++) insert.run(1 + (i % 2));
+  })();
+  if (!open) db.close();
+}
 
 async function settle(b: TestBot): Promise<void> {
   for (let i = 0; i < 3; i++) {
@@ -67,23 +87,27 @@ describe('the compliance calendar (SOP-COMP-001)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  const serviceDb = () => join(dir, 'service.db');
   const yaml = () => ({
     ...DEFAULT_YAML,
     schedules: { ...DEFAULT_YAML.schedules, 'compliance-calendar': '0 9 * * *' },
     // New Year's Day is a Friday in 2027 and a holiday: January's lists wait for Monday the 4th.
     businessHours: { holidays: ['2027-01-01'] },
     backup: { dir: join(dir, 'backups'), configDir: null },
-    // The service's database, as SOP-BACK-001 backs it up: here the bot's own file stands in for it.
-    service: { ...DEFAULT_YAML.service, database: join(dir, 'waygate.db') },
+    // The service's database, as SOP-BACK-001 backs it up.
+    service: { ...DEFAULT_YAML.service, database: serviceDb() },
     compliance: { owner: OFFICER, sopReviewFrom: '2027-01-14' },
   });
 
   it('posts each list on its first working day, archives the audit trail, restores a backup, tracks who ticked what, and reminds overdue items weekly', async () => {
     // Monday 30 November 2026, 23:00 in Berlin: a command recorded in November, and a backup to restore later.
+    makeServiceDb(serviceDb(), 20);
     const b = (bot = await startTestBot({ clock: new ManualClock('2026-11-30T22:00:00.000Z'), yaml: yaml(), dir }));
     const empty = await b.signer.slashCommand({ text: 'compliance', userId: USERS.security, responseUrl: b.slack.responseUrl() });
     expect(empty.json.text).toBe('✅ No compliance list is open. The calendar posts the monthly, quarterly and annual lists on their first working day.');
     await b.waygate.services.backups.run();
+    // The service works on after the backup: its live database moves on.
+    addServiceCalls(serviceDb(), 7);
 
     // Tuesday 1 December, 09:00: December's list only (no quarter or year starts), with its archive done.
     await b.advanceTo('2026-12-01T08:00:30.000Z');
@@ -139,7 +163,7 @@ describe('the compliance calendar (SOP-COMP-001)', () => {
     ]);
     expect(blocksText(list(b, 'Quarterly compliance tasks — Q1 2027'))).toContain('Full system audit');
     const annual = list(b, 'Annual compliance tasks — 2027');
-    expect(threadOf(b, annual)).toContainEqual(expect.stringMatching(/^🤖 Disaster recovery test: done by Waygate — Restore test of `waygate_20261130\.db` passed: integrity ok, \d+ tables, [\d,]+ rows restored \(live [\d,]+; live database since: .*audit_log \+\d+/));
+    expect(threadOf(b, annual)).toContainEqual(expect.stringMatching(/^🤖 Disaster recovery test: done by Waygate — Restore test of `waygate_20261130\.db` passed: integrity ok, \d+ tables, [\d,]+ rows restored \(live [\d,]+; live database since: .*calls \+7/));
     expect(threadOf(b, list(b, 'Monthly compliance tasks — January 2027'))).toContainEqual(expect.stringContaining('audit_2026-12.json written to the backup folder'));
     expect(existsSync(join(dir, 'backups', 'audit_2026-12.json.sha256'))).toBe(true);
     expect(reminders(b)).toEqual([
@@ -222,9 +246,12 @@ describe('/waygate backup restore-test', () => {
 
   it('passes on a real backup and fails, with the reason, on a corrupted one', async () => {
     dir = mkdtempSync(join(tmpdir(), 'waygate-restore-'));
-    const b = (bot = await startTestBot({ clock: new ManualClock('2026-12-01T08:00:00.000Z'), yaml: { ...DEFAULT_YAML, backup: { dir: join(dir, 'backups'), configDir: null }, service: { ...DEFAULT_YAML.service, database: join(dir, 'waygate.db') } }, dir }));
+    const serviceDb = join(dir, 'service.db');
+    makeServiceDb(serviceDb, 20);
+    const b = (bot = await startTestBot({ clock: new ManualClock('2026-12-01T08:00:00.000Z'), yaml: { ...DEFAULT_YAML, backup: { dir: join(dir, 'backups'), configDir: null }, service: { ...DEFAULT_YAML.service, database: serviceDb } }, dir }));
     for (let i = 0; i < 5; i++) await b.signer.slashCommand({ text: 'whoami', userId: USERS.ops, responseUrl: b.slack.responseUrl() });
     await b.waygate.services.backups.run();
+    addServiceCalls(serviceDb, 5);
     const [backup] = readdirSync(join(dir, 'backups')).filter((n) => n.endsWith('.db'));
     expect(backup).toBe('waygate_20261201.db');
 
@@ -237,7 +264,7 @@ describe('/waygate backup restore-test', () => {
       return String(answer?.body.text);
     };
     const passed = await ask('restore-ok');
-    expect(passed).toMatch(/^✅ Restore test of `waygate_20261201\.db` passed: integrity ok, \d+ tables, [\d,]+ rows restored \(live [\d,]+; live database since: .*audit_log \+\d+.*\)\.\nAsked for by <@U0OPS>\.$/);
+    expect(passed).toMatch(/^✅ Restore test of `waygate_20261201\.db` passed: integrity ok, \d+ tables, [\d,]+ rows restored \(live [\d,]+; live database since: .*calls \+5.*\)\.\nAsked for by <@U0OPS>\.$/);
 
     // Garbage over the pages after the first: SQLite still opens the file, but the copy is not intact.
     const path = join(dir, 'backups', backup!);

@@ -2,12 +2,14 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SlackStandIn } from '../../standins/slack/index.js';
 import { SlackRequestSigner } from '../../standins/slack/index.js';
 import { ManualClock } from '../../src/clock/clock.js';
 import { BOT_TOKEN, DEFAULT_YAML, SIGNING_SECRET, USERS, startTestBot, testEnv } from '../helpers/bot.js';
 import { spawnBot, type BotProcess } from '../helpers/process.js';
+import { backendEnv } from '../helpers/sql.js';
 
 /** A small Waygate MCP database to back up. */
 function makeServiceDb(path: string): void {
@@ -49,7 +51,7 @@ describe('work asked for just before a crash', { timeout: 60_000 }, () => {
     const started = join(dir, 'rsync-started');
     writeFileSync(join(bin, 'rsync'), `#!/bin/sh\necho $$ > '${started}'\nexec sleep 600\n`);
     chmodSync(join(bin, 'rsync'), 0o755);
-    const env = { ...testEnv(dir, slack, yaml()), LOG_LEVEL: 'info' };
+    const env = { ...testEnv(dir, slack, yaml()), ...(await backendEnv(dir)), LOG_LEVEL: 'info' };
 
     const first = spawnBot({ ...env, PATH: `${bin}:${process.env.PATH ?? ''}` });
     running.push(first);
@@ -81,7 +83,7 @@ describe('work asked for just before a crash', { timeout: 60_000 }, () => {
     const deploy = join(dir, 'deploy.sh');
     writeFileSync(deploy, `#!/bin/sh\necho "$$" >> '${started}'\necho deploying\nexec sleep 600\n`);
     chmodSync(deploy, 0o755);
-    const env = { ...testEnv(dir, slack, { ...yaml(), scripts: { 'emergency-deploy': { run: [deploy, '{ref}'], timeout: '30m' } } }), LOG_LEVEL: 'info' };
+    const env = { ...testEnv(dir, slack, { ...yaml(), scripts: { 'emergency-deploy': { run: [deploy, '{ref}'], timeout: '30m' } } }), ...(await backendEnv(dir)), LOG_LEVEL: 'info' };
 
     const first = spawnBot(env);
     running.push(first);
@@ -113,9 +115,10 @@ describe('work asked for just before a crash', { timeout: 60_000 }, () => {
   it('tells the asker when a queued run names a job this version no longer has', async () => {
     const clock = new ManualClock('2026-03-02T08:00:00Z');
     const first = await startTestBot({ dir, slack, clock });
-    first.waygate.services.db
-      .prepare(`INSERT INTO executions (kind, name, trigger, triggered_by, queued_at, status, notify) VALUES ('job', 'nightly-export', 'manual', ?, ?, 'queued', ?)`)
-      .run(USERS.ops, clock.nowMs(), JSON.stringify({ responseUrl: slack.responseUrl('ghost') }));
+    await first.sql.run(
+      sql`INSERT INTO executions (kind, name, trigger, triggered_by, queued_at, status, notify)
+          VALUES ('job', 'nightly-export', 'manual', ${USERS.ops}, ${clock.nowMs()}, 'queued', ${JSON.stringify({ responseUrl: slack.responseUrl('ghost') })})`,
+    );
     await first.waygate.stop();
     const second = await startTestBot({ dir, slack, clock });
     try {
@@ -123,7 +126,7 @@ describe('work asked for just before a crash', { timeout: 60_000 }, () => {
       expect(slack.responsePosts('ghost').map((p) => p.body.text)).toEqual([
         '`nightly-export` run #1 finished ❌ failed: this version has no job called nightly-export',
       ]);
-      expect(second.waygate.services.db.prepare(`SELECT status FROM executions WHERE id = 1`).pluck().get()).toBe('failed');
+      expect(await second.sql.value(sql`SELECT status FROM executions WHERE id = 1`)).toBe('failed');
     } finally {
       await second.stop();
     }
@@ -136,9 +139,10 @@ describe('work asked for just before a crash', { timeout: 60_000 }, () => {
     const first = await startTestBot({ dir, slack, clock, yaml: y });
     // The state a crash right after the ack leaves: the request committed as a queued run, nothing started.
     const responseUrl = slack.responseUrl('queued');
-    first.waygate.services.db
-      .prepare(`INSERT INTO executions (kind, name, trigger, triggered_by, queued_at, status, notify) VALUES ('job', 'backup', 'manual', ?, ?, 'queued', ?)`)
-      .run(USERS.ops, clock.nowMs(), JSON.stringify({ responseUrl }));
+    await first.sql.run(
+      sql`INSERT INTO executions (kind, name, trigger, triggered_by, queued_at, status, notify)
+          VALUES ('job', 'backup', 'manual', ${USERS.ops}, ${clock.nowMs()}, 'queued', ${JSON.stringify({ responseUrl })})`,
+    );
     // A graceful stop does not run it either: only a start does.
     await first.waygate.stop();
     expect(slack.responsePosts('queued')).toEqual([]);

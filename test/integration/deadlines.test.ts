@@ -25,11 +25,12 @@ describe('deadlines when the database keeps failing', () => {
           core.deadlines.on('flaky', () => {
             if (broken) throw new Error('SQLITE_BUSY: database is locked');
           });
-          void core.deadlines.schedule(core.data.db, 'flaky', 'k', START + 60_000);
           return [];
         },
       },
     });
+    // Once started: on PostgreSQL the tables are created at start, not when the bot is built.
+    await bot.waygate.deadlines.schedule(bot.waygate.data.db, 'flaky', 'k', START + 60_000);
     await bot.advanceTo(START + 60_000);
     const health = () => healthDetails(bot!.url);
     expect(await health()).toMatchObject({ status: 'degraded', deadlines: { lastError: 'SQLITE_BUSY: database is locked' } });

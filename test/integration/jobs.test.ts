@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_YAML, healthDetails, startTestBot, USERS, type TestBot } from '../helpers/bot.js';
 import type { JobDefinition } from '../../src/jobs/types.js';
@@ -33,7 +34,7 @@ describe('scheduled jobs', () => {
     bot = await startTestBot({ clock, overrides: { jobs: [job.def] } });
     await bot.advanceTo('2026-03-31T00:00:00Z');
     expect(job.ranAt).toEqual(['2026-03-28T08:00:00.000Z', '2026-03-29T07:00:00.000Z', '2026-03-30T07:00:00.000Z']);
-    const rows = bot.waygate.services.db.prepare(`SELECT status AS outcome, trigger FROM executions WHERE kind = 'job' AND name = 'digest'`).all();
+    const rows = await bot.sql.all(sql`SELECT status AS outcome, trigger FROM executions WHERE kind = 'job' AND name = 'digest'`);
     expect(rows).toEqual(Array(3).fill({ outcome: 'ok', trigger: 'schedule' }));
   });
 
@@ -67,8 +68,7 @@ describe('scheduled jobs', () => {
 
   it('marks a run that was in progress at a crash as interrupted on the next start', async () => {
     bot = await startTestBot();
-    const { db } = bot.waygate.services;
-    db.prepare(`INSERT INTO executions (kind, name, trigger, queued_at, started_at, status) VALUES ('job', 'housekeeping', 'schedule', 0, 0, 'running')`).run();
+    await bot.sql.run(sql`INSERT INTO executions (kind, name, trigger, queued_at, started_at, status) VALUES ('job', 'housekeeping', 'schedule', 0, 0, 'running')`);
     const { dir, clock, slack } = bot;
     await bot.waygate.stop();
     bot = await startTestBot({ dir, clock, slack });
@@ -81,28 +81,28 @@ describe('housekeeping', () => {
   it('prunes only old delivered messages, old webhook ids and old job records; pending messages and the audit trail stay', async () => {
     const bot = await startTestBot({ clock: new ManualClock('2026-06-01T00:00:00Z') });
     try {
-      const { db, clock, audit } = bot.waygate.services;
+      const { clock, audit } = bot.waygate.services;
+      const db = bot.sql;
       const day = 86_400_000;
       const now = clock.nowMs();
-      const insertOutbox = db.prepare(
-        `INSERT INTO outbox (lane, kind, payload, status, next_attempt_at, created_at, delivered_at) VALUES ('channel:CX', 'post', '{}', ?, ?, ?, ?)`,
-      );
-      insertOutbox.run('delivered', now, now - 8 * day, now - 8 * day);
-      insertOutbox.run('delivered', now, now - 2 * day, now - 2 * day);
-      insertOutbox.run('failed', now, now - 40 * day, null);
-      db.prepare(`INSERT INTO webhook_inbox (event_id, event, received_at, processed_at) VALUES ('old', '{}', ?, ?), ('new', '{}', ?, ?), ('queued', '{}', ?, NULL)`).run(now - 31 * day, now - 31 * day, now - day, now - day, now - 40 * day);
-      db.prepare(`INSERT INTO executions (kind, name, trigger, queued_at, finished_at, status) VALUES ('job', 'x', 'schedule', ?, ?, 'ok'), ('job', 'x', 'schedule', ?, ?, 'ok')`).run(now - 91 * day, now - 91 * day, now - day, now - day);
+      const insertOutbox = (status: string, createdAt: number, deliveredAt: number | null) =>
+        db.run(sql`INSERT INTO outbox (lane, kind, payload, status, next_attempt_at, created_at, delivered_at) VALUES ('channel:CX', 'post', '{}', ${status}, ${now}, ${createdAt}, ${deliveredAt})`);
+      await insertOutbox('delivered', now - 8 * day, now - 8 * day);
+      await insertOutbox('delivered', now - 2 * day, now - 2 * day);
+      await insertOutbox('failed', now - 40 * day, null);
+      await db.run(sql`INSERT INTO webhook_inbox (event_id, event, received_at, processed_at) VALUES ('old', '{}', ${now - 31 * day}, ${now - 31 * day}), ('new', '{}', ${now - day}, ${now - day}), ('queued', '{}', ${now - 40 * day}, NULL)`);
+      await db.run(sql`INSERT INTO executions (kind, name, trigger, queued_at, finished_at, status) VALUES ('job', 'x', 'schedule', ${now - 91 * day}, ${now - 91 * day}, 'ok'), ('job', 'x', 'schedule', ${now - day}, ${now - day}, 'ok')`);
       // A change sent to PagerDuty a month ago whose webhook never came back, and one of yesterday's.
-      db.prepare(`INSERT INTO pagerduty_echoes (incident_id, kind, fingerprint, created_at) VALUES ('P1', 'reassign', '', ?), ('P2', 'reassign', '', ?)`).run(now - 31 * day, now - day);
+      await db.run(sql`INSERT INTO pagerduty_echoes (incident_id, kind, fingerprint, created_at) VALUES ('P1', 'reassign', '', ${now - 31 * day}), ('P2', 'reassign', '', ${now - day})`);
       await bot.waygate.services.store.transaction((tx) => audit.record(tx, { actor: 'U0OPS', action: 'backup.run' }));
       const started = await bot.waygate.services.jobs.run('housekeeping', 'manual', 'U0OPS');
       if (!started.started) throw new Error(started.reason);
       const run = await started.done;
       expect(run.summary).toBe('removed 1 delivered message(s), 1 old webhook id(s), 1 unanswered change record(s) sent to PagerDuty and 1 old job run record(s)');
-      expect(db.prepare(`SELECT incident_id FROM pagerduty_echoes`).pluck().all()).toEqual(['P2']);
-      expect(db.prepare(`SELECT status FROM outbox ORDER BY id`).pluck().all()).toEqual(['delivered', 'failed']);
+      expect(await db.column(sql`SELECT incident_id FROM pagerduty_echoes`)).toEqual(['P2']);
+      expect(await db.column(sql`SELECT status FROM outbox ORDER BY id`)).toEqual(['delivered', 'failed']);
       // A processed id past retention goes; an event not yet applied stays, however old.
-      expect(db.prepare(`SELECT event_id FROM webhook_inbox ORDER BY seq`).pluck().all()).toEqual(['new', 'queued']);
+      expect(await db.column(sql`SELECT event_id FROM webhook_inbox ORDER BY seq`)).toEqual(['new', 'queued']);
       expect(await audit.verify()).toMatchObject({ ok: true, entries: 1 });
     } finally {
       await bot.stop();

@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import { DEFAULT_YAML, startTestBot, USERS, type TestBot } from '../helpers/bot.js';
@@ -112,7 +113,7 @@ describe('scheduled operations', () => {
     expect(events.map((e) => e.event_action)).toEqual(['trigger', 'resolve']);
     expect(events[0]?.dedup_key).toBe(events[1]?.dedup_key);
     expect(events[0]).toMatchObject({ routing_key: ROUTING_KEY, payload: { severity: 'critical' } });
-    const runs = b.waygate.services.db.prepare(`SELECT COUNT(*) FROM executions WHERE kind = 'job' AND name = 'health-check' AND status = 'ok'`).pluck().get();
+    const runs = await b.sql.value(sql`SELECT COUNT(*) FROM executions WHERE kind = 'job' AND name = 'health-check' AND status = 'ok'`);
     expect(runs).toBe(12);
   });
 

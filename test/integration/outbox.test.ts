@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { healthDetails, startTestBot, type TestBot } from '../helpers/bot.js';
 import type { OutboxItem } from '../../src/outbox/types.js';
@@ -86,10 +87,7 @@ describe('outbox delivery to Slack', () => {
     ]);
     await bot.settle();
     expect(texts('C0OPS')).toEqual(['after the broken one']);
-    const row = bot.waygate.services.db.prepare(`SELECT status, last_error FROM outbox WHERE id = 1`).get() as {
-      status: string;
-      last_error: string;
-    };
+    const row = (await bot.sql.first<{ status: string; last_error: string }>(sql`SELECT status, last_error FROM outbox WHERE id = 1`))!;
     expect(row.status).toBe('failed');
     expect(row.last_error).toContain('invalid_blocks');
     const health = await healthDetails<{ status: string; outbox: { failed: number } }>(bot.url);
@@ -118,9 +116,7 @@ describe('outbox delivery to Slack', () => {
     await bot.settle();
     expect(bot.slack.calls('chat.postEphemeral')[0]?.params).toMatchObject({ user: 'U0OPS', text: 'only you' });
     expect(bot.slack.responsePosts('resp-1')[0]?.body).toMatchObject({ text: 'done', response_type: 'in_channel' });
-    const refused = bot.waygate.services.db
-      .prepare(`SELECT status, last_error FROM outbox WHERE kind = 'respond' AND status = 'failed'`)
-      .get() as { last_error: string };
+    const refused = (await bot.sql.first<{ last_error: string }>(sql`SELECT status, last_error FROM outbox WHERE kind = 'respond' AND status = 'failed'`))!;
     expect(refused.last_error).toContain('evil.example.com');
   });
 
@@ -131,10 +127,7 @@ describe('outbox delivery to Slack', () => {
     await idle();
     bot.clock.advance(31 * 60_000);
     await bot.settle();
-    const row = bot.waygate.services.db.prepare(`SELECT status, last_error FROM outbox`).get() as {
-      status: string;
-      last_error: string;
-    };
+    const row = (await bot.sql.first<{ status: string; last_error: string }>(sql`SELECT status, last_error FROM outbox`))!;
     expect(row).toMatchObject({ status: 'failed' });
     expect(row.last_error).toContain('expired');
   });

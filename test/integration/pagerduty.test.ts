@@ -1,7 +1,9 @@
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import { INCIDENT_ACTIONS } from '../../src/incidents/actions.js';
 import { healthDetails, startTestBot, USERS, type TestBot } from '../helpers/bot.js';
+import { openBotDatabase } from '../helpers/sql.js';
 
 const START = '2026-03-02T08:00:00.000Z'; // Monday 09:00 in Berlin
 
@@ -231,7 +233,7 @@ describe('PagerDuty bridge over real HTTP', () => {
     await bot.settle();
     expect(escalations()[3]?.text).toContain('escalation 4 (repeating step 3)');
     expect(escalations()[3]?.text).toContain('<!channel>');
-    const audited = bot.waygate.services.db.prepare(`SELECT details FROM audit_log WHERE action = 'incident.escalated' ORDER BY id`).pluck().all() as string[];
+    const audited = await bot.sql.column<string>(sql`SELECT details FROM audit_log WHERE action = 'incident.escalated' ORDER BY id`);
     expect(audited.map((d) => (JSON.parse(d) as { level: number }).level)).toEqual([1, 2, 3, 4]);
 
     // Acknowledging stops the ladder.
@@ -365,9 +367,8 @@ describe('webhook inbox', () => {
     const { dir, slack, pd } = bot;
     await bot.waygate.stop();
     // What a crash right after the 200 leaves behind: events committed to the inbox, not yet applied.
-    const { openDatabase } = await import('../../src/db/database.js');
-    const db = openDatabase(`${dir}/waygate.db`);
-    const insert = db.prepare('INSERT INTO webhook_inbox (event_id, event, received_at) VALUES (?, ?, ?)');
+    const db = await openBotDatabase(dir);
+    const insert = (eventId: string, event: string, receivedAt: number) => db.sql.run(sql`INSERT INTO webhook_inbox (event_id, event, received_at) VALUES (${eventId}, ${event}, ${receivedAt})`);
     const incident = (id: string, number: number) => ({
       eventId: `EV-${id}`,
       type: 'incident.triggered',
@@ -376,14 +377,14 @@ describe('webhook inbox', () => {
       incidentId: id,
       incident: { id, number, title: `queued ${number}`, status: 'triggered', priorityName: 'P1', urgency: 'high', service: 'API', htmlUrl: null, assignees: [], createdAt: Date.parse(START) },
     });
-    insert.run('EV-bad', JSON.stringify({ ...incident('PBAD', 1), incident: { id: 'PBAD' } }), Date.parse(START));
-    insert.run('EV-PQ1', JSON.stringify(incident('PQ1', 1101)), Date.parse(START));
-    db.close();
+    await insert('EV-bad', JSON.stringify({ ...incident('PBAD', 1), incident: { id: 'PBAD' } }), Date.parse(START));
+    await insert('EV-PQ1', JSON.stringify(incident('PQ1', 1101)), Date.parse(START));
+    await db.close();
 
     bot = await startTestBot({ clock, pagerDuty: pd, slack, dir });
     await bot.settle();
     expect(slack.messages('C0ALERTS').map((m) => m.text)).toEqual(['P1 #1101 queued 1101: triggered']);
-    const results = bot.waygate.services.db.prepare('SELECT event_id, result FROM webhook_inbox ORDER BY seq').all() as Array<{ event_id: string; result: string }>;
+    const results = await bot.sql.all<{ event_id: string; result: string }>(sql`SELECT event_id, result FROM webhook_inbox ORDER BY seq`);
     expect(results[0]?.result).toMatch(/^failed: /);
     expect(results[1]).toEqual({ event_id: 'EV-PQ1', result: 'applied' });
     await bot.stop();

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import { DIGEST_ACTIONS } from '../../src/health/digest.js';
@@ -13,11 +14,10 @@ const ASK = 'Ask an admin to add your Slack user id under `roles` in the Waygate
 
 /** Everything a denied attempt could have changed, so "no effect" is checked, not assumed. */
 async function effects(bot: TestBot) {
-  const { db } = bot.waygate.services;
   return {
-    incidents: db.prepare(`SELECT id, status FROM incidents ORDER BY id`).all(),
-    executions: db.prepare(`SELECT COUNT(*) FROM executions`).pluck().get(),
-    digests: db.prepare(`SELECT id, reviewed_by FROM digests ORDER BY id`).all(),
+    incidents: await bot.sql.all(sql`SELECT id, status FROM incidents ORDER BY id`),
+    executions: await bot.sql.value(sql`SELECT COUNT(*) FROM executions`),
+    digests: await bot.sql.all(sql`SELECT id, reviewed_by FROM digests ORDER BY id`),
     pagerDutyCalls: bot.pd?.calls('rest').length,
     channelMessages: ['C0OPS', 'C0ALERTS', 'C0SEC'].map((c) => bot.slack.messages(c).length),
     // The trail's record of the request itself (command.run, interaction) is checked on its own below.
@@ -247,10 +247,9 @@ describe('the YAML permissions: section', () => {
       const res = await bot.signer.blockAction({ actionId: INCIDENT_ACTIONS.acknowledge, value: 'PACK001', userId: USERS.oncall, channelId: 'C0ALERTS', messageTs: alert.ts, responseUrl: bot.slack.responseUrl('acked') });
       expect(res.status).toBe(200);
       // Nothing awaited after the ack: the acknowledgement, its audit row and its messages are already durable.
-      const { db } = bot.waygate.services;
-      expect(db.prepare(`SELECT status FROM incidents WHERE id = 'PACK001'`).pluck().get()).toBe('acknowledged');
-      expect(db.prepare(`SELECT COUNT(*) FROM audit_log WHERE action = 'incident.acknowledged'`).pluck().get()).toBe(1);
-      expect(db.prepare(`SELECT COUNT(*) FROM outbox WHERE kind = 'pd_status'`).pluck().get()).toBe(1);
+      expect(await bot.sql.value(sql`SELECT status FROM incidents WHERE id = 'PACK001'`)).toBe('acknowledged');
+      expect(await bot.sql.value(sql`SELECT COUNT(*) FROM audit_log WHERE action = 'incident.acknowledged'`)).toBe(1);
+      expect(await bot.sql.value(sql`SELECT COUNT(*) FROM outbox WHERE kind = 'pd_status'`)).toBe(1);
     } finally {
       await bot.stop();
     }

@@ -8,7 +8,7 @@ import { ManualClock } from '../../src/clock/clock.js';
 import { all } from '../../src/db/data-layer.js';
 import type { ProcessRunner, RunResult } from '../../src/runner/runner.js';
 import { openPostgres } from '../../src/db/postgres.js';
-import { BOT_TOKEN, DEFAULT_YAML, healthDetails, PD_TOKEN, startTestBot, USERS, type TestBot } from '../helpers/bot.js';
+import { BOT_TOKEN, DEFAULT_YAML, fetchHealthDetails, healthDetails, PD_TOKEN, startTestBot, USERS, type TestBot } from '../helpers/bot.js';
 import { startHealthServer } from '../helpers/health-server.js';
 import { PagerDutyStandIn } from '../../standins/pagerduty/index.js';
 import { SlackStandIn } from '../../standins/slack/index.js';
@@ -207,6 +207,49 @@ describe('Waygate on PostgreSQL (WAYGATE_DATABASE_URL)', () => {
       await follower.stop();
       await slack.close();
       await db.stop();
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps answering while its database cannot be reached: /health says so, PagerDuty redelivers, and everything resumes once it is back', async () => {
+    // PostgreSQL's counterpart of SQLite's read-only or damaged file (sqlite-database-safety.test.ts): the server
+    // takes no sessions for the database, and those the pool had are gone (a restart, a failover, a network cut).
+    const own = mkdtempSync(join(tmpdir(), 'waygate-pg-outage-'));
+    const database = await startPostgres({ env: { WAYGATE_TEST_DATABASE_URL: server.url } });
+    const name = new URL(database.url).pathname.slice(1);
+    const admin = new pg.Client({ connectionString: server.url });
+    await admin.connect();
+    const bot = await startTestBot({ clock: new ManualClock('2026-03-02T08:00:00.000Z'), dir: own, pagerDuty: true, env: { WAYGATE_DATABASE_URL: database.url } });
+    try {
+      const at = bot.clock.now().toISOString();
+      const webhook = () => bot.pdSigner.send(bot.pdSigner.incidentEvent('incident.triggered', { id: 'PPGOUT1', number: 601, priority: 'P1', title: 'replica gone', created_at: at }, { eventId: 'EVPGOUT1', occurredAt: at }));
+
+      // The name is a hex string this test made: safe to quote as an identifier.
+      await admin.query(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS false`);
+      // Every session the bot had is gone, its leader lease's too: it stops leading until it can renew again.
+      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [name]);
+      const refused = await webhook();
+      expect(refused.status).toBe(500);
+      expect(refused.json).toEqual({ error: 'internal error; PagerDuty will redeliver' });
+      const down = await fetchHealthDetails(bot.url);
+      expect(down.status).toBe(503);
+      expect(await down.json()).toMatchObject({ status: 'down', components: { database: 'down' }, database: { reachable: false } });
+      const command = await bot.signer.slashCommand({ text: 'help', userId: USERS.nobody, responseUrl: bot.slack.responseUrl() });
+      expect(command.status).toBe(200);
+
+      await admin.query(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS true`);
+      // It leads again at its next attempt (a lease round, a few seconds of real time).
+      await bot.slack.waitFor(async () => (await healthDetails<{ leadership: { role: string } }>(bot.url)).leadership.role === 'leader', 10_000);
+      // PagerDuty's redelivery of the refused event.
+      expect((await webhook()).status).toBe(200);
+      await bot.waygate.inboxProcessor.whenIdle();
+      await bot.settle();
+      expect(bot.slack.messages('C0ALERTS').map((m) => m.text)).toEqual([expect.stringContaining('#601 replica gone')]);
+      expect(await healthDetails(bot.url)).toMatchObject({ status: 'ok', database: { reachable: true }, outbox: { pending: 0, failed: 0 } });
+    } finally {
+      await bot.stop();
+      await admin.end();
+      await database.stop();
       rmSync(own, { recursive: true, force: true });
     }
   });

@@ -1,22 +1,25 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src/db/database.js';
 import { SlackStandIn, SlackRequestSigner } from '../../standins/slack/index.js';
 import { BOT_TOKEN, DEFAULT_YAML, SIGNING_SECRET, USERS, fetchHealthDetails, healthDetails, testEnv, writeConfig } from '../helpers/bot.js';
 import { spawnBot, type BotProcess } from '../helpers/process.js';
+import { backendEnv, databaseLabel, openBotDatabase, testBackend } from '../helpers/sql.js';
 
 // Real processes start in seconds on a quiet machine, but much slower when CI runs test files side by side.
 describe('the bot as a process', { timeout: 60_000 }, () => {
   let slack: SlackStandIn;
   let dir: string;
+  /** The processes' database: the SQLite file in `dir`, or the folder's PostgreSQL database. */
+  let database: Record<string, string>;
   const running: BotProcess[] = [];
 
   beforeEach(async () => {
     slack = await SlackStandIn.start({ token: BOT_TOKEN });
     dir = mkdtempSync(join(tmpdir(), 'waygate-proc-'));
+    database = await backendEnv(dir);
   });
   afterEach(async () => {
     for (const bot of running.splice(0)) {
@@ -32,7 +35,7 @@ describe('the bot as a process', { timeout: 60_000 }, () => {
     running.push(bot);
     return bot;
   };
-  const env = (): Record<string, string> => ({ ...testEnv(dir, slack, DEFAULT_YAML), LOG_LEVEL: 'info' });
+  const env = (): Record<string, string> => ({ ...testEnv(dir, slack, DEFAULT_YAML), ...database, LOG_LEVEL: 'info' });
   const health = (port: number) => healthDetails<{ outbox: { pending: number } }>(`http://127.0.0.1:${port}`);
 
   it('serves /health and /metrics, and stops cleanly on SIGTERM', async () => {
@@ -67,15 +70,13 @@ describe('the bot as a process', { timeout: 60_000 }, () => {
   });
 
   it('exits 1 naming the versions when the database was written by a newer Waygate', async () => {
-    const path = join(dir, 'waygate.db');
-    openDatabase(path).close();
-    const raw = new Database(path);
-    raw.prepare('INSERT INTO schema_migrations (version, name) VALUES (?, ?)').run(999, 'from the future');
-    raw.close();
+    const db = await openBotDatabase(dir);
+    await db.sql.run(sql`INSERT INTO schema_migrations (version, name) VALUES (999, 'from the future')`);
+    await db.close();
     const bot = start(env());
     expect((await bot.exited).code).toBe(1);
     const err = bot.stderr.join('\n');
-    expect(err).toContain(`waygate: could not start: database ${path} has migrations this version of Waygate does not know: 999 (from the future)`);
+    expect(err).toContain(`waygate: could not start: database ${await databaseLabel(dir)} has migrations this version of Waygate does not know: 999 (from the future)`);
     expect(err).not.toMatch(/\n\s+at /);
   });
 
@@ -84,9 +85,10 @@ describe('the bot as a process', { timeout: 60_000 }, () => {
     await first.ready;
     const second = start(env());
     expect((await second.exited).code).toBe(1);
-    expect(second.stderr.join('\n')).toContain(
-      `waygate: could not start: database ${join(dir, 'waygate.db')} is in use by another Waygate (pid ${first.child.pid} on host ${hostname()}`,
-    );
+    // SQLite's lock file names the process; PostgreSQL's advisory lock names it through its session.
+    // (The session's name is cut at PostgreSQL's 63 characters.)
+    const holder = testBackend() === 'postgres' ? `waygate ${hostname()}:${first.child.pid} since `.slice(0, 63) : `pid ${first.child.pid} on host ${hostname()}`;
+    expect(second.stderr.join('\n')).toContain(`waygate: could not start: database ${await databaseLabel(dir)} is in use by another Waygate (${holder}`);
     first.child.kill('SIGKILL');
     await first.exited;
     const third = start(env());

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import { DIGEST_ACTIONS } from '../../src/health/digest.js';
@@ -40,7 +41,7 @@ describe('a signed Slack request sent again', () => {
     return bot;
   };
   const digests = (bot: TestBot) => bot.slack.messages('C0OPS').filter((m) => m.text.startsWith('Waygate daily health'));
-  const runs = (bot: TestBot) => bot.waygate.services.db.prepare(`SELECT COUNT(*) FROM executions`).pluck().get();
+  const runs = (bot: TestBot) => bot.sql.value(sql`SELECT COUNT(*) FROM executions`);
 
   /** The same bytes every time: one trigger_id, one timestamp, one signature, as a captured request would be. */
   const digestCommand = (bot: TestBot, opts: { retryNum?: number } = {}) => {
@@ -65,7 +66,7 @@ describe('a signed Slack request sent again', () => {
     }
     await bot.settle();
     expect(digests(bot)).toHaveLength(1);
-    expect(runs(bot)).toBe(1);
+    expect(await runs(bot)).toBe(1);
     expect(await (await fetch(`${bot.url}/metrics`)).text()).toContain('waygate_slack_replays_total{type="command"} 2');
   });
 
@@ -93,7 +94,7 @@ describe('a signed Slack request sent again', () => {
     expect(replay.json.text).toBe(REPLAYED);
     await second.settle();
     expect(digests(second)).toHaveLength(1);
-    expect(runs(second)).toBe(1);
+    expect(await runs(second)).toBe(1);
   });
 
   it('forgets a request once the signature window is long over, so the table stays small', async () => {
@@ -103,7 +104,7 @@ describe('a signed Slack request sent again', () => {
     bot.clock.advance(60 * 60_000);
     // Any later request prunes what no signature check would accept any more.
     await bot.signer.slashCommand({ text: 'help', userId: USERS.ops, responseUrl: bot.slack.responseUrl() });
-    const remembered = bot.waygate.services.db.prepare(`SELECT COUNT(*) FROM slack_requests_seen`).pluck().get();
+    const remembered = await bot.sql.value(sql`SELECT COUNT(*) FROM slack_requests_seen`);
     expect(remembered).toBe(1);
   });
 

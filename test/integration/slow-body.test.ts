@@ -8,6 +8,7 @@ import { PagerDutyWebhookSigner } from '../../standins/pagerduty/index.js';
 import { waitFor } from '../../standins/shared/wait-for.js';
 import { BOT_TOKEN, DEFAULT_YAML, PD_WEBHOOK_SECRET, SIGNING_SECRET, USERS, startTestBot, testEnv, type TestBot } from '../helpers/bot.js';
 import { spawnBot, type BotProcess } from '../helpers/process.js';
+import { backendEnv } from '../helpers/sql.js';
 
 const MB = 1024 * 1024;
 /** One buffer for every attacking socket: the test process should not be the one running out of memory. */
@@ -63,7 +64,7 @@ describe('unsigned bodies that never finish, against the bot as a process', () =
   beforeEach(async () => {
     slack = await SlackStandIn.start({ token: BOT_TOKEN });
     dir = mkdtempSync(join(tmpdir(), 'waygate-slowbody-'));
-    bot = spawnBot({ ...testEnv(dir, slack, DEFAULT_YAML), PAGERDUTY_WEBHOOK_SECRET: PD_WEBHOOK_SECRET, LOG_LEVEL: 'info' });
+    bot = spawnBot({ ...testEnv(dir, slack, DEFAULT_YAML), ...(await backendEnv(dir)), PAGERDUTY_WEBHOOK_SECRET: PD_WEBHOOK_SECRET, LOG_LEVEL: 'info' });
     port = await bot.ready;
   });
   afterEach(async () => {
