@@ -36,7 +36,7 @@ describe('the bot as a process', { timeout: 60_000 }, () => {
     return bot;
   };
   const env = (): Record<string, string> => ({ ...testEnv(dir, slack, DEFAULT_YAML), ...database, LOG_LEVEL: 'info' });
-  const health = (port: number) => healthDetails<{ outbox: { pending: number } }>(`http://127.0.0.1:${port}`);
+  const health = (port: number) => healthDetails<{ outbox: { pending: number }; leadership: { role: string } }>(`http://127.0.0.1:${port}`);
 
   it('serves /health and /metrics, and stops cleanly on SIGTERM', async () => {
     const bot = start(env());
@@ -80,15 +80,21 @@ describe('the bot as a process', { timeout: 60_000 }, () => {
     expect(err).not.toMatch(/\n\s+at /);
   });
 
-  it('refuses a second process on the same database, naming the first; a killed holder leaves no stale lock', async () => {
+  it('refuses a second process on a SQLite database, naming the first (on PostgreSQL it follows the first); a killed holder leaves no stale lock', async () => {
     const first = start(env());
     await first.ready;
     const second = start(env());
-    expect((await second.exited).code).toBe(1);
-    // SQLite's lock file names the process; PostgreSQL's advisory lock names it through its session.
-    // (The session's name is cut at PostgreSQL's 63 characters.)
-    const holder = testBackend() === 'postgres' ? `waygate ${hostname()}:${first.child.pid} since `.slice(0, 63) : `pid ${first.child.pid} on host ${hostname()}`;
-    expect(second.stderr.join('\n')).toContain(`waygate: could not start: database ${await databaseLabel(dir)} is in use by another Waygate (${holder}`);
+    if (testBackend() === 'postgres') {
+      // Replicas share a PostgreSQL database: the second runs as a follower (decision 021; failover is postgres-failover.test.ts).
+      const port = await second.ready;
+      expect((await health(port)).leadership.role).toBe('follower');
+      second.child.kill('SIGKILL');
+      await second.exited;
+    } else {
+      expect((await second.exited).code).toBe(1);
+      // SQLite's lock file names the process.
+      expect(second.stderr.join('\n')).toContain(`waygate: could not start: database ${await databaseLabel(dir)} is in use by another Waygate (pid ${first.child.pid} on host ${hostname()}`);
+    }
     first.child.kill('SIGKILL');
     await first.exited;
     const third = start(env());
