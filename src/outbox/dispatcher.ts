@@ -91,6 +91,9 @@ export class OutboxDispatcher {
   /** The pump in progress, if any; a nudge while it runs asks for one more pass after it. */
   private pumping: Promise<void> | undefined;
   private pumpAgain = false;
+  /** Deliveries finished so far, and the count when each lane's last one finished. */
+  private finished = 0;
+  private readonly laneFinished = new Map<string, number>();
 
   constructor(private readonly opts: DispatcherOptions) {
     this.data = opts.data;
@@ -183,9 +186,13 @@ export class OutboxDispatcher {
       for (let progressed = true; progressed && this.inFlight.size < limit; ) {
         progressed = false;
         // In-flight lanes may fill part of the answer; `limit` rows always leave room for the free slots.
+        const finishedBefore = this.finished;
         for (const lane of await outbox.readyLanes(now, limit)) {
           if (this.inFlight.size >= limit) break;
           if (this.inFlight.has(lane)) continue;
+          // A delivery on the lane that finished after the lanes were read has paced it since (on PostgreSQL the
+          // read takes a round trip): the nudge it sent looks again.
+          if ((this.laneFinished.get(lane) ?? -1) >= finishedBefore) continue;
           progressed = true;
           const row = await outbox.nextRow(lane);
           if (!row) {
@@ -198,6 +205,7 @@ export class OutboxDispatcher {
             continue;
           }
           const delivery = this.deliver(row).finally(() => {
+            this.laneFinished.set(lane, this.finished++);
             this.inFlight.delete(lane);
             this.nudge();
           });
