@@ -309,6 +309,8 @@ export class OutboxDispatcher {
   /** `sent` is false for a row superseded before it went out: nothing was sent, so the lane need not wait. */
   private async recordDelivered(row: OutboxRow, at: number, delivered: DeliveredMessage | undefined, sent = true): Promise<void> {
     await this.data.transaction(async (tx) => {
+      // Before the row and the counters its change updates, as every writer of the outbox (DataLayer.writerTurn).
+      await this.data.writerTurn(tx);
       // Only pending rows: a newer update of the same message may have superseded a row while it was on the wire.
       await run(tx, sql`UPDATE outbox SET status = 'delivered', delivered_at = ${at}, attempts = attempts + 1, last_error = NULL WHERE id = ${row.id} AND status = 'pending'`);
       if (delivered && row.message_key) {
@@ -344,12 +346,16 @@ export class OutboxDispatcher {
     const expired = now - row.created_at > this.opts.giveUpAfterMs;
     if (failure.kind === 'permanent' || (failure.kind === 'retryable' && expired)) {
       const reason = expired ? `gave up: ${failure.detail}` : failure.detail;
-      await this.data.transaction((tx) => run(tx, sql`UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ${reason} WHERE id = ${row.id} AND status = 'pending'`));
+      await this.data.transaction(async (tx) => {
+        await this.data.writerTurn(tx);
+        await run(tx, sql`UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ${reason} WHERE id = ${row.id} AND status = 'pending'`);
+      });
       return true;
     }
     const retry = (tx: Executor, attempts: number, at: number): Promise<number> =>
       run(tx, sql`UPDATE outbox SET attempts = attempts + ${attempts}, next_attempt_at = ${at}, last_error = ${failure.detail} WHERE id = ${row.id} AND status = 'pending'`);
     await this.data.transaction(async (tx) => {
+      await this.data.writerTurn(tx);
       if (failure.kind === 'rate_limited') {
         // Slack asked the whole lane to wait, however urgent the next row; not the row's fault, so no attempt.
         await this.paceLane(tx, row.lane, now + failure.retryAfterMs);
