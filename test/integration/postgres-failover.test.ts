@@ -140,12 +140,13 @@ describe('replicas on PostgreSQL', () => {
             () => undefined, // a killed replica answers nothing: that event was never acknowledged
           ),
         );
-        await pause(200);
+        await pause(300);
       }
     })();
 
     // SIGKILL the leader; another replica leads within 15 s.
-    await pause(Math.max(2_000, killAt - Date.now()));
+    await waitFor(() => answered.length >= 15, 30_000);
+    await pause(Math.max(0, killAt - Date.now()));
     const killedAt = Date.now();
     a.proc.child.kill('SIGKILL');
     const second = await leaderAmong([b, c], FAILOVER_LIMIT_MS + 1_000);
@@ -178,11 +179,11 @@ describe('replicas on PostgreSQL', () => {
     // Every webhook answered 2xx reaches Slack as its alert card.
     const carded = () => new Set(slack.calls('chat.postMessage').flatMap((call) => /#(\d+)/.exec(String(call.params.text))?.[1] ?? []).map(Number));
     // (The outbox never quite empties here: unacknowledged P1s keep escalating every 10 s.)
-    await waitFor(async () => (await healthOf(third)).inbox.pending === 0 && answered.every((n) => carded().has(n)), 30_000).catch(async () => {
+    await waitFor(async () => (await healthOf(third)).inbox.pending === 0 && answered.every((n) => carded().has(n)), 60_000).catch(async () => {
       const missing = answered.filter((n) => !carded().has(n));
       throw new Error(`not every answered webhook reached Slack: missing ${missing.join(', ')}; health ${JSON.stringify(await healthOf(third))}`);
     });
-    expect(answered.length).toBeGreaterThan(30);
+    expect(answered.length).toBeGreaterThan(25);
 
     // The frozen leader sent nothing after it woke up, and now follows the third replica.
     const following = await waitFor(async () => {
@@ -223,5 +224,5 @@ describe('replicas on PostgreSQL', () => {
     } finally {
       await db.end();
     }
-  }, 150_000);
+  }, 180_000);
 });
