@@ -14,6 +14,15 @@ export function testBackend(env: Record<string, string | undefined> = process.en
 }
 
 /**
+ * A test's own time limit, given as what its SQLite run needs: on PostgreSQL every statement is a round trip to
+ * another process, and a test issuing tens of thousands of them takes a few times as long (the PostgreSQL
+ * project's default limit is three times SQLite's too, see vitest.config.ts).
+ */
+export function timeLimit(sqliteMs: number): number {
+  return testBackend() === 'postgres' ? 3 * sqliteMs : sqliteMs;
+}
+
+/**
  * SQL on a test bot's database through its data layer, the same on SQLite and PostgreSQL: what a test reads
  * or plants behind the bot's back. Write statements both databases accept (see decision 020); BIGINT and
  * COUNT come back as numbers on both.
@@ -60,14 +69,11 @@ export async function postgresDatabaseFor(dir: string, env: Record<string, strin
   const server = env.WAYGATE_TEST_DATABASE_URL;
   if (!server) throw new Error('WAYGATE_TEST_BACKEND=postgres needs WAYGATE_TEST_DATABASE_URL');
   const name = databaseNameFor(dir, env);
-  const admin = new pg.Client({ connectionString: server });
-  await admin.connect();
-  try {
-    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (rowCount === 0) await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
+  const admin = adminOf(server);
+  const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+  // A whole run's set-up migrates one database to copy (WAYGATE_TEST_TEMPLATE): cheaper than migrating each.
+  const template = /^waygate_[0-9a-f_]+$/.test(env.WAYGATE_TEST_TEMPLATE ?? '') ? ` TEMPLATE ${env.WAYGATE_TEST_TEMPLATE}` : '';
+  if (rowCount === 0) await admin.query(`CREATE DATABASE ${name}${template}`);
   const url = new URL(server);
   url.pathname = `/${name}`;
   return url.toString();
@@ -77,13 +83,23 @@ export async function postgresDatabaseFor(dir: string, env: Record<string, strin
 export async function dropPostgresDatabaseFor(dir: string, env: Record<string, string | undefined> = process.env): Promise<void> {
   const server = env.WAYGATE_TEST_DATABASE_URL;
   if (!server) return;
-  const admin = new pg.Client({ connectionString: server });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS ${databaseNameFor(dir, env)} WITH (FORCE)`);
-  } finally {
-    await admin.end();
+  await adminOf(server).query(`DROP DATABASE IF EXISTS ${databaseNameFor(dir, env)} WITH (FORCE)`);
+}
+
+/**
+ * One connection per test process for creating and dropping databases: a new session costs PostgreSQL a
+ * process of its own, more than the statement. It does not keep the process alive.
+ */
+const admins = new Map<string, pg.Pool>();
+function adminOf(server: string): pg.Pool {
+  let admin = admins.get(server);
+  if (admin === undefined) {
+    admin = new pg.Pool({ connectionString: server, max: 1, allowExitOnIdle: true });
+    // An idle session the server ended (a test stopping it) is replaced at the next query.
+    admin.on('error', () => undefined);
+    admins.set(server, admin);
   }
+  return admin;
 }
 
 /**

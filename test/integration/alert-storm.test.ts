@@ -1,11 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import { startTestBot, USERS, type TestBot } from '../helpers/bot.js';
+import { timeLimit } from '../helpers/sql.js';
 
 const START = Date.parse('2026-03-02T08:00:00.000Z');
 
 // Hundreds of real HTTP deliveries: seconds on a quiet machine, much longer when CI runs files side by side.
-describe('alert storms', { timeout: 60_000 }, () => {
+describe('alert storms', { timeout: timeLimit(60_000) }, () => {
   let bot: TestBot | undefined;
   afterEach(async () => {
     await bot?.stop();

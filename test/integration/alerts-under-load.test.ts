@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock/clock.js';
 import { startTestBot, USERS, type TestBot } from '../helpers/bot.js';
+import { timeLimit } from '../helpers/sql.js';
 
 const START = Date.parse('2026-03-02T08:00:00.000Z'); // Monday 09:00 in Berlin
 const OPEN = 200;
@@ -98,5 +99,5 @@ describe('the alerts channel under a backlog of card refreshes', () => {
     expect(b.slack.calls('chat.update').filter((c) => c.status === 429)).toEqual([]);
     expect((await b.waygate.services.outbox.stats())).toMatchObject({ pending: 0, failed: 0 });
     // 400 signed deliveries and some 600 paced Slack calls: room for a slow shared CI machine.
-  }, 60_000);
+  }, timeLimit(60_000));
 });

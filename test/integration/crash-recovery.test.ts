@@ -9,7 +9,7 @@ import { SlackRequestSigner } from '../../standins/slack/index.js';
 import { ManualClock } from '../../src/clock/clock.js';
 import { BOT_TOKEN, DEFAULT_YAML, SIGNING_SECRET, USERS, startTestBot, testEnv } from '../helpers/bot.js';
 import { spawnBot, type BotProcess } from '../helpers/process.js';
-import { backendEnv } from '../helpers/sql.js';
+import { backendEnv, timeLimit } from '../helpers/sql.js';
 
 /** A small Waygate MCP database to back up. */
 function makeServiceDb(path: string): void {
@@ -19,7 +19,7 @@ function makeServiceDb(path: string): void {
 }
 
 // Real processes start in seconds on a quiet machine, but much slower when CI runs test files side by side.
-describe('work asked for just before a crash', { timeout: 60_000 }, () => {
+describe('work asked for just before a crash', { timeout: timeLimit(60_000) }, () => {
   let slack: SlackStandIn;
   let dir: string;
   const running: BotProcess[] = [];

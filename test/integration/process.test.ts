@@ -6,10 +6,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SlackStandIn, SlackRequestSigner } from '../../standins/slack/index.js';
 import { BOT_TOKEN, DEFAULT_YAML, SIGNING_SECRET, USERS, fetchHealthDetails, healthDetails, testEnv, writeConfig } from '../helpers/bot.js';
 import { spawnBot, type BotProcess } from '../helpers/process.js';
-import { backendEnv, databaseLabel, openBotDatabase, testBackend } from '../helpers/sql.js';
+import { backendEnv, databaseLabel, openBotDatabase, testBackend, timeLimit } from '../helpers/sql.js';
 
 // Real processes start in seconds on a quiet machine, but much slower when CI runs test files side by side.
-describe('the bot as a process', { timeout: 60_000 }, () => {
+describe('the bot as a process', { timeout: timeLimit(60_000) }, () => {
   let slack: SlackStandIn;
   let dir: string;
   /** The processes' database: the SQLite file in `dir`, or the folder's PostgreSQL database. */
@@ -99,7 +99,7 @@ describe('the bot as a process', { timeout: 60_000 }, () => {
     await first.exited;
     const third = start(env());
     expect(await third.ready).toBeGreaterThan(0);
-  }, 60_000); // three processes start one after the other
+  }, timeLimit(60_000)); // three processes start one after the other
 
   it('exits 1 with a clear line when Slack rejects the bot token', async () => {
     const bot = start({ ...env(), SLACK_BOT_TOKEN: 'xoxb-test-wrong' });
