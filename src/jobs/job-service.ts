@@ -127,7 +127,8 @@ export class JobService<C> {
     for (const [name, job] of this.jobs) {
       if (!job.cron) continue;
       const due = job.cron.next(new Date(now - window)).getTime();
-      if (due > now) continue;
+      // A run due at this very moment is not missed: as for a single process, arm() takes the next one after it.
+      if (due >= now) continue;
       const ran = await first(this.data.db, sql<{ id: number }>`SELECT id FROM executions WHERE kind = ${JOB_EXECUTION} AND name = ${name} AND trigger = 'schedule' AND queued_at >= ${due} LIMIT 1`);
       if (ran) continue;
       this.opts.logger.warn({ job: name, dueAt: new Date(due).toISOString() }, 'scheduled run fell due while the leader changed: running it now');

@@ -3,6 +3,7 @@ import { ManualClock } from '../../src/clock/clock.js';
 import type { JobDefinition } from '../../src/jobs/types.js';
 import type { JobContext } from '../../src/context.js';
 import { HEALTH_TOKEN, fetchHealthDetails, startTestBot, type TestBot } from '../helpers/bot.js';
+import { testBackend } from '../helpers/sql.js';
 
 /** A job that fails the way real ones do: with an internal path in its error. */
 const failing: JobDefinition<JobContext> = {
@@ -43,8 +44,8 @@ describe('GET /health on the public port', () => {
     expect(res.status).toBe(200);
     const body = (await res.json()) as Record<string, any>;
     expect(body).toMatchObject({ status: 'ok', version: '0.1.0', components: { database: 'ok' }, database: { reachable: true } });
-    // On SQLite the one process leads.
-    expect(body.leadership).toMatchObject({ mode: 'single', role: 'leader' });
+    // On SQLite the one process leads; on PostgreSQL the one replica there is has won the lease.
+    expect(body.leadership).toMatchObject({ mode: testBackend() === 'postgres' ? 'replicas' : 'single', role: 'leader' });
     expect(body.leadership.holder).toBe(body.leadership.replica);
     expect(body.jobs['nightly-export'].lastRun).toMatchObject({ outcome: 'failed', error: 'cannot write /var/lib/waygate/exports/2026-03-02.csv: disk full' });
   });

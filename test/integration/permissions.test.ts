@@ -260,6 +260,8 @@ describe('the YAML permissions: section', () => {
     try {
       const security = await bot.signer.slashCommand({ text: 'audit', userId: USERS.security, responseUrl: bot.slack.responseUrl() });
       expect(security.json.text).toBe(`Sorry, \`/waygate audit\` needs the *lead* role. ${ASK}`);
+      // The denial and the request's record are written after the answer: the trail holds them once settled.
+      await bot.settle();
       const lead = await bot.signer.slashCommand({ text: 'audit', userId: USERS.lead, responseUrl: bot.slack.responseUrl() });
       expect(lead.json.text).toContain('audit entries');
     } finally {
