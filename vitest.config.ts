@@ -16,6 +16,8 @@ const NOT_ON_POSTGRES = [
   'test/integration/postgres-*.test.ts',
   'test/integration/move-to-postgres.test.ts',
   'test/integration/leader-lease.test.ts',
+  'test/integration/replay-claims.test.ts',
+  'test/integration/inbox-group-commit.test.ts',
   'test/integration/sandbox.test.ts',
 ];
 

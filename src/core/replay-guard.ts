@@ -90,6 +90,15 @@ export class ReplayGuard {
         );
         for (const { key } of rows) taken.add(key);
       }
+      // What no signature check would accept any more goes, as flush() does for a single process; the claims
+      // stand whether or not that works.
+      if (now - this.prunedAt >= PRUNE_EVERY_MS) {
+        this.prunedAt = now;
+        await run(this.data.db, sql`DELETE FROM slack_requests_seen WHERE seen_at < ${cutoff}`).catch((err: unknown) => {
+          this.prunedAt = Number.NEGATIVE_INFINITY;
+          this.onWriteError(err);
+        });
+      }
     } catch (err) {
       for (const [, waiting] of batch) waiting.reject(err);
       return;

@@ -18,7 +18,7 @@ afterAll(async () => {
 });
 
 describe('replicas claiming Slack requests in the database, a turn’s worth at a time', () => {
-  it('takes each key once across replicas, tells a replay within the same turn, and takes a key again after the window', async () => {
+  it('takes each key once across replicas, tells a replay within the same turn, takes a key again after the window, and forgets keys older than it', async () => {
     const clock = new ManualClock('2026-03-02T08:00:00Z');
     const one = new ReplayGuard(data, clock, undefined, true);
     const two = new ReplayGuard(data, clock, undefined, true);
@@ -35,7 +35,8 @@ describe('replicas claiming Slack requests in the database, a turn’s worth at 
     clock.advance(REPLAY_WINDOW_MS + 1);
     expect(await two.firstTimeShared('trigger:a')).toBe(true);
     const rows = await all(data.db, sql<{ key: string }>`SELECT key FROM slack_requests_seen ORDER BY key`);
-    expect(rows.map((r) => r.key)).toEqual(['trigger:a', 'trigger:b', 'trigger:c', 'trigger:d']);
+    // Keys no signature check would accept any more are deleted as claims go on: the table does not grow forever.
+    expect(rows.map((r) => r.key)).toEqual(['trigger:a']);
   });
 
   it('takes a turn with more keys than one statement holds', async () => {
