@@ -106,6 +106,8 @@ describe('text from PagerDuty in Slack messages', () => {
     await event('incident.triggered', { id: 'PTXT005', number: 3005 }, { id: 'PUSER77', summary: 'U0ADMIN' });
     await event('incident.acknowledged', { id: 'PTXT005', number: 3005 }, { id: 'PUSER66', summary: '<!channel> Mallory' });
     await command('audit', USERS.nobody); // denied: audited with the Slack user as actor
+    // The denial's audit row is written just after the answer: the trail holds it once the bot settled.
+    await bot.settle();
     const res = await command('audit', USERS.security);
     const text = res.json.text as string;
     expect(text).toContain('U0ADMIN `incident.opened` #3005');
