@@ -26,6 +26,10 @@ export default defineConfig({
     // Integration tests boot real HTTP servers and SQLite files; keep parallelism modest for 2-core CI.
     pool: 'forks',
     maxWorkers: 2,
+    // Test files share their worker's loaded modules instead of loading the bot afresh for each file: that
+    // loading was a third of the run. Every test builds its own bot, stand-ins and clock, and restores any
+    // environment variable it sets, so no state crosses files.
+    isolate: false,
     testTimeout: 20_000,
     hookTimeout: 20_000,
     // Every test on SQLite, then the integration tests again on PostgreSQL (decision 020).
