@@ -3,6 +3,7 @@ import { ManualClock } from '../../src/clock/clock.js';
 import { InboxProcessor, MAX_APPLY_LAG_MS, SLICE_MAX_EVENTS } from '../../src/incidents/inbox-processor.js';
 import type { IncidentEvent } from '../../src/incidents/events.js';
 import { PD_WEBHOOK_SECRET, startTestBot, type TestBot } from '../helpers/bot.js';
+import { testBackend } from '../helpers/sql.js';
 
 const START = '2026-03-02T08:00:00.000Z';
 
@@ -102,7 +103,10 @@ describe('InboxProcessor', () => {
     expect(res.status).toBe(200);
     expect(pendingAtAnswer).toBeGreaterThan(BACKLOG / 2);
     expect(largestTurn).toBeGreaterThan(0);
-    expect(largestTurn).toBeLessThanOrEqual(SLICE_MAX_EVENTS);
+    // SQLite applies a slice without yielding, so the sampler's turns see one slice at most. On PostgreSQL every
+    // statement of a slice yields to the event loop while it waits, and the sampler's own count is a round
+    // trip during which the next slice may commit: there the webhook answered mid-backlog is what shows it.
+    if (testBackend() === 'sqlite') expect(largestTurn).toBeLessThanOrEqual(SLICE_MAX_EVENTS);
     expect(await b.waygate.services.incidents.open()).toHaveLength(BACKLOG + 1);
   });
 });
