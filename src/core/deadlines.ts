@@ -7,6 +7,8 @@ import type { Logger } from '../logging/logger.js';
 /** A deadline handled more than this after it passed was missed while Waygate was down. */
 export const LATE_AFTER_MS = 60_000;
 /** After a failure to fire, wait this long before trying again, doubling up to MAX_RETRY_MS. */
+/** Keys to one DELETE in cancelMany(): well below both databases' limits on bound parameters. */
+const CANCEL_KEYS = 500;
 const FIRST_RETRY_MS = 1_000;
 const MAX_RETRY_MS = 60_000;
 
@@ -74,6 +76,13 @@ export class Deadlines {
   /** Drops a pending deadline in the caller's transaction `ex`; a no-op when there is none. */
   async cancel(ex: Executor, owner: string, key: string): Promise<void> {
     await run(ex, sql`DELETE FROM deadlines WHERE owner = ${owner} AND key = ${key} AND fired_at IS NULL`);
+  }
+
+  /** cancel() for many keys of one owner, a few hundred to a statement. */
+  async cancelMany(ex: Executor, owner: string, keys: readonly string[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += CANCEL_KEYS) {
+      await run(ex, sql`DELETE FROM deadlines WHERE owner = ${owner} AND key IN (${sql.join(keys.slice(i, i + CANCEL_KEYS))}) AND fired_at IS NULL`);
+    }
   }
 
   /** Called when a deadline was scheduled while the timer does not run here (a follower replica: the leader fires it). */

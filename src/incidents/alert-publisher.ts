@@ -36,13 +36,17 @@ export class AlertPublisher {
 
   async publish(tx: Executor, changes: readonly Change[], now: number): Promise<void> {
     const toPagerDuty: Array<Extract<Change, { kind: 'to_pagerduty' }>> = [];
+    // Changes that only redraw (a bulk acknowledgement's hundreds) read their incidents in one go; anything
+    // else may change an incident on the way (announcing one posts it), so each reads it when its turn comes.
+    const redrawOnly = changes.every((c) => c.kind === 'changed' || c.kind === 'to_pagerduty');
+    const read = redrawOnly ? await this.opts.repo.getMany(tx, changes.filter((c) => c.kind === 'changed').map((c) => c.incidentId)) : undefined;
     for (const change of changes) {
       switch (change.kind) {
         case 'opened':
           await this.announce(tx, change.incidentId, now);
           break;
         case 'changed':
-          await this.refresh(tx, change.incidentId);
+          await this.refresh(tx, read ? read.get(change.incidentId) : await this.opts.repo.get(tx, change.incidentId));
           break;
         case 'note': {
           const incident = await this.opts.repo.get(tx, change.incidentId);
@@ -241,9 +245,9 @@ export class AlertPublisher {
   }
 
   /** Re-renders an incident's alert (and its storm summary) after a change. */
-  private async refresh(tx: Executor, incidentId: string): Promise<void> {
-    const incident = await this.opts.repo.get(tx, incidentId);
+  private async refresh(tx: Executor, incident: Incident | undefined): Promise<void> {
     if (!incident?.alert_channel) return;
+    const incidentId = incident.id;
     if (incident.alert_posted) {
       await this.opts.outbox.enqueue(tx, {
         kind: 'update',

@@ -129,6 +129,8 @@ export interface ResponseFigures {
   breaches: number;
 }
 
+/** Ids to one statement: well below both databases' limits on bound parameters. */
+const MANY_IDS = 500;
 const byId = (id: string) => sql<Incident>`SELECT * FROM incidents WHERE id = ${id}`;
 const stormById = (id: number) => sql<Storm>`SELECT * FROM storms WHERE id = ${id}`;
 const stormSizeOf = (stormId: number) => sql<{ n: number }>`SELECT COALESCE(MAX(storm_seq), 0) AS n FROM incidents WHERE storm_id = ${stormId}`;
@@ -169,6 +171,38 @@ export class IncidentRepository {
 
   async get(ex: Executor, id: string): Promise<Incident | undefined> {
     return first(ex, byId(id));
+  }
+
+  /**
+   * The incidents of `ids` that exist, by id: one statement per MANY_IDS ids rather than one per incident (on
+   * PostgreSQL each is a round trip, and a bulk acknowledgement changes thousands).
+   */
+  async getMany(ex: Executor, ids: readonly string[]): Promise<Map<string, Incident>> {
+    const found = new Map<string, Incident>();
+    for (let i = 0; i < ids.length; i += MANY_IDS) {
+      const rows = await all(ex, sql<Incident>`SELECT * FROM incidents WHERE id IN (${sql.join(ids.slice(i, i + MANY_IDS))})`);
+      for (const row of rows) found.set(row.id, row);
+    }
+    return found;
+  }
+
+  /**
+   * Sets pd_sync 'synced' on those of `ids` still waiting for PagerDuty to take `status`; returns their ids.
+   * An incident changed again since (say, resolved after this acknowledgement) keeps that later change pending.
+   */
+  async markSynced(ex: Executor, ids: readonly string[], status: IncidentStatus, now: number): Promise<string[]> {
+    const synced: string[] = [];
+    for (let i = 0; i < ids.length; i += MANY_IDS) {
+      const rows = await all(
+        ex,
+        sql<{ id: string }>`UPDATE incidents SET pd_sync = 'synced', updated_at = ${now}
+            WHERE id IN (${sql.join(ids.slice(i, i + MANY_IDS))}) AND status = ${status} AND pd_sync = 'pending' RETURNING id`,
+      );
+      for (const { id } of rows) synced.push(id);
+    }
+    // In the order asked for: the alerts they refresh follow it.
+    const order = new Map(ids.map((id, i) => [id, i]));
+    return synced.sort((a, b) => order.get(a)! - order.get(b)!);
   }
 
   /**

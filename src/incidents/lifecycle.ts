@@ -258,12 +258,20 @@ export class IncidentLifecycle {
   ): Promise<{ results: ChangeResult[]; changes: Change[] }> {
     const changes: Change[] = [];
     const results: ChangeResult[] = [];
-    for (const id of ids) results.push(await this.changeOneFromSlack(tx, id, slackUser, responseUrl, to, now, changes));
+    // Read in one go (a bulk acknowledgement changes a hundred at a time), and kept current as they change: an
+    // id named twice finds its first change done.
+    const incidents = await this.opts.repo.getMany(tx, ids);
+    for (const id of ids) {
+      const result = await this.changeOneFromSlack(tx, incidents.get(id), id, slackUser, responseUrl, to, now, changes);
+      if (result.outcome === to) incidents.set(id, result.incident);
+      results.push(result);
+    }
     return { results, changes };
   }
 
   private async changeOneFromSlack(
     tx: Executor,
+    incident: Incident | undefined,
     id: string,
     slackUser: string,
     responseUrl: string | undefined,
@@ -272,23 +280,24 @@ export class IncidentLifecycle {
     changes: Change[],
   ): Promise<ChangeResult> {
     const { repo } = this.opts;
-    const incident = await repo.get(tx, id);
     if (!incident) return { outcome: 'not_found', id };
     if (incident.status === 'resolved') return { outcome: 'already_resolved', incident };
     if (to === 'acknowledged' && incident.status === 'acknowledged') return { outcome: 'already_acknowledged', incident };
-    if (to === 'acknowledged') await this.markAcknowledged(tx, incident, now, slackUser, 'slack');
+    const toPagerDuty = this.opts.syncToPagerDuty && !isLocalIncident(id);
+    // One UPDATE with everything the change sets: a bulk acknowledgement runs this thousands of times, and on
+    // PostgreSQL each statement is a round trip. last_pd_event_at stays: PagerDuty's later events are ordered
+    // against PagerDuty's clock only.
+    const also: Partial<Incident> = { last_event_at: Math.max(incident.last_event_at, now), updated_at: now, ...(toPagerDuty ? { pd_sync: 'pending' as const } : {}) };
+    let set: Partial<Incident>;
+    if (to === 'acknowledged') set = await this.markAcknowledged(tx, incident, now, slackUser, 'slack', also);
     else {
-      await repo.update(tx, id, resolvedChanges(incident, now, slackUser, 'slack'));
+      set = { ...resolvedChanges(incident, now, slackUser, 'slack'), ...also };
+      await repo.update(tx, id, set);
       await this.opts.audit.record(tx, { actor: slackUser, action: 'incident.resolved', subject: `#${incident.number}`, details: { id, source: 'slack' } });
     }
-    // last_pd_event_at stays: PagerDuty's later events are ordered against PagerDuty's clock only.
-    await repo.update(tx, id, { last_event_at: Math.max(incident.last_event_at, now), updated_at: now });
-    if (this.opts.syncToPagerDuty && !isLocalIncident(id)) {
-      await repo.update(tx, id, { pd_sync: 'pending' });
-      changes.push({ kind: 'to_pagerduty', incidentId: id, status: to, slackUser, ...(responseUrl ? { responseUrl } : {}) });
-    }
+    if (toPagerDuty) changes.push({ kind: 'to_pagerduty', incidentId: id, status: to, slackUser, ...(responseUrl ? { responseUrl } : {}) });
     changes.push({ kind: 'changed', incidentId: id });
-    return { outcome: to, incident: (await repo.get(tx, id)) ?? incident };
+    return { outcome: to, incident: { ...incident, ...set } };
   }
 
   /**
@@ -296,14 +305,8 @@ export class IncidentLifecycle {
    * (say, resolved after this acknowledgement) still has that later change on its way.
    */
   async pagerDutySyncedMany(tx: Executor, ids: readonly string[], status: SlackChange, now: number): Promise<Change[]> {
-    const changes: Change[] = [];
-    for (const id of ids) {
-      const incident = await this.opts.repo.get(tx, id);
-      if (incident?.status !== status || incident.pd_sync !== 'pending') continue;
-      await this.opts.repo.update(tx, id, { pd_sync: 'synced', updated_at: now });
-      changes.push({ kind: 'changed', incidentId: id });
-    }
-    return changes;
+    const synced = await this.opts.repo.markSynced(tx, ids, status, now);
+    return synced.map((id) => ({ kind: 'changed', incidentId: id }));
   }
 
   /**
@@ -393,15 +396,18 @@ export class IncidentLifecycle {
     return out;
   }
 
-  private async markAcknowledged(tx: Executor, incident: Incident, at: number, by: string, source: ActorSource): Promise<void> {
+  /** Returns what it set on the incident's row, `also` included (set in the same statement). */
+  private async markAcknowledged(tx: Executor, incident: Incident, at: number, by: string, source: ActorSource, also: Partial<Incident> = {}): Promise<Partial<Incident>> {
     const outcome = incident.sla_deadline ? slaOutcome(new Date(incident.sla_deadline), new Date(at)) : 'met';
-    await this.opts.repo.update(tx, incident.id, {
+    const set: Partial<Incident> = {
       status: 'acknowledged',
       acknowledged_at: at,
       acknowledged_by: by,
       acknowledged_source: source,
       sla_state: outcome === 'met' && incident.sla_state !== 'breached' ? 'met' : 'breached',
-    });
+      ...also,
+    };
+    await this.opts.repo.update(tx, incident.id, set);
     const timeToAckMs = Math.max(0, at - incident.created_at);
     await this.opts.repo.recordAck(tx, { incidentId: incident.id, ackedBy: by, source, ackedAt: at, timeToAckMs, outcome });
     await this.opts.audit.record(tx, {
@@ -410,6 +416,7 @@ export class IncidentLifecycle {
       subject: `#${incident.number}`,
       details: { id: incident.id, source, timeToAckMs, sla: outcome },
     });
+    return set;
   }
 
   private restartSla(priority: Priority, from: number): Partial<Incident> {

@@ -44,30 +44,36 @@ export class SlaEscalation {
 
   /** Brings the incidents' deadlines in line with their state; call in the transaction of the changes. */
   async follow(tx: Executor, changes: readonly Change[]): Promise<void> {
-    const seen = new Set<string>();
-    for (const change of changes) {
-      if (change.kind === 'note' || change.kind === 'pd_change' || seen.has(change.incidentId)) continue;
-      seen.add(change.incidentId);
-      const incident = await this.opts.repo.get(tx, change.incidentId);
-      if (incident) await this.sync(tx, incident);
+    const ids = new Set<string>();
+    for (const change of changes) if (change.kind !== 'note' && change.kind !== 'pd_change') ids.add(change.incidentId);
+    if (ids.size === 0) return;
+    // Read together and cancelled together: a bulk acknowledgement follows hundreds of incidents at once, and on
+    // PostgreSQL each statement is a round trip.
+    const incidents = await this.opts.repo.getMany(tx, [...ids]);
+    const cancel: string[] = [];
+    for (const id of ids) {
+      const incident = incidents.get(id);
+      if (incident) await this.sync(tx, incident, cancel);
     }
+    await this.opts.deadlines.cancelMany(tx, SLA_DEADLINES, cancel);
   }
 
-  private async sync(tx: Executor, incident: Incident): Promise<void> {
+  /** Schedules the incident's deadlines its state calls for; adds the keys of those it does not to `cancel`. */
+  private async sync(tx: Executor, incident: Incident, cancel: string[]): Promise<void> {
     const { deadlines } = this.opts;
     const open = incident.status === 'triggered';
     if (open && incident.sla_state === 'running' && incident.sla_warn_at !== null) await deadlines.schedule(tx, SLA_DEADLINES, warnKey(incident.id), incident.sla_warn_at);
-    else await deadlines.cancel(tx, SLA_DEADLINES, warnKey(incident.id));
+    else cancel.push(warnKey(incident.id));
     if (open && (incident.sla_state === 'running' || incident.sla_state === 'warned') && incident.sla_deadline !== null) {
       await deadlines.schedule(tx, SLA_DEADLINES, breachKey(incident.id), incident.sla_deadline);
-    } else await deadlines.cancel(tx, SLA_DEADLINES, breachKey(incident.id));
+    } else cancel.push(breachKey(incident.id));
     const next = open ? this.stepAt(incident, incident.escalations) : null;
     // A first step due by the breach is fired by the breach deadline itself: one deadline row less per new
     // incident, which a webhook flood writes thousands of times a minute.
     const firedByBreach =
       incident.escalations === 0 && incident.sla_state !== 'breached' && incident.sla_deadline !== null && next !== null && next <= incident.sla_deadline;
     if (next !== null && !firedByBreach) await deadlines.schedule(tx, SLA_DEADLINES, stepKey(incident.id), next);
-    else await deadlines.cancel(tx, SLA_DEADLINES, stepKey(incident.id));
+    else cancel.push(stepKey(incident.id));
   }
 
   /**
