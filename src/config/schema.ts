@@ -121,6 +121,11 @@ const linkUrl = z
   .url({ protocol: /^https?$/, message: 'must be an http(s) URL' })
   .refine((u) => !/[<>|\s]/.test(u), { message: 'must not contain <, >, | or spaces' });
 
+/** `cluster.leaseTtl`'s default: a dead leader is replaced within this plus `renewEvery`. */
+export const DEFAULT_LEASE_TTL_MS = 10_000;
+/** `cluster.renewEvery`'s default. */
+export const DEFAULT_RENEW_EVERY_MS = 3_000;
+
 export const fileConfigSchema = z
   .object({
     /** Required unless TZ or the system's zone names one (loadConfig resolves it). */
@@ -256,11 +261,11 @@ export const fileConfigSchema = z
      */
     cluster: z
       .object({
-        leaseTtl: durationSchema.default(10_000),
-        renewEvery: durationSchema.default(3_000),
+        leaseTtl: durationSchema.default(DEFAULT_LEASE_TTL_MS),
+        renewEvery: durationSchema.default(DEFAULT_RENEW_EVERY_MS),
       })
       .strict()
-      .default({ leaseTtl: 10_000, renewEvery: 3_000 })
+      .default({ leaseTtl: DEFAULT_LEASE_TTL_MS, renewEvery: DEFAULT_RENEW_EVERY_MS })
       .refine((c) => c.renewEvery < c.leaseTtl, { message: 'renewEvery must be shorter than leaseTtl', path: ['renewEvery'] }),
   })
   .strict()

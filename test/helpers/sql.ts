@@ -5,12 +5,22 @@ import pg from 'pg';
 import { all, run, DataLayer } from '../../src/db/data-layer.js';
 import { openDatabase } from '../../src/db/database.js';
 import { openPostgres, redact } from '../../src/db/postgres.js';
+import { DEFAULT_LEASE_TTL_MS, DEFAULT_RENEW_EVERY_MS } from '../../src/config/schema.js';
 
 /** The database test bots run on: SQLite unless WAYGATE_TEST_BACKEND=postgres (with WAYGATE_TEST_DATABASE_URL). */
 export type TestBackend = 'sqlite' | 'postgres';
 
 export function testBackend(env: Record<string, string | undefined> = process.env): TestBackend {
   return env.WAYGATE_TEST_BACKEND === 'postgres' ? 'postgres' : 'sqlite';
+}
+
+/**
+ * How long to wait for what a new process does once it leads, after the process that led was killed: on
+ * PostgreSQL the dead one's lease runs out first (the default cluster.leaseTtl, plus a renewal period for
+ * the next attempt); on SQLite the new process leads from its start.
+ */
+export function afterLeaderDeath(ms: number): number {
+  return testBackend() === 'postgres' ? ms + DEFAULT_LEASE_TTL_MS + DEFAULT_RENEW_EVERY_MS : ms;
 }
 
 /**

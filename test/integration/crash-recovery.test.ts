@@ -9,7 +9,7 @@ import { SlackRequestSigner } from '../../standins/slack/index.js';
 import { ManualClock } from '../../src/clock/clock.js';
 import { BOT_TOKEN, DEFAULT_YAML, SIGNING_SECRET, USERS, startTestBot, testEnv } from '../helpers/bot.js';
 import { spawnBot, type BotProcess } from '../helpers/process.js';
-import { backendEnv, timeLimit } from '../helpers/sql.js';
+import { afterLeaderDeath, backendEnv, timeLimit } from '../helpers/sql.js';
 
 /** A small Waygate MCP database to back up. */
 function makeServiceDb(path: string): void {
@@ -68,7 +68,8 @@ describe('work asked for just before a crash', { timeout: timeLimit(60_000) }, (
     const second = spawnBot(env);
     running.push(second);
     await second.ready;
-    await slack.waitFor(() => slack.responsePosts('asked').length > 0 || undefined, 10_000);
+    // It reports once it leads: on PostgreSQL, once the killed process's lease ran out.
+    await slack.waitFor(() => slack.responsePosts('asked').length > 0 || undefined, afterLeaderDeath(10_000));
     expect(slack.responsePosts('asked').map((p) => p.body.text)).toEqual([
       '⚠️ Backup run #1 was interrupted: the bot stopped while this run was in progress. Start it again with `/waygate backup now`.',
     ]);
@@ -104,7 +105,8 @@ describe('work asked for just before a crash', { timeout: timeLimit(60_000) }, (
     const second = spawnBot(env);
     running.push(second);
     await second.ready;
-    await slack.waitFor(() => JSON.stringify(runMessage()?.blocks ?? []).includes('interrupted: Waygate stopped while it ran') || undefined, 10_000);
+    // It recovers the run once it leads: on PostgreSQL, once the killed process's lease ran out.
+    await slack.waitFor(() => JSON.stringify(runMessage()?.blocks ?? []).includes('interrupted: Waygate stopped while it ran') || undefined, afterLeaderDeath(10_000));
     const shown = JSON.stringify(runMessage()?.blocks);
     for (const id of ['sop.retry', 'sop.skip', 'sop.abort']) expect(shown).toContain(`"action_id":"${id}"`);
     expect(slack.messages('C0OPS').map((m) => m.text)).toContainEqual(expect.stringContaining('⚠️ Waygate stopped while step 2 was running. It was not re-run'));

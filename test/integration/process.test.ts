@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SlackStandIn, SlackRequestSigner } from '../../standins/slack/index.js';
 import { BOT_TOKEN, DEFAULT_YAML, SIGNING_SECRET, USERS, fetchHealthDetails, healthDetails, testEnv, writeConfig } from '../helpers/bot.js';
 import { spawnBot, type BotProcess } from '../helpers/process.js';
-import { backendEnv, databaseLabel, openBotDatabase, testBackend, timeLimit } from '../helpers/sql.js';
+import { afterLeaderDeath, backendEnv, databaseLabel, openBotDatabase, testBackend, timeLimit } from '../helpers/sql.js';
 
 // Real processes start in seconds on a quiet machine, but much slower when CI runs test files side by side.
 describe('the bot as a process', { timeout: timeLimit(60_000) }, () => {
@@ -126,7 +126,8 @@ describe('the bot as a process', { timeout: timeLimit(60_000) }, () => {
 
     const second = start(env());
     const port2 = await second.ready;
-    await slack.waitFor(async () => (await health(port2)).outbox.pending === 0 || undefined, 10_000);
+    // It delivers once it leads: on PostgreSQL, once the killed process's lease ran out.
+    await slack.waitFor(async () => (await health(port2)).outbox.pending === 0 || undefined, afterLeaderDeath(10_000));
     const delivered = slack.responsePosts('kill-1').filter((p) => p.status === 200);
     expect(delivered).toHaveLength(1);
     expect(delivered[0]?.body.text).toMatch(/`housekeeping` run #1 finished ✅ ok/);
