@@ -6,9 +6,9 @@ import type { Logger } from '../logging/logger.js';
 
 /** A deadline handled more than this after it passed was missed while Waygate was down. */
 export const LATE_AFTER_MS = 60_000;
-/** After a failure to fire, wait this long before trying again, doubling up to MAX_RETRY_MS. */
 /** Keys to one DELETE in cancelMany(): well below both databases' limits on bound parameters. */
 const CANCEL_KEYS = 500;
+/** After a failure to fire, wait this long before trying again, doubling up to MAX_RETRY_MS. */
 const FIRST_RETRY_MS = 1_000;
 const MAX_RETRY_MS = 60_000;
 
