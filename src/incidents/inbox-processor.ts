@@ -10,6 +10,13 @@ import type { IncidentIngest } from './ingest.js';
 export const SLICE_MAX_EVENTS = 10;
 /** A slice also ends once this much time (on the injected clock) has gone into it, however few events it applied. */
 export const SLICE_BUDGET_MS = 4;
+/**
+ * The slice budget on PostgreSQL. There a slice's statements are awaited round trips, so requests are answered
+ * while it runs; what a longer slice holds up is other writers waiting for the writers' turn it took (a
+ * command queueing its reply), for tens of milliseconds at most. Four milliseconds there was one event per
+ * slice, each paying its own BEGIN, fence check, read of the queue and COMMIT (a WAL flush).
+ */
+export const POSTGRES_SLICE_BUDGET_MS = 50;
 /** At shutdown nobody waits for an answer: bigger transactions finish sooner. */
 const SHUTDOWN_BATCH = 100;
 /** While deliveries keep arriving, applying may wait this long before it takes its turn regardless. */
@@ -50,6 +57,8 @@ export class InboxProcessor {
      * and a nudge while it is stopped wakes the leader instead (events accepted on a follower).
      */
     private readonly leaderOnly?: { wakeLeader: () => void },
+    /** SLICE_BUDGET_MS, or POSTGRES_SLICE_BUDGET_MS on PostgreSQL. */
+    private readonly sliceBudgetMs: number = SLICE_BUDGET_MS,
   ) {
     if (leaderOnly) this.stopped = true;
   }
@@ -140,7 +149,7 @@ export class InboxProcessor {
       }
       let more: boolean;
       try {
-        ({ more } = await this.incidents.processInbox(SLICE_MAX_EVENTS, SLICE_BUDGET_MS));
+        ({ more } = await this.incidents.processInbox(SLICE_MAX_EVENTS, this.sliceBudgetMs));
       } catch (err) {
         // The slice rolled back; its events stay queued for the retry, the next delivery or the next start.
         this.failed(err);

@@ -11,7 +11,7 @@ import { IncidentLifecycle, type Change } from './lifecycle.js';
 import { AlertPublisher } from './alert-publisher.js';
 import { SlaEscalation } from './sla-escalation.js';
 import { IncidentIngest } from './ingest.js';
-import { InboxProcessor } from './inbox-processor.js';
+import { InboxProcessor, POSTGRES_SLICE_BUDGET_MS, SLICE_BUDGET_MS } from './inbox-processor.js';
 import { IncidentFacade } from './facade.js';
 import { incidentActions, incidentMenu } from './slack-actions.js';
 import { BulkChanges } from './bulk-change.js';
@@ -84,7 +84,14 @@ export function incidentsModule(core: Core, opts: { syncToPagerDuty: boolean; on
     follow,
     onProcessed: (result) => metrics.pagerDutyEventsApplied.inc({ result: result.startsWith('failed') ? 'failed' : result }),
   });
-  const processor = new InboxProcessor(ingest, logger, clock, () => core.server.busy(), { wakeLeader: () => core.leadership.wake('inbox') });
+  const processor = new InboxProcessor(
+    ingest,
+    logger,
+    clock,
+    () => core.server.busy(),
+    { wakeLeader: () => core.leadership.wake('inbox') },
+    data.dialect === 'postgres' ? POSTGRES_SLICE_BUDGET_MS : SLICE_BUDGET_MS,
+  );
   ingest.onAccepted(() => processor.nudge());
   core.server.onIdle(() => processor.nudge());
   const bulk = new BulkChanges({ data, clock, logger, executions, outbox, acknowledge: (ids, user, url) => facade.acknowledge(ids, user, url) });
