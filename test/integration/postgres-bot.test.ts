@@ -61,7 +61,8 @@ describe('Waygate on PostgreSQL (WAYGATE_DATABASE_URL)', () => {
       const leaderHealth = await healthDetails<{ leadership: { role: string; replica: string; holder: string } }>(bot.url);
       expect(leaderHealth.leadership).toMatchObject({ mode: 'replicas', role: 'leader' });
       expect(leaderHealth.leadership.holder).toBe(leaderHealth.leadership.replica);
-      const follower = await startTestBot({ clock, slack: bot.slack, pagerDuty: pd, dir: mkdtempSync(join(tmpdir(), 'waygate-pg-follower-')), env: { WAYGATE_DATABASE_URL: server.url } });
+      const followerDir = mkdtempSync(join(tmpdir(), 'waygate-pg-follower-'));
+      const follower = await startTestBot({ clock, slack: bot.slack, pagerDuty: pd, dir: followerDir, env: { WAYGATE_DATABASE_URL: server.url } });
       try {
         expect(await healthDetails(follower.url)).toMatchObject({ leadership: { mode: 'replicas', role: 'follower', holder: leaderHealth.leadership.replica } });
         const sent = await follower.pdSigner.send(
@@ -79,6 +80,8 @@ describe('Waygate on PostgreSQL (WAYGATE_DATABASE_URL)', () => {
         expect(bot.slack.messages('C0ALERTS').map((m) => m.text).filter((t) => t.includes('#502'))).toHaveLength(1);
       } finally {
         await follower.stop();
+        // A folder the test brings stays with the test (startTestBot keeps it): it goes here.
+        rmSync(followerDir, { recursive: true, force: true });
       }
       await bot.waygate.inboxProcessor.whenIdle();
       await bot.settle();
